@@ -1,0 +1,134 @@
+/*
+ * pb/backend.h — adding a pool to poolbench.
+ *
+ * A backend moves tasks to workers and reports back; everything else — the
+ * future state machine, waiting, callbacks, pb_wait, as_completed, map, the
+ * shutdown flag, option checking that does not depend on the backend — is the
+ * shared futures core. A backend is one file that fills one pb_backend table.
+ * Built-in backends are listed in pools/backends.c; anyone else calls
+ * pb_backend_register() (before creating pools of that name).
+ *
+ * The life of a future, seen from a backend
+ *   1. submit(state, f): the backend now holds one reference to f. It queues f
+ *      and returns 0, or returns a negative code (PB_ESHUTDOWN, PB_EBROKEN,
+ *      PB_ENOMEM) without keeping the reference.
+ *   2. When a worker takes f: pb_future_set_running(f). false means f was
+ *      cancelled meanwhile: skip it (and release it).
+ *   3. The worker runs the task: pb_task_run() does that in-process and fills
+ *      a pb_outcome, which pb_future_complete() moves into f without copying.
+ *      A backend whose results arrive as bytes (another process) uses
+ *      pb_future_set_result() / pb_future_set_error() instead.
+ *   4. pb_future_release(f).
+ *   Every future a backend accepted must reach a done state by the time
+ *   destroy() returns: completed, failed, or cancelled with pb_future_cancel().
+ *
+ * Threads: submit, cancel and shutdown may be called from any thread,
+ * concurrently. destroy is called once, after shutdown(wait=true), with no
+ * other call running.
+ */
+#ifndef PB_BACKEND_H
+#define PB_BACKEND_H
+
+#include <pb/pool.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct pb_backend {
+    const char *name;    /* what pb_pool_create() and the harness call it */
+    const char *summary; /* one line for `poolbench list` */
+
+    /* Starts the pool. opts is complete: workers >= 1 (the core resolved 0),
+     * pin is never NULL, the initializer (if any) exists, timeouts are valid.
+     * Options the backend cannot honour → PB_ENOTSUP, with pb_backend_error()
+     * saying which. On success *state is the backend's and *workers the number
+     * of workers it runs. */
+    int (*create)(const pb_pool_opts *opts, void **state, int *workers);
+
+    /* Queues f (see above). */
+    int (*submit)(void *state, pb_future *f);
+
+    /* Optional hint: f, which this backend holds, was just cancelled while
+     * pending; the backend may drop it from its queue now instead of skipping
+     * it later. Called without any core lock held. NULL: nothing to do. */
+    void (*cancel)(void *state, pb_future *f);
+
+    /* Stops accepting work (submit returns PB_ESHUTDOWN from now on). wait:
+     * return only once every running and queued task is done. cancel_futures:
+     * pb_future_cancel() every queued future before returning. Repeatable. */
+    void (*shutdown)(void *state, bool wait, bool cancel_futures);
+
+    /* Frees everything: no thread, child or fd may outlive this call. */
+    void (*destroy)(void *state);
+
+    /* Optional: the CPUs worker i is bound to ("" if unbound), as in
+     * pb_pool_binding(). NULL: PB_ENOTSUP. */
+    int (*binding)(void *state, int worker, char *buf, size_t size);
+} pb_backend;
+
+/* Adds a backend from outside the library. The table must live as long as the
+ * program. Returns 0, PB_EINVAL (NULL, missing function, empty or duplicate
+ * name) or PB_ENOMEM. */
+int pb_backend_register(const pb_backend *backend);
+
+/* Within create(): sets the message pb_pool_last_error() will return.
+ * Returns code, so `return pb_backend_error(PB_ENOTSUP, "...")` works. */
+int pb_backend_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- What a backend may read of a future it holds ---- */
+
+const pb_task *pb_future_task(const pb_future *f);
+const void *pb_future_arg(const pb_future *f, size_t *len);
+
+/* One pointer-sized field the backend owns while it holds f (a queue link,
+ * the worker it went to, ...). NULL when submit() is called. */
+void **pb_future_slot(pb_future *f);
+
+/* ---- Reporting back ---- */
+
+/* PENDING → RUNNING. Returns false if f was cancelled meanwhile (skip it). */
+bool pb_future_set_running(pb_future *f);
+
+/* RUNNING (or PENDING) → FINISHED with a copy of data[0..len). started and
+ * ended are the worker's CLOCK_MONOTONIC timestamps of the task (0 if
+ * unknown). Returns 0, PB_ENOMEM (then f fails with PB_EBROKEN instead), or
+ * PB_EINVAL if f was already done (nothing changes). */
+int pb_future_set_result(pb_future *f, const void *data, size_t len, int64_t started,
+                         int64_t ended);
+
+/* RUNNING (or PENDING) → FINISHED with an error: err->code is PB_ETASK,
+ * PB_EBROKEN or PB_EKILLED; task_code, signal, exit_status and message
+ * (copied; NULL means "") as in pb_error. Returns 0 or PB_EINVAL (bad code, or
+ * f already done). */
+int pb_future_set_error(pb_future *f, const pb_error *err, int64_t started, int64_t ended);
+
+/* ---- Running a task in this process ---- */
+
+typedef struct pb_outcome {
+    int code;       /* 0, or PB_ETASK when the task called pb_task_fail() */
+    int task_code;  /* PB_ETASK: the task's code */
+    void *data;     /* the result (malloc'd, owned by the outcome), or NULL */
+    size_t len;
+    char *message;  /* PB_ETASK: the message (malloc'd), else NULL */
+    int64_t started, ended; /* CLOCK_MONOTONIC around the call */
+} pb_outcome;
+
+/* Runs task on arg in the calling thread and fills *out (which need not be
+ * initialised). Never fails: an allocation failure inside the task shows up
+ * as PB_ETASK with task_code PB_ENOMEM. */
+void pb_task_run(const pb_task *task, const void *arg, size_t len, pb_outcome *out);
+
+/* Frees what an outcome owns and zeroes it. */
+void pb_outcome_clear(pb_outcome *out);
+
+/* Completes f with the outcome, moving its data and message into f (out is
+ * cleared). Returns 0 or PB_EINVAL if f was already done (out is cleared
+ * anyway). */
+int pb_future_complete(pb_future *f, pb_outcome *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PB_BACKEND_H */

@@ -1,0 +1,313 @@
+/*
+ * pb/pool.h — the poolbench futures API.
+ *
+ * One API over every pool backend: submit a task, get a future; wait for its
+ * result with a timeout; carry a task's failure back to the caller; ordered map
+ * with chunks; as_completed; wait; done-callbacks; cancel; shutdown. The
+ * semantics follow Python's concurrent.futures and multiprocessing.Pool, with
+ * the weak spots fixed: a cancelled future counts as done everywhere, a crashed
+ * worker fails only the task it was running, an overdue task's worker is killed.
+ *
+ * Conventions
+ *   - Functions returning int return 0 (or a count) on success and a negative
+ *     PB_E* code on failure; pb_strerror() names a code.
+ *   - Timeouts are int64_t nanoseconds: PB_FOREVER waits forever, 0 polls, any
+ *     other negative value is PB_EINVAL.
+ *   - Every function is thread-safe, except pb_pool_destroy(), which must not
+ *     race with other calls on the same pool.
+ *   - The library installs no signal handlers, never prints and never exits
+ *     the host program.
+ */
+#ifndef PB_POOL_H
+#define PB_POOL_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PB_VERSION_MAJOR 0
+#define PB_VERSION_MINOR 1
+#define PB_VERSION_PATCH 0
+#define PB_VERSION_STRING "0.1.0"
+
+#define PB_FOREVER ((int64_t)-1) /* timeouts are int64_t nanoseconds; 0 polls */
+
+/* 0 or a negative code; pb_strerror(code) names it */
+enum {
+    PB_EINVAL = -EINVAL,
+    PB_ENOMEM = -ENOMEM,
+    PB_ENOENT = -ENOENT,
+    PB_ETIMEDOUT = -ETIMEDOUT,
+    PB_ECANCELED = -ECANCELED,
+    PB_ESHUTDOWN = -ESHUTDOWN,
+    PB_ETASK = -1001,   /* the task reported failure */
+    PB_EBROKEN = -1002, /* its worker died (signal or exit), or the pool is broken */
+    PB_EKILLED = -1003, /* it ran past task_timeout; its worker was killed */
+    PB_EOF = -1004,     /* an iterator is exhausted */
+    PB_ENOTSUP = -ENOTSUP /* this backend cannot do that */
+};
+
+/* A static, human-readable name for a code: PB_E* codes, any other negative
+ * errno value (as strerror would name it), or "success" for 0. Never NULL. */
+const char *pb_strerror(int code);
+
+typedef struct pb_pool pb_pool;
+typedef struct pb_future pb_future;
+typedef struct pb_task pb_task;
+typedef struct pb_task_ctx pb_task_ctx;
+
+/* ------------------------------------------------------------------------
+ * Tasks
+ *
+ * A task is a named function. Tasks are found by name, so a worker process
+ * (fork or exec backend) can run them: the name travels, not the pointer.
+ * ------------------------------------------------------------------------ */
+
+typedef void (*pb_task_fn)(pb_task_ctx *ctx, const void *arg, size_t len);
+
+/* Defines `static void name(pb_task_ctx *ctx, const void *arg, size_t len)`
+ * and registers it as "name" when the program is loaded, before main() runs,
+ * so every worker program image knows it too. Two PB_TASKs with one name in
+ * one program are a programming error: the program aborts at load time. */
+#define PB_TASK(name)                                                         \
+    static void name(pb_task_ctx *ctx, const void *arg, size_t len);          \
+    __attribute__((constructor)) static void pb__register_task_##name(void)   \
+    {                                                                         \
+        pb__task_register_static(#name, name);                                \
+    }                                                                         \
+    static void name(pb_task_ctx *ctx __attribute__((unused)),                \
+                     const void *arg __attribute__((unused)),                 \
+                     size_t len __attribute__((unused)))
+
+/* Registers fn under name. Returns 0, PB_EINVAL (NULL or empty name, NULL fn,
+ * name already registered, name longer than 255 bytes) or PB_ENOMEM.
+ * Tasks registered after main() starts are unknown to exec workers (a fresh
+ * program image only knows what registers itself at load time, or before it
+ * calls pb_worker_main_if_requested()). */
+int pb_task_register(const char *name, pb_task_fn fn);
+
+/* The registered task called name, or NULL if there is none. The pointer is
+ * valid for the life of the program. */
+const pb_task *pb_task_find(const char *name);
+
+/* The task's name (never NULL). */
+const char *pb_task_name(const pb_task *task);
+
+/* Inside a task: sets its result to a copy of data[0..len). Called again, the
+ * later result replaces the earlier. Returns 0 or PB_ENOMEM. */
+int pb_task_return(pb_task_ctx *ctx, const void *data, size_t len);
+
+/* Inside a task: marks it failed with code (any int the task chooses; the
+ * caller sees it as pb_error.task_code) and a printf-style message. The future
+ * then fails with PB_ETASK. Returns PB_ETASK, so `return pb_task_fail(...)`
+ * reads naturally in helpers. */
+int pb_task_fail(pb_task_ctx *ctx, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ------------------------------------------------------------------------
+ * Pools
+ * ------------------------------------------------------------------------ */
+
+typedef struct pb_pool_opts {
+    int workers;                   /* 0: one per PU of the allowed cpuset */
+    const char *pin;               /* "none" (default), "compact", "scatter", or "0,2-3" */
+    const char *initializer;       /* task run once in each worker first; NULL: none */
+    const void *init_arg;
+    size_t init_len;
+    unsigned max_tasks_per_worker; /* 0: unlimited; a worker is replaced after N tasks */
+    int64_t task_timeout;          /* 0: none; an overdue task's worker is killed */
+    const char *worker_program;    /* exec: program run as worker; NULL: this program */
+} pb_pool_opts;
+
+/* Fills opts with the defaults (all zero/NULL: one worker per PU, no pinning). */
+void pb_pool_opts_init(pb_pool_opts *opts);
+
+/* Creates a pool of the named backend. opts may be NULL (defaults); its strings
+ * and init_arg are copied. On success *out is the caller's pool (destroy it).
+ * Returns 0 or:
+ *   PB_ENOENT   unknown backend, unknown initializer task, or (exec) a worker
+ *               program that does not exist;
+ *   PB_EINVAL   workers < 0, a bad pin string, task_timeout < 0;
+ *   PB_ENOTSUP  an option this backend cannot honour (pb_pool_last_error()
+ *               says which);
+ *   PB_ENOMEM, or another negative errno from starting workers. */
+int pb_pool_create(const char *backend, const pb_pool_opts *opts, pb_pool **out);
+
+/* A human-readable explanation of the last pb_pool_create() failure in the
+ * calling thread ("" if none). Valid until the next pb_pool_create() in this
+ * thread. */
+const char *pb_pool_last_error(void);
+
+/* The names of every backend (built in, then registered), NULL-terminated.
+ * The array is valid until the next pb_backend_register(). */
+const char *const *pb_backend_names(void);
+
+/* A one-line description of the named backend, or NULL if unknown. */
+const char *pb_backend_summary(const char *backend);
+
+/* The number of workers the pool runs. */
+int pb_pool_workers(const pb_pool *pool);
+
+/* The name of the pool's backend. */
+const char *pb_pool_backend(const pb_pool *pool);
+
+/* Writes into buf (NUL-terminated, truncated to size) the CPUs worker i is
+ * actually bound to, as a list like "0,2-3", or "" when it is not bound.
+ * Returns 0, PB_EINVAL (i out of range) or PB_ENOTSUP (the backend cannot
+ * tell). */
+int pb_pool_binding(const pb_pool *pool, int worker, char *buf, size_t size);
+
+/* Stops accepting work. wait: block until every running and queued task has
+ * finished. cancel_futures: cancel every future still PENDING before this
+ * returns (their callbacks run in this thread). wait=false still lets queued
+ * work run unless cancel_futures. Repeatable; a later call may add wait or
+ * cancel_futures. Returns 0. */
+int pb_pool_shutdown(pb_pool *pool, bool wait, bool cancel_futures);
+
+/* Shuts down (wait) if needed and frees the pool. Afterwards every future of
+ * the pool is done, and no thread, child process or fd of the pool is left.
+ * NULL is a no-op. Must not race with other calls on the same pool. */
+void pb_pool_destroy(pb_pool *pool);
+
+/* Submits task with a copy of arg[0..len) (NULL with len 0 is an empty
+ * argument). On success *out is a new reference owned by the caller
+ * (pb_future_release() it). Returns 0 or PB_EINVAL (NULL pool/task/out, NULL
+ * arg with len > 0), PB_ESHUTDOWN (after shutdown), PB_EBROKEN (the pool is
+ * broken: its initializer failed), PB_ENOMEM. */
+int pb_submit(pb_pool *pool, const pb_task *task, const void *arg, size_t len,
+              pb_future **out);
+
+/* ------------------------------------------------------------------------
+ * Futures
+ * ------------------------------------------------------------------------ */
+
+typedef enum { PB_PENDING, PB_RUNNING, PB_CANCELLED, PB_FINISHED } pb_state;
+
+pb_state pb_future_state(const pb_future *f);
+bool pb_future_done(const pb_future *f); /* FINISHED or CANCELLED */
+bool pb_future_running(const pb_future *f);
+bool pb_future_cancelled(const pb_future *f);
+
+/* Cancels a PENDING future: it becomes CANCELLED and done, its waiters wake and
+ * its callbacks run in this thread before this returns. Returns true if the
+ * future is cancelled (now or already), false if it is running or finished. */
+bool pb_future_cancel(pb_future *f);
+
+/* Waits up to timeout for f to be done. Returns:
+ *   0             finished; *data/*len (either may be NULL) hold the result,
+ *                 valid until the future's last release;
+ *   PB_ETIMEDOUT  not done yet; nothing written, the future unchanged;
+ *   PB_ECANCELED  cancelled;
+ *   PB_ETASK, PB_EBROKEN, PB_EKILLED  failed (pb_future_error() says more);
+ *   PB_EINVAL     NULL f or a bad timeout. */
+int pb_future_result(pb_future *f, int64_t timeout, const void **data, size_t *len);
+
+typedef struct pb_error {
+    int code;            /* 0 if the task succeeded, else PB_ETASK/EBROKEN/EKILLED/ECANCELED */
+    int task_code;       /* PB_ETASK: the code the task passed to pb_task_fail */
+    int signal;          /* PB_EBROKEN: the signal that killed the worker, or 0 */
+    int exit_status;     /* PB_EBROKEN: the worker's exit status if it exited */
+    const char *message; /* human-readable ("" on success); valid until the last release */
+} pb_error;
+
+/* Waits up to timeout for f to be done, then fills *err. Returns 0 (done;
+ * err->code tells the outcome, PB_ECANCELED for a cancelled future),
+ * PB_ETIMEDOUT (nothing written) or PB_EINVAL. */
+int pb_future_error(pb_future *f, int64_t timeout, pb_error *err);
+
+typedef struct pb_times {
+    int64_t submitted, started, ended, completed;
+} pb_times;
+
+/* CLOCK_MONOTONIC ns: submit called; task began and ended (in the worker); the
+ * caller's side saw it complete. 0 where not (yet) known; a cancelled future
+ * has submitted and completed only. Returns 0 or PB_EINVAL. */
+int pb_future_times(const pb_future *f, pb_times *t);
+
+typedef void (*pb_done_fn)(pb_future *f, void *ud);
+
+/* Adds a callback run once when f is done, in the order added. It runs in the
+ * thread that completes f (a worker thread, a process backend's collector, the
+ * thread cancelling it or shutting the pool down), or here and now if f is
+ * already done. It may read f and retain/release it; it must not block.
+ * Returns 0, PB_EINVAL or PB_ENOMEM. */
+int pb_future_add_done_callback(pb_future *f, pb_done_fn cb, void *ud);
+
+/* Reference counting: a future is freed at its last release. NULL is a no-op. */
+void pb_future_retain(pb_future *f);
+void pb_future_release(pb_future *f);
+
+typedef enum { PB_FIRST_COMPLETED, PB_FIRST_EXCEPTION, PB_ALL_COMPLETED } pb_return_when;
+
+/* Waits until the condition holds or the timeout passes: FIRST_COMPLETED, one
+ * done; FIRST_EXCEPTION, one failed (ETASK, EBROKEN, EKILLED; a cancelled one is
+ * done but not an exception) or all done; ALL_COMPLETED, all done. Returns the
+ * number of distinct futures done when it returns (never an error on timeout),
+ * or PB_EINVAL (NULL fs with n > 0, a NULL entry, bad when or timeout).
+ * n = 0 returns 0 at once. Takes no references. */
+int pb_wait(pb_future *const *fs, size_t n, pb_return_when when, int64_t timeout);
+
+typedef struct pb_as_completed pb_as_completed;
+
+/* An iterator over fs in completion order: the ones already done first, each
+ * future once however often it appears. It holds its own reference to each
+ * future until it yields it or is freed. The deadline counts from here.
+ * Returns 0, PB_EINVAL or PB_ENOMEM. */
+int pb_as_completed_new(pb_future *const *fs, size_t n, int64_t timeout,
+                        pb_as_completed **out);
+
+/* Yields the next done future into *f (borrowed: the caller's own reference,
+ * or retain it). Returns 0, PB_EOF (all yielded), PB_ETIMEDOUT (the deadline
+ * passed; every later call returns PB_ETIMEDOUT at once) or PB_EINVAL. */
+int pb_as_completed_next(pb_as_completed *it, pb_future **f);
+
+/* Frees the iterator and its remaining references. NULL is a no-op. */
+void pb_as_completed_free(pb_as_completed *it);
+
+typedef struct pb_bytes {
+    const void *data;
+    size_t len;
+} pb_bytes;
+
+typedef struct pb_map pb_map;
+
+/* Ordered map: submits task over every args[i] at once (copied), chunksize
+ * items per unit of work (a chunk travels to a worker as one piece). The
+ * deadline (timeout) counts from here. Returns 0, PB_EINVAL (NULL pool, task
+ * or out; NULL args with n > 0; chunksize 0; bad timeout), PB_ESHUTDOWN,
+ * PB_EBROKEN or PB_ENOMEM. */
+int pb_map_new(pb_pool *pool, const pb_task *task, const pb_bytes *args, size_t n,
+               size_t chunksize, int64_t timeout, pb_map **out);
+
+/* The next result, in submission order. Returns 0 (*data/*len hold it), the
+ * item's own error code (PB_ETASK, PB_EBROKEN, PB_EKILLED, PB_ECANCELED; *err,
+ * if not NULL, says more; iteration goes on), PB_ETIMEDOUT (the deadline
+ * passed: the rest is cancelled and every later call returns PB_ETIMEDOUT) or
+ * PB_EOF. data and err->message stay valid until the next pb_map_next() or
+ * pb_map_free(). */
+int pb_map_next(pb_map *m, const void **data, size_t *len, pb_error *err);
+
+/* Cancels what is still pending, releases the rest without waiting for what
+ * runs, and frees the map. NULL is a no-op. */
+void pb_map_free(pb_map *m);
+
+/* First thing in main(): when this process was started as an exec-backend
+ * worker it runs the worker loop and exits; otherwise it returns 0 at once. */
+int pb_worker_main_if_requested(int argc, char **argv);
+
+/* CLOCK_MONOTONIC now, in nanoseconds. */
+int64_t pb_now_ns(void);
+
+/* Internal: the registration hook PB_TASK expands to. */
+void pb__task_register_static(const char *name, pb_task_fn fn);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PB_POOL_H */
