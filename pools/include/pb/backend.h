@@ -41,7 +41,8 @@ typedef struct pb_backend {
 
     /* Starts the pool. opts is complete: workers >= 1 (the core resolved 0),
      * pin is never NULL, the initializer (if any) exists, timeouts are valid.
-     * Options the backend cannot honour → PB_ENOTSUP, with pb_backend_error()
+     * opts and what it points to are valid only during this call: copy what
+     * you keep. Options the backend cannot honour → PB_ENOTSUP, with pb_backend_error()
      * saying which. On success *state is the backend's and *workers the number
      * of workers it runs. */
     int (*create)(const pb_pool_opts *opts, void **state, int *workers);

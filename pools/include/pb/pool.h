@@ -199,7 +199,7 @@ bool pb_future_cancelled(const pb_future *f);
 bool pb_future_cancel(pb_future *f);
 
 /* Waits up to timeout for f to be done. Returns:
- *   0             finished; *data/*len (either may be NULL) hold the result,
+ *   0             finished; *data and *len (either may be NULL) hold the result,
  *                 valid until the future's last release;
  *   PB_ETIMEDOUT  not done yet; nothing written, the future unchanged;
  *   PB_ECANCELED  cancelled;
@@ -284,7 +284,7 @@ typedef struct pb_map pb_map;
 int pb_map_new(pb_pool *pool, const pb_task *task, const pb_bytes *args, size_t n,
                size_t chunksize, int64_t timeout, pb_map **out);
 
-/* The next result, in submission order. Returns 0 (*data/*len hold it), the
+/* The next result, in submission order. Returns 0 (*data and *len hold it), the
  * item's own error code (PB_ETASK, PB_EBROKEN, PB_EKILLED, PB_ECANCELED; *err,
  * if not NULL, says more; iteration goes on), PB_ETIMEDOUT (the deadline
  * passed: the rest is cancelled and every later call returns PB_ETIMEDOUT) or

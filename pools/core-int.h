@@ -1,0 +1,72 @@
+/*
+ * core-int.h — what the pieces of the futures core share with each other.
+ *
+ * Not for backends (they use pb/backend.h) except where a function says so.
+ */
+#ifndef PB_CORE_INT_H
+#define PB_CORE_INT_H
+
+#include <stdarg.h>
+
+#include <pb/backend.h>
+#include <pb/pool.h>
+
+#include "sync-int.h"
+
+/* ---- Futures (future.c) ---- */
+
+/* Something a waiter (pb_wait, as_completed) registers on a future: notify
+ * is called once, with the future's lock held, when the future becomes done.
+ * It must be quick and must not touch the future's lock or callbacks. */
+typedef struct pb__waiter pb__waiter;
+struct pb__waiter {
+    void (*notify)(pb__waiter *w, pb_future *f);
+};
+
+/* A new PENDING future for task with a copy of arg, holding `refs`
+ * references. NULL on ENOMEM. */
+pb_future *pb__future_new(pb_pool *pool, const pb_task *task, const void *arg, size_t len,
+                          int refs);
+
+/* Frees a future nobody has seen (submission failed). */
+void pb__future_discard(pb_future *f);
+
+/* Registers w on f unless f is already done. Returns 1 if registered, 0 if
+ * f was done (w will not be notified), PB_ENOMEM. */
+int pb__future_add_waiter(pb_future *f, pb__waiter *w);
+
+/* Unregisters w from f if it is still registered (f not yet done). */
+void pb__future_remove_waiter(pb_future *f, pb__waiter *w);
+
+/* The outcome code of a done future: 0, PB_ECANCELED, PB_ETASK, ... */
+int pb__future_code(const pb_future *f);
+
+/* Waits until f is done or the absolute deadline (-1: none) passes.
+ * Returns 0 or PB_ETIMEDOUT. */
+int pb__future_wait(pb_future *f, int64_t deadline);
+
+/* ---- Tasks (registry.c) ---- */
+
+/* Inside a task: sets its result to buf (malloc'd), taking ownership. */
+void pb__task_return_owned(pb_task_ctx *ctx, void *buf, size_t len);
+
+/* ---- Pools (pool.c) ---- */
+
+/* The backend hint after a successful cancel (pool may be NULL). */
+void pb__pool_cancel_hint(pb_pool *pool, pb_future *f);
+
+/* pb_submit without argument checks, for map: submits an already-built
+ * future holding two references. Returns 0 or a negative code (the future
+ * then is the caller's to discard). */
+int pb__pool_submit_future(pb_pool *pool, pb_future *f);
+
+/* Whether the pool has been shut down (for map's PB_ESHUTDOWN). */
+bool pb__pool_is_shutdown(const pb_pool *pool);
+
+/* ---- Small helpers ---- */
+
+/* Formats into a new malloc'd string; NULL on ENOMEM. */
+char *pb__vasprintf(const char *fmt, va_list ap);
+char *pb__strdup(const char *s);
+
+#endif /* PB_CORE_INT_H */

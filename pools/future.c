@@ -1,0 +1,479 @@
+/*
+ * future.c — the future: state machine, waiting, callbacks, references.
+ *
+ * Every backend's futures are these; a backend only moves them between
+ * threads or processes and reports back (pb/backend.h).
+ *
+ * DESIGN
+ *
+ * State lives in one 32-bit word, `state`, that is also the futex result
+ * waiters sleep on. Transitions:
+ *
+ *     PENDING --set_running--> RUNNING --complete--> FINISHED
+ *     PENDING --cancel-------> CANCELLED
+ *     PENDING --complete-----> FINISHED   (a backend may skip set_running)
+ *
+ * set_running and cancel race for PENDING with a compare-and-swap, so exactly
+ * one wins: a future is never both cancelled and handed to a worker. The two
+ * transitions into a done state (complete, cancel) happen under the future's
+ * lock, which also guards the list of callbacks and waiters: whoever makes
+ * the future done takes the list under the lock, so a callback is either
+ * taken by the completer or, if added later, sees a done future and runs at
+ * once in the adding thread — never both, never neither.
+ *
+ * Waking. Result waiters spin briefly on `state`, then count themselves in
+ * `sleepers` and futex-wait on `state`. The completer stores the done state
+ * and then reads `sleepers` (both sequentially consistent, Dekker style), so
+ * either the waiter sees the done state before sleeping or the completer sees
+ * the sleeper and wakes it: no lost wake-up, and no syscall when nobody
+ * sleeps. pb_wait and as_completed register a pb__waiter instead, notified
+ * with the future's lock held (so a waiter that unregisters under the same
+ * lock can be freed as soon as it has done so).
+ *
+ * Memory. One allocation per future: the struct followed by the argument
+ * bytes. The result is adopted from the worker's outcome without copying
+ * (thread backends), or copied once from the bytes a process sent. Results,
+ * messages and the future itself are freed at the last release; whoever makes
+ * a future done holds a reference while doing so, so the wake-up never
+ * touches freed memory.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core-int.h"
+
+typedef struct pb__entry {
+    pb_done_fn fn;     /* user callback, or NULL for a waiter */
+    void *ud;          /* callback data, or the pb__waiter */
+} pb__entry;
+
+#define PB__INLINE_ENTRIES 2
+
+struct pb_future {
+    _Atomic uint32_t state;    /* pb_state; the futex word result waiters sleep on */
+    _Atomic uint32_t sleepers; /* threads in futex_wait on state */
+    _Atomic int refs;
+    pb__lock lock;             /* guards entries and the done transitions */
+
+    pb_pool *pool;             /* for the backend's cancel hint */
+    const pb_task *task;
+    void *slot;                /* the backend's */
+
+    int64_t submitted, started, ended, completed;
+
+    /* The outcome, written once before the done state is published. */
+    int code, task_code, signal, exit_status;
+    void *data;
+    size_t len;
+    char *message;
+
+    /* Callbacks and waiters, in the order added. */
+    pb__entry *entries;        /* inline_entries or heap */
+    uint32_t nentries, capentries;
+    pb__entry inline_entries[PB__INLINE_ENTRIES];
+
+    size_t arg_len;
+    unsigned char arg[];       /* the argument copy */
+};
+
+static inline bool state_done(uint32_t s)
+{
+    return s == PB_FINISHED || s == PB_CANCELLED;
+}
+
+pb_future *pb__future_new(pb_pool *pool, const pb_task *task, const void *arg, size_t len,
+                          int refs)
+{
+    pb_future *f = malloc(sizeof *f + len);
+    if (!f)
+        return NULL;
+    atomic_init(&f->state, PB_PENDING);
+    atomic_init(&f->sleepers, 0);
+    atomic_init(&f->refs, refs);
+    atomic_init(&f->lock, PB__LOCK_INIT);
+    f->pool = pool;
+    f->task = task;
+    f->slot = NULL;
+    f->submitted = pb_now_ns();
+    f->started = f->ended = f->completed = 0;
+    f->code = f->task_code = f->signal = f->exit_status = 0;
+    f->data = NULL;
+    f->len = 0;
+    f->message = NULL;
+    f->entries = f->inline_entries;
+    f->nentries = 0;
+    f->capentries = PB__INLINE_ENTRIES;
+    f->arg_len = len;
+    if (len && arg) /* NULL arg: the caller fills pb_future_arg() itself */
+        memcpy(f->arg, arg, len);
+    return f;
+}
+
+static void future_free(pb_future *f)
+{
+    free(f->data);
+    free(f->message);
+    if (f->entries != f->inline_entries)
+        free(f->entries);
+    free(f);
+}
+
+void pb__future_discard(pb_future *f)
+{
+    future_free(f);
+}
+
+void pb_future_retain(pb_future *f)
+{
+    if (f)
+        atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
+}
+
+void pb_future_release(pb_future *f)
+{
+    if (f && atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) == 1)
+        future_free(f);
+}
+
+/* ---- Reading ---- */
+
+pb_state pb_future_state(const pb_future *f)
+{
+    return f ? (pb_state)atomic_load_explicit(&f->state, memory_order_acquire) : PB_PENDING;
+}
+
+bool pb_future_done(const pb_future *f)
+{
+    return f && state_done(atomic_load_explicit(&f->state, memory_order_acquire));
+}
+
+bool pb_future_running(const pb_future *f)
+{
+    return pb_future_state(f) == PB_RUNNING;
+}
+
+bool pb_future_cancelled(const pb_future *f)
+{
+    return f && pb_future_state(f) == PB_CANCELLED;
+}
+
+int pb__future_code(const pb_future *f)
+{
+    uint32_t s = atomic_load_explicit(&f->state, memory_order_acquire);
+    return s == PB_CANCELLED ? PB_ECANCELED : f->code;
+}
+
+int pb_future_times(const pb_future *f, pb_times *t)
+{
+    if (!f || !t)
+        return PB_EINVAL;
+    /* completed is written before the done state is published: read the
+     * state first so a done future's times are complete. */
+    bool done = pb_future_done(f);
+    t->submitted = f->submitted;
+    t->started = done ? f->started : 0;
+    t->ended = done ? f->ended : 0;
+    t->completed = done ? f->completed : 0;
+    return 0;
+}
+
+const pb_task *pb_future_task(const pb_future *f)
+{
+    return f->task;
+}
+
+const void *pb_future_arg(const pb_future *f, size_t *len)
+{
+    if (len)
+        *len = f->arg_len;
+    return f->arg;
+}
+
+void **pb_future_slot(pb_future *f)
+{
+    return &f->slot;
+}
+
+/* ---- Waiting ---- */
+
+int pb__future_wait(pb_future *f, int64_t deadline)
+{
+    uint32_t s = atomic_load_explicit(&f->state, memory_order_acquire);
+    if (state_done(s))
+        return 0;
+    int64_t now = pb_now_ns();
+    if (deadline >= 0 && now >= deadline)
+        return PB_ETIMEDOUT;
+
+    /* Spin a little: a worker on another core often finishes within it. */
+    int64_t spin_end = now + PB__SPIN_NS_WAITER;
+    if (deadline >= 0 && deadline < spin_end)
+        spin_end = deadline;
+    for (unsigned i = 1;; i++) {
+        pb__cpu_relax();
+        if (state_done(atomic_load_explicit(&f->state, memory_order_acquire)))
+            return 0;
+        if ((i & 63) == 0 && pb_now_ns() >= spin_end)
+            break;
+    }
+
+    for (;;) {
+        atomic_fetch_add(&f->sleepers, 1);
+        s = atomic_load(&f->state);
+        int r = 0;
+        if (!state_done(s))
+            r = pb__futex_wait(&f->state, s, deadline);
+        atomic_fetch_sub(&f->sleepers, 1);
+        if (state_done(atomic_load_explicit(&f->state, memory_order_acquire)))
+            return 0;
+        if (r == -ETIMEDOUT || (deadline >= 0 && pb_now_ns() >= deadline))
+            return PB_ETIMEDOUT;
+    }
+}
+
+int pb_future_result(pb_future *f, int64_t timeout, const void **data, size_t *len)
+{
+    if (!f || !pb__timeout_valid(timeout))
+        return PB_EINVAL;
+    int r = pb__future_wait(f, pb__deadline(timeout));
+    if (r)
+        return r;
+    int code = pb__future_code(f);
+    if (code == 0) {
+        if (data)
+            *data = f->data;
+        if (len)
+            *len = f->len;
+    }
+    return code;
+}
+
+int pb_future_error(pb_future *f, int64_t timeout, pb_error *err)
+{
+    if (!f || !err || !pb__timeout_valid(timeout))
+        return PB_EINVAL;
+    int r = pb__future_wait(f, pb__deadline(timeout));
+    if (r)
+        return r;
+    err->code = pb__future_code(f);
+    err->task_code = f->task_code;
+    err->signal = f->signal;
+    err->exit_status = f->exit_status;
+    if (err->code == PB_ECANCELED)
+        err->message = "cancelled";
+    else
+        err->message = f->message ? f->message : "";
+    return 0;
+}
+
+/* ---- Callbacks and waiters ---- */
+
+static int entries_append(pb_future *f, pb_done_fn fn, void *ud)
+{
+    if (f->nentries == f->capentries) {
+        uint32_t cap = f->capentries * 2;
+        pb__entry *e;
+        if (f->entries == f->inline_entries) {
+            e = malloc(cap * sizeof *e);
+            if (e)
+                memcpy(e, f->inline_entries, sizeof f->inline_entries);
+        } else {
+            e = realloc(f->entries, cap * sizeof *e);
+        }
+        if (!e)
+            return PB_ENOMEM;
+        f->entries = e;
+        f->capentries = cap;
+    }
+    f->entries[f->nentries++] = (pb__entry){fn, ud};
+    return 0;
+}
+
+int pb_future_add_done_callback(pb_future *f, pb_done_fn cb, void *ud)
+{
+    if (!f || !cb)
+        return PB_EINVAL;
+    pb__lock_acquire(&f->lock);
+    if (!state_done(atomic_load_explicit(&f->state, memory_order_relaxed))) {
+        int r = entries_append(f, cb, ud);
+        pb__lock_release(&f->lock);
+        return r;
+    }
+    pb__lock_release(&f->lock);
+    cb(f, ud);
+    return 0;
+}
+
+int pb__future_add_waiter(pb_future *f, pb__waiter *w)
+{
+    int r = 0;
+    pb__lock_acquire(&f->lock);
+    if (!state_done(atomic_load_explicit(&f->state, memory_order_relaxed)))
+        r = entries_append(f, NULL, w) == 0 ? 1 : PB_ENOMEM;
+    pb__lock_release(&f->lock);
+    return r;
+}
+
+void pb__future_remove_waiter(pb_future *f, pb__waiter *w)
+{
+    pb__lock_acquire(&f->lock);
+    for (uint32_t i = 0; i < f->nentries; i++) {
+        if (f->entries[i].fn == NULL && f->entries[i].ud == w) {
+            memmove(&f->entries[i], &f->entries[i + 1],
+                    (f->nentries - i - 1) * sizeof f->entries[0]);
+            f->nentries--;
+            break;
+        }
+    }
+    pb__lock_release(&f->lock);
+}
+
+/* Delivers a done state just stored (the outcome was written before it),
+ * with the lock held on entry; releases it. Notifies waiters under the lock
+ * (so they may be freed right after they unregister), wakes result sleepers,
+ * then runs the callbacks in this thread, in the order added. */
+static void deliver_locked(pb_future *f)
+{
+    pb__entry inl[PB__INLINE_ENTRIES];
+    pb__entry *entries = f->entries;
+    uint32_t n = f->nentries;
+    if (entries == f->inline_entries) {
+        memcpy(inl, f->inline_entries, n * sizeof inl[0]);
+        entries = inl;
+    }
+    f->entries = f->inline_entries;
+    f->nentries = 0;
+    f->capentries = PB__INLINE_ENTRIES;
+    for (uint32_t i = 0; i < n; i++)
+        if (!entries[i].fn)
+            ((pb__waiter *)entries[i].ud)->notify(entries[i].ud, f);
+    pb__lock_release(&f->lock);
+
+    if (atomic_load(&f->sleepers))
+        pb__futex_wake(&f->state, INT_MAX);
+
+    for (uint32_t i = 0; i < n; i++)
+        if (entries[i].fn)
+            entries[i].fn(f, entries[i].ud);
+    if (entries != inl)
+        free(entries);
+}
+
+/* FINISHED, with the outcome written and the lock held; releases it. */
+static void finish_locked(pb_future *f)
+{
+    f->completed = pb_now_ns();
+    atomic_store(&f->state, PB_FINISHED);
+    deliver_locked(f);
+}
+
+/* ---- Transitions ---- */
+
+bool pb_future_set_running(pb_future *f)
+{
+    uint32_t s = PB_PENDING;
+    return atomic_compare_exchange_strong_explicit(&f->state, &s, PB_RUNNING,
+                                                   memory_order_acq_rel, memory_order_acquire);
+}
+
+bool pb_future_cancel(pb_future *f)
+{
+    if (!f)
+        return false;
+    uint32_t s = atomic_load_explicit(&f->state, memory_order_acquire);
+    if (s != PB_PENDING)
+        return s == PB_CANCELLED;
+    pb__lock_acquire(&f->lock);
+    /* Written before the state is published, undone if set_running wins:
+     * nobody reads `completed` before seeing a done state. */
+    f->completed = pb_now_ns();
+    s = PB_PENDING;
+    if (!atomic_compare_exchange_strong(&f->state, &s, PB_CANCELLED)) {
+        f->completed = 0;
+        pb__lock_release(&f->lock);
+        return s == PB_CANCELLED;
+    }
+    /* The caller's reference keeps f alive through its callbacks, which may
+     * release theirs; the backend still holds the one it was given. */
+    deliver_locked(f);
+    pb__pool_cancel_hint(f->pool, f);
+    return true;
+}
+
+/* Common start of the three completions: returns with the lock held, or
+ * false (lock released) if f is already done. */
+static bool begin_complete(pb_future *f)
+{
+    pb__lock_acquire(&f->lock);
+    if (state_done(atomic_load_explicit(&f->state, memory_order_relaxed))) {
+        pb__lock_release(&f->lock);
+        return false;
+    }
+    return true;
+}
+
+int pb_future_complete(pb_future *f, pb_outcome *out)
+{
+    if (!begin_complete(f)) {
+        pb_outcome_clear(out);
+        return PB_EINVAL;
+    }
+    f->code = out->code;
+    f->task_code = out->task_code;
+    f->data = out->data;
+    f->len = out->len;
+    f->message = out->message;
+    f->started = out->started;
+    f->ended = out->ended;
+    out->data = NULL;
+    out->message = NULL;
+    out->len = 0;
+    finish_locked(f);
+    return 0;
+}
+
+int pb_future_set_result(pb_future *f, const void *data, size_t len, int64_t started,
+                         int64_t ended)
+{
+    void *copy = NULL;
+    if (len) {
+        copy = malloc(len);
+        if (!copy) {
+            pb_error e = {.code = PB_EBROKEN, .message = "out of memory copying the result"};
+            pb_future_set_error(f, &e, started, ended);
+            return PB_ENOMEM;
+        }
+        memcpy(copy, data, len);
+    }
+    if (!begin_complete(f)) {
+        free(copy);
+        return PB_EINVAL;
+    }
+    f->code = 0;
+    f->data = copy;
+    f->len = len;
+    f->started = started;
+    f->ended = ended;
+    finish_locked(f);
+    return 0;
+}
+
+int pb_future_set_error(pb_future *f, const pb_error *err, int64_t started, int64_t ended)
+{
+    if (!err || (err->code != PB_ETASK && err->code != PB_EBROKEN && err->code != PB_EKILLED))
+        return PB_EINVAL;
+    char *msg = pb__strdup(err->message ? err->message : "");
+    if (!begin_complete(f)) {
+        free(msg);
+        return PB_EINVAL;
+    }
+    f->code = err->code;
+    f->task_code = err->task_code;
+    f->signal = err->signal;
+    f->exit_status = err->exit_status;
+    f->message = msg; /* NULL on ENOMEM reads as "" */
+    f->started = started;
+    f->ended = ended;
+    finish_locked(f);
+    return 0;
+}

@@ -1,0 +1,230 @@
+/*
+ * pool.c — pools: the backend table, creation and option checks, submit,
+ * shutdown and destroy.
+ *
+ * What every backend shares lives here, so a backend's create() gets options
+ * that are already valid and complete (workers resolved, pin checked,
+ * initializer found), and submit() is never called after shutdown began.
+ *
+ * Backends: the built-in ones are listed in backends.c; others arrive through
+ * pb_backend_register(). The list only grows; the names array handed out by
+ * pb_backend_names() is rebuilt under a lock on registration (documented as
+ * valid until the next registration).
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core-int.h"
+#include "placement-int.h"
+
+#define PB__BACKENDS_MAX 64
+
+extern const pb_backend *const pb__builtin_backends[]; /* backends.c, NULL-terminated */
+
+struct pb_pool {
+    const pb_backend *backend;
+    void *state;
+    int workers;
+    _Atomic bool shut;
+};
+
+static pthread_mutex_t backends_lock = PTHREAD_MUTEX_INITIALIZER;
+static const pb_backend *extra[PB__BACKENDS_MAX];
+static size_t nextra;
+static const char *names[PB__BACKENDS_MAX * 2 + 1];
+
+static _Thread_local char last_error[256];
+
+int pb_backend_error(int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+const char *pb_pool_last_error(void)
+{
+    return last_error;
+}
+
+static const pb_backend *find_backend(const char *name)
+{
+    for (size_t i = 0; pb__builtin_backends[i]; i++)
+        if (!strcmp(pb__builtin_backends[i]->name, name))
+            return pb__builtin_backends[i];
+    const pb_backend *b = NULL;
+    pthread_mutex_lock(&backends_lock);
+    for (size_t i = 0; i < nextra && !b; i++)
+        if (!strcmp(extra[i]->name, name))
+            b = extra[i];
+    pthread_mutex_unlock(&backends_lock);
+    return b;
+}
+
+int pb_backend_register(const pb_backend *b)
+{
+    if (!b || !b->name || !*b->name || !b->create || !b->submit || !b->shutdown || !b->destroy)
+        return PB_EINVAL;
+    if (find_backend(b->name))
+        return PB_EINVAL;
+    int r = 0;
+    pthread_mutex_lock(&backends_lock);
+    if (nextra == PB__BACKENDS_MAX)
+        r = PB_ENOMEM;
+    else
+        extra[nextra++] = b;
+    names[0] = NULL; /* rebuilt on next pb_backend_names() */
+    pthread_mutex_unlock(&backends_lock);
+    return r;
+}
+
+const char *const *pb_backend_names(void)
+{
+    pthread_mutex_lock(&backends_lock);
+    if (!names[0]) {
+        size_t k = 0;
+        for (size_t i = 0; pb__builtin_backends[i]; i++)
+            names[k++] = pb__builtin_backends[i]->name;
+        for (size_t i = 0; i < nextra; i++)
+            names[k++] = extra[i]->name;
+        names[k] = NULL;
+    }
+    pthread_mutex_unlock(&backends_lock);
+    return names;
+}
+
+const char *pb_backend_summary(const char *backend)
+{
+    const pb_backend *b = backend ? find_backend(backend) : NULL;
+    return b ? (b->summary ? b->summary : "") : NULL;
+}
+
+void pb_pool_opts_init(pb_pool_opts *opts)
+{
+    if (opts)
+        memset(opts, 0, sizeof *opts);
+}
+
+int pb_pool_create(const char *backend, const pb_pool_opts *opts, pb_pool **out)
+{
+    last_error[0] = 0;
+    if (!backend || !out)
+        return pb_backend_error(PB_EINVAL, "backend name and out are required");
+    const pb_backend *b = find_backend(backend);
+    if (!b)
+        return pb_backend_error(PB_ENOENT, "unknown backend '%s'", backend);
+
+    pb_pool_opts o;
+    if (opts)
+        o = *opts;
+    else
+        pb_pool_opts_init(&o);
+    if (o.workers < 0)
+        return pb_backend_error(PB_EINVAL, "workers must be >= 0 (got %d)", o.workers);
+    if (o.task_timeout < 0)
+        return pb_backend_error(PB_EINVAL, "task_timeout must be >= 0");
+    if (!o.init_arg && o.init_len)
+        return pb_backend_error(PB_EINVAL, "init_arg is NULL but init_len is %zu", o.init_len);
+    if (!o.pin)
+        o.pin = "none";
+    if (pb__placement_check(o.pin))
+        return pb_backend_error(PB_EINVAL, "invalid pin '%s'", o.pin);
+    if (o.initializer && !pb_task_find(o.initializer))
+        return pb_backend_error(PB_ENOENT, "unknown initializer task '%s'", o.initializer);
+    if (o.workers == 0)
+        o.workers = pb__cpu_count();
+
+    pb_pool *pool = calloc(1, sizeof *pool);
+    if (!pool)
+        return pb_backend_error(PB_ENOMEM, "out of memory");
+    pool->backend = b;
+    int workers = o.workers;
+    int r = b->create(&o, &pool->state, &workers);
+    if (r) {
+        if (!last_error[0])
+            pb_backend_error(r, "%s backend: %s", b->name, pb_strerror(r));
+        free(pool);
+        return r;
+    }
+    pool->workers = workers;
+    *out = pool;
+    return 0;
+}
+
+int pb_pool_workers(const pb_pool *pool)
+{
+    return pool ? pool->workers : PB_EINVAL;
+}
+
+const char *pb_pool_backend(const pb_pool *pool)
+{
+    return pool ? pool->backend->name : "";
+}
+
+int pb_pool_binding(const pb_pool *pool, int worker, char *buf, size_t size)
+{
+    if (!pool || !buf || !size || worker < 0 || worker >= pool->workers)
+        return PB_EINVAL;
+    if (!pool->backend->binding)
+        return PB_ENOTSUP;
+    return pool->backend->binding(pool->state, worker, buf, size);
+}
+
+int pb__pool_submit_future(pb_pool *pool, pb_future *f)
+{
+    if (atomic_load_explicit(&pool->shut, memory_order_acquire))
+        return PB_ESHUTDOWN;
+    return pool->backend->submit(pool->state, f);
+}
+
+bool pb__pool_is_shutdown(const pb_pool *pool)
+{
+    return atomic_load_explicit(&pool->shut, memory_order_acquire);
+}
+
+int pb_submit(pb_pool *pool, const pb_task *task, const void *arg, size_t len, pb_future **out)
+{
+    if (!pool || !task || !out || (!arg && len))
+        return PB_EINVAL;
+    if (atomic_load_explicit(&pool->shut, memory_order_acquire))
+        return PB_ESHUTDOWN;
+    /* Two references: the caller's and the backend's. */
+    pb_future *f = pb__future_new(pool, task, arg, len, 2);
+    if (!f)
+        return PB_ENOMEM;
+    int r = pool->backend->submit(pool->state, f);
+    if (r) {
+        pb__future_discard(f);
+        return r;
+    }
+    *out = f;
+    return 0;
+}
+
+void pb__pool_cancel_hint(pb_pool *pool, pb_future *f)
+{
+    if (pool && pool->backend->cancel)
+        pool->backend->cancel(pool->state, f);
+}
+
+int pb_pool_shutdown(pb_pool *pool, bool wait, bool cancel_futures)
+{
+    if (!pool)
+        return PB_EINVAL;
+    atomic_store_explicit(&pool->shut, true, memory_order_release);
+    pool->backend->shutdown(pool->state, wait, cancel_futures);
+    return 0;
+}
+
+void pb_pool_destroy(pb_pool *pool)
+{
+    if (!pool)
+        return;
+    pb_pool_shutdown(pool, true, false);
+    pool->backend->destroy(pool->state);
+    free(pool);
+}
