@@ -228,3 +228,12 @@ void pb_pool_destroy(pb_pool *pool)
     pool->backend->destroy(pool->state);
     free(pool);
 }
+
+/* Until a process backend provides the exec worker entry point, no process is
+ * ever started as a worker. (The exec backend's strong definition wins.) */
+__attribute__((weak)) int pb_worker_main_if_requested(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    return 0;
+}
