@@ -1,0 +1,744 @@
+/*
+ * document.c — results documents: create, write atomically, read, validate,
+ * and the keys that match cases across files.
+ *
+ * DESIGN
+ *
+ * Writing. A results file is what CI gates a merge on, so a reader must never
+ * see half of one: the document is written to a temporary file in the same
+ * folder (same filesystem, so rename is atomic), flushed with fsync, renamed
+ * over the target, and the folder is fsynced so the rename itself survives a
+ * crash. On any failure the temporary file is removed and the old target, if
+ * any, is untouched.
+ *
+ * Reading. Every command that reads results (compare, export, history, plot)
+ * goes through pbr_read(), so a bad file gets the same one-line message
+ * everywhere: the file's name, then what is wrong — cannot open, empty,
+ * truncated JSON (with the line), invalid JSON (line and column), a schema
+ * that is not ours or another version of ours, a missing field or a field of
+ * the wrong type, named by its JSON path ("results[3].metrics.roundtrip.p50").
+ * The checks follow FORMAT.md and results/schema.json; the JSON Schema is the
+ * reference for outside tools, this file the one poolbench itself uses.
+ *
+ * Numbers. Reals are written with 17 significant digits, so a file read back
+ * holds exactly the doubles that were written (a re-analysis gets the same
+ * answer as the run did). Integer fields accept a real with an integral value (a
+ * file edited by another tool may write 5.0), as JSON Schema does.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "results-int.h"
+#include "results.h"
+
+json_t *pbr_document_new(json_t *run, json_t *env)
+{
+    json_t *doc = json_object();
+    if (!doc) {
+        json_decref(run);
+        json_decref(env);
+        return NULL;
+    }
+    if (json_object_set_new(doc, "schema", json_string(PBR_SCHEMA)) ||
+        json_object_set_new(doc, "run", run ? run : json_object()) ||
+        json_object_set_new(doc, "environment", env ? env : json_object()) ||
+        json_object_set_new(doc, "results", json_array())) {
+        json_decref(doc);
+        return NULL;
+    }
+    return doc;
+}
+
+/* ------------------------------------------------------------------------
+ * Writing
+ * ------------------------------------------------------------------------ */
+
+static int write_all(int fd, const char *p, size_t len)
+{
+    while (len > 0) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        p += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
+int pbr_write_atomic(const char *path, const json_t *doc, char *err, size_t errlen)
+{
+    char dir[PATH_MAX], tmp[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    if (!*base) {
+        snprintf(err, errlen, "%s: not a file name", path);
+        return -EINVAL;
+    }
+    if (!slash)
+        strcpy(dir, ".");
+    else if (slash == path)
+        strcpy(dir, "/");
+    else if ((size_t)(slash - path) >= sizeof dir) {
+        snprintf(err, errlen, "%s: path too long", path);
+        return -ENAMETOOLONG;
+    } else {
+        memcpy(dir, path, (size_t)(slash - path));
+        dir[slash - path] = '\0';
+    }
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s/.%s.XXXXXX", dir, base) >= sizeof tmp) {
+        snprintf(err, errlen, "%s: path too long", path);
+        return -ENAMETOOLONG;
+    }
+
+    char *text = json_dumps(doc, JSON_INDENT(2) | JSON_REAL_PRECISION(PBR__REAL_PRECISION));
+    if (!text) {
+        snprintf(err, errlen, "%s: cannot encode the results as JSON (out of memory?)", path);
+        return -ENOMEM;
+    }
+
+    int rc = 0;
+    int fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0) {
+        rc = -errno;
+        snprintf(err, errlen, "%s: cannot create a temporary file in %s: %s", path, dir,
+                 strerror(-rc));
+        free(text);
+        return rc;
+    }
+    /* mkstemp creates 0600; a results file is meant to be shared. */
+    (void)fchmod(fd, 0644);
+
+    if ((rc = write_all(fd, text, strlen(text))) < 0 || (rc = write_all(fd, "\n", 1)) < 0) {
+        snprintf(err, errlen, "%s: cannot write %s: %s", path, tmp, strerror(-rc));
+    } else if (fsync(fd) < 0) {
+        rc = -errno;
+        snprintf(err, errlen, "%s: cannot flush %s to disk: %s", path, tmp, strerror(-rc));
+    }
+    free(text);
+    if (close(fd) < 0 && rc == 0) {
+        rc = -errno;
+        snprintf(err, errlen, "%s: cannot write %s: %s", path, tmp, strerror(-rc));
+    }
+    if (rc == 0 && rename(tmp, path) < 0) {
+        rc = -errno;
+        snprintf(err, errlen, "%s: cannot rename %s over it: %s", path, tmp, strerror(-rc));
+    }
+    if (rc < 0) {
+        unlink(tmp);
+        return rc;
+    }
+
+    /* Make the rename durable. Failure here does not undo a complete,
+     * correctly named file, so it is not reported. */
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        (void)fsync(dfd);
+        close(dfd);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Reading and validation
+ * ------------------------------------------------------------------------ */
+
+/* What a reader expects of a value: a set of JSON types. */
+enum {
+    T_OBJ = 1 << 0,
+    T_ARR = 1 << 1,
+    T_STR = 1 << 2,
+    T_INT = 1 << 3, /* an integer, or a real with an integral value */
+    T_NUM = 1 << 4, /* any number */
+    T_BOOL = 1 << 5,
+    T_NULL = 1 << 6,
+};
+
+typedef struct vctx {
+    const char *name;
+    char *err;
+    size_t errlen;
+    bool failed;
+} vctx;
+
+static void PBR__PRINTF(2, 3) vfail(vctx *v, const char *fmt, ...)
+{
+    if (v->failed)
+        return;
+    v->failed = true;
+    int k = snprintf(v->err, v->errlen, "%s: ", v->name);
+    if (k < 0 || (size_t)k >= v->errlen)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(v->err + k, v->errlen - (size_t)k, fmt, ap);
+    va_end(ap);
+}
+
+static const char *type_name(const json_t *j)
+{
+    switch (json_typeof(j)) {
+    case JSON_OBJECT: return "an object";
+    case JSON_ARRAY: return "an array";
+    case JSON_STRING: return "a string";
+    case JSON_INTEGER: return "an integer";
+    case JSON_REAL: return "a real number";
+    case JSON_TRUE:
+    case JSON_FALSE: return "a boolean";
+    case JSON_NULL: return "null";
+    }
+    return "something else";
+}
+
+static bool type_ok(const json_t *j, int types)
+{
+    switch (json_typeof(j)) {
+    case JSON_OBJECT: return types & T_OBJ;
+    case JSON_ARRAY: return types & T_ARR;
+    case JSON_STRING: return types & T_STR;
+    case JSON_INTEGER: return types & (T_INT | T_NUM);
+    case JSON_REAL: {
+        double d = json_real_value(j);
+        return (types & T_NUM) || ((types & T_INT) && d == floor(d));
+    }
+    case JSON_TRUE:
+    case JSON_FALSE: return types & T_BOOL;
+    case JSON_NULL: return types & T_NULL;
+    }
+    return false;
+}
+
+static const char *types_wanted(int types)
+{
+    switch (types) {
+    case T_OBJ: return "an object";
+    case T_ARR: return "an array";
+    case T_STR: return "a string";
+    case T_INT: return "an integer";
+    case T_NUM: return "a number";
+    case T_BOOL: return "a boolean";
+    case T_INT | T_NULL: return "an integer or null";
+    case T_NUM | T_NULL: return "a number or null";
+    case T_BOOL | T_NULL: return "a boolean or null";
+    case T_NUM | T_STR: return "a number or a string";
+    }
+    return "a different type";
+}
+
+/* The field key of obj (at JSON path `at`), checked against types; NULL (and
+ * v failed) if missing or mistyped, NULL (v not failed) if optional and absent. */
+static json_t *field(vctx *v, const json_t *obj, const char *at, const char *key, int types,
+                     bool optional)
+{
+    if (v->failed)
+        return NULL;
+    json_t *j = json_object_get(obj, key);
+    if (!j) {
+        if (!optional)
+            vfail(v, "missing field '%s%s%s'", at, *at ? "." : "", key);
+        return NULL;
+    }
+    if (!type_ok(j, types)) {
+        vfail(v, "field '%s%s%s' should be %s, not %s", at, *at ? "." : "", key,
+              types_wanted(types), type_name(j));
+        return NULL;
+    }
+    return j;
+}
+
+static void need_enum(vctx *v, const json_t *obj, const char *at, const char *key,
+                      const char *const *allowed)
+{
+    json_t *j = field(v, obj, at, key, T_STR, false);
+    if (!j)
+        return;
+    const char *s = json_string_value(j);
+    for (size_t i = 0; allowed[i]; i++)
+        if (!strcmp(s, allowed[i]))
+            return;
+    char list[128] = "";
+    for (size_t i = 0; allowed[i]; i++) {
+        size_t l = strlen(list);
+        snprintf(list + l, sizeof list - l, "%s'%s'", i ? ", " : "", allowed[i]);
+    }
+    vfail(v, "field '%s.%s' is '%s', expected one of %s", at, key, s, list);
+}
+
+/* Every element of array arr (at path `at`) has one of types. */
+static void need_elems(vctx *v, const json_t *arr, const char *at, int types)
+{
+    size_t i;
+    json_t *e;
+    if (!arr || v->failed)
+        return;
+    json_array_foreach(arr, i, e)
+    {
+        if (!type_ok(e, types)) {
+            vfail(v, "field '%s[%zu]' should be %s, not %s", at, i, types_wanted(types),
+                  type_name(e));
+            return;
+        }
+    }
+}
+
+/* out = a + "." + b. Out of line so the compiler does not guess truncation
+ * from the callers' buffer sizes; paths are cut, never overflowed. */
+static __attribute__((noinline)) void path_join(char *out, size_t len, const char *a,
+                                               const char *b)
+{
+    snprintf(out, len, "%s.%s", a, b);
+}
+
+static void check_run(vctx *v, const json_t *run)
+{
+    static const char *const kinds[] = {"run", "stress", NULL};
+    need_enum(v, run, "run", "kind", kinds);
+    field(v, run, "run", "command", T_STR, false);
+    field(v, run, "run", "suite", T_STR, false);
+    field(v, run, "run", "started", T_STR, false);
+    field(v, run, "run", "started_unix", T_NUM, false);
+    field(v, run, "run", "duration_s", T_NUM, false);
+    field(v, run, "run", "complete", T_BOOL, false);
+    field(v, run, "run", "repetitions", T_INT, false);
+    field(v, run, "run", "warmup", T_INT, false);
+    field(v, run, "run", "workers", T_INT, false);
+    field(v, run, "run", "pin", T_STR, false);
+    field(v, run, "run", "poolbench_version", T_STR, false);
+}
+
+static void check_environment(vctx *v, const json_t *env)
+{
+    static const char *const strs[] = {"host",     "os",         "kernel",  "arch",
+                                       "cpu_model", "governor",  "compiler", "cflags",
+                                       "build_type", "git_revision"};
+    for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
+        field(v, env, "environment", strs[i], T_STR, false);
+    json_t *t = field(v, env, "environment", "topology", T_OBJ, false);
+    if (t) {
+        field(v, t, "environment.topology", "packages", T_INT | T_NULL, false);
+        field(v, t, "environment.topology", "numa_nodes", T_INT | T_NULL, false);
+        field(v, t, "environment.topology", "cores", T_INT | T_NULL, false);
+        field(v, t, "environment.topology", "pus", T_INT | T_NULL, false);
+        field(v, t, "environment.topology", "allowed_cpuset", T_STR, false);
+        field(v, t, "environment.topology", "summary", T_STR, false);
+    }
+    field(v, env, "environment", "aslr", T_INT | T_NULL, false);
+    json_t *la = field(v, env, "environment", "loadavg", T_ARR, false);
+    need_elems(v, la, "environment.loadavg", T_NUM | T_NULL);
+    field(v, env, "environment", "timer_slack_ns", T_INT | T_NULL, false);
+    json_t *libs = field(v, env, "environment", "libraries", T_OBJ, false);
+    if (libs && !v->failed) {
+        const char *k;
+        json_t *val;
+        json_object_foreach(libs, k, val)
+        {
+            if (!json_is_string(val)) {
+                vfail(v, "field 'environment.libraries.%s' should be a string, not %s", k,
+                      type_name(val));
+                return;
+            }
+        }
+    }
+}
+
+static void check_metric(vctx *v, const json_t *m, const char *at)
+{
+    static const char *const betters[] = {"lower", "higher", NULL};
+    static const char *const nums[] = {"min", "mean", "stddev", "p50", "p90", "p99", "p999",
+                                       "max", "ci_low", "ci_high", "mad"};
+    field(v, m, at, "unit", T_STR, false);
+    need_enum(v, m, at, "better", betters);
+    field(v, m, at, "n", T_INT, false);
+    for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++)
+        field(v, m, at, nums[i], T_NUM, false);
+    field(v, m, at, "outliers", T_INT, false);
+    field(v, m, at, "trusted", T_BOOL, false);
+    char sub[512];
+    path_join(sub, sizeof sub, at, "repetitions");
+    need_elems(v, field(v, m, at, "repetitions", T_ARR, false), sub, T_NUM);
+
+    json_t *h = field(v, m, at, "histogram", T_OBJ, true);
+    if (h) {
+        path_join(sub, sizeof sub, at, "histogram");
+        json_t *lower = field(v, h, sub, "lower", T_ARR, false);
+        json_t *counts = field(v, h, sub, "counts", T_ARR, false);
+        json_t *upper = field(v, h, sub, "upper", T_ARR, true);
+        char el[600];
+        path_join(el, sizeof el, sub, "lower");
+        need_elems(v, lower, el, T_NUM);
+        path_join(el, sizeof el, sub, "counts");
+        need_elems(v, counts, el, T_INT);
+        path_join(el, sizeof el, sub, "upper");
+        need_elems(v, upper, el, T_NUM);
+        if (!v->failed && (json_array_size(lower) != json_array_size(counts) ||
+                           (upper && json_array_size(upper) != json_array_size(lower))))
+            vfail(v, "field '%s': lower, upper and counts differ in length", sub);
+    }
+    json_t *fl = field(v, m, at, "floor", T_OBJ, true);
+    if (fl) {
+        path_join(sub, sizeof sub, at, "floor");
+        field(v, fl, sub, "backend", T_STR, false);
+        field(v, fl, sub, "scenario", T_STR, false);
+        field(v, fl, sub, "metric", T_STR, false);
+    }
+    field(v, m, at, "ratio_to_floor", T_NUM, true);
+}
+
+static void check_case(vctx *v, const json_t *c, size_t idx)
+{
+    static const char *const outcomes[] = {"ok", "failed", "skipped", NULL};
+    char at[256], sub[512];
+    snprintf(at, sizeof at, "results[%zu]", idx);
+    if (!json_is_object(c)) {
+        vfail(v, "field '%s' should be an object, not %s", at, type_name(c));
+        return;
+    }
+    field(v, c, at, "backend", T_STR, false);
+    field(v, c, at, "scenario", T_STR, false);
+    json_t *params = field(v, c, at, "params", T_OBJ, false);
+    if (params && !v->failed) {
+        const char *k;
+        json_t *val;
+        json_object_foreach(params, k, val)
+        {
+            if (!type_ok(val, T_NUM | T_STR | T_BOOL)) {
+                vfail(v, "field '%s.params.%s' should be a number or a string, not %s", at, k,
+                      type_name(val));
+                return;
+            }
+        }
+    }
+    need_enum(v, c, at, "outcome", outcomes);
+    field(v, c, at, "reason", T_STR, false);
+
+    json_t *b = field(v, c, at, "binding", T_OBJ, true);
+    if (b) {
+        path_join(sub, sizeof sub, at, "binding");
+        field(v, b, sub, "policy", T_STR, false);
+        json_t *w = field(v, b, sub, "workers", T_ARR, false);
+        char el[600];
+        path_join(el, sizeof el, sub, "workers");
+        need_elems(v, w, el, T_STR);
+        field(v, b, sub, "tasks_on_binding", T_BOOL | T_NULL, false);
+    }
+
+    json_t *metrics = field(v, c, at, "metrics", T_OBJ, false);
+    if (metrics && !v->failed) {
+        const char *k;
+        json_t *m;
+        json_object_foreach(metrics, k, m)
+        {
+            snprintf(sub, sizeof sub, "%s.metrics.%s", at, k);
+            if (!json_is_object(m)) {
+                vfail(v, "field '%s' should be an object, not %s", sub, type_name(m));
+                return;
+            }
+            check_metric(v, m, sub);
+            if (v->failed)
+                return;
+        }
+    }
+
+    json_t *checks = field(v, c, at, "checks", T_ARR, false);
+    if (checks && !v->failed) {
+        size_t i;
+        json_t *ck;
+        json_array_foreach(checks, i, ck)
+        {
+            snprintf(sub, sizeof sub, "%s.checks[%zu]", at, i);
+            if (!json_is_object(ck)) {
+                vfail(v, "field '%s' should be an object, not %s", sub, type_name(ck));
+                return;
+            }
+            field(v, ck, sub, "name", T_STR, false);
+            field(v, ck, sub, "passed", T_BOOL, false);
+            field(v, ck, sub, "reason", T_STR, false);
+        }
+    }
+}
+
+int pbr_validate(const json_t *doc, const char *name, char *err, size_t errlen)
+{
+    vctx v = {.name = name ? name : "results", .err = err, .errlen = errlen};
+    if (!json_is_object(doc)) {
+        vfail(&v, "not a poolbench results file (the top level is %s, expected an object)",
+              doc ? type_name(doc) : "missing");
+        return -EINVAL;
+    }
+    json_t *schema = json_object_get(doc, "schema");
+    if (!schema) {
+        vfail(&v, "not a poolbench results file (no 'schema' field)");
+        return -EINVAL;
+    }
+    if (!json_is_string(schema)) {
+        vfail(&v, "not a poolbench results file ('schema' is %s)", type_name(schema));
+        return -EINVAL;
+    }
+    const char *s = json_string_value(schema);
+    if (strcmp(s, PBR_SCHEMA) != 0) {
+        if (!strncmp(s, "poolbench-results/", strlen("poolbench-results/")))
+            vfail(&v,
+                  "written by another version of poolbench: schema '%s', this poolbench "
+                  "reads '%s'",
+                  s, PBR_SCHEMA);
+        else
+            vfail(&v, "not a poolbench results file (schema '%s', expected '%s')", s,
+                  PBR_SCHEMA);
+        return -EINVAL;
+    }
+
+    json_t *run = field(&v, doc, "", "run", T_OBJ, false);
+    if (run)
+        check_run(&v, run);
+    json_t *env = field(&v, doc, "", "environment", T_OBJ, false);
+    if (env)
+        check_environment(&v, env);
+    json_t *results = field(&v, doc, "", "results", T_ARR, false);
+    if (results && !v.failed) {
+        size_t i;
+        json_t *c;
+        json_array_foreach(results, i, c)
+        {
+            check_case(&v, c, i);
+            if (v.failed)
+                break;
+        }
+    }
+    return v.failed ? -EINVAL : 0;
+}
+
+json_t *pbr_read(const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "re");
+    if (!f) {
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        snprintf(err, errlen, "%s: is a folder, not a results file", path);
+        fclose(f);
+        return NULL;
+    }
+
+    /* Read it whole: the parser's error position can then be compared with
+     * the size to tell a truncated file from a malformed one. */
+    size_t cap = 1 << 16, len = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        size_t r = fread(buf + len, 1, cap - len, f);
+        len += r;
+        if (len < cap)
+            break;
+        char *nb = realloc(buf, cap * 2);
+        if (!nb) {
+            free(buf);
+            buf = NULL;
+            break;
+        }
+        buf = nb;
+        cap *= 2;
+    }
+    bool rerr = ferror(f);
+    int saved = errno;
+    fclose(f);
+    if (!buf) {
+        snprintf(err, errlen, "%s: out of memory reading it", path);
+        return NULL;
+    }
+    if (rerr) {
+        snprintf(err, errlen, "%s: cannot read: %s", path, strerror(saved));
+        free(buf);
+        return NULL;
+    }
+    size_t start = 0;
+    while (start < len && strchr(" \t\r\n", buf[start]))
+        start++;
+    if (start == len) {
+        snprintf(err, errlen, "%s: empty file, not a poolbench results file", path);
+        free(buf);
+        return NULL;
+    }
+
+    json_error_t je;
+    json_t *doc = json_loadb(buf, len, 0, &je);
+    free(buf);
+    if (!doc) {
+        bool at_end = je.position >= 0 && (size_t)je.position >= len &&
+                      !strstr(je.text, "end of file expected");
+        if (at_end)
+            snprintf(err, errlen, "%s: truncated JSON at line %d (%s)", path, je.line, je.text);
+        else
+            snprintf(err, errlen, "%s: invalid JSON at line %d, column %d: %s", path, je.line,
+                     je.column, je.text);
+        return NULL;
+    }
+    if (pbr_validate(doc, path, err, errlen) < 0) {
+        json_decref(doc);
+        return NULL;
+    }
+    return doc;
+}
+
+/* ------------------------------------------------------------------------
+ * Keys and labels
+ * ------------------------------------------------------------------------ */
+
+/* A copy of j in which every real with an integral value (that a double
+ * holds exactly) is an integer, so {"payload": 8} and {"payload": 8.0}
+ * are one case. */
+static json_t *canonical_new(const json_t *j)
+{
+    switch (json_typeof(j)) {
+    case JSON_REAL: {
+        double d = json_real_value(j);
+        if (d == floor(d) && fabs(d) < 9007199254740992.0)
+            return json_integer((json_int_t)d);
+        return json_real(d);
+    }
+    case JSON_OBJECT: {
+        json_t *o = json_object();
+        const char *k;
+        json_t *val;
+        json_object_foreach((json_t *)j, k, val)
+        {
+            if (json_object_set_new(o, k, canonical_new(val))) {
+                json_decref(o);
+                return NULL;
+            }
+        }
+        return o;
+    }
+    case JSON_ARRAY: {
+        json_t *a = json_array();
+        size_t i;
+        json_t *val;
+        json_array_foreach(j, i, val)
+        {
+            if (json_array_append_new(a, canonical_new(val))) {
+                json_decref(a);
+                return NULL;
+            }
+        }
+        return a;
+    }
+    default: return json_deep_copy(j);
+    }
+}
+
+char *pbr_params_key(const json_t *params)
+{
+    if (!params || json_is_null(params))
+        return strdup("{}");
+    json_t *c = canonical_new(params);
+    if (!c)
+        return NULL;
+    char *s = json_dumps(c, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY |
+                                JSON_REAL_PRECISION(PBR__REAL_PRECISION));
+    json_decref(c);
+    return s;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Appends to a growing string; false on ENOMEM (and *s freed). */
+static bool append(char **s, size_t *len, size_t *cap, const char *fmt, ...)
+    PBR__PRINTF(4, 5);
+static bool append(char **s, size_t *len, size_t *cap, const char *fmt, ...)
+{
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int k = vsnprintf(*s + *len, *cap - *len, fmt, ap);
+        va_end(ap);
+        if (k < 0)
+            return false;
+        if ((size_t)k < *cap - *len) {
+            *len += (size_t)k;
+            return true;
+        }
+        size_t ncap = (*cap + (size_t)k) * 2;
+        char *n = realloc(*s, ncap);
+        if (!n) {
+            free(*s);
+            *s = NULL;
+            return false;
+        }
+        *s = n;
+        *cap = ncap;
+    }
+}
+
+char *pbr__value_text(const json_t *v)
+{
+    char buf[64];
+    switch (json_typeof(v)) {
+    case JSON_STRING: return strdup(json_string_value(v));
+    case JSON_INTEGER:
+        snprintf(buf, sizeof buf, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        return strdup(buf);
+    case JSON_REAL: {
+        double d = json_real_value(v);
+        if (d == floor(d) && fabs(d) < 9007199254740992.0)
+            snprintf(buf, sizeof buf, "%.0f", d);
+        else
+            snprintf(buf, sizeof buf, "%.15g", d); /* for people: 0.1, not 0.10000000000000001 */
+        return strdup(buf);
+    }
+    default:
+        return json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+    }
+}
+
+char *pbr_case_label(const json_t *c)
+{
+    const char *backend = json_string_value(json_object_get(c, "backend"));
+    const char *scenario = json_string_value(json_object_get(c, "scenario"));
+    json_t *params = json_object_get(c, "params");
+    size_t len = 0, cap = 64;
+    char *s = malloc(cap);
+    if (!s)
+        return NULL;
+    s[0] = '\0';
+    if (!append(&s, &len, &cap, "%s/%s", backend ? backend : "?", scenario ? scenario : "?"))
+        return NULL;
+
+    size_t n = json_is_object(params) ? json_object_size(params) : 0;
+    if (n == 0)
+        return s;
+    const char **keys = malloc(n * sizeof *keys);
+    if (!keys) {
+        free(s);
+        return NULL;
+    }
+    size_t i = 0;
+    const char *k;
+    json_t *val;
+    json_object_foreach(params, k, val) keys[i++] = k;
+    qsort(keys, n, sizeof *keys, cmp_str);
+    for (i = 0; i < n; i++) {
+        char *t = pbr__value_text(json_object_get(params, keys[i]));
+        bool ok = t && append(&s, &len, &cap, " %s=%s", keys[i], t);
+        free(t);
+        if (!ok) {
+            free(s);
+            free(keys);
+            return NULL;
+        }
+    }
+    free(keys);
+    return s;
+}
