@@ -428,7 +428,12 @@ int pb_future_complete(pb_future *f, pb_outcome *out)
     out->data = NULL;
     out->message = NULL;
     out->len = 0;
-    finish_locked(f);
+    /* In-process completion happens in the worker right as the task ends:
+     * that instant is when the caller's side sees it (saves a clock read on
+     * the hottest path). */
+    f->completed = out->ended ? out->ended : pb_now_ns();
+    atomic_store(&f->state, PB_FINISHED);
+    deliver_locked(f);
     return 0;
 }
 

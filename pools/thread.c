@@ -49,6 +49,7 @@
  * task_timeout is PB_ENOTSUP.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,8 +171,13 @@ static void idle_wait(tpool *tp)
                 return;
             }
             pb__cpu_relax();
-            if ((i & 63) == 0 && pb_now_ns() >= end)
-                break;
+            if ((i & 63) == 0) {
+                if (pb_now_ns() >= end)
+                    break;
+                /* On a machine with fewer cores than runnable threads, the
+                 * spinner must not keep the submitter off its core. */
+                sched_yield();
+            }
         }
     }
     uint32_t seen = atomic_load(&tp->seq);
