@@ -1,0 +1,185 @@
+/*
+ * exec.c — the `exec` backend: every worker is a fresh program image.
+ *
+ * Like Python's "spawn" start method: a worker shares nothing with the pool's
+ * process but what it is told over its socket, so it is immune to the state
+ * (threads, locks, open files) of the program that created the pool. The
+ * rest is the shared process-worker engine (proc-engine.c).
+ *
+ * Starting a worker. posix_spawn runs the worker program (by default this
+ * very program, /proc/self/exe) with arguments
+ *     <argv0> --pb-worker=<fd> [--pb-cpus=<list>]
+ * where fd is the worker's end of its socket, dup2'ed into place by the
+ * spawn's file actions (every other fd of the engine is close-on-exec), and
+ * the environment variable PB_EXEC_WORKER=1. The program's main() calls
+ * pb_worker_main_if_requested(argc, argv) first thing, which recognises the
+ * arguments, binds itself to its CPUs with the shared placement code, and
+ * runs the worker loop until the pool closes the socket.
+ *
+ * Failures at create, never a hang:
+ *   - the program cannot be executed (ENOENT, EACCES, ENOEXEC...): glibc's
+ *     posix_spawn reports the child's exec errno as its own return value
+ *     (it is built on clone(CLONE_VFORK) and a close-on-exec channel, the
+ *     same idea as libuv's error pipe), and pb_pool_create fails with it;
+ *   - the program runs but is not a poolbench worker (it exits, or never
+ *     says HELLO within the engine's handshake timeout): create fails with
+ *     PB_EBROKEN (or PB_ETIMEDOUT) saying so;
+ *   - a program that forgot pb_worker_main_if_requested and creates an exec
+ *     pool of its own would spawn itself without end: PB_EXEC_WORKER stops
+ *     that (pb_pool_create refuses in such a process).
+ *
+ * The new image runs with an empty signal mask and SIGTERM at its default
+ * action, so task_timeout's SIGTERM ends it.
+ */
+#include "proc-int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+extern char **environ;
+
+#define WORKER_ARG "--pb-worker="
+#define CPUS_ARG "--pb-cpus="
+#define ENV_MARK "PB_EXEC_WORKER"
+
+int pb_worker_main_if_requested(int argc, char **argv)
+{
+    if (argc < 2 || !argv || !argv[1] || strncmp(argv[1], WORKER_ARG, strlen(WORKER_ARG)) != 0)
+        return 0;
+    char *end;
+    long fd = strtol(argv[1] + strlen(WORKER_ARG), &end, 10);
+    if (*end || fd < 0 || fd > 1 << 20 || fcntl((int)fd, F_GETFD) < 0) {
+        static const char msg[] = "poolbench worker: bad or closed --pb-worker fd\n";
+        ssize_t ignored = write(2, msg, sizeof msg - 1);
+        (void)ignored;
+        _exit(2);
+    }
+    /* Neither the fd nor the mark reach programs a task may start. */
+    fcntl((int)fd, F_SETFD, FD_CLOEXEC);
+    unsetenv(ENV_MARK);
+
+    int status = 0;
+    char message[256] = "";
+    if (argc >= 3 && argv[2] && strncmp(argv[2], CPUS_ARG, strlen(CPUS_ARG)) == 0) {
+        const char *cpus = argv[2] + strlen(CPUS_ARG);
+        pb__placement *p = NULL;
+        status = pb__placement_new(cpus, 1, &p);
+        if (status == 0)
+            status = pb__placement_bind_process(p, 0);
+        if (status < 0)
+            snprintf(message, sizeof message, "cannot bind to CPUs %s: %s", cpus,
+                     pb_strerror(status));
+        pb__placement_free(p);
+    }
+    pb__proc_worker_main((int)fd, status, message, true);
+}
+
+/* environ plus PB_EXEC_WORKER=1 (any earlier value dropped). */
+static char **worker_environ(void)
+{
+    size_t n = 0;
+    while (environ && environ[n])
+        n++;
+    char **env = malloc((n + 2) * sizeof *env);
+    if (!env)
+        return NULL;
+    size_t k = 0;
+    size_t mlen = strlen(ENV_MARK);
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], ENV_MARK, mlen) != 0 || environ[i][mlen] != '=')
+            env[k++] = environ[i];
+    env[k++] = (char *)ENV_MARK "=1";
+    env[k] = NULL;
+    return env;
+}
+
+static int exec_start(const pb__proc_start *st, pid_t *pid, char *err, size_t errsize)
+{
+    /* dup2 onto the fd itself would leave close-on-exec set, so the target
+     * is 3, or 4 when the socket already is 3. */
+    int target = st->fd == 3 ? 4 : 3;
+    char fdarg[32], cpusarg[300];
+    snprintf(fdarg, sizeof fdarg, WORKER_ARG "%d", target);
+    char *argv[4];
+    int argc = 0;
+    const char *program = st->program;
+    argv[argc++] = (char *)(strcmp(program, "/proc/self/exe") == 0 ? program_invocation_name
+                                                                    : program);
+    argv[argc++] = fdarg;
+    if (st->placement) {
+        char cpus[256];
+        int r = pb__placement_cpus(st->placement, st->index, cpus, sizeof cpus);
+        if (r < 0) {
+            snprintf(err, errsize, "cannot describe worker %d's CPUs: %s", st->index,
+                     pb_strerror(r));
+            return r;
+        }
+        snprintf(cpusarg, sizeof cpusarg, CPUS_ARG "%s", cpus);
+        argv[argc++] = cpusarg;
+    }
+    argv[argc] = NULL;
+
+    char **env = worker_environ();
+    if (!env) {
+        snprintf(err, errsize, "out of memory");
+        return PB_ENOMEM;
+    }
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    int r = posix_spawn_file_actions_init(&fa);
+    if (r == 0) {
+        r = posix_spawnattr_init(&attr);
+        if (r)
+            posix_spawn_file_actions_destroy(&fa);
+    }
+    if (r) {
+        free(env);
+        snprintf(err, errsize, "posix_spawn setup: %s", strerror(r));
+        return -r;
+    }
+    sigset_t none, term;
+    sigemptyset(&none);
+    sigemptyset(&term);
+    sigaddset(&term, SIGTERM);
+    r = posix_spawn_file_actions_adddup2(&fa, st->fd, target);
+    if (!r)
+        r = posix_spawnattr_setsigmask(&attr, &none);
+    if (!r)
+        r = posix_spawnattr_setsigdefault(&attr, &term);
+    if (!r)
+        r = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    if (!r)
+        r = posix_spawn(pid, program, &fa, &attr, argv, env);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    free(env);
+    if (r) {
+        snprintf(err, errsize, "cannot start worker program %s: %s", program, strerror(r));
+        return -r;
+    }
+    return 0;
+}
+
+static int exec_create(const pb_pool_opts *opts, void **state, int *workers)
+{
+    static const pb__proc_ops ops = { .start = exec_start, .default_program = "/proc/self/exe" };
+    return pb__proc_create(&ops, opts, state, workers);
+}
+
+const pb_backend pb__backend_exec = {
+    .name = "exec",
+    .summary = "worker processes that each run a fresh program image (spawn); crash-, "
+               "hang- and timeout-safe",
+    .create = exec_create,
+    .submit = pb__proc_submit,
+    .cancel = NULL,
+    .shutdown = pb__proc_shutdown,
+    .destroy = pb__proc_destroy,
+    .binding = pb__proc_binding,
+};

@@ -1,0 +1,142 @@
+/*
+ * proc-worker.c — the loop a worker process of the fork and exec backends runs.
+ *
+ * A worker is a plain blocking loop over its one socket: say HELLO, then read
+ * a frame, run the task it names, write the result, and again, until the pool
+ * closes the socket. It holds at most one task at a time (the pool hands out
+ * the next one only after the result), so there is nothing to schedule here.
+ *
+ * What this code may touch, and why it is safe in a forked child
+ *   A fork worker starts as a copy of a process that may have had other
+ *   threads, which are gone in the child along with whatever locks they held.
+ *   This loop therefore uses only: read/write on its socket, malloc (glibc
+ *   resets its arenas' locks across fork), pb_task_find (the registry's
+ *   lookup takes no lock) and pb_task_run. It never touches stdio, the pool's
+ *   mutexes or the placement topology lock. Tasks themselves are the user's
+ *   business: a task that takes a lock some other parent thread held at fork
+ *   time deadlocks in any fork-based pool (fork.c's header says more).
+ *
+ * Exit: end of file on the socket (the pool closed it: shutdown, recycling)
+ * is a normal exit, status 0. A malformed frame from the pool or a failed
+ * write is not supposed to happen; the worker exits with status 70
+ * (EX_SOFTWARE) or 74 (EX_IOERR) so the pool's message says so.
+ */
+#include "proc-int.h"
+#include "wire-int.h"
+
+#include <pb/backend.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#define EXIT_PROTOCOL 70 /* EX_SOFTWARE: the pool sent something we cannot read */
+#define EXIT_IO 74       /* EX_IOERR: the socket failed other than by end of file */
+
+static _Noreturn void leave(int status, bool flush_stdio)
+{
+    if (flush_stdio)
+        fflush(NULL);
+    _exit(status);
+}
+
+/* Reads until rx holds the next whole frame; returns its decode result. */
+static int next_frame(int fd, pb__rxbuf *rx, pb__frame *fr, uint64_t *need, bool flush_stdio)
+{
+    char why[160];
+    for (;;) {
+        int r = pb__wire_decode(rx->data + rx->off, rx->len - rx->off, PB__WIRE_MAX_PAYLOAD, fr,
+                                need, why, sizeof why);
+        if (r == PB__WIRE_FRAME)
+            return r;
+        if (r == PB__WIRE_BAD) {
+            static const char msg[] = "poolbench worker: malformed frame from the pool\n";
+            ssize_t ignored = write(2, msg, sizeof msg - 1);
+            (void)ignored;
+            leave(EXIT_PROTOCOL, flush_stdio);
+        }
+        /* Room for the whole frame if its size is known, and some slack so
+         * that small frames arrive in one read. */
+        uint64_t want = rx->len - rx->off + 65536;
+        if (*need > want)
+            want = *need;
+        if (pb__rxbuf_reserve(rx, want) < 0)
+            leave(EXIT_IO, flush_stdio);
+        ssize_t n = recv(fd, rx->data + rx->len, rx->cap - rx->len, 0);
+        if (n > 0)
+            rx->len += (size_t)n;
+        else if (n == 0)
+            leave(0, flush_stdio);
+        else if (errno != EINTR)
+            leave(errno == ECONNRESET ? 0 : EXIT_IO, flush_stdio);
+    }
+}
+
+_Noreturn void pb__proc_worker_main(int fd, int status, const char *message, bool flush_stdio)
+{
+    unsigned char hello[PB__WIRE_HEADER + 12 + 512];
+    size_t n = pb__wire_put_hello(hello, sizeof hello, (int32_t)getpid(), status, message);
+    struct iovec iov[2] = { { hello, n } };
+    if (pb__wire_send_all(fd, iov, 1) < 0)
+        leave(EXIT_IO, flush_stdio);
+
+    pb__rxbuf rx = { 0 };
+    char name[PB__WIRE_NAME_MAX + 1] = "";
+    const pb_task *task = NULL; /* the task called name: most frames repeat it */
+    for (;;) {
+        pb__frame fr;
+        uint64_t need;
+        next_frame(fd, &rx, &fr, &need, flush_stdio);
+        if (fr.type != PB__WIRE_TASK && fr.type != PB__WIRE_INIT) {
+            static const char msg[] = "poolbench worker: unexpected frame from the pool\n";
+            ssize_t ignored = write(2, msg, sizeof msg - 1);
+            (void)ignored;
+            leave(EXIT_PROTOCOL, flush_stdio);
+        }
+        if (!task || fr.name_len != strlen(name) || memcmp(name, fr.name, fr.name_len) != 0) {
+            memcpy(name, fr.name, fr.name_len);
+            name[fr.name_len] = '\0';
+            task = pb_task_find(name);
+        }
+
+        pb_outcome out;
+        char unknown[PB__WIRE_NAME_MAX + 96];
+        const void *body;
+        size_t body_len;
+        if (task) {
+            pb_task_run(task, fr.body, fr.body_len, &out);
+            body = out.code ? (const void *)out.message : out.data;
+            body_len = out.code ? (out.message ? strlen(out.message) : 0) : out.len;
+        } else {
+            /* A task linked into the pool's program but not into this one
+             * (a different worker_program, or registered after main began). */
+            memset(&out, 0, sizeof out);
+            out.code = PB_ETASK;
+            out.task_code = PB_ENOENT;
+            out.started = out.ended = pb_now_ns();
+            snprintf(unknown, sizeof unknown,
+                     "task \"%s\" is not registered in the worker program", name);
+            body = unknown;
+            body_len = strlen(unknown);
+        }
+        unsigned char head[PB__WIRE_RESULT_HEAD];
+        int type = fr.type == PB__WIRE_INIT ? PB__WIRE_INIT_DONE : PB__WIRE_RESULT;
+        iov[0].iov_base = head;
+        iov[0].iov_len = pb__wire_put_result(head, type, fr.id, out.started, out.ended, out.code,
+                                             out.code ? out.task_code : 0, body_len);
+        iov[1].iov_base = (void *)body;
+        iov[1].iov_len = body_len;
+        /* The frame is done with: consume it before running anything that
+         * could move rx (nothing below does, but keep the order obvious). */
+        rx.off += (size_t)need;
+        int r = pb__wire_send_all(fd, iov, body_len ? 2 : 1);
+        if (task)
+            pb_outcome_clear(&out);
+        if (r < 0)
+            leave(r == -EPIPE || r == -ECONNRESET ? 0 : EXIT_IO, flush_stdio);
+    }
+}
