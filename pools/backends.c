@@ -7,8 +7,10 @@
 #include <pb/backend.h>
 
 extern const pb_backend pb__backend_thread;
+extern const pb_backend pb__backend_fork, pb__backend_exec; /* fork.c, exec.c */
 
 const pb_backend *const pb__builtin_backends[] = {
     &pb__backend_thread,
+    &pb__backend_fork, &pb__backend_exec,
     NULL,
 };
