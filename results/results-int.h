@@ -26,4 +26,32 @@ bool pbr__trusted(size_t nreps, double p50, double ci_low, double ci_high, doubl
 /* document.c: a parameter value as text ("8", "spin", 0.25 as "0.25"). Caller frees. */
 char *pbr__value_text(const json_t *v);
 
+/* cli.c: if argv[*i] is option `name` ("--name VALUE" or "--name=VALUE"),
+ * sets *value, moves *i to the last argument used and returns 1; 0 when it
+ * is another argument; -1 when the value is missing. */
+int pbr__option(int argc, char **argv, int *i, const char *name, const char **value);
+
+/* cli.c: a whole string as a finite number. */
+bool pbr__parse_double(const char *s, double *out);
+
+/* cli.c: v with its unit, scaled for people: "11.80 us", "182.3k tasks/s". */
+void pbr__format_value(char *buf, size_t len, const char *unit, double v);
+
+/* cli.c: pbr_read() each path; on failure frees what was read, leaves the
+ * one-line message in err and returns -EINVAL (or -ENOMEM). */
+int pbr__read_all(char **paths, size_t n, json_t ***docs, char *err, size_t errlen);
+void pbr__free_all(json_t **docs, size_t n);
+
+/* cli.c: a string or number member of obj, or dflt. */
+const char *pbr__str(const json_t *obj, const char *key, const char *dflt);
+double pbr__num(const json_t *obj, const char *key, double dflt);
+
+/* history.c: indices of docs[0..ndocs) ordered by run.started_unix, ties
+ * in the order given. malloc'd; NULL on ENOMEM. */
+size_t *pbr__time_order(const json_t *const *docs, size_t ndocs);
+
+/* history.c: the case of doc with this backend, scenario and params key. */
+const json_t *pbr__find_case(const json_t *doc, const char *backend, const char *scenario,
+                             const char *params_key);
+
 #endif

@@ -72,4 +72,74 @@ char *pbr_params_key(const json_t *params);
 /* A short label for a case: "thread/roundtrip payload=8". Caller frees. */
 char *pbr_case_label(const json_t *result_case);
 
+/* ------------------------------------------------------------------------
+ * Many files: history, compare, plots
+ * ------------------------------------------------------------------------ */
+
+/* Expands command-line arguments into results file paths: a file is taken
+ * as is, a folder contributes its *.json files (not recursing) in name
+ * order. Returns 0 with *paths a NULL-terminated array of *npaths strings
+ * (free with pbr_paths_free), or -errno with one line in err naming the
+ * argument ("runs/: cannot open folder: ...", "runs/: no .json file in this
+ * folder"). Files are not read here: pbr_read() checks them. */
+int pbr_paths_expand(const char *const *args, size_t nargs, char ***paths, size_t *npaths,
+                     char *err, size_t errlen);
+void pbr_paths_free(char **paths);
+
+/* One (backend, scenario, params, metric) series across documents. */
+typedef struct pbr_series {
+    char *backend, *scenario;
+    char *params_key; /* pbr_params_key() of the case's params */
+    char *metric;
+    char *label;      /* pbr_case_label() of the case */
+    char *unit;       /* from the first document that has it */
+    pbr_better better;
+} pbr_series;
+
+/* Every series found in docs[0..ndocs), in order of first appearance when
+ * the documents are taken by run.started_unix (then by index). Returns 0
+ * with *series (free with pbr_series_free) or -ENOMEM. */
+int pbr_history_list(const json_t *const *docs, size_t ndocs, pbr_series **series,
+                     size_t *nseries);
+void pbr_series_free(pbr_series *series, size_t nseries);
+
+/* One point of a history: one document's value of the metric. */
+typedef struct pbr_history_point {
+    size_t doc;               /* index into the docs array given */
+    double started_unix;      /* run.started_unix */
+    const char *started;      /* run.started (borrowed from the document) */
+    const char *git_revision; /* environment.git_revision (borrowed) */
+    double p50, ci_low, ci_high;
+    long long n;
+    bool trusted;
+    double change_pct; /* p50 against the previous point's, in %; 0 for the first */
+    int step;          /* +1 (-1): p50 lies above (below) the previous point's
+                          [ci_low, ci_high]; 0 otherwise and for the first point */
+    bool worse;        /* step != 0 in the metric's bad direction */
+} pbr_history_point;
+
+/* The series of one (backend, scenario, params key, metric) over
+ * docs[0..ndocs), ordered by run.started_unix (ties keep the order given).
+ * Documents without that case or metric contribute no point. The same code
+ * serves `poolbench history` and the history chart. Returns 0 with *points
+ * (malloc'd, free() it; NULL when *npoints is 0) or -ENOMEM. */
+int pbr_history_series(const json_t *const *docs, size_t ndocs, const char *backend,
+                       const char *scenario, const char *params_key, const char *metric,
+                       pbr_history_point **points, size_t *npoints);
+
+/* ------------------------------------------------------------------------
+ * Significance
+ * ------------------------------------------------------------------------ */
+
+typedef struct pbr_mwu {
+    double u;   /* U of the first sample: R1 - n1 (n1 + 1) / 2, midranks for ties */
+    double p;   /* two-sided p-value */
+    bool exact; /* p from the exact distribution (no ties, n1 + n2 <= 60) rather
+                   than the normal approximation with tie and continuity correction */
+} pbr_mwu;
+
+/* Two-sided Mann-Whitney U test of x[0..n1) against y[0..n2). Returns 0,
+ * -EINVAL when a sample is empty, -ENOMEM. */
+int pbr_mann_whitney(const double *x, size_t n1, const double *y, size_t n2, pbr_mwu *out);
+
 #endif /* PB_RESULTS_H */

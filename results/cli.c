@@ -1,0 +1,224 @@
+/*
+ * cli.c — what compare, export and history share: option parsing, number
+ * parsing, expanding folders into results files, and printing a value with
+ * its unit the way a person reads it ("11.80 us", "182.3k tasks/s").
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "results-int.h"
+#include "results.h"
+
+int pbr__option(int argc, char **argv, int *i, const char *name, const char **value)
+{
+    const char *a = argv[*i];
+    size_t l = strlen(name);
+    if (strncmp(a, name, l) != 0)
+        return 0;
+    if (a[l] == '=') {
+        *value = a + l + 1;
+        return 1;
+    }
+    if (a[l] != '\0')
+        return 0;
+    if (*i + 1 >= argc)
+        return -1;
+    *value = argv[++*i];
+    return 1;
+}
+
+bool pbr__parse_double(const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double d = strtod(s, &end);
+    if (end == s || *end != '\0' || errno != 0 || !isfinite(d))
+        return false;
+    *out = d;
+    return true;
+}
+
+void pbr__format_value(char *buf, size_t len, const char *unit, double v)
+{
+    double a = fabs(v);
+    if (!unit)
+        unit = "";
+    if (!strcmp(unit, "ns")) {
+        if (a < 1e3)
+            snprintf(buf, len, "%.1f ns", v);
+        else if (a < 1e6)
+            snprintf(buf, len, "%.2f us", v / 1e3);
+        else if (a < 1e9)
+            snprintf(buf, len, "%.2f ms", v / 1e6);
+        else
+            snprintf(buf, len, "%.3f s", v / 1e9);
+    } else if (!strcmp(unit, "bytes/s")) {
+        if (a < 1e3)
+            snprintf(buf, len, "%.0f B/s", v);
+        else if (a < 1e6)
+            snprintf(buf, len, "%.2f kB/s", v / 1e3);
+        else if (a < 1e9)
+            snprintf(buf, len, "%.2f MB/s", v / 1e6);
+        else
+            snprintf(buf, len, "%.2f GB/s", v / 1e9);
+    } else if (strlen(unit) > 2 && !strcmp(unit + strlen(unit) - 2, "/s")) {
+        if (a < 1e3)
+            snprintf(buf, len, "%.1f %s", v, unit);
+        else if (a < 1e6)
+            snprintf(buf, len, "%.1fk %s", v / 1e3, unit);
+        else
+            snprintf(buf, len, "%.2fM %s", v / 1e6, unit);
+    } else if (!strcmp(unit, "%")) {
+        snprintf(buf, len, "%.1f%%", v);
+    } else if (!strcmp(unit, "count")) {
+        if (v == floor(v) && a < 1e15)
+            snprintf(buf, len, "%.0f", v);
+        else
+            snprintf(buf, len, "%.2f", v);
+    } else if (!strcmp(unit, "ratio")) {
+        snprintf(buf, len, "%.3f", v);
+    } else {
+        snprintf(buf, len, "%.4g %s", v, unit);
+    }
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void pbr_paths_free(char **paths)
+{
+    if (!paths)
+        return;
+    for (char **p = paths; *p; p++)
+        free(*p);
+    free(paths);
+}
+
+/* Appends a copy of s to the NULL-terminated list *v of *n entries. */
+static int push(char ***v, size_t *n, size_t *cap, char *s)
+{
+    if (!s)
+        return -ENOMEM;
+    if (*n + 2 > *cap) {
+        size_t nc = *cap ? *cap * 2 : 16;
+        char **nv = realloc(*v, nc * sizeof *nv);
+        if (!nv) {
+            free(s);
+            return -ENOMEM;
+        }
+        *v = nv;
+        *cap = nc;
+    }
+    (*v)[(*n)++] = s;
+    (*v)[*n] = NULL;
+    return 0;
+}
+
+int pbr_paths_expand(const char *const *args, size_t nargs, char ***paths, size_t *npaths,
+                     char *err, size_t errlen)
+{
+    char **v = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0;
+    for (size_t a = 0; a < nargs && rc == 0; a++) {
+        struct stat st;
+        if (stat(args[a], &st) < 0) {
+            rc = -errno;
+            snprintf(err, errlen, "%s: %s", args[a], strerror(errno));
+            break;
+        }
+        if (!S_ISDIR(st.st_mode)) {
+            rc = push(&v, &n, &cap, strdup(args[a]));
+            continue;
+        }
+        DIR *d = opendir(args[a]);
+        if (!d) {
+            rc = -errno;
+            snprintf(err, errlen, "%s: cannot open folder: %s", args[a], strerror(errno));
+            break;
+        }
+        size_t first = n;
+        struct dirent *e;
+        while ((e = readdir(d)) && rc == 0) {
+            size_t l = strlen(e->d_name);
+            /* Skip hidden files: an interrupted writer's temporary is one. */
+            if (e->d_name[0] == '.' || l < 6 || strcmp(e->d_name + l - 5, ".json"))
+                continue;
+            size_t dl = strlen(args[a]);
+            bool slash = dl > 0 && args[a][dl - 1] == '/';
+            char *p = malloc(dl + l + 2);
+            if (p)
+                sprintf(p, "%s%s%s", args[a], slash ? "" : "/", e->d_name);
+            rc = push(&v, &n, &cap, p);
+        }
+        closedir(d);
+        if (rc == 0 && n == first) {
+            rc = -ENOENT;
+            snprintf(err, errlen, "%s: no .json file in this folder", args[a]);
+        }
+        if (rc == 0)
+            qsort(v + first, n - first, sizeof *v, cmp_str);
+    }
+    if (rc == -ENOMEM)
+        snprintf(err, errlen, "out of memory");
+    if (rc < 0) {
+        pbr_paths_free(v);
+        return rc;
+    }
+    if (!v) { /* no argument at all: an empty list */
+        v = calloc(1, sizeof *v);
+        if (!v) {
+            snprintf(err, errlen, "out of memory");
+            return -ENOMEM;
+        }
+    }
+    *paths = v;
+    *npaths = n;
+    return 0;
+}
+
+int pbr__read_all(char **paths, size_t n, json_t ***docs, char *err, size_t errlen)
+{
+    json_t **d = calloc(n ? n : 1, sizeof *d);
+    if (!d) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        d[i] = pbr_read(paths[i], err, errlen);
+        if (!d[i]) {
+            pbr__free_all(d, i);
+            return -EINVAL;
+        }
+    }
+    *docs = d;
+    return 0;
+}
+
+void pbr__free_all(json_t **docs, size_t n)
+{
+    if (!docs)
+        return;
+    for (size_t i = 0; i < n; i++)
+        json_decref(docs[i]);
+    free(docs);
+}
+
+const char *pbr__str(const json_t *obj, const char *key, const char *dflt)
+{
+    const char *s = json_string_value(json_object_get(obj, key));
+    return s ? s : dflt;
+}
+
+double pbr__num(const json_t *obj, const char *key, double dflt)
+{
+    json_t *v = json_object_get(obj, key);
+    return json_is_number(v) ? json_number_value(v) : dflt;
+}
