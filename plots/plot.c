@@ -1,11 +1,568 @@
+/*
+ * plot.c — `poolbench plot RESULTS.json... [--out DIR] [--format png|svg]`.
+ *
+ * Reads each results file with pbr_read(), extracts for every chart the data
+ * its gnuplot script needs (extract.c, multi.c) into a data file, and runs
+ * gnuplot on the script kept in plots/ (gnuplot.c). Prints the path of each
+ * chart written on stdout; a chart the results cannot feed is skipped with
+ * one line on stderr saying why, and the others are still drawn.
+ *
+ * Which charts: with one file, the per-run charts of that file. With two,
+ * also base-vs-new per case (the first file is the base) and the history;
+ * with more, the history. A folder argument stands for its *.json files.
+ * Per-run charts show the run that started last, so `poolbench plot
+ * old.json new.json` and `poolbench plot results/runs/` show the newest.
+ *
+ * Exit status: 0 when every chart that could be drawn was drawn; 1 when
+ * gnuplot failed on a chart or no chart could be drawn at all; 2 for bad
+ * usage, an unreadable results file, or no gnuplot.
+ *
+ * THE CHART TABLE
+ *   `charts` below is the one place that says which scenario and metric names
+ *   feed which chart. When the harness renames something, change it here.
+ */
+#include <errno.h>
+#include <fnmatch.h>
+#include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "commands.h"
+#include "plot-int.h"
+#include "results.h"
+
+/* sources: scenario, metric, x parameter, unit the script expects. */
+static const pb__plot_chart charts[] = {
+    {"latency", "latency.gp",
+     "round-trip latency per backend: p50 bars, p99 and p99.9 markers, the floor",
+     PB__PLOT_PER_RUN, pb__extract_latency, NULL,
+     {{"roundtrip", "roundtrip", NULL, "ns"}}},
+    {"cdf-roundtrip", "cdf.gp", "distribution (CDF) of round-trip latency per backend",
+     PB__PLOT_PER_RUN, pb__extract_cdf, "Round-trip latency",
+     {{"roundtrip", "roundtrip", NULL, "ns"}}},
+    {"cdf-retrieval", "cdf.gp",
+     "distribution (CDF) of retrieval latency (task end to caller) per backend",
+     PB__PLOT_PER_RUN, pb__extract_cdf, "Retrieval latency",
+     {{"retrieval", "retrieval", NULL, "ns"}}},
+    /* [0] throughput and [1] efficiency of the burst scenario against
+     * granularity, [2] the granularity sweep's efficiency, [3] its METG. */
+    {"granularity", "granularity.gp",
+     "throughput and efficiency against task granularity per backend, METG(50%) marked",
+     PB__PLOT_PER_RUN, pb__extract_granularity, NULL,
+     {{"throughput", "throughput", "granularity", "tasks/s"},
+      {"throughput", "efficiency", "granularity", "%"},
+      {"granularity", "efficiency", "granularity", "%"},
+      {"granularity", "metg", NULL, "ns"}}},
+    {"map", "map.gp", "ordered map throughput against chunk size per backend",
+     PB__PLOT_PER_RUN, pb__extract_sweep, NULL,
+     {{"map", "throughput", "chunksize", "tasks/s"}}},
+    {"timeout", "timeout.gp", "overshoot of result(timeout) past its deadline, per backend",
+     PB__PLOT_PER_RUN, pb__extract_grouped, NULL,
+     {{"timeout", "overshoot", "timeout", "ns"}}},
+    /* Each source is one kind of bar. */
+    {"lifecycle", "lifecycle.gp", "start-up, shutdown and fault-recovery time per backend",
+     PB__PLOT_PER_RUN, pb__extract_lifecycle, NULL,
+     {{"startup", "startup", NULL, "ns"},
+      {"startup", "shutdown", NULL, "ns"},
+      {"faults", "recovery", NULL, "ns"}}},
+    /* The default metrics of the history (--metric overrides), one panel
+     * each. */
+    {"history", "history.gp", "chosen metrics across runs, step changes marked",
+     PB__PLOT_HISTORY, pb__extract_history, NULL,
+     {{"roundtrip", "roundtrip", NULL, NULL}, {"startup", "startup", NULL, NULL}}},
+    {"compare", "compare.gp", "base against new per case, relative to the base median",
+     PB__PLOT_COMPARE, pb__extract_compare, NULL, {{NULL, NULL, NULL, NULL}}},
+};
+
+/* Each scenario's headline metric: what compare shows by default. */
+static const struct {
+    const char *scenario, *metric;
+} headlines[] = {
+    {"submit", "submit"},           {"roundtrip", "roundtrip"},
+    {"retrieval", "retrieval"},     {"timeout", "overshoot"},
+    {"throughput", "throughput"},   {"granularity", "metg"},
+    {"map", "throughput"},          {"as_completed", "delivery"},
+    {"cancel", "cancel"},           {"callbacks", "callback"},
+    {"errors", "roundtrip"},        {"faults", "recovery"},
+    {"contention", "throughput"},   {"startup", "startup"},
+    {"payload", "roundtrip"},
+};
+
+const pb__plot_chart *pb__plot_charts(size_t *n)
+{
+    *n = sizeof charts / sizeof charts[0];
+    return charts;
+}
+
+const pb__plot_chart *pb__plot_chart_find(const char *name)
+{
+    for (size_t i = 0; i < sizeof charts / sizeof charts[0]; i++)
+        if (!strcmp(charts[i].name, name))
+            return &charts[i];
+    return NULL;
+}
+
+const char *pb__plot_headline_metric(const char *scenario)
+{
+    for (size_t i = 0; i < sizeof headlines / sizeof headlines[0]; i++)
+        if (!strcmp(headlines[i].scenario, scenario))
+            return headlines[i].metric;
+    return NULL;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: poolbench plot RESULTS.json|DIR... [--out DIR] [--format png|svg]\n"
+            "                      [--chart LIST] [--metric LIST] [--keep-data]\n\n"
+            "Draws charts from results files with gnuplot and prints the path of each.\n"
+            "One file: the charts of that run. Two: also base (first) against new per\n"
+            "case, and the history. More: the history of the chosen metrics across runs\n"
+            "(ordered by when each run started). A folder stands for its *.json files.\n"
+            "The per-run charts show the run that started last.\n\n"
+            "  --out DIR        where the charts go (default: the last argument without\n"
+            "                   .json, plus -charts)\n"
+            "  --format FMT     png (default, 800x500) or svg\n"
+            "  --chart LIST     only these charts (comma-separated names, see below)\n"
+            "  --metric LIST    history and compare: SCENARIO/METRIC patterns (shell\n"
+            "                   globs, comma-separated), e.g. 'roundtrip/*,map/throughput'\n"
+            "  --keep-data      keep each chart's data file (NAME.dat) beside it, to rerun\n"
+            "                   its script by hand\n\n"
+            "charts:\n");
+    for (size_t i = 0; i < sizeof charts / sizeof charts[0]; i++)
+        fprintf(out, "  %-14s %s\n", charts[i].name, charts[i].summary);
+    fprintf(out, "\nThe scripts are plots/*.gp (or $POOLBENCH_PLOTS_DIR); edit them to restyle.\n");
+}
+
+/* Splits a comma-separated list into a NULL-terminated array of strings
+ * pointing into `s` (modified). NULL on ENOMEM. */
+static char **split_list(char *s)
+{
+    size_t n = 1;
+    for (const char *p = s; *p; p++)
+        n += *p == ',';
+    char **v = calloc(n + 1, sizeof *v);
+    if (!v)
+        return NULL;
+    size_t k = 0;
+    char *save = NULL;
+    for (char *t = strtok_r(s, ",", &save); t; t = strtok_r(NULL, ",", &save))
+        if (*t)
+            v[k++] = t;
+    return v;
+}
+
+static int mkdir_p(const char *path)
+{
+    char buf[PATH_MAX];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+        return -ENAMETOOLONG;
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0777) && errno != EEXIST)
+            return -errno;
+        *p = '/';
+    }
+    if (mkdir(buf, 0777) && errno != EEXIST)
+        return -errno;
+    struct stat st;
+    if (stat(buf, &st))
+        return -errno;
+    return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+}
+
+/* Appends name='value' to f, doubling any ' as gnuplot wants. */
+static void put_assign(FILE *f, const char *name, const char *value)
+{
+    fprintf(f, "%s='", name);
+    for (const char *p = value; *p; p++) {
+        if (*p == '\'')
+            fputc('\'', f);
+        fputc(*p, f);
+    }
+    fputs("'; ", f);
+}
+
+static int write_file(const char *path, const char *buf, size_t len)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -errno;
+    size_t w = fwrite(buf, 1, len, f);
+    int rc = (w != len || ferror(f)) ? -EIO : 0;
+    if (fclose(f) && !rc)
+        rc = -errno;
+    return rc;
+}
+
+/* Prints gnuplot's complaints, indented, after a failure. */
+static void show_errors(const char *errfile)
+{
+    FILE *f = fopen(errfile, "r");
+    if (!f)
+        return;
+    char line[512];
+    int shown = 0;
+    while (fgets(line, sizeof line, f) && shown < 20) {
+        if (line[0] == '\n')
+            continue;
+        fprintf(stderr, "    %s%s", line, strchr(line, '\n') ? "" : "\n");
+        shown++;
+    }
+    fclose(f);
+}
+
+typedef struct plot_opts {
+    const char *out_dir;
+    const char *format;
+    char **charts;  /* NULL: all */
+    char **metrics; /* NULL: defaults */
+    bool keep_data;
+} plot_opts;
+
+typedef struct plot_state {
+    const plot_opts *opts;
+    const char *gnuplot;
+    const char *scripts;
+    const char *data_dir;
+    int drawn, failed, skipped;
+} plot_state;
+
+static bool chart_wanted(const plot_opts *o, const char *name)
+{
+    if (!o->charts)
+        return true;
+    for (char **c = o->charts; *c; c++)
+        if (!strcmp(*c, name))
+            return true;
+    return false;
+}
+
+/* Extracts and draws one chart. Returns 0, or -ENOMEM/-errno for failures
+ * that stop the whole command (the caller reports them). */
+static int draw(plot_state *st, const pb__plot_chart *chart, const pb__plot_input *in)
+{
+    pb__plot_data d;
+    int rc = pb__plot_data_init(&d);
+    if (rc < 0)
+        return rc;
+    rc = chart->extract(chart, in, &d);
+    int frc = pb__plot_data_finish(&d);
+    if (rc < 0 || frc < 0) {
+        pb__plot_data_free(&d);
+        return rc < 0 ? rc : frc;
+    }
+    if (rc == PB__PLOT_SKIP) {
+        fprintf(stderr, "poolbench plot: skipped %s: %s\n", chart->name, d.why);
+        st->skipped++;
+        pb__plot_data_free(&d);
+        return 0;
+    }
+
+    char datafile[PATH_MAX], outfile[PATH_MAX], errfile[PATH_MAX];
+    snprintf(datafile, sizeof datafile, "%s/%s.dat", st->data_dir, chart->name);
+    snprintf(errfile, sizeof errfile, "%s/%s.gnuplot-errors", st->data_dir, chart->name);
+    snprintf(outfile, sizeof outfile, "%s/%s.%s", st->opts->out_dir, chart->name,
+             st->opts->format);
+    rc = write_file(datafile, d.data_buf, d.data_len);
+    if (rc < 0) {
+        fprintf(stderr, "poolbench plot: cannot write %s: %s\n", datafile, strerror(-rc));
+        pb__plot_data_free(&d);
+        st->failed++;
+        return 0;
+    }
+
+    char *assign = NULL;
+    size_t alen = 0;
+    FILE *a = open_memstream(&assign, &alen);
+    if (!a) {
+        pb__plot_data_free(&d);
+        return -ENOMEM;
+    }
+    put_assign(a, "datafile", datafile);
+    put_assign(a, "outfile", outfile);
+    put_assign(a, "fmt", st->opts->format);
+    fputs(d.vars_buf ? d.vars_buf : "", a);
+    pb__plot_data_free(&d);
+    if (fclose(a)) {
+        free(assign);
+        return -ENOMEM;
+    }
+
+    /* A stale chart from an earlier run must not pass for this one. */
+    unlink(outfile);
+    rc = pb__plot_run_gnuplot(st->gnuplot, st->scripts, chart->script, assign, errfile);
+    free(assign);
+    struct stat sb;
+    if (rc < 0) {
+        fprintf(stderr, "poolbench plot: cannot run %s: %s\n", st->gnuplot, strerror(-rc));
+        st->failed++;
+    } else if (rc > 0) {
+        fprintf(stderr, "poolbench plot: gnuplot failed drawing %s from %s/%s (exit status %d):\n",
+                chart->name, st->scripts, chart->script, rc);
+        show_errors(errfile);
+        unlink(outfile); /* a half-drawn chart must not look like a result */
+        st->failed++;
+    } else if (stat(outfile, &sb) || sb.st_size == 0) {
+        fprintf(stderr, "poolbench plot: gnuplot wrote nothing to %s for %s:\n", outfile,
+                chart->name);
+        show_errors(errfile);
+        unlink(outfile);
+        st->failed++;
+    } else {
+        printf("%s\n", outfile);
+        fflush(stdout);
+        st->drawn++;
+    }
+    unlink(errfile);
+    if (!st->opts->keep_data)
+        unlink(datafile);
+    return 0;
+}
+
+/* The run the per-run charts show: the one that started last (the last
+ * named among equals). */
+static size_t newest_run(json_t *const *docs, size_t n)
+{
+    size_t best = 0;
+    double tbest = -1;
+    for (size_t i = 0; i < n; i++) {
+        const json_t *t = json_object_get(json_object_get(docs[i], "run"), "started_unix");
+        double v = json_is_number(t) ? json_number_value(t) : 0;
+        if (v >= tbest) {
+            tbest = v;
+            best = i;
+        }
+    }
+    return best;
+}
+
+/* "results/runs/x.json" → "results/runs/x-charts"; a folder "runs/" →
+ * "runs-charts". */
+static char *default_out_dir(const char *path)
+{
+    size_t len = strlen(path);
+    while (len > 1 && path[len - 1] == '/')
+        len--;
+    if (len > 5 && !strncmp(path + len - 5, ".json", 5))
+        len -= 5;
+    char *out = malloc(len + sizeof "-charts");
+    if (out) {
+        memcpy(out, path, len);
+        strcpy(out + len, "-charts");
+    }
+    return out;
+}
 
 int pb_cmd_plot(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "poolbench plot: not built yet\n");
-    return 2;
+    static const struct option longopts[] = {
+        {"out", required_argument, NULL, 'o'},      {"format", required_argument, NULL, 'f'},
+        {"chart", required_argument, NULL, 'c'},    {"metric", required_argument, NULL, 'm'},
+        {"keep-data", no_argument, NULL, 'k'},      {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    plot_opts o = {.format = "png"};
+    char *charts_arg = NULL, *metrics_arg = NULL, *out_alloc = NULL;
+    json_t **docs = NULL;
+    char **paths = NULL;
+    size_t nfiles = 0;
+    char tmpdir[PATH_MAX] = "";
+    int status = 2, ch;
+
+    optind = 0; /* GNU getopt: full re-initialisation (tests call us repeatedly) */
+    opterr = 0;
+    while ((ch = getopt_long(argc, argv, ":o:f:c:m:kh", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'o': o.out_dir = optarg; break;
+        case 'f': o.format = optarg; break;
+        case 'c': charts_arg = optarg; break;
+        case 'm': metrics_arg = optarg; break;
+        case 'k': o.keep_data = true; break;
+        case 'h': usage(stdout); return 0;
+        case ':':
+            fprintf(stderr, "poolbench plot: %s needs a value (see poolbench plot --help)\n",
+                    argv[optind - 1]);
+            return 2;
+        default:
+            fprintf(stderr, "poolbench plot: unknown option '%s' (see poolbench plot --help)\n",
+                    argv[optind - 1]);
+            return 2;
+        }
+    }
+    if (strcmp(o.format, "png") && strcmp(o.format, "svg")) {
+        fprintf(stderr, "poolbench plot: --format must be png or svg, not '%s'\n", o.format);
+        return 2;
+    }
+    size_t nargs = (size_t)(argc - optind);
+    if (nargs == 0) {
+        fprintf(stderr, "poolbench plot: no results file given (usage: poolbench plot "
+                        "RESULTS.json... [--out DIR] [--format png|svg])\n");
+        return 2;
+    }
+    char **metric_list = NULL;
+    if (charts_arg) {
+        charts_arg = strdup(charts_arg);
+        if (!charts_arg || !(o.charts = split_list(charts_arg)))
+            goto nomem;
+        if (!o.charts[0]) {
+            fprintf(stderr, "poolbench plot: --chart needs at least one chart name\n");
+            goto out;
+        }
+        for (char **c = o.charts; *c; c++)
+            if (!pb__plot_chart_find(*c)) {
+                fprintf(stderr, "poolbench plot: unknown chart '%s' (charts:", *c);
+                for (size_t i = 0; i < sizeof charts / sizeof charts[0]; i++)
+                    fprintf(stderr, " %s", charts[i].name);
+                fprintf(stderr, ")\n");
+                goto out;
+            }
+    }
+    if (metrics_arg) {
+        metrics_arg = strdup(metrics_arg);
+        if (!metrics_arg || !(metric_list = split_list(metrics_arg)))
+            goto nomem;
+        for (char **m = metric_list; *m; m++)
+            if (!strchr(*m, '/')) {
+                fprintf(stderr, "poolbench plot: --metric '%s' is not SCENARIO/METRIC "
+                                "(e.g. roundtrip/roundtrip, map/*)\n", *m);
+                goto out;
+            }
+        if (!metric_list[0]) {
+            fprintf(stderr, "poolbench plot: --metric needs at least one SCENARIO/METRIC\n");
+            goto out;
+        }
+        o.metrics = metric_list;
+    }
+
+    /* A folder stands for its *.json files, in name order. */
+    char perr[512];
+    int prc = pbr_paths_expand((const char *const *)argv + optind, nargs, &paths, &nfiles, perr,
+                               sizeof perr);
+    if (prc == -ENOMEM)
+        goto nomem;
+    if (prc < 0) {
+        fprintf(stderr, "poolbench plot: %s\n", perr);
+        goto out;
+    }
+    docs = calloc(nfiles, sizeof *docs);
+    if (!docs)
+        goto nomem;
+    for (size_t i = 0; i < nfiles; i++) {
+        char err[512];
+        docs[i] = pbr_read(paths[i], err, sizeof err);
+        if (!docs[i]) {
+            fprintf(stderr, "poolbench plot: %s\n", err);
+            goto out;
+        }
+    }
+
+    char *gnuplot = pb__plot_find_gnuplot();
+    if (!gnuplot) {
+        fprintf(stderr, "poolbench plot: gnuplot not found on PATH; install it with "
+                        "'sudo apt-get install gnuplot-nox' (or 'make deps')\n");
+        goto out;
+    }
+    char serr[512];
+    const char *scripts = pb__plot_scripts_dir(serr, sizeof serr);
+    if (!scripts) {
+        fprintf(stderr, "poolbench plot: %s\n", serr);
+        free(gnuplot);
+        goto out;
+    }
+
+    if (!o.out_dir) {
+        out_alloc = default_out_dir(argv[argc - 1]);
+        if (!out_alloc) {
+            free(gnuplot);
+            goto nomem;
+        }
+        o.out_dir = out_alloc;
+    }
+    int rc = mkdir_p(o.out_dir);
+    if (rc < 0) {
+        fprintf(stderr, "poolbench plot: cannot create output folder %s: %s\n", o.out_dir,
+                strerror(-rc));
+        free(gnuplot);
+        goto out;
+    }
+    const char *data_dir = o.out_dir;
+    if (!o.keep_data) {
+        const char *t = getenv("TMPDIR");
+        snprintf(tmpdir, sizeof tmpdir, "%s/poolbench-plot.XXXXXX", t && *t ? t : "/tmp");
+        if (!mkdtemp(tmpdir)) {
+            fprintf(stderr, "poolbench plot: cannot create a temporary folder in %s: %s\n",
+                    t && *t ? t : "/tmp", strerror(errno));
+            tmpdir[0] = '\0';
+            free(gnuplot);
+            goto out;
+        }
+        data_dir = tmpdir;
+    }
+
+    plot_state st = {.opts = &o, .gnuplot = gnuplot, .scripts = scripts, .data_dir = data_dir};
+    const char *const *cpaths = (const char *const *)paths;
+    size_t newest = newest_run(docs, nfiles);
+    pb__plot_input one = {.docs = docs + newest, .paths = cpaths + newest, .ndocs = 1,
+                          .metrics = (const char *const *)o.metrics};
+    pb__plot_input all = {.docs = docs, .paths = cpaths, .ndocs = nfiles,
+                          .metrics = (const char *const *)o.metrics};
+    status = 0;
+    for (size_t i = 0; i < sizeof charts / sizeof charts[0] && status == 0; i++) {
+        const pb__plot_chart *c = &charts[i];
+        if (!chart_wanted(&o, c->name))
+            continue;
+        const pb__plot_input *in = &one;
+        if (c->kind == PB__PLOT_HISTORY || c->kind == PB__PLOT_COMPARE) {
+            size_t need = 2;
+            bool fits = c->kind == PB__PLOT_HISTORY ? nfiles >= need : nfiles == need;
+            if (!fits) {
+                /* Not a lack in the results: only worth a line when asked for. */
+                if (o.charts)
+                    fprintf(stderr, "poolbench plot: skipped %s: needs %s results files, "
+                                    "got %zu\n",
+                            c->name, c->kind == PB__PLOT_HISTORY ? "two or more" : "exactly two",
+                            nfiles);
+                continue;
+            }
+            in = &all;
+        }
+        rc = draw(&st, c, in);
+        if (rc < 0) {
+            fprintf(stderr, "poolbench plot: %s while drawing %s\n", strerror(-rc), c->name);
+            status = 1;
+        }
+    }
+    free(gnuplot);
+    if (status == 0 && (st.failed > 0 || st.drawn == 0)) {
+        if (st.drawn == 0 && st.failed == 0)
+            fprintf(stderr, "poolbench plot: no chart could be drawn from %s\n",
+                    paths[newest]);
+        status = 1;
+    }
+    goto out;
+
+nomem:
+    fprintf(stderr, "poolbench plot: out of memory\n");
+    status = 2;
+out:
+    if (tmpdir[0] && rmdir(tmpdir) && errno != ENOENT)
+        fprintf(stderr, "poolbench plot: could not remove %s: %s\n", tmpdir, strerror(errno));
+    if (docs)
+        for (size_t i = 0; i < nfiles; i++)
+            json_decref(docs[i]);
+    free(docs);
+    pbr_paths_free(paths);
+    free(o.charts);
+    free(metric_list);
+    free(charts_arg);
+    free(metrics_arg);
+    free(out_alloc);
+    return status;
 }

@@ -1,0 +1,1104 @@
+/*
+ * extract.c — from a results document to the data files the chart scripts read.
+ *
+ * Each extractor selects the cases a chart needs (scenario, metric and x
+ * parameter come from the chart table in plot.c), groups them into series and
+ * writes a plain whitespace table; see plot-int.h for the file conventions.
+ * Nothing here draws or prints.
+ *
+ * WHICH CASES COUNT
+ *   A case contributes when its backend is not "floor", its outcome is "ok",
+ *   and it has the metric in the unit the chart expects. Failed cases are left
+ *   out on purpose: a run whose check failed may have measured something else
+ *   than it meant to (a broken order, a missing result), and a chart is read
+ *   without its footnotes. When nothing is left, the skip line counts what was
+ *   found instead ("2 skipped: threads cannot be killed") so the reader knows
+ *   whether the scenario did not run or did not apply.
+ *
+ * SERIES
+ *   A series is one backend plus the values of the case's parameters other
+ *   than the chart's x parameter. Its legend title names the backend and only
+ *   the parameters whose values differ between the selected cases, so a run
+ *   with one payload says "thread", a payload sweep says "thread payload=8".
+ *   Series are ordered by backend (thread, fork, exec, then the others as they
+ *   first appear), then by first appearance.
+ *
+ * NUMBERS
+ *   Values are written as the results file has them (ns, tasks/s), with six
+ *   significant digits; scripts choose display units. NaN marks a missing
+ *   value, which gnuplot skips.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plot-int.h"
+#include "results.h"
+
+/* ---- pb__plot_data ------------------------------------------------------ */
+
+int pb__plot_data_init(pb__plot_data *d)
+{
+    memset(d, 0, sizeof *d);
+    d->data = open_memstream(&d->data_buf, &d->data_len);
+    d->vars = open_memstream(&d->vars_buf, &d->vars_len);
+    if (!d->data || !d->vars) {
+        pb__plot_data_free(d);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+int pb__plot_data_finish(pb__plot_data *d)
+{
+    int rc = 0;
+    if (d->data) {
+        if (ferror(d->data))
+            rc = -ENOMEM;
+        if (fclose(d->data))
+            rc = -ENOMEM;
+        d->data = NULL;
+    }
+    if (d->vars) {
+        if (ferror(d->vars))
+            rc = -ENOMEM;
+        if (fclose(d->vars))
+            rc = -ENOMEM;
+        d->vars = NULL;
+    }
+    return rc;
+}
+
+void pb__plot_data_free(pb__plot_data *d)
+{
+    pb__plot_data_finish(d);
+    free(d->data_buf);
+    free(d->vars_buf);
+    d->data_buf = d->vars_buf = NULL;
+    d->data_len = d->vars_len = 0;
+}
+
+int pb__plot_skip(pb__plot_data *d, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(d->why, sizeof d->why, fmt, ap);
+    va_end(ap);
+    return PB__PLOT_SKIP;
+}
+
+void pb__plot_var_int(pb__plot_data *d, const char *name, long long v)
+{
+    fprintf(d->vars, "%s=%lld; ", name, v);
+}
+
+void pb__plot_var_num(pb__plot_data *d, const char *name, double v)
+{
+    if (isfinite(v))
+        fprintf(d->vars, "%s=%.6g; ", name, v);
+    else
+        fprintf(d->vars, "%s=NaN; ", name);
+}
+
+void pb__plot_var_str(pb__plot_data *d, const char *name, const char *v)
+{
+    fprintf(d->vars, "%s='", name);
+    for (const char *p = v; *p; p++) {
+        if (*p == '\'')
+            fputc('\'', d->vars); /* gnuplot: '' inside '...' is one quote */
+        if (*p != '\n' && *p != '\r')
+            fputc(*p, d->vars);
+    }
+    fputs("'; ", d->vars);
+}
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static const char *str_of(const json_t *obj, const char *key)
+{
+    const char *s = json_string_value(json_object_get(obj, key));
+    return s ? s : "";
+}
+
+/* A metric's statistic, NaN when absent or not a number. */
+static double stat_of(const json_t *metric, const char *key)
+{
+    const json_t *v = json_object_get(metric, key);
+    return json_is_number(v) ? json_number_value(v) : NAN;
+}
+
+static void put_num(FILE *f, double v)
+{
+    if (isfinite(v))
+        fprintf(f, " %.6g", v);
+    else
+        fputs(" NaN", f);
+}
+
+/* A field gnuplot reads as one string: double quotes, inner ones dropped. */
+static void put_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++)
+        if (*s != '"' && *s != '\n' && *s != '\r')
+            fputc(*s, f);
+    fputc('"', f);
+}
+
+/* Durations for labels: "0", "250 ns", "100 µs", "1.5 ms", "2 s". */
+static void format_ns(char *buf, size_t len, double ns)
+{
+    if (ns == 0)
+        snprintf(buf, len, "0");
+    else if (ns < 1e3)
+        snprintf(buf, len, "%.3g ns", ns);
+    else if (ns < 1e6)
+        snprintf(buf, len, "%.3g µs", ns / 1e3);
+    else if (ns < 1e9)
+        snprintf(buf, len, "%.3g ms", ns / 1e6);
+    else
+        snprintf(buf, len, "%.3g s", ns / 1e9);
+}
+
+static bool unit_ok(const pb__plot_source *src, const char *unit)
+{
+    if (!src->unit)
+        return true;
+    if (!strcmp(src->unit, unit))
+        return true;
+    /* Efficiency may be stored as a ratio; it is drawn as %. */
+    return !strcmp(src->unit, "%") && !strcmp(unit, "ratio");
+}
+
+/* The factor that turns a metric's values into the unit the script expects. */
+static double unit_scale(const pb__plot_source *src, const json_t *metric)
+{
+    if (src->unit && !strcmp(src->unit, "%") && !strcmp(str_of(metric, "unit"), "ratio"))
+        return 100.0;
+    return 1.0;
+}
+
+/* Line type of a backend: fixed for ours, so each keeps its colour from run
+ * to run; the others follow in order of first appearance in the document. */
+static int backend_lt(const json_t *doc, const char *backend)
+{
+    static const char *const fixed[] = {"thread", "fork", "exec"};
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(backend, fixed[i]))
+            return i + 1;
+    int lt = 4;
+    const json_t *results = json_object_get(doc, "results");
+    const char *seen[PB__PLOT_MAX_SERIES];
+    size_t nseen = 0, i;
+    const json_t *c;
+    json_array_foreach(results, i, c) {
+        const char *b = str_of(c, "backend");
+        if (!strcmp(b, "floor") || !strcmp(b, "thread") || !strcmp(b, "fork") ||
+            !strcmp(b, "exec"))
+            continue;
+        if (!strcmp(b, backend))
+            return lt;
+        bool dup = false;
+        for (size_t k = 0; k < nseen; k++)
+            dup = dup || !strcmp(seen[k], b);
+        if (!dup && nseen < PB__PLOT_MAX_SERIES) {
+            seen[nseen++] = b;
+            lt++;
+        }
+    }
+    return lt;
+}
+
+/* The line type of a backend's k-th series (k from 0): the backend's colour,
+ * solid, then dashed, then dotted (common.gp defines 1-8, 9-16, 17-24). */
+int pb__plot_series_lt(int backend_lt, size_t k)
+{
+    return (backend_lt - 1) % 8 + 1 + 8 * (int)(k % 3);
+}
+
+/* ---- selecting cases ---------------------------------------------------- */
+
+typedef struct pick {
+    const json_t *kase;
+    const json_t *metric;
+    const char *backend;
+    int blt;          /* the backend's line type */
+    double x;         /* the x parameter's value; NaN when none */
+    char *series_key; /* backend + canonical params without the x parameter */
+    size_t series;    /* index into the series list once grouped */
+} pick;
+
+typedef struct selection {
+    pick *picks;
+    size_t n;
+    /* What was found but could not be used, for the skip line. */
+    size_t found, failed, skipped, no_metric, bad_unit, bad_param;
+    char reason[160]; /* the first skipped/failed case's reason */
+    char unit_seen[32];
+} selection;
+
+static void selection_free(selection *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        free(s->picks[i].series_key);
+    free(s->picks);
+    memset(s, 0, sizeof *s);
+}
+
+/* The params object without key `drop`, as canonical JSON. */
+static char *params_key_without(const json_t *params, const char *drop)
+{
+    json_t *copy = json_is_object(params) ? json_copy((json_t *)params) : json_object();
+    if (!copy)
+        return NULL;
+    if (drop)
+        json_object_del(copy, drop);
+    char *key = pbr_params_key(copy);
+    json_decref(copy);
+    return key;
+}
+
+static int series_key_of(const char *backend, const json_t *params, const char *drop,
+                         char **out)
+{
+    char *pk = params_key_without(params, drop);
+    if (!pk)
+        return -ENOMEM;
+    size_t len = strlen(backend) + strlen(pk) + 2;
+    *out = malloc(len);
+    if (!*out) {
+        free(pk);
+        return -ENOMEM;
+    }
+    snprintf(*out, len, "%s\n%s", backend, pk);
+    free(pk);
+    return 0;
+}
+
+static int cmp_pick(const void *a, const void *b)
+{
+    const pick *p = a, *q = b;
+    if (p->blt != q->blt)
+        return p->blt - q->blt;
+    if (p->series != q->series)
+        return p->series < q->series ? -1 : 1;
+    if (p->x != q->x && !isnan(p->x) && !isnan(q->x))
+        return p->x < q->x ? -1 : 1;
+    /* Stable by document order otherwise: kase pointers follow the array. */
+    return (p->kase > q->kase) - (p->kase < q->kase);
+}
+
+/* Collects the usable cases of src in doc, groups them into series (pick
+ * .series numbers series in order of first appearance within each backend)
+ * and sorts them by backend, series, x. Returns 0 or -ENOMEM. */
+static int select_cases(const json_t *doc, const pb__plot_source *src, selection *s)
+{
+    memset(s, 0, sizeof *s);
+    const json_t *results = json_object_get(doc, "results");
+    size_t cap = json_array_size(results), i;
+    const json_t *c;
+    s->picks = calloc(cap ? cap : 1, sizeof *s->picks);
+    if (!s->picks)
+        return -ENOMEM;
+    json_array_foreach(results, i, c) {
+        if (strcmp(str_of(c, "scenario"), src->scenario) || !strcmp(str_of(c, "backend"), "floor"))
+            continue;
+        s->found++;
+        const char *outcome = str_of(c, "outcome");
+        if (strcmp(outcome, "ok")) {
+            if (!strcmp(outcome, "skipped"))
+                s->skipped++;
+            else
+                s->failed++;
+            if (!s->reason[0])
+                snprintf(s->reason, sizeof s->reason, "%s: %s", str_of(c, "backend"),
+                         str_of(c, "reason"));
+            continue;
+        }
+        const json_t *m = json_object_get(json_object_get(c, "metrics"), src->metric);
+        if (!json_is_object(m)) {
+            s->no_metric++;
+            continue;
+        }
+        if (!unit_ok(src, str_of(m, "unit"))) {
+            s->bad_unit++;
+            snprintf(s->unit_seen, sizeof s->unit_seen, "%s", str_of(m, "unit"));
+            continue;
+        }
+        double x = NAN;
+        const json_t *params = json_object_get(c, "params");
+        if (src->param) {
+            const json_t *pv = json_object_get(params, src->param);
+            if (!json_is_number(pv)) {
+                s->bad_param++;
+                continue;
+            }
+            x = json_number_value(pv);
+        }
+        pick *p = &s->picks[s->n];
+        p->kase = c;
+        p->metric = m;
+        p->backend = str_of(c, "backend");
+        p->blt = backend_lt(doc, p->backend);
+        p->x = x;
+        if (series_key_of(p->backend, params, src->param, &p->series_key) < 0)
+            return -ENOMEM;
+        s->n++;
+    }
+    /* Number the series in order of first appearance. */
+    size_t nseries = 0;
+    for (size_t a = 0; a < s->n; a++) {
+        size_t b;
+        for (b = 0; b < a; b++)
+            if (!strcmp(s->picks[a].series_key, s->picks[b].series_key))
+                break;
+        s->picks[a].series = b < a ? s->picks[b].series : nseries++;
+    }
+    qsort(s->picks, s->n, sizeof *s->picks, cmp_pick);
+    return 0;
+}
+
+/* The skip line for an empty selection. */
+static int skip_empty(pb__plot_data *out, const pb__plot_source *src, const selection *s)
+{
+    if (s->found == 0)
+        return pb__plot_skip(out, "no case of scenario '%s' in the results", src->scenario);
+    if (s->bad_unit && s->bad_unit + s->failed + s->skipped + s->no_metric == s->found)
+        return pb__plot_skip(out, "metric '%s' of scenario '%s' has unit '%s', the chart expects '%s'",
+                             src->metric, src->scenario, s->unit_seen, src->unit);
+    if (s->no_metric && !s->failed && !s->skipped)
+        return pb__plot_skip(out, "scenario '%s' has no metric '%s'", src->scenario,
+                             src->metric);
+    if (s->bad_param)
+        return pb__plot_skip(out, "scenario '%s' cases lack the numeric parameter '%s'",
+                             src->scenario, src->param);
+    return pb__plot_skip(out, "no usable case of scenario '%s' (%zu failed, %zu skipped%s%s)",
+                         src->scenario, s->failed, s->skipped, s->reason[0] ? "; " : "",
+                         s->reason);
+}
+
+/* Whether parameter `key` takes more than one value among the picks. */
+static bool param_varies(const selection *s, const char *key)
+{
+    const json_t *first = NULL;
+    for (size_t i = 0; i < s->n; i++) {
+        const json_t *v = json_object_get(json_object_get(s->picks[i].kase, "params"), key);
+        if (i == 0)
+            first = v;
+        else if (!(first && v ? json_equal((json_t *)first, (json_t *)v) : first == v))
+            return true;
+    }
+    return false;
+}
+
+/* The legend title of a pick's series: the backend and the parameters that
+ * vary among the picks (x excluded). */
+static void series_label(const selection *s, const pick *p, const char *xparam, char *buf,
+                         size_t len)
+{
+    size_t off = (size_t)snprintf(buf, len, "%s", p->backend);
+    const json_t *params = json_object_get(p->kase, "params");
+    const char *key;
+    const json_t *v;
+    json_object_foreach((json_t *)params, key, v) {
+        if (off >= len || (xparam && !strcmp(key, xparam)) || !param_varies(s, key))
+            continue;
+        if (json_is_string(v))
+            off += (size_t)snprintf(buf + off, len - off, " %s=%s", key, json_string_value(v));
+        else if (json_is_number(v))
+            off += (size_t)snprintf(buf + off, len - off, " %s=%g", key, json_number_value(v));
+        else if (json_is_boolean(v))
+            off += (size_t)snprintf(buf + off, len - off, " %s=%s", key,
+                                    json_is_true(v) ? "true" : "false");
+    }
+}
+
+/* The line type of the series that starts at pick i of a sorted selection:
+ * its backend's, varied by how many series of that backend came before. */
+static int pick_lt(const selection *s, size_t i)
+{
+    size_t k = 0;
+    for (size_t j = i; j > 0 && !strcmp(s->picks[j - 1].backend, s->picks[i].backend); j--)
+        if (s->picks[j - 1].series != s->picks[j].series)
+            k++;
+    return pb__plot_series_lt(s->picks[i].blt, k);
+}
+
+/* Line types for the series of a sorted selection, space-separated into buf
+ * (and into lts_out[] when given). Returns the number of series. */
+static size_t series_lts(const selection *s, char *buf, size_t len, int *lts_out)
+{
+    size_t nseries = 0, off = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < s->n; i++) {
+        if (i > 0 && s->picks[i].series == s->picks[i - 1].series)
+            continue;
+        int lt = pick_lt(s, i);
+            if (lts_out && nseries < PB__PLOT_MAX_SERIES)
+            lts_out[nseries] = lt;
+        if (off < len)
+            off += (size_t)snprintf(buf + off, len - off, "%s%d", nseries ? " " : "", lt);
+        nseries++;
+    }
+    return nseries;
+}
+
+static void put_header_comment(FILE *f, const pb__plot_chart *chart, const pb__plot_input *in)
+{
+    fprintf(f, "# poolbench plot: %s — %s\n", chart->name, chart->summary);
+    for (size_t i = 0; i < in->ndocs; i++)
+        fprintf(f, "# from %s\n", in->paths[i]);
+}
+
+static void put_subtitle(pb__plot_data *out, const json_t *doc)
+{
+    char *sub = pb__plot_run_subtitle(doc);
+    pb__plot_var_str(out, "subtitle", sub ? sub : "");
+    free(sub);
+}
+
+char *pb__plot_run_subtitle(const json_t *doc)
+{
+    const json_t *run = json_object_get(doc, "run");
+    const json_t *env = json_object_get(doc, "environment");
+    const char *suite = str_of(run, "suite");
+    const char *started = str_of(run, "started");
+    const char *rev = str_of(env, "git_revision");
+    const json_t *topo = json_object_get(env, "topology");
+    char when[32] = "";
+    /* "2026-11-21T08:00:00Z" → "2026-11-21 08:00 UTC" */
+    if (strlen(started) >= 16)
+        snprintf(when, sizeof when, "%.10s %.5s UTC", started, started + 11);
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+    if (!f)
+        return NULL;
+    fprintf(f, "%s%s%s", suite[0] ? "suite " : "", suite, suite[0] ? " · " : "");
+    fprintf(f, "%s", str_of(env, "host"));
+    if (json_is_integer(json_object_get(topo, "pus")))
+        fprintf(f, " (%lld PUs)", (long long)json_integer_value(json_object_get(topo, "pus")));
+    if (when[0])
+        fprintf(f, " · %s", when);
+    if (rev[0])
+        fprintf(f, " · rev %.12s", rev);
+    if (json_is_false(json_object_get(run, "complete")))
+        fprintf(f, " · INCOMPLETE RUN");
+    if (fclose(f)) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+/* ---- latency: p50 bars, p99/p99.9 markers, the floor --------------------- */
+
+/* The p50 of the floor case a metric names (FORMAT.md `floor`), or NaN; its
+ * scenario name in *name. */
+static double floor_p50(const json_t *doc, const json_t *metric, const char **name)
+{
+    const json_t *fl = json_object_get(metric, "floor");
+    *name = "";
+    if (!json_is_object(fl))
+        return NAN;
+    const char *fb = str_of(fl, "backend"), *fs = str_of(fl, "scenario"),
+               *fm = str_of(fl, "metric");
+    size_t i;
+    const json_t *c;
+    json_array_foreach(json_object_get(doc, "results"), i, c) {
+        if (strcmp(str_of(c, "backend"), fb) || strcmp(str_of(c, "scenario"), fs))
+            continue;
+        const json_t *m = json_object_get(json_object_get(c, "metrics"), fm);
+        double v = stat_of(m, "p50");
+        if (!isnan(v)) {
+            *name = fs;
+            return v;
+        }
+    }
+    /* The floor case is not in this file (a filtered run): recover it from
+     * the ratio the harness computed in the same run. */
+    double ratio = stat_of(metric, "ratio_to_floor"), p50 = stat_of(metric, "p50");
+    if (isfinite(ratio) && ratio > 0 && isfinite(p50)) {
+        *name = fs;
+        return !strcmp(str_of(metric, "better"), "higher") ? p50 * ratio : p50 / ratio;
+    }
+    return NAN;
+}
+
+/* Data: one block, one row per series:
+ *   label lt p50 p99 p999 floor floor_name      (ns)
+ * Vars: nrows, has_floor. */
+int pb__extract_latency(const pb__plot_chart *chart, const pb__plot_input *in,
+                        pb__plot_data *out)
+{
+    const pb__plot_source *src = &chart->sources[0];
+    const json_t *doc = in->docs[0];
+    selection s;
+    int rc = select_cases(doc, src, &s);
+    if (rc < 0)
+        goto done;
+    if (s.n == 0) {
+        rc = skip_empty(out, src, &s);
+        goto done;
+    }
+    put_header_comment(out->data, chart, in);
+    fprintf(out->data, "# scenario '%s', metric '%s', values in ns\n", src->scenario,
+            src->metric);
+    fprintf(out->data, "case lt p50 p99 p999 floor floor_name\n");
+    int has_floor = 0;
+    int lts[PB__PLOT_MAX_SERIES];
+    char ltbuf[512];
+    size_t nrows = series_lts(&s, ltbuf, sizeof ltbuf, lts);
+    size_t row = 0;
+    for (size_t i = 0; i < s.n && row < PB__PLOT_MAX_SERIES; i++) {
+        const pick *p = &s.picks[i];
+        if (i > 0 && p->series == s.picks[i - 1].series)
+            continue; /* one row per series: a second case of it is a duplicate */
+        char label[128];
+        series_label(&s, p, NULL, label, sizeof label);
+        const char *fname;
+        double fl = floor_p50(doc, p->metric, &fname);
+        has_floor |= !isnan(fl);
+        put_str(out->data, label);
+        fprintf(out->data, " %d", lts[row]);
+        put_num(out->data, stat_of(p->metric, "p50"));
+        put_num(out->data, stat_of(p->metric, "p99"));
+        put_num(out->data, stat_of(p->metric, "p999"));
+        put_num(out->data, fl);
+        fputc(' ', out->data);
+        put_str(out->data, fname);
+        fputc('\n', out->data);
+        row++;
+    }
+    (void)nrows;
+    pb__plot_var_int(out, "nrows", (long long)row);
+    pb__plot_var_int(out, "has_floor", has_floor);
+    put_subtitle(out, doc);
+    rc = 0;
+done:
+    selection_free(&s);
+    return rc;
+}
+
+/* ---- cdf: from the log-linear histogram --------------------------------- */
+
+/* Writes one series' CDF points: (lower, F before the bucket) and (upper, F
+ * after it) for each listed bucket, so the curve is exact at bucket edges and
+ * linear inside a bucket. Values <= 0 cannot sit on a log axis: their mass is
+ * counted, their points are not written. Returns the number of points. */
+static size_t put_cdf(FILE *f, const json_t *hist)
+{
+    const json_t *lower = json_object_get(hist, "lower");
+    const json_t *upper = json_object_get(hist, "upper");
+    const json_t *counts = json_object_get(hist, "counts");
+    size_t nb = json_array_size(counts);
+    if (json_array_size(lower) != nb || (upper && json_array_size(upper) != nb))
+        return 0;
+    double total = 0;
+    for (size_t i = 0; i < nb; i++)
+        total += json_number_value(json_array_get(counts, i));
+    if (total <= 0)
+        return 0;
+    double cum = 0, last_x = -1;
+    size_t points = 0;
+    for (size_t i = 0; i < nb; i++) {
+        double lo = json_number_value(json_array_get(lower, i));
+        double c = json_number_value(json_array_get(counts, i));
+        /* Without upper bounds (an older writer), the next bucket's lower
+         * bound stands in: the curve is then exact at lower bounds only. */
+        double hi = upper ? json_number_value(json_array_get(upper, i))
+                          : (i + 1 < nb ? json_number_value(json_array_get(lower, i + 1)) : lo);
+        /* Adjacent buckets share an edge: one point there. */
+        if (lo > 0 && lo != last_x) {
+            fprintf(f, "%.6g %.6g\n", lo, cum / total);
+            points++;
+        }
+        cum += c;
+        if (hi > 0 && hi >= lo) {
+            fprintf(f, "%.6g %.6g\n", hi, cum / total);
+            last_x = hi;
+            points++;
+        }
+    }
+    return points;
+}
+
+/* Data: one block per series, header "label" F, rows x_ns F(x).
+ * Vars: nseries, lts, what. */
+int pb__extract_cdf(const pb__plot_chart *chart, const pb__plot_input *in, pb__plot_data *out)
+{
+    const pb__plot_source *src = &chart->sources[0];
+    const json_t *doc = in->docs[0];
+    selection s;
+    int rc = select_cases(doc, src, &s);
+    if (rc < 0)
+        goto done;
+    if (s.n == 0) {
+        rc = skip_empty(out, src, &s);
+        goto done;
+    }
+    put_header_comment(out->data, chart, in);
+    fprintf(out->data, "# scenario '%s', metric '%s': x in ns, F(x) = share of samples <= x,\n"
+                       "# exact at the histogram's bucket edges\n",
+            src->scenario, src->metric);
+    char lts[512] = "";
+    size_t off = 0, nseries = 0;
+    for (size_t i = 0; i < s.n && nseries < PB__PLOT_MAX_SERIES; i++) {
+        const pick *p = &s.picks[i];
+        if (i > 0 && p->series == s.picks[i - 1].series)
+            continue;
+        const json_t *hist = json_object_get(p->metric, "histogram");
+        if (!json_is_object(hist))
+            continue;
+        char label[128];
+        series_label(&s, p, NULL, label, sizeof label);
+        /* The block is built apart so a histogram without points leaves no
+         * header behind. */
+        char *blk = NULL;
+        size_t blen = 0;
+        FILE *b = open_memstream(&blk, &blen);
+        if (!b) {
+            rc = -ENOMEM;
+            goto done;
+        }
+        size_t pts = put_cdf(b, hist);
+        if (fclose(b)) {
+            free(blk);
+            rc = -ENOMEM;
+            goto done;
+        }
+        if (pts) {
+            fputs(nseries ? "\n\n" : "", out->data);
+            put_str(out->data, label);
+            fputs(" F\n", out->data);
+            fwrite(blk, 1, blen, out->data);
+            if (off < sizeof lts)
+                off += (size_t)snprintf(lts + off, sizeof lts - off, "%s%d",
+                                        nseries ? " " : "", pick_lt(&s, i));
+            nseries++;
+        }
+        free(blk);
+    }
+    if (nseries == 0) {
+        rc = pb__plot_skip(out, "metric '%s' of scenario '%s' has no histogram", src->metric,
+                           src->scenario);
+        goto done;
+    }
+    pb__plot_var_int(out, "nseries", (long long)nseries);
+    pb__plot_var_str(out, "lts", lts);
+    pb__plot_var_str(out, "what", chart->what ? chart->what : src->metric);
+    put_subtitle(out, doc);
+    rc = 0;
+done:
+    selection_free(&s);
+    return rc;
+}
+
+/* ---- sweeps: a metric against a numeric parameter ----------------------- */
+
+/* Writes the blocks of one selection: per series a header ("label" and the
+ * column names given) and rows "x p50 ci_low ci_high", values times scale.
+ * Appends the series' line types to lts. Returns the number of blocks. */
+static size_t put_sweep_blocks(FILE *f, const selection *s, const pb__plot_source *src,
+                               size_t already, char *lts, size_t ltslen)
+{
+    size_t nseries = 0, off = strlen(lts);
+    for (size_t i = 0; i < s->n; i++) {
+        const pick *p = &s->picks[i];
+        bool new_series = i == 0 || p->series != s->picks[i - 1].series;
+        if (new_series) {
+            if (already + nseries >= PB__PLOT_MAX_SERIES)
+                break;
+            char label[128];
+            series_label(s, p, src->param, label, sizeof label);
+            fputs(already + nseries ? "\n\n" : "", f);
+            put_str(f, label);
+            fputs(" p50 ci_low ci_high\n", f);
+            if (off < ltslen)
+                off += (size_t)snprintf(lts + off, ltslen - off, "%s%d",
+                                        already + nseries ? " " : "", pick_lt(s, i));
+            nseries++;
+        }
+        double k = unit_scale(src, p->metric);
+        fprintf(f, "%.6g", p->x);
+        put_num(f, k * stat_of(p->metric, "p50"));
+        put_num(f, k * stat_of(p->metric, "ci_low"));
+        put_num(f, k * stat_of(p->metric, "ci_high"));
+        fputc('\n', f);
+    }
+    return nseries;
+}
+
+/* map (and any "metric against a parameter" chart). Data: one block per
+ * series, rows "x p50 ci_low ci_high". Vars: nseries, lts. */
+int pb__extract_sweep(const pb__plot_chart *chart, const pb__plot_input *in, pb__plot_data *out)
+{
+    const pb__plot_source *src = &chart->sources[0];
+    selection s;
+    int rc = select_cases(in->docs[0], src, &s);
+    if (rc < 0)
+        goto done;
+    if (s.n == 0) {
+        rc = skip_empty(out, src, &s);
+        goto done;
+    }
+    put_header_comment(out->data, chart, in);
+    fprintf(out->data, "# scenario '%s', metric '%s' (%s) against parameter '%s'\n",
+            src->scenario, src->metric, src->unit ? src->unit : "", src->param);
+    char lts[512] = "";
+    size_t n = put_sweep_blocks(out->data, &s, src, 0, lts, sizeof lts);
+    pb__plot_var_int(out, "nseries", (long long)n);
+    pb__plot_var_str(out, "lts", lts);
+    put_subtitle(out, in->docs[0]);
+    rc = 0;
+done:
+    selection_free(&s);
+    return rc;
+}
+
+/* ---- throughput and efficiency against task granularity ------------------
+ *
+ * sources: [0] throughput against granularity, [1] efficiency against
+ * granularity from the same scenario, [2] efficiency against granularity from
+ * the granularity sweep (denser; preferred when present), [3] METG(50%).
+ *
+ * Data blocks, in order: ntput throughput series ("x p50 ci_low ci_high",
+ * tasks/s), neff efficiency series (same columns, %), then, when nmetg > 0,
+ * one block "label lt metg_ns" with one row per backend.
+ * Vars: ntput, lts_tput, neff, lts_eff, nmetg, metg_note (the METG values in
+ * words), gmin and gmax (the smallest non-zero and the largest granularity in
+ * ns: the script places granularity 0 relative to gmin), has_zero.
+ */
+int pb__extract_granularity(const pb__plot_chart *chart, const pb__plot_input *in,
+                            pb__plot_data *out)
+{
+    const json_t *doc = in->docs[0];
+    selection tput, eff_sweep, eff_tput, metg;
+    memset(&tput, 0, sizeof tput);
+    memset(&eff_sweep, 0, sizeof eff_sweep);
+    memset(&eff_tput, 0, sizeof eff_tput);
+    memset(&metg, 0, sizeof metg);
+    int rc;
+    if ((rc = select_cases(doc, &chart->sources[0], &tput)) < 0 ||
+        (rc = select_cases(doc, &chart->sources[1], &eff_tput)) < 0 ||
+        (rc = select_cases(doc, &chart->sources[2], &eff_sweep)) < 0 ||
+        (rc = select_cases(doc, &chart->sources[3], &metg)) < 0)
+        goto done;
+    const selection *eff = eff_sweep.n ? &eff_sweep : &eff_tput;
+    const pb__plot_source *eff_src = eff_sweep.n ? &chart->sources[2] : &chart->sources[1];
+    if (tput.n == 0 && eff->n == 0) {
+        const pb__plot_source *a = &chart->sources[0], *b = &chart->sources[2];
+        rc = pb__plot_skip(out, "no usable case of scenario '%s' (metric '%s') or '%s' "
+                                "(metric '%s') with parameter '%s'",
+                           a->scenario, a->metric, b->scenario, b->metric, a->param);
+        goto done;
+    }
+    double gmin = INFINITY, gmax = 0;
+    bool has_zero = false;
+    const selection *both[2] = {&tput, eff};
+    for (int k = 0; k < 2; k++)
+        for (size_t i = 0; i < both[k]->n; i++) {
+            double g = both[k]->picks[i].x;
+            if (g > 0 && g < gmin)
+                gmin = g;
+            if (g > gmax)
+                gmax = g;
+            has_zero |= g == 0;
+        }
+    if (!isfinite(gmin))
+        gmin = gmax = 1000; /* only no-op tasks: place them at 1 µs / 4 */
+
+    put_header_comment(out->data, chart, in);
+    fprintf(out->data, "# x: task granularity in ns (0: no-op task); throughput in tasks/s, "
+                       "efficiency in %%\n");
+    char lts_t[512] = "", lts_e[512] = "";
+    size_t nt = put_sweep_blocks(out->data, &tput, &chart->sources[0], 0, lts_t, sizeof lts_t);
+    size_t ne = put_sweep_blocks(out->data, eff, eff_src, nt, lts_e, sizeof lts_e);
+    size_t nm = 0;
+    char note[256] = "";
+    size_t noff = 0;
+    for (size_t i = 0; i < metg.n; i++) {
+        const pick *p = &metg.picks[i];
+        double v = stat_of(p->metric, "p50");
+        if (isnan(v))
+            continue;
+        if (nm == 0)
+            fputs(nt + ne ? "\n\nbackend lt metg\n" : "backend lt metg\n", out->data);
+        char label[128];
+        series_label(&metg, p, NULL, label, sizeof label);
+        put_str(out->data, label);
+        fprintf(out->data, " %d", p->blt);
+        put_num(out->data, v);
+        fputc('\n', out->data);
+        char dur[32];
+        format_ns(dur, sizeof dur, v);
+        if (noff < sizeof note)
+            noff += (size_t)snprintf(note + noff, sizeof note - noff, "%s%s %s",
+                                     nm ? ", " : "METG(50%): ", label, dur);
+        nm++;
+    }
+    pb__plot_var_int(out, "ntput", (long long)nt);
+    pb__plot_var_str(out, "lts_tput", lts_t);
+    pb__plot_var_int(out, "neff", (long long)ne);
+    pb__plot_var_str(out, "lts_eff", lts_e);
+    pb__plot_var_int(out, "nmetg", (long long)nm);
+    pb__plot_var_str(out, "metg_note", note);
+    pb__plot_var_num(out, "gmin", gmin);
+    pb__plot_var_num(out, "gmax", gmax);
+    pb__plot_var_int(out, "has_zero", has_zero);
+    put_subtitle(out, doc);
+    rc = 0;
+done:
+    selection_free(&tput);
+    selection_free(&eff_tput);
+    selection_free(&eff_sweep);
+    selection_free(&metg);
+    return rc;
+}
+
+/* ---- grouped bars: one group per parameter value, one bar per series ------
+ *
+ * Used for timeout overshoot per deadline. Data: one block, a header
+ * "group x floor s1 p99 s2 p99 ...", one row per parameter value:
+ *   "label" x floor p50_1 p99_1 p50_2 p99_2 ...
+ * Column 1 is the group's label ("100 µs"), column 2 its value in ns, column 3
+ * the median of the floor the group's cases name (FORMAT.md `floor`; NaN when
+ * none), then two columns per series, whose titles are the header's fields 4,
+ * 6, ... Vars: nseries, nrows, lts, has_floor, floor_name.
+ */
+int pb__extract_grouped(const pb__plot_chart *chart, const pb__plot_input *in,
+                        pb__plot_data *out)
+{
+    const pb__plot_source *src = &chart->sources[0];
+    selection s;
+    double *xs = NULL;
+    int rc = select_cases(in->docs[0], src, &s);
+    if (rc < 0)
+        goto done;
+    if (s.n == 0) {
+        rc = skip_empty(out, src, &s);
+        goto done;
+    }
+    /* Distinct x values, ascending. */
+    xs = malloc(s.n * sizeof *xs);
+    if (!xs) {
+        rc = -ENOMEM;
+        goto done;
+    }
+    size_t nx = 0;
+    for (size_t i = 0; i < s.n; i++) {
+        size_t k = 0;
+        while (k < nx && xs[k] < s.picks[i].x)
+            k++;
+        if (k < nx && xs[k] == s.picks[i].x)
+            continue;
+        memmove(xs + k + 1, xs + k, (nx - k) * sizeof *xs);
+        xs[k] = s.picks[i].x;
+        nx++;
+    }
+    /* The first pick of each series, in series order. */
+    const pick *first[PB__PLOT_MAX_SERIES];
+    size_t ns = 0;
+    for (size_t i = 0; i < s.n && ns < PB__PLOT_MAX_SERIES; i++)
+        if (i == 0 || s.picks[i].series != s.picks[i - 1].series)
+            first[ns++] = &s.picks[i];
+    char lts[512];
+    series_lts(&s, lts, sizeof lts, NULL);
+
+    put_header_comment(out->data, chart, in);
+    fprintf(out->data, "# scenario '%s', metric '%s' in ns, grouped by parameter '%s' (ns); "
+                       "per series: p50 and p99\n",
+            src->scenario, src->metric, src->param);
+    fputs("group x floor", out->data);
+    for (size_t j = 0; j < ns; j++) {
+        char label[128];
+        series_label(&s, first[j], src->param, label, sizeof label);
+        fputc(' ', out->data);
+        put_str(out->data, label);
+        fputs(" p99", out->data);
+    }
+    fputc('\n', out->data);
+    bool has_floor = false;
+    const char *floor_name = "";
+    for (size_t k = 0; k < nx; k++) {
+        char label[32];
+        format_ns(label, sizeof label, xs[k]);
+        put_str(out->data, label);
+        fprintf(out->data, " %.6g", xs[k]);
+        double fl = NAN;
+        for (size_t i = 0; i < s.n && isnan(fl); i++)
+            if (s.picks[i].x == xs[k])
+                fl = floor_p50(in->docs[0], s.picks[i].metric, &floor_name);
+        has_floor |= !isnan(fl);
+        put_num(out->data, fl);
+        for (size_t j = 0; j < ns; j++) {
+            const pick *hit = NULL;
+            for (size_t i = 0; i < s.n && !hit; i++)
+                if (s.picks[i].series == first[j]->series && s.picks[i].x == xs[k])
+                    hit = &s.picks[i];
+            put_num(out->data, hit ? stat_of(hit->metric, "p50") : NAN);
+            put_num(out->data, hit ? stat_of(hit->metric, "p99") : NAN);
+        }
+        fputc('\n', out->data);
+    }
+    pb__plot_var_int(out, "nseries", (long long)ns);
+    pb__plot_var_int(out, "nrows", (long long)nx);
+    pb__plot_var_str(out, "lts", lts);
+    pb__plot_var_int(out, "has_floor", has_floor);
+    pb__plot_var_str(out, "floor_name", has_floor ? floor_name : "");
+    put_subtitle(out, in->docs[0]);
+    rc = 0;
+done:
+    free(xs);
+    selection_free(&s);
+    return rc;
+}
+
+/* ---- life cycle: start-up, shutdown and fault recovery per backend --------
+ *
+ * sources: every non-empty entry is one kind of bar (start-up, shutdown,
+ * recovery); a source whose scenario has several parameter sets (faults:
+ * crash, hang) gives one bar kind per set. Data: one block, a header
+ * "backend lt k1 k1_p99 k2 k2_p99 ...", one row per backend:
+ *   "thread" 1 p50 p99 p50 p99 ...      (ns; NaN where the case is absent)
+ * Vars: nkinds, nrows, notes (why a backend has no bar of a kind: "thread:
+ * faults skipped (...)", for a footnote).
+ */
+#define PB__LIFE_MAX_KINDS 12
+
+typedef struct life_kind {
+    const pb__plot_source *src;
+    const selection *sel;
+    char params_key[256]; /* the canonical params of this kind */
+    char label[96];
+} life_kind;
+
+int pb__extract_lifecycle(const pb__plot_chart *chart, const pb__plot_input *in,
+                          pb__plot_data *out)
+{
+    const json_t *doc = in->docs[0];
+    selection sels[PB__PLOT_MAX_SOURCES];
+    memset(sels, 0, sizeof sels);
+    life_kind kinds[PB__LIFE_MAX_KINDS];
+    size_t nk = 0;
+    int rc = 0;
+    for (size_t si = 0; si < PB__PLOT_MAX_SOURCES && chart->sources[si].scenario; si++) {
+        const pb__plot_source *src = &chart->sources[si];
+        if ((rc = select_cases(doc, src, &sels[si])) < 0)
+            goto done;
+        /* One kind per distinct params set of this source. */
+        for (size_t i = 0; i < sels[si].n && nk < PB__LIFE_MAX_KINDS; i++) {
+            const pick *p = &sels[si].picks[i];
+            const char *pk = strchr(p->series_key, '\n') + 1;
+            size_t k;
+            for (k = 0; k < nk; k++)
+                if (kinds[k].src == src && !strcmp(kinds[k].params_key, pk))
+                    break;
+            if (k < nk)
+                continue;
+            kinds[nk].src = src;
+            kinds[nk].sel = &sels[si];
+            snprintf(kinds[nk].params_key, sizeof kinds[nk].params_key, "%s", pk);
+            /* "recovery" or, with parameters that vary, "recovery fault=segv":
+             * the label minus the backend name. */
+            char label[128];
+            series_label(&sels[si], p, NULL, label, sizeof label);
+            const char *rest = label + strlen(p->backend);
+            snprintf(kinds[nk].label, sizeof kinds[nk].label, "%s%s", src->metric, rest);
+            nk++;
+        }
+    }
+    if (nk == 0) {
+        char what[160] = "";
+        size_t off = 0;
+        for (size_t si = 0; si < PB__PLOT_MAX_SOURCES && chart->sources[si].scenario; si++)
+            off += (size_t)snprintf(what + off, sizeof what - off, "%s%s/%s", si ? ", " : "",
+                                    chart->sources[si].scenario, chart->sources[si].metric);
+        rc = pb__plot_skip(out, "no usable case for %s", what);
+        goto done;
+    }
+    /* Backends: every backend with at least one kind, in line-type order. */
+    const char *backends[PB__PLOT_MAX_SERIES];
+    int blts[PB__PLOT_MAX_SERIES];
+    size_t nb = 0;
+    for (size_t k = 0; k < nk; k++)
+        for (size_t i = 0; i < kinds[k].sel->n; i++) {
+            const pick *p = &kinds[k].sel->picks[i];
+            size_t b;
+            for (b = 0; b < nb; b++)
+                if (!strcmp(backends[b], p->backend))
+                    break;
+            if (b < nb || nb == PB__PLOT_MAX_SERIES)
+                continue;
+            size_t at = nb;
+            while (at > 0 && blts[at - 1] > p->blt) {
+                backends[at] = backends[at - 1];
+                blts[at] = blts[at - 1];
+                at--;
+            }
+            backends[at] = p->backend;
+            blts[at] = p->blt;
+            nb++;
+        }
+
+    put_header_comment(out->data, chart, in);
+    fputs("# per backend, for each kind of bar: p50 and p99 in ns\n", out->data);
+    fputs("backend lt", out->data);
+    for (size_t k = 0; k < nk; k++) {
+        fputc(' ', out->data);
+        put_str(out->data, kinds[k].label);
+        fputs(" p99", out->data);
+    }
+    fputc('\n', out->data);
+    for (size_t b = 0; b < nb; b++) {
+        put_str(out->data, backends[b]);
+        fprintf(out->data, " %d", blts[b]);
+        for (size_t k = 0; k < nk; k++) {
+            const pick *hit = NULL;
+            for (size_t i = 0; i < kinds[k].sel->n && !hit; i++) {
+                const pick *p = &kinds[k].sel->picks[i];
+                if (!strcmp(p->backend, backends[b]) &&
+                    !strcmp(strchr(p->series_key, '\n') + 1, kinds[k].params_key))
+                    hit = p;
+            }
+            put_num(out->data, hit ? stat_of(hit->metric, "p50") : NAN);
+            put_num(out->data, hit ? stat_of(hit->metric, "p99") : NAN);
+        }
+        fputc('\n', out->data);
+    }
+    /* Footnote: the kinds a backend skipped, with the harness's reason. */
+    char notes[512] = "";
+    size_t noff = 0;
+    for (size_t si = 0; si < PB__PLOT_MAX_SOURCES && chart->sources[si].scenario; si++) {
+        size_t i;
+        const json_t *c;
+        json_array_foreach(json_object_get(doc, "results"), i, c) {
+            if (strcmp(str_of(c, "scenario"), chart->sources[si].scenario) ||
+                strcmp(str_of(c, "outcome"), "skipped"))
+                continue;
+            bool listed = false;
+            for (size_t b = 0; b < nb; b++)
+                listed |= !strcmp(backends[b], str_of(c, "backend"));
+            if (!listed || noff >= sizeof notes)
+                continue;
+            char note[200];
+            snprintf(note, sizeof note, "%s: %s skipped (%s)", str_of(c, "backend"),
+                     chart->sources[si].scenario, str_of(c, "reason"));
+            if (!strstr(notes, note))
+                noff += (size_t)snprintf(notes + noff, sizeof notes - noff, "%s%s",
+                                         noff ? "; " : "", note);
+        }
+    }
+    pb__plot_var_int(out, "nkinds", (long long)nk);
+    pb__plot_var_int(out, "nrows", (long long)nb);
+    pb__plot_var_str(out, "notes", notes);
+    put_subtitle(out, doc);
+    rc = 0;
+done:
+    for (size_t si = 0; si < PB__PLOT_MAX_SOURCES; si++)
+        selection_free(&sels[si]);
+    return rc;
+}
