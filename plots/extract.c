@@ -718,8 +718,8 @@ static size_t put_sweep_blocks(FILE *f, const selection *s, const pb__plot_sourc
             put_str(f, label);
             fputs(" p50 ci_low ci_high\n", f);
             if (off < ltslen)
-                off += (size_t)snprintf(lts + off, ltslen - off, "%s%d",
-                                        already + nseries ? " " : "", pick_lt(s, i));
+                off += (size_t)snprintf(lts + off, ltslen - off, "%s%d", off ? " " : "",
+                                        pick_lt(s, i));
             nseries++;
         }
         double k = unit_scale(src, p->metric);
