@@ -1,0 +1,113 @@
+/*
+ * common.c — helpers shared by the scenario files. See common.h.
+ */
+#include <stdlib.h>
+#include <time.h>
+
+#include "common.h"
+
+int pbs_submit(pb_sc *sc, pb_pool *pool, const pb_task *task, const void *arg, size_t len,
+               pb_future **out)
+{
+    int rc = pb_submit(pool, task, arg, len, out);
+    if (rc) {
+        *out = NULL;
+        return pb_sc_fail(sc, rc, "pb_submit(%s) failed: %s", pb_task_name(task), pb_strerror(rc));
+    }
+    return 0;
+}
+
+int pbs_result(pb_sc *sc, pb_future *f, const void **data, size_t *len)
+{
+    int rc = pb_future_result(f, PB_FOREVER, data, len);
+    if (rc) {
+        pb_error e;
+        const char *why = pb_future_error(f, 0, &e) == 0 ? e.message : "";
+        return pb_sc_fail(sc, rc, "a task failed: %s%s%s", pb_strerror(rc),
+                          *why ? ": " : "", why);
+    }
+    return 0;
+}
+
+int pbs_warm(pb_sc *sc, pb_pool *pool, int n)
+{
+    const pb_task *noop = pb_workload("noop");
+    for (int i = 0; i < n; i++) {
+        pb_future *f;
+        int rc = pbs_submit(sc, pool, noop, NULL, 0, &f);
+        if (rc)
+            return rc;
+        rc = pbs_result(sc, f, NULL, NULL);
+        pb_future_release(f);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+pb_pool *pbs_pool(pb_sc *sc)
+{
+    pb_pool *p = pb_sc_pool(sc);
+    if (!p)
+        pb_sc_fail(sc, PB_EINVAL, "internal error: no pool for this scenario");
+    return p;
+}
+
+void *pbs_calloc(pb_sc *sc, size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p)
+        pb_sc_fail(sc, PB_ENOMEM, "out of memory (%zu x %zu bytes)", n, size);
+    return p;
+}
+
+void pbs_release_all(pb_future **fs, size_t n)
+{
+    for (size_t i = 0; fs && i < n; i++)
+        pb_future_release(fs[i]);
+}
+
+void pbs_nap(int64_t ns)
+{
+    struct timespec ts = {.tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000};
+    nanosleep(&ts, NULL);
+}
+
+int pbs_burst(pb_sc *sc, pb_pool *pool, size_t n, int64_t g, pb_future **fs, int64_t *elapsed)
+{
+    const pb_task *task = pb_workload(g ? "spin" : "noop");
+    const void *arg = g ? &g : NULL;
+    size_t len = g ? sizeof g : 0;
+    int rc = 0;
+    size_t k = 0, failed = 0;
+    int first = 0;
+    int64_t t0 = pb_now_ns();
+    for (; k < n; k++) {
+        rc = pb_submit(pool, task, arg, len, &fs[k]);
+        if (rc)
+            break;
+    }
+    for (size_t i = 0; i < k; i++) {
+        int r = pb_future_result(fs[i], PB_FOREVER, NULL, NULL);
+        if (r && !failed++)
+            first = r;
+    }
+    int64_t t1 = pb_now_ns();
+    pbs_release_all(fs, k);
+    *elapsed = t1 - t0;
+    if (rc)
+        return pb_sc_fail(sc, rc, "pb_submit failed after %zu tasks: %s", k, pb_strerror(rc));
+    pb_sc_check(sc, "completed", failed == 0, "%zu of %zu tasks failed (first: %s)", failed, n,
+                pb_strerror(first));
+    return 0;
+}
+
+size_t pbs_burst_size(int64_t tasks, int64_t work, int workers, int64_t g)
+{
+    if (g <= 0)
+        return (size_t)tasks;
+    int64_t fill = work / g * (workers > 0 ? workers : 1);
+    if (fill < 1)
+        fill = 1;
+    return (size_t)(fill < tasks ? fill : tasks);
+}

@@ -1,0 +1,58 @@
+/*
+ * common.h — small helpers the scenario files share (bench/scenarios/common.c).
+ *
+ * They turn a failed API call into a failed case with a message naming the
+ * call, so scenario code can stay a straight line: `if ((rc = pbs_submit(...)))
+ * return rc;`. None of them is meant for a measured region except where said.
+ */
+#ifndef PB_BENCH_SCENARIOS_COMMON_H
+#define PB_BENCH_SCENARIOS_COMMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "scenario.h"
+#include "workloads.h"
+
+/* pb_submit of workload `task`; on failure marks the case failed and returns
+ * the code. Cheap enough for measured regions (one lookup of the task is
+ * done by the caller: pass the pb_task). */
+int pbs_submit(pb_sc *sc, pb_pool *pool, const pb_task *task, const void *arg, size_t len,
+               pb_future **out);
+
+/* Waits for f; 0, or marks the case failed with the future's error and
+ * returns the code. */
+int pbs_result(pb_sc *sc, pb_future *f, const void **data, size_t *len);
+
+/* n round trips of `noop`, unmeasured: wakes workers, faults in code and
+ * buffers, so a fresh pool's first tasks do not count as typical. */
+int pbs_warm(pb_sc *sc, pb_pool *pool, int n);
+
+/* The pool of a repetition (harness-made); fails the case if there is none. */
+pb_pool *pbs_pool(pb_sc *sc);
+
+/* calloc that fails the case on ENOMEM. */
+void *pbs_calloc(pb_sc *sc, size_t n, size_t size);
+
+/* Releases fs[0..n) (NULL entries skipped). */
+void pbs_release_all(pb_future **fs, size_t n);
+
+/* Sleeps the calling thread for ns (a polite pause while waiting for
+ * something that cannot be waited on). */
+void pbs_nap(int64_t ns);
+
+/* A burst (throughput.c, granularity.c): submits n tasks of granularity g
+ * (`spin` for g ns, `noop` for 0) into fs[0..n) as fast as it can, then takes
+ * every result in order; *elapsed is the time from before the first submit
+ * to after the last result. Records check "completed". Returns 0 or the
+ * submit's error (case failed). */
+int pbs_burst(pb_sc *sc, pb_pool *pool, size_t n, int64_t g, pb_future **fs, int64_t *elapsed);
+
+/* The burst size for granularity g: min(tasks, work * workers / g), at
+ * least 1; tasks when g is 0. */
+size_t pbs_burst_size(int64_t tasks, int64_t work, int workers, int64_t g);
+
+#endif /* PB_BENCH_SCENARIOS_COMMON_H */
