@@ -1,11 +1,153 @@
+/*
+ * list.c — `poolbench list`: the backends (with --load, those of plugins
+ * too), the scenarios with their parameters and defaults, the floor
+ * measurements, and the suites found in the suite folders.
+ */
+#include <dirent.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include <pb/pool.h>
+
+#include "cli.h"
 #include "commands.h"
+#include "scenario.h"
+#include "suite.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: poolbench list [--load PLUGIN.so]...\n"
+                 "\n"
+                 "Lists the pool backends, the scenarios with their parameters and defaults,\n"
+                 "the floor measurements and the suites.\n"
+                 "\n"
+                 "  --load PLUGIN.so  load a shared object that registers backends (repeatable)\n"
+                 "  --help            this help\n");
+}
+
+static const char *kind_text(pb_param_kind k)
+{
+    switch (k) {
+    case PB_PARAM_COUNT:
+        return "count";
+    case PB_PARAM_NS:
+        return "duration";
+    case PB_PARAM_BYTES:
+        return "size";
+    case PB_PARAM_WORD:
+        return "word";
+    }
+    return "";
+}
+
+static void list_scenario(const pb_scenario *s)
+{
+    printf("  %-15s %s\n", s->name, s->summary);
+    if (s->needs)
+        printf("  %-15s needs: %s\n", "", s->needs);
+    for (const pb_param *p = s->params; p && p->name; p++) {
+        char def[128];
+        snprintf(def, sizeof def, "%s", p->defaults);
+        printf("  %-15s   %-12s = %-22s %s (%s", "", p->name, def, p->description, kind_text(p->kind));
+        if (p->kind == PB_PARAM_WORD) {
+            printf(":");
+            for (const char *const *c = p->choices; c && *c; c++)
+                printf(" %s", *c);
+        }
+        printf(")\n");
+    }
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void list_suites(void)
+{
+    const char *dirs[3];
+    pbh_suite_dirs(dirs);
+    printf("\nsuites (poolbench run --suite NAME):\n");
+    bool any = false;
+    for (int d = 0; d < 3; d++) {
+        if (!dirs[d])
+            continue;
+        DIR *dir = opendir(dirs[d]);
+        if (!dir)
+            continue;
+        char *names[256];
+        size_t n = 0;
+        struct dirent *e;
+        while ((e = readdir(dir)) && n < 256) {
+            size_t len = strlen(e->d_name);
+            if (len > 5 && !strcmp(e->d_name + len - 5, ".json"))
+                names[n++] = strndup(e->d_name, len - 5);
+        }
+        closedir(dir);
+        qsort(names, n, sizeof names[0], by_name);
+        for (size_t i = 0; i < n; i++) {
+            if (!names[i])
+                continue;
+            char path[4096], err[512];
+            snprintf(path, sizeof path, "%s/%s.json", dirs[d], names[i]);
+            pbh_suite *s;
+            if (pbh_suite_load(path, &s, err, sizeof err) == 0) {
+                printf("  %-15s %s\n", names[i], s->description);
+                pbh_suite_free(s);
+            } else {
+                printf("  %-15s (unusable: %s)\n", names[i], err);
+            }
+            free(names[i]);
+            any = true;
+        }
+        printf("  %-15s (in %s)\n", "", dirs[d]);
+        /* The first folder with suites shadows the later ones by name;
+         * listing one is what `run --suite NAME` will find. */
+        if (any)
+            break;
+    }
+    if (!any)
+        printf("  (none found)\n");
+}
 
 int pb_cmd_list(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "poolbench list: not built yet\n");
-    return 2;
+    for (int i = 1; i < argc; i++) {
+        const char *v;
+        int m;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return 0;
+        }
+        if ((m = pbh_opt_value("list", argc, argv, &i, "--load", &v)) < 0)
+            return 2;
+        if (m) {
+            if (pbh_load_plugin("list", v))
+                return 2;
+            continue;
+        }
+        fprintf(stderr, "poolbench list: unknown %s '%s' (try poolbench list --help)\n",
+                argv[i][0] == '-' ? "option" : "argument", argv[i]);
+        return 2;
+    }
+
+    printf("backends:\n");
+    for (const char *const *b = pb_backend_names(); b && *b; b++) {
+        const char *summary = pb_backend_summary(*b);
+        printf("  %-15s %s\n", *b, summary ? summary : "");
+    }
+
+    size_t n;
+    const pb_scenario *const *all = pb_scenarios(&n);
+    printf("\nscenarios (parameter = default; a list is a sweep, one case per value):\n");
+    for (size_t i = 0; i < n; i++)
+        if (!(all[i]->flags & PB_SC_FLOOR))
+            list_scenario(all[i]);
+    printf("\nfloor (this machine's own floor, measured in every run as backend \"floor\"):\n");
+    for (size_t i = 0; i < n; i++)
+        if (all[i]->flags & PB_SC_FLOOR)
+            list_scenario(all[i]);
+    list_suites();
+    return 0;
 }

@@ -11,6 +11,7 @@
 #include <pb/pool.h>
 
 #include "commands.h"
+#include "scenario.h"
 
 static const struct command {
     const char *name;
@@ -39,6 +40,7 @@ static void usage(FILE *out)
 int main(int argc, char **argv)
 {
     pb_worker_main_if_requested(argc, argv);
+    pb_floor_child_main_if_requested(argc, argv);
 
     if (argc < 2) {
         usage(stderr);

@@ -1,0 +1,30 @@
+/*
+ * cli.h — small helpers shared by the harness's commands: options, numbers,
+ * plugins. Every error is one line on stderr naming the command and what was
+ * wrong; the caller then exits with status 2.
+ */
+#ifndef PB_HARNESS_CLI_H
+#define PB_HARNESS_CLI_H
+
+#include <stdbool.h>
+
+/* If argv[*i] is option `opt` ("--out FILE" or "--out=FILE"), sets *value,
+ * advances *i past a separate value and returns 1. Returns 0 when argv[*i]
+ * is another option, -1 (message printed) when the value is missing. */
+int pbh_opt_value(const char *cmd, int argc, char **argv, int *i, const char *opt,
+                  const char **value);
+
+/* Parses a whole number in [lo, hi] for option opt. Returns 0, or -1 with a
+ * message printed. */
+int pbh_parse_int(const char *cmd, const char *opt, const char *text, long lo, long hi, int *out);
+
+/* Splits a comma-separated list into a NULL-terminated array of strings
+ * (one allocation; free the array). Empty items are an error: returns NULL
+ * with a message printed, as on ENOMEM. */
+char **pbh_split_list(const char *cmd, const char *opt, const char *text, int *n);
+
+/* dlopen()s a plugin (a shared object whose constructors register backends
+ * and tasks). Returns 0, or -1 with a message printed. */
+int pbh_load_plugin(const char *cmd, const char *path);
+
+#endif /* PB_HARNESS_CLI_H */

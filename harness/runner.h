@@ -1,0 +1,137 @@
+/*
+ * runner.h — the matrix runner behind `poolbench run`: cases, the plan, the
+ * floor references, executing, and the summary.
+ *
+ * DESIGN
+ *
+ * A case is one scenario with one value for each of its parameters (sweeps
+ * are expanded into one case per value, the cartesian product when several
+ * parameters sweep). A cell is a case on one backend; floor cases have one
+ * cell, on the pseudo-backend "floor". The run goes case by case; within a
+ * case, repetition r of every backend runs before repetition r+1 (warm-ups
+ * first, the same way), so slow drift on a shared machine — another job, a
+ * thermal change — hits every backend alike instead of whichever ran last.
+ * Floor cases run first, on the CPUs the pools' workers get.
+ *
+ * Every repetition of a pool scenario gets a fresh pool, created before and
+ * destroyed after the measured run function, so no repetition inherits
+ * another's queue, warm workers or broken state; scenarios warm their pool
+ * up themselves where a cold first task would distort what they measure.
+ *
+ * Interruption: SIGINT/SIGTERM set pbh_stop. The runner finishes (or, when
+ * the scenario notices pb_sc_stopping(), cuts short) the current repetition,
+ * discards the unfinished case, and returns the document with the cases that
+ * finished and run.complete = false.
+ */
+#ifndef PB_HARNESS_RUNNER_H
+#define PB_HARNESS_RUNNER_H
+
+#include <jansson.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "scenario.h"
+#include "suite.h"
+
+/* Set by the signal handler; read between measurements. */
+extern volatile sig_atomic_t pbh_stop;
+
+typedef struct pbh_case {
+    const pb_scenario *scenario;
+    pb_param_value *values; /* one per declared parameter, in declaration order */
+    size_t nvalues;
+    bool *shown;            /* per parameter: part of the label (a sweep axis) */
+    char *label;            /* "timeout timeout=1ms" */
+} pbh_case;
+
+/* ---- The plan (plan.c) ---- */
+
+typedef struct pbh_plan {
+    pbh_case *cases; /* floor cases first, then the suite's, in its order */
+    size_t ncases;
+} pbh_plan;
+
+/* Expands the suite's entries into cases. `only` (NULL: all) restricts the
+ * run to the named scenarios: entries of the suite with those names, and the
+ * scenarios' defaults for names the suite does not list. Unless the suite
+ * turns the floor off, the floor cases the selected scenarios are compared
+ * with are added (floor.c), plus the clock cost. Returns 0, PB_EINVAL
+ * (err: an unknown name in only) or PB_ENOMEM. */
+int pbh_plan_build(const pbh_suite *suite, const char *const *only, size_t nonly, pbh_plan *plan,
+                   char *err, size_t errlen);
+void pbh_plan_free(pbh_plan *plan);
+
+/* A case's parameters as a JSON object (numbers and strings). */
+json_t *pbh_case_params_json(const pbh_case *c);
+
+/* ---- Floor references (floor.c) ---- */
+
+/* Which floor case and metric a backend metric is compared with. The floor
+ * depends on where the backend's tasks run: in the harness's process
+ * (threads: the futex ping-pong, thread start) or in other processes (the
+ * pipe ping-pong, posix_spawn). NULL if the metric has no floor counterpart
+ * (or, for in_process < 0, when it is unknown). match_param, when set, must
+ * have the same value in both cases. */
+typedef struct pbh_floor_ref {
+    const char *scenario, *metric; /* the backend metric */
+    const char *when_param;        /* only when this parameter (NULL: always) ... */
+    bool when_equal;               /* ... equals (true) or differs from (false) ... */
+    int64_t when_value;            /* ... this value */
+    const char *floor_in_process;  /* the floor scenario for in-process backends */
+    const char *floor_other;       /* ... for backends with worker processes */
+    const char *floor_metric;
+    const char *match_param;
+} pbh_floor_ref;
+
+const pbh_floor_ref *pbh_floor_refs(size_t *n);
+
+/* For floor scenario `floor`, the parameter whose values are taken from the
+ * cases of another scenario in the same run (timedwait's timeout follows the
+ * timeout scenario's), or NULL. */
+typedef struct pbh_floor_mirror {
+    const char *floor, *param, *scenario, *scenario_param;
+} pbh_floor_mirror;
+const pbh_floor_mirror *pbh_floor_mirror_of(const char *floor);
+
+/* Adds `floor` and `ratio_to_floor` to every metric of results (the array of
+ * CASE objects) that has a floor counterpart measured in the same run.
+ * in_process(backend) returns 1, 0 or -1 (unknown). */
+void pbh_floor_annotate(json_t *results, int (*in_process)(const char *backend, void *ud),
+                        void *ud);
+
+/* ---- Executing (runner.c) ---- */
+
+typedef struct pbh_config {
+    const char *const *backends; /* the pool backends to measure */
+    size_t nbackends;
+    const pbh_plan *plan;
+    int repetitions, warmup, workers;
+    const char *pin;
+    bool quiet;
+    const char *suite;   /* for run.suite */
+    const char *command; /* for run.command */
+} pbh_config;
+
+typedef struct pbh_outcome {
+    bool interrupted;
+    size_t cases_failed;  /* cells whose outcome is "failed" */
+    size_t cases_written;
+} pbh_outcome;
+
+/* Runs the plan. Returns 0 with *doc (the results document; caller owns it),
+ * or PB_EINVAL with err when the run options are refused before anything is
+ * measured (a pin policy no backend accepts), or PB_ENOMEM. */
+int pbh_execute(const pbh_config *cfg, json_t **doc, pbh_outcome *out, char *err, size_t errlen);
+
+/* ---- The summary table (summary.c) ---- */
+
+/* Prints, per case of doc's results, backend, scenario, headline metric, p50,
+ * p99 and the ratio to the floor, then the failed checks. */
+void pbh_print_summary(FILE *out, const json_t *doc);
+
+/* Formats a value of unit for people ("1.23 us", "4.5 M/s"). */
+void pbh_format_value(double v, const char *unit, char *buf, size_t size);
+
+#endif /* PB_HARNESS_RUNNER_H */

@@ -1,0 +1,172 @@
+/*
+ * summary.c — the table `poolbench run` prints at the end, from the results
+ * document itself (so it shows exactly what was written).
+ *
+ * One row per case: backend, scenario with its swept parameters, the
+ * scenario's headline metric with p50 and p99, and the ratio to the floor
+ * (1.0 = as good as the machine's floor; larger is worse). Skipped and
+ * failed cases say so with their reason.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runner.h"
+
+void pbh_format_value(double v, const char *unit, char *buf, size_t size)
+{
+    if (!isfinite(v)) {
+        snprintf(buf, size, "-");
+        return;
+    }
+    double a = fabs(v);
+    if (!strcmp(unit, "ns")) {
+        if (a < 1e3)
+            snprintf(buf, size, "%.0f ns", v);
+        else if (a < 1e6)
+            snprintf(buf, size, "%.3g us", v / 1e3);
+        else if (a < 1e9)
+            snprintf(buf, size, "%.3g ms", v / 1e6);
+        else
+            snprintf(buf, size, "%.3g s", v / 1e9);
+    } else if (!strcmp(unit, "tasks/s")) {
+        if (a >= 1e6)
+            snprintf(buf, size, "%.3g M/s", v / 1e6);
+        else if (a >= 1e3)
+            snprintf(buf, size, "%.3g k/s", v / 1e3);
+        else
+            snprintf(buf, size, "%.3g /s", v);
+    } else if (!strcmp(unit, "bytes/s")) {
+        if (a >= 1024.0 * 1024 * 1024)
+            snprintf(buf, size, "%.3g GiB/s", v / (1024.0 * 1024 * 1024));
+        else if (a >= 1024.0 * 1024)
+            snprintf(buf, size, "%.3g MiB/s", v / (1024.0 * 1024));
+        else
+            snprintf(buf, size, "%.3g KiB/s", v / 1024.0);
+    } else if (!strcmp(unit, "%")) {
+        snprintf(buf, size, "%.3g %%", v);
+    } else {
+        snprintf(buf, size, "%.3g", v);
+    }
+}
+
+static const char *str(const json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : "";
+}
+
+/* "timeout timeout=1ms": the scenario and the parameters that sweep in this
+ * document (values differing between cases of the scenario). */
+static void case_label(const json_t *results, const json_t *c, char *buf, size_t size)
+{
+    const char *scenario = str(c, "scenario");
+    size_t used = (size_t)snprintf(buf, size, "%s", scenario);
+    const char *key;
+    json_t *v;
+    json_object_foreach(json_object_get(c, "params"), key, v)
+    {
+        bool varies = false;
+        size_t i;
+        const json_t *o;
+        json_array_foreach(results, i, o)
+        {
+            if (strcmp(str(o, "scenario"), scenario))
+                continue;
+            const json_t *w = json_object_get(json_object_get(o, "params"), key);
+            varies |= !w || !json_equal(v, (json_t *)w);
+        }
+        if (!varies || used >= size)
+            continue;
+        char val[64];
+        if (json_is_string(v)) {
+            snprintf(val, sizeof val, "%s", json_string_value(v));
+        } else {
+            /* Show numbers with the parameter's own unit where we know it. */
+            const pb_scenario *s = pb_scenario_find(scenario);
+            const pb_param *p = s ? pb_scenario_param(s, key) : NULL;
+            pb_param_value pv = {.num = (int64_t)json_integer_value(v)};
+            if (p)
+                pb_param_format(p, &pv, val, sizeof val);
+            else
+                snprintf(val, sizeof val, "%lld", (long long)json_integer_value(v));
+        }
+        used += (size_t)snprintf(buf + used, size - used, " %s=%s", key, val);
+    }
+}
+
+void pbh_print_summary(FILE *out, const json_t *doc)
+{
+    const json_t *results = json_object_get(doc, "results");
+    size_t n = json_array_size(results);
+    if (!n) {
+        fprintf(out, "no case finished\n");
+        return;
+    }
+    int wb = 7, wc = 4, wm = 6;
+    size_t i;
+    const json_t *c;
+    char label[256];
+    json_array_foreach(results, i, c)
+    {
+        int lb = (int)strlen(str(c, "backend"));
+        case_label(results, c, label, sizeof label);
+        int lc = (int)strlen(label);
+        wb = lb > wb ? lb : wb;
+        wc = lc > wc ? lc : wc;
+    }
+    wc = wc > 44 ? 44 : wc;
+    fprintf(out, "\n%-*s  %-*s  %-*s  %11s  %11s  %8s\n", wb, "BACKEND", wc, "CASE", wm + 6, "METRIC",
+            "P50", "P99", "VS FLOOR");
+    bool any_failed = false;
+    json_array_foreach(results, i, c)
+    {
+        case_label(results, c, label, sizeof label);
+        const char *outcome = str(c, "outcome");
+        const json_t *metrics = json_object_get(c, "metrics");
+        if (!strcmp(outcome, "skipped")) {
+            fprintf(out, "%-*s  %-*.*s  skipped: %.90s\n", wb, str(c, "backend"), wc, wc, label,
+                    str(c, "reason"));
+            continue;
+        }
+        const pb_scenario *s = pb_scenario_find(str(c, "scenario"));
+        const char *name = s ? s->headline : NULL;
+        const json_t *m = name ? json_object_get(metrics, name) : NULL;
+        if (!m) {
+            /* The headline was not measured (a failure, or an unknown
+             * scenario): show the first metric there is. */
+            const char *k;
+            json_t *v;
+            json_object_foreach((json_t *)metrics, k, v)
+            {
+                name = k;
+                m = v;
+                break;
+            }
+        }
+        char p50[32] = "-", p99[32] = "-", ratio[32] = "";
+        if (m) {
+            const char *unit = str(m, "unit");
+            pbh_format_value(json_number_value(json_object_get(m, "p50")), unit, p50, sizeof p50);
+            pbh_format_value(json_number_value(json_object_get(m, "p99")), unit, p99, sizeof p99);
+            const json_t *r = json_object_get(m, "ratio_to_floor");
+            if (r)
+                snprintf(ratio, sizeof ratio, "%.2fx", json_number_value(r));
+        }
+        fprintf(out, "%-*s  %-*.*s  %-*s  %11s  %11s  %8s%s\n", wb, str(c, "backend"), wc, wc, label,
+                wm + 6, m ? name : "-", p50, p99, ratio, !strcmp(outcome, "failed") ? "  FAILED" : "");
+        any_failed |= !strcmp(outcome, "failed");
+    }
+    if (any_failed) {
+        fprintf(out, "\nfailed:\n");
+        json_array_foreach(results, i, c)
+        {
+            if (strcmp(str(c, "outcome"), "failed"))
+                continue;
+            case_label(results, c, label, sizeof label);
+            fprintf(out, "  %s %s: %s\n", str(c, "backend"), label, str(c, "reason"));
+        }
+    }
+    fputc('\n', out);
+}
