@@ -459,7 +459,7 @@ int pb_cmd_history(int argc, char **argv)
     }
     if (jout) {
         json_t *doc = json_pack("{s:o}", "series", jout);
-        if (!doc || json_dumpf(doc, stdout, JSON_INDENT(2)) < 0) {
+        if (!doc || json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(15)) < 0) {
             fprintf(stderr, "poolbench history: cannot write the JSON output\n");
             json_decref(doc);
             goto out;

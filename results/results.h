@@ -25,7 +25,8 @@ typedef struct pbr_summary {
     double min, mean, stddev, p50, p90, p99, p999, max;
     double ci_low, ci_high; /* 95% CI of the median, from order statistics */
     double mad;             /* median absolute deviation, unscaled */
-    size_t outliers;        /* |x - p50| > 3 * 1.4826 * mad */
+    size_t outliers;        /* |x - p50| > 3 * 1.4826 * mad (mad 0: 3 * 1.253314 *
+                               the mean absolute deviation from p50) */
 } pbr_summary;
 
 /* Summarises x[0..n) (not modified). Percentiles interpolate linearly between

@@ -31,9 +31,11 @@
  *   MAD: the median of |x - median|, unscaled. Outliers are samples with
  *   |x - median| > 3 * 1.4826 * MAD, the modified z-score rule hyperfine
  *   uses (1.4826 * MAD estimates the standard deviation of normal data).
- *   When MAD is 0 (more than half the samples are equal) every sample that
- *   differs from the median counts as an outlier: relative to a spread of
- *   zero it is one.
+ *   When MAD is 0 (more than half the samples are equal, as quantized clock
+ *   readings often are) that rule would call every other sample an
+ *   outlier; as Iglewicz and Hoaglin suggest, 1.253314 * the mean absolute
+ *   deviation from the median then replaces 1.4826 * MAD. When that is 0
+ *   too, every sample is equal and none is an outlier.
  *
  *   trusted (FORMAT.md): false when fewer than 3 non-empty repetitions were
  *   taken, when the 95% CI of the median is wider than 10% of the median, or
@@ -148,7 +150,14 @@ int pbr_summarize(const double *x, size_t n, pbr_summary *out)
     out->mad = pbr_percentile_sorted(s, n, 50.0);
     free(s);
 
-    double limit = 3.0 * 1.4826 * out->mad;
+    double scale = 1.4826 * out->mad;
+    if (out->mad == 0.0) {
+        double sum = 0.0;
+        for (size_t i = 0; i < n; i++)
+            sum += fabs(x[i] - out->p50);
+        scale = 1.253314 * sum / (double)n;
+    }
+    double limit = 3.0 * scale;
     for (size_t i = 0; i < n; i++)
         if (fabs(x[i] - out->p50) > limit)
             out->outliers++;

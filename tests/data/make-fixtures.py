@@ -7,7 +7,7 @@ long right tail, throughputs that vary by a few percent between repetitions),
 and summarised with an independent Python implementation of the definitions
 in results/stats.c (type-7 percentiles, binomial order-statistic CI of the
 median, unscaled MAD, 3 * 1.4826 * MAD outliers, the `trusted` rule, the
-log-linear histogram). Re-running this script rewrites the same files byte
+MAD-0 fallback, log-linear histogram). Re-running this script rewrites the same files byte
 for byte; edit it, not the JSON, when a fixture must change.
 
     python3 tests/data/make-fixtures.py
@@ -67,7 +67,8 @@ def metric(unit, better, reps, histogram=False):
     p50 = pct(allv, 50)
     j = ci_rank(n)
     mad = pct(sorted(abs(v - p50) for v in allv), 50)
-    outliers = sum(1 for v in allv if abs(v - p50) > 3 * 1.4826 * mad)
+    scale = 1.4826 * mad if mad else 1.253314 * sum(abs(v - p50) for v in allv) / n
+    outliers = sum(1 for v in allv if abs(v - p50) > 3 * scale)
     meds = [pct(sorted(r), 50) for r in reps if r]
     trusted = (len(meds) >= 3 and allv[n - j] - allv[j - 1] <= 0.10 * abs(p50)
                and max(meds) - min(meds) <= 0.25 * abs(p50))
@@ -108,11 +109,12 @@ def latency_reps(rng, median_ns, nreps, per_rep, rep_sd=0.01, noise=0.06, tail=0
     return reps
 
 
-def rate_reps(rng, median, nreps, per_rep, rep_sd=0.02, noise=0.03):
+def rate_reps(rng, median, nreps, per_rep, rep_sd=0.02, noise=0.03, digits=1):
     reps = []
     for _ in range(nreps):
         f = rng.gauss(1.0, rep_sd)
-        reps.append([round(median * f * math.exp(rng.gauss(0, noise)), 1) for _ in range(per_rep)])
+        reps.append([round(median * f * math.exp(rng.gauss(0, noise)), digits)
+                     for _ in range(per_rep)])
     return reps
 
 
@@ -219,7 +221,7 @@ def quick_doc(seed, nreps=9, started="2026-11-21T08:00:00Z", started_unix=179524
             "efficiency": metric("ratio", "higher",
                                  [[round(min(1.0, v), 4) for v in r]
                                   for r in rate_reps(rng, md["eff"], nreps, 5, rep_sd=0.005,
-                                                     noise=0.01)]),
+                                                     noise=0.01, digits=4)]),
         }
         results.append(case(b, "throughput", {"g_ns": 0, "tasks": 10000}, ms,
                             [check("all_completed")]))

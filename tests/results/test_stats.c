@@ -96,11 +96,24 @@ static void summary_degenerate(void **state)
     assert_near(s.ci_high, 42, 0);
     assert_int_equal(s.outliers, 0);
 
-    /* MAD 0: every sample off the median is an outlier. */
+    /* MAD 0: 1.253314 * mean absolute deviation replaces 1.4826 * MAD.
+     * 5 5 5 5 6: mean |x - 5| = .2, limit 3 * .2507 = .752: 6 is an outlier. */
     const double flat[] = {5, 5, 5, 5, 6};
     assert_int_equal(pbr_summarize(flat, 5, &s), 0);
     assert_near(s.mad, 0, 0);
     assert_int_equal(s.outliers, 1);
+    /* Quantized clock readings: six 21s, three 22s and a 43. Deviations
+     * 0 x6, 1 x3, 22: MAD 0; mean deviation 25/10 = 2.5, limit
+     * 3 * 1.253314 * 2.5 = 9.40: only 43 is an outlier (the literal MAD rule
+     * would have called all four non-21 values outliers). */
+    const double clock[] = {21, 22, 21, 21, 43, 22, 21, 21, 22, 21};
+    assert_int_equal(pbr_summarize(clock, 10, &s), 0);
+    assert_near(s.mad, 0, 0);
+    assert_int_equal(s.outliers, 1);
+    /* All equal: no outlier. */
+    const double same[] = {3, 3, 3};
+    assert_int_equal(pbr_summarize(same, 3, &s), 0);
+    assert_int_equal(s.outliers, 0);
 }
 
 static void median_ci_ranks(void **state)

@@ -1,0 +1,361 @@
+#!/usr/bin/env python3
+"""Tests of `poolbench compare`, `export` and `history`, run on the built binary.
+
+    cli_tests.py POOLBENCH DATA_DIR GROUP     (GROUP: compare, export, history, errors)
+
+Runs in DATA_DIR (tests/data) so file names in outputs are short and stable.
+Golden outputs live in DATA_DIR/golden; set PB_UPDATE_GOLDEN=1 to rewrite
+them after a deliberate change, then read the diff before committing it.
+Exports are checked field by field against the source file, with the
+aggregates recomputed here independently. Prints 'N passed, N failed'.
+"""
+import csv
+import io
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+
+PB, DATA, GROUP = sys.argv[1], sys.argv[2], sys.argv[3]
+GOLDEN = os.path.join(DATA, "golden")
+UPDATE = os.environ.get("PB_UPDATE_GOLDEN") == "1"
+passed = failed = 0
+
+
+def run(*args):
+    p = subprocess.run([PB] + list(args), cwd=DATA, capture_output=True, text=True, timeout=60)
+    return p.returncode, p.stdout, p.stderr
+
+
+def check(name, cond, detail=""):
+    global passed, failed
+    if cond:
+        passed += 1
+    else:
+        failed += 1
+        print("FAIL %s%s" % (name, (": " + detail) if detail else ""))
+
+
+def golden(name, text):
+    path = os.path.join(GOLDEN, name)
+    if UPDATE:
+        os.makedirs(GOLDEN, exist_ok=True)
+        with open(path, "w") as f:
+            f.write(text)
+    try:
+        with open(path) as f:
+            want = f.read()
+    except OSError as e:
+        check(name, False, str(e))
+        return
+    if text != want:
+        import difflib
+        diff = "".join(difflib.unified_diff(want.splitlines(True), text.splitlines(True),
+                                            "golden/" + name, "output"))
+        check(name, False, "output differs from golden:\n" + diff[:4000])
+    else:
+        check(name, True)
+
+
+def expect(name, args, status, golden_name=None, stdout_has=(), stderr_has=()):
+    rc, out, err = run(*args)
+    check(name + " exit status", rc == status,
+          "got %d, want %d; stderr: %s" % (rc, status, err.strip()))
+    if golden_name:
+        golden(golden_name, out)
+    for s in stdout_has:
+        check(name + " stdout has " + repr(s), s in out, out[-2000:])
+    for s in stderr_has:
+        check(name + " stderr has " + repr(s), s in err, err)
+    if status == 2:
+        check(name + " says why in one line", err.count("\n") == 1 and err.strip() != "",
+              repr(err))
+    return out
+
+
+def load(name):
+    with open(os.path.join(DATA, name)) as f:
+        return json.load(f)
+
+
+def slowed_copy(doc, backend, scenario, factor):
+    """doc with every time metric of one case multiplied by factor."""
+    d = json.loads(json.dumps(doc))
+    for c in d["results"]:
+        if c["backend"] == backend and c["scenario"] == scenario:
+            for m in c["metrics"].values():
+                for k in ("min", "mean", "stddev", "p50", "p90", "p99", "p999", "max",
+                          "ci_low", "ci_high", "mad"):
+                    m[k] *= factor
+                m["repetitions"] = [v * factor for v in m["repetitions"]]
+                m.pop("histogram", None)
+    return d
+
+
+# ---------------------------------------------------------------------------
+
+def group_compare():
+    expect("self", ["compare", "quick-base.json", "quick-base.json"], 0,
+           stdout_has=["result: no regression"])
+    expect("unchanged pair", ["compare", "quick-base.json", "quick-rerun.json"], 0,
+           "compare-unchanged.txt")
+    out = expect("20% slowdown", ["compare", "quick-base.json", "quick-slow20.json"], 1,
+                 "compare-slow20.txt")
+    check("20% slowdown names the case",
+          "  thread/roundtrip payload=8 roundtrip +" in out.split("result:")[1])
+    expect("20% slowdown markdown",
+           ["compare", "quick-base.json", "quick-slow20.json", "--format", "markdown"], 1,
+           "compare-slow20.md")
+    out = expect("20% slowdown json",
+                 ["compare", "quick-base.json", "quick-slow20.json", "--format=json"], 1)
+    j = json.loads(out)
+    reg = [c for c in j["comparisons"] if c["verdict"] == "regression"]
+    check("json: four regressions, all thread round trip",
+          j["regressions"] == 4 and len(reg) == 4 and
+          all(c["backend"] == "thread" and c["scenario"] == "roundtrip" for c in reg), out[:500])
+    check("json: exact p of complete separation is 2/C(18,9)",
+          all(c["exact"] is False or abs(c["p_value"] - 2 / math.comb(18, 9)) < 1e-12
+              for c in reg if c["metric"] == "roundtrip"))
+    check("json: 20% within a point",
+          all(18 < c["change_pct"] < 22 for c in reg), str([c["change_pct"] for c in reg]))
+    # A higher threshold than the change: no regression.
+    expect("threshold 25%", ["compare", "quick-base.json", "quick-slow20.json",
+                             "--threshold", "25"], 0, stdout_has=["result: no regression"])
+    # Only the metrics asked for.
+    out = expect("metric glob", ["compare", "quick-base.json", "quick-slow20.json",
+                                 "--metric", "through*"], 0)
+    check("metric glob keeps only throughput rows",
+          "throughput" in out and "retrieval" not in out and "queueing" not in out, out)
+    expect("noisy 2%", ["compare", "noisy-base.json", "noisy-new.json"], 0,
+           "compare-noisy.txt")
+    out = expect("too few repetitions", ["compare", "few-base.json", "few-new.json"], 0,
+                 "compare-few.txt")
+    check("too few repetitions said plainly",
+          "thread/roundtrip payload=8" in out and "too few repetitions" in out)
+    expect("check started failing", ["compare", "quick-base.json", "quick-checkfail.json",
+                                      "--format", "markdown"], 1, "compare-checkfail.md",
+           stdout_has=["result_matches: task 17 returned 7 bytes, expected 8"])
+    expect("environments differ", ["compare", "quick-base.json", "quick-otherhost.json"], 0,
+           "compare-otherhost.txt",
+           stdout_has=["warning: the environments differ", "cpu_model", "kernel", "build_type"])
+    # Cases on one side only: drop one case from a copy.
+    with tempfile.TemporaryDirectory() as tmp:
+        d = load("quick-base.json")
+        dropped = d["results"].pop(3)
+        extra = json.loads(json.dumps(d["results"][3]))
+        extra["params"] = {"payload": 4096}
+        d["results"].append(extra)
+        p = os.path.join(tmp, "partial.json")
+        with open(p, "w") as f:
+            json.dump(d, f)
+        out = expect("one side only", ["compare", "quick-base.json", p], 0)
+        check("only in base lists the dropped case",
+              "only in base (not compared):\n  %s/%s payload=8" % (dropped["backend"],
+                                                                  dropped["scenario"]) in out,
+              out[-800:])
+        check("only in new lists the added case", "payload=4096" in out.split("only in new")[1])
+        # The issue's acceptance check: one backend's round trip 30% slower.
+        s = slowed_copy(load("quick-base.json"), "fork", "roundtrip", 1.3)
+        p = os.path.join(tmp, "fork-slower.json")
+        with open(p, "w") as f:
+            json.dump(s, f)
+        out = expect("30% slower copy", ["compare", "quick-base.json", p], 1)
+        res = out.split("result:")[1]
+        check("30% slower copy names fork/roundtrip",
+              "fork/roundtrip payload=8 roundtrip +30.0%" in res and "thread" not in res, res)
+
+
+def group_history():
+    expect("history thread round trip",
+           ["history", "--metric", "roundtrip", "--backend", "thread", "history"], 0,
+           "history-thread-roundtrip.txt",
+           stdout_has=["step up (worse)"])
+    out = expect("history tsv", ["history", "--format", "tsv", "--metric", "roundtrip",
+                                 "--backend", "thread", "history/run-a.json", "history/run-b.json",
+                                 "history/run-c.json", "history/run-d.json",
+                                 "history/run-e.json"], 0, "history-thread-roundtrip.tsv")
+    rows = list(csv.DictReader(io.StringIO(out), delimiter="\t"))
+    check("tsv: five points in time order",
+          [r["file"] for r in rows] == ["history/run-%s.json" % x for x in "ecadb"],
+          str([r["file"] for r in rows]))
+    check("tsv: one step, at the fourth run",
+          [r["step"] for r in rows] == ["0", "0", "0", "1", "0"], str([r["step"] for r in rows]))
+    for r in rows:
+        src = load(r["file"])
+        m = next(c for c in src["results"] if c["backend"] == "thread" and
+                 c["scenario"] == "roundtrip")["metrics"]["roundtrip"]
+        check("tsv p50/ci of " + r["file"],
+              float(r["p50"]) == m["p50"] and float(r["ci_low"]) == m["ci_low"] and
+              float(r["ci_high"]) == m["ci_high"] and int(r["n"]) == m["n"])
+    out = expect("history json", ["history", "--format", "json", "history"], 0)
+    j = json.loads(out)
+    names = [(s["backend"], s["scenario"], s["metric"]) for s in j["series"]]
+    check("json: every series of the files", len(names) == len(set(names)) and
+          ("thread", "roundtrip", "roundtrip") in names and
+          ("floor", "clock", "call") in names, str(names[:5]))
+    s = next(s for s in j["series"] if (s["backend"], s["metric"]) == ("thread", "roundtrip"))
+    check("json: steps match tsv", [p["step"] for p in s["points"]] == [0, 0, 0, 1, 0] and
+          s["points"][3]["worse"] is True)
+    check("json: params are an object", s["params"] == {"payload": 8})
+
+
+def gb_name(c, metric):
+    parts = [c["backend"], c["scenario"]]
+    for k in sorted(c["params"]):
+        v = c["params"][k]
+        parts.append("%s:%s" % (k, v))
+    return "/".join(parts + [metric])
+
+
+def median(v):
+    s = sorted(v)
+    n = len(s)
+    h = (n - 1) * 0.5
+    lo = int(h)
+    return s[lo] + (h - lo) * (s[min(lo + 1, n - 1)] - s[lo])
+
+
+def group_export():
+    src = load("quick-base.json")
+
+    out = expect("googlebench", ["export", "--format", "googlebench", "quick-base.json"], 0)
+    gb = json.loads(out)
+    ctx = gb["context"]
+    check("gb context", ctx["date"] == src["run"]["started"] and
+          ctx["host_name"] == src["environment"]["host"] and
+          ctx["num_cpus"] == src["environment"]["topology"]["pus"] and
+          ctx["library_build_type"] == "release" and
+          ctx["load_avg"] == src["environment"]["loadavg"], str(ctx))
+    by_name = {}
+    for b in gb["benchmarks"]:
+        by_name.setdefault(b["run_name"], []).append(b)
+    want = {}
+    for c in src["results"]:
+        for mname, m in c["metrics"].items():
+            if m["unit"] in ("ns", "tasks/s", "bytes/s"):
+                want[gb_name(c, mname)] = (c, m)
+    check("gb: one family per time or rate metric", set(by_name) == set(want),
+          str(sorted(set(by_name) ^ set(want))))
+    for name, (c, m) in want.items():
+        entries = by_name.get(name, [])
+        rate = m["unit"] != "ns"
+        t = [1e9 / v if rate else v for v in m["repetitions"]]
+        its = [e for e in entries if e["run_type"] == "iteration"]
+        aggs = {e["aggregate_name"]: e for e in entries if e["run_type"] == "aggregate"}
+        ok = (len(its) == len(t) and
+              all(abs(e["real_time"] - x) <= 1e-9 * abs(x) and e["cpu_time"] == e["real_time"]
+                  and e["repetition_index"] == i and e["repetitions"] == len(t)
+                  and e["time_unit"] == "ns" for i, (e, x) in enumerate(zip(its, t))))
+        check("gb iterations of " + name, ok, str(its[:2]))
+        mean = sum(t) / len(t)
+        sd = math.sqrt(sum((x - mean) ** 2 for x in t) / (len(t) - 1))
+        exp = {"mean": mean, "median": median(t), "stddev": sd, "cv": sd / mean}
+        ok = set(aggs) == set(exp) and all(
+            abs(aggs[k]["real_time"] - v) <= 1e-9 * abs(v) + 1e-12 and
+            aggs[k]["name"] == name + "_" + k for k, v in exp.items())
+        check("gb aggregates of " + name, ok,
+              str({k: (aggs.get(k, {}).get("real_time"), v) for k, v in exp.items()}))
+        check("gb cv unit of " + name, aggs.get("cv", {}).get("aggregate_unit") == "percentage"
+              and aggs.get("median", {}).get("aggregate_unit") == "time")
+        if rate:
+            check("gb counter of " + name,
+                  abs(aggs["median"]["items_per_second"] - 1e9 / exp["median"]) < 1e-6 *
+                  (1e9 / exp["median"]))
+
+    for better, bigger in (("lower", False), ("higher", True)):
+        out = expect("bench-custom " + better,
+                     ["export", "--format", "bench-custom", "--better", better,
+                      "quick-base.json"], 0)
+        arr = json.loads(out)
+        exp = {gb_name(c, k): m for c in src["results"] for k, m in c["metrics"].items()
+               if (m["better"] == "higher") == bigger}
+        check("bench-custom %s: one entry per metric of that direction" % better,
+              sorted(e["name"] for e in arr) == sorted(exp))
+        for e in arr:
+            m = exp[e["name"]]
+            half = (m["ci_high"] - m["ci_low"]) / 2
+            check("bench-custom " + e["name"],
+                  e["unit"] == m["unit"] and e["value"] == m["p50"] and
+                  e["range"].startswith("± ") and
+                  abs(float(e["range"][2:]) - half) <= 1e-5 * max(1, half) and
+                  ("n=%d " % m["n"]) in e["extra"] and
+                  ("repetitions=%d" % len(m["repetitions"])) in e["extra"], str(e))
+
+    out = expect("csv", ["export", "--format", "csv", "quick-base.json"], 0)
+    rows = list(csv.DictReader(io.StringIO(out)))
+    exp = [(c, k, m) for c in src["results"] for k, m in c["metrics"].items()]
+    check("csv: one row per metric", len(rows) == len(exp), "%d vs %d" % (len(rows), len(exp)))
+    for r, (c, k, m) in zip(rows, exp):
+        ok = (r["backend"] == c["backend"] and r["scenario"] == c["scenario"] and
+              json.loads(r["params"]) == c["params"] and r["metric"] == k and
+              r["unit"] == m["unit"] and r["better"] == m["better"] and
+              r["outcome"] == c["outcome"] and r["run_started"] == src["run"]["started"] and
+              r["trusted"] == ("true" if m["trusted"] else "false") and
+              int(r["repetitions"]) == len(m["repetitions"]) and
+              all(abs(float(r[f]) - m[f]) <= 1e-12 * max(1, abs(m[f]))
+                  for f in ("n", "min", "mean", "stddev", "p50", "p90", "p99", "p999", "max",
+                            "ci_low", "ci_high", "mad", "outliers")) and
+              (r["ratio_to_floor"] == "" if "ratio_to_floor" not in m
+               else abs(float(r["ratio_to_floor"]) - m["ratio_to_floor"]) < 1e-12))
+        check("csv row %s/%s %s" % (c["backend"], c["scenario"], k), ok, str(r))
+
+
+def group_errors():
+    # Every bad input: exit 2 and one line naming the file or option.
+    cases = [
+        (["compare"], "give two results files"),
+        (["compare", "quick-base.json"], "give two results files"),
+        (["compare", "a", "b", "c"], "too many files"),
+        (["compare", "quick-base.json", "missing.json"], "missing.json: cannot open"),
+        (["compare", "quick-base.json", "bad/truncated.json"],
+         "bad/truncated.json: truncated JSON at line"),
+        (["compare", "bad/schema-v2.json", "quick-base.json"],
+         "bad/schema-v2.json: written by another version of poolbench: schema "
+         "'poolbench-results/2'"),
+        (["compare", "quick-base.json", "bad/not-results.json"],
+         "bad/not-results.json: not a poolbench results file"),
+        (["compare", "quick-base.json", "bad/missing-p50.json"],
+         "bad/missing-p50.json: missing field 'results[4].metrics.roundtrip.p50'"),
+        (["compare", "quick-base.json", "other-cases.json"], "have no case in common"),
+        (["compare", "quick-base.json", "quick-base.json", "--metric", "nope"],
+         "matches --metric 'nope'"),
+        (["compare", "quick-base.json", "quick-base.json", "--threshold", "-1"],
+         "--threshold must be"),
+        (["compare", "quick-base.json", "quick-base.json", "--alpha", "2"], "--alpha must be"),
+        (["compare", "quick-base.json", "quick-base.json", "--format", "html"],
+         "--format must be"),
+        (["compare", "quick-base.json", "quick-base.json", "--threshold"], "needs a value"),
+        (["compare", "--frobnicate", "quick-base.json", "quick-base.json"], "unknown option"),
+        (["export", "quick-base.json"], "--format googlebench, bench-custom or csv is required"),
+        (["export", "--format", "xml", "quick-base.json"], "--format must be"),
+        (["export", "--format", "csv"], "no results file given"),
+        (["export", "--format", "csv", "quick-base.json", "quick-rerun.json"],
+         "one results file at a time"),
+        (["export", "--format", "bench-custom", "--better", "faster", "quick-base.json"],
+         "--better must be"),
+        (["export", "--format", "csv", "bad/truncated.json"], "bad/truncated.json: truncated"),
+        (["export", "--format", "googlebench", "--metric", "efficiency", "quick-base.json"],
+         "no metric to export"),
+        (["history"], "no results file or folder given"),
+        (["history", "--format", "xml", "history"], "--format must be"),
+        (["history", "nowhere"], "nowhere: No such file or directory"),
+        (["history", "bad"], "bad/missing-p50.json: missing field"),
+        (["history", "golden"], "golden: no .json file in this folder"),
+        (["history", "--metric", "nope", "history"], "no series matches"),
+        (["history", "--bogus", "history"], "unknown option"),
+        (["env", "--bogus"], "unknown argument"),
+    ]
+    for args, msg in cases:
+        expect(" ".join(args), args, 2, stderr_has=[msg])
+    for cmd in ("compare", "export", "history", "env"):
+        rc, out, err = run(cmd, "--help")
+        check(cmd + " --help", rc == 0 and out.startswith("usage: poolbench " + cmd) and
+              err == "", out[:200])
+
+
+{"compare": group_compare, "export": group_export, "history": group_history,
+ "errors": group_errors}[GROUP]()
+print("%d passed, %d failed" % (passed, failed))
+sys.exit(1 if failed else 0)
