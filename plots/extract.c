@@ -138,6 +138,18 @@ static void put_num(FILE *f, double v)
         fputs(" NaN", f);
 }
 
+/* An x value: integers (granularities, chunk sizes, deadlines in ns) exactly,
+ * so the data file reads as the results do. */
+static void put_x(FILE *f, double x)
+{
+    if (isfinite(x) && x == floor(x) && fabs(x) < 1e15)
+        fprintf(f, "%.0f", x);
+    else if (isfinite(x))
+        fprintf(f, "%.6g", x);
+    else
+        fputs("NaN", f);
+}
+
 /* A field gnuplot reads as one string: double quotes, inner ones dropped. */
 static void put_str(FILE *f, const char *s)
 {
@@ -294,15 +306,64 @@ static int cmp_pick(const void *a, const void *b)
 /* Collects the usable cases of src in doc, groups them into series (pick
  * .series numbers series in order of first appearance within each backend)
  * and sorts them by backend, series, x. Returns 0 or -ENOMEM. */
+static int add_pick(selection *s, size_t *cap, const json_t *doc, const json_t *c,
+                    const json_t *m, double x, const char *drop)
+{
+    if (s->n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 16;
+        pick *np = realloc(s->picks, nc * sizeof *np);
+        if (!np)
+            return -ENOMEM;
+        s->picks = np;
+        *cap = nc;
+    }
+    pick *p = &s->picks[s->n];
+    memset(p, 0, sizeof *p);
+    p->kase = c;
+    p->metric = m;
+    p->backend = str_of(c, "backend");
+    p->blt = backend_lt(doc, p->backend);
+    p->x = x;
+    if (series_key_of(p->backend, json_object_get(c, "params"), drop, &p->series_key) < 0)
+        return -ENOMEM;
+    s->n++;
+    return 0;
+}
+
+/* A metric family "efficiency_g%": whether name is prefix, a number, suffix;
+ * the number in *x. */
+static bool family_match(const char *family, const char *name, double *x)
+{
+    const char *pct = strchr(family, '%');
+    size_t pre = (size_t)(pct - family), suf = strlen(pct + 1), len = strlen(name);
+    if (len <= pre + suf || strncmp(name, family, pre) || strcmp(name + len - suf, pct + 1))
+        return false;
+    char *end;
+    *x = strtod(name + pre, &end);
+    return end == name + len - suf;
+}
+
+static bool usable_unit(selection *s, const pb__plot_source *src, const json_t *m)
+{
+    if (unit_ok(src, str_of(m, "unit")))
+        return true;
+    s->bad_unit++;
+    snprintf(s->unit_seen, sizeof s->unit_seen, "%s", str_of(m, "unit"));
+    return false;
+}
+
+/* Collects the usable cases of src in doc, groups them into series (pick
+ * .series numbers series in order of first appearance) and sorts them by
+ * backend, series, x. A source whose metric names a family ("efficiency_g%")
+ * takes every metric of the family from each case, x being the number in
+ * its name. Returns 0 or -ENOMEM. */
 static int select_cases(const json_t *doc, const pb__plot_source *src, selection *s)
 {
     memset(s, 0, sizeof *s);
     const json_t *results = json_object_get(doc, "results");
-    size_t cap = json_array_size(results), i;
+    size_t cap = 0, i;
     const json_t *c;
-    s->picks = calloc(cap ? cap : 1, sizeof *s->picks);
-    if (!s->picks)
-        return -ENOMEM;
+    bool family = strchr(src->metric, '%') != NULL;
     json_array_foreach(results, i, c) {
         if (strcmp(str_of(c, "scenario"), src->scenario) || !strcmp(str_of(c, "backend"), "floor"))
             continue;
@@ -318,35 +379,40 @@ static int select_cases(const json_t *doc, const pb__plot_source *src, selection
                          str_of(c, "reason"));
             continue;
         }
-        const json_t *m = json_object_get(json_object_get(c, "metrics"), src->metric);
+        const json_t *metrics = json_object_get(c, "metrics");
+        if (family) {
+            const char *name;
+            const json_t *m;
+            size_t before = s->n;
+            json_object_foreach((json_t *)metrics, name, m) {
+                double x;
+                if (!family_match(src->metric, name, &x) || !usable_unit(s, src, m))
+                    continue;
+                if (add_pick(s, &cap, doc, c, m, x, NULL) < 0)
+                    return -ENOMEM;
+            }
+            if (s->n == before && !s->bad_unit)
+                s->no_metric++;
+            continue;
+        }
+        const json_t *m = json_object_get(metrics, src->metric);
         if (!json_is_object(m)) {
             s->no_metric++;
             continue;
         }
-        if (!unit_ok(src, str_of(m, "unit"))) {
-            s->bad_unit++;
-            snprintf(s->unit_seen, sizeof s->unit_seen, "%s", str_of(m, "unit"));
+        if (!usable_unit(s, src, m))
             continue;
-        }
         double x = NAN;
-        const json_t *params = json_object_get(c, "params");
         if (src->param) {
-            const json_t *pv = json_object_get(params, src->param);
+            const json_t *pv = json_object_get(json_object_get(c, "params"), src->param);
             if (!json_is_number(pv)) {
                 s->bad_param++;
                 continue;
             }
             x = json_number_value(pv);
         }
-        pick *p = &s->picks[s->n];
-        p->kase = c;
-        p->metric = m;
-        p->backend = str_of(c, "backend");
-        p->blt = backend_lt(doc, p->backend);
-        p->x = x;
-        if (series_key_of(p->backend, params, src->param, &p->series_key) < 0)
+        if (add_pick(s, &cap, doc, c, m, x, src->param) < 0)
             return -ENOMEM;
-        s->n++;
     }
     /* Number the series in order of first appearance. */
     size_t nseries = 0;
@@ -496,9 +562,31 @@ char *pb__plot_run_subtitle(const json_t *doc)
 
 /* ---- latency: p50 bars, p99/p99.9 markers, the floor --------------------- */
 
-/* The p50 of the floor case a metric names (FORMAT.md `floor`), or NaN; its
- * scenario name in *name. */
-static double floor_p50(const json_t *doc, const json_t *metric, const char **name)
+/* Whether floor case f fits case c: every parameter the two share has the
+ * same value (the harness holds a timeout's overshoot against the timed wait
+ * of the same deadline). Returns the number shared, or -1 on a mismatch. */
+static int floor_fit(const json_t *f, const json_t *c)
+{
+    const json_t *fp = json_object_get(f, "params"), *cp = json_object_get(c, "params");
+    const char *key;
+    const json_t *v;
+    int shared = 0;
+    json_object_foreach((json_t *)fp, key, v) {
+        const json_t *w = json_object_get(cp, key);
+        if (!w)
+            continue;
+        if (!json_equal((json_t *)v, (json_t *)w))
+            return -1;
+        shared++;
+    }
+    return shared;
+}
+
+/* The p50 of the floor a case's metric names (FORMAT.md `floor`), or NaN;
+ * the floor's scenario name in *name. Among the floor cases of that
+ * scenario, the one sharing the most parameter values with the case. */
+static double floor_p50(const json_t *doc, const json_t *kase, const json_t *metric,
+                        const char **name)
 {
     const json_t *fl = json_object_get(metric, "floor");
     *name = "";
@@ -508,15 +596,21 @@ static double floor_p50(const json_t *doc, const json_t *metric, const char **na
                *fm = str_of(fl, "metric");
     size_t i;
     const json_t *c;
+    double best = NAN;
+    int best_fit = -1;
     json_array_foreach(json_object_get(doc, "results"), i, c) {
         if (strcmp(str_of(c, "backend"), fb) || strcmp(str_of(c, "scenario"), fs))
             continue;
-        const json_t *m = json_object_get(json_object_get(c, "metrics"), fm);
-        double v = stat_of(m, "p50");
-        if (!isnan(v)) {
-            *name = fs;
-            return v;
+        double v = stat_of(json_object_get(json_object_get(c, "metrics"), fm), "p50");
+        int fit = floor_fit(c, kase);
+        if (!isnan(v) && fit > best_fit) {
+            best = v;
+            best_fit = fit;
         }
+    }
+    if (!isnan(best)) {
+        *name = fs;
+        return best;
     }
     /* The floor case is not in this file (a filtered run): recover it from
      * the ratio the harness computed in the same run. */
@@ -560,7 +654,7 @@ int pb__extract_latency(const pb__plot_chart *chart, const pb__plot_input *in,
         char label[128];
         series_label(&s, p, NULL, label, sizeof label);
         const char *fname;
-        double fl = floor_p50(doc, p->metric, &fname);
+        double fl = floor_p50(doc, p->kase, p->metric, &fname);
         has_floor |= !isnan(fl);
         put_str(out->data, label);
         fprintf(out->data, " %d", lts[row]);
@@ -723,7 +817,7 @@ static size_t put_sweep_blocks(FILE *f, const selection *s, const pb__plot_sourc
             nseries++;
         }
         double k = unit_scale(src, p->metric);
-        fprintf(f, "%.6g", p->x);
+        put_x(f, p->x);
         put_num(f, k * stat_of(p->metric, "p50"));
         put_num(f, k * stat_of(p->metric, "ci_low"));
         put_num(f, k * stat_of(p->metric, "ci_high"));
@@ -761,13 +855,14 @@ done:
 
 /* ---- throughput and efficiency against task granularity ------------------
  *
- * sources: [0] throughput against granularity, [1] efficiency against
- * granularity from the same scenario, [2] efficiency against granularity from
- * the granularity sweep (denser; preferred when present), [3] METG(50%).
+ * sources: [0] throughput against granularity (the burst scenario, with
+ * no-op tasks), [1] throughput of the granularity sweep (used when [0] has
+ * nothing), [2] efficiency of the sweep (denser; preferred), [3] efficiency
+ * of the burst scenario (used when [2] has nothing), [4] METG(50%).
  *
  * Data blocks, in order: ntput throughput series ("x p50 ci_low ci_high",
  * tasks/s), neff efficiency series (same columns, %), then, when nmetg > 0,
- * one block "label lt metg_ns" with one row per backend.
+ * one block "backend lt metg" (ns) with one row per backend.
  * Vars: ntput, lts_tput, neff, lts_eff, nmetg, metg_note (the METG values in
  * words), gmin and gmax (the smallest non-zero and the largest granularity in
  * ns: the script places granularity 0 relative to gmin), has_zero.
@@ -776,29 +871,25 @@ int pb__extract_granularity(const pb__plot_chart *chart, const pb__plot_input *i
                             pb__plot_data *out)
 {
     const json_t *doc = in->docs[0];
-    selection tput, eff_sweep, eff_tput, metg;
-    memset(&tput, 0, sizeof tput);
-    memset(&eff_sweep, 0, sizeof eff_sweep);
-    memset(&eff_tput, 0, sizeof eff_tput);
-    memset(&metg, 0, sizeof metg);
-    int rc;
-    if ((rc = select_cases(doc, &chart->sources[0], &tput)) < 0 ||
-        (rc = select_cases(doc, &chart->sources[1], &eff_tput)) < 0 ||
-        (rc = select_cases(doc, &chart->sources[2], &eff_sweep)) < 0 ||
-        (rc = select_cases(doc, &chart->sources[3], &metg)) < 0)
+    selection sel[5];
+    memset(sel, 0, sizeof sel);
+    int rc = 0;
+    for (int k = 0; k < 5 && rc == 0; k++)
+        rc = select_cases(doc, &chart->sources[k], &sel[k]);
+    if (rc < 0)
         goto done;
-    const selection *eff = eff_sweep.n ? &eff_sweep : &eff_tput;
-    const pb__plot_source *eff_src = eff_sweep.n ? &chart->sources[2] : &chart->sources[1];
-    if (tput.n == 0 && eff->n == 0) {
+    int ti = sel[0].n ? 0 : 1, ei = sel[2].n ? 2 : 3;
+    const selection *tput = &sel[ti], *eff = &sel[ei], *metg = &sel[4];
+    if (tput->n == 0 && eff->n == 0) {
         const pb__plot_source *a = &chart->sources[0], *b = &chart->sources[2];
         rc = pb__plot_skip(out, "no usable case of scenario '%s' (metric '%s') or '%s' "
-                                "(metric '%s') with parameter '%s'",
-                           a->scenario, a->metric, b->scenario, b->metric, a->param);
+                                "(metric '%s')",
+                           a->scenario, a->metric, b->scenario, b->metric);
         goto done;
     }
     double gmin = INFINITY, gmax = 0;
     bool has_zero = false;
-    const selection *both[2] = {&tput, eff};
+    const selection *both[2] = {tput, eff};
     for (int k = 0; k < 2; k++)
         for (size_t i = 0; i < both[k]->n; i++) {
             double g = both[k]->picks[i].x;
@@ -812,23 +903,25 @@ int pb__extract_granularity(const pb__plot_chart *chart, const pb__plot_input *i
         gmin = gmax = 1000; /* only no-op tasks: place them at 1 µs / 4 */
 
     put_header_comment(out->data, chart, in);
-    fprintf(out->data, "# x: task granularity in ns (0: no-op task); throughput in tasks/s, "
-                       "efficiency in %%\n");
+    fprintf(out->data, "# x: task granularity in ns (0: no-op task); throughput in tasks/s "
+                       "(%s/%s), efficiency in %% (%s/%s)\n",
+            chart->sources[ti].scenario, chart->sources[ti].metric,
+            chart->sources[ei].scenario, chart->sources[ei].metric);
     char lts_t[512] = "", lts_e[512] = "";
-    size_t nt = put_sweep_blocks(out->data, &tput, &chart->sources[0], 0, lts_t, sizeof lts_t);
-    size_t ne = put_sweep_blocks(out->data, eff, eff_src, nt, lts_e, sizeof lts_e);
+    size_t nt = put_sweep_blocks(out->data, tput, &chart->sources[ti], 0, lts_t, sizeof lts_t);
+    size_t ne = put_sweep_blocks(out->data, eff, &chart->sources[ei], nt, lts_e, sizeof lts_e);
     size_t nm = 0;
     char note[256] = "";
     size_t noff = 0;
-    for (size_t i = 0; i < metg.n; i++) {
-        const pick *p = &metg.picks[i];
+    for (size_t i = 0; i < metg->n; i++) {
+        const pick *p = &metg->picks[i];
         double v = stat_of(p->metric, "p50");
         if (isnan(v))
             continue;
         if (nm == 0)
             fputs(nt + ne ? "\n\nbackend lt metg\n" : "backend lt metg\n", out->data);
         char label[128];
-        series_label(&metg, p, NULL, label, sizeof label);
+        series_label(metg, p, NULL, label, sizeof label);
         put_str(out->data, label);
         fprintf(out->data, " %d", p->blt);
         put_num(out->data, v);
@@ -852,10 +945,8 @@ int pb__extract_granularity(const pb__plot_chart *chart, const pb__plot_input *i
     put_subtitle(out, doc);
     rc = 0;
 done:
-    selection_free(&tput);
-    selection_free(&eff_tput);
-    selection_free(&eff_sweep);
-    selection_free(&metg);
+    for (int k = 0; k < 5; k++)
+        selection_free(&sel[k]);
     return rc;
 }
 
@@ -927,11 +1018,12 @@ int pb__extract_grouped(const pb__plot_chart *chart, const pb__plot_input *in,
         char label[32];
         format_ns(label, sizeof label, xs[k]);
         put_str(out->data, label);
-        fprintf(out->data, " %.6g", xs[k]);
+        fputc(' ', out->data);
+        put_x(out->data, xs[k]);
         double fl = NAN;
         for (size_t i = 0; i < s.n && isnan(fl); i++)
             if (s.picks[i].x == xs[k])
-                fl = floor_p50(in->docs[0], s.picks[i].metric, &floor_name);
+                fl = floor_p50(in->docs[0], s.picks[i].kase, s.picks[i].metric, &floor_name);
         has_floor |= !isnan(fl);
         put_num(out->data, fl);
         for (size_t j = 0; j < ns; j++) {

@@ -64,7 +64,9 @@ typedef struct pb__plot_data {
 /* Where a chart's numbers come from: a scenario, one of its metrics, the
  * parameter that is the chart's x axis (NULL when none), and the unit the
  * script expects (a metric in another unit is not drawn, and the skip line
- * says so). Efficiency is special: "ratio" is accepted and drawn as %. */
+ * says so). Efficiency is special: "ratio" is accepted and drawn as %.
+ * A metric with a '%' names a family, the x value being the number in each
+ * name: "efficiency_g%" takes efficiency_g1000 as the point x = 1000. */
 typedef struct pb__plot_source {
     const char *scenario;
     const char *metric;
@@ -96,7 +98,7 @@ typedef enum {
     PB__PLOT_COMPARE  /* drawn from exactly two files: base, then new */
 } pb__plot_kind;
 
-#define PB__PLOT_MAX_SOURCES 4
+#define PB__PLOT_MAX_SOURCES 5
 
 struct pb__plot_chart {
     const char *name;    /* output base name: DIR/<name>.png */

@@ -48,14 +48,16 @@ static const pb__plot_chart charts[] = {
      "distribution (CDF) of retrieval latency (task end to caller) per backend",
      PB__PLOT_PER_RUN, pb__extract_cdf, "Retrieval latency",
      {{"retrieval", "retrieval", NULL, "ns"}}},
-    /* [0] throughput and [1] efficiency of the burst scenario against
-     * granularity, [2] the granularity sweep's efficiency, [3] its METG. */
+    /* Throughput: [0] the burst scenario (it has no-op tasks), else [1] the
+     * sweep's per-point metrics. Efficiency: [2] the sweep (denser), else
+     * [3] the burst scenario. [4] METG(50%). */
     {"granularity", "granularity.gp",
      "throughput and efficiency against task granularity per backend, METG(50%) marked",
      PB__PLOT_PER_RUN, pb__extract_granularity, NULL,
      {{"throughput", "throughput", "granularity", "tasks/s"},
+      {"granularity", "throughput_g%", NULL, "tasks/s"},
+      {"granularity", "efficiency_g%", NULL, "%"},
       {"throughput", "efficiency", "granularity", "%"},
-      {"granularity", "efficiency", "granularity", "%"},
       {"granularity", "metg", NULL, "ns"}}},
     {"map", "map.gp", "ordered map throughput against chunk size per backend",
      PB__PLOT_PER_RUN, pb__extract_sweep, NULL,

@@ -287,7 +287,7 @@ static void test_cdf(void **state)
     golden_pair("cdf-roundtrip", &d);
     check_cdf_blocks(d.data_buf, 3);
     assert_non_null(strstr(d.data_buf, "\"thread\" F\n"));
-    assert_null(strstr(d.data_buf, "payload")); /* one payload: not in the labels */
+    assert_null(strstr(d.data_buf, "samples=")); /* the same everywhere: not in labels */
     /* Every bucket edge of the histogram is one point: a bucket adds its
      * upper edge, and its lower edge too unless the previous bucket ended
      * there. */
@@ -335,10 +335,18 @@ static void test_granularity(void **state)
     snprintf(want, sizeof want, "\n10000 %.6g %.6g %.6g\n", stat(m, "p50"), stat(m, "ci_low"),
              stat(m, "ci_high"));
     assert_non_null(strstr(blk, want));
-    /* Efficiency is stored as a ratio and drawn in %. */
-    m = metric_of(run_doc, "exec", "granularity", "granularity", 65536, "efficiency");
-    snprintf(want, sizeof want, "\n65536 %.6g ", 100 * stat(m, "p50"));
-    assert_non_null(strstr(t, want));
+    /* Efficiency comes from the sweep's metric family efficiency_g<NS>,
+     * stored as a ratio and drawn in %. */
+    m = metric_of(run_doc, "exec", "granularity", NULL, 0, "efficiency_g62500");
+    snprintf(want, sizeof want, "\n62500 %.6g %.6g %.6g\n", 100 * stat(m, "p50"),
+             100 * stat(m, "ci_low"), 100 * stat(m, "ci_high"));
+    blk = strstr(t, "\"exec\" p50 ci_low ci_high\n");
+    blk = strstr(blk + 1, "\"exec\" p50 ci_low ci_high\n"); /* exec's efficiency block */
+    assert_non_null(blk);
+    assert_non_null(strstr(blk, want));
+    /* 10 points, 1 ms down by halves while >= 1 µs, ascending. */
+    assert_non_null(strstr(blk, "\n1953 "));
+    assert_true(strstr(blk, "\n1953 ") < strstr(blk, "\n1000000 "));
     /* METG rows: backend, lt, metg in ns. */
     assert_int_equal(row(t, 6, "exec", v, 4), 2);
     assert_int_equal((int)v[0], 3);
@@ -346,8 +354,8 @@ static void test_granularity(void **state)
     assert_non_null(strstr(d.vars_buf, "ntput=3; "));
     assert_non_null(strstr(d.vars_buf, "neff=3; "));
     assert_non_null(strstr(d.vars_buf, "nmetg=3; "));
-    assert_non_null(strstr(d.vars_buf, "gmin=1000; "));
-    assert_non_null(strstr(d.vars_buf, "gmax=1.04858e+06; "));
+    assert_non_null(strstr(d.vars_buf, "gmin=1000; ")); /* the burst scenario's 1 µs */
+    assert_non_null(strstr(d.vars_buf, "gmax=1e+06; "));
     assert_non_null(strstr(d.vars_buf, "has_zero=1; "));
     assert_non_null(strstr(d.vars_buf, "metg_note='METG(50%): thread "));
     pb__plot_data_free(&d);
@@ -379,14 +387,17 @@ static void test_timeout(void **state)
     /* "1 ms" x floor p50 p99 (thread) p50 p99 (fork) p50 p99 (exec) */
     assert_int_equal(row(d.data_buf, 0, "1 ms", v, 10), 8);
     assert_close(v[0], 1e6);
-    assert_close(v[1], stat(metric_of(run_doc, "floor", "timed_wait", NULL, 0, "overshoot"), "p50"));
+    /* The floor of the same deadline (the harness matches the timeout). */
+    assert_close(v[1], stat(metric_of(run_doc, "floor", "timedwait", "timeout", 1e6, "overshoot"),
+                            "p50"));
     const json_t *m = metric_of(run_doc, "fork", "timeout", "timeout", 1e6, "overshoot");
     assert_close(v[4], stat(m, "p50"));
     assert_close(v[5], stat(m, "p99"));
     assert_int_equal(row(d.data_buf, 0, "0", v, 10), 8);
+    assert_true(isnan(v[1])); /* a poll has no floor */
     assert_int_equal(row(d.data_buf, 0, "100 µs", v, 10), 8);
     assert_int_equal(row(d.data_buf, 0, "10 ms", v, 10), 8);
-    assert_non_null(strstr(d.vars_buf, "has_floor=1; floor_name='timed_wait'; "));
+    assert_non_null(strstr(d.vars_buf, "has_floor=1; floor_name='timedwait'; "));
     pb__plot_data_free(&d);
 }
 
@@ -397,18 +408,23 @@ static void test_lifecycle(void **state)
     assert_int_equal(extract("lifecycle", &run_doc, run_name, 1, NULL, &d), 0);
     golden_pair("lifecycle", &d);
     assert_non_null(strstr(d.data_buf, "backend lt \"startup\" p99 \"shutdown\" p99 "
-                                       "\"recovery fault=segv\" p99 \"recovery fault=hang\" p99\n"));
-    double v[12];
-    assert_int_equal(row(d.data_buf, 0, "thread", v, 12), 9);
-    assert_true(isnan(v[5]) && isnan(v[6]) && isnan(v[7]) && isnan(v[8])); /* skipped */
+                                       "\"recovery fault=segv\" p99 \"recovery fault=abort\" p99 "
+                                       "\"recovery fault=exit\" p99 \"recovery fault=hang\" p99\n"));
+    double v[16];
+    /* lt, then p50 p99 of startup, shutdown, recovery segv/abort/exit/hang */
+    assert_int_equal(row(d.data_buf, 0, "thread", v, 16), 13);
+    for (int k = 5; k < 13; k++)
+        assert_true(isnan(v[k])); /* skipped on threads */
     assert_close(v[1], stat(metric_of(run_doc, "thread", "startup", NULL, 0, "startup"), "p50"));
-    /* lt, then p50 p99 of startup, shutdown, recovery segv, recovery hang */
-    assert_int_equal(row(d.data_buf, 0, "exec", v, 12), 9);
+    assert_int_equal(row(d.data_buf, 0, "exec", v, 16), 13);
     assert_close(v[5], stat(metric_of_s(run_doc, "exec", "faults", "fault", "segv", "recovery"),
                             "p50"));
-    assert_close(v[8], stat(metric_of_s(run_doc, "exec", "faults", "fault", "hang", "recovery"),
-                            "p99"));
-    assert_non_null(strstr(d.vars_buf, "notes='thread: faults skipped (a thread cannot be killed"));
+    assert_close(v[12], stat(metric_of_s(run_doc, "exec", "faults", "fault", "hang", "recovery"),
+                             "p99"));
+    assert_non_null(strstr(d.vars_buf, "nkinds=6; "));
+    /* One note per skipped scenario and backend, not one per fault kind. */
+    assert_non_null(strstr(d.vars_buf, "notes='thread: faults skipped (needs process workers: a "
+                                       "thread cannot be killed)'; "));
     pb__plot_data_free(&d);
 }
 
@@ -433,7 +449,7 @@ static void test_history(void **state)
     assert_true(d10 && d14 && d10 < d14);
     /* Steps agree with pbr_history_series: fork's round trip jumps at the
      * fourth run; the chart marks it as worse (1). */
-    json_t *params = json_pack("{s:i}", "payload", 8);
+    json_t *params = json_pack("{s:i}", "samples", 2000);
     char *key = pbr_params_key(params);
     json_decref(params);
     pbr_history_point *pts;

@@ -9,8 +9,11 @@ log-linear histogram with 16 buckets per power of two). The numbers only
 have to be plausible and stable: the tests check that each chart's data is
 extracted from the right fields, not what pools cost.
 
+Cases, parameters and metric names follow what the harness writes
+(bench/scenarios/*.c, harness/floor.c).
+
 Files written (beside this script):
-  run.json          every scenario a chart reads; thread's faults case skipped
+  run.json          every scenario a chart reads; thread's faults cases skipped
   sparse.json       only a roundtrip case without histogram: most charts skip
   new.json          run.json with fork's round trip 30% slower (compare chart)
   history/h1..h5    five runs of roundtrip and startup; fork steps up at h4
@@ -148,75 +151,92 @@ STOP = {"thread": 60e3, "fork": 400e3, "exec": 700e3}
 
 
 def full_run(seed, started, unix, rev, slow=None):
+    """Cases and metrics named as bench/scenarios/*.c and harness/floor.c
+    write them."""
     rng = random.Random(seed)
     slow = slow or {}
     res = []
-    futex = case("floor", "futex_pingpong", {},
+    futex = case("floor", "futex_pingpong", {"samples": 2000},
                  {"roundtrip": metric("ns", "lower", latency(rng, 8e3, 0.15))})
-    pipe = case("floor", "pipe_pingpong", {},
+    pipe = case("floor", "pipe_pingpong", {"samples": 2000},
                 {"roundtrip": metric("ns", "lower", latency(rng, 15e3, 0.15))})
-    wait = case("floor", "timed_wait", {},
-                {"overshoot": metric("ns", "lower", latency(rng, 55e3, 0.1))})
-    res += [futex, pipe, wait]
+    tstart = case("floor", "thread_start", {"samples": 200},
+                  {"startup": metric("ns", "lower", latency(rng, 40e3, 0.1, n=40))})
+    spawn = case("floor", "spawn", {"samples": 20},
+                 {"startup": metric("ns", "lower", latency(rng, 700e3, 0.1, n=20))})
+    res += [futex, pipe, tstart, spawn]
+    waits = {}
+    for t in (0, 100000, 1000000, 10000000):
+        waits[t] = case("floor", "timedwait", {"timeout": t, "samples": 100},
+                        {"overshoot": metric("ns", "lower",
+                                             latency(rng, 2e3 if t == 0 else 55e3 + t / 1e3, 0.1))})
+        res.append(waits[t])
     for b in BACKENDS:
         fl = futex if b == "thread" else pipe
         k = slow.get(b, 1.0)
         ms = {"roundtrip": with_floor(metric("ns", "lower", latency(rng, RT[b] * k), True), fl)}
-        for part, share in (("queueing", 0.3), ("run", 0.1), ("retrieval", 0.4)):
+        for part, share in (("submit", 0.05), ("queueing", 0.3), ("run", 0.1), ("retrieval", 0.4)):
             ms[part] = metric("ns", "lower", latency(rng, RT[b] * share * k))
-        res.append(case(b, "roundtrip", {"payload": 8}, ms))
+        res.append(case(b, "roundtrip", {"samples": 2000}, ms))
     for via in ("result", "callback", "as_completed"):
         for b in BACKENDS:
-            res.append(case(b, "retrieval", {"via": via},
+            res.append(case(b, "retrieval", {"via": via, "samples": 2000},
                             {"retrieval": metric("ns", "lower",
                                                  latency(rng, RT[b] * 0.4 * (1.2 if via == "as_completed" else 1)),
                                                  True)}))
     for g in (0, 1000, 10000, 100000):
         for b in BACKENDS:
             over = RT[b] / 2  # per-task overhead with 2 workers
-            tput = 2e9 / (g + over) if g else 2e9 / over
-            eff = g / (g + over) if g else 0.0
-            res.append(case(b, "throughput", {"granularity": g, "tasks": 2000},
-                            {"throughput": metric("tasks/s", "higher", rate(rng, tput)),
-                             "efficiency": metric("ratio", "higher",
-                                                  [[min(1.0, eff * (1 + rng.gauss(0, 0.02)))]
-                                                   for _ in range(5)])}))
+            ms = {"throughput": metric("tasks/s", "higher", rate(rng, 2e9 / (g + over)))}
+            if g:  # no efficiency for empty tasks: no ideal time to compare with
+                ms["efficiency"] = metric("ratio", "higher",
+                                          [[min(1.0, g / (g + over) * (1 + rng.gauss(0, 0.02)))]
+                                           for _ in range(5)])
+            res.append(case(b, "throughput", {"granularity": g, "tasks": 20000,
+                                              "work": 50000000}, ms))
     for b in BACKENDS:
         over = RT[b] / 2
-        g = 1 << 20
-        while g >= 1024:
-            eff = g / (g + over)
-            res.append(case(b, "granularity", {"granularity": g},
-                            {"efficiency": metric("ratio", "higher",
-                                                  [[min(1.0, eff * (1 + rng.gauss(0, 0.02)))]
-                                                   for _ in range(5)])}))
+        ms = {"metg": metric("ns", "lower", rate(rng, over * 2, 0.05))}
+        g = 1000000
+        while g >= 1000:
+            ms["efficiency_g%d" % g] = metric("ratio", "higher",
+                                              [[min(1.0, g / (g + over) * (1 + rng.gauss(0, 0.02)))]
+                                               for _ in range(5)])
+            ms["throughput_g%d" % g] = metric("tasks/s", "higher", rate(rng, 2e9 / (g + over)))
             g //= 2
-        res.append(case(b, "granularity", {},
-                        {"metg": metric("ns", "lower", rate(rng, over, 0.05))}))
+        res.append(case(b, "granularity", {"max": 1000000, "min": 1000, "tasks": 5000,
+                                           "work": 20000000}, ms))
     for cs in (1, 16, 256):
         for b in BACKENDS:
             per_item = RT[b] / 2 / cs + 300
-            res.append(case(b, "map", {"chunksize": cs, "tasks": 4096},
+            res.append(case(b, "map", {"chunksize": cs, "tasks": 10000},
                             {"throughput": metric("tasks/s", "higher",
                                                   rate(rng, 1e9 / per_item))}))
     for t in (0, 100000, 1000000, 10000000):
         for b in BACKENDS:
-            m = with_floor(metric("ns", "lower", latency(rng, 50e3 + (RT[b] if t else 2e3), 0.2)),
-                           wait, "overshoot")
-            res.append(case(b, "timeout", {"timeout": t}, {"overshoot": m}))
+            m = metric("ns", "lower", latency(rng, 50e3 + (RT[b] if t else 2e3), 0.2))
+            if t:  # harness/floor.c: a poll (timeout 0) has no floor
+                m = with_floor(m, waits[t], "overshoot")
+            res.append(case(b, "timeout", {"timeout": t, "samples": 100}, {"overshoot": m}))
     for b in BACKENDS:
-        res.append(case(b, "startup", {"workers": 2},
-                        {"startup": metric("ns", "lower", latency(rng, START[b], 0.1, n=1)),
-                         "shutdown": metric("ns", "lower", latency(rng, STOP[b], 0.1, n=1))}))
-    for fault in ("segv", "hang"):
+        fl = tstart if b == "thread" else spawn
+        res.append(case(b, "startup", {"samples": 10},
+                        {"create": metric("ns", "lower", latency(rng, START[b] * 0.6, 0.1, n=10)),
+                         "startup": with_floor(metric("ns", "lower",
+                                                      latency(rng, START[b], 0.1, n=10)), fl,
+                                               "startup"),
+                         "shutdown": metric("ns", "lower", latency(rng, STOP[b], 0.1, n=10))}))
+    for fault in ("segv", "abort", "exit", "hang"):
         for b in BACKENDS:
+            params = {"fault": fault, "samples": 5, "task_timeout": 100000000}
             if b == "thread":
-                res.append(case(b, "faults", {"fault": fault}, {}, "skipped",
-                                "a thread cannot be killed: needs process workers"))
+                res.append(case(b, "faults", params, {}, "skipped",
+                                "needs process workers: a thread cannot be killed"))
                 continue
-            med = START[b] * (0.8 if fault == "segv" else 1.0) + (100e6 if fault == "hang" else 0)
-            res.append(case(b, "faults", {"fault": fault},
-                            {"recovery": metric("ns", "lower", latency(rng, med, 0.1, n=1))}))
+            med = START[b] * 0.8 + (100e6 if fault == "hang" else 0)
+            res.append(case(b, "faults", params,
+                            {"detection": metric("ns", "lower", latency(rng, med * 0.3, 0.1, n=5)),
+                             "recovery": metric("ns", "lower", latency(rng, med, 0.1, n=5))}))
     return document(started, unix, rev, res)
 
 
@@ -234,7 +254,7 @@ def main():
                                slow={"fork": 1.3}))
     rng = random.Random(3)
     sparse = document("2026-11-21T09:00:00Z", 1795251600.0, "a1b2c3d4e5f6", [
-        case("thread", "roundtrip", {"payload": 8},
+        case("thread", "roundtrip", {"samples": 2000},
              {"roundtrip": metric("ns", "lower", latency(rng, 12e3))})])
     write("sparse.json", sparse)
     # History: five runs a day apart, written out of order on purpose (h5 is
@@ -246,9 +266,9 @@ def main():
         res = []
         for b in BACKENDS:
             k = 1.4 if (b == "fork" and day >= 3) else 1.0
-            res.append(case(b, "roundtrip", {"payload": 8},
+            res.append(case(b, "roundtrip", {"samples": 2000},
                             {"roundtrip": metric("ns", "lower", latency(rng, RT[b] * k, 0.2))}))
-            res.append(case(b, "startup", {"workers": 2},
+            res.append(case(b, "startup", {"samples": 10},
                             {"startup": metric("ns", "lower", latency(rng, START[b], 0.05, n=40))}))
         started = "2026-11-%02dT08:00:00Z" % (10 + day)
         write("history/%s.json" % name,
