@@ -34,24 +34,24 @@ set linetype 1 lc rgb "#0072B2" lw 2 pt 7 ps 1.0
 set linetype 2 lc rgb "#E69F00" lw 2 pt 5 ps 1.0
 set linetype 3 lc rgb "#009E73" lw 2 pt 9 ps 1.2
 set linetype 4 lc rgb "#CC79A7" lw 2 pt 13 ps 1.2
-set linetype 5 lc rgb "#56B4E9" lw 2 pt 11 ps 1.2
-set linetype 6 lc rgb "#D55E00" lw 2 pt 15 ps 1.0
+set linetype 5 lc rgb "#D55E00" lw 2 pt 11 ps 1.2
+set linetype 6 lc rgb "#56B4E9" lw 2 pt 15 ps 1.0
 set linetype 7 lc rgb "#000000" lw 2 pt 3 ps 1.0
 set linetype 8 lc rgb "#999999" lw 2 pt 1 ps 1.0
 set linetype 9 lc rgb "#0072B2" lw 2 dt 2 pt 6 ps 1.0
 set linetype 10 lc rgb "#E69F00" lw 2 dt 2 pt 4 ps 1.0
 set linetype 11 lc rgb "#009E73" lw 2 dt 2 pt 8 ps 1.2
 set linetype 12 lc rgb "#CC79A7" lw 2 dt 2 pt 12 ps 1.2
-set linetype 13 lc rgb "#56B4E9" lw 2 dt 2 pt 10 ps 1.2
-set linetype 14 lc rgb "#D55E00" lw 2 dt 2 pt 14 ps 1.0
+set linetype 13 lc rgb "#D55E00" lw 2 dt 2 pt 10 ps 1.2
+set linetype 14 lc rgb "#56B4E9" lw 2 dt 2 pt 14 ps 1.0
 set linetype 15 lc rgb "#000000" lw 2 dt 2 pt 2 ps 1.0
 set linetype 16 lc rgb "#999999" lw 2 dt 2 pt 1 ps 1.0
 set linetype 17 lc rgb "#0072B2" lw 2 dt 3 pt 6 ps 1.0
 set linetype 18 lc rgb "#E69F00" lw 2 dt 3 pt 4 ps 1.0
 set linetype 19 lc rgb "#009E73" lw 2 dt 3 pt 8 ps 1.2
 set linetype 20 lc rgb "#CC79A7" lw 2 dt 3 pt 12 ps 1.2
-set linetype 21 lc rgb "#56B4E9" lw 2 dt 3 pt 10 ps 1.2
-set linetype 22 lc rgb "#D55E00" lw 2 dt 3 pt 14 ps 1.0
+set linetype 21 lc rgb "#D55E00" lw 2 dt 3 pt 10 ps 1.2
+set linetype 22 lc rgb "#56B4E9" lw 2 dt 3 pt 14 ps 1.0
 set linetype 23 lc rgb "#000000" lw 2 dt 3 pt 2 ps 1.0
 set linetype 24 lc rgb "#999999" lw 2 dt 3 pt 1 ps 1.0
 set linetype cycle 24

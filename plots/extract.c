@@ -720,8 +720,60 @@ static size_t put_cdf(FILE *f, const json_t *hist)
     return points;
 }
 
-/* Data: one block per series, header "label" F, rows x_ns F(x).
- * Vars: nseries, lts, what. */
+/* The parameter to split a chart into panels by: the first one whose value
+ * differs between the picks, when it takes between 2 and max values (NULL
+ * otherwise). Its values, in order of first appearance, go to vals[]. */
+#define PB__PLOT_MAX_PANELS 6
+
+static const char *facet_of(const selection *s, const json_t **vals, size_t *nvals)
+{
+    *nvals = 0;
+    if (s->n == 0)
+        return NULL;
+    const char *key;
+    const json_t *v;
+    json_object_foreach(json_object_get(s->picks[0].kase, "params"), key, v) {
+        if (!param_varies(s, key))
+            continue;
+        size_t n = 0;
+        for (size_t i = 0; i < s->n && n <= PB__PLOT_MAX_PANELS; i++) {
+            const json_t *w = json_object_get(json_object_get(s->picks[i].kase, "params"), key);
+            size_t k;
+            for (k = 0; k < n; k++)
+                if (w && json_equal((json_t *)vals[k], (json_t *)w))
+                    break;
+            if (k == n && w && n < PB__PLOT_MAX_PANELS + 1) {
+                if (n < PB__PLOT_MAX_PANELS)
+                    vals[n] = w;
+                n++;
+            }
+        }
+        if (n >= 2 && n <= PB__PLOT_MAX_PANELS) {
+            *nvals = n;
+            return key;
+        }
+        return NULL; /* too many values for panels: one chart, many lines */
+    }
+    return NULL;
+}
+
+/* "via=result" */
+static void facet_title(const char *key, const json_t *v, char *buf, size_t len)
+{
+    if (json_is_string(v))
+        snprintf(buf, len, "%s=%s", key, json_string_value(v));
+    else if (json_is_integer(v))
+        snprintf(buf, len, "%s=%lld", key, (long long)json_integer_value(v));
+    else
+        snprintf(buf, len, "%s=%g", key, json_number_value(v));
+}
+
+/* Data: one block per series, header "label" F, rows "x_ns F(x)". When one
+ * parameter besides the backend varies (retrieval's via), the chart has one
+ * panel per value, blocks ordered panel by panel, each backend in its own
+ * colour in every panel.
+ * Vars: nseries, lts, npanels, panel_series (blocks per panel), panel_titles
+ * (quoted words; "" with one panel), what. */
 int pb__extract_cdf(const pb__plot_chart *chart, const pb__plot_input *in, pb__plot_data *out)
 {
     const pb__plot_source *src = &chart->sources[0];
@@ -734,47 +786,74 @@ int pb__extract_cdf(const pb__plot_chart *chart, const pb__plot_input *in, pb__p
         rc = skip_empty(out, src, &s);
         goto done;
     }
+    const json_t *fvals[PB__PLOT_MAX_PANELS];
+    size_t nf = 0;
+    const char *facet = facet_of(&s, fvals, &nf);
+    size_t npanels = facet ? nf : 1;
+
     put_header_comment(out->data, chart, in);
     fprintf(out->data, "# scenario '%s', metric '%s': x in ns, F(x) = share of samples <= x,\n"
                        "# exact at the histogram's bucket edges\n",
             src->scenario, src->metric);
-    char lts[512] = "";
-    size_t off = 0, nseries = 0;
-    for (size_t i = 0; i < s.n && nseries < PB__PLOT_MAX_SERIES; i++) {
-        const pick *p = &s.picks[i];
-        if (i > 0 && p->series == s.picks[i - 1].series)
-            continue;
-        const json_t *hist = json_object_get(p->metric, "histogram");
-        if (!json_is_object(hist))
-            continue;
-        char label[128];
-        series_label(&s, p, NULL, label, sizeof label);
-        /* The block is built apart so a histogram without points leaves no
-         * header behind. */
-        char *blk = NULL;
-        size_t blen = 0;
-        FILE *b = open_memstream(&blk, &blen);
-        if (!b) {
-            rc = -ENOMEM;
-            goto done;
-        }
-        size_t pts = put_cdf(b, hist);
-        if (fclose(b)) {
+    char lts[512] = "", counts[64] = "", titles[512] = "";
+    size_t off = 0, coff = 0, toff = 0, nseries = 0;
+    for (size_t f = 0; f < npanels; f++) {
+        size_t in_panel = 0, of_backend = 0;
+        const char *last_backend = NULL;
+        for (size_t i = 0; i < s.n && nseries < PB__PLOT_MAX_SERIES; i++) {
+            const pick *p = &s.picks[i];
+            if (i > 0 && p->series == s.picks[i - 1].series)
+                continue;
+            if (facet) {
+                const json_t *w = json_object_get(json_object_get(p->kase, "params"), facet);
+                if (!w || !json_equal((json_t *)w, (json_t *)fvals[f]))
+                    continue;
+            }
+            const json_t *hist = json_object_get(p->metric, "histogram");
+            if (!json_is_object(hist))
+                continue;
+            char label[128];
+            series_label(&s, p, facet, label, sizeof label);
+            /* The block is built apart so a histogram without points leaves
+             * no header behind. */
+            char *blk = NULL;
+            size_t blen = 0;
+            FILE *b = open_memstream(&blk, &blen);
+            if (!b) {
+                rc = -ENOMEM;
+                goto done;
+            }
+            size_t pts = put_cdf(b, hist);
+            if (fclose(b)) {
+                free(blk);
+                rc = -ENOMEM;
+                goto done;
+            }
+            if (pts) {
+                fputs(nseries ? "\n\n" : "", out->data);
+                put_str(out->data, label);
+                fputs(" F\n", out->data);
+                fwrite(blk, 1, blen, out->data);
+                of_backend = last_backend && !strcmp(last_backend, p->backend) ? of_backend + 1 : 0;
+                last_backend = p->backend;
+                if (off < sizeof lts)
+                    off += (size_t)snprintf(lts + off, sizeof lts - off, "%s%d",
+                                            nseries ? " " : "",
+                                            pb__plot_series_lt(p->blt, of_backend));
+                nseries++;
+                in_panel++;
+            }
             free(blk);
-            rc = -ENOMEM;
-            goto done;
         }
-        if (pts) {
-            fputs(nseries ? "\n\n" : "", out->data);
-            put_str(out->data, label);
-            fputs(" F\n", out->data);
-            fwrite(blk, 1, blen, out->data);
-            if (off < sizeof lts)
-                off += (size_t)snprintf(lts + off, sizeof lts - off, "%s%d",
-                                        nseries ? " " : "", pick_lt(&s, i));
-            nseries++;
-        }
-        free(blk);
+        char title[96] = "";
+        if (facet)
+            facet_title(facet, fvals[f], title, sizeof title);
+        if (coff < sizeof counts)
+            coff += (size_t)snprintf(counts + coff, sizeof counts - coff, "%s%zu", f ? " " : "",
+                                     in_panel);
+        if (toff < sizeof titles)
+            toff += (size_t)snprintf(titles + toff, sizeof titles - toff, "%s\"%s\"",
+                                     f ? " " : "", title);
     }
     if (nseries == 0) {
         rc = pb__plot_skip(out, "metric '%s' of scenario '%s' has no histogram", src->metric,
@@ -783,6 +862,9 @@ int pb__extract_cdf(const pb__plot_chart *chart, const pb__plot_input *in, pb__p
     }
     pb__plot_var_int(out, "nseries", (long long)nseries);
     pb__plot_var_str(out, "lts", lts);
+    pb__plot_var_int(out, "npanels", (long long)npanels);
+    pb__plot_var_str(out, "panel_series", counts);
+    pb__plot_var_str(out, "panel_titles", titles);
     pb__plot_var_str(out, "what", chart->what ? chart->what : src->metric);
     put_subtitle(out, doc);
     rc = 0;
@@ -1161,28 +1243,40 @@ int pb__extract_lifecycle(const pb__plot_chart *chart, const pb__plot_input *in,
         }
         fputc('\n', out->data);
     }
-    /* Footnote: the kinds a backend skipped, with the harness's reason. */
+    /* Footnote: per scenario, the backends that skipped it and the gist of
+     * the harness's reason (up to its first ';'), once:
+     * "faults skipped on thread, glib: needs workers in other processes". */
     char notes[512] = "";
     size_t noff = 0;
     for (size_t si = 0; si < PB__PLOT_MAX_SOURCES && chart->sources[si].scenario; si++) {
-        size_t i;
-        const json_t *c;
-        json_array_foreach(json_object_get(doc, "results"), i, c) {
-            if (strcmp(str_of(c, "scenario"), chart->sources[si].scenario) ||
-                strcmp(str_of(c, "outcome"), "skipped"))
-                continue;
-            bool listed = false;
-            for (size_t b = 0; b < nb; b++)
-                listed |= !strcmp(backends[b], str_of(c, "backend"));
-            if (!listed || noff >= sizeof notes)
-                continue;
-            char note[200];
-            snprintf(note, sizeof note, "%s: %s skipped (%s)", str_of(c, "backend"),
-                     chart->sources[si].scenario, str_of(c, "reason"));
-            if (!strstr(notes, note))
-                noff += (size_t)snprintf(notes + noff, sizeof notes - noff, "%s%s",
-                                         noff ? "; " : "", note);
+        const char *scenario = chart->sources[si].scenario;
+        bool dup = false;
+        for (size_t sj = 0; sj < si; sj++)
+            dup |= !strcmp(chart->sources[sj].scenario, scenario);
+        if (dup)
+            continue;
+        char who[256] = "", why[160] = "";
+        size_t woff = 0;
+        for (size_t b = 0; b < nb; b++) {
+            size_t i;
+            const json_t *c;
+            json_array_foreach(json_object_get(doc, "results"), i, c) {
+                if (strcmp(str_of(c, "scenario"), scenario) ||
+                    strcmp(str_of(c, "backend"), backends[b]) ||
+                    strcmp(str_of(c, "outcome"), "skipped"))
+                    continue;
+                if (woff < sizeof who)
+                    woff += (size_t)snprintf(who + woff, sizeof who - woff, "%s%s",
+                                             woff ? ", " : "", backends[b]);
+                if (!why[0])
+                    snprintf(why, sizeof why, "%.*s", (int)strcspn(str_of(c, "reason"), ";"),
+                             str_of(c, "reason"));
+                break;
+            }
         }
+        if (who[0] && noff < sizeof notes)
+            noff += (size_t)snprintf(notes + noff, sizeof notes - noff, "%s%s skipped on %s%s%s",
+                                     noff ? "; " : "", scenario, who, why[0] ? ": " : "", why);
     }
     pb__plot_var_int(out, "nkinds", (long long)nk);
     pb__plot_var_int(out, "nrows", (long long)nb);

@@ -30,7 +30,7 @@ lte(i) = int(word(lts_eff, i))
 
 panels = (ntput > 0) + (neff > 0)
 eval chart_title("Throughput and efficiency against task granularity")
-set multiplot layout panels, 1 margins 0.11, 0.97, 0.09, 0.87 spacing 0, 0.07
+set multiplot layout panels, 1 margins 0.11, 0.84, 0.09, 0.87 spacing 0, 0.07
 
 # Both panels share one x range, from just left of the leftmost point.
 set logscale x
@@ -42,7 +42,7 @@ if (ntput > 0) {
     set ylabel "tasks/s (log scale)"
     set logscale y
     set format y "%.0s%c"
-    set key top right Right noreverse
+    set key outside right top Left reverse nobox
     if (neff == 0) { set xlabel "task granularity (µs of work per task, log scale)" }
     plot for [i=1:ntput] datafile index (i - 1) using (gx($1)):2:3:4 \
          with yerrorlines lt ltt(i) title columnheader(1)
@@ -58,7 +58,7 @@ if (neff > 0) {
     set ylabel "efficiency (%)"
     set yrange [0:105]
     set ytics 0, 25, 100
-    set key bottom right Right noreverse
+    set key outside right top Left reverse nobox
     set arrow 10 from graph 0, first 50 to graph 1, first 50 nohead dt 2 lc rgb "#C00000"
     set label 11 "50%" at graph 0.005, first 50 offset 0,0.6 tc rgb "#C00000" font ",8"
     # METG: a drop line from the 50% line to the axis, in the backend's colour.

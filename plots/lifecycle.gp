@@ -27,7 +27,7 @@ set logscale y
 set format y "%g"
 set xrange [-0.6:nrows - 0.4]
 set xtics scale 0
-set key top left
+set key outside right top Left reverse nobox
 if (strlen(notes) > 0) {
     set bmargin 5
     set label 20 notes at screen 0.5, screen 0.02 center font ",8" tc rgb "#555555"

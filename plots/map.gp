@@ -20,7 +20,7 @@ set format x "%g"
 set format y "%.0s%c"
 set offsets graph 0.05, graph 0.05, 0, 0
 set grid xtics ytics lc rgb "#dddddd"
-set key top left
+set key outside right top Left reverse nobox
 
 plot for [i=1:nseries] datafile index (i - 1) using 1:2:3:4 \
      with yerrorlines lt lt_of(i) title columnheader(1)

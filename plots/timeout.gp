@@ -21,7 +21,7 @@ set ylabel "overshoot past the deadline (µs, log scale)"
 set logscale y
 set xrange [-0.6:nrows - 0.4]
 set xtics scale 0
-set key top left
+set key outside right top Left reverse nobox
 
 # Bars side by side within each deadline's group.
 bw = 0.8 / nseries

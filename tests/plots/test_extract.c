@@ -310,10 +310,28 @@ static void test_cdf(void **state)
     assert_int_equal(extract("cdf-retrieval", &run_doc, run_name, 1, NULL, &d), 0);
     golden_pair("cdf-retrieval", &d);
     check_cdf_blocks(d.data_buf, 9);
-    assert_non_null(strstr(d.data_buf, "\"thread via=callback\" F\n"));
-    /* thread's three series: its colour solid, dashed, dotted. */
-    assert_non_null(strstr(d.vars_buf, "lts='1 9 17 2 10 18 3 11 19'; "));
+    /* via varies: one panel per value, each backend in its own colour in
+     * each, the panel naming the value rather than the legend. */
+    assert_null(strstr(d.data_buf, "via="));
+    assert_non_null(strstr(d.vars_buf, "lts='1 2 3 1 2 3 1 2 3'; npanels=3; "
+                                       "panel_series='3 3 3'; panel_titles='\"via=result\" "
+                                       "\"via=callback\" \"via=as_completed\"'; "));
+    /* Panel by panel: thread's callback block comes after every result block. */
+    const char *r = strstr(d.data_buf, "\"exec\" F\n");
+    const char *cb = strstr(r + 1, "\"thread\" F\n");
+    assert_true(r && cb);
+    const json_t *hr = json_object_get(
+        metric_of_s(run_doc, "thread", "retrieval", "via", "callback", "retrieval"), "histogram");
+    char first[64];
+    snprintf(first, sizeof first, "\"thread\" F\n%.6g 0\n",
+             json_number_value(json_array_get(json_object_get(hr, "lower"), 0)));
+    assert_ptr_equal(strstr(r, first), cb);
     assert_non_null(strstr(d.vars_buf, "what='Retrieval latency'; "));
+    pb__plot_data_free(&d);
+
+    /* Without a varying parameter, one panel. */
+    assert_int_equal(extract("cdf-roundtrip", &run_doc, run_name, 1, NULL, &d), 0);
+    assert_non_null(strstr(d.vars_buf, "npanels=1; panel_series='3'; "));
     pb__plot_data_free(&d);
 }
 
@@ -423,8 +441,8 @@ static void test_lifecycle(void **state)
                              "p99"));
     assert_non_null(strstr(d.vars_buf, "nkinds=6; "));
     /* One note per skipped scenario and backend, not one per fault kind. */
-    assert_non_null(strstr(d.vars_buf, "notes='thread: faults skipped (needs process workers: a "
-                                       "thread cannot be killed)'; "));
+    assert_non_null(strstr(d.vars_buf, "notes='faults skipped on thread: needs process workers: "
+                                       "a thread cannot be killed'; "));
     pb__plot_data_free(&d);
 }
 
