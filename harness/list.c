@@ -49,7 +49,7 @@ static void list_scenario(const pb_scenario *s)
     for (const pb_param *p = s->params; p && p->name; p++) {
         char def[128];
         snprintf(def, sizeof def, "%s", p->defaults);
-        printf("  %-15s   %-12s = %-22s %s (%s", "", p->name, def, p->description, kind_text(p->kind));
+        printf("  %-15s   %-12s = %-28s %s (%s", "", p->name, def, p->description, kind_text(p->kind));
         if (p->kind == PB_PARAM_WORD) {
             printf(":");
             for (const char *const *c = p->choices; c && *c; c++)
@@ -101,11 +101,12 @@ static void list_suites(void)
             free(names[i]);
             any = true;
         }
-        printf("  %-15s (in %s)\n", "", dirs[d]);
         /* The first folder with suites shadows the later ones by name;
          * listing one is what `run --suite NAME` will find. */
-        if (any)
+        if (any) {
+            printf("  %-15s (in %s)\n", "", dirs[d]);
             break;
+        }
     }
     if (!any)
         printf("  (none found)\n");

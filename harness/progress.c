@@ -3,6 +3,7 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <pb/pool.h>
@@ -58,11 +59,17 @@ void pbh_progress_step(pbh_progress *p, const char *what)
 {
     if (p->quiet || !p->tty)
         return;
-    char t[96];
+    char t[96], line[1024];
     times_text(p, t, sizeof t);
+    snprintf(line, sizeof line, "[%*zu/%zu] %s   %s", p->total >= 1000 ? 4 : 3, p->done + 1,
+             p->total, what, t);
+    /* A line wider than the terminal would wrap, and \r would then only
+     * rewrite its last row: cut it to the width. */
+    struct winsize ws;
+    if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1 && ws.ws_col < sizeof line)
+        line[ws.ws_col - 1] = '\0';
     /* \r and erase-line: the line is rewritten in place. */
-    fprintf(stderr, "\r\033[K[%*zu/%zu] %s   %s", p->total >= 1000 ? 4 : 3, p->done + 1, p->total,
-            what, t);
+    fprintf(stderr, "\r\033[K%s", line);
     fflush(stderr);
     p->line_open = true;
 }

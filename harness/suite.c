@@ -193,6 +193,10 @@ static int parse_value(const pb_param *p, const json_t *v, const char *file, con
             return rc;
         if (rc)
             return bad(err, errlen, file, field, "%s", why);
+    } else if (json_is_real(v)) {
+        return bad(err, errlen, file, field,
+                   "expected a whole number (in ns or bytes) or a string with a unit like \"1.5ms\", got %g",
+                   json_real_value(v));
     } else {
         return bad(err, errlen, file, field, "expected a number, a string or an array of them, got %s",
                    json_kind(v));

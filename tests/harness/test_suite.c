@@ -1,0 +1,431 @@
+/*
+ * test_suite.c — suite files (good ones, and each kind of malformed one),
+ * parameter values with units, and the case plan built from a suite:
+ * sweeps, their product, --scenario, and the floor cases added.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "runner.h"
+#include "scenario.h"
+#include "suite.h"
+
+#ifndef PB_SUITES_DIR
+#error "PB_SUITES_DIR must name bench/suites"
+#endif
+
+/* ---- Parameter values ---- */
+
+static const pb_param *param(const char *scenario, const char *name)
+{
+    const pb_scenario *s = pb_scenario_find(scenario);
+    assert_non_null(s);
+    const pb_param *p = pb_scenario_param(s, name);
+    assert_non_null(p);
+    return p;
+}
+
+static int64_t parse_ok(const pb_param *p, const char *text)
+{
+    pb_param_value v;
+    char err[256] = "";
+    assert_int_equal(pb_param_parse(p, text, &v, err, sizeof err), 0);
+    return v.num;
+}
+
+static void parse_bad(const pb_param *p, const char *text, const char *fragment)
+{
+    pb_param_value v;
+    char err[256] = "";
+    assert_int_equal(pb_param_parse(p, text, &v, err, sizeof err), PB_EINVAL);
+    if (!strstr(err, fragment))
+        fail_msg("'%s': message '%s' lacks '%s'", text, err, fragment);
+}
+
+static void test_values(void **state)
+{
+    (void)state;
+    const pb_param *t = param("timeout", "timeout");
+    assert_int_equal(parse_ok(t, "0"), 0);
+    assert_int_equal(parse_ok(t, "1500"), 1500);
+    assert_int_equal(parse_ok(t, "100us"), 100000);
+    assert_int_equal(parse_ok(t, "1.5ms"), 1500000);
+    assert_int_equal(parse_ok(t, "2s"), 2000000000);
+    assert_int_equal(parse_ok(t, "250ns"), 250);
+    parse_bad(t, "1.5ns", "duration");
+    parse_bad(t, "abc", "duration");
+    parse_bad(t, "10 ms", "duration");
+    parse_bad(t, "-1ms", "duration");
+    parse_bad(t, "1h", "duration");
+    parse_bad(t, "", "duration");
+
+    const pb_param *b = param("payload", "size");
+    assert_int_equal(parse_ok(b, "8"), 8);
+    assert_int_equal(parse_ok(b, "8B"), 8);
+    assert_int_equal(parse_ok(b, "4KiB"), 4096);
+    assert_int_equal(parse_ok(b, "1MiB"), 1048576);
+    parse_bad(b, "4KB", "size");
+
+    const pb_param *c = param("map", "chunksize");
+    assert_int_equal(parse_ok(c, "16"), 16);
+    parse_bad(c, "1.5", "whole number");
+    parse_bad(c, "1e3", "whole number");
+    parse_bad(c, "0", "at least 1");
+    parse_bad(c, "16us", "whole number");
+
+    const pb_param *w = param("retrieval", "via");
+    pb_param_value v;
+    char err[256];
+    assert_int_equal(pb_param_parse(w, "callback", &v, err, sizeof err), 0);
+    assert_string_equal(v.word, "callback");
+    parse_bad(w, "callbacks", "one of result, callback, as_completed");
+
+    /* Lists, and formatting back. */
+    pb_param_value *list;
+    size_t n;
+    assert_int_equal(pb_param_parse_list(t, "0,100us,1ms,10ms", &list, &n, err, sizeof err), 0);
+    assert_int_equal(n, 4);
+    char buf[32];
+    const char *want[] = {"0", "100us", "1ms", "10ms"};
+    for (size_t i = 0; i < n; i++) {
+        pb_param_format(t, &list[i], buf, sizeof buf);
+        assert_string_equal(buf, want[i]);
+    }
+    free(list);
+    assert_int_equal(pb_param_parse_list(t, "1ms,,2ms", &list, &n, err, sizeof err), PB_EINVAL);
+    assert_non_null(strstr(err, "empty value"));
+    pb_param_value kib = {.num = 65536};
+    pb_param_format(b, &kib, buf, sizeof buf);
+    assert_string_equal(buf, "64KiB");
+}
+
+/* Every scenario's defaults parse: a bad default would abort a run. */
+static void test_defaults(void **state)
+{
+    (void)state;
+    size_t n;
+    const pb_scenario *const *all = pb_scenarios(&n);
+    assert_true(n >= 21);
+    for (size_t i = 0; i < n; i++) {
+        assert_non_null(all[i]->run);
+        assert_non_null(all[i]->headline);
+        assert_ptr_equal(pb_scenario_find(all[i]->name), all[i]);
+        for (const pb_param *p = all[i]->params; p && p->name; p++) {
+            pb_param_value *v;
+            size_t k;
+            char err[256] = "";
+            if (pb_param_parse_list(p, p->defaults, &v, &k, err, sizeof err) != 0)
+                fail_msg("%s.%s default '%s': %s", all[i]->name, p->name, p->defaults, err);
+            free(v);
+        }
+    }
+    assert_null(pb_scenario_find("nosuch"));
+}
+
+/* ---- Suites ---- */
+
+static pbh_suite *parse(const char *text)
+{
+    pbh_suite *s = NULL;
+    char err[512] = "";
+    int rc = pbh_suite_parse(text, "good.json", &s, err, sizeof err);
+    if (rc)
+        fail_msg("good suite refused: %s", err);
+    return s;
+}
+
+static void test_good_suite(void **state)
+{
+    (void)state;
+    pbh_suite *s = parse("{\"description\": \"d\", \"repetitions\": 7, \"warmup\": 2,"
+                         " \"backends\": [\"thread\", \"fork\"], \"floor\": false,"
+                         " \"workers\": 3, \"pin\": \"compact\","
+                         " \"scenarios\": [\"roundtrip\","
+                         "   {\"name\": \"timeout\", \"params\": {\"timeout\": [\"100us\", 2000000],"
+                         "                                    \"samples\": 5}},"
+                         "   {\"name\": \"retrieval\", \"params\": {\"via\": \"result,callback\"}}]}");
+    assert_string_equal(s->description, "d");
+    assert_int_equal(s->repetitions, 7);
+    assert_int_equal(s->warmup, 2);
+    assert_int_equal(s->nbackends, 2);
+    assert_string_equal(s->backends[1], "fork");
+    assert_false(s->floor);
+    assert_int_equal(s->workers, 3);
+    assert_string_equal(s->pin, "compact");
+    assert_int_equal(s->nentries, 3);
+    assert_string_equal(s->entries[0].scenario->name, "roundtrip");
+    assert_int_equal(s->entries[0].noverrides, 0);
+    const pbh_entry *e = &s->entries[1];
+    assert_int_equal(e->noverrides, 2);
+    assert_string_equal(e->overrides[0].param->name, "timeout");
+    assert_int_equal(e->overrides[0].nvalues, 2);
+    assert_int_equal(e->overrides[0].values[0].num, 100000);
+    assert_int_equal(e->overrides[0].values[1].num, 2000000);
+    assert_int_equal(e->overrides[1].values[0].num, 5);
+    assert_int_equal(s->entries[2].overrides[0].nvalues, 2);
+    assert_string_equal(s->entries[2].overrides[0].values[1].word, "callback");
+    pbh_suite_free(s);
+
+    /* Defaults: repetitions 5, warmup 1, every backend, the floor on. */
+    s = parse("{\"scenarios\": [\"map\"], \"backends\": \"all\"}");
+    assert_int_equal(s->repetitions, 5);
+    assert_int_equal(s->warmup, 1);
+    assert_int_equal(s->nbackends, 0);
+    assert_true(s->floor);
+    assert_int_equal(s->workers, -1);
+    assert_null(s->pin);
+    pbh_suite_free(s);
+}
+
+typedef struct bad_case {
+    const char *text;
+    const char *field;   /* must appear in the message ("" for none) */
+    const char *problem; /* must appear in the message */
+} bad_case;
+
+static void test_bad_suites(void **state)
+{
+    (void)state;
+    static const bad_case cases[] = {
+        {"{\"scenarios\": [\"roundtrip\"", "", "not valid JSON at line 1"},
+        {"", "", "not valid JSON"},
+        {"[\"roundtrip\"]", "", "a suite is a JSON object, got an array"},
+        {"{\"scenarios\": [\"roundtrip\"], \"repetition\": 3}", "repetition", "unknown field"},
+        {"{\"repetitions\": 3}", "scenarios", "missing"},
+        {"{\"scenarios\": \"roundtrip\"}", "scenarios", "expected an array, got a string"},
+        {"{\"scenarios\": []}", "scenarios", "empty"},
+        {"{\"scenarios\": [3]}", "scenarios[0]", "expected a scenario name or an object"},
+        {"{\"scenarios\": [{\"params\": {}}]}", "scenarios[0].name", "missing"},
+        {"{\"scenarios\": [{\"name\": 1}]}", "scenarios[0].name", "expected a string, got a number"},
+        {"{\"scenarios\": [{\"name\": \"map\", \"param\": {}}]}", "scenarios[0].param", "unknown field"},
+        {"{\"scenarios\": [\"roundtrip\", {\"name\": \"rondtrip\"}]}", "scenarios[1].name",
+         "unknown scenario 'rondtrip'"},
+        {"{\"scenarios\": [\"rondtrip\"]}", "scenarios[0]", "unknown scenario 'rondtrip'"},
+        {"{\"scenarios\": [{\"name\": \"map\", \"params\": {\"chunk\": 4}}]}",
+         "scenarios[0].params.chunk", "scenario 'map' has no parameter 'chunk' (it has: chunksize, tasks)"},
+        {"{\"scenarios\": [{\"name\": \"map\", \"params\": []}]}", "scenarios[0].params",
+         "expected an object"},
+        {"{\"scenarios\": [{\"name\": \"map\", \"params\": {\"chunksize\": 0}}]}",
+         "scenarios[0].params.chunksize", "at least 1"},
+        {"{\"scenarios\": [{\"name\": \"map\", \"params\": {\"chunksize\": 1.5}}]}",
+         "scenarios[0].params.chunksize", "expected a whole number (in ns or bytes) or a string"},
+        {"{\"scenarios\": [{\"name\": \"map\", \"params\": {\"chunksize\": []}}]}",
+         "scenarios[0].params.chunksize", "empty list"},
+        {"{\"scenarios\": [{\"name\": \"map\", \"params\": {\"chunksize\": [1, \"x\"]}}]}",
+         "scenarios[0].params.chunksize[1]", "whole number"},
+        {"{\"scenarios\": [{\"name\": \"timeout\", \"params\": {\"timeout\": \"soon\"}}]}",
+         "scenarios[0].params.timeout", "duration"},
+        {"{\"scenarios\": [{\"name\": \"timeout\", \"params\": {\"timeout\": true}}]}",
+         "scenarios[0].params.timeout", "got a boolean"},
+        {"{\"scenarios\": [{\"name\": \"retrieval\", \"params\": {\"via\": \"pigeon\"}}]}",
+         "scenarios[0].params.via", "one of result, callback, as_completed"},
+        {"{\"scenarios\": [{\"name\": \"retrieval\", \"params\": {\"via\": 1}}]}",
+         "scenarios[0].params.via", "expected a string"},
+        {"{\"scenarios\": [\"map\"], \"repetitions\": 0}", "repetitions", "between 1 and"},
+        {"{\"scenarios\": [\"map\"], \"repetitions\": \"5\"}", "repetitions", "expected a whole number"},
+        {"{\"scenarios\": [\"map\"], \"warmup\": -1}", "warmup", "between 0 and"},
+        {"{\"scenarios\": [\"map\"], \"workers\": 100000}", "workers", "between 0 and 4096"},
+        {"{\"scenarios\": [\"map\"], \"floor\": \"yes\"}", "floor", "expected true or false"},
+        {"{\"scenarios\": [\"map\"], \"pin\": \"\"}", "pin", "expected a pin policy"},
+        {"{\"scenarios\": [\"map\"], \"description\": 3}", "description", "expected a string"},
+        {"{\"scenarios\": [\"map\"], \"backends\": []}", "backends", "an empty list runs nothing"},
+        {"{\"scenarios\": [\"map\"], \"backends\": \"thread\"}", "backends", "expected \"all\" or an array"},
+        {"{\"scenarios\": [\"map\"], \"backends\": [\"thread\", 2]}", "backends[1]", "expected a backend name"},
+        {"{\"scenarios\": [\"map\"], \"backends\": [\"fork\", \"fork\"]}", "backends[1]", "listed twice"},
+        {"{\"scenarios\": [\"map\"], \"scenarios\": [\"map\"]}", "", "duplicate object key"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        pbh_suite *s = NULL;
+        char err[512] = "";
+        int rc = pbh_suite_parse(cases[i].text, "bad.json", &s, err, sizeof err);
+        if (rc != PB_EINVAL || s)
+            fail_msg("case %zu (%s): accepted", i, cases[i].text);
+        char want[256];
+        snprintf(want, sizeof want, "bad.json: %s%s", cases[i].field, *cases[i].field ? ": " : "");
+        if (strncmp(err, want, strlen(want)) || !strstr(err, cases[i].problem))
+            fail_msg("case %zu (%s): message '%s' does not start with '%s' and say '%s'", i,
+                     cases[i].text, err, want, cases[i].problem);
+        assert_null(strchr(err, '\n'));
+    }
+}
+
+static void test_unknown_backend(void **state)
+{
+    (void)state;
+    pbh_suite *s = parse("{\"scenarios\": [\"map\"], \"backends\": [\"thread\", \"nosuch\"]}");
+    char err[512] = "";
+    assert_int_equal(pbh_suite_check_backends(s, err, sizeof err), PB_EINVAL);
+    assert_non_null(strstr(err, "backends[1]: unknown backend 'nosuch' (known: thread"));
+    pbh_suite_free(s);
+}
+
+/* Lookup by name in $POOLBENCH_SUITES_DIR, paths, and what is refused. */
+static void test_locate(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/pbh-suites-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[512];
+    snprintf(path, sizeof path, "%s/mine.json", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("{\"description\": \"mine\", \"scenarios\": [\"roundtrip\"]}", f);
+    fclose(f);
+    setenv("POOLBENCH_SUITES_DIR", dir, 1);
+
+    pbh_suite *s = NULL;
+    char err[512] = "";
+    assert_int_equal(pbh_suite_load("mine", &s, err, sizeof err), 0);
+    assert_string_equal(s->name, "mine");
+    assert_string_equal(s->path, path);
+    assert_string_equal(s->description, "mine");
+    pbh_suite_free(s);
+    assert_int_equal(pbh_suite_load(path, &s, err, sizeof err), 0);
+    assert_string_equal(s->name, path);
+    pbh_suite_free(s);
+
+    assert_int_equal(pbh_suite_load("nosuch", &s, err, sizeof err), PB_ENOENT);
+    assert_non_null(strstr(err, "unknown suite 'nosuch'"));
+    assert_int_equal(pbh_suite_load("/nonexistent/x.json", &s, err, sizeof err), PB_ENOENT);
+    assert_non_null(strstr(err, "/nonexistent/x.json: no such suite file"));
+    assert_int_equal(pbh_suite_load(PB_HARNESS_TEST_DATA "/bad-truncated.json", &s, err, sizeof err),
+                     PB_EINVAL);
+    assert_non_null(strstr(err, "bad-truncated.json: not valid JSON at line"));
+
+    unlink(path);
+    rmdir(dir);
+    unsetenv("POOLBENCH_SUITES_DIR");
+}
+
+/* The suites we ship parse, name only registered backends, and plan. */
+static void test_shipped(void **state)
+{
+    (void)state;
+    const char *names[] = {"quick", "ci", "full"};
+    for (size_t i = 0; i < 3; i++) {
+        char path[512], err[512] = "";
+        snprintf(path, sizeof path, "%s/%s.json", PB_SUITES_DIR, names[i]);
+        pbh_suite *s = NULL;
+        if (pbh_suite_load(path, &s, err, sizeof err))
+            fail_msg("%s", err);
+        assert_true(*s->description);
+        if (pbh_suite_check_backends(s, err, sizeof err))
+            fail_msg("%s", err);
+        pbh_plan plan;
+        assert_int_equal(pbh_plan_build(s, NULL, 0, &plan, err, sizeof err), 0);
+        assert_true(plan.ncases > 0);
+        pbh_plan_free(&plan);
+        if (!strcmp(names[i], "ci"))
+            assert_true(s->repetitions >= 9);
+        pbh_suite_free(s);
+    }
+}
+
+/* ---- The plan ---- */
+
+static size_t count(const pbh_plan *p, const char *scenario)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < p->ncases; i++)
+        n += !strcmp(p->cases[i].scenario->name, scenario);
+    return n;
+}
+
+static const pbh_case *find_case(const pbh_plan *p, const char *label)
+{
+    for (size_t i = 0; i < p->ncases; i++)
+        if (!strcmp(p->cases[i].label, label))
+            return &p->cases[i];
+    return NULL;
+}
+
+static void test_plan(void **state)
+{
+    (void)state;
+    pbh_suite *s = parse("{\"scenarios\": ["
+                         " {\"name\": \"throughput\", \"params\": {\"granularity\": [0, \"10us\"]}},"
+                         " \"map\","
+                         " {\"name\": \"timeout\", \"params\": {\"timeout\": \"1ms,10ms\"}},"
+                         " {\"name\": \"submit\", \"params\": {\"backlog\": [0, 10], \"hold\": [\"1ms\", \"2ms\"]}}]}");
+    pbh_plan p;
+    char err[512] = "";
+    assert_int_equal(pbh_plan_build(s, NULL, 0, &p, err, sizeof err), 0);
+    assert_int_equal(count(&p, "throughput"), 2);
+    assert_int_equal(count(&p, "map"), 3);     /* the default sweep 1,16,256 */
+    assert_int_equal(count(&p, "timeout"), 2);
+    assert_int_equal(count(&p, "submit"), 4);  /* the product of two sweeps */
+    assert_non_null(find_case(&p, "map chunksize=16"));
+    assert_non_null(find_case(&p, "throughput granularity=10us"));
+    assert_non_null(find_case(&p, "submit backlog=10 hold=2ms"));
+    const pbh_case *c = find_case(&p, "timeout timeout=10ms");
+    assert_non_null(c);
+    assert_int_equal(c->values[0].num, 10000000);
+    assert_int_equal(c->values[1].num, 100); /* samples: the default */
+    json_t *params = pbh_case_params_json(c);
+    assert_int_equal(json_integer_value(json_object_get(params, "timeout")), 10000000);
+    assert_int_equal(json_integer_value(json_object_get(params, "samples")), 100);
+    json_decref(params);
+
+    /* The floor comes first: the clock, the ping-pongs throughput is held
+     * against, and timed waits for exactly the timeouts run here. */
+    assert_true(p.cases[0].scenario->flags & PB_SC_FLOOR);
+    assert_int_equal(count(&p, "clock"), 1);
+    assert_int_equal(count(&p, "futex_pingpong"), 1);
+    assert_int_equal(count(&p, "pipe_pingpong"), 1);
+    assert_int_equal(count(&p, "spawn"), 0);
+    assert_int_equal(count(&p, "timedwait"), 2);
+    assert_non_null(find_case(&p, "timedwait timeout=1ms"));
+    assert_non_null(find_case(&p, "timedwait timeout=10ms"));
+    bool floor_done = false;
+    for (size_t i = 0; i < p.ncases; i++) {
+        bool fl = p.cases[i].scenario->flags & PB_SC_FLOOR;
+        assert_false(fl && floor_done);
+        floor_done |= !fl;
+    }
+    pbh_plan_free(&p);
+
+    /* --scenario: the suite's entry for map, the defaults for startup, and
+     * the floor for startup (thread start, spawn) but no ping-pong. */
+    const char *only[] = {"map", "startup"};
+    assert_int_equal(pbh_plan_build(s, only, 2, &p, err, sizeof err), 0);
+    assert_int_equal(count(&p, "map"), 3);
+    assert_int_equal(count(&p, "startup"), 1);
+    assert_int_equal(count(&p, "throughput"), 0);
+    assert_int_equal(count(&p, "spawn"), 1);
+    assert_int_equal(count(&p, "thread_start"), 1);
+    assert_int_equal(count(&p, "futex_pingpong"), 0);
+    pbh_plan_free(&p);
+
+    const char *unknown[] = {"map", "nosuch"};
+    assert_int_equal(pbh_plan_build(s, unknown, 2, &p, err, sizeof err), PB_EINVAL);
+    assert_non_null(strstr(err, "--scenario: unknown scenario 'nosuch'"));
+    pbh_suite_free(s);
+
+    /* The floor off: nothing but what was asked. */
+    s = parse("{\"floor\": false, \"scenarios\": [\"roundtrip\"]}");
+    assert_int_equal(pbh_plan_build(s, NULL, 0, &p, err, sizeof err), 0);
+    assert_int_equal(p.ncases, 1);
+    assert_string_equal(p.cases[0].label, "roundtrip");
+    pbh_plan_free(&p);
+    pbh_suite_free(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_values),       cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_good_suite),   cmocka_unit_test(test_bad_suites),
+        cmocka_unit_test(test_unknown_backend), cmocka_unit_test(test_locate),
+        cmocka_unit_test(test_shipped),      cmocka_unit_test(test_plan),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
