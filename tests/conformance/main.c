@@ -1,0 +1,599 @@
+/*
+ * main.c — the conformance runner: one backend, every case, each isolated.
+ *
+ *   conformance --backend NAME [--case GLOB]... [--load PLUGIN.so]...
+ *               [--timeout SECONDS] [--slow] [--no-fork]
+ *   conformance --list [--case GLOB]...
+ *   conformance --check-coverage NAME...
+ *   conformance --self-test --backend NAME
+ *
+ * DESIGN
+ *   The cases (case_*.c) are written once against pb/pool.h and run for the
+ *   backend named on the command line; CMake registers one ctest per backend.
+ *   As in libuv's test runner, every case runs in its own forked child, in a
+ *   process group of its own, with a timeout: a hang or a crash fails that
+ *   case and the runner goes on. When a child ends (or is killed at its
+ *   timeout) the runner kills its process group before reaping it, so worker
+ *   processes a broken case left behind cannot outlive it, and removes the
+ *   case's scratch directory (where gates live).
+ *
+ *   Each case is one cmocka test whose body forks, waits and translates the
+ *   child's end into cmocka's verdict: status 0 passes, PBC_EXIT_SKIP skips
+ *   (with the reason printed: a backend lacking a capability is never
+ *   silently passed), anything else fails with the child's message, or with
+ *   the signal and the last STEP() of a child that crashed or hung. The
+ *   child's own output goes straight to the runner's stdout/stderr.
+ *
+ *   The runner is a child subreaper (PR_SET_CHILD_SUBREAPER): worker
+ *   processes orphaned by a case become its children, so it can reap them
+ *   after killing them instead of leaving zombies to an init that may not
+ *   reap. A case that passed but left any process in its group behind fails:
+ *   no worker may outlive the pool that started it.
+ *
+ *   The child inherits the signal handlers cmocka installs while a test runs
+ *   (it catches SIGSEGV and friends and longjmps back into its runner), which
+ *   in a child would resume the runner's loop in the wrong process. So the
+ *   runner saves every handler before cmocka starts and the child restores
+ *   them first thing (keeping, e.g., a sanitizer's own handlers).
+ *
+ *   main() calls pb_worker_main_if_requested() first, so the exec backend
+ *   can re-run this program as a worker; the tasks (tasks.c) are registered
+ *   at load time and are therefore known to such workers.
+ *
+ *   --self-test runs the runner's own cases (selftest.c) instead, each of
+ *   which declares the verdict it must get: this checks that failures,
+ *   crashes, hangs and leftover processes are caught.
+ *
+ *   --check-coverage is the test that keeps a new backend from skipping
+ *   conformance: it fails unless every name pb_backend_names() reports is in
+ *   the list CMake registered a conformance test for.
+ */
+#include "conformance.h"
+
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fnmatch.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#define DEFAULT_TIMEOUT_S 20
+
+/* ---- The case registry ---- */
+
+static pbc_case *g_case_list;
+static size_t g_case_count;
+
+void pbc__case_register(pbc_case *c)
+{
+    c->next = g_case_list;
+    g_case_list = c;
+    g_case_count++;
+}
+
+static int case_cmp(const void *a, const void *b)
+{
+    const pbc_case *const *x = a;
+    const pbc_case *const *y = b;
+    return strcmp((*x)->name, (*y)->name);
+}
+
+pbc_case **pbc_cases(size_t *n)
+{
+    static pbc_case **sorted;
+    if (sorted == NULL) {
+        sorted = calloc(g_case_count ? g_case_count : 1, sizeof *sorted);
+        if (sorted == NULL) {
+            fprintf(stderr, "conformance: out of memory\n");
+            exit(1);
+        }
+        size_t i = 0;
+        for (pbc_case *c = g_case_list; c != NULL; c = c->next)
+            sorted[i++] = c;
+        qsort(sorted, g_case_count, sizeof *sorted, case_cmp);
+    }
+    *n = g_case_count;
+    return sorted;
+}
+
+/* ---- Options ---- */
+
+static const char *g_backend;
+static const char **g_globs;
+static size_t g_nglobs;
+static int g_timeout_s = DEFAULT_TIMEOUT_S;
+static bool g_no_fork;
+static bool g_self_test;
+static bool g_slow;
+
+bool pbc_slow(void)
+{
+    return g_slow;
+}
+static struct sigaction g_saved_actions[NSIG];
+
+static _Noreturn void usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "conformance: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, " (try --help)\n");
+    va_end(ap);
+    exit(2);
+}
+
+static void usage(void)
+{
+    printf("usage: conformance --backend NAME [--case GLOB]... [--load PLUGIN.so]...\n"
+           "                   [--timeout SECONDS] [--slow] [--no-fork]\n"
+           "       conformance --list [--case GLOB]...\n"
+           "       conformance --check-coverage NAME...\n"
+           "\n"
+           "Runs the futures-contract conformance cases against one pool backend,\n"
+           "each case in its own process with a timeout (default %d s).\n"
+           "  --case GLOB      run only cases whose name matches (fnmatch); repeatable\n"
+           "  --load PLUGIN    dlopen a shared object that registers a backend\n"
+           "  --slow           full volume in cases that otherwise do less\n"
+           "  --no-fork        run cases in this process, stopping at the first\n"
+           "                   failure (for debuggers)\n"
+           "  --check-coverage succeed only if every backend the library knows is\n"
+           "                   among NAME...\n"
+           "  --self-test      run the runner's own tests instead of the cases\n",
+           DEFAULT_TIMEOUT_S);
+}
+
+static bool selected(const pbc_case *c)
+{
+    if ((strncmp(c->name, "selftest.", 9) == 0) != g_self_test)
+        return false;
+    if (g_nglobs == 0)
+        return true;
+    for (size_t i = 0; i < g_nglobs; i++) {
+        if (fnmatch(g_globs[i], c->name, 0) == 0)
+            return true;
+    }
+    return false;
+}
+
+static bool backend_known(const char *name)
+{
+    const char *const *names = pb_backend_names();
+    for (size_t i = 0; names != NULL && names[i] != NULL; i++) {
+        if (strcmp(names[i], name) == 0)
+            return true;
+    }
+    return false;
+}
+
+static void print_backends(FILE *out)
+{
+    const char *const *names = pb_backend_names();
+    for (size_t i = 0; names != NULL && names[i] != NULL; i++)
+        fprintf(out, "%s%s", i ? ", " : "", names[i]);
+}
+
+/* ---- Coverage: every backend has a conformance test ---- */
+
+static int check_coverage(char **covered, int n)
+{
+    const char *const *names = pb_backend_names();
+    int missing = 0, total = 0;
+    for (size_t i = 0; names != NULL && names[i] != NULL; i++) {
+        total++;
+        bool found = false;
+        for (int k = 0; k < n && !found; k++)
+            found = strcmp(covered[k], names[i]) == 0;
+        if (!found) {
+            fprintf(stderr,
+                    "conformance: backend \"%s\" has no conformance test; add it to "
+                    "PB_CONFORMANCE_BACKENDS in tests/conformance/CMakeLists.txt\n",
+                    names[i]);
+            missing++;
+        }
+    }
+    if (total == 0) {
+        fprintf(stderr, "conformance: pb_backend_names() lists no backend at all\n");
+        return 1;
+    }
+    printf("%d of %d backends (", total - missing, total);
+    print_backends(stdout);
+    printf(") have a conformance test\n");
+    return missing ? 1 : 0;
+}
+
+/* ---- Running one case in a child ---- */
+
+typedef enum { OUTCOME_PASS, OUTCOME_FAIL, OUTCOME_SKIP } outcome;
+
+static void make_scratch(void)
+{
+    const char *tmp = getenv("TMPDIR");
+    if (tmp == NULL || tmp[0] == '\0')
+        tmp = "/tmp";
+    snprintf(pbc__scratch, sizeof pbc__scratch, "%s/pbconf.XXXXXX", tmp);
+    if (mkdtemp(pbc__scratch) == NULL) {
+        fprintf(stderr, "conformance: cannot create a directory in %s: %s\n", tmp,
+                strerror(errno));
+        exit(1);
+    }
+}
+
+static void remove_scratch(void)
+{
+    DIR *d = opendir(pbc__scratch);
+    if (d != NULL) {
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+                continue;
+            char path[PATH_MAX + 256];
+            snprintf(path, sizeof path, "%s/%s", pbc__scratch, e->d_name);
+            unlink(path);
+        }
+        closedir(d);
+    }
+    rmdir(pbc__scratch);
+}
+
+static void save_signal_actions(void)
+{
+    for (int s = 1; s < NSIG; s++)
+        sigaction(s, NULL, &g_saved_actions[s]);
+}
+
+static void restore_signal_actions(void)
+{
+    for (int s = 1; s < NSIG; s++) {
+        if (s != SIGKILL && s != SIGSTOP)
+            sigaction(s, &g_saved_actions[s], NULL);
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+/* The pids (but pgid itself) of live processes in process group pgid, as a
+ * list into buf; "" when there are none. */
+static void group_members(pid_t pgid, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    DIR *d = opendir("/proc");
+    if (d == NULL)
+        return;
+    size_t used = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        char *end = NULL;
+        long p = strtol(e->d_name, &end, 10);
+        if (end == e->d_name || *end != '\0' || p == pgid)
+            continue;
+        char path[300], stat[512];
+        snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (f == NULL)
+            continue;
+        size_t n = fread(stat, 1, sizeof stat - 1, f);
+        fclose(f);
+        stat[n] = '\0';
+        /* "pid (comm) state ppid pgrp ...": comm may hold spaces and parens. */
+        char *rp = strrchr(stat, ')');
+        char state = 0;
+        long ppid = 0, pgrp = 0;
+        if (rp == NULL || sscanf(rp + 1, " %c %ld %ld", &state, &ppid, &pgrp) != 3)
+            continue;
+        if (pgrp != pgid || state == 'Z' || state == 'X')
+            continue;
+        int w = snprintf(buf + used, size - used, "%s%ld", used ? ", " : "", p);
+        if (w < 0 || (size_t)w >= size - used)
+            break;
+        used += (size_t)w;
+    }
+    closedir(d);
+}
+
+/* Reaps workers a case left behind (and that were killed with its group):
+ * as the subreaper they are our children now. Bounded, in case one escaped
+ * the group and is not dying. */
+static void reap_orphans(void)
+{
+    for (int i = 0; i < 2000; i++) {
+        pid_t r = waitpid(-1, NULL, WNOHANG);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return; /* ECHILD: none left */
+        if (r == 0) {
+            struct timespec nap = {0, 1000 * 1000};
+            nanosleep(&nap, NULL);
+        }
+    }
+}
+
+static _Noreturn void child_main(const pbc_case *c)
+{
+    setpgid(0, 0);
+    restore_signal_actions();
+    c->fn(g_backend);
+    fflush(NULL);
+    /* exit, not _exit: library destructors and a leak sanitizer get their say. */
+    exit(PBC_EXIT_PASS);
+}
+
+static outcome run_case(const pbc_case *c, char *why, size_t whysize)
+{
+    int timeout_s = c->timeout_s > g_timeout_s ? c->timeout_s : g_timeout_s;
+    memset(pbc__report, 0, sizeof *pbc__report);
+    make_scratch();
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        snprintf(why, whysize, "fork: %s", strerror(errno));
+        remove_scratch();
+        return OUTCOME_FAIL;
+    }
+    if (pid == 0)
+        child_main(c);
+    setpgid(pid, pid); /* also done by the child: whichever runs first wins */
+
+    int64_t deadline = pb_now_ns() + (int64_t)timeout_s * 1000000000;
+    bool timed_out = false, passed = false;
+    for (unsigned i = 0;; i++) {
+        siginfo_t info;
+        memset(&info, 0, sizeof info);
+        /* WNOWAIT: the zombie keeps its pid (and so its process group id)
+         * until the group has been checked and killed below. */
+        int rc = waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT);
+        if (rc == 0 && info.si_pid == pid) {
+            passed = info.si_code == CLD_EXITED && info.si_status == PBC_EXIT_PASS;
+            break;
+        }
+        if (rc != 0 && errno != EINTR) {
+            snprintf(why, whysize, "waitid: %s", strerror(errno));
+            break;
+        }
+        if (pb_now_ns() >= deadline) {
+            timed_out = true;
+            kill(-pid, SIGKILL);
+            kill(pid, SIGKILL);
+            break;
+        }
+        struct timespec nap = {0, (i < 100 ? 1 : 10) * 1000 * 1000};
+        nanosleep(&nap, NULL);
+    }
+    char left[256] = "";
+    if (passed)
+        group_members(pid, left, sizeof left);
+    kill(-pid, SIGKILL); /* whatever the case left running in its group */
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    reap_orphans();
+    remove_scratch();
+
+    if (left[0] != '\0') {
+        snprintf(why, whysize, "the case passed but left processes behind in its "
+                 "process group (pids %s): a pool's workers outlived it", left);
+        return OUTCOME_FAIL;
+    }
+    const char *msg = pbc__report->message;
+    const char *step = pbc__report->step;
+    if (timed_out) {
+        snprintf(why, whysize, "timed out after %d s and was killed; last step: %s",
+                 timeout_s, step[0] ? step : "(none recorded)");
+        return OUTCOME_FAIL;
+    }
+    if (WIFEXITED(status)) {
+        int code = WEXITSTATUS(status);
+        if (code == PBC_EXIT_PASS)
+            return OUTCOME_PASS;
+        if (code == PBC_EXIT_SKIP) {
+            snprintf(why, whysize, "%s", msg[0] ? msg : "(no reason given)");
+            return OUTCOME_SKIP;
+        }
+        if (code == PBC_EXIT_FAIL && msg[0] != '\0')
+            snprintf(why, whysize, "%s", msg);
+        else
+            snprintf(why, whysize,
+                     "exited with status %d (see its output above)%s%s%s%s", code,
+                     msg[0] ? ": " : "", msg, step[0] ? "; last step: " : "", step);
+        return OUTCOME_FAIL;
+    }
+    if (WIFSIGNALED(status)) {
+        snprintf(why, whysize, "killed by signal %d (%s); last step: %s",
+                 WTERMSIG(status), strsignal(WTERMSIG(status)),
+                 step[0] ? step : "(none recorded)");
+        return OUTCOME_FAIL;
+    }
+    snprintf(why, whysize, "ended with wait status 0x%x", status);
+    return OUTCOME_FAIL;
+}
+
+static const char *outcome_name(outcome o)
+{
+    return o == OUTCOME_PASS ? "pass" : o == OUTCOME_SKIP ? "skip" : "fail";
+}
+
+static void case_test(void **state)
+{
+    const pbc_case *c = *state;
+    char why[sizeof pbc__report->message + sizeof pbc__report->step + 512] = "";
+    int64_t start = pb_now_ns();
+    outcome got = run_case(c, why, sizeof why);
+    double secs = (double)(pb_now_ns() - start) / 1e9;
+    if (secs >= 1.0) /* keep slow cases visible: the suite must stay fast */
+        print_message("[   TIME   ] %s: %.1f s\n", c->name, secs);
+    if (g_self_test) {
+        /* The runner's own test: the verdict must be the one declared. */
+        outcome want = c->expect == PBC_EXPECT_FAIL   ? OUTCOME_FAIL
+                       : c->expect == PBC_EXPECT_SKIP ? OUTCOME_SKIP
+                                                      : OUTCOME_PASS;
+        if (got != want)
+            fail_msg("%s: the runner's verdict is %s (%s), expected %s", c->name,
+                     outcome_name(got), why, outcome_name(want));
+        if (c->expect_text != NULL && strstr(why, c->expect_text) == NULL)
+            fail_msg("%s: the runner's explanation \"%s\" does not contain \"%s\"",
+                     c->name, why, c->expect_text);
+        print_message("[  VERDICT ] %s: %s%s%s\n", c->name, outcome_name(got),
+                      why[0] ? ": " : "", why);
+        return;
+    }
+    switch (got) {
+    case OUTCOME_PASS:
+        return;
+    case OUTCOME_SKIP:
+        print_message("[  SKIP    ] %s: %s\n", c->name, why);
+        skip();
+        return;
+    case OUTCOME_FAIL:
+        fail_msg("%s: %s", c->name, why);
+        return;
+    }
+}
+
+static int run_forked(pbc_case **cases, size_t n)
+{
+    pbc__report = mmap(NULL, sizeof *pbc__report, PROT_READ | PROT_WRITE,
+                       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (pbc__report == MAP_FAILED) {
+        fprintf(stderr, "conformance: mmap: %s\n", strerror(errno));
+        return 1;
+    }
+    struct CMUnitTest *tests = calloc(n ? n : 1, sizeof *tests);
+    if (tests == NULL) {
+        fprintf(stderr, "conformance: out of memory\n");
+        return 1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        tests[i].name = cases[i]->name;
+        tests[i].test_func = case_test;
+        tests[i].initial_state = cases[i];
+    }
+    char group[256];
+    snprintf(group, sizeof group, "conformance.%s", g_backend);
+    /* Orphaned workers of a case are reparented to us, to be reaped. */
+    prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    save_signal_actions();
+    int failed = _cmocka_run_group_tests(group, tests, n, NULL, NULL);
+    free(tests);
+    munmap(pbc__report, sizeof *pbc__report);
+    return failed ? 1 : 0;
+}
+
+static int run_in_process(pbc_case **cases, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        printf("case %s ...\n", cases[i]->name);
+        fflush(stdout);
+        make_scratch();
+        cases[i]->fn(g_backend); /* a failure _exits with its message */
+        remove_scratch();
+        printf("case %s ok\n", cases[i]->name);
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    int rc = pb_worker_main_if_requested(argc, argv);
+    if (rc != 0) {
+        fprintf(stderr, "conformance: pb_worker_main_if_requested: %s\n",
+                pb_strerror(rc));
+        return 1;
+    }
+
+    bool list = false;
+    int timeout_given = 0; /* 1: --timeout given; -1: self-test default pending */
+    g_globs = calloc((size_t)argc, sizeof *g_globs);
+    if (g_globs == NULL)
+        return 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage();
+            return 0;
+        } else if (strcmp(a, "--check-coverage") == 0) {
+            return check_coverage(argv + i + 1, argc - i - 1);
+        } else if (strcmp(a, "--list") == 0) {
+            list = true;
+        } else if (strcmp(a, "--no-fork") == 0) {
+            g_no_fork = true;
+        } else if (strcmp(a, "--slow") == 0) {
+            g_slow = true;
+        } else if (strcmp(a, "--self-test") == 0) {
+            g_self_test = true;
+            timeout_given = timeout_given ? timeout_given : -1;
+        } else if (strcmp(a, "--backend") == 0 || strcmp(a, "--case") == 0 ||
+                   strcmp(a, "--load") == 0 || strcmp(a, "--timeout") == 0) {
+            if (i + 1 >= argc)
+                usage_error("%s needs a value", a);
+            const char *v = argv[++i];
+            if (strcmp(a, "--backend") == 0) {
+                g_backend = v;
+            } else if (strcmp(a, "--case") == 0) {
+                g_globs[g_nglobs++] = v;
+            } else if (strcmp(a, "--load") == 0) {
+                if (dlopen(v, RTLD_NOW | RTLD_GLOBAL) == NULL)
+                    usage_error("--load %s: %s", v, dlerror());
+            } else {
+                char *end = NULL;
+                errno = 0;
+                long t = strtol(v, &end, 10);
+                if (errno != 0 || end == v || *end != '\0' || t < 1 || t > 86400)
+                    usage_error("--timeout %s: expected whole seconds, 1 to 86400", v);
+                g_timeout_s = (int)t;
+                timeout_given = 1;
+            }
+        } else {
+            usage_error("unknown argument \"%s\"", a);
+        }
+    }
+
+    if (timeout_given == -1)
+        g_timeout_s = 2; /* the self-test's hang needs no longer */
+    if (g_self_test && g_no_fork)
+        usage_error("--self-test needs the forking runner; drop --no-fork");
+
+    size_t all = 0;
+    pbc_case **cases = pbc_cases(&all);
+    pbc_case **chosen = calloc(all ? all : 1, sizeof *chosen);
+    if (chosen == NULL)
+        return 1;
+    size_t n = 0;
+    for (size_t i = 0; i < all; i++) {
+        if (selected(cases[i]))
+            chosen[n++] = cases[i];
+    }
+    if (n == 0)
+        usage_error("no case matches the --case patterns given");
+
+    if (list) {
+        for (size_t i = 0; i < n; i++)
+            printf("%s\n", chosen[i]->name);
+        return 0;
+    }
+    if (g_backend == NULL)
+        usage_error("--backend NAME is required");
+    if (!backend_known(g_backend)) {
+        fprintf(stderr, "conformance: --backend %s: no such backend in this build (have: ",
+                g_backend);
+        print_backends(stderr);
+        fprintf(stderr, ")\n");
+        return 2;
+    }
+    rc = g_no_fork ? run_in_process(chosen, n) : run_forked(chosen, n);
+    free(chosen);
+    free(g_globs);
+    return rc;
+}
