@@ -1,0 +1,509 @@
+/*
+ * adapters/glib.c — the `glib` backend: GLib's GThreadPool behind the
+ * futures API.
+ *
+ * GThreadPool is the pool most C programs on a GNOME stack already have:
+ * g_thread_pool_push() hands a pointer to up to max_threads threads that call
+ * one function on it. This file measures it as GLib users run it, and adds
+ * only the bookkeeping the futures contract needs.
+ *
+ * DESIGN
+ *
+ * Threads. max_threads = workers. Without pinning and without an initializer
+ * the pool is non-exclusive, GLib's default: threads are started (or borrowed
+ * from GLib's process-wide cache of idle threads) on push, and a thread idle
+ * for half a second in this pool goes back to that cache, where GLib keeps at
+ * most g_thread_pool_get_max_unused_threads() (default 2) and ends the rest.
+ * With pinning or an initializer the pool is exclusive: GLib starts all
+ * `workers` threads at once and they serve only this pool until it is freed,
+ * which is what makes "worker i is bound to PU i" and "the initializer ran
+ * once in each worker" mean anything.
+ *
+ * Start and stop items (exclusive pools only). Right after creation the pool
+ * gets `workers` start items ahead of any task. Each one takes a worker index,
+ * binds its thread to that PU (pb__placement_bind_thread), records the
+ * binding obtained, runs the initializer, and then waits until all start
+ * items have been taken. A thread waiting there cannot take another item, so
+ * the `workers` start items land on `workers` distinct threads: every thread
+ * is bound and initialised exactly once, before any task runs. create() waits
+ * until every thread has bound itself, so pb_pool_binding() is exact once it
+ * returns. At destroy, stop items do the same in reverse: each thread puts
+ * back the CPU mask it had before binding, so a pinned thread that GLib later
+ * lends to another pool is not left pinned.
+ *
+ * The queue. GLib's own GAsyncQueue carries the work; GLib offers no way to
+ * take items back out of it, so cancellation is done on our side. Each
+ * future travels inside a small item that is also linked into a list of
+ * queued items (under `mu`, through pb_future_slot). A worker that pops an
+ * item unlinks it under `mu` before it claims the future with
+ * pb_future_set_running(); the cancel hint and shutdown(cancel_futures)
+ * unlink an item and clear its future pointer under the same lock, so an item
+ * is claimed by exactly one of them and a worker that later pops an emptied
+ * item just frees it. `mu` is never held while calling into GLib or while
+ * anything that runs user code (tasks, done-callbacks) runs, and GLib calls
+ * our function with its own queue unlocked, so the two locks never nest.
+ *
+ * Completion happens in the GLib thread that ran the task (pb_task_run, then
+ * pb_future_complete: the result buffer is adopted, not copied), so
+ * done-callbacks run in the worker, as with the thread backend.
+ *
+ * Shutdown. `shut` (under `mu`) makes submit fail with PB_ESHUTDOWN.
+ * cancel_futures empties the list of queued items and cancels each future in
+ * the calling thread. wait blocks until `outstanding` — the futures this
+ * backend holds a reference to — reaches zero; whoever drops it to zero
+ * broadcasts only if someone waits (`idle_waiters`, a Dekker pair with
+ * `outstanding`, both sequentially consistent), so the common path costs an
+ * atomic decrement. The GThreadPool itself is freed only in destroy, which
+ * runs with no other call on the pool, so no push can race with
+ * g_thread_pool_free(); free waits (immediate = FALSE) until every thread
+ * has returned from our function, after which no GLib thread touches this
+ * pool's memory.
+ *
+ * Not supported, said plainly at create: task_timeout (a thread cannot be
+ * killed), max_tasks_per_worker (GThreadPool never retires a thread on
+ * request), worker_program (exec backend only).
+ *
+ * What outlives destroy: nothing of ours. GLib's idle-thread cache (at most
+ * two threads by default) is GLib's, shared by every pool in the process.
+ */
+#include <glib.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <pb/backend.h>
+
+#include "placement-int.h"
+
+#define PB__GLIB_STR2(x) #x
+#define PB__GLIB_STR(x) PB__GLIB_STR2(x)
+#define PB__GLIB_VERSION                                                               \
+    PB__GLIB_STR(GLIB_MAJOR_VERSION) "." PB__GLIB_STR(GLIB_MINOR_VERSION) "." PB__GLIB_STR( \
+        GLIB_MICRO_VERSION)
+
+typedef struct gitem gitem;
+struct gitem {
+    pb_future *f;       /* NULL once taken out of the queue by a cancel */
+    gitem *prev, *next; /* the list of queued items, under mu */
+};
+
+typedef struct gpool {
+    GThreadPool *gp;
+    int workers;
+    bool exclusive;
+    bool push_failed; /* an item may sit in GLib's queue with no thread for it */
+
+    pthread_mutex_t mu;
+    pthread_cond_t cv;  /* startup progress, stop items, idle */
+    gitem queued;       /* sentinel of the list of queued items */
+    bool shut;
+
+    _Atomic size_t outstanding; /* futures this backend holds a reference to */
+    _Atomic int idle_waiters;
+
+    /* Exclusive pools: start and stop items (under mu). */
+    int next_index; /* the worker index the next start item takes */
+    int bound;      /* start items past binding */
+    int started;    /* start items past the initializer */
+    int stopping;   /* stop items taken */
+
+    pb__placement *placement; /* NULL: no pinning */
+    hwloc_bitmap_t *saved;    /* each worker's CPU mask before binding */
+    char (*bindings)[128];    /* each worker's binding obtained, "" if none */
+    int bind_error;
+
+    const pb_task *init;
+    void *init_arg;
+    size_t init_len;
+    _Atomic(char *) broken; /* "initializer failed: ...", once set */
+} gpool;
+
+/* The two kinds of control item; tasks travel as gitems. */
+static char start_marker, stop_marker;
+
+/* The worker index of the calling thread in the exclusive pool it serves
+ * (set by the start item, read by the stop item of the same pool). */
+static _Thread_local int tl_index = -1;
+
+/* ---- Bookkeeping ---- */
+
+static void unlink_locked(gitem *it)
+{
+    it->prev->next = it->next;
+    it->next->prev = it->prev;
+    it->prev = it->next = NULL;
+}
+
+/* Drops one held future from the count, waking shutdown(wait) at zero. */
+static void put_outstanding(gpool *p)
+{
+    if (atomic_fetch_sub(&p->outstanding, 1) == 1 && atomic_load(&p->idle_waiters) > 0) {
+        pthread_mutex_lock(&p->mu);
+        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+    }
+}
+
+static void wait_idle(gpool *p)
+{
+    pthread_mutex_lock(&p->mu);
+    atomic_fetch_add(&p->idle_waiters, 1);
+    while (atomic_load(&p->outstanding) > 0)
+        pthread_cond_wait(&p->cv, &p->mu);
+    atomic_fetch_sub(&p->idle_waiters, 1);
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* ---- Worker side ---- */
+
+static void set_broken(gpool *p, const char *why)
+{
+    char *msg = NULL;
+    if (asprintf(&msg, "initializer failed: %s", why) < 0)
+        msg = NULL;
+    char *none = NULL;
+    if (!msg || !atomic_compare_exchange_strong(&p->broken, &none, msg))
+        free(msg); /* an earlier failure's message stays */
+}
+
+static void start_item(gpool *p)
+{
+    pthread_mutex_lock(&p->mu);
+    int i = p->next_index++;
+    pthread_mutex_unlock(&p->mu);
+    tl_index = i;
+
+    int bind_error = 0;
+    if (p->placement) {
+        hwloc_topology_t topo;
+        if (pb__topology(&topo) == 0 &&
+            hwloc_get_cpubind(topo, p->saved[i], HWLOC_CPUBIND_THREAD) != 0)
+            hwloc_bitmap_zero(p->saved[i]); /* unknown: nothing to put back */
+        bind_error = pb__placement_bind_thread(p->placement, i);
+        if (!bind_error)
+            pb__binding_of_self_thread(p->bindings[i], sizeof p->bindings[i]);
+    }
+    pthread_mutex_lock(&p->mu);
+    if (bind_error && !p->bind_error)
+        p->bind_error = bind_error;
+    p->bound++;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+
+    if (p->init) {
+        pb_outcome o;
+        pb_task_run(p->init, p->init_arg, p->init_len, &o);
+        if (o.code)
+            set_broken(p, o.message && *o.message ? o.message : "the initializer task failed");
+        pb_outcome_clear(&o);
+    }
+
+    /* Hold this thread until every start item is taken (see DESIGN). */
+    pthread_mutex_lock(&p->mu);
+    p->started++;
+    pthread_cond_broadcast(&p->cv);
+    while (p->started < p->workers)
+        pthread_cond_wait(&p->cv, &p->mu);
+    pthread_mutex_unlock(&p->mu);
+}
+
+static void stop_item(gpool *p)
+{
+    int i = tl_index;
+    tl_index = -1;
+    if (p->placement && i >= 0 && i < p->workers && !hwloc_bitmap_iszero(p->saved[i])) {
+        hwloc_topology_t topo;
+        if (pb__topology(&topo) == 0)
+            hwloc_set_cpubind(topo, p->saved[i], HWLOC_CPUBIND_THREAD);
+    }
+    pthread_mutex_lock(&p->mu);
+    p->stopping++;
+    pthread_cond_broadcast(&p->cv);
+    while (p->stopping < p->workers)
+        pthread_cond_wait(&p->cv, &p->mu);
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* GLib calls this in a pool thread for every item pushed. */
+static void run_item(gpointer data, gpointer user_data)
+{
+    gpool *p = user_data;
+    if (data == &start_marker) {
+        start_item(p);
+        return;
+    }
+    if (data == &stop_marker) {
+        stop_item(p);
+        return;
+    }
+
+    gitem *it = data;
+    pthread_mutex_lock(&p->mu);
+    pb_future *f = it->f;
+    if (f) {
+        unlink_locked(it);
+        *pb_future_slot(f) = NULL;
+    }
+    pthread_mutex_unlock(&p->mu);
+    free(it);
+    if (!f)
+        return; /* cancelled while queued; the canceller dropped it */
+
+    if (pb_future_set_running(f)) {
+        const char *broken = atomic_load(&p->broken);
+        if (broken) {
+            pb_error e = {.code = PB_EBROKEN, .message = broken};
+            pb_future_set_error(f, &e, 0, 0);
+        } else {
+            size_t len;
+            const void *arg = pb_future_arg(f, &len);
+            pb_outcome o;
+            pb_task_run(pb_future_task(f), arg, len, &o);
+            pb_future_complete(f, &o);
+        }
+    }
+    pb_future_release(f);
+    put_outstanding(p);
+}
+
+#if GLIB_CHECK_VERSION(2, 70, 0)
+/* GLib frees what is left in the queue of a pool freed with immediate=TRUE. */
+static void free_item(gpointer data)
+{
+    if (data != &start_marker && data != &stop_marker)
+        free(data); /* only emptied items can be left by then */
+}
+#endif
+
+/* ---- The backend ---- */
+
+static int glib_submit(void *state, pb_future *f)
+{
+    gpool *p = state;
+    gitem *it = malloc(sizeof *it);
+    if (!it)
+        return PB_ENOMEM;
+    it->f = f;
+
+    pthread_mutex_lock(&p->mu);
+    int r = p->shut ? PB_ESHUTDOWN : atomic_load(&p->broken) ? PB_EBROKEN : 0;
+    if (!r) {
+        it->prev = p->queued.prev;
+        it->next = &p->queued;
+        it->prev->next = it;
+        p->queued.prev = it;
+        *pb_future_slot(f) = it;
+        atomic_fetch_add(&p->outstanding, 1);
+    }
+    pthread_mutex_unlock(&p->mu);
+    if (r) {
+        free(it);
+        return r;
+    }
+
+    GError *err = NULL;
+    if (g_thread_pool_push(p->gp, it, &err))
+        return 0;
+
+    /* GLib queued the item but could not start a thread for it: take the
+     * future back unless a worker already has it, and fail the submit. */
+    r = -(err && err->domain == G_THREAD_ERROR ? EAGAIN : ENOMEM);
+    g_clear_error(&err);
+    pthread_mutex_lock(&p->mu);
+    p->push_failed = true;
+    bool took_back = it->f == f;
+    if (took_back) {
+        it->f = NULL;
+        unlink_locked(it);
+        *pb_future_slot(f) = NULL;
+    }
+    pthread_mutex_unlock(&p->mu);
+    if (!took_back)
+        return 0; /* a worker has it: the submit did succeed */
+    atomic_fetch_sub(&p->outstanding, 1); /* the core still owns f */
+    return r;
+}
+
+static void glib_cancel(void *state, pb_future *f)
+{
+    gpool *p = state;
+    pthread_mutex_lock(&p->mu);
+    gitem *it = *pb_future_slot(f);
+    if (it) {
+        it->f = NULL;
+        unlink_locked(it);
+        *pb_future_slot(f) = NULL;
+    }
+    pthread_mutex_unlock(&p->mu);
+    if (it) {
+        pb_future_release(f);
+        put_outstanding(p);
+    }
+}
+
+static void glib_shutdown(void *state, bool wait, bool cancel_futures)
+{
+    gpool *p = state;
+    pthread_mutex_lock(&p->mu);
+    p->shut = true;
+    pthread_mutex_unlock(&p->mu);
+
+    /* One at a time, so the list lock is never held across a cancel (whose
+     * callbacks run here and may call back into the pool). */
+    while (cancel_futures) {
+        pthread_mutex_lock(&p->mu);
+        gitem *it = p->queued.next;
+        pb_future *f = NULL;
+        if (it != &p->queued) {
+            f = it->f;
+            it->f = NULL;
+            unlink_locked(it);
+            *pb_future_slot(f) = NULL;
+        }
+        pthread_mutex_unlock(&p->mu);
+        if (!f)
+            break;
+        pb_future_cancel(f); /* queued, so PENDING (or cancelled already) */
+        pb_future_release(f);
+        put_outstanding(p);
+    }
+    if (wait)
+        wait_idle(p);
+}
+
+static void gpool_free(gpool *p)
+{
+    if (p->saved)
+        for (int i = 0; i < p->workers; i++)
+            hwloc_bitmap_free(p->saved[i]);
+    free(p->saved);
+    free(p->bindings);
+    pb__placement_free(p->placement);
+    free(p->init_arg);
+    free(atomic_load(&p->broken));
+    pthread_cond_destroy(&p->cv);
+    pthread_mutex_destroy(&p->mu);
+    free(p);
+}
+
+static void glib_destroy(void *state)
+{
+    gpool *p = state;
+    glib_shutdown(p, true, false);
+    if (p->placement) {
+        /* Every start item has run (FIFO, and free below waits for all);
+         * now each thread takes one stop item and unbinds itself. */
+        for (int i = 0; i < p->workers; i++)
+            g_thread_pool_push(p->gp, &stop_marker, NULL);
+    }
+    g_thread_pool_free(p->gp, p->push_failed, TRUE);
+    gpool_free(p);
+}
+
+static int glib_create(const pb_pool_opts *opts, void **state, int *workers)
+{
+    if (opts->task_timeout)
+        return pb_backend_error(PB_ENOTSUP, "glib backend: task_timeout is not supported "
+                                            "(a GThreadPool thread cannot be killed)");
+    if (opts->max_tasks_per_worker)
+        return pb_backend_error(PB_ENOTSUP,
+                                "glib backend: max_tasks_per_worker is not supported "
+                                "(GThreadPool never retires a thread on request)");
+    if (opts->worker_program)
+        return pb_backend_error(PB_ENOTSUP,
+                                "glib backend: worker_program is for the exec backend");
+
+    gpool *p = calloc(1, sizeof *p);
+    if (!p)
+        return PB_ENOMEM;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    p->queued.prev = p->queued.next = &p->queued;
+    p->workers = opts->workers;
+
+    int r = pb__placement_new(opts->pin, opts->workers, &p->placement);
+    if (!r && p->placement) {
+        p->saved = calloc((size_t)p->workers, sizeof *p->saved);
+        p->bindings = calloc((size_t)p->workers, sizeof *p->bindings);
+        r = p->saved && p->bindings ? 0 : PB_ENOMEM;
+        for (int i = 0; !r && i < p->workers; i++)
+            if (!(p->saved[i] = hwloc_bitmap_alloc()))
+                r = PB_ENOMEM;
+    }
+    if (!r && opts->initializer) {
+        p->init = pb_task_find(opts->initializer);
+        p->init_len = opts->init_len;
+        if (opts->init_len) {
+            p->init_arg = malloc(opts->init_len);
+            if (p->init_arg)
+                memcpy(p->init_arg, opts->init_arg, opts->init_len);
+            else
+                r = PB_ENOMEM;
+        }
+    }
+    if (r) {
+        gpool_free(p);
+        return r;
+    }
+
+    p->exclusive = p->placement || p->init;
+    GError *err = NULL;
+#if GLIB_CHECK_VERSION(2, 70, 0)
+    p->gp = g_thread_pool_new_full(run_item, p, free_item, p->workers, p->exclusive, &err);
+#else
+    p->gp = g_thread_pool_new(run_item, p, p->workers, p->exclusive, &err);
+#endif
+    if (err) {
+        /* Exclusive: not every thread could be started. */
+        r = pb_backend_error(-EAGAIN, "glib backend: cannot start %d threads: %s", p->workers,
+                             err->message);
+        g_error_free(err);
+        if (p->gp)
+            g_thread_pool_free(p->gp, TRUE, TRUE);
+        gpool_free(p);
+        return r;
+    }
+
+    if (p->exclusive) {
+        for (int i = 0; i < p->workers; i++)
+            g_thread_pool_push(p->gp, &start_marker, NULL); /* threads exist: cannot fail */
+        if (p->placement) {
+            /* The binding obtained must be readable once create returns. */
+            pthread_mutex_lock(&p->mu);
+            while (p->bound < p->workers)
+                pthread_cond_wait(&p->cv, &p->mu);
+            r = p->bind_error;
+            pthread_mutex_unlock(&p->mu);
+            if (r) {
+                glib_destroy(p);
+                return pb_backend_error(r, "glib backend: cannot bind worker threads: %s",
+                                        pb_strerror(r));
+            }
+        }
+    }
+    *state = p;
+    *workers = p->workers;
+    return 0;
+}
+
+static int glib_binding(void *state, int worker, char *buf, size_t size)
+{
+    gpool *p = state;
+    if (size)
+        snprintf(buf, size, "%s", p->bindings ? p->bindings[worker] : "");
+    return 0;
+}
+
+const pb_backend pb__backend_glib = {
+    .name = "glib",
+    .summary = "GLib " PB__GLIB_VERSION " GThreadPool (exclusive threads when pinned or "
+               "initialised); no task_timeout, no max_tasks_per_worker",
+    .create = glib_create,
+    .submit = glib_submit,
+    .cancel = glib_cancel,
+    .shutdown = glib_shutdown,
+    .destroy = glib_destroy,
+    .binding = glib_binding,
+};

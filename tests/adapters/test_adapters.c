@@ -1,0 +1,709 @@
+/*
+ * test_adapters.c — what the glib and libuv backends promise beyond the
+ * shared contract (which the conformance suite checks): which options they
+ * refuse and how they say so, GLib's pinned threads and their release,
+ * initializers run once per thread, libuv's worker cap on a larger
+ * threadpool, and cancellation of work already handed to the library.
+ *
+ * Usage: test_adapters glib|libuv|libuv-env. Every task runs in this process
+ * (both backends run threads), so tasks block on an in-process gate and
+ * report through globals. Tests check behaviour, never durations; the few
+ * short sleeps give a broken implementation the chance to show itself and
+ * cannot make a correct one fail.
+ */
+#include <pthread.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <pb/pool.h>
+
+#ifdef PB_HAVE_GLIB
+#include <glib.h>
+#endif
+
+#define SEC ((int64_t)1000000000)
+
+/* ---- In-process gate and counters ---- */
+
+static pthread_mutex_t gate_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gate_cv = PTHREAD_COND_INITIALIZER;
+static bool gate_is_open;
+static int gate_active, gate_max_active;
+static _Atomic int tasks_ran;
+
+static void gate_reset(void)
+{
+    pthread_mutex_lock(&gate_mu);
+    gate_is_open = false;
+    gate_active = gate_max_active = 0;
+    pthread_mutex_unlock(&gate_mu);
+    atomic_store(&tasks_ran, 0);
+}
+
+static void gate_open(void)
+{
+    pthread_mutex_lock(&gate_mu);
+    gate_is_open = true;
+    pthread_cond_broadcast(&gate_cv);
+    pthread_mutex_unlock(&gate_mu);
+}
+
+static int gate_active_now(void)
+{
+    pthread_mutex_lock(&gate_mu);
+    int n = gate_active;
+    pthread_mutex_unlock(&gate_mu);
+    return n;
+}
+
+/* Waits (the ctest timeout is the hang guard) until n gate tasks run. */
+static void gate_await_active(int n)
+{
+    pthread_mutex_lock(&gate_mu);
+    while (gate_active < n)
+        pthread_cond_wait(&gate_cv, &gate_mu);
+    pthread_mutex_unlock(&gate_mu);
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+    nanosleep(&ts, NULL);
+}
+
+/* Blocks until the gate opens; counts how many run at once. */
+PB_TASK(adp_gate)
+{
+    pthread_mutex_lock(&gate_mu);
+    if (++gate_active > gate_max_active)
+        gate_max_active = gate_active;
+    pthread_cond_broadcast(&gate_cv);
+    while (!gate_is_open)
+        pthread_cond_wait(&gate_cv, &gate_mu);
+    gate_active--;
+    pthread_mutex_unlock(&gate_mu);
+    atomic_fetch_add(&tasks_ran, 1);
+}
+
+/* Returns its argument; counts runs. */
+PB_TASK(adp_echo)
+{
+    atomic_fetch_add(&tasks_ran, 1);
+    pb_task_return(ctx, arg, len);
+}
+
+/* ---- Initializers ---- */
+
+static _Thread_local int tl_init_runs;
+static _Atomic int init_runs_total;
+
+PB_TASK(adp_init)
+{
+    tl_init_runs++;
+    atomic_fetch_add(&init_runs_total, 1);
+}
+
+/* Fails, once the gate opens (so the test can queue work before it does). */
+PB_TASK(adp_init_fail)
+{
+    pthread_mutex_lock(&gate_mu);
+    while (!gate_is_open)
+        pthread_cond_wait(&gate_cv, &gate_mu);
+    pthread_mutex_unlock(&gate_mu);
+    pb_task_fail(ctx, 7, "no database at %s", "db.sqlite");
+}
+
+typedef struct whoami {
+    int64_t tid;
+    int64_t init_runs;
+    char cpus[256];
+} whoami;
+
+static void format_affinity(char *buf, size_t size)
+{
+    cpu_set_t set;
+    buf[0] = '\0';
+    if (pthread_getaffinity_np(pthread_self(), sizeof set, &set))
+        return;
+    size_t used = 0;
+    for (int c = 0; c < CPU_SETSIZE && used + 8 < size; c++)
+        if (CPU_ISSET(c, &set))
+            used += (size_t)snprintf(buf + used, size - used, "%s%d", used ? "," : "", c);
+}
+
+PB_TASK(adp_whoami)
+{
+    whoami w = {.tid = (int64_t)syscall(SYS_gettid), .init_runs = tl_init_runs};
+    format_affinity(w.cpus, sizeof w.cpus);
+    pb_task_return(ctx, &w, sizeof w);
+}
+
+/* ---- Helpers ---- */
+
+static const char *backend; /* "glib" or "libuv" */
+
+static pb_pool *make_pool(const pb_pool_opts *opts)
+{
+    pb_pool *pool = NULL;
+    int r = pb_pool_create(backend, opts, &pool);
+    if (r)
+        fail_msg("pb_pool_create(%s): %s: %s", backend, pb_strerror(r), pb_pool_last_error());
+    return pool;
+}
+
+static pb_future *submit(pb_pool *pool, const char *task, const void *arg, size_t len)
+{
+    pb_future *f = NULL;
+    int r = pb_submit(pool, pb_task_find(task), arg, len, &f);
+    if (r)
+        fail_msg("pb_submit(%s): %s", task, pb_strerror(r));
+    return f;
+}
+
+/* pb_pool_create must refuse opts with PB_ENOTSUP and name `option`. */
+static void expect_notsup(const pb_pool_opts *opts, const char *option)
+{
+    pb_pool *pool = NULL;
+    int r = pb_pool_create(backend, opts, &pool);
+    if (r != PB_ENOTSUP)
+        fail_msg("%s: expected PB_ENOTSUP for %s, got %d (%s)", backend, option, r,
+                 pb_strerror(r));
+    const char *why = pb_pool_last_error();
+    if (!strstr(why, option))
+        fail_msg("the PB_ENOTSUP message does not name %s: \"%s\"", option, why);
+    assert_null(pool);
+}
+
+static int allowed_cpus(int *first)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set))
+        return 0;
+    *first = -1;
+    for (int c = 0; c < CPU_SETSIZE; c++)
+        if (CPU_ISSET(c, &set) && *first < 0)
+            *first = c;
+    return CPU_COUNT(&set);
+}
+
+static void release_all(pb_future **fs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        pb_future_release(fs[i]);
+}
+
+/* ---- Cases common to both adapters ---- */
+
+static void test_unsupported_options(void **unused)
+{
+    (void)unused;
+    pb_pool_opts o;
+    pb_pool_opts_init(&o);
+    o.workers = 1;
+    o.task_timeout = SEC;
+    expect_notsup(&o, "task_timeout");
+
+    pb_pool_opts_init(&o);
+    o.workers = 1;
+    o.max_tasks_per_worker = 3;
+    expect_notsup(&o, "max_tasks_per_worker");
+
+    pb_pool_opts_init(&o);
+    o.workers = 1;
+    o.worker_program = "/bin/true";
+    expect_notsup(&o, "worker_program");
+}
+
+static void test_summary_and_listing(void **unused)
+{
+    (void)unused;
+    bool listed = false;
+    for (const char *const *n = pb_backend_names(); *n; n++)
+        listed |= !strcmp(*n, backend);
+    assert_true(listed);
+    const char *summary = pb_backend_summary(backend);
+    assert_non_null(summary);
+    /* The summary says what the backend does not support. */
+    assert_non_null(strstr(summary, "task_timeout"));
+    assert_non_null(strstr(summary, "max_tasks_per_worker"));
+}
+
+/* Many tasks, results in the right futures, completion in a worker thread. */
+static void test_many_tasks(void **unused)
+{
+    (void)unused;
+    gate_reset();
+    pb_pool_opts o;
+    pb_pool_opts_init(&o);
+    o.workers = 2;
+    pb_pool *pool = make_pool(&o);
+    assert_int_equal(pb_pool_workers(pool), 2);
+    assert_string_equal(pb_pool_backend(pool), backend);
+    enum { N = 20000 };
+    pb_future **fs = calloc(N, sizeof *fs);
+    assert_non_null(fs);
+    for (uint64_t i = 0; i < N; i++)
+        fs[i] = submit(pool, "adp_echo", &i, sizeof i);
+    for (uint64_t i = 0; i < N; i++) {
+        const void *data;
+        size_t len;
+        assert_int_equal(pb_future_result(fs[i], 30 * SEC, &data, &len), 0);
+        assert_int_equal(len, sizeof i);
+        uint64_t v;
+        memcpy(&v, data, sizeof v);
+        assert_true(v == i);
+        pb_times t;
+        assert_int_equal(pb_future_times(fs[i], &t), 0);
+        assert_true(t.submitted > 0 && t.started >= t.submitted && t.ended >= t.started &&
+                    t.completed >= t.ended);
+    }
+    assert_int_equal(atomic_load(&tasks_ran), N);
+    release_all(fs, N);
+    free(fs);
+    pb_pool_destroy(pool);
+}
+
+static void note_thread(pb_future *f, void *ud)
+{
+    (void)f;
+    *(int64_t *)ud = (int64_t)syscall(SYS_gettid);
+}
+
+/* Cancelling work the library already holds: the cancelled futures never
+ * run, the rest do, shutdown(cancel_futures) cancels in the calling thread. */
+static void test_cancel_queued(void **unused)
+{
+    (void)unused;
+    gate_reset();
+    pb_pool_opts o;
+    pb_pool_opts_init(&o);
+    o.workers = 2;
+    pb_pool *pool = make_pool(&o);
+    pb_future *blockers[2];
+    for (int i = 0; i < 2; i++)
+        blockers[i] = submit(pool, "adp_gate", NULL, 0);
+    gate_await_active(2);
+
+    enum { N = 64 };
+    pb_future *fs[N];
+    for (uint64_t i = 0; i < N; i++)
+        fs[i] = submit(pool, "adp_echo", &i, sizeof i);
+    /* Every worker is blocked, so all N are still queued. */
+    for (int i = 0; i < N; i++)
+        assert_int_equal(pb_future_state(fs[i]), PB_PENDING);
+    int cancelled = 0;
+    for (int i = 0; i < N; i += 2) {
+        assert_true(pb_future_cancel(fs[i]));
+        cancelled++;
+    }
+    /* Give a broken cancel the chance to run something. */
+    sleep_ms(20);
+    assert_int_equal(atomic_load(&tasks_ran), 0);
+
+    /* shutdown(cancel_futures) takes the rest, in this thread. */
+    int64_t cb_thread = 0;
+    assert_int_equal(pb_future_add_done_callback(fs[N - 1], note_thread, &cb_thread), 0);
+    assert_int_equal(pb_pool_shutdown(pool, false, true), 0);
+    assert_true(cb_thread == (int64_t)syscall(SYS_gettid));
+    for (int i = 0; i < N; i++)
+        assert_int_equal(pb_future_state(fs[i]), PB_CANCELLED);
+    assert_int_equal(pb_future_state(blockers[0]), PB_RUNNING);
+
+    pb_future *late = NULL;
+    assert_int_equal(pb_submit(pool, pb_task_find("adp_echo"), NULL, 0, &late), PB_ESHUTDOWN);
+
+    gate_open();
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pb_future_result(blockers[i], 30 * SEC, NULL, NULL), 0);
+    pb_pool_destroy(pool);
+    assert_int_equal(atomic_load(&tasks_ran), 2); /* only the blockers ran */
+    release_all(fs, N);
+    release_all(blockers, 2);
+}
+
+/* shutdown(wait) returns only once queued work has run. */
+static void test_shutdown_waits(void **unused)
+{
+    (void)unused;
+    gate_reset();
+    pb_pool_opts o;
+    pb_pool_opts_init(&o);
+    o.workers = 1;
+    pb_pool *pool = make_pool(&o);
+    pb_future *blocker = submit(pool, "adp_gate", NULL, 0);
+    enum { N = 100 };
+    pb_future *fs[N];
+    for (uint64_t i = 0; i < N; i++)
+        fs[i] = submit(pool, "adp_echo", &i, sizeof i);
+    gate_await_active(1);
+    gate_open();
+    assert_int_equal(pb_pool_shutdown(pool, true, false), 0);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(pb_future_state(fs[i]), PB_FINISHED);
+    assert_int_equal(pb_future_state(blocker), PB_FINISHED);
+    pb_pool_destroy(pool);
+    release_all(fs, N);
+    pb_future_release(blocker);
+}
+
+/* The initializer runs once in each thread that runs tasks, before them. */
+static void test_initializer_once_per_thread(void **unused)
+{
+    (void)unused;
+    atomic_store(&init_runs_total, 0);
+    pb_pool_opts o;
+    pb_pool_opts_init(&o);
+    o.workers = 2;
+    o.initializer = "adp_init";
+    pb_pool *pool = make_pool(&o);
+    enum { N = 2000 };
+    pb_future **fs = calloc(N, sizeof *fs);
+    assert_non_null(fs);
+    for (int i = 0; i < N; i++)
+        fs[i] = submit(pool, "adp_whoami", NULL, 0);
+    int64_t tids[64];
+    int ntids = 0;
+    for (int i = 0; i < N; i++) {
+        const void *data;
+        size_t len;
+        assert_int_equal(pb_future_result(fs[i], 30 * SEC, &data, &len), 0);
+        assert_int_equal(len, sizeof(whoami));
+        whoami w;
+        memcpy(&w, data, sizeof w);
+        assert_int_equal(w.init_runs, 1);
+        bool seen = false;
+        for (int k = 0; k < ntids; k++)
+            seen |= tids[k] == w.tid;
+        if (!seen && ntids < 64)
+            tids[ntids++] = w.tid;
+    }
+    pb_pool_destroy(pool);
+    int total = atomic_load(&init_runs_total);
+    if (!strcmp(backend, "glib")) {
+        /* Exclusive threads: exactly one run per worker, at start. */
+        assert_int_equal(total, 2);
+    } else {
+        /* Threadpool threads: one run per thread that picked up a task. */
+        assert_int_equal(total, ntids);
+    }
+    release_all(fs, N);
+    free(fs);
+}
+
+/* A failing initializer breaks the pool: futures fail with PB_EBROKEN and
+ * the initializer's message, and submit then refuses. */
+static void test_initializer_fails(void **unused)
+{
+    (void)unused;
+    gate_reset();
+    pb_pool_opts o;
+    pb_pool_opts_init(&o);
+    o.workers = 1;
+    o.initializer = "adp_init_fail";
+    pb_pool *pool = make_pool(&o);
+    pb_future *f = submit(pool, "adp_echo", NULL, 0);
+    gate_open();
+    assert_int_equal(pb_future_result(f, 30 * SEC, NULL, NULL), PB_EBROKEN);
+    pb_error e;
+    assert_int_equal(pb_future_error(f, 0, &e), 0);
+    assert_int_equal(e.code, PB_EBROKEN);
+    assert_string_equal(e.message, "initializer failed: no database at db.sqlite");
+    pb_future *g = NULL;
+    assert_int_equal(pb_submit(pool, pb_task_find("adp_echo"), NULL, 0, &g), PB_EBROKEN);
+    assert_null(g);
+    pb_future_release(f);
+    pb_pool_destroy(pool);
+}
+
+/* ---- glib ---- */
+
+#ifdef PB_HAVE_GLIB
+static void test_glib_pinned(void **unused)
+{
+    (void)unused;
+    int first;
+    int ncpu = allowed_cpus(&first);
+    assert_true(ncpu >= 1);
+    pb_pool_opts o;
+    pb_pool_opts_init(&o);
+    o.workers = ncpu;
+    o.pin = "compact";
+    pb_pool *pool = NULL;
+    int r = pb_pool_create("glib", &o, &pool);
+    if (r == PB_ENOTSUP) {
+        print_message("binding threads is not possible here: %s\n", pb_pool_last_error());
+        skip();
+    }
+    assert_int_equal(r, 0);
+    char bindings[64][128];
+    int n = ncpu < 64 ? ncpu : 64;
+    for (int i = 0; i < n; i++) {
+        assert_int_equal(pb_pool_binding(pool, i, bindings[i], sizeof bindings[i]), 0);
+        if (ncpu > 1)
+            assert_true(bindings[i][0] != '\0'); /* one PU each, not the whole set */
+    }
+    /* Every task runs on a thread bound as one of the workers says. */
+    enum { N = 200 };
+    pb_future *fs[N];
+    for (int i = 0; i < N; i++)
+        fs[i] = submit(pool, "adp_whoami", NULL, 0);
+    for (int i = 0; i < N; i++) {
+        const void *data;
+        assert_int_equal(pb_future_result(fs[i], 30 * SEC, &data, NULL), 0);
+        whoami w;
+        memcpy(&w, data, sizeof w);
+        bool match = false;
+        for (int k = 0; k < n; k++)
+            match |= ncpu == 1 || !strcmp(w.cpus, bindings[k]);
+        if (!match)
+            fail_msg("a task ran on a thread bound to %s, which no worker reports", w.cpus);
+    }
+    release_all(fs, N);
+    pb_pool_destroy(pool);
+}
+
+/* A pinned pool's threads put their CPU mask back before GLib can lend them
+ * to another pool. */
+static void test_glib_unpins_on_destroy(void **unused)
+{
+    (void)unused;
+    int first;
+    int ncpu = allowed_cpus(&first);
+    if (ncpu < 2) {
+        print_message("needs two CPUs to tell pinned from unpinned\n");
+        skip();
+    }
+    char all[256];
+    format_affinity(all, sizeof all); /* this thread's mask: what GLib's threads inherit */
+
+    g_thread_pool_stop_unused_threads();
+    while (g_thread_pool_get_num_unused_threads() > 0)
+        sleep_ms(1);
+
+    char pin[16];
+    snprintf(pin, sizeof pin, "%d", first);
+    pb_pool_opts o;
+    pb_pool_opts_init(&o);
+    o.workers = 1;
+    o.pin = pin;
+    pb_pool *pool = NULL;
+    int r = pb_pool_create("glib", &o, &pool);
+    if (r == PB_ENOTSUP)
+        skip();
+    assert_int_equal(r, 0);
+    pb_future *f = submit(pool, "adp_whoami", NULL, 0);
+    const void *data;
+    assert_int_equal(pb_future_result(f, 30 * SEC, &data, NULL), 0);
+    whoami pinned;
+    memcpy(&pinned, data, sizeof pinned);
+    assert_string_equal(pinned.cpus, pin);
+    pb_future_release(f);
+    pb_pool_destroy(pool);
+
+    /* The exclusive thread goes to GLib's idle cache; wait for it so the next
+     * pool reuses it rather than starting a fresh thread. */
+    while (g_thread_pool_get_num_unused_threads() < 1)
+        sleep_ms(1);
+    pb_pool_opts_init(&o);
+    o.workers = 1;
+    pool = make_pool(&o);
+    f = submit(pool, "adp_whoami", NULL, 0);
+    assert_int_equal(pb_future_result(f, 30 * SEC, &data, NULL), 0);
+    whoami later;
+    memcpy(&later, data, sizeof later);
+    if (later.tid == pinned.tid)
+        print_message("the pinned thread was reused, as intended\n");
+    assert_string_equal(later.cpus, all);
+    pb_future_release(f);
+    pb_pool_destroy(pool);
+}
+
+static void test_glib_bad_pin(void **unused)
+{
+    (void)unused;
+    pb_pool_opts o;
+    pb_pool_opts_init(&o);
+    o.workers = 1;
+    o.pin = "3-1";
+    pb_pool *pool = NULL;
+    assert_int_equal(pb_pool_create("glib", &o, &pool), PB_EINVAL);
+}
+#endif
+
+/* ---- libuv ---- */
+
+static int uv_threads(void)
+{
+    const char *v = getenv("UV_THREADPOOL_SIZE");
+    return v ? atoi(v) : 4;
+}
+
+static void test_libuv_refuses(void **unused)
+{
+    (void)unused;
+    pb_pool_opts o;
+    pb_pool_opts_init(&o);
+    o.workers = 1;
+    o.pin = "compact";
+    expect_notsup(&o, "pin=compact");
+
+    pb_pool_opts_init(&o);
+    o.workers = uv_threads() + 1;
+    expect_notsup(&o, "UV_THREADPOOL_SIZE");
+    char want[64];
+    snprintf(want, sizeof want, "workers=%d", o.workers);
+    expect_notsup(&o, want);
+
+    /* As many workers as libuv has threads is fine; binding is unknown. */
+    pb_pool_opts_init(&o);
+    o.workers = uv_threads();
+    pb_pool *pool = make_pool(&o);
+    assert_int_equal(pb_pool_workers(pool), uv_threads());
+    char buf[64];
+    assert_int_equal(pb_pool_binding(pool, 0, buf, sizeof buf), PB_ENOTSUP);
+    pb_pool_destroy(pool);
+}
+
+/* With fewer workers than libuv has threads, no more than `workers` of the
+ * pool's tasks run at once, and the next one stays PENDING. */
+static void test_libuv_cap(void **unused)
+{
+    (void)unused;
+    if (uv_threads() < 3) {
+        print_message("needs a threadpool of at least 3 threads\n");
+        skip();
+    }
+    gate_reset();
+    pb_pool_opts o;
+    pb_pool_opts_init(&o);
+    o.workers = 2;
+    pb_pool *pool = make_pool(&o);
+    pb_future *fs[3];
+    for (int i = 0; i < 3; i++)
+        fs[i] = submit(pool, "adp_gate", NULL, 0);
+    gate_await_active(2);
+    sleep_ms(50); /* a third thread, if the cap were broken, would start now */
+    assert_int_equal(gate_active_now(), 2);
+    assert_int_equal(pb_future_state(fs[2]), PB_PENDING);
+    gate_open();
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(pb_future_result(fs[i], 30 * SEC, NULL, NULL), 0);
+    assert_int_equal(gate_max_active, 2);
+    release_all(fs, 3);
+    pb_pool_destroy(pool);
+}
+
+/* With workers = the threadpool size, work goes to libuv's own queue; a
+ * future cancelled there is uv_cancel()ed and never runs. */
+static void test_libuv_uncapped_cancel(void **unused)
+{
+    (void)unused;
+    gate_reset();
+    int n = uv_threads();
+    pb_pool_opts o;
+    pb_pool_opts_init(&o);
+    o.workers = n;
+    pb_pool *pool = make_pool(&o);
+    pb_future **blockers = calloc((size_t)n, sizeof *blockers);
+    assert_non_null(blockers);
+    for (int i = 0; i < n; i++)
+        blockers[i] = submit(pool, "adp_gate", NULL, 0);
+    gate_await_active(n);
+    enum { N = 32 };
+    pb_future *fs[N];
+    for (uint64_t i = 0; i < N; i++)
+        fs[i] = submit(pool, "adp_echo", &i, sizeof i);
+    sleep_ms(20); /* let the loop thread hand them all to libuv */
+    for (int i = 0; i < N; i += 3)
+        assert_true(pb_future_cancel(fs[i]));
+    gate_open();
+    int ran = 0;
+    for (int i = 0; i < N; i++) {
+        int r = pb_future_result(fs[i], 30 * SEC, NULL, NULL);
+        assert_int_equal(r, i % 3 == 0 ? PB_ECANCELED : 0);
+        ran += r == 0;
+    }
+    for (int i = 0; i < n; i++)
+        assert_int_equal(pb_future_result(blockers[i], 30 * SEC, NULL, NULL), 0);
+    pb_pool_destroy(pool);
+    assert_int_equal(atomic_load(&tasks_ran), ran + n);
+    release_all(fs, N);
+    release_all(blockers, (size_t)n);
+    free(blockers);
+}
+
+/* After every test, pass or fail: a failed check leaves tasks blocked on the
+ * gate, and they must not hold up the tests after it. */
+static int open_gate_after(void **unused)
+{
+    (void)unused;
+    gate_open();
+    return 0;
+}
+#define TEST(fn) cmocka_unit_test_teardown(fn, open_gate_after)
+
+int main(int argc, char **argv)
+{
+    backend = argc > 1 ? argv[1] : "";
+    const struct CMUnitTest common[] = {
+        TEST(test_unsupported_options),
+        TEST(test_summary_and_listing),
+        TEST(test_many_tasks),
+        TEST(test_cancel_queued),
+        TEST(test_shutdown_waits),
+        TEST(test_initializer_once_per_thread),
+        TEST(test_initializer_fails),
+    };
+    if (!strcmp(backend, "glib")) {
+#ifdef PB_HAVE_GLIB
+        const struct CMUnitTest glib[] = {
+            TEST(test_glib_pinned),
+            TEST(test_glib_unpins_on_destroy),
+            TEST(test_glib_bad_pin),
+        };
+        return cmocka_run_group_tests_name("glib: shared", common, NULL, NULL) |
+               cmocka_run_group_tests_name("glib: own", glib, NULL, NULL);
+#endif
+    } else if (!strcmp(backend, "libuv")) {
+        const struct CMUnitTest uv[] = {
+            TEST(test_libuv_refuses),
+            TEST(test_libuv_cap),
+            TEST(test_libuv_uncapped_cancel),
+        };
+        return cmocka_run_group_tests_name("libuv: shared", common, NULL, NULL) |
+               cmocka_run_group_tests_name("libuv: own", uv, NULL, NULL);
+    } else if (!strcmp(backend, "libuv-env")) {
+        /* Run with UV_THREADPOOL_SIZE set: the limits follow it. */
+        backend = "libuv";
+        const struct CMUnitTest uv[] = {
+            TEST(test_libuv_refuses),
+            TEST(test_libuv_cap),
+        };
+        return cmocka_run_group_tests_name("libuv with UV_THREADPOOL_SIZE", uv, NULL, NULL);
+    }
+    fprintf(stderr, "usage: test_adapters glib|libuv|libuv-env (this build has:%s%s)\n",
+#ifdef PB_HAVE_GLIB
+            " glib",
+#else
+            "",
+#endif
+#ifdef PB_HAVE_LIBUV
+            " libuv"
+#else
+            ""
+#endif
+    );
+    return 2;
+}
