@@ -866,12 +866,10 @@ int pbh_execute(const pbh_config *cfg, json_t **doc, pbh_outcome *out, char *err
                             "repetitions", cfg->repetitions, "warmup", cfg->warmup, "workers",
                             cfg->workers, "pin", cfg->pin, "poolbench_version", PB_VERSION_STRING);
     json_t *env = pbr_environment_new();
-    json_t *d = run && env ? pbr_document_new(run, env) : NULL;
-    if (!d) {
-        if (!run || !env) {
-            json_decref(run);
-            json_decref(env);
-        }
+    bool complete = run && env;
+    json_t *d = pbr_document_new(run, env); /* takes both, even when it fails */
+    if (!d || !complete) {
+        json_decref(d);
         json_decref(results);
         free_backends(&r);
         snprintf(err, errlen, "out of memory building the results document");

@@ -10,6 +10,8 @@
  *                           ratios, bindings, skips with reasons
  *   test_program interrupt  SIGINT and SIGTERM after the first case: exit
  *                           130, the finished cases written, complete=false
+ *   test_program plugin     a backend from a shared object (--load): listed,
+ *                           measured next to ours, held against the floor
  *
  * Nothing here checks how long anything took: the interrupt test waits for
  * the progress line that says the second case began, not for a time.
@@ -226,8 +228,11 @@ static void test_e2e(void **state)
     snprintf(out, sizeof out, "%s/tiny-results.json", tmpdir);
     const char *args[] = {"run", "--suite", PB_HARNESS_TEST_DATA "/tiny.json", "--out", out, NULL};
     outcome o = run_poolbench(args);
-    if (o.status != 0)
-        fail_msg("poolbench run exited %d\nstdout:\n%s\nstderr:\n%s", o.status, o.out, o.err);
+    if (o.status != 0) {
+        /* cmocka cuts long messages: the output goes to stderr first. */
+        fprintf(stderr, "stdout:\n%s\nstderr:\n%s\n", o.out, o.err);
+        fail_msg("poolbench run exited %d (its output is above)", o.status);
+    }
     assert_non_null(strstr(o.out, "BACKEND"));
     char want[300];
     snprintf(want, sizeof want, "results: %s", out);
@@ -379,6 +384,63 @@ static void test_interrupt(void **state)
     interrupt_with(SIGTERM);
 }
 
+/* ---- A backend loaded from a plugin ---- */
+
+static void test_plugin(void **state)
+{
+    (void)state;
+    const char *list[] = {"list", "--load", PLUGIN, NULL};
+    outcome o = run_poolbench(list);
+    assert_int_equal(o.status, 0);
+    assert_non_null(strstr(o.out, "inline"));
+    assert_non_null(strstr(o.out, "test plugin: every task runs inside pb_submit"));
+    outcome_free(&o);
+
+    /* Without --load it is unknown. */
+    const char *unknown[] = {"run", "--backend", "inline", NULL};
+    o = run_poolbench(unknown);
+    assert_int_equal(o.status, 2);
+    assert_non_null(strstr(o.err, "unknown backend 'inline'"));
+    outcome_free(&o);
+
+    char out[256];
+    snprintf(out, sizeof out, "%s/plugin.json", tmpdir);
+    const char *args[] = {"run", "--load", PLUGIN, "--suite", PB_HARNESS_TEST_DATA "/tiny.json",
+                          "--backend", "thread,inline", "--scenario", "roundtrip,errors,map,faults",
+                          "--out", out, "--quiet", NULL};
+    o = run_poolbench(args);
+    if (o.status != 0) {
+        fprintf(stderr, "stdout:\n%s\nstderr:\n%s\n", o.out, o.err);
+        fail_msg("poolbench run --load exited %d (its output is above)", o.status);
+    }
+    assert_string_equal(o.err, ""); /* --quiet */
+    outcome_free(&o);
+
+    char err[512] = "";
+    json_t *doc = pbr_read(out, err, sizeof err);
+    if (!doc)
+        fail_msg("pbr_read: %s", err);
+    const json_t *results = json_object_get(doc, "results");
+    const char *ok[] = {"roundtrip", "errors", "map"};
+    for (size_t i = 0; i < 3; i++) {
+        const json_t *c = find(results, "inline", ok[i]);
+        assert_non_null(c);
+        assert_string_equal(str(c, "outcome"), "ok");
+        assert_non_null(find(results, "thread", ok[i]));
+    }
+    /* Its tasks run in poolbench's process: held against the futex floor,
+     * and never given the crash scenario. */
+    const json_t *rt =
+        json_object_get(json_object_get(find(results, "inline", "roundtrip"), "metrics"), "roundtrip");
+    assert_string_equal(str(json_object_get(rt, "floor"), "scenario"), "futex_pingpong");
+    const json_t *faults = find(results, "inline", "faults");
+    assert_string_equal(str(faults, "outcome"), "skipped");
+    /* It cannot say where its worker is bound. */
+    const json_t *binding = json_object_get(find(results, "inline", "roundtrip"), "binding");
+    assert_true(json_is_null(json_object_get(binding, "tasks_on_binding")));
+    json_decref(doc);
+}
+
 int main(int argc, char **argv)
 {
     const char *group = argc > 1 ? argv[1] : "";
@@ -394,6 +456,10 @@ int main(int argc, char **argv)
         const struct CMUnitTest t[] = {cmocka_unit_test_setup_teardown(test_interrupt, setup, teardown)};
         return cmocka_run_group_tests_name("interrupt", t, NULL, NULL);
     }
-    fprintf(stderr, "usage: test_program cli|e2e|interrupt\n");
+    if (!strcmp(group, "plugin")) {
+        const struct CMUnitTest t[] = {cmocka_unit_test_setup_teardown(test_plugin, setup, teardown)};
+        return cmocka_run_group_tests_name("plugin", t, NULL, NULL);
+    }
+    fprintf(stderr, "usage: test_program cli|e2e|interrupt|plugin\n");
     return 2;
 }
