@@ -31,8 +31,11 @@
  *   - Placement: binding uses the topology the parent loaded (no lock) and
  *     sched_setaffinity.
  *   - Signals: the child unblocks every signal (the collector forks with all
- *     blocked) and restores SIGTERM's default action, so task_timeout's
- *     SIGTERM ends it even if the host handles SIGTERM.
+ *     blocked) and resets every handler the host installed to the default
+ *     action, as exec would, and SIGTERM even if ignored: a host's SIGSEGV
+ *     handler (a crash reporter, a test framework that longjmps back into
+ *     its runner) must not run inside a worker, a crashing task must end
+ *     its worker, and task_timeout's SIGTERM must end it.
  * What remains the user's business: a task that takes a lock of its own
  * program which another parent thread held at fork time will deadlock in the
  * child, in this pool as in any fork-based one; use `exec` for such
@@ -64,7 +67,16 @@ static int fork_start(const pb__proc_start *st, pid_t *pid, char *err, size_t er
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
+    /* Handlers the host installed are not the worker's: reset them, as
+     * exec would (ignored signals stay ignored, as across exec). */
     struct sigaction dfl = { .sa_handler = SIG_DFL };
+    for (int sig = 1; sig < NSIG; sig++) {
+        struct sigaction old;
+        if (sig == SIGKILL || sig == SIGSTOP || sigaction(sig, NULL, &old) != 0)
+            continue;
+        if (old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN)
+            sigaction(sig, &dfl, NULL);
+    }
     sigaction(SIGTERM, &dfl, NULL);
 
     int status = 0;
