@@ -14,8 +14,10 @@
  *     lock (hwloc documents concurrent read-only use and binding calls as
  *     safe). The same pthread_once snapshots the allowed set: hwloc's allowed
  *     cpuset (cgroups) intersected with the process's affinity mask at that
- *     moment. Taking it once matters: after workers have pinned themselves,
- *     asking the kernel again would see their narrowed masks.
+ *     moment. Pools are placed within that snapshot narrowed to the creating
+ *     thread's mask at creation (allowed_now), so an affinity change made
+ *     later counts, while a pinned worker's own mask never leaks into "what
+ *     the process may use".
  *   - Binding support is read from hwloc_topology_get_support() at load time.
  *     When hwloc cannot bind (another OS, or a topology that is not this
  *     system, e.g. HWLOC_THISSYSTEM=0 or HWLOC_SYNTHETIC in the environment),
@@ -143,21 +145,31 @@ int pb__topology(hwloc_topology_t *out)
     return 0;
 }
 
-/* The allowed snapshot, or NULL when the topology could not be loaded. */
-static hwloc_const_cpuset_t process_allowed(void)
+/* The PUs a pool created now may use: the allowed snapshot narrowed to the
+ * calling thread's current affinity mask, so `taskset` or sched_setaffinity()
+ * done after the first use still counts (workers=0 means "the PUs this
+ * process may run on" at creation time). A new bitmap, or NULL. */
+static hwloc_bitmap_t allowed_now(void)
 {
     hwloc_topology_t t;
-
-    return pb__topology(&t) == 0 ? topo_allowed : NULL;
+    if (pb__topology(&t) < 0)
+        return NULL;
+    hwloc_bitmap_t set = hwloc_bitmap_dup(topo_allowed), mine = hwloc_bitmap_alloc();
+    if (set && mine && can_get_thread && hwloc_get_cpubind(t, mine, HWLOC_CPUBIND_THREAD) == 0 &&
+        hwloc_bitmap_intersects(set, mine))
+        hwloc_bitmap_and(set, set, mine);
+    hwloc_bitmap_free(mine);
+    return set;
 }
 
 int pb__cpu_count(void)
 {
-    hwloc_const_cpuset_t allowed = process_allowed();
+    hwloc_bitmap_t allowed = allowed_now();
     int n;
 
     if (allowed) {
         n = hwloc_bitmap_weight(allowed);
+        hwloc_bitmap_free(allowed);
         if (n >= 1)
             return n;
     }
@@ -380,7 +392,12 @@ int pb__placement_check(const char *pin)
         return 0;
     if ((err = pb__topology(&t)) < 0)
         return err;
-    return pb__placement_compute(t, topo_allowed, pin, 0, NULL);
+    hwloc_bitmap_t allowed = allowed_now();
+    if (!allowed)
+        return PB_ENOMEM;
+    err = pb__placement_compute(t, allowed, pin, 0, NULL);
+    hwloc_bitmap_free(allowed);
+    return err;
 }
 
 /* ------------------------------------------------------------------------
@@ -457,7 +474,9 @@ int pb__placement_new(const char *pin, int workers, pb__placement **out)
             return PB_ENOMEM;
         }
     }
-    err = pb__placement_compute(t, topo_allowed, pin, workers, p->sets);
+    hwloc_bitmap_t allowed = allowed_now();
+    err = allowed ? pb__placement_compute(t, allowed, pin, workers, p->sets) : PB_ENOMEM;
+    hwloc_bitmap_free(allowed);
     if (err < 0) {
         pb__placement_free(p);
         return err;
