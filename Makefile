@@ -6,8 +6,11 @@ BUILD_TYPE ?= RelWithDebInfo
 CMAKE_FLAGS ?=
 SUITE ?= quick
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+CTEST_FLAGS ?= -LE slow
+RUNS_DIR ?= results/runs
+POOLBENCH = $(BUILD_DIR)/harness/poolbench
 
-.PHONY: all deps configure build run test clean install
+.PHONY: all deps configure build run test charts clean install
 
 all: build
 
@@ -22,11 +25,25 @@ configure: deps $(BUILD_DIR)/CMakeCache.txt
 build: configure
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
+# Runs the suite, then draws the charts of that run beside its results file.
+# The run's own exit status (1 when a check failed) is kept.
 run: build
-	$(BUILD_DIR)/harness/poolbench run --suite $(SUITE)
+	@mkdir -p $(RUNS_DIR); \
+	out=$(RUNS_DIR)/$$(date -u +%Y%m%dT%H%M%SZ)-$(notdir $(basename $(SUITE))).json; \
+	$(POOLBENCH) run --suite $(SUITE) --out $$out; status=$$?; \
+	if [ -f $$out ]; then $(POOLBENCH) plot $$out --out $${out%.json}-charts || status=$$?; fi; \
+	exit $$status
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) $(CTEST_FLAGS)
+
+# The README's two charts, from a fresh quick run on this machine.
+charts: build
+	@mkdir -p $(RUNS_DIR) docs/images; \
+	out=$(RUNS_DIR)/$$(date -u +%Y%m%dT%H%M%SZ)-charts.json; \
+	$(POOLBENCH) run --suite quick --out $$out --quiet; \
+	$(POOLBENCH) plot $$out --out $(BUILD_DIR)/charts && \
+	cp $(BUILD_DIR)/charts/roundtrip.png $(BUILD_DIR)/charts/granularity.png docs/images/
 
 install: build
 	cmake --install $(BUILD_DIR)
