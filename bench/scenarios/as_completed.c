@@ -14,10 +14,13 @@
  *              no earlier than the one before it. The timestamp is taken
  *              just before the iterator hears of the completion, so two
  *              futures completing within a moment of each other on two
- *              threads may be heard of in either order; inversions up to
- *              `slack` are therefore tolerated (the default is far below the
- *              spread of the task lengths, so an iterator that ignored
- *              completion order would still fail).
+ *              threads may be heard of in either order: inversions up to
+ *              `slack` are not counted. A completing thread preempted
+ *              between its timestamp and the notification (a loaded
+ *              machine) makes a rare larger one, so up to 1% of the yields
+ *              (at least one) may be out of order; an iterator that ignored
+ *              completion order gets a large share of its yields wrong with
+ *              these random lengths, and fails.
  */
 #include "common.h"
 
@@ -116,10 +119,12 @@ static int run(pb_sc *sc)
     pb_sc_check(sc, "each_once", k == n && last == PB_EOF && !dups && !unknown,
                 "%zu of %zu futures yielded (%zu twice, %zu unknown), then %s", k, n, dups, unknown,
                 pb_strerror(last));
-    pb_sc_check(sc, "order", inversions == 0 && early_after == 0,
-                "%zu futures yielded after one that completed later (worst by %lld ns, slack %lld "
-                "ns); %zu already-done futures came after newly completed ones",
-                inversions, (long long)worst, (long long)slack, early_after);
+    size_t allowed = n / 100 ? n / 100 : 1;
+    pb_sc_check(sc, "order", inversions <= allowed && early_after == 0,
+                "%zu of %zu futures yielded after one that completed later (worst by %lld ns; "
+                "slack %lld ns, %zu allowed); %zu already-done futures came after newly completed "
+                "ones",
+                inversions, n, (long long)worst, (long long)slack, allowed, early_after);
 out:
     pbs_release_all(fs, n);
     free(fs);
