@@ -603,10 +603,9 @@ static void init_cell(pbh_runner *r, pbh_cell *cell, const pbh_case *c, pbh_back
     }
     if ((c->scenario->flags & PB_SC_NEEDS_PROCESS) && b->in_process != 0) {
         char msg[600];
-        snprintf(msg, sizeof msg,
-                 "needs %s; backend '%s' %s", c->scenario->needs ? c->scenario->needs : "workers in other processes",
-                 b->name,
-                 b->in_process == 1 ? "runs tasks in poolbench's own process (a crashing task would end the run)"
+        snprintf(msg, sizeof msg, "needs %s; '%s' %s",
+                 c->scenario->needs ? c->scenario->needs : "workers in other processes", b->name,
+                 b->in_process == 1 ? "runs its tasks inside poolbench (a crash would end the run)"
                                     : "could not be asked where its tasks run");
         cell_end(cell, CELL_SKIPPED, msg);
     }

@@ -126,7 +126,7 @@ void pbh_print_summary(FILE *out, const json_t *doc)
         const char *outcome = str(c, "outcome");
         const json_t *metrics = json_object_get(c, "metrics");
         if (!strcmp(outcome, "skipped")) {
-            fprintf(out, "%-*s  %-*.*s  skipped: %.90s\n", wb, str(c, "backend"), wc, wc, label,
+            fprintf(out, "%-*s  %-*.*s  skipped: %.120s\n", wb, str(c, "backend"), wc, wc, label,
                     str(c, "reason"));
             continue;
         }
