@@ -583,7 +583,7 @@ static void cell_end(pbh_cell *cell, int state, const char *reason)
     cell->reason = xstrdup(reason);
 }
 
-static void init_cell(pbh_runner *r, pbh_cell *cell, const pbh_case *c, pbh_backend *b)
+static void init_cell(pbh_cell *cell, const pbh_case *c, pbh_backend *b)
 {
     memset(cell, 0, sizeof *cell);
     cell->c = c;
@@ -591,7 +591,6 @@ static void init_cell(pbh_runner *r, pbh_cell *cell, const pbh_case *c, pbh_back
     cell->info = b;
     cell->state = CELL_RUNNING;
     cell->on_binding = -1;
-    (void)r;
     if (!b)
         return;
     if (b->create_rc) {
@@ -815,7 +814,7 @@ int pbh_execute(const pbh_config *cfg, json_t **doc, pbh_outcome *out, char *err
         bool floor = c->scenario->flags & PB_SC_FLOOR;
         size_t ncells = floor ? 1 : cfg->nbackends;
         for (size_t b = 0; b < ncells; b++)
-            init_cell(&r, &cells[b], c, floor ? NULL : &r.backends[b]);
+            init_cell(&cells[b], c, floor ? NULL : &r.backends[b]);
         pbh_progress_case(&r.progress, ci, plan->ncases, c->label, floor ? "the floor" : backends_text);
 
         for (int rep = -cfg->warmup; rep < cfg->repetitions && !pbh_stop; rep++) {
