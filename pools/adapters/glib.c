@@ -9,27 +9,34 @@
  *
  * DESIGN
  *
- * Threads. max_threads = workers. Without pinning and without an initializer
- * the pool is non-exclusive, GLib's default: threads are started (or borrowed
- * from GLib's process-wide cache of idle threads) on push, and a thread idle
- * for half a second in this pool goes back to that cache, where GLib keeps at
- * most g_thread_pool_get_max_unused_threads() (default 2) and ends the rest.
- * With pinning or an initializer the pool is exclusive: GLib starts all
- * `workers` threads at once and they serve only this pool until it is freed,
- * which is what makes "worker i is bound to PU i" and "the initializer ran
- * once in each worker" mean anything.
+ * Threads. An exclusive GThreadPool with max_threads = workers: GLib starts
+ * all `workers` threads at once and they serve only this pool until it is
+ * freed. (GLib's other mode, threads shared between pools and borrowed on
+ * push, would let a thread wander off to another pool mid-benchmark, and
+ * would make "worker i is bound to PU i", "the initializer ran once in each
+ * worker" and "no thread outlives destroy" mean nothing.)
  *
- * Start and stop items (exclusive pools only). Right after creation the pool
- * gets `workers` start items ahead of any task. Each one takes a worker index,
- * binds its thread to that PU (pb__placement_bind_thread), records the
- * binding obtained, runs the initializer, and then waits until all start
- * items have been taken. A thread waiting there cannot take another item, so
- * the `workers` start items land on `workers` distinct threads: every thread
+ * Start items. Right after creation the pool gets `workers` start items ahead
+ * of any task. Each one takes a worker index, notes its thread id, binds the
+ * thread to that PU if pinning was asked (pb__placement_bind_thread) and
+ * records the binding obtained, runs the initializer, and then waits until
+ * all start items have been taken. A thread waiting there cannot take another
+ * item, so the start items land on `workers` distinct threads: every thread
  * is bound and initialised exactly once, before any task runs. create() waits
- * until every thread has bound itself, so pb_pool_binding() is exact once it
- * returns. At destroy, stop items do the same in reverse: each thread puts
- * back the CPU mask it had before binding, so a pinned thread that GLib later
- * lends to another pool is not left pinned.
+ * until every thread has bound itself when pinning, so pb_pool_binding() is
+ * exact once it returns.
+ *
+ * Threads at destroy. GLib never lets a pool's threads be joined: freed, they
+ * go to a process-wide cache of idle threads (GLib keeps fewer than
+ * g_thread_pool_get_max_unused_threads(), default 2) or end on their own a
+ * moment later. The contract says no thread of the pool outlives destroy, so
+ * destroy asks GLib to end its idle threads (g_thread_pool_stop_unused_threads,
+ * public API meant for this) until none of the pool's threads is left in
+ * /proc/self/task. That also ends idle threads other GLib pools of the process
+ * parked in the cache; they are idle by definition and GLib starts new ones
+ * when needed. Pinned threads first put back the CPU mask they had (stop
+ * items, the start items' mirror image), so a thread another pool might grab
+ * from the cache in between is never left pinned.
  *
  * The queue. GLib's own GAsyncQueue carries the work; GLib offers no way to
  * take items back out of it, so cancellation is done on our side. Each
@@ -62,9 +69,6 @@
  * Not supported, said plainly at create: task_timeout (a thread cannot be
  * killed), max_tasks_per_worker (GThreadPool never retires a thread on
  * request), worker_program (exec backend only).
- *
- * What outlives destroy: nothing of ours. GLib's idle-thread cache (at most
- * two threads by default) is GLib's, shared by every pool in the process.
  */
 #include <glib.h>
 #include <pthread.h>
@@ -72,6 +76,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <pb/backend.h>
 
@@ -92,7 +99,6 @@ struct gitem {
 typedef struct gpool {
     GThreadPool *gp;
     int workers;
-    bool exclusive;
     bool push_failed; /* an item may sit in GLib's queue with no thread for it */
 
     pthread_mutex_t mu;
@@ -103,11 +109,12 @@ typedef struct gpool {
     _Atomic size_t outstanding; /* futures this backend holds a reference to */
     _Atomic int idle_waiters;
 
-    /* Exclusive pools: start and stop items (under mu). */
+    /* Start and stop items (under mu). */
     int next_index; /* the worker index the next start item takes */
     int bound;      /* start items past binding */
     int started;    /* start items past the initializer */
     int stopping;   /* stop items taken */
+    pid_t *tids;    /* each worker's thread id, 0 until its start item ran */
 
     pb__placement *placement; /* NULL: no pinning */
     hwloc_bitmap_t *saved;    /* each worker's CPU mask before binding */
@@ -123,8 +130,8 @@ typedef struct gpool {
 /* The two kinds of control item; tasks travel as gitems. */
 static char start_marker, stop_marker;
 
-/* The worker index of the calling thread in the exclusive pool it serves
- * (set by the start item, read by the stop item of the same pool). */
+/* The worker index of the calling thread in the pool it serves (set by the
+ * start item, read by the stop item of the same pool). */
 static _Thread_local int tl_index = -1;
 
 /* ---- Bookkeeping ---- */
@@ -172,6 +179,7 @@ static void start_item(gpool *p)
 {
     pthread_mutex_lock(&p->mu);
     int i = p->next_index++;
+    p->tids[i] = (pid_t)syscall(SYS_gettid);
     pthread_mutex_unlock(&p->mu);
     tl_index = i;
 
@@ -380,12 +388,40 @@ static void gpool_free(gpool *p)
             hwloc_bitmap_free(p->saved[i]);
     free(p->saved);
     free(p->bindings);
+    free(p->tids);
     pb__placement_free(p->placement);
     free(p->init_arg);
     free(atomic_load(&p->broken));
     pthread_cond_destroy(&p->cv);
     pthread_mutex_destroy(&p->mu);
     free(p);
+}
+
+static bool thread_exists(pid_t tid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%ld", (long)tid);
+    return access(path, F_OK) == 0;
+}
+
+/* Waits until none of the pool's threads is left (see DESIGN). GLib cannot
+ * join them, so: end GLib's idle threads, look, repeat. A thread that is
+ * still on its way from the pool to GLib's cache is caught on a later round.
+ * Bounded, so that a GLib that behaves otherwise costs time, not a hang. */
+static void reap_threads(gpool *p)
+{
+    if (access("/proc/self/task", F_OK) != 0)
+        return; /* no procfs: nothing to look at */
+    const struct timespec pause = {0, 100 * 1000};
+    for (int round = 0; round < 50000; round++) { /* 5 s of 100 µs pauses */
+        g_thread_pool_stop_unused_threads();
+        bool left = false;
+        for (int i = 0; i < p->workers && !left; i++)
+            left = p->tids[i] && thread_exists(p->tids[i]);
+        if (!left)
+            return;
+        nanosleep(&pause, NULL);
+    }
 }
 
 static void glib_destroy(void *state)
@@ -399,6 +435,7 @@ static void glib_destroy(void *state)
             g_thread_pool_push(p->gp, &stop_marker, NULL);
     }
     g_thread_pool_free(p->gp, p->push_failed, TRUE);
+    reap_threads(p);
     gpool_free(p);
 }
 
@@ -423,7 +460,10 @@ static int glib_create(const pb_pool_opts *opts, void **state, int *workers)
     p->queued.prev = p->queued.next = &p->queued;
     p->workers = opts->workers;
 
-    int r = pb__placement_new(opts->pin, opts->workers, &p->placement);
+    p->tids = calloc((size_t)p->workers, sizeof *p->tids);
+    int r = p->tids ? 0 : PB_ENOMEM;
+    if (!r)
+        r = pb__placement_new(opts->pin, opts->workers, &p->placement);
     if (!r && p->placement) {
         p->saved = calloc((size_t)p->workers, sizeof *p->saved);
         p->bindings = calloc((size_t)p->workers, sizeof *p->bindings);
@@ -448,15 +488,14 @@ static int glib_create(const pb_pool_opts *opts, void **state, int *workers)
         return r;
     }
 
-    p->exclusive = p->placement || p->init;
     GError *err = NULL;
 #if GLIB_CHECK_VERSION(2, 70, 0)
-    p->gp = g_thread_pool_new_full(run_item, p, free_item, p->workers, p->exclusive, &err);
+    p->gp = g_thread_pool_new_full(run_item, p, free_item, p->workers, TRUE, &err);
 #else
-    p->gp = g_thread_pool_new(run_item, p, p->workers, p->exclusive, &err);
+    p->gp = g_thread_pool_new(run_item, p, p->workers, TRUE, &err);
 #endif
     if (err) {
-        /* Exclusive: not every thread could be started. */
+        /* Not every thread could be started. */
         r = pb_backend_error(-EAGAIN, "glib backend: cannot start %d threads: %s", p->workers,
                              err->message);
         g_error_free(err);
@@ -466,21 +505,19 @@ static int glib_create(const pb_pool_opts *opts, void **state, int *workers)
         return r;
     }
 
-    if (p->exclusive) {
-        for (int i = 0; i < p->workers; i++)
-            g_thread_pool_push(p->gp, &start_marker, NULL); /* threads exist: cannot fail */
-        if (p->placement) {
-            /* The binding obtained must be readable once create returns. */
-            pthread_mutex_lock(&p->mu);
-            while (p->bound < p->workers)
-                pthread_cond_wait(&p->cv, &p->mu);
-            r = p->bind_error;
-            pthread_mutex_unlock(&p->mu);
-            if (r) {
-                glib_destroy(p);
-                return pb_backend_error(r, "glib backend: cannot bind worker threads: %s",
-                                        pb_strerror(r));
-            }
+    for (int i = 0; i < p->workers; i++)
+        g_thread_pool_push(p->gp, &start_marker, NULL); /* threads exist: cannot fail */
+    if (p->placement) {
+        /* The binding obtained must be readable once create returns. */
+        pthread_mutex_lock(&p->mu);
+        while (p->bound < p->workers)
+            pthread_cond_wait(&p->cv, &p->mu);
+        r = p->bind_error;
+        pthread_mutex_unlock(&p->mu);
+        if (r) {
+            glib_destroy(p);
+            return pb_backend_error(r, "glib backend: cannot bind worker threads: %s",
+                                    pb_strerror(r));
         }
     }
     *state = p;
@@ -498,8 +535,8 @@ static int glib_binding(void *state, int worker, char *buf, size_t size)
 
 const pb_backend pb__backend_glib = {
     .name = "glib",
-    .summary = "GLib " PB__GLIB_VERSION " GThreadPool (exclusive threads when pinned or "
-               "initialised); no task_timeout, no max_tasks_per_worker",
+    .summary = "GLib " PB__GLIB_VERSION " GThreadPool, exclusive threads; "
+               "no task_timeout, no max_tasks_per_worker",
     .create = glib_create,
     .submit = glib_submit,
     .cancel = glib_cancel,
