@@ -19,7 +19,10 @@
  * lock, which also guards the list of callbacks and waiters: whoever makes
  * the future done takes the list under the lock, so a callback is either
  * taken by the completer or, if added later, sees a done future and runs at
- * once in the adding thread — never both, never neither.
+ * once in the adding thread — never both, never neither. While the completer
+ * is still running callbacks (`delivering`), a late one is appended for the
+ * completer to run after the others, so "in the order added" holds even when
+ * adding races with completion.
  *
  * Waking. Result waiters spin briefly on `state`, then count themselves in
  * `sleepers` and futex-wait on `state`. The completer stores the done state
@@ -70,6 +73,7 @@ struct pb_future {
     /* Callbacks and waiters, in the order added. */
     pb__entry *entries;        /* inline_entries or heap */
     uint32_t nentries, capentries;
+    bool delivering;           /* the completer is running callbacks */
     pb__entry inline_entries[PB__INLINE_ENTRIES];
 
     size_t arg_len;
@@ -103,6 +107,7 @@ pb_future *pb__future_new(pb_pool *pool, const pb_task *task, const void *arg, s
     f->entries = f->inline_entries;
     f->nentries = 0;
     f->capentries = PB__INLINE_ENTRIES;
+    f->delivering = false;
     f->arg_len = len;
     if (len && arg) /* NULL arg: the caller fills pb_future_arg() itself */
         memcpy(f->arg, arg, len);
@@ -294,7 +299,9 @@ int pb_future_add_done_callback(pb_future *f, pb_done_fn cb, void *ud)
     if (!f || !cb)
         return PB_EINVAL;
     pb__lock_acquire(&f->lock);
-    if (!state_done(atomic_load_explicit(&f->state, memory_order_relaxed))) {
+    if (!state_done(atomic_load_explicit(&f->state, memory_order_relaxed)) || f->delivering) {
+        /* Not done, or done with earlier callbacks still running in the
+         * completing thread: this one runs there, after them. */
         int r = entries_append(f, cb, ud);
         pb__lock_release(&f->lock);
         return r;
@@ -328,13 +335,11 @@ void pb__future_remove_waiter(pb_future *f, pb__waiter *w)
     pb__lock_release(&f->lock);
 }
 
-/* Delivers a done state just stored (the outcome was written before it),
- * with the lock held on entry; releases it. Notifies waiters under the lock
- * (so they may be freed right after they unregister), wakes result sleepers,
- * then runs the callbacks in this thread, in the order added. */
-static void deliver_locked(pb_future *f)
+/* Takes the entries list out of f (lock held) into *out; returns its length.
+ * Inline entries are copied into inl, so the future's storage is free again. */
+static uint32_t take_entries_locked(pb_future *f, pb__entry inl[PB__INLINE_ENTRIES],
+                                    pb__entry **out)
 {
-    pb__entry inl[PB__INLINE_ENTRIES];
     pb__entry *entries = f->entries;
     uint32_t n = f->nentries;
     if (entries == f->inline_entries) {
@@ -344,19 +349,44 @@ static void deliver_locked(pb_future *f)
     f->entries = f->inline_entries;
     f->nentries = 0;
     f->capentries = PB__INLINE_ENTRIES;
+    *out = entries;
+    return n;
+}
+
+/* Delivers a done state just stored (the outcome was written before it),
+ * with the lock held on entry; releases it. Notifies waiters under the lock
+ * (so they may be freed right after they unregister), wakes result sleepers,
+ * then runs the callbacks in this thread, in the order added. Callbacks added
+ * while this runs them are appended (`delivering`) and run here after the
+ * earlier ones, so the order holds even across threads. */
+static void deliver_locked(pb_future *f)
+{
+    pb__entry inl[PB__INLINE_ENTRIES], *entries;
+    uint32_t n = take_entries_locked(f, inl, &entries);
     for (uint32_t i = 0; i < n; i++)
         if (!entries[i].fn)
             ((pb__waiter *)entries[i].ud)->notify(entries[i].ud, f);
+    f->delivering = true;
     pb__lock_release(&f->lock);
 
     if (atomic_load(&f->sleepers))
         pb__futex_wake(&f->state, INT_MAX);
 
-    for (uint32_t i = 0; i < n; i++)
-        if (entries[i].fn)
-            entries[i].fn(f, entries[i].ud);
-    if (entries != inl)
-        free(entries);
+    for (;;) {
+        for (uint32_t i = 0; i < n; i++)
+            if (entries[i].fn)
+                entries[i].fn(f, entries[i].ud);
+        if (entries != inl)
+            free(entries);
+        pb__lock_acquire(&f->lock);
+        n = take_entries_locked(f, inl, &entries);
+        if (n == 0) {
+            f->delivering = false;
+            pb__lock_release(&f->lock);
+            return;
+        }
+        pb__lock_release(&f->lock);
+    }
 }
 
 /* FINISHED, with the outcome written and the lock held; releases it. */

@@ -234,7 +234,9 @@ typedef void (*pb_done_fn)(pb_future *f, void *ud);
 /* Adds a callback run once when f is done, in the order added. It runs in the
  * thread that completes f (a worker thread, a process backend's collector, the
  * thread cancelling it or shutting the pool down), or here and now if f is
- * already done. It may read f and retain/release it; it must not block.
+ * already done and its earlier callbacks have run (if the completing thread
+ * is still running them, this one runs there, right after them, so the order
+ * always holds). It may read f and retain/release it; it must not block.
  * Returns 0, PB_EINVAL or PB_ENOMEM. */
 int pb_future_add_done_callback(pb_future *f, pb_done_fn cb, void *ud);
 
