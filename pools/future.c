@@ -363,15 +363,24 @@ static void deliver_locked(pb_future *f)
 {
     pb__entry inl[PB__INLINE_ENTRIES], *entries;
     uint32_t n = take_entries_locked(f, inl, &entries);
-    for (uint32_t i = 0; i < n; i++)
+    bool callbacks = false;
+    for (uint32_t i = 0; i < n; i++) {
         if (!entries[i].fn)
             ((pb__waiter *)entries[i].ud)->notify(entries[i].ud, f);
-    f->delivering = true;
+        else
+            callbacks = true;
+    }
+    f->delivering = callbacks;
     pb__lock_release(&f->lock);
 
     if (atomic_load(&f->sleepers))
         pb__futex_wake(&f->state, INT_MAX);
 
+    if (!callbacks) {
+        if (entries != inl)
+            free(entries);
+        return;
+    }
     for (;;) {
         for (uint32_t i = 0; i < n; i++)
             if (entries[i].fn)
