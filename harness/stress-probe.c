@@ -1,0 +1,304 @@
+/*
+ * stress-probe.c — the task every stress operation submits, and the table in
+ * which it records which process ran it.
+ *
+ * WHY A PROBE
+ *
+ * The stress run must tell an injected failure from a real one, and that
+ * needs to know, for a future that failed because a worker was killed from
+ * outside, which worker was running it. A task that died cannot say so in
+ * its result. So the probe says it first: before doing anything, it writes
+ * its process id into a slot of a shared table indexed by the future's id,
+ * then runs the real work — a workload of bench/workloads.c (checksum, echo,
+ * fail, crash, hang), found by name and run in place with pb_task_run — and
+ * returns its pid, thread id and own id ahead of the workload's result, so a
+ * result that reached the wrong future is caught too.
+ *
+ * THE TABLE
+ *
+ * A file of PBH_SLOTS 16-byte slots, created by the harness in $TMPDIR and
+ * mapped MAP_SHARED. Forked workers inherit the mapping; exec'd workers (and
+ * workers of any other pool that runs this program's tasks in another
+ * process) find the file by the path each probe argument carries, and map
+ * it on their first probe. A slot holds (id, pid); the writer stores the pid
+ * and then the id (release), the reader loads the id (acquire) and trusts
+ * the pid only when the id is its own, so a slot reused by a later probe
+ * reads as "unknown" rather than as a wrong pid. Thread workers share the
+ * harness's own mapping.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <pb/backend.h>
+
+#include "stress-int.h"
+
+#define PBH_SLOTS (1u << 16) /* a power of two; far more than ever in flight */
+
+typedef struct slot {
+    _Atomic uint64_t id;
+    _Atomic int32_t pid;
+    int32_t reserved;
+} slot;
+
+/* The mapping this process uses, and the path it came from. Written by the
+ * harness under map_mu before any worker exists (so forked children inherit
+ * a consistent pair), or by a worker on its first probe. */
+static pthread_mutex_t map_mu = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic(slot *) table;
+static char table_path[256];
+static bool table_owner; /* this process created the file */
+
+static const char *const inner_names[PBH_INNER_COUNT] = {
+    [PBH_INNER_CHECKSUM] = "checksum", [PBH_INNER_ECHO] = "echo",
+    [PBH_INNER_FAIL] = "fail",         [PBH_INNER_SEGV] = "crash",
+    [PBH_INNER_ABORT] = "crash",       [PBH_INNER_EXIT] = "crash",
+    [PBH_INNER_HANG] = "hang",
+};
+
+static size_t slot_of(uint64_t id)
+{
+    /* Ids are (actor << 40) | sequence: mix so actors spread over the table. */
+    uint64_t h = id * 0x9E3779B97F4A7C15ull;
+    return (size_t)(h >> 48) & (PBH_SLOTS - 1);
+}
+
+int pbh__probe_table_open(char *err, size_t errlen)
+{
+    const char *dir = getenv("TMPDIR");
+    if (!dir || !*dir)
+        dir = "/tmp";
+    char path[sizeof table_path];
+    if ((size_t)snprintf(path, sizeof path, "%s/poolbench-stress-XXXXXX", dir) >= sizeof path) {
+        snprintf(err, errlen, "TMPDIR is too long for the probe table's path");
+        return -ENAMETOOLONG;
+    }
+    int fd = mkostemp(path, O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        snprintf(err, errlen, "cannot create the probe table in %s: %s", dir, strerror(e));
+        return -e;
+    }
+    size_t size = PBH_SLOTS * sizeof(slot);
+    if (ftruncate(fd, (off_t)size) != 0) {
+        int e = errno;
+        close(fd);
+        unlink(path);
+        snprintf(err, errlen, "cannot size the probe table %s: %s", path, strerror(e));
+        return -e;
+    }
+    void *m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    int e = errno;
+    close(fd); /* the mapping keeps the file; no fd outlives this call */
+    if (m == MAP_FAILED) {
+        unlink(path);
+        snprintf(err, errlen, "cannot map the probe table %s: %s", path, strerror(e));
+        return -e;
+    }
+    /* Touch every page now, so the memory check's starting point includes it. */
+    memset(m, 0, size);
+    pthread_mutex_lock(&map_mu);
+    slot *old = atomic_load(&table);
+    if (old)
+        munmap(old, size);
+    memcpy(table_path, path, sizeof table_path);
+    table_owner = true;
+    atomic_store(&table, (slot *)m);
+    pthread_mutex_unlock(&map_mu);
+    return 0;
+}
+
+void pbh__probe_table_close(void)
+{
+    pthread_mutex_lock(&map_mu);
+    slot *t = atomic_exchange(&table, NULL);
+    if (t)
+        munmap(t, PBH_SLOTS * sizeof(slot));
+    if (table_owner && table_path[0])
+        unlink(table_path);
+    table_path[0] = '\0';
+    table_owner = false;
+    pthread_mutex_unlock(&map_mu);
+}
+
+const char *pbh__probe_table_path(void)
+{
+    return table_path;
+}
+
+pid_t pbh__probe_pid(uint64_t id)
+{
+    slot *t = atomic_load(&table);
+    if (!t)
+        return 0;
+    slot *s = &t[slot_of(id)];
+    if (atomic_load_explicit(&s->id, memory_order_acquire) != id)
+        return 0;
+    pid_t pid = atomic_load_explicit(&s->pid, memory_order_relaxed);
+    /* The slot may have been taken over between the two loads. */
+    return atomic_load_explicit(&s->id, memory_order_acquire) == id ? pid : 0;
+}
+
+size_t pbh__probe_build(void *buf, size_t cap, uint64_t id, pbh_inner inner, pbh_delay delay,
+                        int64_t delay_ns, const void *payload, size_t len)
+{
+    size_t plen = strlen(table_path);
+    size_t total = sizeof(pbh_probe_arg) + plen + len;
+    if (total > cap)
+        return 0;
+    pbh_probe_arg h = {.magic = PBH_PROBE_MAGIC,
+                       .inner = (uint8_t)inner,
+                       .delay_kind = (uint8_t)delay,
+                       .path_len = (uint16_t)plen,
+                       .id = id,
+                       .delay_ns = delay_ns};
+    uint8_t *p = buf;
+    memcpy(p, &h, sizeof h);
+    memcpy(p + sizeof h, table_path, plen);
+    if (len)
+        memcpy(p + sizeof h + plen, payload, len);
+    return total;
+}
+
+/* Worker side: the table named by path, mapped on first use in a process
+ * that did not inherit it. NULL if it cannot be mapped (the probe then just
+ * does not record; the harness treats the pid as unknown). */
+static slot *worker_table(const char *path, size_t plen)
+{
+    slot *t = atomic_load(&table);
+    if (t && strlen(table_path) == plen && !memcmp(table_path, path, plen))
+        return t;
+    if (plen == 0 || plen >= sizeof table_path)
+        return NULL;
+    pthread_mutex_lock(&map_mu);
+    t = atomic_load(&table);
+    if (!(t && strlen(table_path) == plen && !memcmp(table_path, path, plen))) {
+        char p[sizeof table_path];
+        memcpy(p, path, plen);
+        p[plen] = '\0';
+        t = NULL;
+        int fd = open(p, O_RDWR | O_CLOEXEC);
+        if (fd >= 0) {
+            void *m = mmap(NULL, PBH_SLOTS * sizeof(slot), PROT_READ | PROT_WRITE, MAP_SHARED,
+                           fd, 0);
+            close(fd);
+            if (m != MAP_FAILED) {
+                slot *old = atomic_exchange(&table, (slot *)m);
+                if (old && !table_owner)
+                    munmap(old, PBH_SLOTS * sizeof(slot));
+                memcpy(table_path, p, plen + 1);
+                table_owner = false;
+                t = m;
+            }
+        }
+    }
+    pthread_mutex_unlock(&map_mu);
+    return t;
+}
+
+/* Runs a workload by name on arg, with the outcome in *out. */
+static void run_workload(const char *name, const void *arg, size_t len, pb_outcome *out)
+{
+    const pb_task *t = pb_task_find(name);
+    if (!t) {
+        memset(out, 0, sizeof *out);
+        out->code = PB_ETASK;
+        out->task_code = ENOENT;
+        char msg[96];
+        snprintf(msg, sizeof msg, "stress_probe: workload '%s' is not registered", name);
+        out->message = strdup(msg);
+        return;
+    }
+    pb_task_run(t, arg, len, out);
+}
+
+PB_TASK(stress_probe)
+{
+    pbh_probe_arg h;
+    if (len < sizeof h) {
+        pb_task_fail(ctx, EINVAL, "stress_probe: argument of %zu bytes is shorter than its header",
+                     len);
+        return;
+    }
+    memcpy(&h, arg, sizeof h);
+    if (h.magic != PBH_PROBE_MAGIC || h.inner >= PBH_INNER_COUNT || h.delay_kind > PBH_DELAY_SPIN ||
+        sizeof h + h.path_len > len || h.delay_ns < 0) {
+        pb_task_fail(ctx, EINVAL, "stress_probe: malformed argument header");
+        return;
+    }
+    const char *path = (const char *)arg + sizeof h;
+    const uint8_t *payload = (const uint8_t *)arg + sizeof h + h.path_len;
+    size_t plen = len - sizeof h - h.path_len;
+
+    /* First, say who runs this: if the worker dies from here on, the harness
+     * knows which process it was. */
+    pbh_probe_result r = {.magic = PBH_PROBE_MAGIC,
+                          .pid = (int32_t)getpid(),
+                          .tid = (int32_t)syscall(SYS_gettid),
+                          .id = h.id};
+    slot *t = worker_table(path, h.path_len);
+    if (t) {
+        slot *s = &t[slot_of(h.id)];
+        atomic_store_explicit(&s->pid, r.pid, memory_order_relaxed);
+        atomic_store_explicit(&s->id, h.id, memory_order_release);
+    }
+
+    pb_outcome out;
+    if (h.delay_kind != PBH_DELAY_NONE) {
+        run_workload(h.delay_kind == PBH_DELAY_SLEEP ? "sleep" : "spin", &h.delay_ns,
+                     sizeof h.delay_ns, &out);
+        if (out.code) {
+            pb_task_fail(ctx, out.task_code, "stress_probe: delay: %s",
+                         out.message ? out.message : "");
+            pb_outcome_clear(&out);
+            return;
+        }
+        pb_outcome_clear(&out);
+    }
+
+    const char *how = NULL;
+    switch ((pbh_inner)h.inner) {
+    case PBH_INNER_SEGV: how = "segv"; break;
+    case PBH_INNER_ABORT: how = "abort"; break;
+    case PBH_INNER_EXIT: how = "exit"; break;
+    default: break;
+    }
+    if (how)
+        run_workload("crash", how, strlen(how), &out);
+    else
+        run_workload(inner_names[h.inner], payload, plen, &out);
+
+    if (out.code == 0) {
+        size_t n = sizeof r + out.len;
+        uint8_t *res = malloc(n);
+        if (!res) {
+            pb_task_fail(ctx, ENOMEM, "stress_probe: out of memory");
+        } else {
+            memcpy(res, &r, sizeof r);
+            if (out.len)
+                memcpy(res + sizeof r, out.data, out.len);
+            pb_task_return(ctx, res, n);
+            free(res);
+        }
+    } else {
+        pb_task_fail(ctx, out.task_code, "%s", out.message ? out.message : "");
+    }
+    pb_outcome_clear(&out);
+}
+
+const pb_task *pbh__probe_task(void)
+{
+    return pb_task_find("stress_probe");
+}
+
+void pbh_stress_link(void)
+{
+}
