@@ -39,11 +39,8 @@ test: build
 
 # The README's two charts, from a fresh quick run on this machine.
 charts: build
-	@mkdir -p $(RUNS_DIR) docs/images; \
-	out=$(RUNS_DIR)/$$(date -u +%Y%m%dT%H%M%SZ)-charts.json; \
-	$(POOLBENCH) run --suite quick --out $$out --quiet; \
-	$(POOLBENCH) plot $$out --out $(BUILD_DIR)/charts && \
-	cp $(BUILD_DIR)/charts/roundtrip.png $(BUILD_DIR)/charts/granularity.png docs/images/
+	$(POOLBENCH) run --suite quick --quiet --out $(BUILD_DIR)/charts-run.json; \
+	$(POOLBENCH) plot $(BUILD_DIR)/charts-run.json --chart latency,lifecycle --out docs/images
 
 install: build
 	cmake --install $(BUILD_DIR)
