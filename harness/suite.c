@@ -18,6 +18,18 @@
 #define PB_SUITES_INSTALL_DIR ""
 #endif
 
+/* Keys, values and parser messages from the file are quoted as they are: a
+ * control character in one (a "\n" escape in a key, a raw newline jansson
+ * quotes near an error) must not break the message into several lines.
+ * Returns PB_EINVAL. */
+static int one_line(char *err)
+{
+    for (char *c = err; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = '?';
+    return PB_EINVAL;
+}
+
 /* Formats "FILE: FIELD: problem" into err; returns PB_EINVAL. */
 static int bad(char *err, size_t errlen, const char *file, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
@@ -32,7 +44,7 @@ static int bad(char *err, size_t errlen, const char *file, const char *field, co
         snprintf(err, errlen, "%s: %s: %s", file, field, msg);
     else
         snprintf(err, errlen, "%s: %s", file, msg);
-    return PB_EINVAL;
+    return one_line(err);
 }
 
 static const char *json_kind(const json_t *v)
@@ -423,7 +435,7 @@ int pbh_suite_parse(const char *text, const char *file, pbh_suite **out, char *e
     if (!root) {
         snprintf(err, errlen, "%s: not valid JSON at line %d, column %d: %s", file, je.line,
                  je.column, je.text);
-        return PB_EINVAL;
+        return one_line(err);
     }
     pbh_suite *s = pbh_suite_new_empty(file);
     if (!s) {

@@ -171,6 +171,16 @@ typedef struct vctx {
     bool failed;
 } vctx;
 
+/* Names, values and parser messages quoted from a file may hold control
+ * characters (a "\n" escape in a key, a raw newline jansson quotes near an
+ * error): a message must stay one line. */
+static void one_line(char *err)
+{
+    for (char *c = err; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = '?';
+}
+
 static void PBR__PRINTF(2, 3) vfail(vctx *v, const char *fmt, ...)
 {
     if (v->failed)
@@ -183,6 +193,7 @@ static void PBR__PRINTF(2, 3) vfail(vctx *v, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(v->err + k, v->errlen - (size_t)k, fmt, ap);
     va_end(ap);
+    one_line(v->err);
 }
 
 static const char *type_name(const json_t *j)
@@ -581,6 +592,7 @@ json_t *pbr_read(const char *path, char *err, size_t errlen)
         else
             snprintf(err, errlen, "%s: invalid JSON at line %d, column %d: %s", path, je.line,
                      je.column, je.text);
+        one_line(err);
         return NULL;
     }
     if (pbr_validate(doc, path, err, errlen) < 0) {
