@@ -16,17 +16,31 @@
  * 4, at most 1024), read once from the environment when any code in the
  * process first queues work, and shared by every loop in the process. So
  * `workers` cannot be larger than that: create says so (PB_ENOTSUP) rather
- * than pretend. With fewer workers than threadpool threads, the loop thread
- * keeps at most `workers` of our tasks in libuv's hands at once (the rest
- * wait in our backlog), so no more than `workers` tasks run concurrently —
- * on any of the threadpool threads. With as many, everything goes to libuv
- * at once and libuv's own FIFO does the dispatching.
+ * than pretend. Every task goes to libuv's own FIFO as it is submitted.
+ *
+ * Fewer workers than threadpool threads: the turnstile. A threadpool thread
+ * that picks up one of the pool's tasks waits at a turnstile until it is the
+ * task's turn (tasks are numbered at submit; turns go in that order) and one
+ * of `workers` slots is free; only then does it claim the future, which
+ * stays PENDING, and cancellable, meanwhile. So at most `workers` tasks run
+ * at once, and they start in submission order, as in any FIFO pool. No task
+ * can wait for one still in libuv's queue: libuv hands tasks out in FIFO
+ * order, so the task whose turn it is has always been picked up already.
+ * For that, every task must pass the turnstile, cancelled ones included
+ * (they pass without taking a slot): in this mode the loop does not skip
+ * cancelled tasks and nothing is uv_cancel()ed. Capping in the loop thread
+ * instead — handing libuv the next task from after_cb — would put a loop
+ * round trip between every two tasks and measure that, not libuv: on the
+ * quick suite's empty-task burst it was 60 times slower. The price of the
+ * turnstile: while the pool is saturated, the other threadpool threads sit
+ * in it, so a second libuv user in the same process (another pool, libuv's
+ * file system calls) waits behind this pool's queue.
  *
  * Submission. uv_queue_work() may only be called on the loop thread, so
  * submit appends the future's item to the `incoming` list under `mu` and
- * calls uv_async_send(); the loop thread's async callback moves incoming
- * items to the backlog and queues them with uv_queue_work(). That hop is the
- * price of libuv's model and part of what is measured.
+ * calls uv_async_send(); the loop thread's async callback takes the incoming
+ * items and queues each with uv_queue_work(). That hop is the price of
+ * libuv's model and part of what is measured.
  *
  * Completion. work_cb, on the threadpool thread, claims the future with
  * pb_future_set_running() (skipping it if it was cancelled), runs the task
@@ -35,14 +49,14 @@
  * to every result for nothing: the contract only asks that completion happen
  * in the thread that finished the task, and done-callbacks then run in the
  * threadpool thread just as they run in the worker for the thread backend.
- * after_cb, on the loop thread, only does bookkeeping: forget the item,
- * release the backend's reference, and in the capped mode queue the next one.
+ * after_cb, on the loop thread, only does bookkeeping: forget the item and
+ * release the backend's reference.
  *
  * Cancellation. A future cancelled while pending is skipped by work_cb (or by
- * the loop, if it is still in our backlog). The cancel hint also asks the
- * loop thread to uv_cancel() its request — uv_cancel() works for work that no
- * threadpool thread has picked up yet, and must run on the loop thread — so
- * it leaves libuv's queue without waking a thread for it.
+ * the loop, if it has not reached libuv yet). Without a turnstile, the cancel
+ * hint also asks the loop thread to uv_cancel() its request — uv_cancel()
+ * works for work that no threadpool thread has picked up yet, and must run on
+ * the loop thread — so it leaves libuv's queue without waking a thread.
  *
  * Items and their lifetime. Every held future has an item (the uv_work_t plus
  * links), found through pb_future_slot. All items are on the `held` list
@@ -54,7 +68,7 @@
  * Shutdown. `shut` makes submit fail. cancel_futures marks every held item as
  * being cancelled (which keeps it alive), cancels the futures in the calling
  * thread (running ones refuse), then hands the items to the loop thread to
- * uv_cancel(). wait blocks until `held` is empty, i.e. until the loop thread
+ * uv_cancel() (without a turnstile) and free. wait blocks until `held` is empty, i.e. until the loop thread
  * has seen every request come back. destroy then stops the loop (closing the
  * async handle lets uv_run() return), joins its thread and closes the loop.
  *
@@ -110,8 +124,9 @@ struct uitem {
     pb_future *f;
     upool *p;
     uitem *prev, *next;  /* the held list, under mu */
-    uitem *qnext;        /* incoming (under mu), then the backlog (loop thread) */
+    uitem *qnext;        /* the incoming list, under mu */
     uitem *cnext;        /* the cancel list, under mu */
+    uint64_t seq;        /* the task's number, for the turnstile */
     bool in_cancel_list; /* under mu */
     bool finished;       /* under mu: f released, off the held list */
     bool queued_to_uv;   /* loop thread only */
@@ -122,7 +137,12 @@ struct upool {
     uv_async_t async;
     pthread_t thread;
     int workers;
-    int cap; /* at most this many items in libuv's hands; 0: no limit */
+    bool capped; /* workers < threadpool threads: the turnstile caps them */
+    pthread_mutex_t tmu;
+    pthread_cond_t tcv;
+    uint64_t next_seq;  /* the number the next submitted task gets, under mu */
+    uint64_t turn;      /* the number whose turn it is, under tmu */
+    int free_slots;     /* under tmu */
 
     pthread_mutex_t mu;
     pthread_cond_t idle; /* held became empty */
@@ -132,10 +152,6 @@ struct upool {
     uitem *in_head, *in_tail;
     uitem *cancels;
     bool shut, stopping;
-
-    /* Loop thread only. */
-    uitem *bl_head, *bl_tail;
-    int inflight;
 
     /* Initializer. */
     uint64_t id;
@@ -242,21 +258,40 @@ static void work_cb(uv_work_t *w)
     uitem *it = ITEM_OF(w);
     upool *p = it->p;
     pb_future *f = it->f;
-    if (!pb_future_set_running(f))
-        return; /* cancelled while queued */
-    if (p->init && !atomic_load(&p->broken))
-        ensure_initialised(p);
-    const char *broken = atomic_load(&p->broken);
-    if (broken) {
-        pb_error e = {.code = PB_EBROKEN, .message = broken};
-        pb_future_set_error(f, &e, 0, 0);
-        return;
+    bool slot = false;
+    if (p->capped) {
+        pthread_mutex_lock(&p->tmu);
+        while (it->seq != p->turn || (p->free_slots == 0 && !pb_future_cancelled(f)))
+            pthread_cond_wait(&p->tcv, &p->tmu);
+        p->turn++;
+        if (!pb_future_cancelled(f)) { /* a cancelled one passes without a slot */
+            p->free_slots--;
+            slot = true;
+        }
+        pthread_cond_broadcast(&p->tcv); /* the next turn's thread may go */
+        pthread_mutex_unlock(&p->tmu);
     }
-    size_t len;
-    const void *arg = pb_future_arg(f, &len);
-    pb_outcome o;
-    pb_task_run(pb_future_task(f), arg, len, &o);
-    pb_future_complete(f, &o);
+    if (pb_future_set_running(f)) {
+        if (p->init && !atomic_load(&p->broken))
+            ensure_initialised(p);
+        const char *broken = atomic_load(&p->broken);
+        if (broken) {
+            pb_error e = {.code = PB_EBROKEN, .message = broken};
+            pb_future_set_error(f, &e, 0, 0);
+        } else {
+            size_t len;
+            const void *arg = pb_future_arg(f, &len);
+            pb_outcome o;
+            pb_task_run(pb_future_task(f), arg, len, &o);
+            pb_future_complete(f, &o);
+        }
+    } /* else cancelled while queued */
+    if (slot) {
+        pthread_mutex_lock(&p->tmu);
+        p->free_slots++;
+        pthread_cond_broadcast(&p->tcv);
+        pthread_mutex_unlock(&p->tmu);
+    }
 }
 
 /* ---- Loop thread ---- */
@@ -280,37 +315,14 @@ static void finish(upool *p, uitem *it)
         free(it);
 }
 
-static void after_cb(uv_work_t *w, int status);
-
-/* Hands backlog items to libuv, as many as the cap allows. */
-static void dispatch(upool *p)
-{
-    while (p->bl_head && (!p->cap || p->inflight < p->cap)) {
-        uitem *it = p->bl_head;
-        p->bl_head = it->qnext;
-        if (!p->bl_head)
-            p->bl_tail = NULL;
-        if (pb_future_cancelled(it->f)) {
-            finish(p, it);
-            continue;
-        }
-        it->queued_to_uv = true;
-        p->inflight++;
-        uv_queue_work(&p->loop, &it->work, work_cb, after_cb); /* fails only on NULL work_cb */
-    }
-}
-
 static void after_cb(uv_work_t *w, int status)
 {
     uitem *it = ITEM_OF(w);
-    upool *p = it->p;
-    p->inflight--;
     /* UV_ECANCELED: our uv_cancel() took it out of libuv's queue, which we
      * only ask for once the future is cancelled. Make sure all the same. */
     if (status == UV_ECANCELED && !pb_future_done(it->f))
         pb_future_cancel(it->f);
-    finish(p, it);
-    dispatch(p);
+    finish(it->p, it);
 }
 
 static void async_cb(uv_async_t *a)
@@ -333,22 +345,21 @@ static void async_cb(uv_async_t *a)
         pthread_mutex_unlock(&p->mu);
         if (finished)
             free(it);
-        else if (it->queued_to_uv)
+        else if (it->queued_to_uv && !p->capped) /* capped: it must pass the turnstile */
             uv_cancel((uv_req_t *)&it->work); /* UV_EBUSY once a thread has it */
-        /* else it is still in the backlog: dispatch() skips it */
+        /* else it is in `in`, skipped below */
     }
 
-    if (in) {
-        uitem *last = in;
-        while (last->qnext)
-            last = last->qnext;
-        if (p->bl_tail)
-            p->bl_tail->qnext = in;
-        else
-            p->bl_head = in;
-        p->bl_tail = last;
+    while (in) {
+        uitem *it = in;
+        in = it->qnext;
+        if (!p->capped && pb_future_cancelled(it->f)) {
+            finish(p, it); /* never reached libuv */
+            continue;
+        }
+        it->queued_to_uv = true;
+        uv_queue_work(&p->loop, &it->work, work_cb, after_cb); /* fails only on NULL work_cb */
     }
-    dispatch(p);
 
     if (stopping)
         uv_close((uv_handle_t *)&p->async, NULL); /* uv_run() returns once closed */
@@ -380,6 +391,7 @@ static int uvb_submit(void *state, pb_future *f)
         it->prev->next = it;
         p->held.prev = it;
         p->nheld++;
+        it->seq = p->next_seq++;
         *pb_future_slot(f) = it;
         if (p->in_tail)
             p->in_tail->qnext = it;
@@ -399,6 +411,8 @@ static int uvb_submit(void *state, pb_future *f)
 static void uvb_cancel(void *state, pb_future *f)
 {
     upool *p = state;
+    if (p->capped)
+        return; /* every task must pass the turnstile: work_cb skips it there */
     pthread_mutex_lock(&p->mu);
     uitem *it = *pb_future_slot(f);
     bool queued = it && !it->in_cancel_list;
@@ -457,6 +471,8 @@ static void uvb_shutdown(void *state, bool wait, bool cancel_futures)
 
 static void upool_free(upool *p)
 {
+    pthread_cond_destroy(&p->tcv);
+    pthread_mutex_destroy(&p->tmu);
     pthread_cond_destroy(&p->idle);
     pthread_mutex_destroy(&p->mu);
     pthread_mutex_destroy(&p->init_mu);
@@ -518,7 +534,10 @@ static int uvb_create(const pb_pool_opts *opts, void **state, int *workers)
     pthread_cond_init(&p->idle, NULL);
     p->held.prev = p->held.next = &p->held;
     p->workers = opts->workers;
-    p->cap = opts->workers < size ? opts->workers : 0;
+    pthread_mutex_init(&p->tmu, NULL);
+    pthread_cond_init(&p->tcv, NULL);
+    p->capped = opts->workers < size;
+    p->free_slots = opts->workers;
     p->id = atomic_fetch_add(&next_pool_id, 1);
     if (opts->initializer) {
         p->init = pb_task_find(opts->initializer);

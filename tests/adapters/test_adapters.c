@@ -586,6 +586,54 @@ static void test_libuv_cap(void **unused)
     pb_pool_destroy(pool);
 }
 
+/* Tasks record the order they start in. */
+static pthread_mutex_t order_mu = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t order_log[512];
+static int order_n;
+
+PB_TASK(adp_log_order)
+{
+    uint64_t i;
+    memcpy(&i, arg, sizeof i);
+    pthread_mutex_lock(&order_mu);
+    if (order_n < 512)
+        order_log[order_n++] = i;
+    pthread_mutex_unlock(&order_mu);
+}
+
+/* One worker on a larger threadpool still runs tasks one at a time, in the
+ * order submitted, though several threadpool threads hold them meanwhile. */
+static void test_libuv_capped_fifo(void **unused)
+{
+    (void)unused;
+    if (uv_threads() < 2)
+        skip();
+    gate_reset();
+    order_n = 0;
+    pb_pool_opts o;
+    pb_pool_opts_init(&o);
+    o.workers = 1;
+    pb_pool *pool = make_pool(&o);
+    pb_future *blocker = submit(pool, "adp_gate", NULL, 0);
+    gate_await_active(1);
+    enum { N = 300 };
+    pb_future *fs[N];
+    for (uint64_t i = 0; i < N; i++)
+        fs[i] = submit(pool, "adp_log_order", &i, sizeof i);
+    sleep_ms(20); /* let the other threadpool threads pick tasks up and wait */
+    gate_open();
+    for (int i = 0; i < N; i++)
+        assert_int_equal(pb_future_result(fs[i], 30 * SEC, NULL, NULL), 0);
+    assert_int_equal(gate_max_active, 1);
+    assert_int_equal(order_n, N);
+    for (int i = 0; i < N; i++)
+        if (order_log[i] != (uint64_t)i)
+            fail_msg("task %llu started at position %d", (unsigned long long)order_log[i], i);
+    release_all(fs, N);
+    pb_future_release(blocker);
+    pb_pool_destroy(pool);
+}
+
 /* With workers = the threadpool size, work goes to libuv's own queue; a
  * future cancelled there is uv_cancel()ed and never runs. */
 static void test_libuv_uncapped_cancel(void **unused)
@@ -661,6 +709,7 @@ int main(int argc, char **argv)
         const struct CMUnitTest uv[] = {
             TEST(test_libuv_refuses),
             TEST(test_libuv_cap),
+            TEST(test_libuv_capped_fifo),
             TEST(test_libuv_uncapped_cancel),
         };
         return cmocka_run_group_tests_name("libuv: shared", common, NULL, NULL) |
