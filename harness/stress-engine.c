@@ -456,6 +456,8 @@ static void count_faults(pbh_run *run, uint64_t *followed, uint64_t *last_ones)
     }
     pthread_mutex_lock(&run->kills_mu);
     for (size_t k = 0; k < run->nkills; k++) {
+        if (run->kills[k].withdrawn)
+            continue;
         if (run->kills[k].at < last)
             (*followed)++;
         else

@@ -290,6 +290,7 @@ typedef struct pbh_kill {
     int actor;
     uint64_t op;
     bool claimed;
+    bool withdrawn;  /* the signal could not be sent after all */
     uint64_t unit;   /* what its failure was charged to */
     uint32_t chunk;  /* map chunk + 1, or 0 */
 } pbh_kill;

@@ -408,7 +408,7 @@ static pid_t message_pid(const char *msg)
  * kill explains one unit only; charging a second is itself a violation
  * (reported here; true is returned so the caller does not report it again). */
 static bool explain_kill(pbh_actor *a, uint64_t unit, uint32_t chunk, const uint64_t *ids,
-                         size_t nids, const pb_error *e)
+                         size_t nids, const pb_error *e, int64_t failed_at)
 {
     pbh_run *run = a->run;
     if (!(run->faults & PBH_FAULT_KILL) || e->code != PB_EBROKEN || e->signal != SIGKILL)
@@ -423,6 +423,8 @@ static bool explain_kill(pbh_actor *a, uint64_t unit, uint32_t chunk, const uint
     pbh_kill *k = NULL;
     for (size_t i = run->nkills; i-- > 0;) {
         pbh_kill *c = &run->kills[i];
+        if (c->withdrawn || c->at > failed_at)
+            continue; /* never sent, or sent after the failure: not its cause */
         if (pid ? c->pid == pid : !c->claimed) {
             k = c;
             if (pid)
@@ -625,7 +627,7 @@ static void check_outcome(pbh_actor *a, pbh_rec *r, int code, const void *data, 
         record_fault_done(a, t.completed);
         return;
     }
-    if (explain_kill(a, r->id, 0, &r->id, 1, &e))
+    if (explain_kill(a, r->id, 0, &r->id, 1, &e, t.completed ? t.completed : pb_now_ns()))
         return; /* the kill is the fault; it was counted when sent */
     pid_t pid = pbh__probe_pid(r->id);
     pbh__violation(run, a, PBH_CHECK_FAILURES, "future #%llx (%s): expected %s, got %s%s",
@@ -1278,8 +1280,11 @@ static void op_kill(pbh_actor *a)
     }
     if (!pid)
         pid = recent_pid(run, pick);
-    int rc = pid && pid != run->self ? pbh__kill_child(pid, SIGKILL) : -ESRCH;
-    if (rc == 0) {
+    /* The kill is on record before the signal goes: the failure it causes
+     * can be completed, and seen by another thread's retire, before
+     * kill returns. If the signal cannot be sent, the entry is withdrawn. */
+    size_t slot = SIZE_MAX;
+    if (pid && pid != run->self) {
         pthread_mutex_lock(&run->kills_mu);
         if (run->nkills == run->capkills) {
             size_t cap = run->capkills ? 2 * run->capkills : 64;
@@ -1290,11 +1295,21 @@ static void op_kill(pbh_actor *a)
             }
         }
         if (run->nkills < run->capkills) {
-            run->kills[run->nkills++] = (pbh_kill){
-                .pid = pid, .sig = SIGKILL, .at = pb_now_ns(), .actor = a->index, .op = a->op};
-            a->counts.injected[fault_index(PBH_FAULT_KILL)]++;
+            slot = run->nkills++;
+            run->kills[slot] = (pbh_kill){.pid = pid, .sig = SIGKILL, .at = pb_now_ns(),
+                                          .actor = a->index, .op = a->op};
         }
         pthread_mutex_unlock(&run->kills_mu);
+    }
+    int rc = slot != SIZE_MAX ? pbh__kill_child(pid, SIGKILL) : -ESRCH;
+    if (rc == 0) {
+        a->counts.injected[fault_index(PBH_FAULT_KILL)]++;
+    } else if (slot != SIZE_MAX) {
+        pthread_mutex_lock(&run->kills_mu);
+        run->kills[slot].withdrawn = true;
+        pthread_mutex_unlock(&run->kills_mu);
+    }
+    if (rc == 0) {
     } else {
         a->counts.kills_missed++;
         if (rc == -EPERM) {
@@ -1472,7 +1487,7 @@ static bool op_map(pbh_actor *a)
         size_t nids = 0;
         for (size_t j = c0; j < c1 && nids < 256; j++)
             ids[nids++] = items[j].id;
-        if (explain_kill(a, map_id, (uint32_t)chunk + 1, ids, nids, &e))
+        if (explain_kill(a, map_id, (uint32_t)chunk + 1, ids, nids, &e, pb_now_ns()))
             continue;
         char got[512], exp[64];
         describe_error(&e, got, sizeof got);

@@ -31,8 +31,8 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: poolbench stress [--backend LIST] [--duration S] [--seed N] [--workers N]\n"
             "                        [--threads N] [--ops N] [--faults LIST] [--out FILE]\n"
-            "                        [--fault-rate X] [--watchdog S] [--load PLUGIN.so]...\n"
-            "                        [--quiet]\n"
+            "                        [--fault-rate X] [--tolerance MS] [--watchdog S]\n"
+            "                        [--load PLUGIN.so]... [--quiet]\n"
             "\n"
             "Drives each backend's pool with a random mix of operations from several threads\n"
             "— submits of checksummed payloads, maps with random chunk sizes, wait and\n"
@@ -58,6 +58,8 @@ static void usage(FILE *out)
             "  --fault-rate X   make failing, crashing and hanging tasks X times as frequent\n"
             "                   (default 1; 0.1 to 100)\n"
             "  --out FILE       write the results document (run.kind \"stress\") to FILE\n"
+            "  --tolerance MS   how late a wait may return past its deadline or the\n"
+            "                   completion it waited for (default 200, plus 50%% of the timeout)\n"
             "  --watchdog S     an operation not done after S seconds is a hang (default 90)\n"
             "  --load PLUGIN.so load a shared object that registers backends (repeatable)\n"
             "  --quiet          print only violations and the verdict\n"
@@ -239,6 +241,11 @@ int pb_cmd_stress(int argc, char **argv)
                 return 2;
             }
             o.fault_rate = x;
+        } else if ((r = pbh_opt_value(CMD, argc, argv, &i, "--tolerance", &v)) != 0) {
+            int ms;
+            if (r < 0 || pbh_parse_int(CMD, "--tolerance", v, 1, 3600000, &ms))
+                return 2;
+            o.tolerance = (int64_t)ms * 1000000;
         } else if ((r = pbh_opt_value(CMD, argc, argv, &i, "--watchdog", &v)) != 0) {
             double s;
             if (r < 0 || parse_seconds("--watchdog", v, 24 * 3600.0, &s))

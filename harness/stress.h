@@ -95,7 +95,9 @@ typedef struct pbh_stress_result {
     uint64_t operations;
     uint64_t futures;          /* futures submitted (map items included) */
     uint64_t faults_injected;
-    uint64_t faults_survived;  /* injected, caused exactly the expected failure, and the pool completed work afterwards */
+    uint64_t faults_survived;  /* injected, caused exactly the expected failure, and the pool
+                                  went on: it completed a task afterwards or, for the last
+                                  faults of the run, shut down and was destroyed cleanly */
     uint64_t violations;
     unsigned faults;           /* the faults actually injected (requested minus unsupported) */
     bool interrupted;          /* stop_requested ended it early */

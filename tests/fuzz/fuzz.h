@@ -11,7 +11,7 @@
  *   - with clang and -DPB_FUZZ=ON, as libFuzzer programs (fuzz_results,
  *     fuzz_suite) that take libFuzzer's options and a corpus folder;
  *   - otherwise, linked with driver.c, as deterministic programs
- *     (fuzz_results_driver, ...) that run the committed corpus and a fixed
+ *     (fuzz_results_driver, fuzz_suite_driver) that run the committed corpus and a fixed
  *     number of seeded mutations of it under ctest.
  */
 #ifndef PBF_FUZZ_H

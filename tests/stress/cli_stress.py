@@ -53,6 +53,7 @@ def main(argv):
             (["--faults", ""], "--faults"),
             (["--fault-rate", "0"], "--fault-rate"),
             (["--watchdog", "-5"], "--watchdog"),
+            (["--tolerance", "0"], "--tolerance"),
             (["--backend", "nosuchpool"], "unknown backend 'nosuchpool'"),
             (["--backend", "thread,,fork"], "empty name"),
             (["--load", os.path.join(tmp, "missing.so")], "--load"),
