@@ -67,10 +67,11 @@
  *
  * Shutdown. `shut` makes submit fail. cancel_futures marks every held item as
  * being cancelled (which keeps it alive), cancels the futures in the calling
- * thread (running ones refuse), then hands the items to the loop thread to
- * uv_cancel() (without a turnstile) and free. wait blocks until `held` is empty, i.e. until the loop thread
- * has seen every request come back. destroy then stops the loop (closing the
- * async handle lets uv_run() return), joins its thread and closes the loop.
+ * thread (running ones refuse), then hands the items to the loop thread,
+ * which uv_cancel()s them (without a turnstile) and frees them once done.
+ * wait blocks until `held` is empty, i.e. until the loop thread has seen
+ * every request come back. destroy then stops the loop (closing the async
+ * handle lets uv_run() return), joins its thread and closes the loop.
  *
  * Initializer. Threadpool threads are anonymous and shared, so "once in each
  * worker" means: a thread runs the initializer before the first task of this
