@@ -1325,8 +1325,9 @@ int pb__proc_create(const pb__proc_ops *ops, const pb_pool_opts *opts, void **st
         run_timers(pp);
     }
     if (r < 0) {
+        pb_backend_error(r, "%s", pp->start_err); /* before teardown frees it */
         teardown(pp);
-        return pb_backend_error(r, "%s", pp->start_err);
+        return r;
     }
     pp->starting = false;
 

@@ -108,9 +108,9 @@ int pb__wire_decode(const void *buf, size_t len, uint64_t max_payload, pb__frame
      * speaking another protocol is caught after its first bytes and not after
      * we wait for (or allocate) a length it never meant. */
     uint32_t magic = PB__WIRE_MAGIC;
-    if (memcmp(p, &magic, len < 4 ? len : 4) != 0) {
+    if (len > 0 && memcmp(p, &magic, len < 4 ? len : 4) != 0) {
         unsigned char m[4] = { 0 };
-        memcpy(m, p, len < 4 ? len : 4);
+        memcpy(m, p, len < 4 ? len : 4); /* len > 0 here */
         return bad(why, whysize, "bad magic bytes %02x %02x %02x %02x (not a poolbench worker?)",
                    m[0], m[1], m[2], m[3]);
     }
