@@ -168,16 +168,17 @@ PBC_CASE(as_completed, deadline_counts_from_creation)
     AWAIT_RUNNING(a);
     AWAIT_RUNNING(b);
 
-    /* The iterator's deadline is 1 s after creation. By the time next() is
-     * called that has passed, and b's gate opens 0.5 s later. An iterator that
+    /* The iterator's deadline is 1 s after creation. next() is called just
+     * after that (at 1.05 s) and b's gate opens at 1.8 s. An iterator that
      * (wrongly) counted its timeout from next() would still be waiting then
-     * and would yield b; the right one has already timed out. */
+     * (until 2.05 s) and would yield b; the right one has already timed out.
+     * Only a stall of 0.75 s between the two could make a right one see b. */
     const int64_t second = 1000LL * 1000 * 1000;
     int64_t created = pb_now_ns();
     pb_future *fs[] = {a, b};
     pb_as_completed *it = NULL;
     CHECK_OK(pb_as_completed_new(fs, 2, second, &it));
-    opener o = {&gb, created + second + second / 2};
+    opener o = {&gb, created + second + second * 8 / 10};
     pbc_thread th;
     pbc_thread_start(&th, opener_main, &o);
 
