@@ -51,8 +51,10 @@ const char *pb_pool_last_error(void)
     return last_error;
 }
 
-static const pb_backend *find_backend(const char *name)
+const pb_backend *pb_backend_find(const char *name)
 {
+    if (!name)
+        return NULL;
     for (size_t i = 0; pb__builtin_backends[i]; i++)
         if (!strcmp(pb__builtin_backends[i]->name, name))
             return pb__builtin_backends[i];
@@ -69,7 +71,7 @@ int pb_backend_register(const pb_backend *b)
 {
     if (!b || !b->name || !*b->name || !b->create || !b->submit || !b->shutdown || !b->destroy)
         return PB_EINVAL;
-    if (find_backend(b->name))
+    if (pb_backend_find(b->name))
         return PB_EINVAL;
     int r = 0;
     pthread_mutex_lock(&backends_lock);
@@ -99,7 +101,7 @@ const char *const *pb_backend_names(void)
 
 const char *pb_backend_summary(const char *backend)
 {
-    const pb_backend *b = backend ? find_backend(backend) : NULL;
+    const pb_backend *b = backend ? pb_backend_find(backend) : NULL;
     return b ? (b->summary ? b->summary : "") : NULL;
 }
 
@@ -114,7 +116,7 @@ int pb_pool_create(const char *backend, const pb_pool_opts *opts, pb_pool **out)
     last_error[0] = 0;
     if (!backend || !out)
         return pb_backend_error(PB_EINVAL, "backend name and out are required");
-    const pb_backend *b = find_backend(backend);
+    const pb_backend *b = pb_backend_find(backend);
     if (!b)
         return pb_backend_error(PB_ENOENT, "unknown backend '%s'", backend);
 

@@ -214,20 +214,28 @@ static void ac_push_locked(pb_as_completed *it, size_t i)
     }
 }
 
+/* Runs under f's lock. Everything it does to the iterator happens under the
+ * iterator's lock: once the consumer has taken that lock after the push, this
+ * notifier no longer touches the iterator, so the consumer may free it (the
+ * future it just yielded is done and will not notify again). */
 static void ac_notify(pb__waiter *w, pb_future *f)
 {
     pb_as_completed *it = (pb_as_completed *)w;
     size_t i = ac_slot(it, f);
     pb__lock_acquire(&it->lock);
     ac_push_locked(it, i);
-    pb__lock_release(&it->lock);
     bump(&it->seq, &it->sleepers);
+    pb__lock_release(&it->lock);
 }
 
 void pb_as_completed_free(pb_as_completed *it)
 {
     if (!it)
         return;
+    /* Wait out a notifier still inside ac_notify for a future already
+     * yielded (it holds this lock until it is done with the iterator). */
+    pb__lock_acquire(&it->lock);
+    pb__lock_release(&it->lock);
     for (size_t i = 0; i < it->n; i++) {
         if (!(it->st[i] & AC_PENDING))
             continue;

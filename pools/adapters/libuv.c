@@ -599,4 +599,5 @@ const pb_backend pb__backend_libuv = {
     .shutdown = uvb_shutdown,
     .destroy = uvb_destroy,
     .binding = NULL, /* PB_ENOTSUP: libuv's threads are not ours to ask */
+    .keeps_threads = "libuv's threadpool threads are process-wide: started on first use, kept until exit",
 };

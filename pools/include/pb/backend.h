@@ -66,7 +66,16 @@ typedef struct pb_backend {
     /* Optional: the CPUs worker i is bound to ("" if unbound), as in
      * pb_pool_binding(). NULL: PB_ENOTSUP. */
     int (*binding)(void *state, int worker, char *buf, size_t size);
+
+    /* Optional: NULL, or why this backend's threads outlive its pools (a
+     * library whose worker threads are process-wide and cannot be stopped,
+     * like libuv's threadpool). The conformance suite then reports "nothing
+     * left after destroy" as skipped, with this reason, instead of failing. */
+    const char *keeps_threads;
 } pb_backend;
+
+/* The backend table registered under name (built in or added), or NULL. */
+const pb_backend *pb_backend_find(const char *name);
 
 /* Adds a backend from outside the library. The table must live as long as the
  * program. Returns 0, PB_EINVAL (NULL, missing function, empty or duplicate
