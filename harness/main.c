@@ -6,7 +6,9 @@
  * runs the worker and never returns.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <pb/pool.h>
 
@@ -41,6 +43,17 @@ int main(int argc, char **argv)
 {
     pb_worker_main_if_requested(argc, argv);
     pb_floor_child_main_if_requested(argc, argv);
+
+    /* libuv sizes its process-wide threadpool once, from the environment, at
+     * first use (default 4): give it one thread per CPU before any thread of
+     * ours starts, so the libuv backend can run as many workers as the
+     * others on a larger machine. A value the user set is kept. */
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    if (!getenv("UV_THREADPOOL_SIZE") && cpus > 4) {
+        char n[16];
+        snprintf(n, sizeof n, "%ld", cpus > 1024 ? 1024 : cpus);
+        setenv("UV_THREADPOOL_SIZE", n, 0);
+    }
 
     if (argc < 2) {
         usage(stderr);
