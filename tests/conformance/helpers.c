@@ -64,6 +64,9 @@ void pbc__skip(const char *fmt, ...)
     _exit(PBC_EXIT_SKIP);
 }
 
+/* Steps come from helper threads too; one at a time into the report. */
+static pthread_mutex_t step_lock = PTHREAD_MUTEX_INITIALIZER;
+
 void pbc__step(const char *file, int line, const char *fmt, ...)
 {
     if (pbc__report == NULL)
@@ -77,7 +80,9 @@ void pbc__step(const char *file, int line, const char *fmt, ...)
     va_end(ap);
     /* One copy, so that a reader (the parent after a kill) sees a whole
      * string or the previous one with a NUL inside the buffer. */
+    pthread_mutex_lock(&step_lock);
     memcpy(pbc__report->step, msg, sizeof msg);
+    pthread_mutex_unlock(&step_lock);
 }
 
 const char *pbc_state_name(pb_state s)
