@@ -816,11 +816,11 @@ static bool op_submit(pbh_actor *a)
 {
     probe_plan p;
     draw_plan(a, &p, false);
-    make_room(a, 1);
     pbh_opdesc d = {.kind = PBH_OP_SUBMIT, .op = a->op, .id = ((uint64_t)a->index << 40) | (a->seq + 1),
                     .n = p.len, .m = (uint32_t)p.ncb, .when = (uint8_t)p.inner,
                     .timeout = p.delay_ns};
     pbh__op_begin(a, &d);
+    make_room(a, 1);
     int rc = submit_probe(a, &p);
     pbh__op_end(a);
     return rc != PB_ESHUTDOWN;
@@ -841,10 +841,10 @@ static bool op_burst_cancel(pbh_actor *a)
     uint32_t which[24];
     for (uint32_t i = 0; i < ncancel; i++) /* mostly the last ones: likely still pending */
         which[i] = n - 1 - (uint32_t)pbh__rng_below(&a->rng, n < 8 ? n : 8);
-    make_room(a, n);
     pbh_opdesc d = {.kind = PBH_OP_BURST_CANCEL, .op = a->op,
                     .id = ((uint64_t)a->index << 40) | (a->seq + 1), .n = n, .m = ncancel};
     pbh__op_begin(a, &d);
+    make_room(a, n);
     size_t first = a->nlive;
     uint32_t submitted = 0;
     int rc = 0;
@@ -1265,10 +1265,10 @@ static void op_kill(pbh_actor *a)
     victim.inner = PBH_INNER_CHECKSUM;
     victim.delay = PBH_DELAY_SLEEP;
     victim.delay_ns = pbh__rng_range(&a->rng, 2 * MS, 10 * MS);
-    make_room(a, 1);
     pbh_opdesc d = {.kind = PBH_OP_KILL, .op = a->op, .n = targeted,
                     .id = targeted ? ((uint64_t)a->index << 40) | (a->seq + 1) : 0};
     pbh__op_begin(a, &d);
+    make_room(a, 1);
     pid_t pid = 0;
     if (targeted) {
         uint64_t id = ((uint64_t)a->index << 40) | (a->seq + 1);

@@ -8,7 +8,8 @@
  * shutdown or destroy misbehaves:
  *   DROP        the result is dropped: the future succeeds with no bytes
  *   LOSE        one future (only the first victim, since each costs the
- *               stress run its patience) is never run and never completed
+ *               stress run its patience) is taken by a worker (RUNNING, so
+ *               no cancel can hide it) and never completed
  *   SPURIOUS    the task runs, but the future fails with PB_EBROKEN anyway
  *   WRONG_ID    the future gets the result of the task before it
  *   LEAK_FD     destroy leaves an fd open
@@ -90,6 +91,26 @@ static void done_one(bpool *p)
     pthread_mutex_unlock(&p->mu);
 }
 
+/* LOSE: the worker took f (it is RUNNING: nobody can cancel it now) and
+ * forgets it, keeping the reference the core gave us. */
+static bool lose(bpool *p, pb_future *f)
+{
+    pthread_mutex_lock(&p->mu);
+    if (p->nlost == p->caplost) {
+        size_t cap = p->caplost ? 2 * p->caplost : 16;
+        pb_future **m = realloc(p->lost, cap * sizeof *m);
+        if (!m) {
+            pthread_mutex_unlock(&p->mu);
+            return false;
+        }
+        p->lost = m;
+        p->caplost = cap;
+    }
+    p->lost[p->nlost++] = f;
+    pthread_mutex_unlock(&p->mu);
+    return true;
+}
+
 static void *worker(void *arg)
 {
     bpool *p = arg;
@@ -103,6 +124,11 @@ static void *worker(void *arg)
             return NULL;
         if (!pb_future_set_running(f)) {
             pb_future_release(f);
+            done_one(p);
+            continue;
+        }
+        if (atomic_load(&mode) == PBT_BROKEN_LOSE &&
+            atomic_fetch_add(&counter, 1) + 1 == PBT_BROKEN_EVERY && lose(p, f)) {
             done_one(p);
             continue;
         }
@@ -177,23 +203,6 @@ static int b_submit(void *state, pb_future *f)
     if (p->closed) {
         pthread_mutex_unlock(&p->mu);
         return PB_ESHUTDOWN;
-    }
-    if (atomic_load(&mode) == PBT_BROKEN_LOSE &&
-        atomic_fetch_add(&counter, 1) + 1 == PBT_BROKEN_EVERY) {
-        /* Kept (with the reference the core gave us) and forgotten. */
-        if (p->nlost == p->caplost) {
-            size_t cap = p->caplost ? 2 * p->caplost : 16;
-            pb_future **m = realloc(p->lost, cap * sizeof *m);
-            if (!m) {
-                pthread_mutex_unlock(&p->mu);
-                return PB_ENOMEM;
-            }
-            p->lost = m;
-            p->caplost = cap;
-        }
-        p->lost[p->nlost++] = f;
-        pthread_mutex_unlock(&p->mu);
-        return 0;
     }
     push_locked(p, f);
     p->inflight++;

@@ -11,7 +11,7 @@
 typedef enum {
     PBT_BROKEN_NONE,
     PBT_BROKEN_DROP,        /* the result is dropped (success with no bytes) */
-    PBT_BROKEN_LOSE,        /* the future is never completed */
+    PBT_BROKEN_LOSE,        /* one future is taken by a worker and never completed */
     PBT_BROKEN_SPURIOUS,    /* the future fails with PB_EBROKEN for no reason */
     PBT_BROKEN_WRONG_ID,    /* the future gets another task's result */
     PBT_BROKEN_LEAK_FD,     /* destroy leaves an fd open */

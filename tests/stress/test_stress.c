@@ -398,10 +398,33 @@ static void test_watchdog_names_the_hang(void **state)
  * process backends
  * ------------------------------------------------------------------------ */
 
+/* Whether this build runs under AddressSanitizer. */
+static bool under_asan(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+    return true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+    return true;
+#endif
+#endif
+    return false;
+}
+
 static void process_run(const char *backend)
 {
     if (!backend_exists(backend)) {
         fprintf(stderr, "backend %s is not built: skipped\n", backend);
+        skip();
+    }
+    if (!strcmp(backend, "fork") && under_asan()) {
+        /* A child forked while another thread holds AddressSanitizer's
+         * allocator lock deadlocks at its first malloc (GCC 12's libasan
+         * takes no lock across fork, as glibc's malloc does); with several
+         * submitter threads that happens within seconds, and shows up as
+         * lost or overdue tasks that are the sanitizer's, not the pool's. */
+        fprintf(stderr, "fork under AddressSanitizer: skipped (forked children can deadlock in "
+                        "the sanitizer's allocator)\n");
         skip();
     }
     pbh_stress_opts o = base_opts(backend, 5, 3.0);
