@@ -2,8 +2,10 @@
  * conformance.h — the conformance suite's case framework, checks and helpers.
  *
  * The suite checks the futures contract of pb/pool.h against one backend at a
- * time, through the public API only: nothing here may include a pools/ internal
- * header, so a pool plugged in from outside is held to exactly the same test.
+ * time, through the installed headers only (pb/pool.h; pb/backend.h just to
+ * read the limits a backend declares): nothing here includes a pools/
+ * internal header, so a pool plugged in from outside (--load) is held to
+ * exactly the same test.
  *
  * CASES
  *   A case is a function registered with PBC_CASE(group, what) (named
@@ -27,15 +29,21 @@
  *   (pbc_gate) is a path in the case's scratch directory, and opening it
  *   creates the file. This works the same for threads, forked and exec'd
  *   workers, and needs no clock: tests check behaviour, never durations.
+ *   Each gate task also leaves a "started" marker, so a case can count the
+ *   tasks that really began (pbc_gate_started).
  *   Timeouts in cases are hang guards or the behaviour under test (a short
  *   timeout that must expire because a gate is closed), never measurements.
+ *   Where a case looks for something that must NOT happen (a waiter returning
+ *   early, a task starting on a blocked pool), it looks after a short grace:
+ *   such a check can miss a bug on a slow day but never fails a correct pool.
  *
  * PENDING FUTURES
  *   "RUNNING" includes a task queued in a worker's own queue, so a future
  *   submitted behind a busy worker is not necessarily PENDING. Cases that need
  *   a PENDING future block every worker on a gate, submit a backlog of
- *   PBC_BACKLOG no-op tasks and use the last one: a work-conserving backend
- *   cannot have handed 256 tasks to workers that are all blocked.
+ *   PBC_BACKLOG echo tasks and use the last one (or later ones): a
+ *   work-conserving backend cannot have handed 256 tasks to workers that are
+ *   all blocked.
  */
 #ifndef PBC_CONFORMANCE_H
 #define PBC_CONFORMANCE_H

@@ -321,9 +321,15 @@ static void reap_orphans(void)
     }
 }
 
-static _Noreturn void child_main(const pbc_case *c)
+static _Noreturn void child_main(const pbc_case *c, pid_t runner)
 {
     setpgid(0, 0);
+    /* In its own process group the child is out of reach of a Ctrl-C or of
+     * ctest killing the runner at its timeout: die with the runner instead
+     * (its workers see their pipes close and follow). */
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    if (getppid() != runner)
+        _exit(PBC_EXIT_FAIL);
     restore_signal_actions();
     c->fn(g_backend);
     fflush(NULL);
@@ -337,6 +343,7 @@ static outcome run_case(const pbc_case *c, char *why, size_t whysize)
     memset(pbc__report, 0, sizeof *pbc__report);
     make_scratch();
     fflush(NULL);
+    pid_t runner = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         snprintf(why, whysize, "fork: %s", strerror(errno));
@@ -344,7 +351,7 @@ static outcome run_case(const pbc_case *c, char *why, size_t whysize)
         return OUTCOME_FAIL;
     }
     if (pid == 0)
-        child_main(c);
+        child_main(c, runner);
     setpgid(pid, pid); /* also done by the child: whichever runs first wins */
 
     int64_t deadline = pb_now_ns() + (int64_t)timeout_s * 1000000000;
