@@ -325,8 +325,9 @@ static _Noreturn void child_main(const pbc_case *c, pid_t runner)
 {
     setpgid(0, 0);
     /* In its own process group the child is out of reach of a Ctrl-C or of
-     * ctest killing the runner at its timeout: die with the runner instead
-     * (its workers see their pipes close and follow). */
+     * ctest killing the runner at its timeout: die with the runner instead.
+     * Worker processes it started notice their closed pipes once their
+     * current task ends (a gate task gives up after two minutes). */
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     if (getppid() != runner)
         _exit(PBC_EXIT_FAIL);
