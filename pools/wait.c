@@ -237,9 +237,14 @@ void pb_as_completed_free(pb_as_completed *it)
     pb__lock_acquire(&it->lock);
     pb__lock_release(&it->lock);
     for (size_t i = 0; i < it->n; i++) {
-        if (!(it->st[i] & AC_PENDING))
+        /* A notifier may still set AC_QUEUED in this byte, under the lock,
+         * until remove_waiter below has run: read it under the lock too. */
+        pb__lock_acquire(&it->lock);
+        unsigned char st = it->st[i];
+        pb__lock_release(&it->lock);
+        if (!(st & AC_PENDING))
             continue;
-        if (it->st[i] & AC_REGISTERED)
+        if (st & AC_REGISTERED)
             pb__future_remove_waiter(it->fs[i], &it->base);
         pb_future_release(it->fs[i]);
     }
