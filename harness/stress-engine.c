@@ -1060,6 +1060,10 @@ int pbh_stress_run(const pbh_stress_opts *opts, pbh_stress_result *out, char *er
         run->o.patience = def.patience;
     if (run->o.watchdog <= 0)
         run->o.watchdog = def.watchdog;
+    /* A wait for a future that never comes back must end (as "lost") well
+     * before the watchdog would call the whole run hung. */
+    if (run->o.patience > run->o.watchdog / 3)
+        run->o.patience = run->o.watchdog / 3;
     if (run->o.max_printed <= 0)
         run->o.max_printed = def.max_printed;
     if (!(run->o.fault_rate > 0))

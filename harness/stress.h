@@ -63,7 +63,8 @@ typedef struct pbh_stress_opts {
     double fault_rate;     /* scales how often tasks fail, crash or hang (default 1) */
     int64_t task_timeout;  /* ns; the pool's task_timeout when hangs are injected (default 500 ms) */
     int64_t tolerance;     /* ns a wait may overrun its deadline (default 200 ms, plus 50% of the timeout) */
-    int64_t patience;      /* ns a "wait until done" waits before declaring the future lost (default 30 s) */
+    int64_t patience;      /* ns a "wait until done" waits before declaring the future lost
+                              (default 30 s; at most a third of the watchdog's bound) */
     int64_t watchdog;      /* ns one operation may take before the run is declared hung (default 90 s) */
     FILE *log;             /* seed, violations, notes (NULL: stderr) */
     int max_printed;       /* violations printed in full (default 20; the rest are counted) */
