@@ -331,6 +331,17 @@ static void test_broken_leak_thread(void **state)
  * watchdog
  * ------------------------------------------------------------------------ */
 
+/* The watchdog's last report: printed, for the parent to find. */
+static void print_hang_case(void *ud, json_t *case_json)
+{
+    FILE *log = ud;
+    json_t *ch = find_check(case_json, "no_hang");
+    fprintf(log, "on_hang: outcome %s, no_hang %s\n",
+            json_string_value(json_object_get(case_json, "outcome")),
+            ch && json_is_false(json_object_get(ch, "passed")) ? "failed" : "passed");
+    fflush(log);
+}
+
 static void test_watchdog_names_the_hang(void **state)
 {
     (void)state;
@@ -348,6 +359,8 @@ static void test_watchdog_names_the_hang(void **state)
         o.watchdog = 1500 * MS;
         o.no_stacks = false;
         o.log = log;
+        o.on_hang = print_hang_case;
+        o.on_hang_ud = log;
         pbh_stress_result r;
         char err[256];
         pbh_stress_run(&o, &r, err, sizeof err);
@@ -386,6 +399,8 @@ static void test_watchdog_names_the_hang(void **state)
      * with wait, or destroy after a shutdown without). */
     assert_true(strstr(buf, "pb_pool_shutdown(wait=true") || strstr(buf, "pb_pool_destroy"));
     assert_non_null(strstr(buf, "<- in progress"));
+    /* The report handed to on_hang says the run failed on no_hang. */
+    assert_non_null(strstr(buf, "on_hang: outcome failed, no_hang failed"));
     /* The stacks show where it hangs — unless gdb is missing or may not
      * attach here, which the output then says. */
     bool stacks = strstr(buf, "b_shutdown") != NULL;
