@@ -423,7 +423,8 @@ static int select_cases(const json_t *doc, const pb__plot_source *src, selection
                 break;
         s->picks[a].series = b < a ? s->picks[b].series : nseries++;
     }
-    qsort(s->picks, s->n, sizeof *s->picks, cmp_pick);
+    if (s->n) /* qsort(NULL, 0, ...) is undefined */
+        qsort(s->picks, s->n, sizeof *s->picks, cmp_pick);
     return 0;
 }
 
