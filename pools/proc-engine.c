@@ -1018,8 +1018,7 @@ typedef struct expired {
 static void run_timers(ppool *pp)
 {
     int64_t now = pb_now_ns();
-    char limit[48];
-    format_duration(limit, sizeof limit, pp->timeout);
+    char limit[48] = "";
     int nx = 0;
     pthread_mutex_lock(&pp->mu);
     for (int i = 0; i < pp->workers; i++) {
@@ -1028,6 +1027,8 @@ static void run_timers(ppool *pp)
             continue;
         if (p->deadline && now >= p->deadline) {
             char msg[200];
+            if (!limit[0])
+                format_duration(limit, sizeof limit, pp->timeout);
             if (p->state == P_STARTING) {
                 snprintf(msg, sizeof msg, "worker %d sent no handshake within %lld s; killed",
                          (int)p->pid, HELLO_TIMEOUT_NS / 1000000000);
