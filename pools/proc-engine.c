@@ -92,6 +92,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -279,7 +280,10 @@ struct ppool {
     proc *dying;            /* detached procs not yet reaped */
     pb_future **q;          /* ring of queued futures */
     size_t qhead, qlen, qcap;
-    size_t inflight;        /* futures the engine holds */
+    /* Futures the engine holds. Changed under mu when it grows (submit);
+     * it shrinks without mu where a future completes, and the one that
+     * brings it to 0 broadcasts idle_cv under mu. */
+    _Atomic size_t inflight;
     uint64_t next_id;
     bool shut, stop, starting;
     char *broken;           /* "initializer failed: ...", once broken */
@@ -358,6 +362,24 @@ static void describe_exit(char *buf, size_t size, pid_t pid, bool known, int sta
     }
 }
 
+/* One future fewer in the engine's hands: without mu (the common case after
+ * a result arrives, so that the submitter of the next task does not meet the
+ * collector on the lock), or with it. */
+static void settle(ppool *pp)
+{
+    if (atomic_fetch_sub(&pp->inflight, 1) == 1) {
+        pthread_mutex_lock(&pp->mu);
+        pthread_cond_broadcast(&pp->idle_cv);
+        pthread_mutex_unlock(&pp->mu);
+    }
+}
+
+static void settle_locked(ppool *pp)
+{
+    if (atomic_fetch_sub(&pp->inflight, 1) == 1)
+        pthread_cond_broadcast(&pp->idle_cv);
+}
+
 /* Fails f with code and message, releases the engine's reference and
  * settles it. Call without mu. */
 static void fail_future(ppool *pp, pb_future *f, int code, const pb_error *how,
@@ -370,16 +392,7 @@ static void fail_future(ppool *pp, pb_future *f, int code, const pb_error *how,
     }
     pb_future_set_error(f, &err, 0, 0);
     pb_future_release(f);
-    pthread_mutex_lock(&pp->mu);
-    if (--pp->inflight == 0)
-        pthread_cond_broadcast(&pp->idle_cv);
-    pthread_mutex_unlock(&pp->mu);
-}
-
-static void settle_locked(ppool *pp)
-{
-    if (--pp->inflight == 0)
-        pthread_cond_broadcast(&pp->idle_cv);
+    settle(pp);
 }
 
 /* ---- the queue ---- */
@@ -782,9 +795,7 @@ static bool handle_frame(ppool *pp, proc *p, const pb__frame *fr)
                 free(msg);
         }
         pb_future_release(f);
-        pthread_mutex_lock(&pp->mu);
-        settle_locked(pp);
-        pthread_mutex_unlock(&pp->mu);
+        settle(pp);
         return !retire;
     }
 
@@ -1010,6 +1021,21 @@ static int64_t next_timer_locked(const ppool *pp)
     return next;
 }
 
+/* Whether some deadline or kill time (not the respawn backoff) has passed:
+ * run_timers then clears or moves every one that has. */
+static bool next_deadline_locked(const ppool *pp, int64_t now)
+{
+    for (int i = 0; i < pp->workers; i++) {
+        const proc *p = pp->slots[i];
+        if (p && ((p->deadline && now >= p->deadline) || (p->kill_at && now >= p->kill_at)))
+            return true;
+    }
+    for (const proc *p = pp->dying; p; p = p->next)
+        if (p->kill_at && now >= p->kill_at)
+            return true;
+    return false;
+}
+
 typedef struct expired {
     pb_future *f;
     char msg[200];
@@ -1155,19 +1181,41 @@ static void *collector_main(void *arg)
     struct epoll_event ev[64];
     bool stopped = false;
     for (;;) {
+        /* One look at the pool per turn, under one lock: right after a
+         * result the submitter of the next task wants mu too. */
         pthread_mutex_lock(&pp->mu);
-        bool stop = pp->stop;
+        int64_t now = pb_now_ns();
+        bool stop = pp->stop && !stopped;
+        bool any = pp->dying != NULL, empty = false;
+        for (int i = 0; i < pp->workers; i++) {
+            any |= pp->slots[i] != NULL;
+            empty |= pp->slots[i] == NULL;
+        }
+        int64_t next = next_timer_locked(pp);
+        bool respawn_due = empty && want_respawn_locked(pp) && now >= pp->retry_at;
+        bool timers_due = next_deadline_locked(pp, now);
+        bool hopeless = pp->qlen && (pp->broken || (pp->start_failures >= START_FAILURES_MAX &&
+                                                   !live_locked(pp)));
         pthread_mutex_unlock(&pp->mu);
-        if (stop && !stopped) {
+
+        /* Each action changes what the next turn sees, so it starts over. */
+        if (stop) {
             stop_all(pp);
             stopped = true;
+            continue;
         }
-        pthread_mutex_lock(&pp->mu);
-        bool any = pp->dying != NULL;
-        for (int i = 0; i < pp->workers; i++)
-            any |= pp->slots[i] != NULL;
-        int64_t next = next_timer_locked(pp);
-        pthread_mutex_unlock(&pp->mu);
+        if (timers_due) {
+            run_timers(pp);
+            continue;
+        }
+        if (hopeless) {
+            fail_hopeless(pp);
+            continue;
+        }
+        if (respawn_due && !stopped) {
+            respawn(pp);
+            continue;
+        }
         if (stopped && !any)
             break;
 
@@ -1176,10 +1224,6 @@ static void *collector_main(void *arg)
             abort(); /* EBADF/EINVAL: our own fds are broken */
         if (n > 0)
             handle_events(pp, ev, n);
-        run_timers(pp);
-        fail_hopeless(pp);
-        if (!stopped)
-            respawn(pp);
     }
     return NULL;
 }
@@ -1355,7 +1399,7 @@ int pb__proc_submit(void *state, pb_future *f)
     pthread_mutex_lock(&pp->mu);
     int r = pp->shut ? PB_ESHUTDOWN : pp->broken ? PB_EBROKEN : q_push_locked(pp, f, false);
     if (r == 0) {
-        pp->inflight++;
+        atomic_fetch_add(&pp->inflight, 1);
         dispatch_locked(pp);
     }
     pthread_mutex_unlock(&pp->mu);
@@ -1392,7 +1436,7 @@ void pb__proc_shutdown(void *state, bool wait, bool cancel_futures)
     wake(pp); /* workers of an idle, shut pool need not be replaced any more */
     if (wait) {
         pthread_mutex_lock(&pp->mu);
-        while (pp->inflight)
+        while (atomic_load(&pp->inflight))
             pthread_cond_wait(&pp->idle_cv, &pp->mu);
         pthread_mutex_unlock(&pp->mu);
     }
