@@ -443,8 +443,9 @@ static bool explain_kill(pbh_actor *a, uint64_t unit, uint32_t chunk, const uint
             pbh__violation(run, a, PBH_CHECK_FAILURES,
                            "one kill of worker %d failed two units of work: #%llx%s and #%llx%s "
                            "(a worker runs one task or chunk at a time)",
-                           (int)k->pid, (unsigned long long)k->unit, k->chunk ? " (a map chunk)" : "",
-                           (unsigned long long)unit, chunk ? " (a map chunk)" : "");
+                           (int)k->pid, (unsigned long long)k->unit,
+                           k->chunk ? " (a map chunk)" : "", (unsigned long long)unit,
+                           chunk ? " (a map chunk)" : "");
             return true;
         }
     }
@@ -491,7 +492,8 @@ static bool result_ok(const pbh_rec *r, int inner, uint64_t id, uint64_t sum, co
         }
     } else if (inner == PBH_INNER_ECHO) {
         if (blen != plen || (plen && memcmp(body, payload, plen))) {
-            snprintf(why, whylen, "an echo of %zu bytes that differs from the %zu sent", blen, plen);
+            snprintf(why, whylen, "an echo of %zu bytes that differs from the %zu sent", blen,
+                     plen);
             return false;
         }
     } else {
@@ -527,10 +529,14 @@ static const char *expected_text(int inner, int32_t fail_code, char *buf, size_t
     switch (inner) {
     case PBH_INNER_CHECKSUM: return "success with the payload's checksum";
     case PBH_INNER_ECHO: return "success with the payload echoed";
-    case PBH_INNER_FAIL: snprintf(buf, size, "PB_ETASK with task code %d", (int)fail_code); return buf;
+    case PBH_INNER_FAIL:
+        snprintf(buf, size, "PB_ETASK with task code %d", (int)fail_code);
+        return buf;
     case PBH_INNER_SEGV: return "PB_EBROKEN by signal 11 (SIGSEGV)";
     case PBH_INNER_ABORT: return "PB_EBROKEN by signal 6 (SIGABRT)";
-    case PBH_INNER_EXIT: snprintf(buf, size, "PB_EBROKEN with exit status %d", PB_WORKLOAD_EXIT_STATUS); return buf;
+    case PBH_INNER_EXIT:
+        snprintf(buf, size, "PB_EBROKEN with exit status %d", PB_WORKLOAD_EXIT_STATUS);
+        return buf;
     case PBH_INNER_HANG: return "PB_EKILLED (past task_timeout)";
     }
     return "?";
@@ -575,7 +581,8 @@ static void check_outcome(pbh_actor *a, pbh_rec *r, int code, const void *data, 
         if (t.submitted <= 0 || t.completed < t.submitted)
             pbh__violation(run, a, PBH_CHECK_DONE,
                            "future #%llx: times submitted %lld, completed %lld are not in order",
-                           (unsigned long long)r->id, (long long)t.submitted, (long long)t.completed);
+                           (unsigned long long)r->id, (long long)t.submitted,
+                           (long long)t.completed);
         if (code == PB_ECANCELED && t.started != 0)
             pbh__violation(run, a, PBH_CHECK_DONE,
                            "future #%llx was cancelled after it started running",
@@ -604,7 +611,8 @@ static void check_outcome(pbh_actor *a, pbh_rec *r, int code, const void *data, 
         char why[160];
         if (!result_ok(r, r->inner, r->id, r->sum, r->payload, r->len, data, len, &pr, why,
                        sizeof why)) {
-            pbh__violation(run, a, r->inner <= PBH_INNER_ECHO ? PBH_CHECK_RESULT : PBH_CHECK_FAILURES,
+            pbh__violation(run, a,
+                           r->inner <= PBH_INNER_ECHO ? PBH_CHECK_RESULT : PBH_CHECK_FAILURES,
                            "future #%llx (%s of %u bytes): expected %s, got %s",
                            (unsigned long long)r->id, inner_text(r->inner), r->len,
                            expected_text(r->inner, r->fail_code, exp, sizeof exp), why);
@@ -728,8 +736,9 @@ static void draw_plan(pbh_actor *a, probe_plan *p, bool quick)
         p->delay_ns = pbh__rng_range(&a->rng, 1 * MS, 5 * MS);
     }
     p->fail_code = (int32_t)pbh__rng_range(&a->rng, 1, 1000);
-    p->ncb = (int)pbh__rng_below(&a->rng, 100) < 40 ? (int)pbh__rng_range(&a->rng, 1, PBH_CALLBACKS_MAX)
-                                                      : 0;
+    p->ncb = pbh__rng_below(&a->rng, 100) < 40
+                 ? (int)pbh__rng_range(&a->rng, 1, PBH_CALLBACKS_MAX)
+                 : 0;
 }
 
 /* Submits one probe by plan; on success it is live in a's list. Returns 0,
@@ -816,8 +825,12 @@ static bool op_submit(pbh_actor *a)
 {
     probe_plan p;
     draw_plan(a, &p, false);
-    pbh_opdesc d = {.kind = PBH_OP_SUBMIT, .op = a->op, .id = ((uint64_t)a->index << 40) | (a->seq + 1),
-                    .n = p.len, .m = (uint32_t)p.ncb, .when = (uint8_t)p.inner,
+    pbh_opdesc d = {.kind = PBH_OP_SUBMIT,
+                    .op = a->op,
+                    .id = ((uint64_t)a->index << 40) | (a->seq + 1),
+                    .n = p.len,
+                    .m = (uint32_t)p.ncb,
+                    .when = (uint8_t)p.inner,
                     .timeout = p.delay_ns};
     pbh__op_begin(a, &d);
     make_room(a, 1);
@@ -1081,9 +1094,10 @@ static void op_wait(pbh_actor *a)
         pbh__violation(run, a, PBH_CHECK_WAIT,
                        "pb_wait(%s) counted %d futures done, but only %zu are", when_names[when], n,
                        done_now);
-    bool satisfied = when == PB_ALL_COMPLETED     ? (size_t)n == distinct
+    bool all = (size_t)n == distinct;
+    bool satisfied = when == PB_ALL_COMPLETED     ? all
                      : when == PB_FIRST_COMPLETED ? n >= 1
-                                                  : ((size_t)n == distinct || (n >= 1 && exception));
+                                                  : (all || (n >= 1 && exception));
     if (!satisfied) {
         a->counts.timeouts_seen++;
         if (t1 - t0 < timeout)
@@ -1209,8 +1223,9 @@ static void op_retire(pbh_actor *a)
 {
     size_t k = 0;
     if (a->nlive)
-        k = pbh__rng_below(&a->rng, 10) == 0 ? a->nlive
-                                             : (size_t)pbh__rng_range(&a->rng, 1, a->nlive < 6 ? (int64_t)a->nlive : 6);
+        k = pbh__rng_below(&a->rng, 10) == 0
+                ? a->nlive
+                : (size_t)pbh__rng_range(&a->rng, 1, a->nlive < 6 ? (int64_t)a->nlive : 6);
     pbh_opdesc d = {.kind = PBH_OP_RETIRE, .op = a->op, .n = (uint32_t)k};
     size_t picks[PBH_LIVE_MAX];
     for (size_t i = 0; i < k; i++)
@@ -1338,7 +1353,8 @@ static bool op_map(pbh_actor *a)
     pbh_run *run = a->run;
     size_t n = pbh__rng_below(&a->rng, 5) == 0 ? (size_t)pbh__rng_range(&a->rng, 1, 256)
                                                 : (size_t)pbh__rng_range(&a->rng, 1, 64);
-    size_t cs = pbh__rng_below(&a->rng, 3) == 0 ? 1 : (size_t)pbh__rng_range(&a->rng, 1, (int64_t)n);
+    size_t cs =
+        pbh__rng_below(&a->rng, 3) == 0 ? 1 : (size_t)pbh__rng_range(&a->rng, 1, (int64_t)n);
     int64_t timeout = pbh__rng_below(&a->rng, 100) < 15 ? pbh__rng_range(&a->rng, 1 * MS, 20 * MS)
                                                          : run->o.patience;
     size_t stop = pbh__rng_below(&a->rng, 100) < 15 ? (size_t)pbh__rng_below(&a->rng, n + 1) : n;
@@ -1359,14 +1375,16 @@ static bool op_map(pbh_actor *a)
     for (size_t i = 0; i < n; i++) {
         map_item *it = &items[i];
         it->id = next_id(a);
-        it->inner = (uint8_t)draw_inner(a, run->map_rate_fail, run->map_rate_crash, run->map_rate_hang);
+        it->inner =
+            (uint8_t)draw_inner(a, run->map_rate_fail, run->map_rate_crash, run->map_rate_hang);
         if (it->inner == PBH_INNER_ECHO)
             it->inner = PBH_INNER_CHECKSUM;
         size_t len = (size_t)pbh__rng_below(&a->rng, sizeof payload + 1);
         fill_random(&a->rng, payload, len);
         it->fail_code = (int32_t)pbh__rng_range(&a->rng, 1, 1000);
         it->sum = pb_workload_checksum(payload, len);
-        const void *inner_arg = it->inner == PBH_INNER_FAIL ? (const void *)&it->fail_code : payload;
+        const void *inner_arg =
+            it->inner == PBH_INNER_FAIL ? (const void *)&it->fail_code : payload;
         size_t inner_len = it->inner == PBH_INNER_FAIL ? sizeof it->fail_code : len;
         size_t alen = pbh__probe_build(p, hdr + 128 + 8, it->id, (pbh_inner)it->inner,
                                        PBH_DELAY_NONE, 0, inner_arg, inner_len);

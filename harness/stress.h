@@ -61,11 +61,11 @@ typedef struct pbh_stress_opts {
     int threads;           /* submitter threads (default 4) */
     unsigned faults;       /* requested PBH_FAULT_* (default PBH_FAULT_ALL) */
     double fault_rate;     /* scales how often tasks fail, crash or hang (default 1) */
-    int64_t task_timeout;  /* ns; the pool's task_timeout when hangs are injected (default 500 ms) */
-    int64_t tolerance;     /* ns a wait may overrun its deadline (default 200 ms, plus 50% of the timeout) */
+    int64_t task_timeout;  /* ns: the pool's task_timeout when hangs are injected (500 ms) */
+    int64_t tolerance;     /* ns a wait may overrun its deadline (200 ms + 50% of the timeout) */
     int64_t patience;      /* ns a "wait until done" waits before declaring the future lost
                               (default 30 s; at most a third of the watchdog's bound) */
-    int64_t watchdog;      /* ns one operation may take before the run is declared hung (default 90 s) */
+    int64_t watchdog;      /* ns one operation may take before the run is hung (default 90 s) */
     FILE *log;             /* seed, violations, notes (NULL: stderr) */
     int max_printed;       /* violations printed in full (default 20; the rest are counted) */
     bool quiet;            /* no notes, only violations */
@@ -96,9 +96,10 @@ typedef struct pbh_stress_result {
     uint64_t operations;
     uint64_t futures;          /* futures submitted (map items included) */
     uint64_t faults_injected;
-    uint64_t faults_survived;  /* injected, caused exactly the expected failure, and the pool
-                                  went on: it completed a task afterwards or, for the last
-                                  faults of the run, shut down and was destroyed cleanly */
+    uint64_t faults_survived;  /* injected, caused exactly the expected failure, and the
+                                  pool went on: it completed a task afterwards or, for the
+                                  last faults of the run, shut down and was destroyed
+                                  cleanly */
     uint64_t violations;
     unsigned faults;           /* the faults actually injected (requested minus unsupported) */
     bool interrupted;          /* stop_requested ended it early */
