@@ -60,6 +60,9 @@ void pb__pool_cancel_hint(pb_pool *pool, pb_future *f);
  * then is the caller's to discard). */
 int pb__pool_submit_future(pb_pool *pool, pb_future *f);
 
+/* Whether waiters on this pool's futures should spin before sleeping. */
+bool pb__pool_waiter_spins(const pb_pool *pool);
+
 /* Whether the pool has been shut down (for map's PB_ESHUTDOWN). */
 bool pb__pool_is_shutdown(const pb_pool *pool);
 

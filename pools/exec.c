@@ -182,4 +182,5 @@ const pb_backend pb__backend_exec = {
     .shutdown = pb__proc_shutdown,
     .destroy = pb__proc_destroy,
     .binding = pb__proc_binding,
+    .waiter_sleeps = true, /* results arrive through the collector thread */
 };

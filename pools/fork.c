@@ -105,4 +105,5 @@ const pb_backend pb__backend_fork = {
     .shutdown = pb__proc_shutdown,
     .destroy = pb__proc_destroy,
     .binding = pb__proc_binding,
+    .waiter_sleeps = true, /* results arrive through the collector thread */
 };

@@ -57,6 +57,7 @@ struct pb_future {
     _Atomic uint32_t sleepers; /* threads in futex_wait on state */
     _Atomic int refs;
     pb__lock lock;             /* guards entries and the done transitions */
+    bool spin;                 /* waiters spin before sleeping (per backend) */
 
     pb_pool *pool;             /* for the backend's cancel hint */
     const pb_task *task;
@@ -96,6 +97,7 @@ pb_future *pb__future_new(pb_pool *pool, const pb_task *task, const void *arg, s
     atomic_init(&f->refs, refs);
     atomic_init(&f->lock, PB__LOCK_INIT);
     f->pool = pool;
+    f->spin = pb__pool_waiter_spins(pool);
     f->task = task;
     f->slot = NULL;
     f->submitted = pb_now_ns();
@@ -210,11 +212,12 @@ int pb__future_wait(pb_future *f, int64_t deadline)
     if (deadline >= 0 && now >= deadline)
         return PB_ETIMEDOUT;
 
-    /* Spin a little: a worker on another core often finishes within it. */
-    int64_t spin_end = now + PB__SPIN_NS_WAITER;
+    /* Spin a little: a worker on another core often finishes within it
+     * (unless the backend says completion needs a thread we would starve). */
+    int64_t spin_end = now + (f->spin ? PB__SPIN_NS_WAITER : 0);
     if (deadline >= 0 && deadline < spin_end)
         spin_end = deadline;
-    for (unsigned i = 1;; i++) {
+    for (unsigned i = 1; now < spin_end; i++) {
         pb__cpu_relax();
         if (state_done(atomic_load_explicit(&f->state, memory_order_acquire)))
             return 0;

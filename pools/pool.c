@@ -183,6 +183,11 @@ int pb__pool_submit_future(pb_pool *pool, pb_future *f)
     return pool->backend->submit(pool->state, f);
 }
 
+bool pb__pool_waiter_spins(const pb_pool *pool)
+{
+    return pool && !pool->backend->waiter_sleeps;
+}
+
 bool pb__pool_is_shutdown(const pb_pool *pool)
 {
     return atomic_load_explicit(&pool->shut, memory_order_acquire);

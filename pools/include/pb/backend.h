@@ -72,6 +72,14 @@ typedef struct pb_backend {
      * like libuv's threadpool). The conformance suite then reports "nothing
      * left after destroy" as skipped, with this reason, instead of failing. */
     const char *keeps_threads;
+
+    /* Optional: true when futures are completed by a thread of the caller's
+     * process that must be scheduled to deliver each result (a collector
+     * reading from worker processes). A waiter then sleeps at once instead of
+     * spinning first: on a small machine a spinning waiter keeps that thread
+     * off the CPU it needs. false (default): waiters spin briefly, which
+     * pays off when the completing thread is already running elsewhere. */
+    bool waiter_sleeps;
 } pb_backend;
 
 /* The backend table registered under name (built in or added), or NULL. */
