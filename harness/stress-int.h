@@ -81,6 +81,10 @@ const char *pbh__probe_table_path(void);
  * recorded it, or 0 when it did not (yet) start or the slot was reused. */
 pid_t pbh__probe_pid(uint64_t id);
 
+/* All the probe recorded: its pid, when it started and when its work ended
+ * (0: not yet), in pb_now_ns() time. 0, or -1 when it has no record. */
+int pbh__probe_record(uint64_t id, pid_t *pid, int64_t *started, int64_t *ended);
+
 /* Writes a probe argument into buf (of size cap): header, path, then
  * payload[0..len). Returns the length, or 0 if it does not fit. */
 size_t pbh__probe_build(void *buf, size_t cap, uint64_t id, pbh_inner inner, pbh_delay delay,
@@ -110,6 +114,10 @@ int pbh__snapshot(pbh_snapshot *s);
 void pbh__snapshot_free(pbh_snapshot *s);
 /* VmRSS in kB, or -1. */
 long pbh__rss_kb(void);
+
+/* The "some" total of /proc/pressure/cpu: microseconds during which at
+ * least one runnable task waited for a CPU, or -1 without PSI. */
+long long pbh__psi_cpu_some_us(void);
 
 /* Sends sig to pid only if it is a child of this process, through a pidfd so
  * that a recycled pid is never hit. Returns 0, -ESRCH (gone), -EPERM (not
@@ -250,6 +258,7 @@ typedef struct pbh_counts {
     uint64_t injected[8];     /* by fault bit index */
     uint64_t kills_missed;    /* no worker pid known, or it was gone */
     uint64_t kill_failures;   /* futures (or map items) failed by a kill, and charged to it */
+    uint64_t timing_excused;  /* timing checks not judged: the CPU was saturated meanwhile */
 } pbh_counts;
 
 typedef struct pbh_run pbh_run;
@@ -339,7 +348,25 @@ struct pbh_run {
 
     _Atomic long rss_peak_kb;
     int64_t started_ns;
+
+    /* CPU pressure, sampled by the watchdog every tick: (time, PSI some
+     * total) pairs in a ring, for judging whether a late wait or an
+     * overdue task happened while the machine was saturated. */
+    pthread_mutex_t psi_mu;
+    struct {
+        int64_t at;
+        long long some_us;
+    } psi[1024];
+    size_t npsi;
 };
+
+/* The share (0..1) of [t0, t1] during which the CPU was contended (some
+ * runnable task waited), from the watchdog's samples; -1 if unknown. */
+double pbh__contention(pbh_run *run, int64_t t0, int64_t t1);
+
+/* Whether a timing violation over [t0, t1] is not to be judged because the
+ * CPU was saturated (contention >= 50%) then; counts it if so. */
+bool pbh__timing_excused(pbh_actor *a, int64_t t0, int64_t t1);
 
 /* Callbacks that found their record retired and reused: they ran twice, or
  * long after their future was done. Reset at the start of each run. */

@@ -16,14 +16,17 @@
  *
  * THE TABLE
  *
- * A file of PBH_SLOTS 16-byte slots, created by the harness in $TMPDIR and
+ * A file of PBH_SLOTS 32-byte slots, created by the harness in $TMPDIR and
  * mapped MAP_SHARED. Forked workers inherit the mapping; exec'd workers (and
  * workers of any other pool that runs this program's tasks in another
  * process) find the file by the path each probe argument carries, and map
- * it on their first probe. A slot holds (id, pid); the writer stores the pid
- * and then the id (release), the reader loads the id (acquire) and trusts
- * the pid only when the id is its own, so a slot reused by a later probe
- * reads as "unknown" rather than as a wrong pid. Thread workers share the
+ * it on their first probe. A slot holds (id, pid, started, ended): when the
+ * probe began and when its work was done, so a task that failed can be told
+ * apart as "never started", "started, then stuck" or "done, but its result
+ * never arrived". The writer clears the id, stores the fields and then the
+ * id (release); the reader loads the id (acquire) and trusts the fields only
+ * when the id is its own before and after, so a slot reused by a later probe
+ * reads as "unknown" rather than as someone else's. Thread workers share the
  * harness's own mapping.
  */
 #include <errno.h>
@@ -47,6 +50,8 @@ typedef struct slot {
     _Atomic uint64_t id;
     _Atomic int32_t pid;
     int32_t reserved;
+    _Atomic int64_t started; /* pb_now_ns() as the probe began, and as its work ended */
+    _Atomic int64_t ended;
 } slot;
 
 /* The mapping this process uses, and the path it came from. Written by the
@@ -134,17 +139,33 @@ const char *pbh__probe_table_path(void)
     return table_path;
 }
 
-pid_t pbh__probe_pid(uint64_t id)
+int pbh__probe_record(uint64_t id, pid_t *pid, int64_t *started, int64_t *ended)
 {
     slot *t = atomic_load(&table);
     if (!t)
-        return 0;
+        return -1;
     slot *s = &t[slot_of(id)];
     if (atomic_load_explicit(&s->id, memory_order_acquire) != id)
-        return 0;
-    pid_t pid = atomic_load_explicit(&s->pid, memory_order_relaxed);
-    /* The slot may have been taken over between the two loads. */
-    return atomic_load_explicit(&s->id, memory_order_acquire) == id ? pid : 0;
+        return -1;
+    pid_t p = atomic_load_explicit(&s->pid, memory_order_relaxed);
+    int64_t st = atomic_load_explicit(&s->started, memory_order_relaxed);
+    int64_t en = atomic_load_explicit(&s->ended, memory_order_acquire);
+    /* The slot may have been taken over meanwhile. */
+    if (atomic_load_explicit(&s->id, memory_order_acquire) != id)
+        return -1;
+    if (pid)
+        *pid = p;
+    if (started)
+        *started = st;
+    if (ended)
+        *ended = en;
+    return 0;
+}
+
+pid_t pbh__probe_pid(uint64_t id)
+{
+    pid_t pid = 0;
+    return pbh__probe_record(id, &pid, NULL, NULL) == 0 ? pid : 0;
 }
 
 size_t pbh__probe_build(void *buf, size_t cap, uint64_t id, pbh_inner inner, pbh_delay delay,
@@ -245,9 +266,13 @@ PB_TASK(stress_probe)
                           .tid = (int32_t)syscall(SYS_gettid),
                           .id = h.id};
     slot *t = worker_table(path, h.path_len);
-    if (t) {
-        slot *s = &t[slot_of(h.id)];
+    slot *s = t ? &t[slot_of(h.id)] : NULL;
+    if (s) {
+        /* id 0 first: a reader never pairs the old id with new fields. */
+        atomic_store_explicit(&s->id, 0, memory_order_relaxed);
         atomic_store_explicit(&s->pid, r.pid, memory_order_relaxed);
+        atomic_store_explicit(&s->started, pb_now_ns(), memory_order_relaxed);
+        atomic_store_explicit(&s->ended, 0, memory_order_relaxed);
         atomic_store_explicit(&s->id, h.id, memory_order_release);
     }
 
@@ -276,6 +301,8 @@ PB_TASK(stress_probe)
     else
         run_workload(inner_names[h.inner], payload, plen, &out);
 
+    if (s && atomic_load_explicit(&s->id, memory_order_relaxed) == h.id)
+        atomic_store_explicit(&s->ended, pb_now_ns(), memory_order_release);
     if (out.code == 0) {
         size_t n = sizeof r + out.len;
         uint8_t *res = malloc(n);

@@ -1,7 +1,7 @@
 /*
  * stress-sys.c — looking at this process from outside: its threads, open
- * fds, child processes and RSS, read from /proc; killing one worker process
- * safely; and the stacks the watchdog prints.
+ * fds, child processes and RSS, read from /proc; the machine's CPU pressure;
+ * killing one worker process safely; and the stacks the watchdog prints.
  *
  * Killing a worker: the pid came from a task's result, so by the time the
  * harness acts on it the worker may have exited and — once reaped — its pid
@@ -100,6 +100,24 @@ static void count_child(pid_t pid, char state, void *ud)
     s->children++;
     if (state == 'Z')
         s->zombies++;
+}
+
+long long pbh__psi_cpu_some_us(void)
+{
+    FILE *f = fopen("/proc/pressure/cpu", "re");
+    if (!f)
+        return -1;
+    char line[256];
+    long long total = -1;
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, "some ", 5)) {
+            const char *t = strstr(line, "total=");
+            if (t)
+                total = strtoll(t + 6, NULL, 10);
+            break;
+        }
+    fclose(f);
+    return total;
 }
 
 long pbh__rss_kb(void)
