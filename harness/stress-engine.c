@@ -643,7 +643,8 @@ static _Noreturn void watchdog_fire(pbh_run *run, pbh_actor *stuck, int64_t age)
             run->o.backend, (unsigned long long)run->o.seed, stuck->index,
             (unsigned long long)d.op, what, age / 1e9);
     if (run->o.command)
-        fprintf(out, "  replay: %s --seed %llu\n", run->o.command, (unsigned long long)run->o.seed);
+        fprintf(out, "  command: %s (seed %llu: --seed %llu replays the schedule)\n", run->o.command,
+                (unsigned long long)run->o.seed, (unsigned long long)run->o.seed);
     print_log(run, out);
     fflush(out);
     fprintf(out, "  stacks of this process's threads:\n");
