@@ -131,7 +131,4 @@ int pbh_execute(const pbh_config *cfg, json_t **doc, pbh_outcome *out, char *err
  * p99 and the ratio to the floor, then the failed checks. */
 void pbh_print_summary(FILE *out, const json_t *doc);
 
-/* Formats a value of unit for people ("1.23 us", "4.5 M/s"). */
-void pbh_format_value(double v, const char *unit, char *buf, size_t size);
-
 #endif /* PB_HARNESS_RUNNER_H */

@@ -12,43 +12,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "results.h"
 #include "runner.h"
 
-void pbh_format_value(double v, const char *unit, char *buf, size_t size)
+/* A p50 or p99 cell: "-" where the document holds no finite number. */
+static void format_cell(const json_t *v, const char *unit, char *buf, size_t size)
 {
-    if (!isfinite(v)) {
+    double d = json_number_value(v);
+    if (!json_is_number(v) || !isfinite(d))
         snprintf(buf, size, "-");
-        return;
-    }
-    double a = fabs(v);
-    if (!strcmp(unit, "ns")) {
-        if (a < 1e3)
-            snprintf(buf, size, "%.0f ns", v);
-        else if (a < 1e6)
-            snprintf(buf, size, "%.3g us", v / 1e3);
-        else if (a < 1e9)
-            snprintf(buf, size, "%.3g ms", v / 1e6);
-        else
-            snprintf(buf, size, "%.3g s", v / 1e9);
-    } else if (!strcmp(unit, "tasks/s")) {
-        if (a >= 1e6)
-            snprintf(buf, size, "%.3g M/s", v / 1e6);
-        else if (a >= 1e3)
-            snprintf(buf, size, "%.3g k/s", v / 1e3);
-        else
-            snprintf(buf, size, "%.3g /s", v);
-    } else if (!strcmp(unit, "bytes/s")) {
-        if (a >= 1024.0 * 1024 * 1024)
-            snprintf(buf, size, "%.3g GiB/s", v / (1024.0 * 1024 * 1024));
-        else if (a >= 1024.0 * 1024)
-            snprintf(buf, size, "%.3g MiB/s", v / (1024.0 * 1024));
-        else
-            snprintf(buf, size, "%.3g KiB/s", v / 1024.0);
-    } else if (!strcmp(unit, "%")) {
-        snprintf(buf, size, "%.3g %%", v);
-    } else {
-        snprintf(buf, size, "%.3g", v);
-    }
+    else
+        pbr_format_value(buf, size, unit, d, PBR_FORMAT_SHORT);
 }
 
 static const char *str(const json_t *o, const char *key)
@@ -117,7 +91,7 @@ void pbh_print_summary(FILE *out, const json_t *doc)
         wc = lc > wc ? lc : wc;
     }
     wc = wc > 44 ? 44 : wc;
-    fprintf(out, "\n%-*s  %-*s  %-*s  %11s  %11s  %8s\n", wb, "BACKEND", wc, "CASE", wm + 6, "METRIC",
+    fprintf(out, "\n%-*s  %-*s  %-*s  %13s  %13s  %8s\n", wb, "BACKEND", wc, "CASE", wm + 6, "METRIC",
             "P50", "P99", "VS FLOOR");
     bool any_failed = false;
     json_array_foreach(results, i, c)
@@ -148,13 +122,13 @@ void pbh_print_summary(FILE *out, const json_t *doc)
         char p50[32] = "-", p99[32] = "-", ratio[32] = "";
         if (m) {
             const char *unit = str(m, "unit");
-            pbh_format_value(json_number_value(json_object_get(m, "p50")), unit, p50, sizeof p50);
-            pbh_format_value(json_number_value(json_object_get(m, "p99")), unit, p99, sizeof p99);
+            format_cell(json_object_get(m, "p50"), unit, p50, sizeof p50);
+            format_cell(json_object_get(m, "p99"), unit, p99, sizeof p99);
             const json_t *r = json_object_get(m, "ratio_to_floor");
             if (r)
                 snprintf(ratio, sizeof ratio, "%.2fx", json_number_value(r));
         }
-        fprintf(out, "%-*s  %-*.*s  %-*s  %11s  %11s  %8s%s\n", wb, str(c, "backend"), wc, wc, label,
+        fprintf(out, "%-*s  %-*.*s  %-*s  %13s  %13s  %8s%s\n", wb, str(c, "backend"), wc, wc, label,
                 wm + 6, m ? name : "-", p50, p99, ratio, !strcmp(outcome, "failed") ? "  FAILED" : "");
         any_failed |= !strcmp(outcome, "failed");
     }

@@ -160,19 +160,14 @@ static void put_str(FILE *f, const char *s)
     fputc('"', f);
 }
 
-/* Durations for labels: "0", "250 ns", "100 µs", "1.5 ms", "2 s". */
+/* Durations for labels: "0", "250 ns", "100 µs", "1.5 ms", "2 s". A zero
+ * deadline reads better as a bare 0 on an axis than as "0 ns". */
 static void format_ns(char *buf, size_t len, double ns)
 {
     if (ns == 0)
         snprintf(buf, len, "0");
-    else if (ns < 1e3)
-        snprintf(buf, len, "%.3g ns", ns);
-    else if (ns < 1e6)
-        snprintf(buf, len, "%.3g µs", ns / 1e3);
-    else if (ns < 1e9)
-        snprintf(buf, len, "%.3g ms", ns / 1e6);
     else
-        snprintf(buf, len, "%.3g s", ns / 1e9);
+        pbr_format_value(buf, len, "ns", ns, PBR_FORMAT_CHART);
 }
 
 static bool unit_ok(const pb__plot_source *src, const char *unit)

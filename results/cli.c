@@ -1,7 +1,8 @@
 /*
  * cli.c — what compare, export and history share: option parsing, number
- * parsing, expanding folders into results files, and printing a value with
- * its unit the way a person reads it ("11.80 us", "182.3k tasks/s").
+ * parsing and expanding folders into results files. (Printing a value with
+ * its unit is format.c's pbr_format_value(), which the harness and the
+ * plots use too.)
  */
 #include <dirent.h>
 #include <errno.h>
@@ -41,50 +42,6 @@ bool pbr__parse_double(const char *s, double *out)
         return false;
     *out = d;
     return true;
-}
-
-void pbr__format_value(char *buf, size_t len, const char *unit, double v)
-{
-    double a = fabs(v);
-    if (!unit)
-        unit = "";
-    if (!strcmp(unit, "ns")) {
-        if (a < 1e3)
-            snprintf(buf, len, "%.1f ns", v);
-        else if (a < 1e6)
-            snprintf(buf, len, "%.2f us", v / 1e3);
-        else if (a < 1e9)
-            snprintf(buf, len, "%.2f ms", v / 1e6);
-        else
-            snprintf(buf, len, "%.3f s", v / 1e9);
-    } else if (!strcmp(unit, "bytes/s")) {
-        if (a < 1e3)
-            snprintf(buf, len, "%.0f B/s", v);
-        else if (a < 1e6)
-            snprintf(buf, len, "%.2f kB/s", v / 1e3);
-        else if (a < 1e9)
-            snprintf(buf, len, "%.2f MB/s", v / 1e6);
-        else
-            snprintf(buf, len, "%.2f GB/s", v / 1e9);
-    } else if (strlen(unit) > 2 && !strcmp(unit + strlen(unit) - 2, "/s")) {
-        if (a < 1e3)
-            snprintf(buf, len, "%.1f %s", v, unit);
-        else if (a < 1e6)
-            snprintf(buf, len, "%.1fk %s", v / 1e3, unit);
-        else
-            snprintf(buf, len, "%.2fM %s", v / 1e6, unit);
-    } else if (!strcmp(unit, "%")) {
-        snprintf(buf, len, "%.1f%%", v);
-    } else if (!strcmp(unit, "count")) {
-        if (v == floor(v) && a < 1e15)
-            snprintf(buf, len, "%.0f", v);
-        else
-            snprintf(buf, len, "%.2f", v);
-    } else if (!strcmp(unit, "ratio")) {
-        snprintf(buf, len, "%.3f", v);
-    } else {
-        snprintf(buf, len, "%.4g %s", v, unit);
-    }
 }
 
 static int cmp_str(const void *a, const void *b)

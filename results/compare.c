@@ -468,8 +468,8 @@ static void row_cells(const row *w, char cells[NCOL][128], bool markdown)
 {
     snprintf(cells[0], 128, "%s", w->label);
     snprintf(cells[1], 128, "%s", w->metric);
-    pbr__format_value(cells[2], 128, w->unit, w->base);
-    pbr__format_value(cells[3], 128, w->unit, w->now);
+    pbr_format_value(cells[2], 128, w->unit, w->base, PBR_FORMAT_TABLE);
+    pbr_format_value(cells[3], 128, w->unit, w->now, PBR_FORMAT_TABLE);
     fmt_change(cells[4], 128, w);
     fmt_p(cells[5], 128, w);
     fmt_verdict(cells[6], 128, w, markdown);

@@ -278,10 +278,10 @@ static int export_custom(FILE *out, const json_t *doc, const xopts *o, size_t *c
             double lo = pbr__num(m, "ci_low", 0), hi = pbr__num(m, "ci_high", 0);
             char range[64], extra[512], p90[48], p99[48], clo[48], chi[48];
             snprintf(range, sizeof range, "± %.6g", (hi - lo) / 2);
-            pbr__format_value(p90, sizeof p90, unit, pbr__num(m, "p90", 0));
-            pbr__format_value(p99, sizeof p99, unit, pbr__num(m, "p99", 0));
-            pbr__format_value(clo, sizeof clo, unit, lo);
-            pbr__format_value(chi, sizeof chi, unit, hi);
+            pbr_format_value(p90, sizeof p90, unit, pbr__num(m, "p90", 0), PBR_FORMAT_TABLE);
+            pbr_format_value(p99, sizeof p99, unit, pbr__num(m, "p99", 0), PBR_FORMAT_TABLE);
+            pbr_format_value(clo, sizeof clo, unit, lo, PBR_FORMAT_TABLE);
+            pbr_format_value(chi, sizeof chi, unit, hi, PBR_FORMAT_TABLE);
             snprintf(extra, sizeof extra,
                      "n=%.0f repetitions=%zu p90=%s p99=%s 95%% CI of the median=[%s, %s] "
                      "trusted=%s outcome=%s",

@@ -272,9 +272,9 @@ static void print_text_series(FILE *out, const pbr_series *s, const pbr_history_
         char lo[40], hi[40];
         snprintf(cells[i][0], 96, "%s", p[i].started);
         snprintf(cells[i][1], 96, "%s", p[i].git_revision);
-        pbr__format_value(cells[i][2], 96, s->unit, p[i].p50);
-        pbr__format_value(lo, sizeof lo, s->unit, p[i].ci_low);
-        pbr__format_value(hi, sizeof hi, s->unit, p[i].ci_high);
+        pbr_format_value(cells[i][2], 96, s->unit, p[i].p50, PBR_FORMAT_TABLE);
+        pbr_format_value(lo, sizeof lo, s->unit, p[i].ci_low, PBR_FORMAT_TABLE);
+        pbr_format_value(hi, sizeof hi, s->unit, p[i].ci_high, PBR_FORMAT_TABLE);
         snprintf(cells[i][3], 96, "%s .. %s", lo, hi);
         snprintf(cells[i][4], 96, "%lld", p[i].n);
         if (i == 0)

@@ -34,9 +34,6 @@ int pbr__option(int argc, char **argv, int *i, const char *name, const char **va
 /* cli.c: a whole string as a finite number. */
 bool pbr__parse_double(const char *s, double *out);
 
-/* cli.c: v with its unit, scaled for people: "11.80 us", "182.3k tasks/s". */
-void pbr__format_value(char *buf, size_t len, const char *unit, double v);
-
 /* cli.c: pbr_read() each path; on failure frees what was read, leaves the
  * one-line message in err and returns -EINVAL (or -ENOMEM). */
 int pbr__read_all(char **paths, size_t n, json_t ***docs, char *err, size_t errlen);

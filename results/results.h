@@ -73,6 +73,21 @@ char *pbr_params_key(const json_t *params);
 /* A short label for a case: "thread/roundtrip payload=8". Caller frees. */
 char *pbr_case_label(const json_t *result_case);
 
+/* How pbr_format_value() writes a value (format.c explains the choice). */
+typedef enum pbr_format_style {
+    PBR_FORMAT_TABLE, /* fixed decimals per scale: "11.80 us", "181.3k tasks/s" */
+    PBR_FORMAT_SHORT, /* three significant digits: "11.8 us", "181k tasks/s" */
+    PBR_FORMAT_CHART, /* as SHORT, with "µs" (UTF-8: not for byte-counted columns) */
+} pbr_format_style;
+
+/* Writes v with its unit (a metric's FORMAT.md unit: "ns", "tasks/s",
+ * "bytes/s", "%", "count", "ratio", or any other, shown after the number;
+ * NULL reads as "") into buf[0..len), scaled for people: ns as ns, us, ms or
+ * s; rates with k or M. Always NUL-terminates when len > 0; truncates a value
+ * that does not fit. NaN and infinities come out as printf writes them:
+ * callers that may hold one decide what to show instead. */
+void pbr_format_value(char *buf, size_t len, const char *unit, double v, pbr_format_style style);
+
 /* ------------------------------------------------------------------------
  * Many files: history, compare, plots
  * ------------------------------------------------------------------------ */
