@@ -33,6 +33,29 @@ int pbr__option(int argc, char **argv, int *i, const char *name, const char **va
     return 1;
 }
 
+pbr__arg_kind pbr__arg(const char *cmd, int argc, char **argv, int *i, const pbr__opt *opts,
+                       size_t nopts)
+{
+    const char *a = argv[*i];
+    if (!strcmp(a, "--help") || !strcmp(a, "-h"))
+        return PBR__ARG_HELP;
+    for (size_t k = 0; k < nopts; k++) {
+        int rc = pbr__option(argc, argv, i, opts[k].name, opts[k].value);
+        if (rc > 0)
+            return PBR__ARG_OPTION;
+        if (rc < 0) {
+            fprintf(stderr, "poolbench %s: %s needs a value\n", cmd, a);
+            return PBR__ARG_BAD;
+        }
+    }
+    if (a[0] == '-' && a[1] != '\0') {
+        fprintf(stderr, "poolbench %s: unknown option '%s' (try poolbench %s --help)\n", cmd, a,
+                cmd);
+        return PBR__ARG_BAD;
+    }
+    return PBR__ARG_OPERAND;
+}
+
 bool pbr__parse_double(const char *s, double *out)
 {
     char *end;

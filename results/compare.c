@@ -792,33 +792,23 @@ static void compare_usage(FILE *out)
 int pb_cmd_compare(int argc, char **argv)
 {
     const char *threshold_s = "5", *alpha_s = "0.01", *metric = "*", *format = "text";
-    static const char *const opts[] = {"--threshold", "--alpha", "--metric", "--format"};
-    const char **dest[] = {&threshold_s, &alpha_s, &metric, &format};
+    const pbr__opt opts[] = {{"--threshold", &threshold_s},
+                             {"--alpha", &alpha_s},
+                             {"--metric", &metric},
+                             {"--format", &format}};
     const char *files[2];
     int nfiles = 0;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+        pbr__arg_kind kind =
+            pbr__arg("compare", argc, argv, &i, opts, sizeof opts / sizeof opts[0]);
+        if (kind == PBR__ARG_HELP) {
             compare_usage(stdout);
             return 0;
         }
-        int rc = 0;
-        for (size_t k = 0; k < sizeof opts / sizeof opts[0] && rc == 0; k++) {
-            const char *val = NULL;
-            rc = pbr__option(argc, argv, &i, opts[k], &val);
-            if (rc > 0)
-                *dest[k] = val;
-        }
-        if (rc < 0) {
-            fprintf(stderr, "poolbench compare: %s needs a value\n", argv[i]);
+        if (kind == PBR__ARG_BAD)
             return 2;
-        }
-        if (rc > 0)
+        if (kind == PBR__ARG_OPTION)
             continue;
-        if (argv[i][0] == '-' && argv[i][1] != '\0') {
-            fprintf(stderr, "poolbench compare: unknown option '%s' (try poolbench compare --help)\n",
-                    argv[i]);
-            return 2;
-        }
         if (nfiles == 2) {
             fprintf(stderr, "poolbench compare: too many files ('%s'): give BASE.json and "
                             "NEW.json\n",

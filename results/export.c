@@ -412,31 +412,19 @@ static void export_usage(FILE *out)
 int pb_cmd_export(int argc, char **argv)
 {
     xopts o = {.format = NULL, .better = "lower", .metric = "*", .path = NULL};
-    static const char *const opts[] = {"--format", "--better", "--metric"};
-    const char **dest[] = {&o.format, &o.better, &o.metric};
+    const pbr__opt opts[] = {
+        {"--format", &o.format}, {"--better", &o.better}, {"--metric", &o.metric}};
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+        pbr__arg_kind kind =
+            pbr__arg("export", argc, argv, &i, opts, sizeof opts / sizeof opts[0]);
+        if (kind == PBR__ARG_HELP) {
             export_usage(stdout);
             return 0;
         }
-        int rc = 0;
-        for (size_t k = 0; k < sizeof opts / sizeof opts[0] && rc == 0; k++) {
-            const char *val = NULL;
-            rc = pbr__option(argc, argv, &i, opts[k], &val);
-            if (rc > 0)
-                *dest[k] = val;
-        }
-        if (rc < 0) {
-            fprintf(stderr, "poolbench export: %s needs a value\n", argv[i]);
+        if (kind == PBR__ARG_BAD)
             return 2;
-        }
-        if (rc > 0)
+        if (kind == PBR__ARG_OPTION)
             continue;
-        if (argv[i][0] == '-' && argv[i][1] != '\0') {
-            fprintf(stderr, "poolbench export: unknown option '%s' (try poolbench export --help)\n",
-                    argv[i]);
-            return 2;
-        }
         if (o.path) {
             fprintf(stderr, "poolbench export: one results file at a time ('%s' and '%s')\n",
                     o.path, argv[i]);

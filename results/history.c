@@ -342,34 +342,21 @@ int pb_cmd_history(int argc, char **argv)
         fprintf(stderr, "poolbench history: out of memory\n");
         return 2;
     }
-    static const char *const opts[] = {"--metric", "--backend", "--scenario", "--format"};
-    const char **dest[] = {&metric, &backend, &scenario, &format};
+    const pbr__opt opts[] = {{"--metric", &metric},
+                             {"--backend", &backend},
+                             {"--scenario", &scenario},
+                             {"--format", &format}};
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            history_usage(stdout);
+        pbr__arg_kind kind =
+            pbr__arg("history", argc, argv, &i, opts, sizeof opts / sizeof opts[0]);
+        if (kind == PBR__ARG_HELP || kind == PBR__ARG_BAD) {
+            if (kind == PBR__ARG_HELP)
+                history_usage(stdout);
             free(files);
-            return 0;
+            return kind == PBR__ARG_HELP ? 0 : 2;
         }
-        int r = 0;
-        for (size_t k = 0; k < sizeof opts / sizeof opts[0] && r == 0; k++) {
-            const char *val = NULL;
-            r = pbr__option(argc, argv, &i, opts[k], &val);
-            if (r > 0)
-                *dest[k] = val;
-        }
-        if (r < 0) {
-            fprintf(stderr, "poolbench history: %s needs a value\n", argv[i]);
-            free(files);
-            return 2;
-        }
-        if (r > 0)
+        if (kind == PBR__ARG_OPTION)
             continue;
-        if (argv[i][0] == '-' && argv[i][1] != '\0') {
-            fprintf(stderr, "poolbench history: unknown option '%s' (try poolbench history --help)\n",
-                    argv[i]);
-            free(files);
-            return 2;
-        }
         files[nfiles++] = argv[i];
     }
     if (strcmp(format, "text") && strcmp(format, "tsv") && strcmp(format, "json")) {

@@ -31,6 +31,27 @@ char *pbr__value_text(const json_t *v);
  * is another argument; -1 when the value is missing. */
 int pbr__option(int argc, char **argv, int *i, const char *name, const char **value);
 
+/* One option of a subcommand: "--name" and where its value goes. */
+typedef struct pbr__opt {
+    const char *name;
+    const char **value;
+} pbr__opt;
+
+/* What pbr__arg() found at argv[*i]. */
+typedef enum pbr__arg_kind {
+    PBR__ARG_OPTION,  /* one of the options; its value is stored, *i moved past it */
+    PBR__ARG_OPERAND, /* not an option ("-" included): argv[*i] is the caller's */
+    PBR__ARG_HELP,    /* --help or -h: the caller prints its usage and exits 0 */
+    PBR__ARG_BAD,     /* a missing value or an unknown option, told on stderr as
+                         "poolbench CMD: ..."; the caller exits 2 */
+} pbr__arg_kind;
+
+/* cli.c: reads argv[*i] for subcommand cmd ("compare") against
+ * opts[0..nopts), as pbr__option() reads one option. The loop over the
+ * arguments stays with the caller, which alone knows its operands. */
+pbr__arg_kind pbr__arg(const char *cmd, int argc, char **argv, int *i, const pbr__opt *opts,
+                       size_t nopts);
+
 /* cli.c: a whole string as a finite number. */
 bool pbr__parse_double(const char *s, double *out);
 
