@@ -52,24 +52,26 @@ int pb__plot_data_init(pb__plot_data *d)
     return 0;
 }
 
-int pb__plot_data_finish(pb__plot_data *d)
+/* Closes a memory stream (a no-op when already closed). A write that failed
+ * on one can only have been out of memory: -ENOMEM. */
+static int close_stream(FILE **f)
 {
     int rc = 0;
-    if (d->data) {
-        if (ferror(d->data))
+    if (*f) {
+        if (ferror(*f))
             rc = -ENOMEM;
-        if (fclose(d->data))
+        if (fclose(*f))
             rc = -ENOMEM;
-        d->data = NULL;
-    }
-    if (d->vars) {
-        if (ferror(d->vars))
-            rc = -ENOMEM;
-        if (fclose(d->vars))
-            rc = -ENOMEM;
-        d->vars = NULL;
+        *f = NULL;
     }
     return rc;
+}
+
+int pb__plot_data_finish(pb__plot_data *d)
+{
+    int rc = close_stream(&d->data);
+    int rc2 = close_stream(&d->vars);
+    return rc ? rc : rc2;
 }
 
 void pb__plot_data_free(pb__plot_data *d)
@@ -115,28 +117,45 @@ void pb__plot_var_str(pb__plot_data *d, const char *name, const char *v)
     fputs("'; ", d->vars);
 }
 
-/* ---- small helpers ------------------------------------------------------ */
-
-static const char *str_of(const json_t *obj, const char *key)
+const char *pb__plot_str(const json_t *obj, const char *key)
 {
     const char *s = json_string_value(json_object_get(obj, key));
     return s ? s : "";
 }
 
-/* A metric's statistic, NaN when absent or not a number. */
-static double stat_of(const json_t *metric, const char *key)
+double pb__plot_stat(const json_t *metric, const char *key)
 {
     const json_t *v = json_object_get(metric, key);
     return json_is_number(v) ? json_number_value(v) : NAN;
 }
 
-static void put_num(FILE *f, double v)
+void pb__plot_put_num(FILE *f, double v)
 {
     if (isfinite(v))
         fprintf(f, " %.6g", v);
     else
         fputs(" NaN", f);
 }
+
+void pb__plot_put_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++)
+        if (*s != '"' && *s != '\n' && *s != '\r')
+            fputc(*s, f);
+    fputc('"', f);
+}
+
+int pb__plot_fixed_lt(const char *backend)
+{
+    static const char *const fixed[] = {"thread", "fork", "exec"};
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(backend, fixed[i]))
+            return i + 1;
+    return 0;
+}
+
+/* ---- small helpers ------------------------------------------------------ */
 
 /* An x value: integers (granularities, chunk sizes, deadlines in ns) exactly,
  * so the data file reads as the results do. */
@@ -148,16 +167,6 @@ static void put_x(FILE *f, double x)
         fprintf(f, "%.6g", x);
     else
         fputs("NaN", f);
-}
-
-/* A field gnuplot reads as one string: double quotes, inner ones dropped. */
-static void put_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++)
-        if (*s != '"' && *s != '\n' && *s != '\r')
-            fputc(*s, f);
-    fputc('"', f);
 }
 
 /* Durations for labels: "0", "250 ns", "100 µs", "1.5 ms", "2 s". A zero
@@ -183,7 +192,7 @@ static bool unit_ok(const pb__plot_source *src, const char *unit)
 /* The factor that turns a metric's values into the unit the script expects. */
 static double unit_scale(const pb__plot_source *src, const json_t *metric)
 {
-    if (src->unit && !strcmp(src->unit, "%") && !strcmp(str_of(metric, "unit"), "ratio"))
+    if (src->unit && !strcmp(src->unit, "%") && !strcmp(pb__plot_str(metric, "unit"), "ratio"))
         return 100.0;
     return 1.0;
 }
@@ -192,19 +201,17 @@ static double unit_scale(const pb__plot_source *src, const json_t *metric)
  * to run; the others follow in order of first appearance in the document. */
 static int backend_lt(const json_t *doc, const char *backend)
 {
-    static const char *const fixed[] = {"thread", "fork", "exec"};
-    for (int i = 0; i < 3; i++)
-        if (!strcmp(backend, fixed[i]))
-            return i + 1;
-    int lt = 4;
+    int lt = pb__plot_fixed_lt(backend);
+    if (lt)
+        return lt;
+    lt = 4;
     const json_t *results = json_object_get(doc, "results");
     const char *seen[PB__PLOT_MAX_SERIES];
     size_t nseen = 0, i;
     const json_t *c;
     json_array_foreach(results, i, c) {
-        const char *b = str_of(c, "backend");
-        if (!strcmp(b, "floor") || !strcmp(b, "thread") || !strcmp(b, "fork") ||
-            !strcmp(b, "exec"))
+        const char *b = pb__plot_str(c, "backend");
+        if (!strcmp(b, "floor") || pb__plot_fixed_lt(b))
             continue;
         if (!strcmp(b, backend))
             return lt;
@@ -316,7 +323,7 @@ static int add_pick(selection *s, size_t *cap, const json_t *doc, const json_t *
     memset(p, 0, sizeof *p);
     p->kase = c;
     p->metric = m;
-    p->backend = str_of(c, "backend");
+    p->backend = pb__plot_str(c, "backend");
     p->blt = backend_lt(doc, p->backend);
     p->x = x;
     if (series_key_of(p->backend, json_object_get(c, "params"), drop, &p->series_key) < 0)
@@ -340,10 +347,10 @@ static bool family_match(const char *family, const char *name, double *x)
 
 static bool usable_unit(selection *s, const pb__plot_source *src, const json_t *m)
 {
-    if (unit_ok(src, str_of(m, "unit")))
+    if (unit_ok(src, pb__plot_str(m, "unit")))
         return true;
     s->bad_unit++;
-    snprintf(s->unit_seen, sizeof s->unit_seen, "%s", str_of(m, "unit"));
+    snprintf(s->unit_seen, sizeof s->unit_seen, "%s", pb__plot_str(m, "unit"));
     return false;
 }
 
@@ -360,18 +367,19 @@ static int select_cases(const json_t *doc, const pb__plot_source *src, selection
     const json_t *c;
     bool family = strchr(src->metric, '%') != NULL;
     json_array_foreach(results, i, c) {
-        if (strcmp(str_of(c, "scenario"), src->scenario) || !strcmp(str_of(c, "backend"), "floor"))
+        if (strcmp(pb__plot_str(c, "scenario"), src->scenario) ||
+            !strcmp(pb__plot_str(c, "backend"), "floor"))
             continue;
         s->found++;
-        const char *outcome = str_of(c, "outcome");
+        const char *outcome = pb__plot_str(c, "outcome");
         if (strcmp(outcome, "ok")) {
             if (!strcmp(outcome, "skipped"))
                 s->skipped++;
             else
                 s->failed++;
             if (!s->reason[0])
-                snprintf(s->reason, sizeof s->reason, "%s: %s", str_of(c, "backend"),
-                         str_of(c, "reason"));
+                snprintf(s->reason, sizeof s->reason, "%s: %s", pb__plot_str(c, "backend"),
+                         pb__plot_str(c, "reason"));
             continue;
         }
         const json_t *metrics = json_object_get(c, "metrics");
@@ -440,6 +448,19 @@ static int skip_empty(pb__plot_data *out, const pb__plot_source *src, const sele
     return pb__plot_skip(out, "no usable case of scenario '%s' (%zu failed, %zu skipped%s%s)",
                          src->scenario, s->failed, s->skipped, s->reason[0] ? "; " : "",
                          s->reason);
+}
+
+/* select_cases() for a chart drawn from src alone, declining it through
+ * skip_empty() when nothing is usable. Returns 0 with s->n > 0,
+ * PB__PLOT_SKIP or -ENOMEM; s is to be freed with selection_free() in every
+ * case. */
+static int select_or_skip(const json_t *doc, const pb__plot_source *src, pb__plot_data *out,
+                          selection *s)
+{
+    int rc = select_cases(doc, src, s);
+    if (rc == 0 && s->n == 0)
+        rc = skip_empty(out, src, s);
+    return rc;
 }
 
 /* Whether parameter `key` takes more than one value among the picks. */
@@ -526,9 +547,9 @@ char *pb__plot_run_subtitle(const json_t *doc)
 {
     const json_t *run = json_object_get(doc, "run");
     const json_t *env = json_object_get(doc, "environment");
-    const char *suite = str_of(run, "suite");
-    const char *started = str_of(run, "started");
-    const char *rev = str_of(env, "git_revision");
+    const char *suite = pb__plot_str(run, "suite");
+    const char *started = pb__plot_str(run, "started");
+    const char *rev = pb__plot_str(env, "git_revision");
     const json_t *topo = json_object_get(env, "topology");
     char when[32] = "";
     /* "2026-11-21T08:00:00Z" → "2026-11-21 08:00 UTC" */
@@ -540,7 +561,7 @@ char *pb__plot_run_subtitle(const json_t *doc)
     if (!f)
         return NULL;
     fprintf(f, "%s%s%s", suite[0] ? "suite " : "", suite, suite[0] ? " · " : "");
-    fprintf(f, "%s", str_of(env, "host"));
+    fprintf(f, "%s", pb__plot_str(env, "host"));
     if (json_is_integer(json_object_get(topo, "pus")))
         fprintf(f, " (%lld PUs)", (long long)json_integer_value(json_object_get(topo, "pus")));
     if (when[0])
@@ -588,16 +609,16 @@ static double floor_p50(const json_t *doc, const json_t *kase, const json_t *met
     *name = "";
     if (!json_is_object(fl))
         return NAN;
-    const char *fb = str_of(fl, "backend"), *fs = str_of(fl, "scenario"),
-               *fm = str_of(fl, "metric");
+    const char *fb = pb__plot_str(fl, "backend"), *fs = pb__plot_str(fl, "scenario"),
+               *fm = pb__plot_str(fl, "metric");
     size_t i;
     const json_t *c;
     double best = NAN;
     int best_fit = -1;
     json_array_foreach(json_object_get(doc, "results"), i, c) {
-        if (strcmp(str_of(c, "backend"), fb) || strcmp(str_of(c, "scenario"), fs))
+        if (strcmp(pb__plot_str(c, "backend"), fb) || strcmp(pb__plot_str(c, "scenario"), fs))
             continue;
-        double v = stat_of(json_object_get(json_object_get(c, "metrics"), fm), "p50");
+        double v = pb__plot_stat(json_object_get(json_object_get(c, "metrics"), fm), "p50");
         int fit = floor_fit(c, kase);
         if (!isnan(v) && fit > best_fit) {
             best = v;
@@ -610,10 +631,10 @@ static double floor_p50(const json_t *doc, const json_t *kase, const json_t *met
     }
     /* The floor case is not in this file (a filtered run): recover it from
      * the ratio the harness computed in the same run. */
-    double ratio = stat_of(metric, "ratio_to_floor"), p50 = stat_of(metric, "p50");
+    double ratio = pb__plot_stat(metric, "ratio_to_floor"), p50 = pb__plot_stat(metric, "p50");
     if (isfinite(ratio) && ratio > 0 && isfinite(p50)) {
         *name = fs;
-        return !strcmp(str_of(metric, "better"), "higher") ? p50 * ratio : p50 / ratio;
+        return !strcmp(pb__plot_str(metric, "better"), "higher") ? p50 * ratio : p50 / ratio;
     }
     return NAN;
 }
@@ -627,13 +648,9 @@ int pb__extract_latency(const pb__plot_chart *chart, const pb__plot_input *in,
     const pb__plot_source *src = &chart->sources[0];
     const json_t *doc = in->docs[0];
     selection s;
-    int rc = select_cases(doc, src, &s);
-    if (rc < 0)
+    int rc = select_or_skip(doc, src, out, &s);
+    if (rc != 0)
         goto done;
-    if (s.n == 0) {
-        rc = skip_empty(out, src, &s);
-        goto done;
-    }
     put_header_comment(out->data, chart, in);
     fprintf(out->data, "# scenario '%s', metric '%s', values in ns\n", src->scenario,
             src->metric);
@@ -652,14 +669,14 @@ int pb__extract_latency(const pb__plot_chart *chart, const pb__plot_input *in,
         const char *fname;
         double fl = floor_p50(doc, p->kase, p->metric, &fname);
         has_floor |= !isnan(fl);
-        put_str(out->data, label);
+        pb__plot_put_str(out->data, label);
         fprintf(out->data, " %d", lts[row]);
-        put_num(out->data, stat_of(p->metric, "p50"));
-        put_num(out->data, stat_of(p->metric, "p99"));
-        put_num(out->data, stat_of(p->metric, "p999"));
-        put_num(out->data, fl);
+        pb__plot_put_num(out->data, pb__plot_stat(p->metric, "p50"));
+        pb__plot_put_num(out->data, pb__plot_stat(p->metric, "p99"));
+        pb__plot_put_num(out->data, pb__plot_stat(p->metric, "p999"));
+        pb__plot_put_num(out->data, fl);
         fputc(' ', out->data);
-        put_str(out->data, fname);
+        pb__plot_put_str(out->data, fname);
         fputc('\n', out->data);
         row++;
     }
@@ -775,13 +792,9 @@ int pb__extract_cdf(const pb__plot_chart *chart, const pb__plot_input *in, pb__p
     const pb__plot_source *src = &chart->sources[0];
     const json_t *doc = in->docs[0];
     selection s;
-    int rc = select_cases(doc, src, &s);
-    if (rc < 0)
+    int rc = select_or_skip(doc, src, out, &s);
+    if (rc != 0)
         goto done;
-    if (s.n == 0) {
-        rc = skip_empty(out, src, &s);
-        goto done;
-    }
     const json_t *fvals[PB__PLOT_MAX_PANELS];
     size_t nf = 0;
     const char *facet = facet_of(&s, fvals, &nf);
@@ -827,7 +840,7 @@ int pb__extract_cdf(const pb__plot_chart *chart, const pb__plot_input *in, pb__p
             }
             if (pts) {
                 fputs(nseries ? "\n\n" : "", out->data);
-                put_str(out->data, label);
+                pb__plot_put_str(out->data, label);
                 fputs(" F\n", out->data);
                 fwrite(blk, 1, blen, out->data);
                 of_backend = last_backend && !strcmp(last_backend, p->backend) ? of_backend + 1 : 0;
@@ -887,7 +900,7 @@ static size_t put_sweep_blocks(FILE *f, const selection *s, const pb__plot_sourc
             char label[128];
             series_label(s, p, src->param, label, sizeof label);
             fputs(already + nseries ? "\n\n" : "", f);
-            put_str(f, label);
+            pb__plot_put_str(f, label);
             fputs(" p50 ci_low ci_high\n", f);
             if (off < ltslen)
                 off += (size_t)snprintf(lts + off, ltslen - off, "%s%d", off ? " " : "",
@@ -896,9 +909,9 @@ static size_t put_sweep_blocks(FILE *f, const selection *s, const pb__plot_sourc
         }
         double k = unit_scale(src, p->metric);
         put_x(f, p->x);
-        put_num(f, k * stat_of(p->metric, "p50"));
-        put_num(f, k * stat_of(p->metric, "ci_low"));
-        put_num(f, k * stat_of(p->metric, "ci_high"));
+        pb__plot_put_num(f, k * pb__plot_stat(p->metric, "p50"));
+        pb__plot_put_num(f, k * pb__plot_stat(p->metric, "ci_low"));
+        pb__plot_put_num(f, k * pb__plot_stat(p->metric, "ci_high"));
         fputc('\n', f);
     }
     return nseries;
@@ -910,13 +923,9 @@ int pb__extract_sweep(const pb__plot_chart *chart, const pb__plot_input *in, pb_
 {
     const pb__plot_source *src = &chart->sources[0];
     selection s;
-    int rc = select_cases(in->docs[0], src, &s);
-    if (rc < 0)
+    int rc = select_or_skip(in->docs[0], src, out, &s);
+    if (rc != 0)
         goto done;
-    if (s.n == 0) {
-        rc = skip_empty(out, src, &s);
-        goto done;
-    }
     put_header_comment(out->data, chart, in);
     fprintf(out->data, "# scenario '%s', metric '%s' (%s) against parameter '%s'\n",
             src->scenario, src->metric, src->unit ? src->unit : "", src->param);
@@ -993,16 +1002,16 @@ int pb__extract_granularity(const pb__plot_chart *chart, const pb__plot_input *i
     size_t noff = 0;
     for (size_t i = 0; i < metg->n; i++) {
         const pick *p = &metg->picks[i];
-        double v = stat_of(p->metric, "p50");
+        double v = pb__plot_stat(p->metric, "p50");
         if (isnan(v))
             continue;
         if (nm == 0)
             fputs(nt + ne ? "\n\nbackend lt metg\n" : "backend lt metg\n", out->data);
         char label[128];
         series_label(metg, p, NULL, label, sizeof label);
-        put_str(out->data, label);
+        pb__plot_put_str(out->data, label);
         fprintf(out->data, " %d", p->blt);
-        put_num(out->data, v);
+        pb__plot_put_num(out->data, v);
         fputc('\n', out->data);
         char dur[32];
         format_ns(dur, sizeof dur, v);
@@ -1044,13 +1053,9 @@ int pb__extract_grouped(const pb__plot_chart *chart, const pb__plot_input *in,
     const pb__plot_source *src = &chart->sources[0];
     selection s;
     double *xs = NULL;
-    int rc = select_cases(in->docs[0], src, &s);
-    if (rc < 0)
+    int rc = select_or_skip(in->docs[0], src, out, &s);
+    if (rc != 0)
         goto done;
-    if (s.n == 0) {
-        rc = skip_empty(out, src, &s);
-        goto done;
-    }
     /* Distinct x values, ascending. */
     xs = malloc(s.n * sizeof *xs);
     if (!xs) {
@@ -1086,7 +1091,7 @@ int pb__extract_grouped(const pb__plot_chart *chart, const pb__plot_input *in,
         char label[128];
         series_label(&s, first[j], src->param, label, sizeof label);
         fputc(' ', out->data);
-        put_str(out->data, label);
+        pb__plot_put_str(out->data, label);
         fputs(" p99", out->data);
     }
     fputc('\n', out->data);
@@ -1095,7 +1100,7 @@ int pb__extract_grouped(const pb__plot_chart *chart, const pb__plot_input *in,
     for (size_t k = 0; k < nx; k++) {
         char label[32];
         format_ns(label, sizeof label, xs[k]);
-        put_str(out->data, label);
+        pb__plot_put_str(out->data, label);
         fputc(' ', out->data);
         put_x(out->data, xs[k]);
         double fl = NAN;
@@ -1103,14 +1108,14 @@ int pb__extract_grouped(const pb__plot_chart *chart, const pb__plot_input *in,
             if (s.picks[i].x == xs[k])
                 fl = floor_p50(in->docs[0], s.picks[i].kase, s.picks[i].metric, &floor_name);
         has_floor |= !isnan(fl);
-        put_num(out->data, fl);
+        pb__plot_put_num(out->data, fl);
         for (size_t j = 0; j < ns; j++) {
             const pick *hit = NULL;
             for (size_t i = 0; i < s.n && !hit; i++)
                 if (s.picks[i].series == first[j]->series && s.picks[i].x == xs[k])
                     hit = &s.picks[i];
-            put_num(out->data, hit ? stat_of(hit->metric, "p50") : NAN);
-            put_num(out->data, hit ? stat_of(hit->metric, "p99") : NAN);
+            pb__plot_put_num(out->data, hit ? pb__plot_stat(hit->metric, "p50") : NAN);
+            pb__plot_put_num(out->data, hit ? pb__plot_stat(hit->metric, "p99") : NAN);
         }
         fputc('\n', out->data);
     }
@@ -1219,12 +1224,12 @@ int pb__extract_lifecycle(const pb__plot_chart *chart, const pb__plot_input *in,
     fputs("backend lt", out->data);
     for (size_t k = 0; k < nk; k++) {
         fputc(' ', out->data);
-        put_str(out->data, kinds[k].label);
+        pb__plot_put_str(out->data, kinds[k].label);
         fputs(" p99", out->data);
     }
     fputc('\n', out->data);
     for (size_t b = 0; b < nb; b++) {
-        put_str(out->data, backends[b]);
+        pb__plot_put_str(out->data, backends[b]);
         fprintf(out->data, " %d", blts[b]);
         for (size_t k = 0; k < nk; k++) {
             const pick *hit = NULL;
@@ -1234,8 +1239,8 @@ int pb__extract_lifecycle(const pb__plot_chart *chart, const pb__plot_input *in,
                     !strcmp(strchr(p->series_key, '\n') + 1, kinds[k].params_key))
                     hit = p;
             }
-            put_num(out->data, hit ? stat_of(hit->metric, "p50") : NAN);
-            put_num(out->data, hit ? stat_of(hit->metric, "p99") : NAN);
+            pb__plot_put_num(out->data, hit ? pb__plot_stat(hit->metric, "p50") : NAN);
+            pb__plot_put_num(out->data, hit ? pb__plot_stat(hit->metric, "p99") : NAN);
         }
         fputc('\n', out->data);
     }
@@ -1257,16 +1262,16 @@ int pb__extract_lifecycle(const pb__plot_chart *chart, const pb__plot_input *in,
             size_t i;
             const json_t *c;
             json_array_foreach(json_object_get(doc, "results"), i, c) {
-                if (strcmp(str_of(c, "scenario"), scenario) ||
-                    strcmp(str_of(c, "backend"), backends[b]) ||
-                    strcmp(str_of(c, "outcome"), "skipped"))
+                if (strcmp(pb__plot_str(c, "scenario"), scenario) ||
+                    strcmp(pb__plot_str(c, "backend"), backends[b]) ||
+                    strcmp(pb__plot_str(c, "outcome"), "skipped"))
                     continue;
                 if (woff < sizeof who)
                     woff += (size_t)snprintf(who + woff, sizeof who - woff, "%s%s",
                                              woff ? ", " : "", backends[b]);
                 if (!why[0])
-                    snprintf(why, sizeof why, "%.*s", (int)strcspn(str_of(c, "reason"), ";"),
-                             str_of(c, "reason"));
+                    snprintf(why, sizeof why, "%.*s", (int)strcspn(pb__plot_str(c, "reason"), ";"),
+                             pb__plot_str(c, "reason"));
                 break;
             }
         }

@@ -30,35 +30,6 @@
 
 #define PB__HISTORY_MAX_PANELS 4
 
-static const char *str_of(const json_t *obj, const char *key)
-{
-    const char *s = json_string_value(json_object_get(obj, key));
-    return s ? s : "";
-}
-
-static double stat_of(const json_t *metric, const char *key)
-{
-    const json_t *v = json_object_get(metric, key);
-    return json_is_number(v) ? json_number_value(v) : NAN;
-}
-
-static void put_num(FILE *f, double v)
-{
-    if (isfinite(v))
-        fprintf(f, " %.6g", v);
-    else
-        fputs(" NaN", f);
-}
-
-static void put_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++)
-        if (*s != '"' && *s != '\n' && *s != '\r')
-            fputc(*s, f);
-    fputc('"', f);
-}
-
 static bool matches(const char *const *patterns, const char *scenario, const char *metric)
 {
     char sm[256];
@@ -78,10 +49,9 @@ static void put_subtitle_var(pb__plot_data *out, const char *sub)
  * others numbered from 4 in the order this chart meets them. */
 static int lt_of(const char *backend, const char **others, size_t *nothers)
 {
-    static const char *const fixed[] = {"thread", "fork", "exec"};
-    for (int i = 0; i < 3; i++)
-        if (!strcmp(backend, fixed[i]))
-            return i + 1;
+    int lt = pb__plot_fixed_lt(backend);
+    if (lt)
+        return lt;
     for (size_t i = 0; i < *nothers; i++)
         if (!strcmp(others[i], backend))
             return 4 + (int)i;
@@ -241,9 +211,9 @@ int pb__extract_history(const pb__plot_chart *chart, const pb__plot_input *in,
         order[i] = i;
     for (size_t i = 1; i < in->ndocs; i++) { /* insertion sort: stable, ndocs is small */
         size_t k = order[i], j = i;
-        double tk = stat_of(json_object_get(in->docs[k], "run"), "started_unix");
+        double tk = pb__plot_stat(json_object_get(in->docs[k], "run"), "started_unix");
         while (j > 0 &&
-               stat_of(json_object_get(in->docs[order[j - 1]], "run"), "started_unix") > tk) {
+               pb__plot_stat(json_object_get(in->docs[order[j - 1]], "run"), "started_unix") > tk) {
             order[j] = order[j - 1];
             j--;
         }
@@ -260,8 +230,8 @@ int pb__extract_history(const pb__plot_chart *chart, const pb__plot_input *in,
     fputs("run label\n", f);
     for (size_t r = 0; r < in->ndocs; r++) {
         const json_t *doc = in->docs[order[r]];
-        const char *started = str_of(json_object_get(doc, "run"), "started");
-        const char *rev = str_of(json_object_get(doc, "environment"), "git_revision");
+        const char *started = pb__plot_str(json_object_get(doc, "run"), "started");
+        const char *rev = pb__plot_str(json_object_get(doc, "environment"), "git_revision");
         char label[64];
         /* "11-21 08:00\nabc1234": date and revision on two lines. */
         if (strlen(started) >= 16)
@@ -270,7 +240,7 @@ int pb__extract_history(const pb__plot_chart *chart, const pb__plot_input *in,
         else
             snprintf(label, sizeof label, "run %zu", r + 1);
         fprintf(f, "%zu ", r);
-        put_str(f, label);
+        pb__plot_put_str(f, label);
         fputc('\n', f);
     }
     size_t nsteps = 0;
@@ -283,14 +253,14 @@ int pb__extract_history(const pb__plot_chart *chart, const pb__plot_input *in,
             if (h->panel != p)
                 continue;
             fputs("\n\n", f);
-            put_str(f, h->label);
+            pb__plot_put_str(f, h->label);
             fputs(" p50 ci_low ci_high step\n", f);
             for (size_t k = 0; k < h->n; k++) {
                 const pbr_history_point *pt = &h->pts[k];
                 fprintf(f, "%zu", run_of[pt->doc]);
-                put_num(f, pt->p50);
-                put_num(f, pt->ci_low);
-                put_num(f, pt->ci_high);
+                pb__plot_put_num(f, pt->p50);
+                pb__plot_put_num(f, pt->ci_low);
+                pb__plot_put_num(f, pt->ci_high);
                 fprintf(f, " %d\n", pt->step == 0 ? 0 : pt->worse ? 1 : -1);
                 nsteps += pt->step != 0;
             }
@@ -320,8 +290,9 @@ int pb__extract_history(const pb__plot_chart *chart, const pb__plot_input *in,
     pb__plot_var_str(out, "lts", lts);
     pb__plot_var_int(out, "nsteps", (long long)nsteps);
     char sub[256];
-    const char *first = str_of(json_object_get(in->docs[order[0]], "run"), "started");
-    const char *last = str_of(json_object_get(in->docs[order[in->ndocs - 1]], "run"), "started");
+    const char *first = pb__plot_str(json_object_get(in->docs[order[0]], "run"), "started");
+    const char *last =
+        pb__plot_str(json_object_get(in->docs[order[in->ndocs - 1]], "run"), "started");
     snprintf(sub, sizeof sub, "%zu runs, %.10s to %.10s%s", in->ndocs, first, last,
              dropped_panels || dropped_series
                  ? " · more matched than one chart can show: narrow --metric"
@@ -347,8 +318,8 @@ static const json_t *find_case(const json_t *doc, const json_t *like, const char
     size_t i;
     const json_t *c;
     json_array_foreach(json_object_get(doc, "results"), i, c) {
-        if (strcmp(str_of(c, "backend"), str_of(like, "backend")) ||
-            strcmp(str_of(c, "scenario"), str_of(like, "scenario")))
+        if (strcmp(pb__plot_str(c, "backend"), pb__plot_str(like, "backend")) ||
+            strcmp(pb__plot_str(c, "scenario"), pb__plot_str(like, "scenario")))
             continue;
         char *k = pbr_params_key(json_object_get(c, "params"));
         bool same = k && !strcmp(k, key);
@@ -362,8 +333,8 @@ static const json_t *find_case(const json_t *doc, const json_t *like, const char
 static char *doc_brief(const json_t *doc, const char *path)
 {
     const json_t *run = json_object_get(doc, "run");
-    const char *started = str_of(run, "started");
-    const char *rev = str_of(json_object_get(doc, "environment"), "git_revision");
+    const char *started = pb__plot_str(run, "started");
+    const char *rev = pb__plot_str(json_object_get(doc, "environment"), "git_revision");
     const char *base = strrchr(path, '/');
     char *out = malloc(160);
     if (!out)
@@ -383,7 +354,7 @@ static bool param_varies(const json_t *doc, const char *scenario, const char *ke
     bool seen = false;
     size_t i;
     json_array_foreach(json_object_get(doc, "results"), i, c) {
-        if (strcmp(str_of(c, "scenario"), scenario))
+        if (strcmp(pb__plot_str(c, "scenario"), scenario))
             continue;
         const json_t *v = json_object_get(json_object_get(c, "params"), key);
         if (!seen) {
@@ -400,8 +371,8 @@ static bool param_varies(const json_t *doc, const char *scenario, const char *ke
  * scenario's cases apart (a parameter every case shares says nothing). */
 static void compare_label(const json_t *doc, const json_t *c, char *buf, size_t len)
 {
-    const char *scenario = str_of(c, "scenario");
-    size_t off = (size_t)snprintf(buf, len, "%s/%s", str_of(c, "backend"), scenario);
+    const char *scenario = pb__plot_str(c, "scenario");
+    size_t off = (size_t)snprintf(buf, len, "%s/%s", pb__plot_str(c, "backend"), scenario);
     const char *key;
     const json_t *v;
     json_object_foreach(json_object_get(c, "params"), key, v) {
@@ -438,19 +409,19 @@ int pb__extract_compare(const pb__plot_chart *chart, const pb__plot_input *in,
     size_t i;
     const json_t *c;
     json_array_foreach(json_object_get(neu, "results"), i, c) {
-        const char *backend = str_of(c, "backend");
-        if (!strcmp(backend, "floor") || strcmp(str_of(c, "outcome"), "ok"))
+        const char *backend = pb__plot_str(c, "backend");
+        if (!strcmp(backend, "floor") || strcmp(pb__plot_str(c, "outcome"), "ok"))
             continue;
         char *key = pbr_params_key(json_object_get(c, "params"));
         if (!key)
             return -ENOMEM;
         const json_t *bc = find_case(base, c, key);
         free(key);
-        if (!bc || strcmp(str_of(bc, "outcome"), "ok")) {
+        if (!bc || strcmp(pb__plot_str(bc, "outcome"), "ok")) {
             unmatched++;
             continue;
         }
-        const char *scenario = str_of(c, "scenario");
+        const char *scenario = pb__plot_str(c, "scenario");
         const char *headline = pb__plot_headline_metric(scenario);
         const char *mname;
         const json_t *m;
@@ -462,7 +433,7 @@ int pb__extract_compare(const pb__plot_chart *chart, const pb__plot_input *in,
             if (!want)
                 continue;
             const json_t *bm = json_object_get(json_object_get(bc, "metrics"), mname);
-            double b50 = stat_of(bm, "p50"), n50 = stat_of(m, "p50");
+            double b50 = pb__plot_stat(bm, "p50"), n50 = pb__plot_stat(m, "p50");
             if (isnan(b50) || isnan(n50))
                 continue;
             if (b50 == 0) {
@@ -470,10 +441,10 @@ int pb__extract_compare(const pb__plot_chart *chart, const pb__plot_input *in,
                 continue;
             }
             double k = 100.0 / b50;
-            double blo = stat_of(bm, "ci_low") * k, bhi = stat_of(bm, "ci_high") * k;
-            double nlo = stat_of(m, "ci_low") * k, nhi = stat_of(m, "ci_high") * k;
+            double blo = pb__plot_stat(bm, "ci_low") * k, bhi = pb__plot_stat(bm, "ci_high") * k;
+            double nlo = pb__plot_stat(m, "ci_low") * k, nhi = pb__plot_stat(m, "ci_high") * k;
             int verdict = 0;
-            bool higher = !strcmp(str_of(m, "better"), "higher");
+            bool higher = !strcmp(pb__plot_str(m, "better"), "higher");
             if (nlo > bhi)
                 verdict = higher ? 1 : -1;
             else if (nhi < blo)
@@ -486,14 +457,14 @@ int pb__extract_compare(const pb__plot_chart *chart, const pb__plot_input *in,
                 snprintf(label, sizeof label, "%s", cl);
             else
                 snprintf(label, sizeof label, "%s: %s", cl, mname);
-            put_str(f, label);
+            pb__plot_put_str(f, label);
             fprintf(f, " %d", lt_of(backend, others, &nothers));
-            put_num(f, 100.0);
-            put_num(f, blo);
-            put_num(f, bhi);
-            put_num(f, n50 * k);
-            put_num(f, nlo);
-            put_num(f, nhi);
+            pb__plot_put_num(f, 100.0);
+            pb__plot_put_num(f, blo);
+            pb__plot_put_num(f, bhi);
+            pb__plot_put_num(f, n50 * k);
+            pb__plot_put_num(f, nlo);
+            pb__plot_put_num(f, nhi);
             fprintf(f, " %d %d\n", verdict, trusted ? 1 : 0);
             nrows++;
         }

@@ -134,6 +134,21 @@ void pb__plot_var_num(pb__plot_data *d, const char *name, double v);
 /* A gnuplot single-quoted string; a ' inside is doubled, as gnuplot wants. */
 void pb__plot_var_str(pb__plot_data *d, const char *name, const char *v);
 
+/* --- reading results and writing data files (extract.c; multi.c too) --- */
+
+/* A string member of obj, "" when absent or not a string. */
+const char *pb__plot_str(const json_t *obj, const char *key);
+/* A metric's statistic, NaN when absent or not a number. */
+double pb__plot_stat(const json_t *metric, const char *key);
+/* A data-file field after a space: "%.6g", or NaN (which gnuplot skips). */
+void pb__plot_put_num(FILE *f, double v);
+/* A data-file field gnuplot reads as one string: double quotes, inner ones
+ * and line breaks dropped. */
+void pb__plot_put_str(FILE *f, const char *s);
+/* Line type 1-3 of our own backends (thread, fork, exec), so each keeps its
+ * colour in every chart and run; 0 for any other backend. */
+int pb__plot_fixed_lt(const char *backend);
+
 /* The line type of a backend's k-th series (k from 0): the backend's colour
  * (line type 1-8), solid, then dashed (9-16), then dotted (17-24). */
 int pb__plot_series_lt(int backend_lt, size_t k);
