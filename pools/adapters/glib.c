@@ -82,6 +82,7 @@
 
 #include <pb/backend.h>
 
+#include "adapter-int.h"
 #include "placement-int.h"
 
 #define PB__GLIB_STR2(x) #x
@@ -121,10 +122,7 @@ typedef struct gpool {
     char (*bindings)[128];    /* each worker's binding obtained, "" if none */
     int bind_error;
 
-    const pb_task *init;
-    void *init_arg;
-    size_t init_len;
-    _Atomic(char *) broken; /* "initializer failed: ...", once set */
+    pb__adapter_init init; /* the initializer, and the message once it failed */
 } gpool;
 
 /* destroy frees the pool once g_thread_pool_free() has seen every thread
@@ -179,16 +177,6 @@ static void wait_idle(gpool *p)
 
 /* ---- Worker side ---- */
 
-static void set_broken(gpool *p, const char *why)
-{
-    char *msg = NULL;
-    if (asprintf(&msg, "initializer failed: %s", why) < 0)
-        msg = NULL;
-    char *none = NULL;
-    if (!msg || !atomic_compare_exchange_strong(&p->broken, &none, msg))
-        free(msg); /* an earlier failure's message stays */
-}
-
 static void start_item(gpool *p)
 {
     pthread_mutex_lock(&p->mu);
@@ -214,13 +202,8 @@ static void start_item(gpool *p)
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
 
-    if (p->init) {
-        pb_outcome o;
-        pb_task_run(p->init, p->init_arg, p->init_len, &o);
-        if (o.code)
-            set_broken(p, o.message && *o.message ? o.message : "the initializer task failed");
-        pb_outcome_clear(&o);
-    }
+    if (p->init.task)
+        pb__adapter_init_run(&p->init);
 
     /* Hold this thread until every start item is taken (see DESIGN). */
     pthread_mutex_lock(&p->mu);
@@ -271,19 +254,8 @@ static void run_one(gpool *p, gpointer data)
     if (!f)
         return; /* cancelled while queued; the canceller dropped it */
 
-    if (pb_future_set_running(f)) {
-        const char *broken = atomic_load(&p->broken);
-        if (broken) {
-            pb_error e = {.code = PB_EBROKEN, .message = broken};
-            pb_future_set_error(f, &e, 0, 0);
-        } else {
-            size_t len;
-            const void *arg = pb_future_arg(f, &len);
-            pb_outcome o;
-            pb_task_run(pb_future_task(f), arg, len, &o);
-            pb_future_complete(f, &o);
-        }
-    }
+    if (pb_future_set_running(f))
+        pb__adapter_run_claimed(&p->init, f);
     pb_future_release(f);
     put_outstanding(p);
 }
@@ -315,7 +287,7 @@ static int glib_submit(void *state, pb_future *f)
     it->f = f;
 
     pthread_mutex_lock(&p->mu);
-    int r = p->shut ? PB_ESHUTDOWN : atomic_load(&p->broken) ? PB_EBROKEN : 0;
+    int r = p->shut ? PB_ESHUTDOWN : pb__adapter_broken(&p->init) ? PB_EBROKEN : 0;
     if (!r) {
         it->prev = p->queued.prev;
         it->next = &p->queued;
@@ -409,8 +381,7 @@ static void gpool_free(gpool *p)
     free(p->bindings);
     free(p->tids);
     pb__placement_free(p->placement);
-    free(p->init_arg);
-    free(atomic_load(&p->broken));
+    pb__adapter_init_free(&p->init);
     pthread_cond_destroy(&p->cv);
     pthread_mutex_destroy(&p->mu);
     free(p);
@@ -492,17 +463,8 @@ static int glib_create(const pb_pool_opts *opts, void **state, int *workers)
             if (!(p->saved[i] = hwloc_bitmap_alloc()))
                 r = PB_ENOMEM;
     }
-    if (!r && opts->initializer) {
-        p->init = pb_task_find(opts->initializer);
-        p->init_len = opts->init_len;
-        if (opts->init_len) {
-            p->init_arg = malloc(opts->init_len);
-            if (p->init_arg)
-                memcpy(p->init_arg, opts->init_arg, opts->init_len);
-            else
-                r = PB_ENOMEM;
-        }
-    }
+    if (!r)
+        r = pb__adapter_init_new(&p->init, opts);
     if (r) {
         gpool_free(p);
         return r;

@@ -104,6 +104,8 @@
 
 #include <pb/backend.h>
 
+#include "adapter-int.h"
+
 /* libuv's threadpool limit (src/threadpool.c, MAX_THREADPOOL_SIZE). */
 #if UV_VERSION_HEX >= 0x011e00 /* 1.30.0 raised it from 128 */
 #define PB__UV_MAX_THREADPOOL 1024
@@ -156,13 +158,10 @@ struct upool {
 
     /* Initializer. */
     uint64_t id;
-    const pb_task *init;
-    void *init_arg;
-    size_t init_len;
+    pb__adapter_init init; /* the initializer, and the message once it failed */
     pthread_mutex_t init_mu;
     pthread_t *inited; /* threads that ran the initializer, under init_mu */
     size_t ninited, capinited;
-    _Atomic(char *) broken; /* "initializer failed: ...", once set */
 };
 
 #define ITEM_OF(w) ((uitem *)((char *)(w) - offsetof(uitem, work)))
@@ -204,16 +203,6 @@ static int threadpool_size_once(void)
 
 /* ---- Initializer ---- */
 
-static void set_broken(upool *p, const char *why)
-{
-    char *msg = NULL;
-    if (asprintf(&msg, "initializer failed: %s", why) < 0)
-        msg = NULL;
-    char *none = NULL;
-    if (!msg || !atomic_compare_exchange_strong(&p->broken, &none, msg))
-        free(msg); /* an earlier failure's message stays */
-}
-
 /* Runs the initializer in the calling threadpool thread unless it already
  * ran there for this pool. */
 static void ensure_initialised(upool *p)
@@ -228,11 +217,7 @@ static void ensure_initialised(upool *p)
     pthread_mutex_unlock(&p->init_mu);
 
     if (!done) {
-        pb_outcome o;
-        pb_task_run(p->init, p->init_arg, p->init_len, &o);
-        if (o.code)
-            set_broken(p, o.message && *o.message ? o.message : "the initializer task failed");
-        pb_outcome_clear(&o);
+        pb__adapter_init_run(&p->init);
 
         pthread_mutex_lock(&p->init_mu);
         if (p->ninited == p->capinited) {
@@ -246,7 +231,7 @@ static void ensure_initialised(upool *p)
         if (p->ninited < p->capinited)
             p->inited[p->ninited++] = self;
         else
-            set_broken(p, "out of memory recording which threads ran it");
+            pb__adapter_set_broken(&p->init, "out of memory recording which threads ran it");
         pthread_mutex_unlock(&p->init_mu);
     }
     tl_inited = p->id;
@@ -273,19 +258,9 @@ static void work_cb(uv_work_t *w)
         pthread_mutex_unlock(&p->tmu);
     }
     if (pb_future_set_running(f)) {
-        if (p->init && !atomic_load(&p->broken))
+        if (p->init.task && !pb__adapter_broken(&p->init))
             ensure_initialised(p);
-        const char *broken = atomic_load(&p->broken);
-        if (broken) {
-            pb_error e = {.code = PB_EBROKEN, .message = broken};
-            pb_future_set_error(f, &e, 0, 0);
-        } else {
-            size_t len;
-            const void *arg = pb_future_arg(f, &len);
-            pb_outcome o;
-            pb_task_run(pb_future_task(f), arg, len, &o);
-            pb_future_complete(f, &o);
-        }
+        pb__adapter_run_claimed(&p->init, f);
     } /* else cancelled while queued */
     if (slot) {
         pthread_mutex_lock(&p->tmu);
@@ -385,7 +360,7 @@ static int uvb_submit(void *state, pb_future *f)
     it->p = p;
 
     pthread_mutex_lock(&p->mu);
-    int r = p->shut ? PB_ESHUTDOWN : atomic_load(&p->broken) ? PB_EBROKEN : 0;
+    int r = p->shut ? PB_ESHUTDOWN : pb__adapter_broken(&p->init) ? PB_EBROKEN : 0;
     if (!r) {
         it->prev = p->held.prev;
         it->next = &p->held;
@@ -478,8 +453,7 @@ static void upool_free(upool *p)
     pthread_mutex_destroy(&p->mu);
     pthread_mutex_destroy(&p->init_mu);
     free(p->inited);
-    free(p->init_arg);
-    free(atomic_load(&p->broken));
+    pb__adapter_init_free(&p->init);
     free(p);
 }
 
@@ -540,20 +514,13 @@ static int uvb_create(const pb_pool_opts *opts, void **state, int *workers)
     p->capped = opts->workers < size;
     p->free_slots = opts->workers;
     p->id = atomic_fetch_add(&next_pool_id, 1);
-    if (opts->initializer) {
-        p->init = pb_task_find(opts->initializer);
-        p->init_len = opts->init_len;
-        if (opts->init_len) {
-            p->init_arg = malloc(opts->init_len);
-            if (!p->init_arg) {
-                upool_free(p);
-                return PB_ENOMEM;
-            }
-            memcpy(p->init_arg, opts->init_arg, opts->init_len);
-        }
+    int r = pb__adapter_init_new(&p->init, opts);
+    if (r) {
+        upool_free(p);
+        return r;
     }
 
-    int r = uv_loop_init(&p->loop);
+    r = uv_loop_init(&p->loop);
     if (r) {
         upool_free(p);
         return pb_backend_error(r, "libuv backend: uv_loop_init: %s", uv_strerror(r));

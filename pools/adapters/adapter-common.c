@@ -1,0 +1,68 @@
+/*
+ * adapter-common.c — the initializer and broken-pool handling the adapters
+ * share (adapter-int.h says what and why).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "adapter-int.h"
+
+int pb__adapter_init_new(pb__adapter_init *in, const pb_pool_opts *opts)
+{
+    memset(in, 0, sizeof *in);
+    if (!opts->initializer)
+        return 0;
+    in->task = pb_task_find(opts->initializer);
+    in->len = opts->init_len;
+    if (opts->init_len) {
+        in->arg = malloc(opts->init_len);
+        if (!in->arg)
+            return PB_ENOMEM;
+        memcpy(in->arg, opts->init_arg, opts->init_len);
+    }
+    return 0;
+}
+
+void pb__adapter_init_free(pb__adapter_init *in)
+{
+    free(in->arg);
+    free(atomic_load(&in->broken));
+    in->arg = NULL;
+    atomic_store(&in->broken, NULL);
+}
+
+void pb__adapter_set_broken(pb__adapter_init *in, const char *why)
+{
+    char *msg = NULL;
+    if (asprintf(&msg, "initializer failed: %s", why) < 0)
+        msg = NULL;
+    char *none = NULL;
+    if (!msg || !atomic_compare_exchange_strong(&in->broken, &none, msg))
+        free(msg); /* an earlier failure's message stays */
+}
+
+void pb__adapter_init_run(pb__adapter_init *in)
+{
+    pb_outcome o;
+    pb_task_run(in->task, in->arg, in->len, &o);
+    if (o.code)
+        pb__adapter_set_broken(in, o.message && *o.message ? o.message
+                                                           : "the initializer task failed");
+    pb_outcome_clear(&o);
+}
+
+void pb__adapter_run_claimed(pb__adapter_init *in, pb_future *f)
+{
+    const char *broken = pb__adapter_broken(in);
+    if (broken) {
+        pb_error e = {.code = PB_EBROKEN, .message = broken};
+        pb_future_set_error(f, &e, 0, 0);
+        return;
+    }
+    size_t len;
+    const void *arg = pb_future_arg(f, &len);
+    pb_outcome o;
+    pb_task_run(pb_future_task(f), arg, len, &o);
+    pb_future_complete(f, &o);
+}

@@ -1,0 +1,56 @@
+/*
+ * adapter-int.h — what the adapters (glib.c, libuv.c) share: a pool's
+ * initializer, the "broken" state a failing initializer leaves, and running
+ * a claimed future's task in the worker.
+ *
+ * Both adapters run tasks on threads they do not create, so neither can use
+ * the thread backend's worker loop; what is left in common is the part of the
+ * futures contract about the initializer: a copy of its argument made at
+ * create, a failure that breaks the pool (that task and every later one fail
+ * with PB_EBROKEN "initializer failed: ...", submit returns PB_EBROKEN), and
+ * the first failure's message kept for the life of the pool. When and in
+ * which thread the initializer runs is each adapter's own business.
+ *
+ * adapter-common.c is compiled into libpbpools whenever either adapter is
+ * (adapters/CMakeLists.txt).
+ */
+#ifndef PB_ADAPTER_INT_H
+#define PB_ADAPTER_INT_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+
+#include <pb/backend.h>
+
+typedef struct pb__adapter_init {
+    const pb_task *task; /* NULL: no initializer */
+    void *arg;           /* a copy of opts->init_arg, owned */
+    size_t len;
+    _Atomic(char *) broken; /* "initializer failed: ...", once set; owned */
+} pb__adapter_init;
+
+/* Fills in from opts->initializer (zeroed first; nothing to do without one).
+ * Returns 0 or PB_ENOMEM; either way pb__adapter_init_free() cleans up. */
+int pb__adapter_init_new(pb__adapter_init *in, const pb_pool_opts *opts);
+void pb__adapter_init_free(pb__adapter_init *in);
+
+/* Runs the initializer in the calling thread; a failure breaks the pool.
+ * Call only when in->task is set. */
+void pb__adapter_init_run(pb__adapter_init *in);
+
+/* Breaks the pool with "initializer failed: <why>". The first message stays:
+ * later ones (and one that cannot be allocated) are dropped. */
+void pb__adapter_set_broken(pb__adapter_init *in, const char *why);
+
+/* The broken message, NULL while the pool is usable. */
+static inline const char *pb__adapter_broken(pb__adapter_init *in)
+{
+    return atomic_load(&in->broken);
+}
+
+/* In a worker, for a future it has claimed with pb_future_set_running():
+ * fails it with PB_EBROKEN if the pool is broken, else runs its task and
+ * completes it in this thread. Does not release the future. */
+void pb__adapter_run_claimed(pb__adapter_init *in, pb_future *f);
+
+#endif /* PB_ADAPTER_INT_H */
