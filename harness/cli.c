@@ -44,6 +44,16 @@ int pbh_parse_int(const char *cmd, const char *opt, const char *text, long lo, l
     return 0;
 }
 
+int pbh_opt_int(const char *cmd, int argc, char **argv, int *i, const char *opt, long lo, long hi,
+                int *out)
+{
+    const char *v;
+    int m = pbh_opt_value(cmd, argc, argv, i, opt, &v);
+    if (m <= 0)
+        return m;
+    return pbh_parse_int(cmd, opt, v, lo, hi, out) ? -1 : 1;
+}
+
 char **pbh_split_list(const char *cmd, const char *opt, const char *text, int *n)
 {
     size_t items = 1, len = strlen(text);
@@ -88,4 +98,13 @@ int pbh_load_plugin(const char *cmd, const char *path)
         return -1;
     }
     return 0;
+}
+
+int pbh_opt_load(const char *cmd, int argc, char **argv, int *i)
+{
+    const char *v;
+    int m = pbh_opt_value(cmd, argc, argv, i, "--load", &v);
+    if (m <= 0)
+        return m;
+    return pbh_load_plugin(cmd, v) ? -1 : 1;
 }

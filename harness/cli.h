@@ -18,6 +18,12 @@ int pbh_opt_value(const char *cmd, int argc, char **argv, int *i, const char *op
  * message printed. */
 int pbh_parse_int(const char *cmd, const char *opt, const char *text, long lo, long hi, int *out);
 
+/* If argv[*i] is option opt, parses its value as pbh_parse_int() does into
+ * *out and returns 1. Returns 0 when argv[*i] is another option, -1 (message
+ * printed) when the value is missing or not a number in [lo, hi]. */
+int pbh_opt_int(const char *cmd, int argc, char **argv, int *i, const char *opt, long lo, long hi,
+                int *out);
+
 /* Splits a comma-separated list into a NULL-terminated array of strings
  * (one allocation; free the array). Empty items are an error: returns NULL
  * with a message printed, as on ENOMEM. */
@@ -26,5 +32,10 @@ char **pbh_split_list(const char *cmd, const char *opt, const char *text, int *n
 /* dlopen()s a plugin (a shared object whose constructors register backends
  * and tasks). Returns 0, or -1 with a message printed. */
 int pbh_load_plugin(const char *cmd, const char *path);
+
+/* If argv[*i] is "--load PLUGIN.so" (or --load=PLUGIN.so), loads the plugin
+ * and returns 1. Returns 0 when argv[*i] is another option, -1 (message
+ * printed) when the value is missing or the plugin cannot be loaded. */
+int pbh_opt_load(const char *cmd, int argc, char **argv, int *i);
 
 #endif /* PB_HARNESS_CLI_H */

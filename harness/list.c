@@ -115,19 +115,15 @@ static void list_suites(void)
 int pb_cmd_list(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
-        const char *v;
         int m;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
             return 0;
         }
-        if ((m = pbh_opt_value("list", argc, argv, &i, "--load", &v)) < 0)
+        if ((m = pbh_opt_load("list", argc, argv, &i)) < 0)
             return 2;
-        if (m) {
-            if (pbh_load_plugin("list", v))
-                return 2;
+        if (m)
             continue;
-        }
         fprintf(stderr, "poolbench list: unknown %s '%s' (try poolbench list --help)\n",
                 argv[i][0] == '-' ? "option" : "argument", argv[i]);
         return 2;

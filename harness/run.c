@@ -161,7 +161,6 @@ int pb_cmd_run(int argc, char **argv)
     bool quiet = false;
 
     for (int i = 1; i < argc; i++) {
-        const char *v;
         int m;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
@@ -171,44 +170,18 @@ int pb_cmd_run(int argc, char **argv)
             quiet = true;
             continue;
         }
-#define OPT(name, var)                                                                 \
-    if ((m = pbh_opt_value("run", argc, argv, &i, name, &v)) < 0)                      \
-        return 2;                                                                      \
-    if (m) {                                                                           \
-        var = v;                                                                       \
-        continue;                                                                      \
-    }
-        OPT("--suite", suite_arg)
-        OPT("--backend", backend_arg)
-        OPT("--scenario", scenario_arg)
-        OPT("--pin", pin)
-        OPT("--out", out_arg)
-#undef OPT
-        if ((m = pbh_opt_value("run", argc, argv, &i, "--workers", &v)) < 0)
-            return 2;
-        if (m) {
-            if (pbh_parse_int("run", "--workers", v, 0, 4096, &workers))
-                return 2;
-            continue;
-        }
-        if ((m = pbh_opt_value("run", argc, argv, &i, "--repetitions", &v)) < 0)
-            return 2;
-        if (m) {
-            if (pbh_parse_int("run", "--repetitions", v, 1, 1000000, &reps))
-                return 2;
-            continue;
-        }
-        if ((m = pbh_opt_value("run", argc, argv, &i, "--warmup", &v)) < 0)
-            return 2;
-        if (m) {
-            if (pbh_parse_int("run", "--warmup", v, 0, 1000000, &warmup))
-                return 2;
-            continue;
-        }
-        if ((m = pbh_opt_value("run", argc, argv, &i, "--load", &v)) < 0)
-            return 2;
-        if (m) {
-            if (pbh_load_plugin("run", v))
+        /* Each helper returns 1 for its option (value taken), 0 for another
+         * argument, -1 with the message printed. */
+        if ((m = pbh_opt_value("run", argc, argv, &i, "--suite", &suite_arg)) ||
+            (m = pbh_opt_value("run", argc, argv, &i, "--backend", &backend_arg)) ||
+            (m = pbh_opt_value("run", argc, argv, &i, "--scenario", &scenario_arg)) ||
+            (m = pbh_opt_value("run", argc, argv, &i, "--pin", &pin)) ||
+            (m = pbh_opt_value("run", argc, argv, &i, "--out", &out_arg)) ||
+            (m = pbh_opt_int("run", argc, argv, &i, "--workers", 0, 4096, &workers)) ||
+            (m = pbh_opt_int("run", argc, argv, &i, "--repetitions", 1, 1000000, &reps)) ||
+            (m = pbh_opt_int("run", argc, argv, &i, "--warmup", 0, 1000000, &warmup)) ||
+            (m = pbh_opt_load("run", argc, argv, &i))) {
+            if (m < 0)
                 return 2;
             continue;
         }
