@@ -195,6 +195,18 @@ int pb_param_parse_list(const pb_param *p, const char *text, pb_param_value **ou
     return 0;
 }
 
+/* x > 0 in the largest of units (parse_number's table) that holds it
+ * exactly ("250us", not "0.25ms"), so the text parses back to the same
+ * number. Of two spellings of one scale ("us", "µs") the first is used. */
+static void put_exact(char *buf, size_t size, int64_t x, const unit *units)
+{
+    const unit *best = &units[0];
+    for (const unit *u = units; u->suffix; u++)
+        if (u->scale > best->scale && x % (int64_t)u->scale == 0)
+            best = u;
+    snprintf(buf, size, "%" PRId64 "%s", x / (int64_t)best->scale, best->suffix);
+}
+
 void pb_param_format(const pb_param *p, const pb_param_value *v, char *buf, size_t size)
 {
     if (p->kind == PB_PARAM_WORD) {
@@ -202,33 +214,12 @@ void pb_param_format(const pb_param *p, const pb_param_value *v, char *buf, size
         return;
     }
     int64_t x = v->num;
-    if (p->kind == PB_PARAM_NS && x > 0) {
-        static const struct {
-            int64_t scale;
-            const char *suffix;
-        } u[] = {{1000000000, "s"}, {1000000, "ms"}, {1000, "us"}};
-        for (size_t i = 0; i < sizeof u / sizeof u[0]; i++)
-            if (x % u[i].scale == 0) {
-                snprintf(buf, size, "%" PRId64 "%s", x / u[i].scale, u[i].suffix);
-                return;
-            }
-        snprintf(buf, size, "%" PRId64 "ns", x);
-        return;
-    }
-    if (p->kind == PB_PARAM_BYTES && x > 0) {
-        static const struct {
-            int64_t scale;
-            const char *suffix;
-        } u[] = {{1 << 30, "GiB"}, {1 << 20, "MiB"}, {1 << 10, "KiB"}};
-        for (size_t i = 0; i < sizeof u / sizeof u[0]; i++)
-            if (x % u[i].scale == 0) {
-                snprintf(buf, size, "%" PRId64 "%s", x / u[i].scale, u[i].suffix);
-                return;
-            }
-        snprintf(buf, size, "%" PRId64 "B", x);
-        return;
-    }
-    snprintf(buf, size, "%" PRId64, x);
+    if (p->kind == PB_PARAM_NS && x > 0)
+        put_exact(buf, size, x, ns_units);
+    else if (p->kind == PB_PARAM_BYTES && x > 0)
+        put_exact(buf, size, x, byte_units);
+    else
+        snprintf(buf, size, "%" PRId64, x);
 }
 
 /* ---- Samples ---- */
