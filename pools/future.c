@@ -426,8 +426,16 @@ bool pb_future_cancel(pb_future *f)
     if (s != PB_PENDING)
         return s == PB_CANCELLED;
     pb__lock_acquire(&f->lock);
-    /* Written before the state is published, undone if set_running wins:
-     * nobody reads `completed` before seeing a done state. */
+    /* Completion takes this lock too: look again, so that a future which
+     * finished since the check above keeps the times its completion wrote. */
+    s = atomic_load_explicit(&f->state, memory_order_acquire);
+    if (s != PB_PENDING) {
+        pb__lock_release(&f->lock);
+        return s == PB_CANCELLED;
+    }
+    /* Written before the state is published, undone if set_running wins
+     * (a RUNNING future's `completed` is 0, and it cannot complete while we
+     * hold the lock): nobody reads `completed` before seeing a done state. */
     f->completed = pb_now_ns();
     s = PB_PENDING;
     if (!atomic_compare_exchange_strong(&f->state, &s, PB_CANCELLED)) {
