@@ -74,7 +74,7 @@ static void describe_threads(char *buf, size_t size)
 static void check_nothing_left(int fds0, int threads0, const char *when)
 {
     STEP("checking threads, fds and children %s", when);
-    int threads = pbc_count_threads();
+    int threads = pbc_count_threads_settled(threads0);
     if (threads != threads0) {
         char now[1024];
         describe_threads(now, sizeof now);

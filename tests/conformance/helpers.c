@@ -365,6 +365,21 @@ int pbc_count_threads(void)
     return count_dir("/proc/self/task");
 }
 
+int pbc_count_threads_settled(int expect)
+{
+    /* A joined thread can stay listed in /proc/self/task for a moment: the
+     * kernel wakes pthread_join when the thread clears its tid, a little
+     * before it releases the task. That is not a leak, so look again for up
+     * to 2 s before reporting a count other than `expect`. */
+    int n = pbc_count_threads();
+    for (int i = 0; i < 2000 && n > expect; i++) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+        n = pbc_count_threads();
+    }
+    return n;
+}
+
 bool pbc_has_children(void)
 {
     siginfo_t info;
