@@ -226,12 +226,10 @@ int pb__future_wait(pb_future *f, int64_t deadline)
     }
 
     for (;;) {
-        atomic_fetch_add(&f->sleepers, 1);
+        /* Not done as `s` was read; PENDING -> RUNNING also changes the word,
+         * which only costs one more turn. */
         s = atomic_load(&f->state);
-        int r = 0;
-        if (!state_done(s))
-            r = pb__futex_wait(&f->state, s, deadline);
-        atomic_fetch_sub(&f->sleepers, 1);
+        int r = state_done(s) ? 0 : pb__sleep(&f->state, &f->sleepers, s, deadline);
         if (state_done(atomic_load_explicit(&f->state, memory_order_acquire)))
             return 0;
         if (r == -ETIMEDOUT || (deadline >= 0 && pb_now_ns() >= deadline))
@@ -376,8 +374,7 @@ static void deliver_locked(pb_future *f)
     f->delivering = callbacks;
     pb__lock_release(&f->lock);
 
-    if (atomic_load(&f->sleepers))
-        pb__futex_wake(&f->state, INT_MAX);
+    pb__wake(&f->state, &f->sleepers, INT_MAX);
 
     if (!callbacks) {
         if (entries != inl)
@@ -531,4 +528,16 @@ int pb_future_set_error(pb_future *f, const pb_error *err, int64_t started, int6
     f->ended = ended;
     finish_locked(f);
     return 0;
+}
+
+bool pb_future_run(pb_future *f)
+{
+    if (!pb_future_set_running(f))
+        return false;
+    size_t len;
+    const void *arg = pb_future_arg(f, &len);
+    pb_outcome o;
+    pb_task_run(f->task, arg, len, &o);
+    pb_future_complete(f, &o);
+    return true;
 }

@@ -76,6 +76,31 @@ static inline void pb__futex_wake(_Atomic uint32_t *addr, int n)
     syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, n, NULL, NULL, 0);
 }
 
+/* Sleeping on a word with a count of sleepers, so that waking costs nothing
+ * when nobody sleeps. The sleeper passes `seen`, the value the word had when
+ * it last found its condition false; it counts itself, then sleeps only if
+ * the word still holds that value. The waker changes the word first, then
+ * wakes if anyone is counted. Both sides are sequentially consistent (Dekker),
+ * so either the sleeper sees the new value or the waker sees the sleeper: a
+ * wake-up is never lost. Returns what pb__futex_wait returned, or 0. */
+static inline int pb__sleep(_Atomic uint32_t *word, _Atomic uint32_t *sleepers, uint32_t seen,
+                            int64_t deadline)
+{
+    atomic_fetch_add(sleepers, 1);
+    int r = 0;
+    if (atomic_load(word) == seen)
+        r = pb__futex_wait(word, seen, deadline);
+    atomic_fetch_sub(sleepers, 1);
+    return r;
+}
+
+/* The waker's half, after it changed *word. */
+static inline void pb__wake(_Atomic uint32_t *word, _Atomic uint32_t *sleepers, int n)
+{
+    if (atomic_load(sleepers))
+        pb__futex_wake(word, n);
+}
+
 typedef _Atomic uint32_t pb__lock;
 #define PB__LOCK_INIT 0
 

@@ -50,23 +50,11 @@ static bool is_exception(int code)
     return code == PB_ETASK || code == PB_EBROKEN || code == PB_EKILLED;
 }
 
-/* Sleeps on seq (whose value was `seen`) until it changes or the deadline. */
-static int sleep_on(_Atomic uint32_t *seq, _Atomic uint32_t *sleepers, uint32_t seen,
-                    int64_t deadline)
-{
-    atomic_fetch_add(sleepers, 1);
-    int r = 0;
-    if (atomic_load(seq) == seen)
-        r = pb__futex_wait(seq, seen, deadline);
-    atomic_fetch_sub(sleepers, 1);
-    return r;
-}
-
+/* A notification: seq changes, whoever sleeps on it wakes. */
 static void bump(_Atomic uint32_t *seq, _Atomic uint32_t *sleepers)
 {
     atomic_fetch_add(seq, 1);
-    if (atomic_load(sleepers))
-        pb__futex_wake(seq, INT_MAX);
+    pb__wake(seq, sleepers, INT_MAX);
 }
 
 /* ---- pb_wait ---- */
@@ -155,7 +143,7 @@ int pb_wait(pb_future *const *fs, size_t n, pb_return_when when, int64_t timeout
             break;
         if (deadline >= 0 && pb_now_ns() >= deadline)
             break;
-        sleep_on(&ws.seq, &ws.sleepers, seen, deadline);
+        pb__sleep(&ws.seq, &ws.sleepers, seen, deadline);
     }
 
     for (size_t i = 0; i < m; i++)
@@ -366,6 +354,6 @@ int pb_as_completed_next(pb_as_completed *it, pb_future **f)
             it->timed_out = true;
             return PB_ETIMEDOUT;
         }
-        sleep_on(&it->seq, &it->sleepers, seen, it->deadline);
+        pb__sleep(&it->seq, &it->sleepers, seen, it->deadline);
     }
 }
