@@ -303,17 +303,9 @@ static void *worker_main(void *arg)
             fail_broken(f, broken);
             continue;
         }
-        if (!pb_future_set_running(f)) { /* cancelled while queued */
-            pb_future_release(f);
-            continue;
-        }
-        size_t len;
-        const void *a = pb_future_arg(f, &len);
-        pb_outcome o;
-        pb_task_run(pb_future_task(f), a, len, &o);
-        pb_future_complete(f, &o);
+        bool ran = pb_future_run(f); /* false: cancelled while queued */
         pb_future_release(f);
-        if (tp->max_tasks && ++done >= tp->max_tasks) {
+        if (ran && tp->max_tasks && ++done >= tp->max_tasks) {
             if (recycle(tp, ws.index))
                 break;
             done = 0;

@@ -75,13 +75,7 @@ static void manual_run_all(manual *m)
         pthread_mutex_unlock(&m->lock);
         if (!f)
             return;
-        if (pb_future_set_running(f)) {
-            size_t len;
-            const void *arg = pb_future_arg(f, &len);
-            pb_outcome o;
-            pb_task_run(pb_future_task(f), arg, len, &o);
-            pb_future_complete(f, &o);
-        }
+        pb_future_run(f); /* skips a future cancelled while queued */
         pb_future_release(f);
     }
 }

@@ -15,7 +15,8 @@
  *   2. When a worker takes f: pb_future_set_running(f). false means f was
  *      cancelled meanwhile: skip it (and release it).
  *   3. The worker runs the task: pb_task_run() does that in-process and fills
- *      a pb_outcome, which pb_future_complete() moves into f without copying.
+ *      a pb_outcome, which pb_future_complete() moves into f without copying
+ *      (pb_future_run() does steps 2 and 3 in one call).
  *      A backend whose results arrive as bytes (another process) uses
  *      pb_future_set_result() / pb_future_set_error() instead.
  *   4. pb_future_release(f).
@@ -144,6 +145,12 @@ void pb_outcome_clear(pb_outcome *out);
  * cleared). Returns 0 or PB_EINVAL if f was already done (out is cleared
  * anyway). */
 int pb_future_complete(pb_future *f, pb_outcome *out);
+
+/* The whole step of a worker that is a thread of this process: claims f
+ * (pb_future_set_running), runs its task in the calling thread (pb_task_run)
+ * and completes f with the outcome (pb_future_complete). Returns false, doing
+ * nothing, if f was cancelled while queued. Does not release f. */
+bool pb_future_run(pb_future *f);
 
 #ifdef __cplusplus
 }
