@@ -245,12 +245,9 @@ int pb_map_next(pb_map *m, const void **data, size_t *len, pb_error *err)
 
     pb_error e;
     pb_future_error(f, 0, &e);
-    if (e.code) {
-        fill_err(err, e.code, e.task_code, e.message);
-        if (err) {
-            err->signal = e.signal;
-            err->exit_status = e.exit_status;
-        }
+    if (e.code) { /* the whole unit failed: every item of it has its error */
+        if (err)
+            *err = e;
         return e.code;
     }
     const void *rdata;
