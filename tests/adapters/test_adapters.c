@@ -201,6 +201,22 @@ static void release_all(pb_future **fs, size_t n)
         pb_future_release(fs[i]);
 }
 
+/* A fresh pool of `workers` workers with `ngates` gate tasks submitted into
+ * gates[], returned once min(workers, ngates) of them are running, i.e.
+ * once every worker that can be blocked is. */
+static pb_pool *pool_with_gates(int workers, pb_future **gates, int ngates)
+{
+    gate_reset();
+    pb_pool_opts o;
+    pb_pool_opts_init(&o);
+    o.workers = workers;
+    pb_pool *pool = make_pool(&o);
+    for (int i = 0; i < ngates; i++)
+        gates[i] = submit(pool, "adp_gate", NULL, 0);
+    gate_await_active(ngates < workers ? ngates : workers);
+    return pool;
+}
+
 /* ---- Cases common to both adapters ---- */
 
 static void test_unsupported_options(void **unused)
@@ -283,15 +299,8 @@ static void note_thread(pb_future *f, void *ud)
 static void test_cancel_queued(void **unused)
 {
     (void)unused;
-    gate_reset();
-    pb_pool_opts o;
-    pb_pool_opts_init(&o);
-    o.workers = 2;
-    pb_pool *pool = make_pool(&o);
     pb_future *blockers[2];
-    for (int i = 0; i < 2; i++)
-        blockers[i] = submit(pool, "adp_gate", NULL, 0);
-    gate_await_active(2);
+    pb_pool *pool = pool_with_gates(2, blockers, 2);
 
     enum { N = 64 };
     pb_future *fs[N];
@@ -334,17 +343,12 @@ static void test_cancel_queued(void **unused)
 static void test_shutdown_waits(void **unused)
 {
     (void)unused;
-    gate_reset();
-    pb_pool_opts o;
-    pb_pool_opts_init(&o);
-    o.workers = 1;
-    pb_pool *pool = make_pool(&o);
-    pb_future *blocker = submit(pool, "adp_gate", NULL, 0);
+    pb_future *blocker;
+    pb_pool *pool = pool_with_gates(1, &blocker, 1);
     enum { N = 100 };
     pb_future *fs[N];
     for (uint64_t i = 0; i < N; i++)
         fs[i] = submit(pool, "adp_echo", &i, sizeof i);
-    gate_await_active(1);
     gate_open();
     assert_int_equal(pb_pool_shutdown(pool, true, false), 0);
     for (int i = 0; i < N; i++)
@@ -579,15 +583,8 @@ static void test_libuv_cap(void **unused)
         print_message("needs a threadpool of at least 3 threads\n");
         skip();
     }
-    gate_reset();
-    pb_pool_opts o;
-    pb_pool_opts_init(&o);
-    o.workers = 2;
-    pb_pool *pool = make_pool(&o);
     pb_future *fs[3];
-    for (int i = 0; i < 3; i++)
-        fs[i] = submit(pool, "adp_gate", NULL, 0);
-    gate_await_active(2);
+    pb_pool *pool = pool_with_gates(2, fs, 3);
     sleep_ms(50); /* a third thread, if the cap were broken, would start now */
     assert_int_equal(gate_active_now(), 2);
     assert_int_equal(pb_future_state(fs[2]), PB_PENDING);
@@ -621,14 +618,9 @@ static void test_libuv_capped_fifo(void **unused)
     (void)unused;
     if (uv_threads() < 2)
         skip();
-    gate_reset();
     order_n = 0;
-    pb_pool_opts o;
-    pb_pool_opts_init(&o);
-    o.workers = 1;
-    pb_pool *pool = make_pool(&o);
-    pb_future *blocker = submit(pool, "adp_gate", NULL, 0);
-    gate_await_active(1);
+    pb_future *blocker;
+    pb_pool *pool = pool_with_gates(1, &blocker, 1);
     enum { N = 300 };
     pb_future *fs[N];
     for (uint64_t i = 0; i < N; i++)
@@ -652,17 +644,10 @@ static void test_libuv_capped_fifo(void **unused)
 static void test_libuv_uncapped_cancel(void **unused)
 {
     (void)unused;
-    gate_reset();
     int n = uv_threads();
-    pb_pool_opts o;
-    pb_pool_opts_init(&o);
-    o.workers = n;
-    pb_pool *pool = make_pool(&o);
     pb_future **blockers = calloc((size_t)n, sizeof *blockers);
     assert_non_null(blockers);
-    for (int i = 0; i < n; i++)
-        blockers[i] = submit(pool, "adp_gate", NULL, 0);
-    gate_await_active(n);
+    pb_pool *pool = pool_with_gates(n, blockers, n);
     enum { N = 32 };
     pb_future *fs[N];
     for (uint64_t i = 0; i < N; i++)
