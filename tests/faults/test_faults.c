@@ -638,42 +638,52 @@ static void test_emfile_at_respawn(void **s)
 
 /* ---- the exec backend's worker program ---- */
 
-static void test_exec_program_missing(void **s)
+/* pb_pool_create(backend) of two workers running program: its return value;
+ * *p is set only on success. */
+static int create_with_program(const char *backend, const char *program, pb_pool **p)
 {
-    (void)s;
     pb_pool_opts o;
     pb_pool_opts_init(&o);
     o.workers = 2;
-    o.worker_program = "/nonexistent/poolbench-worker";
-    pb_pool *p = NULL;
-    assert_int_equal(pb_pool_create("exec", &o, &p), PB_ENOENT);
-    expect_message(pb_pool_last_error(), "/nonexistent/poolbench-worker");
-    o.worker_program = "/dev/null"; /* not executable */
-    assert_int_equal(pb_pool_create("exec", &o, &p), -EACCES);
+    o.worker_program = program;
+    *p = NULL;
+    return pb_pool_create(backend, &o, p);
+}
+
+/* pb_pool_create(backend) with program fails with code, leaves no pool and
+ * says why, naming `mentions`. */
+static void expect_create_fails(const char *backend, const char *program, int code,
+                                const char *mentions)
+{
+    pb_pool *p;
+    int r = create_with_program(backend, program, &p);
+    if (r != code)
+        fail_msg("worker_program %s: expected %s, got %s (%s)", program, pb_strerror(code),
+                 pb_strerror(r), pb_pool_last_error());
+    assert_null(p);
+    expect_message(pb_pool_last_error(), "%s", mentions);
+}
+
+static void test_exec_program_missing(void **s)
+{
+    (void)s;
+    expect_create_fails("exec", "/nonexistent/poolbench-worker", PB_ENOENT,
+                        "/nonexistent/poolbench-worker");
+    expect_create_fails("exec", "/dev/null", -EACCES, "/dev/null"); /* not executable */
 }
 
 static void test_exec_program_not_a_worker(void **s)
 {
     (void)s;
-    pb_pool_opts o;
-    pb_pool_opts_init(&o);
-    o.workers = 2;
-    o.worker_program = "/bin/true";
-    pb_pool *p = NULL;
-    assert_int_equal(pb_pool_create("exec", &o, &p), PB_EBROKEN);
-    expect_message(pb_pool_last_error(), "before its handshake");
+    expect_create_fails("exec", "/bin/true", PB_EBROKEN, "before its handshake");
     expect_message(pb_pool_last_error(), "pb_worker_main_if_requested");
 }
 
 static void test_exec_helper_program(void **s)
 {
     (void)s;
-    pb_pool_opts o;
-    pb_pool_opts_init(&o);
-    o.workers = 2;
-    o.worker_program = g_helper;
-    pb_pool *p = NULL;
-    int r = pb_pool_create("exec", &o, &p);
+    pb_pool *p;
+    int r = create_with_program("exec", g_helper, &p);
     if (r)
         fail_msg("%s: %s", pb_strerror(r), pb_pool_last_error());
     /* Tasks both programs know run; a task only this program knows fails
@@ -690,13 +700,7 @@ static void test_exec_helper_program(void **s)
 static void test_fork_rejects_worker_program(void **s)
 {
     (void)s;
-    pb_pool_opts o;
-    pb_pool_opts_init(&o);
-    o.workers = 1;
-    o.worker_program = "/bin/true";
-    pb_pool *p = NULL;
-    assert_int_equal(pb_pool_create("fork", &o, &p), PB_ENOTSUP);
-    expect_message(pb_pool_last_error(), "worker_program");
+    expect_create_fails("fork", "/bin/true", PB_ENOTSUP, "worker_program");
 }
 
 PB_TASK(f_only_in_test)
@@ -838,12 +842,7 @@ static void test_leaks(void **s)
         no_children_left();
     }
     /* A failed create leaves nothing either. */
-    pb_pool_opts o;
-    pb_pool_opts_init(&o);
-    o.workers = 2;
-    o.worker_program = "/bin/true";
-    pb_pool *p = NULL;
-    assert_int_equal(pb_pool_create("exec", &o, &p), PB_EBROKEN);
+    expect_create_fails("exec", "/bin/true", PB_EBROKEN, "before its handshake");
     assert_int_equal(count_dir("/proc/self/fd"), fds);
     assert_int_equal(threads_settled(threads), threads);
     no_children_left();
