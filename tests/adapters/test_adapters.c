@@ -186,9 +186,9 @@ static void expect_notsup(const pb_pool_opts *opts, const char *option)
 static int allowed_cpus(int *first)
 {
     cpu_set_t set;
+    *first = -1;
     if (sched_getaffinity(0, sizeof set, &set))
         return 0;
-    *first = -1;
     for (int c = 0; c < CPU_SETSIZE; c++)
         if (CPU_ISSET(c, &set) && *first < 0)
             *first = c;
