@@ -1099,26 +1099,28 @@ static void run_timers(ppool *pp)
         fail_future(pp, pp->expired[i].f, PB_EKILLED, NULL, pp->expired[i].msg);
 }
 
-/* Fails queued futures that cannot run: the pool is broken, or no worker is
+/* Whether queued futures cannot run: the pool is broken, or no worker is
  * alive and starting one keeps failing. */
+static bool hopeless_locked(const ppool *pp)
+{
+    return pp->qlen &&
+           (pp->broken || (pp->start_failures >= START_FAILURES_MAX && !live_locked(pp)));
+}
+
+/* Fails queued futures while hopeless_locked() says they cannot run. */
 static void fail_hopeless(ppool *pp)
 {
     char msg[700];
     for (;;) {
         pthread_mutex_lock(&pp->mu);
-        const char *why = NULL;
-        if (pp->qlen && pp->broken) {
-            why = pp->broken;
-        } else if (pp->qlen && pp->start_failures >= START_FAILURES_MAX && !live_locked(pp)) {
-            snprintf(msg, sizeof msg, "no worker process could be started: %s", pp->start_err);
-            why = msg;
-        }
-        if (!why) {
+        if (!hopeless_locked(pp)) {
             pthread_mutex_unlock(&pp->mu);
             return;
         }
-        if (why != msg)
-            snprintf(msg, sizeof msg, "%s", why);
+        if (pp->broken)
+            snprintf(msg, sizeof msg, "%s", pp->broken);
+        else
+            snprintf(msg, sizeof msg, "no worker process could be started: %s", pp->start_err);
         pb_future *f = q_pop_locked(pp);
         pthread_mutex_unlock(&pp->mu);
         fail_future(pp, f, PB_EBROKEN, NULL, msg);
@@ -1194,8 +1196,7 @@ static void *collector_main(void *arg)
         int64_t next = next_timer_locked(pp);
         bool respawn_due = empty && want_respawn_locked(pp) && now >= pp->retry_at;
         bool timers_due = next_deadline_locked(pp, now);
-        bool hopeless = pp->qlen && (pp->broken || (pp->start_failures >= START_FAILURES_MAX &&
-                                                   !live_locked(pp)));
+        bool hopeless = hopeless_locked(pp);
         pthread_mutex_unlock(&pp->mu);
 
         /* Each action changes what the next turn sees, so it starts over. */
