@@ -26,9 +26,6 @@ static int run(pb_sc *sc)
     if (rc)
         return rc;
     pb_samples *m = pb_sc_metric(sc, "roundtrip", "ns", PBR_LOWER, n);
-    int64_t *dt = pbs_calloc(sc, n, sizeof *dt);
-    if (!dt)
-        return PB_ENOMEM;
     size_t done = 0, bad_code = 0, bad_message = 0;
     int seen_rc = 0, seen_code = 0;
     char seen_message[160] = "";
@@ -36,13 +33,11 @@ static int run(pb_sc *sc)
         int32_t code = (int32_t)(1 + i % 100);
         pb_future *f;
         int64_t t0 = pb_now_ns();
-        rc = pb_submit(pool, fail, &code, sizeof code, &f);
-        if (rc) {
-            free(dt);
-            return pb_sc_fail(sc, rc, "pb_submit failed: %s", pb_strerror(rc));
-        }
+        if ((rc = pbs_submit(sc, pool, fail, &code, sizeof code, &f)))
+            return rc;
         int r = pb_future_result(f, PB_FOREVER, NULL, NULL);
-        dt[done++] = pb_now_ns() - t0;
+        pb_samples_add(m, (double)(pb_now_ns() - t0));
+        done++;
         pb_error e;
         int er = pb_future_error(f, 0, &e);
         if (r != PB_ETASK || er != 0 || e.code != PB_ETASK || e.task_code != code) {
@@ -58,9 +53,6 @@ static int run(pb_sc *sc)
         }
         pb_future_release(f);
     }
-    for (size_t i = 0; i < done; i++)
-        pb_samples_add(m, (double)dt[i]);
-    free(dt);
     pb_sc_check(sc, "code", bad_code == 0,
                 "%zu of %zu failures arrived wrong (first: result %s, task code %d)", bad_code, done,
                 pb_strerror(seen_rc), seen_code);

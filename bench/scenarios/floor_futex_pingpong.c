@@ -71,34 +71,27 @@ static int run(pb_sc *sc)
     size_t n = (size_t)pb_sc_num(sc, "samples");
     shared s = {.word = IDLE};
     s.bind = pb_sc_floor_cpus(sc, 0, &s.cpus) == 1;
-    int64_t *dt = pbs_calloc(sc, n, sizeof *dt);
-    if (!dt)
-        return PB_ENOMEM;
     pb_samples *rt = pb_sc_metric(sc, "roundtrip", "ns", PBR_LOWER, n);
     pb_samples *rate = pb_sc_metric(sc, "rate", "tasks/s", PBR_HIGHER, 1);
     pthread_t t;
     int e = pthread_create(&t, NULL, responder, &s);
-    if (e) {
-        free(dt);
+    if (e)
         return pb_sc_fail(sc, -e, "cannot start the responder thread: %s", pb_strerror(-e));
-    }
     for (int i = 0; i < 100; i++)
         ping(&s);
     int64_t sum = 0;
     for (size_t i = 0; i < n; i++) {
         int64_t t0 = pb_now_ns();
         ping(&s);
-        dt[i] = pb_now_ns() - t0;
-        sum += dt[i];
+        int64_t dt = pb_now_ns() - t0;
+        pb_samples_add(rt, (double)dt);
+        sum += dt;
     }
     atomic_store(&s.word, QUIT);
     futex_wake(&s.word);
     pthread_join(t, NULL);
-    for (size_t i = 0; i < n; i++)
-        pb_samples_add(rt, (double)dt[i]);
     if (sum > 0)
         pb_samples_add(rate, (double)n * 1e9 / (double)sum);
-    free(dt);
     return 0;
 }
 

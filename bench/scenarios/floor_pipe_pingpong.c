@@ -44,22 +44,16 @@ static int run(pb_sc *sc)
     size_t n = (size_t)pb_sc_num(sc, "samples");
     cpu_set_t cpus;
     bool bind = pb_sc_floor_cpus(sc, 0, &cpus) == 1;
-    int64_t *dt = pbs_calloc(sc, n, sizeof *dt);
-    if (!dt)
-        return PB_ENOMEM;
     pb_samples *rt = pb_sc_metric(sc, "roundtrip", "ns", PBR_LOWER, n);
     pb_samples *rate = pb_sc_metric(sc, "rate", "tasks/s", PBR_HIGHER, 1);
 
     int to_child[2], to_parent[2];
-    if (pipe2(to_child, O_CLOEXEC) != 0) {
-        free(dt);
+    if (pipe2(to_child, O_CLOEXEC) != 0)
         return pb_sc_fail(sc, -errno, "pipe: %s", pb_strerror(-errno));
-    }
     if (pipe2(to_parent, O_CLOEXEC) != 0) {
         int e = errno;
         close(to_child[0]);
         close(to_child[1]);
-        free(dt);
         return pb_sc_fail(sc, -e, "pipe: %s", pb_strerror(-e));
     }
     sigset_t pipe_only, old;
@@ -93,14 +87,15 @@ static int run(pb_sc *sc)
             msg = i;
             int64_t t0 = pb_now_ns();
             ok = io(to_child[1], &msg, sizeof msg, true) && io(to_parent[0], &msg, sizeof msg, false);
-            dt[i] = pb_now_ns() - t0;
-            sum += dt[i];
+            int64_t dt = pb_now_ns() - t0;
             ok = ok && msg == i;
+            if (ok) {
+                pb_samples_add(rt, (double)dt);
+                sum += dt;
+            }
         }
         if (!ok)
             rc = pb_sc_fail(sc, PB_EBROKEN, "the echo child stopped answering");
-        for (size_t i = 0; i < n && !rc; i++)
-            pb_samples_add(rt, (double)dt[i]);
         if (!rc && sum > 0)
             pb_samples_add(rate, (double)n * 1e9 / (double)sum);
     }
@@ -113,7 +108,6 @@ static int run(pb_sc *sc)
     while (sigtimedwait(&pipe_only, NULL, &zero) == SIGPIPE)
         ;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    free(dt);
     return rc;
 }
 

@@ -25,12 +25,8 @@ static int run(pb_sc *sc)
     if (rc)
         return rc;
     unsigned char *buf = pbs_calloc(sc, size, 1);
-    int64_t *dt = pbs_calloc(sc, n, sizeof *dt);
-    if (!buf || !dt) {
-        free(buf);
-        free(dt);
+    if (!buf)
         return PB_ENOMEM;
-    }
     for (size_t i = 0; i < size; i += 8) {
         uint64_t r = pb_sc_random(sc);
         memcpy(buf + i, &r, size - i < 8 ? size - i : 8);
@@ -39,33 +35,30 @@ static int run(pb_sc *sc)
     pb_samples *bw = pb_sc_metric(sc, "bytes_per_s", "bytes/s", PBR_HIGHER, 1);
     size_t done = 0, damaged = 0, failed = 0;
     int first_rc = 0;
+    int64_t sum = 0;
     for (size_t i = 0; i < n && !pb_sc_stopping(sc); i++) {
         pb_future *f;
         const void *data;
         size_t len;
         int64_t t0 = pb_now_ns();
-        rc = pb_submit(pool, echo, buf, size, &f);
-        if (rc)
+        if ((rc = pbs_submit(sc, pool, echo, buf, size, &f)))
             break;
         int r = pb_future_result(f, PB_FOREVER, &data, &len);
-        dt[done++] = pb_now_ns() - t0;
+        int64_t dt = pb_now_ns() - t0;
+        pb_samples_add(rt, (double)dt);
+        sum += dt;
+        done++;
         if (r && !failed++)
             first_rc = r;
         else if (!r && (len != size || memcmp(data, buf, size)))
             damaged++;
         pb_future_release(f);
     }
-    int64_t sum = 0;
-    for (size_t i = 0; i < done; i++) {
-        pb_samples_add(rt, (double)dt[i]);
-        sum += dt[i];
-    }
     if (sum > 0)
         pb_samples_add(bw, 2.0 * (double)size * (double)done * 1e9 / (double)sum);
     free(buf);
-    free(dt);
     if (rc)
-        return pb_sc_fail(sc, rc, "pb_submit failed: %s", pb_strerror(rc));
+        return rc;
     pb_sc_check(sc, "intact", damaged == 0 && failed == 0,
                 "%zu of %zu echoes came back damaged, %zu failed (first: %s)", damaged, done, failed,
                 pb_strerror(first_rc));

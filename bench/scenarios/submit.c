@@ -29,26 +29,21 @@ static int run(pb_sc *sc)
         return rc;
 
     pb_samples *m = pb_sc_metric(sc, "submit", "ns", PBR_LOWER, n);
-    int64_t *dt = pbs_calloc(sc, n, sizeof *dt);
     size_t nf = backlog ? workers + backlog + n : 0;
     pb_future **fs = backlog ? pbs_calloc(sc, nf, sizeof *fs) : NULL;
-    if (!dt || (backlog && !fs)) {
-        free(dt);
+    if (backlog && !fs)
         return PB_ENOMEM;
-    }
 
-    size_t done = 0, failed = 0;
+    size_t failed = 0;
     if (backlog == 0) {
         for (size_t i = 0; i < n && !pb_sc_stopping(sc); i++) {
             pb_future *f;
             int64_t t0 = pb_now_ns();
             rc = pb_submit(pool, noop, NULL, 0, &f);
             int64_t t1 = pb_now_ns();
-            if (rc) {
-                free(dt);
+            if (rc)
                 return pb_sc_fail(sc, rc, "pb_submit failed: %s", pb_strerror(rc));
-            }
-            dt[done++] = t1 - t0;
+            pb_samples_add(m, (double)(t1 - t0));
             failed += pb_future_result(f, PB_FOREVER, NULL, NULL) != 0;
             pb_future_release(f);
         }
@@ -67,7 +62,7 @@ static int run(pb_sc *sc)
                 break;
             }
             k++;
-            dt[done++] = t1 - t0;
+            pb_samples_add(m, (double)(t1 - t0));
         }
         /* Drop what has not started; wait for the rest. */
         for (size_t i = 0; i < k; i++)
@@ -78,14 +73,9 @@ static int run(pb_sc *sc)
         }
         pbs_release_all(fs, k);
         free(fs);
-        if (rc) {
-            free(dt);
+        if (rc)
             return rc;
-        }
     }
-    for (size_t i = 0; i < done; i++)
-        pb_samples_add(m, (double)dt[i]);
-    free(dt);
     pb_sc_check(sc, "completed", failed == 0, "%zu tasks failed", failed);
     return 0;
 }

@@ -27,9 +27,6 @@ static int run(pb_sc *sc)
     if (rc)
         return rc;
     pb_samples *m = pb_sc_metric(sc, "overshoot", "ns", PBR_LOWER, n);
-    int64_t *over = pbs_calloc(sc, n, sizeof *over);
-    if (!over)
-        return PB_ENOMEM;
 
     size_t got = 0, early = 0, wrong = 0, unusable = 0;
     int wrong_rc = 0;
@@ -46,7 +43,8 @@ static int run(pb_sc *sc)
             if (r != PB_ETIMEDOUT)
                 break;
             early += t1 < t0 + T;
-            over[got++] = t1 - (t0 + T);
+            pb_samples_add(m, (double)(t1 - (t0 + T)));
+            got++;
             timeouts++;
         }
         if (r != 0 && r != PB_ETIMEDOUT) {
@@ -60,9 +58,6 @@ static int run(pb_sc *sc)
             unusable++;
         pb_future_release(f);
     }
-    for (size_t i = 0; i < got; i++)
-        pb_samples_add(m, (double)over[i]);
-    free(over);
     if (rc)
         return rc;
     pb_sc_check(sc, "etimedout", wrong == 0 && early == 0,
