@@ -463,13 +463,8 @@ static int tx_flush_locked(ppool *pp, proc *p)
             return untouched ? -EPIPE : 0;
         }
         untouched = false;
-        size_t left = (size_t)w;
-        while (p->iov_first < p->iov_end && left >= p->iov[p->iov_first].iov_len)
-            left -= p->iov[p->iov_first++].iov_len;
-        if (p->iov_first < p->iov_end) {
-            p->iov[p->iov_first].iov_base = (char *)p->iov[p->iov_first].iov_base + left;
-            p->iov[p->iov_first].iov_len -= left;
-        }
+        p->iov_first += pb__wire_iov_consume(p->iov + p->iov_first,
+                                             p->iov_end - p->iov_first, (size_t)w);
     }
     set_out_locked(pp, p, false);
     return 0;

@@ -116,6 +116,11 @@ size_t pb__wire_put_hello(void *buf, size_t cap, int32_t pid, int32_t status,
 struct iovec;
 int pb__wire_send_all(int fd, struct iovec *iov, int n);
 
+/* After a write of `done` bytes from iov[0..n): returns how many entries it
+ * used up whole, and moves the next entry's start past the rest. Shared by
+ * the blocking sender above and the pool's non-blocking one. */
+int pb__wire_iov_consume(struct iovec *iov, int n, size_t done);
+
 /* A growable receive buffer. */
 typedef struct pb__rxbuf {
     unsigned char *data;

@@ -252,18 +252,23 @@ int pb__wire_send_all(int fd, struct iovec *iov, int n)
                 continue;
             return -errno;
         }
-        size_t left = (size_t)w;
-        while (n > 0 && left >= iov->iov_len) {
-            left -= iov->iov_len;
-            iov++;
-            n--;
-        }
-        if (n > 0) {
-            iov->iov_base = (char *)iov->iov_base + left;
-            iov->iov_len -= left;
-        }
+        int k = pb__wire_iov_consume(iov, n, (size_t)w);
+        iov += k;
+        n -= k;
     }
     return 0;
+}
+
+int pb__wire_iov_consume(struct iovec *iov, int n, size_t done)
+{
+    int k = 0;
+    while (k < n && done >= iov[k].iov_len)
+        done -= iov[k++].iov_len;
+    if (k < n) {
+        iov[k].iov_base = (char *)iov[k].iov_base + done;
+        iov[k].iov_len -= done;
+    }
+    return k;
 }
 
 void pb__rxbuf_free(pb__rxbuf *rx)

@@ -353,6 +353,35 @@ static void test_fuzz_deterministic(void **state)
         free(seeds[k]);
 }
 
+/* What a write of some bytes leaves of a frame's iovecs: the pool's
+ * non-blocking sender and the worker's blocking one both rely on it. */
+static void test_iov_consume(void **state)
+{
+    (void)state;
+    char a[4], b[6];
+    struct iovec iov[3];
+    struct { size_t done; int used; size_t left_in_next; } cases[] = {
+        { 0, 0, 4 },  /* nothing written */
+        { 3, 0, 1 },  /* inside the first */
+        { 4, 1, 6 },  /* the first exactly */
+        { 9, 1, 1 },  /* inside the second */
+        { 10, 3, 0 }, /* all, and the empty third goes with it */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        iov[0] = (struct iovec){ a, sizeof a };
+        iov[1] = (struct iovec){ b, sizeof b };
+        iov[2] = (struct iovec){ b, 0 };
+        int used = pb__wire_iov_consume(iov, 3, cases[i].done);
+        assert_int_equal(used, cases[i].used);
+        if (used < 3) {
+            assert_int_equal(iov[used].iov_len, cases[i].left_in_next);
+            char *base = used ? b : a;
+            size_t full = used ? sizeof b : sizeof a;
+            assert_ptr_equal(iov[used].iov_base, base + (full - cases[i].left_in_next));
+        }
+    }
+}
+
 /* pb__wire_send_all over a socket whose reader is slow: partial writes of a
  * large two-part frame still deliver every byte in order. */
 static void test_send_all_large(void **state)
@@ -408,6 +437,7 @@ int main(void)
         cmocka_unit_test(test_split_anywhere),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_fuzz_deterministic),
+        cmocka_unit_test(test_iov_consume),
         cmocka_unit_test(test_send_all_large),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
