@@ -9,7 +9,9 @@
  *
  * The callback runs in the thread that completes the future, after waiters
  * are woken, so the caller waits on the result and then for the callback's
- * timestamp to appear before the next round.
+ * timestamp to appear before the next round. A pool that never runs the
+ * callback fails the case after CALLBACK_PATIENCE instead of hanging the
+ * run.
  */
 #include <stdatomic.h>
 
@@ -20,13 +22,16 @@ typedef struct cb_state {
     _Atomic int calls;
 } cb_state;
 
+/* How long a done-callback may take to run after its future's result. */
+#define CALLBACK_PATIENCE 10000000000LL
+
 static void on_done(pb_future *f, void *ud)
 {
     (void)f;
     cb_state *s = ud;
-    int64_t now = pb_now_ns();
+    /* when before calls: the caller reads when as soon as it sees calls. */
+    atomic_store(&s->when, pb_now_ns());
     atomic_fetch_add(&s->calls, 1);
-    atomic_store(&s->when, now);
 }
 
 static int run(pb_sc *sc)
@@ -42,9 +47,13 @@ static int run(pb_sc *sc)
         return rc;
     pb_samples *m = pb_sc_metric(sc, "retrieval", "ns", PBR_LOWER, n);
     int64_t *got = pbs_calloc(sc, n, sizeof *got), *ended = pbs_calloc(sc, n, sizeof *ended);
-    if (!got || !ended) {
+    /* On the heap: a callback that is late past CALLBACK_PATIENCE may still
+     * run after this function returns, so then cs is leaked, not freed. */
+    cb_state *cs = pbs_calloc(sc, 1, sizeof *cs);
+    if (!got || !ended || !cs) {
         free(got);
         free(ended);
+        free(cs);
         return PB_ENOMEM;
     }
     enum { RESULT, CALLBACK, AS_COMPLETED } how =
@@ -53,7 +62,8 @@ static int run(pb_sc *sc)
     size_t done = 0, failed = 0, bad_calls = 0;
     for (size_t i = 0; i < n && !pb_sc_stopping(sc) && !rc; i++) {
         pb_future *f;
-        cb_state cs = {0, 0};
+        atomic_store(&cs->calls, 0);
+        atomic_store(&cs->when, 0);
         if ((rc = pbs_submit(sc, pool, noop, NULL, 0, &f)))
             break;
         int r = 0;
@@ -61,7 +71,7 @@ static int run(pb_sc *sc)
             r = pb_future_result(f, PB_FOREVER, NULL, NULL);
             got[i] = pb_now_ns();
         } else if (how == CALLBACK) {
-            rc = pb_future_add_done_callback(f, on_done, &cs);
+            rc = pb_future_add_done_callback(f, on_done, cs);
             if (rc) {
                 pb_sc_fail(sc, rc, "pb_future_add_done_callback failed: %s", pb_strerror(rc));
                 pb_future_release(f);
@@ -70,10 +80,19 @@ static int run(pb_sc *sc)
             r = pb_future_result(f, PB_FOREVER, NULL, NULL);
             /* The completing thread runs the callback just after waking
              * us: wait for it (it must not block, so this is short). */
-            while (atomic_load(&cs.calls) == 0)
+            int64_t deadline = pb_now_ns() + CALLBACK_PATIENCE;
+            while (atomic_load(&cs->calls) == 0 && pb_now_ns() < deadline)
                 pbs_nap(1000);
-            got[i] = atomic_load(&cs.when);
-            bad_calls += atomic_load(&cs.calls) != 1;
+            if (atomic_load(&cs->calls) == 0) {
+                rc = pb_sc_fail(sc, PB_ETIMEDOUT,
+                                "a done-callback had not run %lld s after its future finished",
+                                CALLBACK_PATIENCE / 1000000000);
+                pb_future_release(f);
+                cs = NULL; /* it may still run: leaked on purpose */
+                break;
+            }
+            got[i] = atomic_load(&cs->when);
+            bad_calls += atomic_load(&cs->calls) != 1;
         } else {
             pb_as_completed *it;
             pb_future *g = NULL;
@@ -108,6 +127,7 @@ static int run(pb_sc *sc)
     }
     free(got);
     free(ended);
+    free(cs);
     if (rc)
         return rc;
     pb_sc_check(sc, "completed", failed == 0, "%zu of %zu tasks were not retrieved intact via %s",
