@@ -83,15 +83,18 @@ static bool stop_requested(void *ud)
     return interrupted != 0;
 }
 
-/* Parses a number of seconds in (0, max]. */
-static int parse_seconds(const char *opt, const char *text, double max, double *out)
+/* Parses a number in [lo, hi] (in (0, hi] when lo is 0); `what` names it
+ * in the message ("a number of seconds"). */
+static int parse_double(const char *opt, const char *text, const char *what, double lo, double hi,
+                        double *out)
 {
     char *end;
     errno = 0;
     double v = strtod(text, &end);
-    if (!*text || *end || errno || !(v > 0) || v > max) {
-        fprintf(stderr, "poolbench " CMD ": %s: expected a number of seconds above 0 and up to %g, "
-                        "got '%s'\n", opt, max, text);
+    bool low = lo > 0 ? !(v >= lo) : !(v > 0);
+    if (!*text || *end || errno || low || !(v <= hi)) {
+        fprintf(stderr, "poolbench " CMD ": %s: expected %s %s %g %s %g, got '%s'\n", opt, what,
+                lo > 0 ? "from" : "above", lo, lo > 0 ? "to" : "and up to", hi, text);
         return -1;
     }
     *out = v;
@@ -183,7 +186,7 @@ int pb_cmd_stress(int argc, char **argv)
 
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
-        int r;
+        int r, ms;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
             return 0;
@@ -197,18 +200,18 @@ int pb_cmd_stress(int argc, char **argv)
                 return 2;
             backends_arg = v;
         } else if ((r = pbh_opt_value(CMD, argc, argv, &i, "--duration", &v)) != 0) {
-            if (r < 0 || parse_seconds("--duration", v, 7 * 24 * 3600.0, &o.duration_s))
+            if (r < 0 || parse_double("--duration", v, "a number of seconds", 0, 7 * 24 * 3600.0, &o.duration_s))
                 return 2;
         } else if ((r = pbh_opt_value(CMD, argc, argv, &i, "--seed", &v)) != 0) {
             /* JSON numbers are doubles to most readers: keep seeds exact. */
             if (r < 0 || parse_u64("--seed", v, (1ull << 53) - 1, &seed))
                 return 2;
             have_seed = true;
-        } else if ((r = pbh_opt_value(CMD, argc, argv, &i, "--workers", &v)) != 0) {
-            if (r < 0 || pbh_parse_int(CMD, "--workers", v, 0, 1024, &o.workers))
+        } else if ((r = pbh_opt_int(CMD, argc, argv, &i, "--workers", 0, 1024, &o.workers)) != 0) {
+            if (r < 0)
                 return 2;
-        } else if ((r = pbh_opt_value(CMD, argc, argv, &i, "--threads", &v)) != 0) {
-            if (r < 0 || pbh_parse_int(CMD, "--threads", v, 1, 64, &o.threads))
+        } else if ((r = pbh_opt_int(CMD, argc, argv, &i, "--threads", 1, 64, &o.threads)) != 0) {
+            if (r < 0)
                 return 2;
         } else if ((r = pbh_opt_value(CMD, argc, argv, &i, "--ops", &v)) != 0) {
             if (r < 0 || parse_u64("--ops", v, 1ull << 40, &o.ops))
@@ -230,29 +233,19 @@ int pb_cmd_stress(int argc, char **argv)
             }
             out = v;
         } else if ((r = pbh_opt_value(CMD, argc, argv, &i, "--fault-rate", &v)) != 0) {
-            char *end;
+            if (r < 0 || parse_double("--fault-rate", v, "a number", 0.1, 100, &o.fault_rate))
+                return 2;
+        } else if ((r = pbh_opt_int(CMD, argc, argv, &i, "--tolerance", 1, 3600000, &ms)) != 0) {
             if (r < 0)
-                return 2;
-            errno = 0;
-            double x = strtod(v, &end);
-            if (!*v || *end || errno || !(x >= 0.1 && x <= 100)) {
-                fprintf(stderr, "poolbench " CMD ": --fault-rate: expected a number from 0.1 to 100, "
-                                "got '%s'\n", v);
-                return 2;
-            }
-            o.fault_rate = x;
-        } else if ((r = pbh_opt_value(CMD, argc, argv, &i, "--tolerance", &v)) != 0) {
-            int ms;
-            if (r < 0 || pbh_parse_int(CMD, "--tolerance", v, 1, 3600000, &ms))
                 return 2;
             o.tolerance = (int64_t)ms * 1000000;
         } else if ((r = pbh_opt_value(CMD, argc, argv, &i, "--watchdog", &v)) != 0) {
             double s;
-            if (r < 0 || parse_seconds("--watchdog", v, 24 * 3600.0, &s))
+            if (r < 0 || parse_double("--watchdog", v, "a number of seconds", 0, 24 * 3600.0, &s))
                 return 2;
             o.watchdog = (int64_t)(s * 1e9);
-        } else if ((r = pbh_opt_value(CMD, argc, argv, &i, "--load", &v)) != 0) {
-            if (r < 0 || pbh_load_plugin(CMD, v))
+        } else if ((r = pbh_opt_load(CMD, argc, argv, &i)) != 0) {
+            if (r < 0)
                 return 2;
         } else {
             fprintf(stderr, "poolbench " CMD ": unknown argument '%s' (try poolbench stress --help)\n",
