@@ -36,18 +36,14 @@ static int run(pb_sc *sc)
     }
     pb_samples *m = pb_sc_metric(sc, "cancel", "ns", PBR_LOWER, backlog);
 
-    for (; k < workers && !rc; k++)
-        rc = pbs_submit(sc, pool, pb_workload("sleep"), &hold, sizeof hold, &fs[k]);
-    /* Let the holders reach their workers before the backlog queues up
-     * behind them, so "running" and "pending" are what they should be. */
-    for (size_t i = 0; i < workers && !rc; i++)
-        while (pb_future_state(fs[i]) == PB_PENDING)
-            pbs_nap(20000);
+    /* The holders reach their workers before the backlog queues up behind
+     * them, so "running" and "pending" are what they should be. */
+    rc = pbs_hold_workers(sc, pool, hold, fs, &k);
     const pb_task *noop = pb_workload("noop");
     for (; k < n && !rc; k++)
         rc = pbs_submit(sc, pool, noop, NULL, 0, &fs[k]);
     if (rc)
-        goto out; /* fs[k - 1] is NULL: pbs_submit cleared it */
+        goto out; /* fs[k - 1] may be NULL: pbs_submit cleared it */
     for (size_t i = workers; i < n; i++) {
         int64_t t0 = pb_now_ns();
         cancelled[i] = pb_future_cancel(fs[i]);

@@ -73,6 +73,28 @@ void pbs_nap(int64_t ns)
     nanosleep(&ts, NULL);
 }
 
+int pbs_hold_workers(pb_sc *sc, pb_pool *pool, int64_t hold, pb_future **fs, size_t *k)
+{
+    const pb_task *sleep_task = pb_workload("sleep");
+    size_t first = *k, workers = (size_t)pb_pool_workers(pool);
+    for (size_t i = 0; i < workers; i++) {
+        int rc = pbs_submit(sc, pool, sleep_task, &hold, sizeof hold, &fs[*k]);
+        if (rc)
+            return rc;
+        ++*k;
+    }
+    int64_t deadline = pb_now_ns() + 10000000000LL;
+    for (size_t i = first; i < *k; i++)
+        while (pb_future_state(fs[i]) == PB_PENDING)
+            if (pb_now_ns() > deadline)
+                return pb_sc_fail(sc, PB_ETIMEDOUT,
+                                  "%zu of %zu workers had not started a task after 10 s",
+                                  *k - i, workers);
+            else
+                pbs_nap(20000);
+    return 0;
+}
+
 int pbs_burst(pb_sc *sc, pb_pool *pool, size_t n, int64_t g, pb_future **fs, int64_t *elapsed)
 {
     const pb_task *task = pb_workload(g ? "spin" : "noop");

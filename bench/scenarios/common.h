@@ -51,6 +51,14 @@ void pbs_nap(int64_t ns);
  * submit's error (case failed). */
 int pbs_burst(pb_sc *sc, pb_pool *pool, size_t n, int64_t g, pb_future **fs, int64_t *elapsed);
 
+/* Holds every worker busy (submit.c, cancel.c): submits one `sleep` task of
+ * hold ns per worker into fs[*k], fs[*k + 1], ... (advancing *k past each
+ * one submitted, so the caller releases fs[0..*k)), then waits until each
+ * has left PENDING, so that what is queued next waits behind running tasks.
+ * Returns 0, or a negative code with the case failed (a submit failed, or a
+ * holder was still pending after 10 s). */
+int pbs_hold_workers(pb_sc *sc, pb_pool *pool, int64_t hold, pb_future **fs, size_t *k);
+
 /* The burst size for granularity g: min(tasks, work * workers / g), at
  * least 1; tasks when g is 0. */
 size_t pbs_burst_size(int64_t tasks, int64_t work, int workers, int64_t g);

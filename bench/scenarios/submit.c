@@ -49,8 +49,7 @@ static int run(pb_sc *sc)
         }
     } else {
         size_t k = 0;
-        for (size_t i = 0; i < workers && !rc; i++)
-            rc = pbs_submit(sc, pool, pb_workload("sleep"), &hold, sizeof hold, &fs[k++]);
+        rc = pbs_hold_workers(sc, pool, hold, fs, &k);
         for (size_t i = 0; i < backlog && !rc; i++)
             rc = pbs_submit(sc, pool, noop, NULL, 0, &fs[k++]);
         for (size_t i = 0; i < n && !rc; i++) {
