@@ -82,11 +82,12 @@ static int run(pb_sc *sc)
         pb_future_release(p);
     }
     if (!rc) {
+        char how[32];
+        snprintf(how, sizeof how, "exit status %d", expect_status);
         pb_sc_check(sc, "exactly_one_failed", wrong == 0,
-                    "%zu of %zu faults not contained as expected (%s with %s%s); first: %s", wrong,
-                    n, pb_strerror(expect),
-                    hang ? "task_timeout" : expect_signal ? "the signal" : "exit status ",
-                    hang || expect_signal ? "" : "3", first_wrong);
+                    "%zu of %zu faults not contained as expected (%s with %s); first: %s", wrong, n,
+                    pb_strerror(expect),
+                    hang ? "task_timeout" : expect_signal ? "the signal" : how, first_wrong);
         /* The replacement worker must be bound like the one it replaced. */
         rc = pb_sc_probe(sc, pool);
     }
