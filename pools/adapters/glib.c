@@ -148,11 +148,21 @@ static _Thread_local int tl_index = -1;
 
 /* ---- Bookkeeping ---- */
 
-static void unlink_locked(gitem *it)
+/* Takes a queued item's future out of the queue (under mu): unlinks the
+ * item and empties it, so whoever pops it later just frees it. Returns the
+ * future, which the caller now owns the backend's reference to; NULL if the
+ * item was emptied already. */
+static pb_future *take_locked(gitem *it)
 {
+    pb_future *f = it->f;
+    if (!f)
+        return NULL;
+    it->f = NULL;
     it->prev->next = it->next;
     it->next->prev = it->prev;
     it->prev = it->next = NULL;
+    *pb_future_slot(f) = NULL;
+    return f;
 }
 
 /* Drops one held future from the count, waking shutdown(wait) at zero. */
@@ -244,11 +254,7 @@ static void run_one(gpool *p, gpointer data)
 
     gitem *it = data;
     pthread_mutex_lock(&p->mu);
-    pb_future *f = it->f;
-    if (f) {
-        unlink_locked(it);
-        *pb_future_slot(f) = NULL;
-    }
+    pb_future *f = take_locked(it);
     pthread_mutex_unlock(&p->mu);
     free(it);
     if (!f)
@@ -312,12 +318,7 @@ static int glib_submit(void *state, pb_future *f)
     g_clear_error(&err);
     pthread_mutex_lock(&p->mu);
     p->push_failed = true;
-    bool took_back = it->f == f;
-    if (took_back) {
-        it->f = NULL;
-        unlink_locked(it);
-        *pb_future_slot(f) = NULL;
-    }
+    bool took_back = take_locked(it) != NULL;
     pthread_mutex_unlock(&p->mu);
     if (!took_back)
         return 0; /* a worker has it: the submit did succeed */
@@ -330,13 +331,9 @@ static void glib_cancel(void *state, pb_future *f)
     gpool *p = state;
     pthread_mutex_lock(&p->mu);
     gitem *it = *pb_future_slot(f);
-    if (it) {
-        it->f = NULL;
-        unlink_locked(it);
-        *pb_future_slot(f) = NULL;
-    }
+    bool took = it && take_locked(it);
     pthread_mutex_unlock(&p->mu);
-    if (it) {
+    if (took) {
         pb_future_release(f);
         put_outstanding(p);
     }
@@ -354,13 +351,7 @@ static void glib_shutdown(void *state, bool wait, bool cancel_futures)
     while (cancel_futures) {
         pthread_mutex_lock(&p->mu);
         gitem *it = p->queued.next;
-        pb_future *f = NULL;
-        if (it != &p->queued) {
-            f = it->f;
-            it->f = NULL;
-            unlink_locked(it);
-            *pb_future_slot(f) = NULL;
-        }
+        pb_future *f = it != &p->queued ? take_locked(it) : NULL;
         pthread_mutex_unlock(&p->mu);
         if (!f)
             break;
