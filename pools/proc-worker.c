@@ -44,21 +44,32 @@ static _Noreturn void leave(int status, bool flush_stdio)
     _exit(status);
 }
 
-/* Reads until rx holds the next whole frame; returns its decode result. */
-static int next_frame(int fd, pb__rxbuf *rx, pb__frame *fr, uint64_t *need, bool flush_stdio)
+/* The pool sent something this worker cannot follow: say what on stderr
+ * (with writev: no stdio in a forked child) and exit with EXIT_PROTOCOL. */
+static _Noreturn void protocol_error(const char *what, bool flush_stdio)
 {
-    char why[160];
+    static const char prefix[] = "poolbench worker: ";
+    struct iovec iov[3] = { { (void *)prefix, sizeof prefix - 1 },
+                            { (void *)what, strlen(what) },
+                            { (void *)"\n", 1 } };
+    ssize_t ignored = writev(2, iov, 3);
+    (void)ignored;
+    leave(EXIT_PROTOCOL, flush_stdio);
+}
+
+/* Reads until rx holds the next whole frame, which *fr describes (*need is
+ * its size); exits the process on end of file or a malformed frame. */
+static void next_frame(int fd, pb__rxbuf *rx, pb__frame *fr, uint64_t *need, bool flush_stdio)
+{
+    char why[200] = "malformed frame from the pool: ";
+    size_t at = strlen(why);
     for (;;) {
         int r = pb__wire_decode(rx->data + rx->off, rx->len - rx->off, PB__WIRE_MAX_PAYLOAD, fr,
-                                need, why, sizeof why);
+                                need, why + at, sizeof why - at);
         if (r == PB__WIRE_FRAME)
-            return r;
-        if (r == PB__WIRE_BAD) {
-            static const char msg[] = "poolbench worker: malformed frame from the pool\n";
-            ssize_t ignored = write(2, msg, sizeof msg - 1);
-            (void)ignored;
-            leave(EXIT_PROTOCOL, flush_stdio);
-        }
+            return;
+        if (r == PB__WIRE_BAD)
+            protocol_error(why, flush_stdio);
         /* Room for the whole frame if its size is known, and some slack so
          * that small frames arrive in one read. */
         uint64_t want = rx->len - rx->off + 65536;
@@ -91,12 +102,8 @@ _Noreturn void pb__proc_worker_main(int fd, int status, const char *message, boo
         pb__frame fr;
         uint64_t need;
         next_frame(fd, &rx, &fr, &need, flush_stdio);
-        if (fr.type != PB__WIRE_TASK && fr.type != PB__WIRE_INIT) {
-            static const char msg[] = "poolbench worker: unexpected frame from the pool\n";
-            ssize_t ignored = write(2, msg, sizeof msg - 1);
-            (void)ignored;
-            leave(EXIT_PROTOCOL, flush_stdio);
-        }
+        if (fr.type != PB__WIRE_TASK && fr.type != PB__WIRE_INIT)
+            protocol_error("unexpected frame from the pool (not TASK or INIT)", flush_stdio);
         if (!task || fr.name_len != strlen(name) || memcmp(name, fr.name, fr.name_len) != 0) {
             memcpy(name, fr.name, fr.name_len);
             name[fr.name_len] = '\0';

@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -703,6 +704,43 @@ static void test_fork_rejects_worker_program(void **s)
     expect_create_fails("fork", "/bin/true", PB_ENOTSUP, "worker_program");
 }
 
+/* A worker that gets bytes it cannot read as a frame says why on stderr and
+ * exits with status 70 (EX_SOFTWARE). Run as the exec backend starts it:
+ * this program with --pb-worker=3. */
+static void test_worker_rejects_garbage(void **s)
+{
+    (void)s;
+    int sv[2], err[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    assert_int_equal(pipe(err), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(err[1], 2);
+        dup2(sv[1], 3);
+        execl("/proc/self/exe", "faults-worker", "--pb-worker=3", (char *)NULL);
+        _exit(127);
+    }
+    close(sv[1]);
+    close(err[1]);
+    char buf[4096];
+    assert_true(read(sv[0], buf, sizeof buf) > 0); /* its HELLO */
+    static const char junk[] = "GET / HTTP/1.1\r\n\r\n";
+    assert_int_equal(write(sv[0], junk, sizeof junk - 1), (ssize_t)(sizeof junk - 1));
+    size_t got = 0;
+    ssize_t n;
+    while (got < sizeof buf - 1 && (n = read(err[0], buf + got, sizeof buf - 1 - got)) > 0)
+        got += (size_t)n;
+    buf[got] = '\0';
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    close(sv[0]);
+    close(err[0]);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 70);
+    expect_message(buf, "poolbench worker: malformed frame from the pool: bad magic");
+}
+
 PB_TASK(f_only_in_test)
 {
 }
@@ -923,6 +961,7 @@ int main(int argc, char **argv)
                 cmocka_unit_test(test_exec_program_missing),
                 cmocka_unit_test(test_exec_program_not_a_worker),
                 cmocka_unit_test(test_exec_helper_program),
+                cmocka_unit_test(test_worker_rejects_garbage),
             };
             rc |= cmocka_run_group_tests_name("exec program", exec_only, NULL, NULL);
         } else {
