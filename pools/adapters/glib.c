@@ -313,15 +313,17 @@ static int glib_submit(void *state, pb_future *f)
         return 0;
 
     /* GLib queued the item but could not start a thread for it: take the
-     * future back unless a worker already has it, and fail the submit. */
+     * future back unless a worker (or a cancel) already has it, and fail the
+     * submit. Look through f's slot, not at the item: a worker that popped
+     * the item has freed it, but the core still holds f. */
     r = -(err && err->domain == G_THREAD_ERROR ? EAGAIN : ENOMEM);
     g_clear_error(&err);
     pthread_mutex_lock(&p->mu);
     p->push_failed = true;
-    bool took_back = take_locked(it) != NULL;
+    bool took_back = *pb_future_slot(f) == it && take_locked(it);
     pthread_mutex_unlock(&p->mu);
     if (!took_back)
-        return 0; /* a worker has it: the submit did succeed */
+        return 0; /* a worker or a cancel has it: the submit did succeed */
     atomic_fetch_sub(&p->outstanding, 1); /* the core still owns f */
     return r;
 }
