@@ -24,10 +24,16 @@ int pb__adapter_init_new(pb__adapter_init *in, const pb_pool_opts *opts)
     return 0;
 }
 
+/* The broken message when there is no memory for the real one: the pool
+ * must break all the same. Never freed. */
+static char no_memory_message[] = "initializer failed (no memory for its message)";
+
 void pb__adapter_init_free(pb__adapter_init *in)
 {
     free(in->arg);
-    free(atomic_load(&in->broken));
+    char *broken = atomic_load(&in->broken);
+    if (broken != no_memory_message)
+        free(broken);
     in->arg = NULL;
     atomic_store(&in->broken, NULL);
 }
@@ -38,7 +44,7 @@ void pb__adapter_set_broken(pb__adapter_init *in, const char *why)
     if (asprintf(&msg, "initializer failed: %s", why) < 0)
         msg = NULL;
     char *none = NULL;
-    if (!msg || !atomic_compare_exchange_strong(&in->broken, &none, msg))
+    if (!atomic_compare_exchange_strong(&in->broken, &none, msg ? msg : no_memory_message))
         free(msg); /* an earlier failure's message stays */
 }
 

@@ -39,7 +39,8 @@ void pb__adapter_init_free(pb__adapter_init *in);
 void pb__adapter_init_run(pb__adapter_init *in);
 
 /* Breaks the pool with "initializer failed: <why>". The first message stays:
- * later ones (and one that cannot be allocated) are dropped. */
+ * later ones are dropped; one that cannot be allocated is replaced by a
+ * fixed message, so the pool breaks all the same. */
 void pb__adapter_set_broken(pb__adapter_init *in, const char *why);
 
 /* The broken message, NULL while the pool is usable. */
