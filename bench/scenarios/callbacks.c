@@ -96,9 +96,9 @@ static int run(pb_sc *sc)
             }
         }
     }
-    size_t failed = 0;
+    pbs_outcomes o = {0};
     for (size_t i = 0; i < n; i++)
-        failed += pb_future_result(fs[i], PB_FOREVER, NULL, NULL) != 0;
+        pbs_tally(&o, pb_future_result(fs[i], PB_FOREVER, NULL, NULL));
     int64_t deadline = pb_now_ns() + patience;
     for (size_t i = 0; i < n; i++)
         while (atomic_load(&c.recs[i].done) < k && pb_now_ns() < deadline)
@@ -116,7 +116,7 @@ static int run(pb_sc *sc)
         if (first && t.ended)
             pb_samples_add(m, (double)(first - t.ended));
     }
-    pb_sc_check(sc, "completed", failed == 0, "%zu of %zu tasks failed", failed, n);
+    pbs_check_completed(sc, &o);
     pb_sc_check(sc, "once_each", not_once == 0,
                 "%zu of %zu callbacks did not run exactly once (waited %lld ms for them)", not_once,
                 n * (size_t)k, (long long)(patience / 1000000));

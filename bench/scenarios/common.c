@@ -73,6 +73,20 @@ void pbs_nap(int64_t ns)
     nanosleep(&ts, NULL);
 }
 
+void pbs_tally_merge(pbs_outcomes *a, const pbs_outcomes *b)
+{
+    if (b->failed && !a->failed)
+        a->first = b->first;
+    a->total += b->total;
+    a->failed += b->failed;
+}
+
+void pbs_check_completed(pb_sc *sc, const pbs_outcomes *o)
+{
+    pb_sc_check(sc, "completed", o->failed == 0, "%zu of %zu tasks failed (first: %s)", o->failed,
+                o->total, pb_strerror(o->first));
+}
+
 int pbs_hold_workers(pb_sc *sc, pb_pool *pool, int64_t hold, pb_future **fs, size_t *k)
 {
     const pb_task *sleep_task = pb_workload("sleep");
@@ -101,26 +115,22 @@ int pbs_burst(pb_sc *sc, pb_pool *pool, size_t n, int64_t g, pb_future **fs, int
     const void *arg = g ? &g : NULL;
     size_t len = g ? sizeof g : 0;
     int rc = 0;
-    size_t k = 0, failed = 0;
-    int first = 0;
+    size_t k = 0;
+    pbs_outcomes o = {0};
     int64_t t0 = pb_now_ns();
     for (; k < n; k++) {
         rc = pb_submit(pool, task, arg, len, &fs[k]);
         if (rc)
             break;
     }
-    for (size_t i = 0; i < k; i++) {
-        int r = pb_future_result(fs[i], PB_FOREVER, NULL, NULL);
-        if (r && !failed++)
-            first = r;
-    }
+    for (size_t i = 0; i < k; i++)
+        pbs_tally(&o, pb_future_result(fs[i], PB_FOREVER, NULL, NULL));
     int64_t t1 = pb_now_ns();
     pbs_release_all(fs, k);
     *elapsed = t1 - t0;
     if (rc)
         return pb_sc_fail(sc, rc, "pb_submit failed after %zu tasks: %s", k, pb_strerror(rc));
-    pb_sc_check(sc, "completed", failed == 0, "%zu of %zu tasks failed (first: %s)", failed, n,
-                pb_strerror(first));
+    pbs_check_completed(sc, &o);
     return 0;
 }
 

@@ -44,6 +44,27 @@ void pbs_release_all(pb_future **fs, size_t n);
  * something that cannot be waited on). */
 void pbs_nap(int64_t ns);
 
+/* The outcomes of a scenario's tasks, for its "completed" check: pbs_tally()
+ * each task's result code (0: it succeeded) as it comes, cheap enough for a
+ * measured loop; pbs_check_completed() once afterwards. */
+typedef struct pbs_outcomes {
+    size_t total, failed;
+    int first; /* the first failure's code */
+} pbs_outcomes;
+
+static inline void pbs_tally(pbs_outcomes *o, int rc)
+{
+    o->total++;
+    if (rc && !o->failed++)
+        o->first = rc;
+}
+
+/* Adds b's tally to a's (a's first failure stays first). */
+void pbs_tally_merge(pbs_outcomes *a, const pbs_outcomes *b);
+
+/* Records check "completed": every task tallied succeeded. */
+void pbs_check_completed(pb_sc *sc, const pbs_outcomes *o);
+
 /* A burst (throughput.c, granularity.c): submits n tasks of granularity g
  * (`spin` for g ns, `noop` for 0) into fs[0..n) as fast as it can, then takes
  * every result in order; *elapsed is the time from before the first submit

@@ -26,7 +26,8 @@ typedef struct worker_arg {
     size_t n;
     pb_future **fs;
     int64_t *dt;
-    size_t submitted, failed;
+    size_t submitted;
+    pbs_outcomes outcomes;
     int rc;
 } worker_arg;
 
@@ -47,7 +48,7 @@ static void *submitter(void *p)
         a->submitted++;
     }
     for (size_t i = 0; i < a->submitted; i++)
-        a->failed += pb_future_result(a->fs[i], PB_FOREVER, NULL, NULL) != 0;
+        pbs_tally(&a->outcomes, pb_future_result(a->fs[i], PB_FOREVER, NULL, NULL));
     return NULL;
 }
 
@@ -102,13 +103,14 @@ static int run(pb_sc *sc)
         pthread_join(threads[i], NULL);
     int64_t t1 = pb_now_ns();
 
-    size_t done = 0, failed = 0;
+    size_t done = 0;
+    pbs_outcomes o = {0};
     int sub_rc = 0;
     for (size_t i = 0; i < s; i++) {
         for (size_t j = 0; j < args[i].submitted; j++)
             pb_samples_add(sub, (double)args[i].dt[j]);
         done += args[i].submitted;
-        failed += args[i].failed;
+        pbs_tally_merge(&o, &args[i].outcomes);
         sub_rc = args[i].rc ? args[i].rc : sub_rc;
         pbs_release_all(args[i].fs, args[i].submitted);
         free(args[i].fs);
@@ -122,7 +124,7 @@ static int run(pb_sc *sc)
         return pb_sc_fail(sc, sub_rc, "pb_submit failed in a submitter thread: %s", pb_strerror(sub_rc));
     if (t1 > t0)
         pb_samples_add(tp, (double)done * 1e9 / (double)(t1 - t0));
-    pb_sc_check(sc, "completed", failed == 0, "%zu of %zu tasks failed", failed, done);
+    pbs_check_completed(sc, &o);
     return 0;
 }
 

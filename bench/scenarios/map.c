@@ -35,8 +35,8 @@ static int run(pb_sc *sc)
     pb_samples *tp = pb_sc_metric(sc, "throughput", "tasks/s", PBR_HIGHER, 1);
 
     pb_map *m;
-    size_t got = 0, misplaced = 0, failed = 0;
-    int first_fail = 0;
+    size_t got = 0, misplaced = 0;
+    pbs_outcomes o = {0};
     size_t first_misplaced = SIZE_MAX;
     int64_t t0 = pb_now_ns();
     rc = pb_map_new(pool, pb_workload("echo"), args, n, chunk, PB_FOREVER, &m);
@@ -51,14 +51,13 @@ static int run(pb_sc *sc)
         int r = pb_map_next(m, &data, &len, NULL);
         if (r == PB_EOF)
             break;
+        pbs_tally(&o, r);
         if (r == 0) {
             int64_t v;
             if (len != sizeof v || (memcpy(&v, data, sizeof v), v != (int64_t)got)) {
                 if (!misplaced++)
                     first_misplaced = got;
             }
-        } else if (!failed++) {
-            first_fail = r;
         }
         got++;
         if (r == PB_ETIMEDOUT || got > n)
@@ -73,8 +72,7 @@ static int run(pb_sc *sc)
     pb_sc_check(sc, "order", misplaced == 0 && got == n,
                 "%zu of %zu results out of place (first at %zu); %zu items came back", misplaced, n,
                 first_misplaced, got);
-    pb_sc_check(sc, "completed", failed == 0, "%zu items failed (first: %s)", failed,
-                pb_strerror(first_fail));
+    pbs_check_completed(sc, &o);
     return 0;
 }
 

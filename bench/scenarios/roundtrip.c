@@ -41,8 +41,8 @@ static int run(pb_sc *sc)
     if (!st)
         return PB_ENOMEM;
 
-    size_t failed = 0, done = 0;
-    int first_rc = 0;
+    size_t done = 0;
+    pbs_outcomes o = {0};
     for (size_t i = 0; i < n && !pb_sc_stopping(sc); i++) {
         pb_future *f;
         st[i].t0 = pb_now_ns();
@@ -56,8 +56,7 @@ static int run(pb_sc *sc)
         st[i].t2 = pb_now_ns();
         pb_future_times(f, &st[i].times);
         pb_future_release(f);
-        if (rc && !failed++)
-            first_rc = rc;
+        pbs_tally(&o, rc);
         done++;
     }
 
@@ -73,8 +72,7 @@ static int run(pb_sc *sc)
         pb_samples_add(ru, (double)(s->times.ended - s->times.started));
         pb_samples_add(re, (double)(s->t2 - s->times.ended));
     }
-    pb_sc_check(sc, "completed", failed == 0, "%zu of %zu no-op tasks failed (first: %s)", failed,
-                done, pb_strerror(first_rc));
+    pbs_check_completed(sc, &o);
     free(st);
     return 0;
 }

@@ -34,7 +34,7 @@ static int run(pb_sc *sc)
     if (backlog && !fs)
         return PB_ENOMEM;
 
-    size_t failed = 0;
+    pbs_outcomes o = {0};
     if (backlog == 0) {
         for (size_t i = 0; i < n && !pb_sc_stopping(sc); i++) {
             pb_future *f;
@@ -44,7 +44,7 @@ static int run(pb_sc *sc)
             if (rc)
                 return pb_sc_fail(sc, rc, "pb_submit failed: %s", pb_strerror(rc));
             pb_samples_add(m, (double)(t1 - t0));
-            failed += pb_future_result(f, PB_FOREVER, NULL, NULL) != 0;
+            pbs_tally(&o, pb_future_result(f, PB_FOREVER, NULL, NULL));
             pb_future_release(f);
         }
     } else {
@@ -68,14 +68,14 @@ static int run(pb_sc *sc)
             pb_future_cancel(fs[i]);
         for (size_t i = 0; i < k; i++) {
             int r = pb_future_result(fs[i], PB_FOREVER, NULL, NULL);
-            failed += r != 0 && r != PB_ECANCELED;
+            pbs_tally(&o, r == PB_ECANCELED ? 0 : r); /* cancelled by us */
         }
         pbs_release_all(fs, k);
         free(fs);
         if (rc)
             return rc;
     }
-    pb_sc_check(sc, "completed", failed == 0, "%zu tasks failed", failed);
+    pbs_check_completed(sc, &o);
     return 0;
 }
 
