@@ -59,7 +59,9 @@ static int run(pb_sc *sc)
         return PB_EINVAL;
     size_t s = (size_t)pb_sc_num(sc, "submitters");
     size_t total = (size_t)pb_sc_num(sc, "tasks");
-    size_t per = total / s ? total / s : 1;
+    if (s > total)
+        return pb_sc_fail(sc, PB_EINVAL, "parameter submitters (%zu) is above tasks (%zu)", s, total);
+    size_t per = total / s;
     int rc = pbs_warm(sc, pool, 20);
     if (rc)
         return rc;
