@@ -1,8 +1,8 @@
 /*
  * plot.c — `poolbench plot RESULTS.json... [--out DIR] [--format png|svg]`.
  *
- * Reads each results file with pbr_read(), extracts for every chart the data
- * its gnuplot script needs (extract.c, multi.c) into a data file, and runs
+ * Reads the results files with pbr_read_all(), extracts for every chart the
+ * data its gnuplot script needs (extract.c, multi.c) into a data file, and runs
  * gnuplot on the script kept in plots/ (gnuplot.c). Prints the path of each
  * chart written on stdout; a chart the results cannot feed is skipped with
  * one line on stderr saying why, and the others are still drawn.
@@ -453,16 +453,12 @@ int pb_cmd_plot(int argc, char **argv)
         fprintf(stderr, "poolbench plot: %s\n", perr);
         goto out;
     }
-    docs = calloc(nfiles, sizeof *docs);
-    if (!docs)
+    prc = pbr_read_all(paths, nfiles, &docs, perr, sizeof perr);
+    if (prc == -ENOMEM)
         goto nomem;
-    for (size_t i = 0; i < nfiles; i++) {
-        char err[512];
-        docs[i] = pbr_read(paths[i], err, sizeof err);
-        if (!docs[i]) {
-            fprintf(stderr, "poolbench plot: %s\n", err);
-            goto out;
-        }
+    if (prc < 0) {
+        fprintf(stderr, "poolbench plot: %s\n", perr);
+        goto out;
     }
 
     char *gnuplot = pb__plot_find_gnuplot();
@@ -556,10 +552,7 @@ nomem:
 out:
     if (tmpdir[0] && rmdir(tmpdir) && errno != ENOENT)
         fprintf(stderr, "poolbench plot: could not remove %s: %s\n", tmpdir, strerror(errno));
-    if (docs)
-        for (size_t i = 0; i < nfiles; i++)
-            json_decref(docs[i]);
-    free(docs);
+    pbr_docs_free(docs, nfiles);
     pbr_paths_free(paths);
     free(o.charts);
     free(metric_list);

@@ -164,7 +164,7 @@ int pbr_paths_expand(const char *const *args, size_t nargs, char ***paths, size_
     return 0;
 }
 
-int pbr__read_all(char **paths, size_t n, json_t ***docs, char *err, size_t errlen)
+int pbr_read_all(char *const *paths, size_t n, json_t ***docs, char *err, size_t errlen)
 {
     json_t **d = calloc(n ? n : 1, sizeof *d);
     if (!d) {
@@ -174,7 +174,7 @@ int pbr__read_all(char **paths, size_t n, json_t ***docs, char *err, size_t errl
     for (size_t i = 0; i < n; i++) {
         d[i] = pbr_read(paths[i], err, errlen);
         if (!d[i]) {
-            pbr__free_all(d, i);
+            pbr_docs_free(d, i);
             return -EINVAL;
         }
     }
@@ -182,7 +182,7 @@ int pbr__read_all(char **paths, size_t n, json_t ***docs, char *err, size_t errl
     return 0;
 }
 
-void pbr__free_all(json_t **docs, size_t n)
+void pbr_docs_free(json_t **docs, size_t n)
 {
     if (!docs)
         return;

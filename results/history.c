@@ -380,7 +380,7 @@ int pb_cmd_history(int argc, char **argv)
     size_t nseries = 0;
     int status = 2;
     if (pbr_paths_expand(files, nfiles, &paths, &npaths, err, sizeof err) < 0 ||
-        pbr__read_all(paths, npaths, &docs, err, sizeof err) < 0) {
+        pbr_read_all(paths, npaths, &docs, err, sizeof err) < 0) {
         fprintf(stderr, "poolbench history: %s\n", err);
         goto out;
     }
@@ -459,7 +459,7 @@ int pb_cmd_history(int argc, char **argv)
         fprintf(stderr, "poolbench history: cannot write to standard output\n");
 out:
     pbr_series_free(series, nseries);
-    pbr__free_all(docs, npaths);
+    pbr_docs_free(docs, npaths);
     pbr_paths_free(paths);
     free(files);
     return status;

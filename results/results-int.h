@@ -55,11 +55,6 @@ pbr__arg_kind pbr__arg(const char *cmd, int argc, char **argv, int *i, const pbr
 /* cli.c: a whole string as a finite number. */
 bool pbr__parse_double(const char *s, double *out);
 
-/* cli.c: pbr_read() each path; on failure frees what was read, leaves the
- * one-line message in err and returns -EINVAL (or -ENOMEM). */
-int pbr__read_all(char **paths, size_t n, json_t ***docs, char *err, size_t errlen);
-void pbr__free_all(json_t **docs, size_t n);
-
 /* cli.c: a string or number member of obj, or dflt. */
 const char *pbr__str(const json_t *obj, const char *key, const char *dflt);
 double pbr__num(const json_t *obj, const char *key, double dflt);

@@ -102,6 +102,12 @@ int pbr_paths_expand(const char *const *args, size_t nargs, char ***paths, size_
                      char *err, size_t errlen);
 void pbr_paths_free(char **paths);
 
+/* pbr_read() of paths[0..n): 0 with *docs a malloc'd array of n documents
+ * (free with pbr_docs_free), or, at the first file that does not read,
+ * -EINVAL (-ENOMEM) with pbr_read()'s one line in err and nothing kept. */
+int pbr_read_all(char *const *paths, size_t n, json_t ***docs, char *err, size_t errlen);
+void pbr_docs_free(json_t **docs, size_t n);
+
 /* One (backend, scenario, params, metric) series across documents. */
 typedef struct pbr_series {
     char *backend, *scenario;
