@@ -1060,6 +1060,21 @@ static size_t draw_subset(pbh_actor *a, pbh_rec **rs, size_t max)
     return k;
 }
 
+/* The futures of rs[0..k) into fs; returns how many distinct ones there are
+ * (the subset may name a future more than once). */
+static size_t subset_futures(pbh_rec **rs, size_t k, pb_future **fs)
+{
+    size_t distinct = 0;
+    for (size_t i = 0; i < k; i++) {
+        fs[i] = atomic_load(&rs[i]->f);
+        bool dup = false;
+        for (size_t j = 0; j < i && !dup; j++)
+            dup = fs[j] == fs[i];
+        distinct += !dup;
+    }
+    return distinct;
+}
+
 static bool is_exception(pb_future *f)
 {
     pb_error e;
@@ -1078,14 +1093,7 @@ static void op_wait(pbh_actor *a)
                     .when = (uint8_t)when, .timeout = timeout};
     pbh__op_begin(a, &d);
     pb_future *fs[16];
-    size_t distinct = 0;
-    for (size_t i = 0; i < k; i++) {
-        fs[i] = atomic_load(&rs[i]->f);
-        bool dup = false;
-        for (size_t j = 0; j < i && !dup; j++)
-            dup = fs[j] == fs[i];
-        distinct += !dup;
-    }
+    size_t distinct = subset_futures(rs, k, fs);
     int64_t t0 = pb_now_ns();
     int n = pb_wait(fs, k, when, timeout);
     int64_t t1 = pb_now_ns();
@@ -1172,14 +1180,7 @@ static void op_as_completed(pbh_actor *a)
     pbh__op_begin(a, &d);
     pb_future *fs[16];
     bool yielded[16] = {false};
-    size_t distinct = 0;
-    for (size_t i = 0; i < k; i++) {
-        fs[i] = atomic_load(&rs[i]->f);
-        bool dup = false;
-        for (size_t j = 0; j < i && !dup; j++)
-            dup = fs[j] == fs[i];
-        distinct += !dup;
-    }
+    size_t distinct = subset_futures(rs, k, fs);
     int64_t t0 = pb_now_ns();
     pb_as_completed *it = NULL;
     int rc = pb_as_completed_new(fs, k, timeout, &it);
