@@ -93,7 +93,9 @@ int pbh_suite_locate(const char *name_or_path, char *buf, size_t size, char *err
                            (len > 5 && !strcmp(name_or_path + len - 5, ".json"));
     if (looks_like_path || is_file(name_or_path)) {
         if (!is_file(name_or_path)) {
-            snprintf(err, errlen, "%s: no such suite file", name_or_path);
+            struct stat st;
+            snprintf(err, errlen, "%s: %s", name_or_path,
+                     stat(name_or_path, &st) == 0 ? "not a regular file" : "no such suite file");
             return PB_ENOENT;
         }
         snprintf(buf, size, "%s", name_or_path);
@@ -206,6 +208,8 @@ static int parse_value(const pb_param *p, const json_t *v, const char *file, con
         if (rc)
             return bad(err, errlen, file, field, "%s", why);
     } else if (json_is_real(v)) {
+        if (p->kind == PB_PARAM_COUNT)
+            return bad(err, errlen, file, field, "expected a whole number, got %g", json_real_value(v));
         return bad(err, errlen, file, field,
                    "expected a whole number (in ns or bytes) or a string with a unit like \"1.5ms\", got %g",
                    json_real_value(v));
