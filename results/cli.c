@@ -15,7 +15,10 @@
 #include "results-int.h"
 #include "results.h"
 
-int pbr__option(int argc, char **argv, int *i, const char *name, const char **value)
+/* If argv[*i] is option `name` ("--name VALUE" or "--name=VALUE"), sets
+ * *value, moves *i to the last argument used and returns 1; 0 when it is
+ * another argument; -1 when the value is missing. */
+static int one_option(int argc, char **argv, int *i, const char *name, const char **value)
 {
     const char *a = argv[*i];
     size_t l = strlen(name);
@@ -40,7 +43,7 @@ pbr__arg_kind pbr__arg(const char *cmd, int argc, char **argv, int *i, const pbr
     if (!strcmp(a, "--help") || !strcmp(a, "-h"))
         return PBR__ARG_HELP;
     for (size_t k = 0; k < nopts; k++) {
-        int rc = pbr__option(argc, argv, i, opts[k].name, opts[k].value);
+        int rc = one_option(argc, argv, i, opts[k].name, opts[k].value);
         if (rc > 0)
             return PBR__ARG_OPTION;
         if (rc < 0) {

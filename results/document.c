@@ -694,7 +694,8 @@ static bool append(char **s, size_t *len, size_t *cap, const char *fmt, ...)
     }
 }
 
-char *pbr__value_text(const json_t *v)
+/* A parameter value as text ("8", "spin", 0.25 as "0.25"). Caller frees. */
+static char *value_text(const json_t *v)
 {
     char buf[64];
     switch (json_typeof(v)) {
@@ -742,7 +743,7 @@ char *pbr_case_label(const json_t *c)
     json_object_foreach(params, k, val) keys[i++] = k;
     qsort(keys, n, sizeof *keys, cmp_str);
     for (i = 0; i < n; i++) {
-        char *t = pbr__value_text(json_object_get(params, keys[i]));
+        char *t = value_text(json_object_get(params, keys[i]));
         bool ok = t && append(&s, &len, &cap, " %s=%s", keys[i], t);
         free(t);
         if (!ok) {

@@ -42,7 +42,9 @@ static int cmp_order(const void *a, const void *b)
     return (x->idx > y->idx) - (x->idx < y->idx);
 }
 
-size_t *pbr__time_order(const json_t *const *docs, size_t ndocs)
+/* Indices of docs[0..ndocs) ordered by run.started_unix, ties in the order
+ * given. malloc'd; NULL on ENOMEM. */
+static size_t *time_order(const json_t *const *docs, size_t ndocs)
 {
     order_ent *o = malloc((ndocs ? ndocs : 1) * sizeof *o);
     size_t *r = malloc((ndocs ? ndocs : 1) * sizeof *r);
@@ -62,8 +64,9 @@ size_t *pbr__time_order(const json_t *const *docs, size_t ndocs)
     return r;
 }
 
-const json_t *pbr__find_case(const json_t *doc, const char *backend, const char *scenario,
-                             const char *params_key)
+/* The case of doc with this backend, scenario and params key. */
+static const json_t *find_case(const json_t *doc, const char *backend, const char *scenario,
+                               const char *params_key)
 {
     size_t i;
     json_t *c;
@@ -99,7 +102,7 @@ void pbr_series_free(pbr_series *s, size_t n)
 int pbr_history_list(const json_t *const *docs, size_t ndocs, pbr_series **series,
                      size_t *nseries)
 {
-    size_t *order = pbr__time_order(docs, ndocs);
+    size_t *order = time_order(docs, ndocs);
     if (!order)
         return -ENOMEM;
     pbr_series *v = NULL;
@@ -169,7 +172,7 @@ int pbr_history_series(const json_t *const *docs, size_t ndocs, const char *back
 {
     *points = NULL;
     *npoints = 0;
-    size_t *order = pbr__time_order(docs, ndocs);
+    size_t *order = time_order(docs, ndocs);
     pbr_history_point *p = malloc((ndocs ? ndocs : 1) * sizeof *p);
     if (!order || !p) {
         free(order);
@@ -179,7 +182,7 @@ int pbr_history_series(const json_t *const *docs, size_t ndocs, const char *back
     size_t n = 0;
     for (size_t oi = 0; oi < ndocs; oi++) {
         const json_t *doc = docs[order[oi]];
-        const json_t *c = pbr__find_case(doc, backend, scenario, params_key);
+        const json_t *c = find_case(doc, backend, scenario, params_key);
         json_t *m = c ? json_object_get(json_object_get(c, "metrics"), metric) : NULL;
         if (!m)
             continue;

@@ -164,8 +164,9 @@ int pbr_summarize(const double *x, size_t n, pbr_summary *out)
     return 0;
 }
 
-bool pbr__trusted(size_t nreps, double p50, double ci_low, double ci_high, double rep_min,
-                  double rep_max)
+/* The `trusted` rule of FORMAT.md. */
+static bool is_trusted(size_t nreps, double p50, double ci_low, double ci_high, double rep_min,
+                       double rep_max)
 {
     if (nreps < 3)
         return false;
@@ -310,7 +311,7 @@ json_t *pbr_metric_new(const char *unit, pbr_better better, const double *const 
     rc |= json_object_set_new(m, "outliers", json_integer((json_int_t)s.outliers));
     rc |= json_object_set_new(
         m, "trusted",
-        json_boolean(pbr__trusted(nmed, s.p50, s.ci_low, s.ci_high, rep_min, rep_max)));
+        json_boolean(is_trusted(nmed, s.p50, s.ci_low, s.ci_high, rep_min, rep_max)));
     rc |= json_object_set_new(m, "repetitions", repv);
     repv = NULL; /* stolen, even on failure */
     if (rc)
