@@ -49,7 +49,7 @@ static int values_of(const pbh_entry *e, const pb_param *p, pb_param_value **val
         abort();
     }
     *sweep_default = ndef > 1;
-    for (size_t i = 0; e && i < e->noverrides; i++)
+    for (size_t i = 0; i < e->noverrides; i++)
         if (e->overrides[i].param == p) {
             free(def);
             *vals = malloc(e->overrides[i].nvalues * sizeof **vals);
@@ -103,13 +103,11 @@ static int push_case(pbh_plan *plan, size_t *cap, const pb_scenario *s, const pb
     return 0;
 }
 
-/* Expands entry e (its own values, or those in lists[] when not NULL). */
-static int expand(pbh_plan *plan, size_t *cap, const pb_scenario *s, pb_param_value **lists,
-                  const size_t *counts, const bool *shown)
+/* Pushes one case per combination of lists[i][0..counts[i]), i < np (s's
+ * parameters). */
+static int expand(pbh_plan *plan, size_t *cap, const pb_scenario *s, size_t np,
+                  pb_param_value **lists, const size_t *counts, const bool *shown)
 {
-    size_t np = 0;
-    while (s->params && s->params[np].name)
-        np++;
     size_t *idx = calloc(np ? np : 1, sizeof *idx);
     pb_param_value *cur = calloc(np ? np : 1, sizeof *cur);
     int rc = idx && cur ? 0 : PB_ENOMEM;
@@ -210,7 +208,7 @@ static int expand_entry(pbh_plan *plan, size_t *cap, const pbh_entry *e,
         shown[i] = sweep_default || counts[i] > 1;
     }
     if (!rc)
-        rc = expand(plan, cap, s, lists, counts, shown);
+        rc = expand(plan, cap, s, np, lists, counts, shown);
     for (size_t i = 0; lists && i < np; i++)
         free(lists[i]);
     free(lists);
