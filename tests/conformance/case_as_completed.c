@@ -53,12 +53,8 @@ PBC_CASE(as_completed, done_first_then_completion_order)
     pb_as_completed_free(it);
 
     STEP("completion order kept when several completed before next()");
-    pbc_gate gz;
-    pbc_gate_init(&gz);
-    pb_future *blk[2];
-    pbc_block_workers(pool, &gz, blk, 2);
-    pb_future *backlog[PBC_BACKLOG];
-    SUBMIT_BACKLOG(pool, backlog);
+    pbc_blocked blocked;
+    BLOCKED_SETUP(&blocked, pool, true);
     enum { K = 6 };
     pb_future *p[K];
     for (int i = 0; i < K; i++)
@@ -75,15 +71,12 @@ PBC_CASE(as_completed, done_first_then_completion_order)
     expect_eof(it);
     pb_as_completed_free(it);
 
-    pbc_gate_open(&gz);
-    pb_pool_destroy(pool);
+    pbc_blocked_teardown(&blocked);
     pb_future_release(a);
     pb_future_release(b);
     pb_future_release(c);
     pb_future_release(d);
     pbc_release_all(p, K);
-    pbc_release_all(blk, 2);
-    pbc_release_all(backlog, PBC_BACKLOG);
 }
 
 PBC_CASE(as_completed, duplicates_once)
@@ -120,26 +113,19 @@ PBC_CASE(as_completed, duplicates_once)
 
 PBC_CASE(as_completed, cancelled_count_as_done)
 {
-    pb_pool *pool = pbc_pool(backend, 1, NULL);
-    pbc_gate g;
-    pbc_gate_init(&g);
-    pb_future *blk;
-    pbc_block_workers(pool, &g, &blk, 1);
-    pb_future *backlog[PBC_BACKLOG];
-    SUBMIT_BACKLOG(pool, backlog);
-    pb_future *t = backlog[PBC_BACKLOG - 1];
+    pbc_blocked b;
+    BLOCKED_SETUP(&b, pbc_pool(backend, 1, NULL), true);
+    pb_future *t = b.pending;
     CHECK(pb_future_cancel(t));
-    pb_future *fs[] = {blk, t};
+    pb_future *fs[] = {b.blockers[0], t};
     pb_as_completed *it = NULL;
     CHECK_OK(pb_as_completed_new(fs, 2, PB_FOREVER, &it));
     CHECK(next_or_fail(it) == t);
-    pbc_gate_open(&g);
-    CHECK(next_or_fail(it) == blk);
+    pbc_gate_open(&b.gate);
+    CHECK(next_or_fail(it) == b.blockers[0]);
     expect_eof(it);
     pb_as_completed_free(it);
-    pb_pool_destroy(pool);
-    pb_future_release(blk);
-    pbc_release_all(backlog, PBC_BACKLOG);
+    pbc_blocked_teardown(&b);
 }
 
 typedef struct opener {

@@ -50,11 +50,9 @@ static void logging_cb(pb_future *f, void *ud)
 
 PBC_CASE(callback, order_and_once_on_completion)
 {
-    pb_pool *pool = pbc_pool(backend, 1, NULL);
-    pbc_gate g;
-    pbc_gate_init(&g);
-    pb_future *f;
-    pbc_block_workers(pool, &g, &f, 1);
+    pbc_blocked b;
+    BLOCKED_SETUP(&b, pbc_pool(backend, 1, NULL), false);
+    pb_future *f = b.blockers[0];
     cb_log log;
     log_init(&log);
     enum { N = 6 };
@@ -64,11 +62,11 @@ PBC_CASE(callback, order_and_once_on_completion)
         CHECK_OK(pb_future_add_done_callback(f, logging_cb, &es[i]));
     }
     CHECK_INT(pbc_counter_get(&log.runs), ==, 0);
-    pbc_gate_open(&g);
+    pbc_gate_open(&b.gate);
     CHECK_OK(pb_future_result(f, PB_FOREVER, NULL, NULL));
     pbc_counter_wait_ge(&log.runs, N);
     /* Once the pool is gone nothing can run a callback again. */
-    pb_pool_destroy(pool);
+    pbc_blocked_teardown(&b);
     CHECK_INT(log.n, ==, N);
     for (int i = 0; i < N; i++) {
         CHECK_INT(log.ids[i], ==, i);
@@ -77,45 +75,35 @@ PBC_CASE(callback, order_and_once_on_completion)
                   "callback %d ran in the waiting caller's thread, not in the thread "
                   "that completed the future", i);
     }
-    pb_future_release(f);
 }
 
 PBC_CASE(callback, on_failure)
 {
-    pb_pool *pool = pbc_pool(backend, 1, NULL);
-    pbc_gate g;
-    pbc_gate_init(&g);
-    pb_future *b;
-    pbc_block_workers(pool, &g, &b, 1);
+    pbc_blocked b;
+    BLOCKED_SETUP(&b, pbc_pool(backend, 1, NULL), false);
     int32_t code = 11;
-    pb_future *f = pbc_submit(pool, "conf_fail", &code, sizeof code);
+    pb_future *f = pbc_submit(b.pool, "conf_fail", &code, sizeof code);
     cb_log log;
     log_init(&log);
     cb_entry es[2] = {{&log, 0}, {&log, 1}};
     CHECK_OK(pb_future_add_done_callback(f, logging_cb, &es[0]));
     CHECK_OK(pb_future_add_done_callback(f, logging_cb, &es[1]));
-    pbc_gate_open(&g);
+    pbc_gate_open(&b.gate);
     pbc_counter_wait_ge(&log.runs, 2);
-    pb_pool_destroy(pool);
+    pbc_blocked_teardown(&b);
     CHECK_INT(log.n, ==, 2);
     CHECK_INT(log.ids[0], ==, 0);
     CHECK_INT(log.ids[1], ==, 1);
     CHECK_CODE(log.rcs[0], PB_ETASK);
     CHECK_CODE(log.rcs[1], PB_ETASK);
     pb_future_release(f);
-    pb_future_release(b);
 }
 
 PBC_CASE(callback, on_cancel_runs_before_cancel_returns)
 {
-    pb_pool *pool = pbc_pool(backend, 1, NULL);
-    pbc_gate g;
-    pbc_gate_init(&g);
-    pb_future *b;
-    pbc_block_workers(pool, &g, &b, 1);
-    pb_future *backlog[PBC_BACKLOG];
-    SUBMIT_BACKLOG(pool, backlog);
-    pb_future *t = backlog[PBC_BACKLOG - 1];
+    pbc_blocked b;
+    BLOCKED_SETUP(&b, pbc_pool(backend, 1, NULL), true);
+    pb_future *t = b.pending;
     cb_log log;
     log_init(&log);
     cb_entry es[3] = {{&log, 0}, {&log, 1}, {&log, 2}};
@@ -130,11 +118,8 @@ PBC_CASE(callback, on_cancel_runs_before_cancel_returns)
         CHECK_CODE(log.rcs[i], PB_ECANCELED);
     }
     CHECK(pb_future_cancel(t)); /* again: no second run */
-    pbc_gate_open(&g);
-    pb_pool_destroy(pool);
+    pbc_blocked_teardown(&b);
     CHECK_INT(log.n, ==, 3);
-    pb_future_release(b);
-    pbc_release_all(backlog, PBC_BACKLOG);
 }
 
 PBC_CASE(callback, on_done_future_runs_at_once_here)
@@ -155,13 +140,9 @@ PBC_CASE(callback, on_done_future_runs_at_once_here)
     CHECK_INT(log.ids[1], ==, 1);
 
     STEP("on a cancelled future");
-    pbc_gate g;
-    pbc_gate_init(&g);
-    pb_future *b;
-    pbc_block_workers(pool, &g, &b, 1);
-    pb_future *backlog[PBC_BACKLOG];
-    SUBMIT_BACKLOG(pool, backlog);
-    pb_future *t = backlog[PBC_BACKLOG - 1];
+    pbc_blocked b;
+    BLOCKED_SETUP(&b, pool, true);
+    pb_future *t = b.pending;
     CHECK(pb_future_cancel(t));
     cb_entry e3 = {&log, 2};
     CHECK_OK(pb_future_add_done_callback(t, logging_cb, &e3));
@@ -169,12 +150,9 @@ PBC_CASE(callback, on_done_future_runs_at_once_here)
     CHECK_CODE(log.rcs[2], PB_ECANCELED);
     CHECK_INT(log.tids[2], ==, pbc_gettid());
 
-    pbc_gate_open(&g);
-    pb_pool_destroy(pool);
+    pbc_blocked_teardown(&b);
     CHECK_INT(log.n, ==, 3);
     pb_future_release(f);
-    pb_future_release(b);
-    pbc_release_all(backlog, PBC_BACKLOG);
 }
 
 /* The callback owns the only caller reference and drops it. */
@@ -205,21 +183,19 @@ static void retaining_cb(pb_future *f, void *ud)
 
 PBC_CASE(callback, may_retain_and_release)
 {
-    pb_pool *pool = pbc_pool(backend, 2, NULL);
     pbc_counter_init(&g_release_runs);
 
     STEP("callbacks that release the caller's last reference");
-    pbc_gate g;
-    pbc_gate_init(&g);
-    pb_future *blk[2];
-    pbc_block_workers(pool, &g, blk, 2);
+    pbc_blocked b;
+    BLOCKED_SETUP(&b, pbc_pool(backend, 2, NULL), false);
+    pb_pool *pool = b.pool;
     enum { N = 50 };
     for (int i = 0; i < N; i++) {
         pb_future *f = pbc_submit_u64(pool, (uint64_t)i);
         CHECK_OK(pb_future_add_done_callback(f, releasing_cb, (void *)(uintptr_t)i));
         /* f now belongs to its callback: not touched here again. */
     }
-    pbc_gate_open(&g);
+    pbc_gate_open(&b.gate);
     pbc_counter_wait_ge(&g_release_runs, N);
 
     STEP("a callback that releases, added to a done future");
@@ -238,11 +214,10 @@ PBC_CASE(callback, may_retain_and_release)
     AWAIT(__atomic_load_n(&g_kept, __ATOMIC_ACQUIRE) != NULL);
     pb_future *kept = __atomic_load_n(&g_kept, __ATOMIC_ACQUIRE);
     CHECK(kept == r);
-    pb_pool_destroy(pool);
+    pbc_blocked_teardown(&b);
     CHECK_STATE_ALL(kept, PB_FINISHED);
     CHECK_OK(pb_future_result(kept, 0, NULL, NULL));
     pb_future_release(kept);
-    pbc_release_all(blk, 2);
 }
 
 static void counting_cb(pb_future *f, void *ud)

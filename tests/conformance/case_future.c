@@ -15,33 +15,28 @@
 
 PBC_CASE(state, pending_running_finished)
 {
-    pb_pool *pool = pbc_pool(backend, 1, NULL);
-    pbc_gate g1, g2;
-    pbc_gate_init(&g1);
+    pbc_blocked b;
+    BLOCKED_SETUP(&b, pbc_pool(backend, 1, NULL), true);
+    CHECK_STATE_ALL(b.blockers[0], PB_RUNNING);
+    pbc_gate g2;
     pbc_gate_init(&g2);
-    pb_future *blocker;
-    pbc_block_workers(pool, &g1, &blocker, 1);
-    CHECK_STATE_ALL(blocker, PB_RUNNING);
-
-    pb_future *backlog[PBC_BACKLOG];
-    SUBMIT_BACKLOG(pool, backlog);
-    pb_future *x = pbc_submit_gate(pool, &g2);
+    pb_future *x = pbc_submit_gate(b.pool, &g2);
     CHECK_STATE_ALL(x, PB_PENDING);
     CHECK_CODE(pb_future_result(x, 0, NULL, NULL), PB_ETIMEDOUT);
 
     STEP("PENDING -> RUNNING");
-    pbc_gate_open(&g1);
+    pbc_gate_open(&b.gate);
     AWAIT_RUNNING(x);
     CHECK_STATE_ALL(x, PB_RUNNING);
     CHECK_CODE(pb_future_result(x, 0, NULL, NULL), PB_ETIMEDOUT);
     /* With one worker, everything before x has run; a process backend may
      * still be recording those results (x can be RUNNING in the worker's own
      * queue before then), so wait for them rather than expect them. */
-    CHECK_OK(pb_future_result(blocker, PB_FOREVER, NULL, NULL));
-    CHECK_STATE_ALL(blocker, PB_FINISHED);
+    CHECK_OK(pb_future_result(b.blockers[0], PB_FOREVER, NULL, NULL));
+    CHECK_STATE_ALL(b.blockers[0], PB_FINISHED);
     for (int i = 0; i < PBC_BACKLOG; i++) {
-        CHECK_RESULT_U64(backlog[i], (uint64_t)i);
-        CHECK_STATE_ALL(backlog[i], PB_FINISHED);
+        CHECK_RESULT_U64(b.backlog[i], (uint64_t)i);
+        CHECK_STATE_ALL(b.backlog[i], PB_FINISHED);
     }
     CHECK_STATE_ALL(x, PB_RUNNING);
 
@@ -52,23 +47,16 @@ PBC_CASE(state, pending_running_finished)
     CHECK_INT(len, ==, 0);
     CHECK_STATE_ALL(x, PB_FINISHED);
 
-    pb_pool_destroy(pool);
+    pbc_blocked_teardown(&b);
     CHECK_STATE_ALL(x, PB_FINISHED);
     pb_future_release(x);
-    pb_future_release(blocker);
-    pbc_release_all(backlog, PBC_BACKLOG);
 }
 
 PBC_CASE(state, cancel_pending)
 {
-    pb_pool *pool = pbc_pool(backend, 2, NULL);
-    pbc_gate g;
-    pbc_gate_init(&g);
-    pb_future *blockers[2];
-    pbc_block_workers(pool, &g, blockers, 2);
-    pb_future *backlog[PBC_BACKLOG];
-    SUBMIT_BACKLOG(pool, backlog);
-    pb_future *t = backlog[PBC_BACKLOG - 1];
+    pbc_blocked b;
+    BLOCKED_SETUP(&b, pbc_pool(backend, 2, NULL), true);
+    pb_future *t = b.pending;
 
     STEP("cancel a PENDING future");
     CHECK(pb_future_cancel(t));
@@ -76,7 +64,7 @@ PBC_CASE(state, cancel_pending)
     CHECK_MSG(pb_future_cancel(t), "cancelling a cancelled future must return true");
     CHECK_STATE_ALL(t, PB_CANCELLED);
 
-    const void *data = (const void *)&g;
+    const void *data = (const void *)&b;
     size_t len = 4242;
     CHECK_CODE(pb_future_result(t, 0, &data, &len), PB_ECANCELED);
     CHECK_CODE(pb_future_result(t, 1000 * 1000, &data, &len), PB_ECANCELED);
@@ -89,51 +77,46 @@ PBC_CASE(state, cancel_pending)
     CHECK_OK(pb_future_error(t, PB_FOREVER, &err));
     CHECK_CODE(err.code, PB_ECANCELED);
 
-    pbc_gate_open(&g);
-    CHECK_OK(pb_pool_shutdown(pool, true, false));
+    pbc_gate_open(&b.gate);
+    CHECK_OK(pb_pool_shutdown(b.pool, true, false));
     /* Everything else ran; the cancelled one never did. */
     for (int i = 0; i < PBC_BACKLOG - 1; i++)
-        CHECK_RESULT_U64(backlog[i], (uint64_t)i);
+        CHECK_RESULT_U64(b.backlog[i], (uint64_t)i);
     CHECK_STATE_ALL(t, PB_CANCELLED);
     CHECK(pb_future_cancel(t));
-    pb_pool_destroy(pool);
-    pbc_release_all(blockers, 2);
-    pbc_release_all(backlog, PBC_BACKLOG);
+    pbc_blocked_teardown(&b);
 }
 
 PBC_CASE(state, cancel_running_or_finished)
 {
-    pb_pool *pool = pbc_pool(backend, 1, NULL);
-    pbc_gate g;
-    pbc_gate_init(&g);
-    pb_future *b;
-    pbc_block_workers(pool, &g, &b, 1);
+    pbc_blocked b;
+    BLOCKED_SETUP(&b, pbc_pool(backend, 1, NULL), false);
+    pb_future *r = b.blockers[0];
 
     STEP("cancel a RUNNING future");
-    CHECK_MSG(!pb_future_cancel(b), "cancel of a RUNNING future must return false");
-    CHECK_STATE_ALL(b, PB_RUNNING);
-    CHECK(!pb_future_cancel(b));
+    CHECK_MSG(!pb_future_cancel(r), "cancel of a RUNNING future must return false");
+    CHECK_STATE_ALL(r, PB_RUNNING);
+    CHECK(!pb_future_cancel(r));
 
-    pbc_gate_open(&g);
-    CHECK_OK(pb_future_result(b, PB_FOREVER, NULL, NULL));
+    pbc_gate_open(&b.gate);
+    CHECK_OK(pb_future_result(r, PB_FOREVER, NULL, NULL));
     STEP("cancel a FINISHED future");
-    CHECK_MSG(!pb_future_cancel(b), "cancel of a FINISHED future must return false");
-    CHECK_STATE_ALL(b, PB_FINISHED);
-    CHECK_OK(pb_future_result(b, 0, NULL, NULL));
+    CHECK_MSG(!pb_future_cancel(r), "cancel of a FINISHED future must return false");
+    CHECK_STATE_ALL(r, PB_FINISHED);
+    CHECK_OK(pb_future_result(r, 0, NULL, NULL));
 
     STEP("cancel a failed (FINISHED) future");
     int32_t code = 5;
     char arg[16];
     memcpy(arg, &code, sizeof code);
     memcpy(arg + sizeof code, "boom", 4);
-    pb_future *f = pbc_submit(pool, "conf_fail", arg, sizeof code + 4);
+    pb_future *f = pbc_submit(b.pool, "conf_fail", arg, sizeof code + 4);
     CHECK_CODE(pb_future_result(f, PB_FOREVER, NULL, NULL), PB_ETASK);
     CHECK_STATE_ALL(f, PB_FINISHED);
     CHECK(!pb_future_cancel(f));
     CHECK_CODE(pb_future_result(f, 0, NULL, NULL), PB_ETASK);
 
-    pb_pool_destroy(pool);
-    pb_future_release(b);
+    pbc_blocked_teardown(&b);
     pb_future_release(f);
 }
 
@@ -141,11 +124,9 @@ PBC_CASE(state, cancel_running_or_finished)
 
 PBC_CASE(result, timeouts_leave_future_usable)
 {
-    pb_pool *pool = pbc_pool(backend, 1, NULL);
-    pbc_gate g;
-    pbc_gate_init(&g);
-    pb_future *f;
-    pbc_block_workers(pool, &g, &f, 1);
+    pbc_blocked b;
+    BLOCKED_SETUP(&b, pbc_pool(backend, 1, NULL), false);
+    pb_future *f = b.blockers[0];
 
     static const char sentinel[] = "untouched";
     const int64_t timeouts[] = {0, 1, 1000 * 1000, 20 * 1000 * 1000};
@@ -169,7 +150,7 @@ PBC_CASE(result, timeouts_leave_future_usable)
     CHECK_OK(pb_future_times(f, &t));
     CHECK_INT(t.completed, ==, 0);
 
-    pbc_gate_open(&g);
+    pbc_gate_open(&b.gate);
     STEP("result forever once the task can finish");
     CHECK_OK(pb_future_result(f, PB_FOREVER, NULL, NULL));
     for (size_t i = 0; i < sizeof timeouts / sizeof timeouts[0]; i++) {
@@ -183,7 +164,7 @@ PBC_CASE(result, timeouts_leave_future_usable)
     }
 
     STEP("a finite timeout that does not expire");
-    pb_future *e = pbc_submit_u64(pool, 77);
+    pb_future *e = pbc_submit_u64(b.pool, 77);
     const void *data = NULL;
     size_t len = 0;
     CHECK_OK(pb_future_result(e, 60LL * 1000 * 1000 * 1000, &data, &len));
@@ -192,8 +173,7 @@ PBC_CASE(result, timeouts_leave_future_usable)
     memcpy(&v, data, 8);
     CHECK_INT(v, ==, 77);
 
-    pb_pool_destroy(pool);
-    pb_future_release(f);
+    pbc_blocked_teardown(&b);
     pb_future_release(e);
 }
 
@@ -256,17 +236,14 @@ static void start_waiters(waiter *ws, pbc_thread *ts, pb_future *f)
 
 PBC_CASE(result, waiters_woken_by_completion)
 {
-    pb_pool *pool = pbc_pool(backend, 2, NULL);
-    pbc_gate g;
-    pbc_gate_init(&g);
+    pbc_blocked b;
+    BLOCKED_SETUP(&b, pbc_pool(backend, 2, NULL), false);
     uint64_t v = 0x1122334455667788ull;
-    pb_future *blk[2];
-    pbc_block_workers(pool, &g, blk, 2);
-    pb_future *f = pbc_submit_u64(pool, v); /* queued behind the blockers */
+    pb_future *f = pbc_submit_u64(b.pool, v); /* queued behind the blockers */
     waiter ws[NWAITERS];
     pbc_thread ts[NWAITERS];
     start_waiters(ws, ts, f);
-    pbc_gate_open(&g);
+    pbc_gate_open(&b.gate);
     for (int i = 0; i < NWAITERS; i++)
         pbc_thread_join(&ts[i]);
     CHECK_CODE(ws[0].rc, 0);
@@ -278,9 +255,8 @@ PBC_CASE(result, waiters_woken_by_completion)
     CHECK_INT(ws[3].rc, ==, 1);
     CHECK_CODE(ws[4].rc, 0);
     CHECK_INT(ws[4].value, ==, v);
-    pb_pool_destroy(pool);
+    pbc_blocked_teardown(&b);
     pb_future_release(f);
-    pbc_release_all(blk, 2);
 }
 
 static void *cancel_main(void *p)
@@ -292,14 +268,9 @@ static void *cancel_main(void *p)
 
 PBC_CASE(result, waiters_woken_by_cancel)
 {
-    pb_pool *pool = pbc_pool(backend, 2, NULL);
-    pbc_gate g;
-    pbc_gate_init(&g);
-    pb_future *blk[2];
-    pbc_block_workers(pool, &g, blk, 2);
-    pb_future *backlog[PBC_BACKLOG];
-    SUBMIT_BACKLOG(pool, backlog);
-    pb_future *t = backlog[PBC_BACKLOG - 1];
+    pbc_blocked b;
+    BLOCKED_SETUP(&b, pbc_pool(backend, 2, NULL), true);
+    pb_future *t = b.pending;
 
     waiter ws[NWAITERS];
     pbc_thread ts[NWAITERS];
@@ -317,11 +288,7 @@ PBC_CASE(result, waiters_woken_by_cancel)
     CHECK_INT(ws[2].rc, ==, 1);
     CHECK_INT(ws[3].rc, ==, 1);
     CHECK_CODE(ws[4].rc, PB_ECANCELED);
-
-    pbc_gate_open(&g);
-    pb_pool_destroy(pool);
-    pbc_release_all(blk, 2);
-    pbc_release_all(backlog, PBC_BACKLOG);
+    pbc_blocked_teardown(&b);
 }
 
 /* ---- Task outcomes ---- */
@@ -456,26 +423,22 @@ PBC_CASE(task, success_outcomes)
 
 PBC_CASE(task, argument_is_copied)
 {
-    pb_pool *pool = pbc_pool(backend, 1, NULL);
-    pbc_gate g;
-    pbc_gate_init(&g);
-    pb_future *b;
-    pbc_block_workers(pool, &g, &b, 1);
+    pbc_blocked b;
+    BLOCKED_SETUP(&b, pbc_pool(backend, 1, NULL), false);
     char buf[64];
     for (int i = 0; i < 64; i++)
         buf[i] = (char)i;
-    pb_future *f = pbc_submit(pool, "conf_echo", buf, sizeof buf);
+    pb_future *f = pbc_submit(b.pool, "conf_echo", buf, sizeof buf);
     memset(buf, 0xee, sizeof buf); /* before the task can have run */
-    pbc_gate_open(&g);
+    pbc_gate_open(&b.gate);
     const void *data;
     size_t len;
     CHECK_OK(pb_future_result(f, PB_FOREVER, &data, &len));
     CHECK_INT(len, ==, 64);
     for (int i = 0; i < 64; i++)
         CHECK_INT(((const char *)data)[i], ==, i);
-    pb_pool_destroy(pool);
+    pbc_blocked_teardown(&b);
     pb_future_release(f);
-    pb_future_release(b);
 }
 
 /* ---- Times ---- */
@@ -512,13 +475,9 @@ PBC_CASE(times, ordering)
     CHECK_INT(t.started, >, 0);
 
     STEP("a pending and then cancelled future");
-    pbc_gate g;
-    pbc_gate_init(&g);
-    pb_future *b;
-    pbc_block_workers(pool, &g, &b, 1);
-    pb_future *backlog[PBC_BACKLOG];
-    SUBMIT_BACKLOG(pool, backlog);
-    pb_future *p = backlog[PBC_BACKLOG - 1];
+    pbc_blocked b;
+    BLOCKED_SETUP(&b, pool, true);
+    pb_future *p = b.pending;
     CHECK_OK(pb_future_times(p, &t));
     CHECK_INT(t.submitted, >, 0);
     CHECK_INT(t.started, ==, 0);
@@ -533,15 +492,14 @@ PBC_CASE(times, ordering)
     CHECK_INT(t.submitted, <=, t.completed);
     CHECK_INT(t.completed, <=, cancelled_at);
 
-    pbc_gate_open(&g);
-    pb_pool_destroy(pool);
+    pb_future_retain(p);
+    pbc_blocked_teardown(&b);
     CHECK_OK(pb_future_times(p, &t));
     CHECK_INT(t.started, ==, 0);
     CHECK_INT(t.ended, ==, 0);
+    pb_future_release(p);
     pb_future_release(f);
     pb_future_release(e);
-    pb_future_release(b);
-    pbc_release_all(backlog, PBC_BACKLOG);
 }
 
 /* ---- Lifetimes ---- */
@@ -572,28 +530,23 @@ PBC_CASE(future, outlives_pool)
     pb_future_release(bad);
 
     STEP("a pool destroyed after shutdown with cancel_futures");
-    pool = pbc_pool(backend, 2, NULL);
-    pbc_gate g;
-    pbc_gate_init(&g);
-    pb_future *blk[2];
-    pbc_block_workers(pool, &g, blk, 2);
-    pb_future *backlog[PBC_BACKLOG];
-    SUBMIT_BACKLOG(pool, backlog);
-    CHECK_OK(pb_pool_shutdown(pool, false, true));
-    pbc_gate_open(&g);
-    pb_pool_destroy(pool);
-    for (int i = 0; i < 2; i++)
-        CHECK_STATE_ALL(blk[i], PB_FINISHED);
+    pbc_blocked b;
+    BLOCKED_SETUP(&b, pbc_pool(backend, 2, NULL), true);
+    CHECK_OK(pb_pool_shutdown(b.pool, false, true));
+    pbc_gate_open(&b.gate);
+    pb_pool_destroy(b.pool);
+    b.pool = NULL;
+    for (int i = 0; i < b.workers; i++)
+        CHECK_STATE_ALL(b.blockers[i], PB_FINISHED);
     for (int i = 0; i < PBC_BACKLOG; i++) {
-        CHECK(pb_future_done(backlog[i]));
-        if (pb_future_cancelled(backlog[i]))
-            CHECK_CODE(pb_future_result(backlog[i], 0, NULL, NULL), PB_ECANCELED);
+        CHECK(pb_future_done(b.backlog[i]));
+        if (pb_future_cancelled(b.backlog[i]))
+            CHECK_CODE(pb_future_result(b.backlog[i], 0, NULL, NULL), PB_ECANCELED);
         else
-            CHECK_RESULT_U64(backlog[i], (uint64_t)i);
+            CHECK_RESULT_U64(b.backlog[i], (uint64_t)i);
     }
-    CHECK_STATE_ALL(backlog[PBC_BACKLOG - 1], PB_CANCELLED);
-    pbc_release_all(blk, 2);
-    pbc_release_all(backlog, PBC_BACKLOG);
+    CHECK_STATE_ALL(b.pending, PB_CANCELLED);
+    pbc_blocked_teardown(&b);
 }
 
 static atomic_int g_released_cb_ok;
@@ -618,36 +571,29 @@ static void released_cb(pb_future *f, void *ud)
 
 PBC_CASE(future, released_before_finish)
 {
-    pb_pool *pool = pbc_pool(backend, 2, NULL);
-    pbc_gate g;
-    pbc_gate_init(&g);
-    pb_future *blk[2];
-    pbc_block_workers(pool, &g, blk, 2);
+    pbc_blocked b;
+    BLOCKED_SETUP(&b, pbc_pool(backend, 2, NULL), false);
     enum { N = 300 };
     for (int i = 0; i < N; i++) {
-        pb_future *f = pbc_submit_u64(pool, (uint64_t)i);
+        pb_future *f = pbc_submit_u64(b.pool, (uint64_t)i);
         CHECK_OK(pb_future_add_done_callback(f, released_cb, (void *)(uintptr_t)i));
         pb_future_release(f); /* the pool still holds it */
     }
-    pbc_release_all(blk, 2);
-    pbc_gate_open(&g);
-    CHECK_OK(pb_pool_shutdown(pool, true, false));
-    pb_pool_destroy(pool);
+    pbc_release_all(b.blockers, (size_t)b.workers);
+    pbc_gate_open(&b.gate);
+    CHECK_OK(pb_pool_shutdown(b.pool, true, false));
+    pbc_blocked_teardown(&b);
     CHECK_INT(atomic_load(&g_released_cb_ok), ==, N);
 
     STEP("released futures cancelled by shutdown");
     atomic_store(&g_released_cb_ok, 0);
-    pool = pbc_pool(backend, 2, NULL);
-    pbc_gate_init(&g);
-    pbc_block_workers(pool, &g, blk, 2);
+    BLOCKED_SETUP(&b, pbc_pool(backend, 2, NULL), false);
     for (int i = 0; i < N; i++) {
-        pb_future *f = pbc_submit_u64(pool, (uint64_t)i);
+        pb_future *f = pbc_submit_u64(b.pool, (uint64_t)i);
         CHECK_OK(pb_future_add_done_callback(f, released_cb, (void *)(uintptr_t)i));
         pb_future_release(f);
     }
-    CHECK_OK(pb_pool_shutdown(pool, false, true));
-    pbc_gate_open(&g);
-    pb_pool_destroy(pool);
+    CHECK_OK(pb_pool_shutdown(b.pool, false, true));
+    pbc_blocked_teardown(&b);
     CHECK_INT(atomic_load(&g_released_cb_ok), ==, N);
-    pbc_release_all(blk, 2);
 }

@@ -111,26 +111,22 @@ PBC_CASE(map, order_for_chunk_sizes)
 
 PBC_CASE(map, arguments_are_copied)
 {
-    pb_pool *pool = pbc_pool(backend, 1, NULL);
-    pbc_gate g;
-    pbc_gate_init(&g);
-    pb_future *b;
-    pbc_block_workers(pool, &g, &b, 1);
+    pbc_blocked b;
+    BLOCKED_SETUP(&b, pbc_pool(backend, 1, NULL), false);
     items it;
     items_init(&it, 40);
     pb_map *m = NULL;
-    CHECK_OK(pb_map_new(pool, pbc_task("conf_item"), it.args, it.n, 3, PB_FOREVER, &m));
+    CHECK_OK(pb_map_new(b.pool, pbc_task("conf_item"), it.args, it.n, 3, PB_FOREVER, &m));
     for (size_t i = 0; i < it.n; i++) /* scribble before any item can have run */
         it.items[i].index = 0xdeadbeef;
     memset(it.args, 0, it.n * sizeof *it.args);
-    pbc_gate_open(&g);
+    pbc_gate_open(&b.gate);
     for (size_t i = 0; i < it.n; i++)
         check_item(m, i);
     expect_map_eof(m);
     pb_map_free(m);
     items_free(&it);
-    pb_pool_destroy(pool);
-    pb_future_release(b);
+    pbc_blocked_teardown(&b);
 }
 
 PBC_CASE(map, deadline_then_sticky_timeout)
@@ -226,19 +222,14 @@ PBC_CASE(map, free_early_does_not_wait)
 
 PBC_CASE(map, cancelled_items)
 {
-    pb_pool *pool = pbc_pool(backend, 2, NULL);
-    pbc_gate g;
-    pbc_gate_init(&g);
-    pb_future *blk[2];
-    pbc_block_workers(pool, &g, blk, 2);
-    pb_future *backlog[PBC_BACKLOG];
-    SUBMIT_BACKLOG(pool, backlog);
+    pbc_blocked b;
+    BLOCKED_SETUP(&b, pbc_pool(backend, 2, NULL), true);
     items it;
     items_init(&it, 20);
     pb_map *m = NULL;
-    CHECK_OK(pb_map_new(pool, pbc_task("conf_item"), it.args, it.n, 3, PB_FOREVER, &m));
-    CHECK_OK(pb_pool_shutdown(pool, false, true));
-    pbc_gate_open(&g);
+    CHECK_OK(pb_map_new(b.pool, pbc_task("conf_item"), it.args, it.n, 3, PB_FOREVER, &m));
+    CHECK_OK(pb_pool_shutdown(b.pool, false, true));
+    pbc_gate_open(&b.gate);
     for (size_t i = 0; i < it.n; i++) {
         pb_error err;
         memset(&err, 0, sizeof err);
@@ -253,9 +244,7 @@ PBC_CASE(map, cancelled_items)
     expect_map_eof(m);
     pb_map_free(m);
     items_free(&it);
-    pb_pool_destroy(pool);
-    pbc_release_all(blk, 2);
-    pbc_release_all(backlog, PBC_BACKLOG);
+    pbc_blocked_teardown(&b);
 }
 
 PBC_CASE(map, empty_and_bad_arguments)

@@ -120,19 +120,12 @@ static void some_work(pb_pool *pool, int cycle)
 
     if (cycle % 2 == 1) {
         /* Leave work queued and cancelled for destroy to deal with. */
-        pbc_gate g;
-        pbc_gate_init(&g);
-        int w = pb_pool_workers(pool);
-        pb_future **blk = calloc((size_t)w, sizeof *blk);
-        CHECK(blk != NULL);
-        pbc_block_workers(pool, &g, blk, w);
-        pb_future *backlog[PBC_BACKLOG];
-        SUBMIT_BACKLOG(pool, backlog);
+        pbc_blocked b;
+        BLOCKED_SETUP(&b, pool, true);
         CHECK_OK(pb_pool_shutdown(pool, false, true));
-        pbc_gate_open(&g);
-        pbc_release_all(blk, (size_t)w);
-        pbc_release_all(backlog, PBC_BACKLOG);
-        free(blk);
+        pbc_gate_open(&b.gate);
+        b.pool = NULL; /* the caller destroys it */
+        pbc_blocked_teardown(&b);
     }
 }
 

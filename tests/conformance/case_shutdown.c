@@ -38,29 +38,22 @@ PBC_CASE(shutdown, wait_runs_everything_first)
 
 PBC_CASE(shutdown, nowait_still_runs_queued_work)
 {
-    pb_pool *pool = pbc_pool(backend, 2, NULL);
-    pbc_gate g;
-    pbc_gate_init(&g);
-    pb_future *blk[2];
-    pbc_block_workers(pool, &g, blk, 2);
-    pb_future *backlog[PBC_BACKLOG];
-    SUBMIT_BACKLOG(pool, backlog);
+    pbc_blocked b;
+    BLOCKED_SETUP(&b, pbc_pool(backend, 2, NULL), true);
     STEP("shutdown(wait=false) with every worker blocked");
-    CHECK_OK(pb_pool_shutdown(pool, false, false)); /* waiting would hang here */
-    CHECK_STATE_ALL(blk[0], PB_RUNNING);
-    CHECK_STATE_ALL(backlog[PBC_BACKLOG - 1], PB_PENDING);
+    CHECK_OK(pb_pool_shutdown(b.pool, false, false)); /* waiting would hang here */
+    CHECK_STATE_ALL(b.blockers[0], PB_RUNNING);
+    CHECK_STATE_ALL(b.pending, PB_PENDING);
     pb_future *f = NULL;
-    CHECK_CODE(pb_submit(pool, pbc_task("conf_noop"), NULL, 0, &f), PB_ESHUTDOWN);
-    pbc_gate_open(&g);
+    CHECK_CODE(pb_submit(b.pool, pbc_task("conf_noop"), NULL, 0, &f), PB_ESHUTDOWN);
+    pbc_gate_open(&b.gate);
     for (int i = 0; i < PBC_BACKLOG; i++)
-        CHECK_RESULT_U64(backlog[i], (uint64_t)i);
-    for (int i = 0; i < 2; i++) {
-        CHECK_OK(pb_future_result(blk[i], PB_FOREVER, NULL, NULL));
-        CHECK_STATE_ALL(blk[i], PB_FINISHED);
+        CHECK_RESULT_U64(b.backlog[i], (uint64_t)i);
+    for (int i = 0; i < b.workers; i++) {
+        CHECK_OK(pb_future_result(b.blockers[i], PB_FOREVER, NULL, NULL));
+        CHECK_STATE_ALL(b.blockers[i], PB_FINISHED);
     }
-    pb_pool_destroy(pool);
-    pbc_release_all(blk, 2);
-    pbc_release_all(backlog, PBC_BACKLOG);
+    pbc_blocked_teardown(&b);
 }
 
 typedef struct cancel_seen {
@@ -80,13 +73,9 @@ static void shutdown_cb(pb_future *f, void *ud)
 
 PBC_CASE(shutdown, cancel_futures_cancels_only_pending)
 {
-    pb_pool *pool = pbc_pool(backend, 2, NULL);
-    pbc_gate g;
-    pbc_gate_init(&g);
-    pb_future *blk[2];
-    pbc_block_workers(pool, &g, blk, 2);
-    pb_future *backlog[PBC_BACKLOG];
-    SUBMIT_BACKLOG(pool, backlog);
+    pbc_blocked b;
+    BLOCKED_SETUP(&b, pbc_pool(backend, 2, NULL), true);
+    pb_future **backlog = b.backlog;
     cancel_seen seen = {.caller_tid = pbc_gettid()};
     atomic_init(&seen.in_caller, 0);
     atomic_init(&seen.elsewhere, 0);
@@ -101,7 +90,7 @@ PBC_CASE(shutdown, cancel_futures_cancels_only_pending)
         cancelled_before += pb_future_cancelled(backlog[i]);
     CHECK_INT(cancelled_before, ==, 0);
     STEP("shutdown(wait=false, cancel_futures=true)");
-    CHECK_OK(pb_pool_shutdown(pool, false, true));
+    CHECK_OK(pb_pool_shutdown(b.pool, false, true));
     int cancelled = 0;
     for (int i = 0; i < PBC_BACKLOG; i++) {
         pb_state st = pb_future_state(backlog[i]);
@@ -110,19 +99,19 @@ PBC_CASE(shutdown, cancel_futures_cancels_only_pending)
         if (st == PB_CANCELLED)
             cancelled++;
     }
-    CHECK_STATE_ALL(backlog[PBC_BACKLOG - 1], PB_CANCELLED);
+    CHECK_STATE_ALL(b.pending, PB_CANCELLED);
     CHECK_MSG(atomic_load(&seen.in_caller) - before == cancelled,
               "%d futures were cancelled but %d callbacks ran in the thread calling "
               "shutdown before it returned", cancelled,
               atomic_load(&seen.in_caller) - before);
     STEP("running futures are left alone");
-    for (int i = 0; i < 2; i++)
-        CHECK_STATE_ALL(blk[i], PB_RUNNING);
+    for (int i = 0; i < b.workers; i++)
+        CHECK_STATE_ALL(b.blockers[i], PB_RUNNING);
 
-    pbc_gate_open(&g);
-    for (int i = 0; i < 2; i++) {
-        CHECK_OK(pb_future_result(blk[i], PB_FOREVER, NULL, NULL));
-        CHECK_STATE_ALL(blk[i], PB_FINISHED);
+    pbc_gate_open(&b.gate);
+    for (int i = 0; i < b.workers; i++) {
+        CHECK_OK(pb_future_result(b.blockers[i], PB_FOREVER, NULL, NULL));
+        CHECK_STATE_ALL(b.blockers[i], PB_FINISHED);
     }
     for (int i = 0; i < PBC_BACKLOG; i++) {
         if (pb_future_cancelled(backlog[i]))
@@ -130,10 +119,8 @@ PBC_CASE(shutdown, cancel_futures_cancels_only_pending)
         else
             CHECK_RESULT_U64(backlog[i], (uint64_t)i);
     }
-    pb_pool_destroy(pool);
+    pbc_blocked_teardown(&b);
     CHECK_INT(atomic_load(&seen.in_caller) + atomic_load(&seen.elsewhere), ==, PBC_BACKLOG);
-    pbc_release_all(blk, 2);
-    pbc_release_all(backlog, PBC_BACKLOG);
 }
 
 typedef struct delayed_open {
@@ -151,63 +138,49 @@ static void *delayed_open_main(void *p)
 
 PBC_CASE(shutdown, wait_and_cancel_futures)
 {
-    pb_pool *pool = pbc_pool(backend, 2, NULL);
-    pbc_gate g;
-    pbc_gate_init(&g);
-    pb_future *blk[2];
-    pbc_block_workers(pool, &g, blk, 2);
-    pb_future *backlog[PBC_BACKLOG];
-    SUBMIT_BACKLOG(pool, backlog);
-    delayed_open d = {&g, 50};
+    pbc_blocked b;
+    BLOCKED_SETUP(&b, pbc_pool(backend, 2, NULL), true);
+    delayed_open d = {&b.gate, 50};
     pbc_thread th;
     pbc_thread_start(&th, delayed_open_main, &d);
     STEP("shutdown(wait=true, cancel_futures=true)");
-    CHECK_OK(pb_pool_shutdown(pool, true, true));
-    for (int i = 0; i < 2; i++)
-        CHECK_STATE_ALL(blk[i], PB_FINISHED);
+    CHECK_OK(pb_pool_shutdown(b.pool, true, true));
+    for (int i = 0; i < b.workers; i++)
+        CHECK_STATE_ALL(b.blockers[i], PB_FINISHED);
     for (int i = 0; i < PBC_BACKLOG; i++) {
-        CHECK(pb_future_done(backlog[i]));
-        if (!pb_future_cancelled(backlog[i]))
-            CHECK_RESULT_U64(backlog[i], (uint64_t)i);
+        CHECK(pb_future_done(b.backlog[i]));
+        if (!pb_future_cancelled(b.backlog[i]))
+            CHECK_RESULT_U64(b.backlog[i], (uint64_t)i);
     }
     pbc_thread_join(&th);
-    pb_pool_destroy(pool);
-    pbc_release_all(blk, 2);
-    pbc_release_all(backlog, PBC_BACKLOG);
+    pbc_blocked_teardown(&b);
 }
 
 PBC_CASE(shutdown, repeatable)
 {
-    pb_pool *pool = pbc_pool(backend, 2, NULL);
-    pbc_gate g;
-    pbc_gate_init(&g);
-    pb_future *blk[2];
-    pbc_block_workers(pool, &g, blk, 2);
-    pb_future *backlog[PBC_BACKLOG];
-    SUBMIT_BACKLOG(pool, backlog);
-    pb_future *t = backlog[PBC_BACKLOG - 1];
+    pbc_blocked b;
+    BLOCKED_SETUP(&b, pbc_pool(backend, 2, NULL), true);
+    pb_pool *pool = b.pool;
 
     CHECK_OK(pb_pool_shutdown(pool, false, false));
     CHECK_OK(pb_pool_shutdown(pool, false, false));
-    CHECK_STATE_ALL(t, PB_PENDING);
+    CHECK_STATE_ALL(b.pending, PB_PENDING);
     STEP("a later shutdown adds cancel_futures");
     CHECK_OK(pb_pool_shutdown(pool, false, true));
-    CHECK_STATE_ALL(t, PB_CANCELLED);
+    CHECK_STATE_ALL(b.pending, PB_CANCELLED);
     CHECK_OK(pb_pool_shutdown(pool, false, true));
-    pbc_gate_open(&g);
+    pbc_gate_open(&b.gate);
     STEP("a later shutdown adds wait");
     CHECK_OK(pb_pool_shutdown(pool, true, false));
-    for (int i = 0; i < 2; i++)
-        CHECK_STATE_ALL(blk[i], PB_FINISHED);
+    for (int i = 0; i < b.workers; i++)
+        CHECK_STATE_ALL(b.blockers[i], PB_FINISHED);
     for (int i = 0; i < PBC_BACKLOG; i++)
-        CHECK(pb_future_done(backlog[i]));
+        CHECK(pb_future_done(b.backlog[i]));
     CHECK_OK(pb_pool_shutdown(pool, true, true));
     CHECK_OK(pb_pool_shutdown(pool, false, false));
     pb_future *f = NULL;
     CHECK_CODE(pb_submit(pool, pbc_task("conf_noop"), NULL, 0, &f), PB_ESHUTDOWN);
-    pb_pool_destroy(pool);
-    pbc_release_all(blk, 2);
-    pbc_release_all(backlog, PBC_BACKLOG);
+    pbc_blocked_teardown(&b);
 }
 
 typedef struct shutter {

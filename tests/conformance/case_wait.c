@@ -10,36 +10,33 @@
 static const pb_return_when k_modes[] = {PB_FIRST_COMPLETED, PB_FIRST_EXCEPTION,
                                          PB_ALL_COMPLETED};
 
-/* A pool of 2 with: ok (finished), bad (failed), and g1 (blocked on a gate). */
+/* A pool of 2 with: ok (finished), bad (failed), and both workers blocked on
+ * a gate, running g1 and other; with a backlog, `pending` is PENDING. */
 typedef struct fixture {
-    pb_pool *pool;
-    pbc_gate gate;
-    pb_future *ok, *bad, *g1, *other;
+    pbc_blocked blocked;
+    pb_future *ok, *bad, *g1, *other, *pending;
 } fixture;
 
-static void fixture_init(fixture *fx, const char *backend)
+static void fixture_init(fixture *fx, const char *backend, bool backlog)
 {
-    fx->pool = pbc_pool(backend, 2, NULL);
-    fx->ok = pbc_submit_u64(fx->pool, 1);
+    pb_pool *pool = pbc_pool(backend, 2, NULL);
+    fx->ok = pbc_submit_u64(pool, 1);
     int32_t code = 4;
-    fx->bad = pbc_submit(fx->pool, "conf_fail", &code, sizeof code);
+    fx->bad = pbc_submit(pool, "conf_fail", &code, sizeof code);
     CHECK_RESULT_U64(fx->ok, 1);
     CHECK_CODE(pb_future_result(fx->bad, PB_FOREVER, NULL, NULL), PB_ETASK);
-    pbc_gate_init(&fx->gate);
-    pb_future *blk[2];
-    pbc_block_workers(fx->pool, &fx->gate, blk, 2);
-    fx->g1 = blk[0];
-    fx->other = blk[1];
+    BLOCKED_SETUP(&fx->blocked, pool, backlog);
+    CHECK_INT(fx->blocked.workers, ==, 2);
+    fx->g1 = fx->blocked.blockers[0];
+    fx->other = fx->blocked.blockers[1];
+    fx->pending = fx->blocked.pending;
 }
 
 static void fixture_done(fixture *fx)
 {
-    pbc_gate_open(&fx->gate);
-    pb_pool_destroy(fx->pool);
+    pbc_blocked_teardown(&fx->blocked);
     pb_future_release(fx->ok);
     pb_future_release(fx->bad);
-    pb_future_release(fx->g1);
-    pb_future_release(fx->other);
 }
 
 PBC_CASE(wait, n_zero)
@@ -55,7 +52,7 @@ PBC_CASE(wait, n_zero)
 PBC_CASE(wait, already_done)
 {
     fixture fx;
-    fixture_init(&fx, backend);
+    fixture_init(&fx, backend, false);
 
     pb_future *done_only[] = {fx.ok, fx.bad};
     for (int m = 0; m < 3; m++) {
@@ -86,7 +83,7 @@ PBC_CASE(wait, already_done)
 PBC_CASE(wait, duplicates_count_once)
 {
     fixture fx;
-    fixture_init(&fx, backend);
+    fixture_init(&fx, backend, false);
     pb_future *same[] = {fx.ok, fx.ok, fx.ok};
     for (int m = 0; m < 3; m++)
         CHECK_INT(pb_wait(same, 3, k_modes[m], PB_FOREVER), ==, 1);
@@ -103,7 +100,7 @@ PBC_CASE(wait, duplicates_count_once)
 PBC_CASE(wait, timeouts_are_not_errors)
 {
     fixture fx;
-    fixture_init(&fx, backend);
+    fixture_init(&fx, backend, false);
     pb_future *running[] = {fx.g1, fx.other};
     const int64_t timeouts[] = {0, 1, 1000 * 1000, 10 * 1000 * 1000};
     for (int m = 0; m < 3; m++) {
@@ -136,10 +133,8 @@ static void *wait_main(void *p)
 PBC_CASE(wait, cancelled_is_done_but_not_an_exception)
 {
     fixture fx;
-    fixture_init(&fx, backend);
-    pb_future *backlog[PBC_BACKLOG];
-    SUBMIT_BACKLOG(fx.pool, backlog);
-    pb_future *t = backlog[PBC_BACKLOG - 1];
+    fixture_init(&fx, backend, true);
+    pb_future *t = fx.pending;
     CHECK(pb_future_cancel(t));
 
     pb_future *only[] = {t};
@@ -159,11 +154,10 @@ PBC_CASE(wait, cancelled_is_done_but_not_an_exception)
     CHECK_MSG(!atomic_load(&j.returned),
               "pb_wait(FIRST_EXCEPTION) returned %d while no future had failed and one "
               "was still running: a cancelled future is not an exception", j.rc);
-    pbc_gate_open(&fx.gate);
+    pbc_gate_open(&fx.blocked.gate);
     pbc_thread_join(&th);
     CHECK_INT(j.rc, ==, 2); /* all done now */
     fixture_done(&fx);
-    pbc_release_all(backlog, PBC_BACKLOG);
 }
 
 PBC_CASE(wait, woken_by_completion_and_cancel)
@@ -200,14 +194,11 @@ PBC_CASE(wait, woken_by_completion_and_cancel)
     CHECK_INT(j2.rc, ==, 2);
 
     STEP("FIRST_COMPLETED woken by a cancel");
-    pbc_gate gc;
-    pbc_gate_init(&gc);
-    pb_future *blk[2];
-    pbc_block_workers(pool, &gc, blk, 2);
-    pb_future *backlog[PBC_BACKLOG];
-    SUBMIT_BACKLOG(pool, backlog);
-    pb_future *t = backlog[PBC_BACKLOG - 1];
-    pb_future *waitset[] = {blk[0], t, blk[1]};
+    pbc_blocked blocked;
+    BLOCKED_SETUP(&blocked, pool, true);
+    CHECK_INT(blocked.workers, ==, 2);
+    pb_future *t = blocked.pending;
+    pb_future *waitset[] = {blocked.blockers[0], t, blocked.blockers[1]};
     wait_job j3 = {.fs = waitset, .n = 3, .when = PB_FIRST_COMPLETED, .rc = 12345};
     atomic_init(&j3.returned, 0);
     pbc_thread t3;
@@ -218,10 +209,7 @@ PBC_CASE(wait, woken_by_completion_and_cancel)
     pbc_thread_join(&t3);
     CHECK_INT(j3.rc, ==, 1);
 
-    pbc_gate_open(&gc);
-    pb_pool_destroy(pool);
+    pbc_blocked_teardown(&blocked);
     pb_future_release(a);
     pb_future_release(b);
-    pbc_release_all(blk, 2);
-    pbc_release_all(backlog, PBC_BACKLOG);
 }

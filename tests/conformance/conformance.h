@@ -43,7 +43,7 @@
  *   a PENDING future block every worker on a gate, submit a backlog of
  *   PBC_BACKLOG echo tasks and use the last one (or later ones): a
  *   work-conserving backend cannot have handed 256 tasks to workers that are
- *   all blocked.
+ *   all blocked. The pbc_blocked fixture sets that up and tears it down.
  */
 #ifndef PBC_CONFORMANCE_H
 #define PBC_CONFORMANCE_H
@@ -226,17 +226,35 @@ pb_future *pbc_submit_gate(pb_pool *pool, const pbc_gate *g);
 /* How many tasks waiting on g have started so far (each leaves a marker). */
 int pbc_gate_started(const pbc_gate *g);
 
-/* Submits n gate tasks (n must be the pool's workers) and waits until each
- * has started in a worker; fs receives them (n entries). */
-void pbc_block_workers(pb_pool *pool, const pbc_gate *g, pb_future **fs, int n);
+void pbc_release_all(pb_future **fs, size_t n);
+
+/* ---- A pool with every worker blocked ---- */
 
 #define PBC_BACKLOG 256
-/* With every worker blocked: submits PBC_BACKLOG echo tasks (of their index)
- * into fs and checks that the last one is PENDING (see the header comment). */
-void pbc__submit_backlog(const char *file, int line, pb_pool *pool, pb_future **fs);
-#define SUBMIT_BACKLOG(pool, fs) pbc__submit_backlog(__FILE__, __LINE__, pool, fs)
 
-void pbc_release_all(pb_future **fs, size_t n);
+/* The set-up most cases start from: each worker of the pool runs a gate task
+ * (blockers[i], RUNNING until the gate opens), so anything submitted next
+ * waits; with a backlog, PBC_BACKLOG echo tasks (backlog[i] returns i) are
+ * queued behind them and `pending`, the last of them, is PENDING. */
+typedef struct pbc_blocked {
+    pb_pool *pool;
+    pbc_gate gate;
+    int workers;                     /* pb_pool_workers(pool) */
+    pb_future **blockers;            /* workers entries */
+    pb_future *backlog[PBC_BACKLOG]; /* all NULL without a backlog */
+    pb_future *pending;              /* backlog[PBC_BACKLOG - 1], or NULL */
+} pbc_blocked;
+
+/* Takes pool over, blocks all its workers on a new gate (waiting until each
+ * gate task has started) and, if backlog, queues the backlog. */
+void pbc__blocked_setup(const char *file, int line, pbc_blocked *b, pb_pool *pool,
+                        bool backlog);
+#define BLOCKED_SETUP(b, pool, backlog)                                       \
+    pbc__blocked_setup(__FILE__, __LINE__, b, pool, backlog)
+/* Opens the gate, destroys the pool (a case that destroyed it already sets
+ * pool to NULL) and releases the blockers and the backlog (entries a case
+ * released itself must be NULL). b can then be set up again. */
+void pbc_blocked_teardown(pbc_blocked *b);
 
 /* ---- Threads, counters, resources ---- */
 

@@ -249,22 +249,9 @@ int pbc_gate_started(const pbc_gate *g)
     return n;
 }
 
-void pbc_block_workers(pb_pool *pool, const pbc_gate *g, pb_future **fs, int n)
-{
-    CHECK_MSG(pb_pool_workers(pool) == n,
-              "the case means to block all %d workers, but the pool reports %d", n,
-              pb_pool_workers(pool));
-    CHECK_MSG(pbc_gate_started(g) == 0, "gate %s is already in use", g->path);
-    for (int i = 0; i < n; i++)
-        fs[i] = pbc_submit_gate(pool, g);
-    STEP("waiting for %d gate tasks to start (one per worker)", n);
-    for (unsigned k = 0; pbc_gate_started(g) < n; k++)
-        pbc_pause(k);
-    for (int i = 0; i < n; i++)
-        AWAIT_RUNNING(fs[i]);
-}
-
-void pbc__submit_backlog(const char *file, int line, pb_pool *pool, pb_future **fs)
+/* With every worker blocked: submits PBC_BACKLOG echo tasks (of their index)
+ * into fs and checks that the last one is PENDING (see conformance.h). */
+static void submit_backlog(const char *file, int line, pb_pool *pool, pb_future **fs)
 {
     for (uint64_t i = 0; i < PBC_BACKLOG; i++)
         fs[i] = pbc_submit_u64(pool, i);
@@ -282,6 +269,46 @@ void pbc_release_all(pb_future **fs, size_t n)
         pb_future_release(fs[i]);
         fs[i] = NULL;
     }
+}
+
+/* ---- A pool with every worker blocked ---- */
+
+void pbc__blocked_setup(const char *file, int line, pbc_blocked *b, pb_pool *pool,
+                        bool backlog)
+{
+    memset(b, 0, sizeof *b);
+    b->pool = pool;
+    b->workers = pb_pool_workers(pool);
+    if (b->workers < 1)
+        pbc__fail(file, line, "pb_pool_workers() is %d", b->workers);
+    b->blockers = calloc((size_t)b->workers, sizeof *b->blockers);
+    CHECK(b->blockers != NULL);
+    pbc_gate_init(&b->gate);
+    for (int i = 0; i < b->workers; i++)
+        b->blockers[i] = pbc_submit_gate(pool, &b->gate);
+    pbc__step(file, line, "waiting for %d gate tasks to start (one per worker)",
+              b->workers);
+    for (unsigned k = 0; pbc_gate_started(&b->gate) < b->workers; k++)
+        pbc_pause(k);
+    for (int i = 0; i < b->workers; i++)
+        pbc__await_running(file, line, b->blockers[i], false);
+    if (backlog) {
+        submit_backlog(file, line, pool, b->backlog);
+        b->pending = b->backlog[PBC_BACKLOG - 1];
+    }
+}
+
+void pbc_blocked_teardown(pbc_blocked *b)
+{
+    pbc_gate_open(&b->gate);
+    pb_pool_destroy(b->pool);
+    b->pool = NULL;
+    pbc_release_all(b->blockers, (size_t)b->workers);
+    free(b->blockers);
+    b->blockers = NULL;
+    b->workers = 0;
+    pbc_release_all(b->backlog, PBC_BACKLOG);
+    b->pending = NULL;
 }
 
 /* ---- Threads and counters ---- */
