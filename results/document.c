@@ -162,6 +162,7 @@ enum {
     T_NUM = 1 << 4, /* any number */
     T_BOOL = 1 << 5,
     T_NULL = 1 << 6,
+    T_GE0 = 1 << 7, /* with T_INT or T_NUM: not negative (the schema's minimum 0) */
 };
 
 typedef struct vctx {
@@ -231,7 +232,7 @@ static bool type_ok(const json_t *j, int types)
 
 static const char *types_wanted(int types)
 {
-    switch (types) {
+    switch (types & ~T_GE0) {
     case T_OBJ: return "an object";
     case T_ARR: return "an array";
     case T_STR: return "a string";
@@ -262,6 +263,11 @@ static json_t *field(vctx *v, const json_t *obj, const char *at, const char *key
     if (!type_ok(j, types)) {
         vfail(v, "field '%s%s%s' should be %s, not %s", at, *at ? "." : "", key,
               types_wanted(types), type_name(j));
+        return NULL;
+    }
+    if ((types & T_GE0) && json_number_value(j) < 0) {
+        vfail(v, "field '%s%s%s' should be >= 0, not %g", at, *at ? "." : "", key,
+              json_number_value(j));
         return NULL;
     }
     return j;
@@ -297,6 +303,10 @@ static void need_elems(vctx *v, const json_t *arr, const char *at, int types)
         if (!type_ok(e, types)) {
             vfail(v, "field '%s[%zu]' should be %s, not %s", at, i, types_wanted(types),
                   type_name(e));
+            return;
+        }
+        if ((types & T_GE0) && json_number_value(e) < 0) {
+            vfail(v, "field '%s[%zu]' should be >= 0, not %g", at, i, json_number_value(e));
             return;
         }
     }
@@ -365,14 +375,16 @@ static void check_environment(vctx *v, const json_t *env)
 static void check_metric(vctx *v, const json_t *m, const char *at)
 {
     static const char *const betters[] = {"lower", "higher", NULL};
-    static const char *const nums[] = {"min", "mean", "stddev", "p50", "p90", "p99", "p999",
-                                       "max", "ci_low", "ci_high", "mad"};
+    static const char *const nums[] = {"min", "mean", "p50", "p90", "p99", "p999",
+                                       "max", "ci_low", "ci_high"};
     field(v, m, at, "unit", T_STR, false);
     need_enum(v, m, at, "better", betters);
-    field(v, m, at, "n", T_INT, false);
+    field(v, m, at, "n", T_INT | T_GE0, false);
     for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++)
         field(v, m, at, nums[i], T_NUM, false);
-    field(v, m, at, "outliers", T_INT, false);
+    field(v, m, at, "stddev", T_NUM | T_GE0, false);
+    field(v, m, at, "mad", T_NUM | T_GE0, false);
+    field(v, m, at, "outliers", T_INT | T_GE0, false);
     field(v, m, at, "trusted", T_BOOL, false);
     char sub[512];
     path_join(sub, sizeof sub, at, "repetitions");
@@ -388,7 +400,7 @@ static void check_metric(vctx *v, const json_t *m, const char *at)
         path_join(el, sizeof el, sub, "lower");
         need_elems(v, lower, el, T_NUM);
         path_join(el, sizeof el, sub, "counts");
-        need_elems(v, counts, el, T_INT);
+        need_elems(v, counts, el, T_INT | T_GE0);
         path_join(el, sizeof el, sub, "upper");
         need_elems(v, upper, el, T_NUM);
         if (!v->failed && (json_array_size(lower) != json_array_size(counts) ||

@@ -274,6 +274,18 @@ static void reader_errors(void **state)
                       "field 'results[0].metrics.roundtrip.n' should be an integer, not a real number");
     free(t);
 
+    /* Counts are never negative (the schema's minimum 0). */
+    t = doc_text_with("\"n\": 9", "\"n\": -9");
+    expect_read_error("negn.json", t,
+                      "field 'results[0].metrics.roundtrip.n' should be >= 0, not -9");
+    free(t);
+
+    t = doc_text_with("\"counts\": [", "\"counts\": [-1, ");
+    expect_read_error("negcount.json", t,
+                      "field 'results[0].metrics.roundtrip.histogram.counts[0]' should be >= "
+                      "0, not -1");
+    free(t);
+
     t = doc_text_with("\"passed\": true", "\"passed\": \"yes\"");
     expect_read_error("check.json", t,
                       "field 'results[0].checks[0].passed' should be a boolean, not a string");
