@@ -66,7 +66,8 @@
  *     broken: queued futures fail with PB_EBROKEN "initializer failed: ...",
  *     submit returns PB_EBROKEN, no worker is started again.
  *   - a worker that cannot be started (fork/spawn failing with EAGAIN or
- *     EMFILE, an exec worker dying before its HELLO): retried with a backoff;
+ *     EMFILE, an exec worker dying before its HELLO, a HELLO reporting that
+ *     binding to its CPUs failed): retried with a backoff;
  *     while no worker at all is alive, queued futures fail with PB_EBROKEN
  *     saying why, rather than waiting forever. At create, any such failure
  *     fails pb_pool_create with the error.
@@ -718,11 +719,19 @@ static bool handle_frame(ppool *pp, proc *p, const pb__frame *fr)
                      (int)fr->pid, (int)p->pid);
             break;
         }
-        if (fr->status < 0 && pp->starting && !pp->start_code) {
-            pp->start_code = fr->status;
-            snprintf(pp->start_err, sizeof pp->start_err, "worker %d (pid %d) could not start: %.*s",
-                     p->slot, (int)p->pid, (int)(fr->body_len > 300 ? 300 : fr->body_len),
+        if (fr->status < 0) {
+            /* A start step failed (binding to its CPUs): a worker that runs
+             * elsewhere than asked would skew what the pool measures, so it
+             * is a failed start, at create as at a respawn (which backs off
+             * and, failing for good, fails the queued work saying why). */
+            char msg[400];
+            snprintf(msg, sizeof msg, "worker %d (pid %d) could not start: %.*s", p->slot,
+                     (int)p->pid, (int)(fr->body_len > 300 ? 300 : fr->body_len),
                      (const char *)fr->body);
+            start_failed_locked(pp, fr->status, msg);
+            detach_locked(pp, p, SIGKILL, EXIT_GRACE_NS, SIGKILL);
+            pthread_mutex_unlock(&pp->mu);
+            return false;
         }
         pp->start_failures = 0;
         pp->retry_delay = 0;

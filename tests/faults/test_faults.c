@@ -698,6 +698,42 @@ static void test_exec_helper_program(void **s)
     pb_pool_destroy(p);
 }
 
+/* A worker whose start step fails (its HELLO reports that it could not bind
+ * to its CPUs) is a failed start, after create as at create: replacements
+ * that keep failing fail the queued work saying why, instead of running it
+ * on an unbound worker. */
+static void test_exec_replacement_cannot_bind(void **s)
+{
+    (void)s;
+    pb_pool_opts o;
+    pb_pool_opts_init(&o);
+    o.workers = 1;
+    o.worker_program = g_helper;
+    pb_pool *p = NULL;
+    int r = pb_pool_create("exec", &o, &p);
+    if (r)
+        fail_msg("%s: %s", pb_strerror(r), pb_pool_last_error());
+    int pid = run_pid(p);
+    assert_int_equal(setenv("FAULTS_BAD_CPUS", "1", 1), 0);
+    kill(pid, SIGKILL);
+    wait_dead(pid);
+    pb_future *f = submit(p, "f_pid", NULL, 0);
+    pb_error e = expect_error(f, PB_EBROKEN);
+    expect_message(e.message, "no worker process could be started: ");
+    expect_message(e.message, "could not start: cannot bind to CPUs 1000000");
+    pb_future_release(f);
+    unsetenv("FAULTS_BAD_CPUS");
+    pb_pool_destroy(p);
+
+    /* At create, the same failure fails pb_pool_create. */
+    assert_int_equal(setenv("FAULTS_BAD_CPUS", "1", 1), 0);
+    r = create_with_program("exec", g_helper, &p);
+    unsetenv("FAULTS_BAD_CPUS");
+    assert_true(r < 0);
+    assert_null(p);
+    expect_message(pb_pool_last_error(), "could not start: cannot bind to CPUs 1000000");
+}
+
 static void test_fork_rejects_worker_program(void **s)
 {
     (void)s;
@@ -962,6 +998,7 @@ int main(int argc, char **argv)
                 cmocka_unit_test(test_exec_program_not_a_worker),
                 cmocka_unit_test(test_exec_helper_program),
                 cmocka_unit_test(test_worker_rejects_garbage),
+                cmocka_unit_test(test_exec_replacement_cannot_bind),
             };
             rc |= cmocka_run_group_tests_name("exec program", exec_only, NULL, NULL);
         } else {
