@@ -89,7 +89,7 @@ static void next_frame(int fd, pb__rxbuf *rx, pb__frame *fr, uint64_t *need, boo
 
 _Noreturn void pb__proc_worker_main(int fd, int status, const char *message, bool flush_stdio)
 {
-    unsigned char hello[PB__WIRE_HEADER + 12 + 512];
+    unsigned char hello[PB__WIRE_HELLO_HEAD + 512];
     size_t n = pb__wire_put_hello(hello, sizeof hello, (int32_t)getpid(), status, message);
     struct iovec iov[2] = { { hello, n } };
     if (pb__wire_send_all(fd, iov, 1) < 0)

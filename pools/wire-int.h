@@ -39,6 +39,8 @@
 #define PB__WIRE_NAME_MAX 255u
 /* The fixed part of a TASK/INIT frame before the argument, at most. */
 #define PB__WIRE_TASK_HEAD_MAX (PB__WIRE_HEADER + 8u + 2u + PB__WIRE_NAME_MAX)
+/* The fixed part of a HELLO frame before the message. */
+#define PB__WIRE_HELLO_HEAD (PB__WIRE_HEADER + 4u + 4u + 4u)
 /* The fixed part of a RESULT/INIT_DONE frame before the body. */
 #define PB__WIRE_RESULT_HEAD (PB__WIRE_HEADER + 8u + 8u + 8u + 4u + 4u)
 /* The largest payload a pool accepts from a worker: a sanity bound that a
@@ -105,7 +107,7 @@ size_t pb__wire_put_result(void *buf, int type, uint64_t id, int64_t started,
                            uint64_t body_len);
 
 /* HELLO, whole: buf has cap bytes; the message is truncated to fit. Returns
- * the bytes written (0 if cap < the fixed part). */
+ * the bytes written (0 if cap < PB__WIRE_HELLO_HEAD). */
 size_t pb__wire_put_hello(void *buf, size_t cap, int32_t pid, int32_t status,
                           const char *message);
 

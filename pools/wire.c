@@ -228,18 +228,18 @@ size_t pb__wire_put_result(void *buf, int type, uint64_t id, int64_t started, in
 
 size_t pb__wire_put_hello(void *buf, size_t cap, int32_t pid, int32_t status, const char *message)
 {
-    if (cap < PB__WIRE_HEADER + HELLO_FIXED)
+    if (cap < PB__WIRE_HELLO_HEAD)
         return 0;
     size_t n = message ? strlen(message) : 0;
-    if (n > cap - PB__WIRE_HEADER - HELLO_FIXED)
-        n = cap - PB__WIRE_HEADER - HELLO_FIXED;
+    if (n > cap - PB__WIRE_HELLO_HEAD)
+        n = cap - PB__WIRE_HELLO_HEAD;
     unsigned char *p = put_header(buf, PB__WIRE_HELLO, HELLO_FIXED + n);
     p = put32(p, PB__WIRE_VERSION);
     p = put32(p, (uint32_t)pid);
     p = put32(p, (uint32_t)status);
     if (n)
         memcpy(p, message, n);
-    return PB__WIRE_HEADER + HELLO_FIXED + n;
+    return PB__WIRE_HELLO_HEAD + n;
 }
 
 int pb__wire_send_all(int fd, struct iovec *iov, int n)

@@ -130,7 +130,7 @@ static void test_result_round_trip(void **state)
 static void test_hello_round_trip(void **state)
 {
     (void)state;
-    unsigned char buf[PB__WIRE_HEADER + 12 + 64];
+    unsigned char buf[PB__WIRE_HELLO_HEAD + 64];
     size_t n = pb__wire_put_hello(buf, sizeof buf, 4242, -22, "cannot bind");
     pb__frame fr;
     uint64_t need;
