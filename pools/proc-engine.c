@@ -1027,7 +1027,7 @@ static int64_t next_timer_locked(const ppool *pp)
 
 /* Whether some deadline or kill time (not the respawn backoff) has passed:
  * run_timers then clears or moves every one that has. */
-static bool next_deadline_locked(const ppool *pp, int64_t now)
+static bool deadline_passed_locked(const ppool *pp, int64_t now)
 {
     for (int i = 0; i < pp->workers; i++) {
         const proc *p = pp->slots[i];
@@ -1199,7 +1199,7 @@ static void *collector_main(void *arg)
         }
         int64_t next = next_timer_locked(pp);
         bool respawn_due = empty && want_respawn_locked(pp) && now >= pp->retry_at;
-        bool timers_due = next_deadline_locked(pp, now);
+        bool timers_due = deadline_passed_locked(pp, now);
         bool hopeless = hopeless_locked(pp);
         pthread_mutex_unlock(&pp->mu);
 
