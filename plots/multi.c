@@ -313,23 +313,6 @@ done:
 
 /* ---- compare ------------------------------------------------------------ */
 
-static const json_t *find_case(const json_t *doc, const json_t *like, const char *key)
-{
-    size_t i;
-    const json_t *c;
-    json_array_foreach(json_object_get(doc, "results"), i, c) {
-        if (strcmp(pb__plot_str(c, "backend"), pb__plot_str(like, "backend")) ||
-            strcmp(pb__plot_str(c, "scenario"), pb__plot_str(like, "scenario")))
-            continue;
-        char *k = pbr_params_key(json_object_get(c, "params"));
-        bool same = k && !strcmp(k, key);
-        free(k);
-        if (same)
-            return c;
-    }
-    return NULL;
-}
-
 static char *doc_brief(const json_t *doc, const char *path)
 {
     const json_t *run = json_object_get(doc, "run");
@@ -415,7 +398,7 @@ int pb__extract_compare(const pb__plot_chart *chart, const pb__plot_input *in,
         char *key = pbr_params_key(json_object_get(c, "params"));
         if (!key)
             return -ENOMEM;
-        const json_t *bc = find_case(base, c, key);
+        const json_t *bc = pbr_find_case(base, backend, pb__plot_str(c, "scenario"), key);
         free(key);
         if (!bc || strcmp(pb__plot_str(bc, "outcome"), "ok")) {
             unmatched++;

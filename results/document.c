@@ -706,6 +706,25 @@ static bool append(char **s, size_t *len, size_t *cap, const char *fmt, ...)
     }
 }
 
+const json_t *pbr_find_case(const json_t *doc, const char *backend, const char *scenario,
+                            const char *params_key)
+{
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(doc, "results"), i, c)
+    {
+        if (strcmp(pbr__str(c, "backend", ""), backend) ||
+            strcmp(pbr__str(c, "scenario", ""), scenario))
+            continue;
+        char *k = pbr_params_key(json_object_get(c, "params"));
+        bool same = k && !strcmp(k, params_key);
+        free(k);
+        if (same)
+            return c;
+    }
+    return NULL;
+}
+
 /* A parameter value as text ("8", "spin", 0.25 as "0.25"). Caller frees. */
 static char *value_text(const json_t *v)
 {

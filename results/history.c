@@ -64,26 +64,6 @@ static size_t *time_order(const json_t *const *docs, size_t ndocs)
     return r;
 }
 
-/* The case of doc with this backend, scenario and params key. */
-static const json_t *find_case(const json_t *doc, const char *backend, const char *scenario,
-                               const char *params_key)
-{
-    size_t i;
-    json_t *c;
-    json_array_foreach(json_object_get(doc, "results"), i, c)
-    {
-        if (strcmp(pbr__str(c, "backend", ""), backend) ||
-            strcmp(pbr__str(c, "scenario", ""), scenario))
-            continue;
-        char *k = pbr_params_key(json_object_get(c, "params"));
-        bool same = k && !strcmp(k, params_key);
-        free(k);
-        if (same)
-            return c;
-    }
-    return NULL;
-}
-
 void pbr_series_free(pbr_series *s, size_t n)
 {
     if (!s)
@@ -182,7 +162,7 @@ int pbr_history_series(const json_t *const *docs, size_t ndocs, const char *back
     size_t n = 0;
     for (size_t oi = 0; oi < ndocs; oi++) {
         const json_t *doc = docs[order[oi]];
-        const json_t *c = find_case(doc, backend, scenario, params_key);
+        const json_t *c = pbr_find_case(doc, backend, scenario, params_key);
         json_t *m = c ? json_object_get(json_object_get(c, "metrics"), metric) : NULL;
         if (!m)
             continue;

@@ -70,6 +70,11 @@ int pbr_validate(const json_t *doc, const char *name, char *err, size_t errlen);
  * the key used to match cases across files. Caller frees. */
 char *pbr_params_key(const json_t *params);
 
+/* The first case of doc with this backend, scenario and pbr_params_key();
+ * NULL when there is none (or no memory to compute a key). Borrowed. */
+const json_t *pbr_find_case(const json_t *doc, const char *backend, const char *scenario,
+                            const char *params_key);
+
 /* A short label for a case: "thread/roundtrip payload=8". Caller frees. */
 char *pbr_case_label(const json_t *result_case);
 
