@@ -56,21 +56,6 @@ PB_TASK(conf_sleep_ns)
     pb_task_return(ctx, arg, len);
 }
 
-/* Busy-waits for the int64_t nanoseconds in arg, then echoes arg. */
-PB_TASK(conf_spin_ns)
-{
-    int64_t ns = 0;
-    if (len != sizeof ns) {
-        pb_task_fail(ctx, 1, "conf_spin_ns: argument of %zu bytes", len);
-        return;
-    }
-    memcpy(&ns, arg, sizeof ns);
-    int64_t end = pb_now_ns() + ns;
-    while (pb_now_ns() < end) {
-    }
-    pb_task_return(ctx, arg, len);
-}
-
 /* Fails with the int32_t code and the message that follow it in arg. */
 PB_TASK(conf_fail)
 {
