@@ -32,7 +32,6 @@
  */
 #include <errno.h>
 #include <fnmatch.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,12 +80,6 @@ static bool is_rate(const char *unit)
 {
     size_t l = strlen(unit);
     return l > 2 && !strcmp(unit + l - 2, "/s");
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 /* One Google Benchmark entry; counter is the rate's counter name or NULL. */
@@ -172,17 +165,11 @@ static int gb_metric(json_t *benchmarks, size_t family, const json_t *c, const c
                                                            counter, c)))
             rc = -ENOMEM;
 
-    double mean = 0, m2 = 0;
-    for (size_t i = 0; i < nr; i++)
-        mean += t[i];
-    mean /= (double)nr;
-    for (size_t i = 0; i < nr; i++)
-        m2 += (t[i] - mean) * (t[i] - mean);
-    double sd = nr > 1 ? sqrt(m2 / (double)(nr - 1)) : 0;
-    qsort(t, nr, sizeof *t, cmp_double);
-    double med = pbr_percentile_sorted(t, nr, 50);
+    pbr_summary s = {0};
+    if (rc == 0 && pbr_summarize(t, nr, &s) < 0)
+        rc = -ENOMEM;
     const char *names[] = {"mean", "median", "stddev", "cv"};
-    double vals[] = {mean, med, sd, mean != 0 ? sd / mean : 0};
+    double vals[] = {s.mean, s.p50, s.stddev, s.mean != 0 ? s.stddev / s.mean : 0};
     for (size_t k = 0; k < 4 && rc == 0; k++)
         if (json_array_append_new(benchmarks,
                                   gb_entry_new(run_name, names[k], family, "aggregate", nr, -1,
