@@ -134,7 +134,7 @@ int pb__extract_history(const pb__plot_chart *chart, const pb__plot_input *in,
     hseries *series = NULL;
     size_t nseries = 0, npanels = 0, dropped_panels = 0, dropped_series = 0;
     hpanel panels[PB__HISTORY_MAX_PANELS];
-    size_t *order = NULL;
+    size_t *order = NULL, *run_of = NULL;
     int rc = pbr_history_list((const json_t *const *)in->docs, in->ndocs, &all, &nall);
     if (rc < 0)
         return rc;
@@ -203,22 +203,10 @@ int pb__extract_history(const pb__plot_chart *chart, const pb__plot_input *in,
     qsort(series, nseries, sizeof *series, cmp_series);
 
     /* Runs in time order; run_of[doc index] is the x position. */
-    order = malloc(in->ndocs * 2 * sizeof *order);
-    if (!order)
+    order = pbr_time_order((const json_t *const *)in->docs, in->ndocs);
+    run_of = malloc((in->ndocs ? in->ndocs : 1) * sizeof *run_of);
+    if (!order || !run_of)
         goto done;
-    size_t *run_of = order + in->ndocs;
-    for (size_t i = 0; i < in->ndocs; i++)
-        order[i] = i;
-    for (size_t i = 1; i < in->ndocs; i++) { /* insertion sort: stable, ndocs is small */
-        size_t k = order[i], j = i;
-        double tk = pb__plot_stat(json_object_get(in->docs[k], "run"), "started_unix");
-        while (j > 0 &&
-               pb__plot_stat(json_object_get(in->docs[order[j - 1]], "run"), "started_unix") > tk) {
-            order[j] = order[j - 1];
-            j--;
-        }
-        order[j] = k;
-    }
     for (size_t r = 0; r < in->ndocs; r++)
         run_of[order[r]] = r;
 
@@ -307,6 +295,7 @@ done:
         }
     free(series);
     free(order);
+    free(run_of);
     pbr_series_free(all, nall);
     return rc;
 }

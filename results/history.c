@@ -42,9 +42,7 @@ static int cmp_order(const void *a, const void *b)
     return (x->idx > y->idx) - (x->idx < y->idx);
 }
 
-/* Indices of docs[0..ndocs) ordered by run.started_unix, ties in the order
- * given. malloc'd; NULL on ENOMEM. */
-static size_t *time_order(const json_t *const *docs, size_t ndocs)
+size_t *pbr_time_order(const json_t *const *docs, size_t ndocs)
 {
     order_ent *o = malloc((ndocs ? ndocs : 1) * sizeof *o);
     size_t *r = malloc((ndocs ? ndocs : 1) * sizeof *r);
@@ -82,7 +80,7 @@ void pbr_series_free(pbr_series *s, size_t n)
 int pbr_history_list(const json_t *const *docs, size_t ndocs, pbr_series **series,
                      size_t *nseries)
 {
-    size_t *order = time_order(docs, ndocs);
+    size_t *order = pbr_time_order(docs, ndocs);
     if (!order)
         return -ENOMEM;
     pbr_series *v = NULL;
@@ -152,7 +150,7 @@ int pbr_history_series(const json_t *const *docs, size_t ndocs, const char *back
 {
     *points = NULL;
     *npoints = 0;
-    size_t *order = time_order(docs, ndocs);
+    size_t *order = pbr_time_order(docs, ndocs);
     pbr_history_point *p = malloc((ndocs ? ndocs : 1) * sizeof *p);
     if (!order || !p) {
         free(order);

@@ -113,6 +113,10 @@ void pbr_paths_free(char **paths);
 int pbr_read_all(char *const *paths, size_t n, json_t ***docs, char *err, size_t errlen);
 void pbr_docs_free(json_t **docs, size_t n);
 
+/* Indices of docs[0..ndocs) ordered by run.started_unix, ties in the order
+ * given. malloc'd (free()); NULL on ENOMEM. */
+size_t *pbr_time_order(const json_t *const *docs, size_t ndocs);
+
 /* One (backend, scenario, params, metric) series across documents. */
 typedef struct pbr_series {
     char *backend, *scenario;
