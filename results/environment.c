@@ -119,12 +119,10 @@ static json_t *topology_new(void)
 {
     hwloc_topology_t topo;
     if (hwloc_topology_init(&topo) < 0)
-        return json_pack("{s:n,s:n,s:n,s:n,s:s,s:s}", "packages", "numa_nodes", "cores", "pus",
-                         "allowed_cpuset", "unknown", "summary", "unknown");
+        goto unknown;
     if (hwloc_topology_load(topo) < 0) {
         hwloc_topology_destroy(topo);
-        return json_pack("{s:n,s:n,s:n,s:n,s:s,s:s}", "packages", "numa_nodes", "cores", "pus",
-                         "allowed_cpuset", "unknown", "summary", "unknown");
+        goto unknown;
     }
     int packages = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_PACKAGE);
     int numa = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_NUMANODE);
@@ -150,6 +148,9 @@ static json_t *topology_new(void)
     return json_pack("{s:i,s:i,s:i,s:i,s:s,s:s}", "packages", packages, "numa_nodes",
                      numa > 0 ? numa : 1, "cores", cores, "pus", pus, "allowed_cpuset", cpus,
                      "summary", summary);
+unknown:
+    return json_pack("{s:n,s:n,s:n,s:n,s:s,s:s}", "packages", "numa_nodes", "cores", "pus",
+                     "allowed_cpuset", "unknown", "summary", "unknown");
 }
 
 json_t *pbr_environment_new(void)
