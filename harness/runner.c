@@ -610,6 +610,24 @@ static void init_cell(pbh_cell *cell, const pbh_case *c, pbh_backend *b)
     }
 }
 
+/* A NaN or infinite sample is a scenario's bug, and the results file
+ * cannot hold one (JSON has no such numbers): fail the case naming the metric
+ * instead of dropping the metric when it is written. Checked once per
+ * repetition, outside anything measured. */
+static void reject_nonfinite(pb_sc *sc, const pbh_cell *cell, int rep)
+{
+    for (size_t i = 0; i < cell->nmetrics; i++) {
+        const pb_samples *v = &cell->metrics[i]->reps[rep];
+        for (size_t k = 0; k < v->n; k++) {
+            if (!isfinite(v->v[k])) {
+                pb_sc_fail(sc, PB_EINVAL, "metric '%s': sample %zu of repetition %d is %g",
+                           cell->metrics[i]->name, k, rep, v->v[k]);
+                return;
+            }
+        }
+    }
+}
+
 /* Runs one repetition of a cell. */
 static void run_rep(pbh_runner *r, pbh_cell *cell, int rep)
 {
@@ -643,6 +661,8 @@ static void run_rep(pbh_runner *r, pbh_cell *cell, int rep)
     pthread_mutex_destroy(&sc.lock);
     if (pbh_stop)
         return; /* the case is discarded */
+    if (rep >= 0 && rc == 0 && sc.verdict == 0)
+        reject_nonfinite(&sc, cell, rep);
 
     if (sc.verdict == PB_SC_SKIPPED || rc == PB_SC_SKIPPED) {
         cell_end(cell, CELL_SKIPPED, *sc.reason ? sc.reason : "skipped by the scenario");
