@@ -354,11 +354,15 @@ void pbh__violation(pbh_run *run, pbh_actor *a, pbh_check c, const char *fmt, ..
         if (run->check_first[c])
             snprintf(run->check_first[c], n, "%s: %s", where, msg);
     }
-    if (run->violations <= (uint64_t)run->o.max_printed)
+    /* The first violation of each check is always printed, so a flood of one
+     * kind (every item of a broken chunk) cannot hide another kind. */
+    if (run->violations <= (uint64_t)run->o.max_printed || run->check_fails[c] == 1)
         fprintf(logf_(run), "poolbench stress: VIOLATION of %s [%s, seed %llu, %s]: %s\n",
                 check_names[c], run->o.backend, (unsigned long long)run->o.seed, where, msg);
-    else if (run->violations == (uint64_t)run->o.max_printed + 1)
-        fprintf(logf_(run), "poolbench stress: more violations; only counting them from here\n");
+    if (run->violations == (uint64_t)run->o.max_printed + 1)
+        fprintf(logf_(run),
+                "poolbench stress: more violations; from here only the first of each check "
+                "is printed\n");
     fflush(logf_(run));
     pthread_mutex_unlock(&run->viol_mu);
 }

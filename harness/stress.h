@@ -67,7 +67,8 @@ typedef struct pbh_stress_opts {
                               (default 30 s; at most a third of the watchdog's bound) */
     int64_t watchdog;      /* ns one operation may take before the run is hung (default 90 s) */
     FILE *log;             /* seed, violations, notes (NULL: stderr) */
-    int max_printed;       /* violations printed in full (default 20; the rest are counted) */
+    int max_printed;       /* violations printed in full (default 20; after that only the
+                              first of each check, the rest are counted) */
     bool quiet;            /* no notes, only violations */
     bool no_stacks;        /* the watchdog prints no gdb stacks (tests) */
     const char *command;   /* how the run was started, for the watchdog's report */

@@ -272,6 +272,9 @@ static void expect_caught(pbt_breakage m, const char *check)
     /* The log names the check, the seed and where it happened. */
     char want[128];
     snprintf(want, sizeof want, "VIOLATION of %s [broken, seed 7, ", check);
+    if (!strstr(log, want))
+        fprintf(stderr, "breakage %d: no line \"%s\" in the log:\n%s", (int)m, want,
+                log ? log : "");
     assert_non_null(strstr(log, want));
     free(log);
     json_decref(c);
