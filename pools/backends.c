@@ -1,28 +1,32 @@
 /*
  * backends.c — the built-in backends, in the order `poolbench list` shows
  * them. Adding one: its file fills a pb_backend, and one line here.
+ *
+ * Adapters over other libraries (GLib, libuv) are built as loadable modules
+ * (pools/adapters/CMakeLists.txt) and listed in the second table: pool.c
+ * loads one the first time its backend is looked up, so a program that never
+ * uses it — every exec worker among them — does not load that library.
  */
 #include <stddef.h>
 
-#include <pb/backend.h>
+#include "core-int.h"
 
 extern const pb_backend pb__backend_thread;
 extern const pb_backend pb__backend_fork, pb__backend_exec; /* fork.c, exec.c */
-#ifdef PB_HAVE_GLIB
-extern const pb_backend pb__backend_glib; /* adapters/glib.c */
-#endif
-#ifdef PB_HAVE_LIBUV
-extern const pb_backend pb__backend_libuv; /* adapters/libuv.c */
-#endif
 
 const pb_backend *const pb__builtin_backends[] = {
     &pb__backend_thread,
-    &pb__backend_fork, &pb__backend_exec,
+    &pb__backend_fork,
+    &pb__backend_exec,
+    NULL,
+};
+
+pb__module_backend pb__module_backends[] = {
 #ifdef PB_HAVE_GLIB
-    &pb__backend_glib,
+    {.name = "glib", .file = "pb-glib.so", .symbol = "pb__backend_glib"},
 #endif
 #ifdef PB_HAVE_LIBUV
-    &pb__backend_libuv,
+    {.name = "libuv", .file = "pb-libuv.so", .symbol = "pb__backend_libuv"},
 #endif
-    NULL,
+    {.name = NULL},
 };

@@ -66,6 +66,16 @@ bool pb__pool_waiter_spins(const pb_pool *pool);
 /* Whether the pool has been shut down (for map's PB_ESHUTDOWN). */
 bool pb__pool_is_shutdown(const pb_pool *pool);
 
+/* A backend built as a loadable module (backends.c lists them; pool.c loads
+ * one on first lookup). `loaded` and `error` are guarded by pool.c's lock. */
+typedef struct {
+    const char *name;   /* the backend's name, e.g. "glib" */
+    const char *file;   /* the module, in <libpbpools' directory>/poolbench/ */
+    const char *symbol; /* its const pb_backend */
+    const pb_backend *loaded;
+    char error[320]; /* why loading failed (it is not tried again) */
+} pb__module_backend;
+
 /* ---- Small helpers ---- */
 
 /* Formats into a new malloc'd string; NULL on ENOMEM. */

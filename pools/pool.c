@@ -9,8 +9,17 @@
  * Backends: the built-in ones are listed in backends.c; others arrive through
  * pb_backend_register(). The list only grows; the names array handed out by
  * pb_backend_names() is rebuilt under a lock on registration (documented as
- * valid until the next registration).
+ * valid until the next registration). Module backends (backends.c's second
+ * table) are named without being loaded; pb_backend_find() dlopens one the
+ * first time it is asked for, from the directory "poolbench" next to the
+ * file libpbpools was loaded from (the same layout in the build tree and in
+ * an installed tree), and never unloads it.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* dladdr */
+#endif
+#include <dlfcn.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +31,7 @@
 #define PB__BACKENDS_MAX 64
 
 extern const pb_backend *const pb__builtin_backends[]; /* backends.c, NULL-terminated */
+extern pb__module_backend pb__module_backends[];        /* backends.c, name NULL ends it */
 
 struct pb_pool {
     const pb_backend *backend;
@@ -31,6 +41,7 @@ struct pb_pool {
 };
 
 static pthread_mutex_t backends_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t modules_lock = PTHREAD_MUTEX_INITIALIZER;
 static const pb_backend *extra[PB__BACKENDS_MAX];
 static size_t nextra;
 static const char *names[PB__BACKENDS_MAX * 2 + 1];
@@ -51,6 +62,37 @@ const char *pb_pool_last_error(void)
     return last_error;
 }
 
+/* Loads module m if that was not tried yet; its backend, or NULL with
+ * m->error saying why. Called with modules_lock held. */
+static const pb_backend *module_load(pb__module_backend *m)
+{
+    if (m->loaded || m->error[0])
+        return m->loaded;
+    char path[PATH_MAX];
+    Dl_info info;
+    const char *self = dladdr((void *)&pb_backend_find, &info) ? info.dli_fname : NULL;
+    const char *slash = self ? strrchr(self, '/') : NULL;
+    if (slash)
+        snprintf(path, sizeof path, "%.*s/poolbench/%s", (int)(slash - self), self, m->file);
+    else
+        snprintf(path, sizeof path, "%s", m->file); /* the loader's search path */
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        snprintf(m->error, sizeof m->error, "the %s backend could not be loaded: %s", m->name,
+                 dlerror());
+        return NULL;
+    }
+    const pb_backend *b = dlsym(h, m->symbol);
+    if (!b || !b->name || strcmp(b->name, m->name) != 0) {
+        snprintf(m->error, sizeof m->error, "the %s backend could not be loaded: %.200s has no %s",
+                 m->name, path, m->symbol);
+        dlclose(h);
+        return NULL;
+    }
+    m->loaded = b;
+    return b;
+}
+
 const pb_backend *pb_backend_find(const char *name)
 {
     if (!name)
@@ -58,6 +100,16 @@ const pb_backend *pb_backend_find(const char *name)
     for (size_t i = 0; pb__builtin_backends[i]; i++)
         if (!strcmp(pb__builtin_backends[i]->name, name))
             return pb__builtin_backends[i];
+    for (pb__module_backend *m = pb__module_backends; m->name; m++) {
+        if (strcmp(m->name, name) != 0)
+            continue;
+        pthread_mutex_lock(&modules_lock);
+        const pb_backend *b = module_load(m);
+        if (!b)
+            pb_backend_error(PB_ENOENT, "%s", m->error);
+        pthread_mutex_unlock(&modules_lock);
+        return b;
+    }
     const pb_backend *b = NULL;
     pthread_mutex_lock(&backends_lock);
     for (size_t i = 0; i < nextra && !b; i++)
@@ -91,6 +143,8 @@ const char *const *pb_backend_names(void)
         size_t k = 0;
         for (size_t i = 0; pb__builtin_backends[i]; i++)
             names[k++] = pb__builtin_backends[i]->name;
+        for (pb__module_backend *m = pb__module_backends; m->name; m++)
+            names[k++] = m->name;
         for (size_t i = 0; i < nextra; i++)
             names[k++] = extra[i]->name;
         names[k] = NULL;
@@ -117,6 +171,8 @@ int pb_pool_create(const char *backend, const pb_pool_opts *opts, pb_pool **out)
     if (!backend || !out)
         return pb_backend_error(PB_EINVAL, "backend name and out are required");
     const pb_backend *b = pb_backend_find(backend);
+    if (!b && last_error[0]) /* a module backend that did not load says why */
+        return PB_ENOENT;
     if (!b)
         return pb_backend_error(PB_ENOENT, "unknown backend '%s'", backend);
 

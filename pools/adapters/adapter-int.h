@@ -11,8 +11,9 @@
  * the first failure's message kept for the life of the pool. When and in
  * which thread the initializer runs is each adapter's own business.
  *
- * adapter-common.c is compiled into libpbpools whenever either adapter is
- * (adapters/CMakeLists.txt).
+ * Each adapter is a loadable module (adapters/CMakeLists.txt) built from its
+ * own file and adapter-common.c; its only exported symbol is its pb_backend,
+ * declared PB__ADAPTER_EXPORT, which pools/backends.c names for dlsym.
  */
 #ifndef PB_ADAPTER_INT_H
 #define PB_ADAPTER_INT_H
@@ -21,6 +22,9 @@
 #include <stddef.h>
 
 #include <pb/backend.h>
+
+/* The one symbol a module exports: everything else is hidden. */
+#define PB__ADAPTER_EXPORT __attribute__((visibility("default")))
 
 typedef struct pb__adapter_init {
     const pb_task *task; /* NULL: no initializer */

@@ -508,7 +508,7 @@ static int glib_binding(void *state, int worker, char *buf, size_t size)
     return 0;
 }
 
-const pb_backend pb__backend_glib = {
+PB__ADAPTER_EXPORT const pb_backend pb__backend_glib = {
     .name = "glib",
     .summary = "GLib " PB__GLIB_VERSION " GThreadPool, exclusive threads; "
                "no task_timeout, no max_tasks_per_worker",

@@ -555,7 +555,7 @@ static int uvb_create(const pb_pool_opts *opts, void **state, int *workers)
     return 0;
 }
 
-const pb_backend pb__backend_libuv = {
+PB__ADAPTER_EXPORT const pb_backend pb__backend_libuv = {
     .name = "libuv",
     .summary = "libuv " PB__UV_VERSION " uv_queue_work from a private loop thread; "
                "workers <= the process-wide threadpool (UV_THREADPOOL_SIZE, default 4); "

@@ -83,7 +83,9 @@ typedef struct pb_backend {
     bool waiter_sleeps;
 } pb_backend;
 
-/* The backend table registered under name (built in or added), or NULL. */
+/* The backend table registered under name (built in or added), or NULL.
+ * The glib and libuv adapters are modules loaded on their first lookup; when
+ * one cannot be loaded, NULL, and pb_pool_last_error() says why. */
 const pb_backend *pb_backend_find(const char *name);
 
 /* Adds a backend from outside the library. The table must live as long as the
