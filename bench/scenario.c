@@ -58,6 +58,16 @@ const pb_param *pb_scenario_param(const pb_scenario *s, const char *name)
 
 /* ---- Values ---- */
 
+int64_t pb_param_num(const pb_scenario *s, const pb_param_value *values, const char *name)
+{
+    const pb_param *p = pb_scenario_param(s, name);
+    if (!p) {
+        fprintf(stderr, "poolbench: scenario %s has no parameter '%s'\n", s->name, name);
+        abort();
+    }
+    return values[p - s->params].num;
+}
+
 typedef struct unit {
     const char *suffix;
     double scale;

@@ -95,6 +95,8 @@ typedef struct pb_sc pb_sc;
  * pb_sc_fail() said why, else the harness names the code). */
 #define PB_SC_SKIPPED 1
 
+struct pb_param_value; /* below */
+
 typedef struct pb_scenario {
     const char *name;          /* stable identifier, used in suites and results */
     const char *summary;       /* one line for `poolbench list` */
@@ -105,6 +107,13 @@ typedef struct pb_scenario {
                                   reasons ("workers in other processes and
                                   task_timeout"); NULL: any backend */
     int (*run)(pb_sc *sc);     /* one repetition */
+    /* Optional: checks one case's values together (values[i] is params[i]'s)
+     * before anything runs, for what no single parameter's range can say
+     * ("min is above max"). Returns 0, or PB_EINVAL with one line in err.
+     * The harness refuses a plan holding such a case (bad input, exit 2), so
+     * run() may take the combination as checked. */
+    int (*check)(const struct pb_scenario *s, const struct pb_param_value *values, char *err,
+                 size_t errlen);
 } pb_scenario;
 
 /* Every scenario, floor measurements included, in list.h order; *n gets the
@@ -127,6 +136,11 @@ typedef struct pb_param_value {
     int64_t num;
     const char *word;
 } pb_param_value;
+
+/* In a scenario's check(): the number given to parameter `name` in values.
+ * Asking for a parameter the scenario did not declare is a programming error
+ * (abort). */
+int64_t pb_param_num(const pb_scenario *s, const pb_param_value *values, const char *name);
 
 /* Parses one value written as text ("100us", "4KiB", "12", "callback") for
  * param p. Returns 0, or PB_EINVAL with one line in err saying what was

@@ -295,6 +295,18 @@ int pbh_plan_build(const pbh_suite *suite, const char *const *only, size_t nonly
                 rc = expand_entry(plan, &cap, sel[j], sel, nsel);
         }
 
+    /* Combinations of values no single range rules out. */
+    for (size_t i = 0; !rc && i < plan->ncases; i++) {
+        const pbh_case *c = &plan->cases[i];
+        char why[256] = "";
+        if (c->scenario->check && c->scenario->check(c->scenario, c->values, why, sizeof why)) {
+            snprintf(err, errlen, "%s%scase '%s': %s", suite->path ? suite->path : "",
+                     suite->path && *suite->path ? ": " : "", c->label,
+                     why[0] ? why : "invalid parameters");
+            rc = PB_EINVAL;
+        }
+    }
+
     free(sel);
     free(defaults);
     if (rc) {

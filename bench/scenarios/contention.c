@@ -52,15 +52,24 @@ static void *submitter(void *p)
     return NULL;
 }
 
+static int check(const pb_scenario *sc, const pb_param_value *v, char *err, size_t errlen)
+{
+    int64_t s = pb_param_num(sc, v, "submitters"), total = pb_param_num(sc, v, "tasks");
+    if (s > total) {
+        snprintf(err, errlen, "parameter submitters (%lld) is above tasks (%lld)", (long long)s,
+                 (long long)total);
+        return PB_EINVAL;
+    }
+    return 0;
+}
+
 static int run(pb_sc *sc)
 {
     pb_pool *pool = pbs_pool(sc);
     if (!pool)
         return PB_EINVAL;
     size_t s = (size_t)pb_sc_num(sc, "submitters");
-    size_t total = (size_t)pb_sc_num(sc, "tasks");
-    if (s > total)
-        return pb_sc_fail(sc, PB_EINVAL, "parameter submitters (%zu) is above tasks (%zu)", s, total);
+    size_t total = (size_t)pb_sc_num(sc, "tasks"); /* >= s: check() */
     size_t per = total / s;
     int rc = pbs_warm(sc, pool, 20);
     if (rc)
@@ -142,4 +151,5 @@ const pb_scenario pb_scenario_contention = {
     .headline = "throughput",
     .params = params,
     .run = run,
+    .check = check,
 };

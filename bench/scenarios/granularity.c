@@ -22,16 +22,24 @@
 
 #include "common.h"
 
+static int check(const pb_scenario *sc, const pb_param_value *v, char *err, size_t errlen)
+{
+    int64_t gmax = pb_param_num(sc, v, "max"), gmin = pb_param_num(sc, v, "min");
+    if (gmin > gmax) {
+        snprintf(err, errlen, "parameter min (%lld ns) is above max (%lld ns)", (long long)gmin,
+                 (long long)gmax);
+        return PB_EINVAL;
+    }
+    return 0;
+}
+
 static int run(pb_sc *sc)
 {
     pb_pool *pool = pbs_pool(sc);
     if (!pool)
         return PB_EINVAL;
     int64_t gmax = pb_sc_num(sc, "max"), gmin = pb_sc_num(sc, "min");
-    int64_t tasks = pb_sc_num(sc, "tasks"), work = pb_sc_num(sc, "work");
-    if (gmin > gmax)
-        return pb_sc_fail(sc, PB_EINVAL, "parameter min (%lld ns) is above max (%lld ns)",
-                          (long long)gmin, (long long)gmax);
+    int64_t tasks = pb_sc_num(sc, "tasks"), work = pb_sc_num(sc, "work"); /* min <= max: check() */
     int workers = pb_pool_workers(pool);
     int rc = pbs_warm(sc, pool, 20);
     if (rc)
@@ -81,4 +89,5 @@ const pb_scenario pb_scenario_granularity = {
     .headline = "metg",
     .params = params,
     .run = run,
+    .check = check,
 };

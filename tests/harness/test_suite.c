@@ -421,6 +421,40 @@ static void test_plan(void **state)
     pbh_suite_free(s);
 }
 
+/* Values each in range but wrong together: the plan is refused before
+ * anything runs, naming the case and the parameters; a sweep with one bad
+ * combination is refused whole. */
+static void test_plan_checks(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *json, *fragment;
+    } bad[] = {
+        {"{\"scenarios\": [{\"name\": \"contention\", \"params\": {\"submitters\": [1, 8], \"tasks\": 4}}]}",
+         "case 'contention submitters=8': parameter submitters (8) is above tasks (4)"},
+        {"{\"scenarios\": [{\"name\": \"granularity\", \"params\": {\"min\": \"2ms\", \"max\": \"1ms\"}}]}",
+         "case 'granularity': parameter min (2000000 ns) is above max (1000000 ns)"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        pbh_suite *s = parse(bad[i].json);
+        pbh_plan p;
+        char err[512] = "";
+        assert_int_equal(pbh_plan_build(s, NULL, 0, &p, err, sizeof err), PB_EINVAL);
+        if (!strstr(err, bad[i].fragment))
+            fail_msg("message '%s' lacks '%s'", err, bad[i].fragment);
+        pbh_suite_free(s);
+    }
+    pbh_suite *s = parse("{\"scenarios\": [{\"name\": \"contention\", \"params\": {\"submitters\": 4, \"tasks\": 4}},"
+                         " {\"name\": \"granularity\", \"params\": {\"min\": \"1ms\", \"max\": \"1ms\"}}]}");
+    pbh_plan p;
+    char err[512] = "";
+    assert_int_equal(pbh_plan_build(s, NULL, 0, &p, err, sizeof err), 0);
+    assert_int_equal(count(&p, "contention"), 1);
+    assert_int_equal(count(&p, "granularity"), 1);
+    pbh_plan_free(&p);
+    pbh_suite_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -428,6 +462,7 @@ int main(void)
         cmocka_unit_test(test_good_suite),   cmocka_unit_test(test_bad_suites),
         cmocka_unit_test(test_unknown_backend), cmocka_unit_test(test_locate),
         cmocka_unit_test(test_shipped),      cmocka_unit_test(test_plan),
+        cmocka_unit_test(test_plan_checks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
