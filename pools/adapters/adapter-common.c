@@ -2,11 +2,34 @@
  * adapter-common.c — the initializer and broken-pool handling the adapters
  * share (adapter-int.h says what and why).
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "adapter-int.h"
+
+static pthread_once_t word_once = PTHREAD_ONCE_INIT;
+static pthread_key_t word_key;
+static bool word_ok;
+
+static void word_init(void)
+{
+    word_ok = pthread_key_create(&word_key, NULL) == 0;
+}
+
+uintptr_t pb__adapter_thread_word(void)
+{
+    pthread_once(&word_once, word_init);
+    return word_ok ? (uintptr_t)pthread_getspecific(word_key) : 0;
+}
+
+void pb__adapter_set_thread_word(uintptr_t v)
+{
+    pthread_once(&word_once, word_init);
+    if (word_ok)
+        pthread_setspecific(word_key, (void *)v);
+}
 
 int pb__adapter_init_new(pb__adapter_init *in, const pb_pool_opts *opts)
 {

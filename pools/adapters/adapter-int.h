@@ -20,6 +20,7 @@
 
 #include <stdatomic.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <pb/backend.h>
 
@@ -57,5 +58,13 @@ static inline const char *pb__adapter_broken(pb__adapter_init *in)
  * fails it with PB_EBROKEN if the pool is broken, else runs its task and
  * completes it in this thread. Does not release the future. */
 void pb__adapter_run_claimed(pb__adapter_init *in, pb_future *f);
+
+/* The calling thread's word for this adapter (0 until set: each module has
+ * one). A pthread key rather than _Thread_local: the adapters are dlopen'd
+ * modules, where _Thread_local is dynamic TLS, and GCC 12's LeakSanitizer
+ * crashes walking dynamic TLS at exit ("Tracer caught signal 11"). When no
+ * key can be made, the word reads 0 and setting it does nothing. */
+uintptr_t pb__adapter_thread_word(void);
+void pb__adapter_set_thread_word(uintptr_t v);
 
 #endif /* PB_ADAPTER_INT_H */

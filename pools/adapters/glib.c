@@ -142,9 +142,9 @@ void __tsan_release(void *addr);
 /* The two kinds of control item; tasks travel as gitems. */
 static char start_marker, stop_marker;
 
-/* The worker index of the calling thread in the pool it serves (set by the
- * start item, read by the stop item of the same pool). */
-static _Thread_local int tl_index = -1;
+/* The worker index of the calling thread in the pool it serves, plus one,
+ * is the thread word (adapter-int.h): set by the start item, read by the
+ * stop item of the same pool. */
 
 /* ---- Bookkeeping ---- */
 
@@ -193,7 +193,7 @@ static void start_item(gpool *p)
     int i = p->next_index++;
     p->tids[i] = (pid_t)syscall(SYS_gettid);
     pthread_mutex_unlock(&p->mu);
-    tl_index = i;
+    pb__adapter_set_thread_word((uintptr_t)i + 1);
 
     int bind_error = 0;
     if (p->placement) {
@@ -226,8 +226,8 @@ static void start_item(gpool *p)
 
 static void stop_item(gpool *p)
 {
-    int i = tl_index;
-    tl_index = -1;
+    int i = (int)pb__adapter_thread_word() - 1;
+    pb__adapter_set_thread_word(0);
     if (p->placement && i >= 0 && i < p->workers && !hwloc_bitmap_iszero(p->saved[i])) {
         hwloc_topology_t topo;
         if (pb__topology(&topo) == 0)

@@ -167,8 +167,8 @@ struct upool {
 #define ITEM_OF(w) ((uitem *)((char *)(w) - offsetof(uitem, work)))
 
 static _Atomic uint64_t next_pool_id = 1;
-/* The last pool this thread ran the initializer for. */
-static _Thread_local uint64_t tl_inited;
+/* The last pool this thread ran the initializer for: the thread word
+ * (adapter-int.h) holds its id. */
 
 /* How many threads libuv's threadpool has (or will have): what libuv's
  * init_threads() computes from UV_THREADPOOL_SIZE, read as libuv reads it. */
@@ -207,7 +207,7 @@ static int threadpool_size_once(void)
  * ran there for this pool. */
 static void ensure_initialised(upool *p)
 {
-    if (tl_inited == p->id)
+    if (pb__adapter_thread_word() == (uintptr_t)p->id)
         return;
     pthread_t self = pthread_self();
     bool done = false;
@@ -234,7 +234,7 @@ static void ensure_initialised(upool *p)
             pb__adapter_set_broken(&p->init, "out of memory recording which threads ran it");
         pthread_mutex_unlock(&p->init_mu);
     }
-    tl_inited = p->id;
+    pb__adapter_set_thread_word((uintptr_t)p->id);
 }
 
 /* ---- Threadpool side ---- */
