@@ -20,6 +20,23 @@
  * is a normal exit, status 0. A malformed frame from the pool or a failed
  * write is not supposed to happen; the worker exits with status 70
  * (EX_SOFTWARE) or 74 (EX_IOERR) so the pool's message says so.
+ *
+ * Orphans. The pool never closes a worker's socket while the worker runs a
+ * task (destroy waits for running work; a task over task_timeout is killed),
+ * so a hang-up during a task means the pool's process is gone — killed,
+ * crashed, or exited without pb_pool_destroy(). A worker must not run on
+ * for hours after that, so a watch thread waits in poll(POLLRDHUP) on the
+ * socket and ends the process (_exit: nobody is left to read a status or
+ * stdio) when the hang-up comes while a task runs; while idle it leaves the
+ * end of file to the loop's normal exit. The flag handshake (task_running
+ * set before looking at watch_gone, watch_gone set before looking at
+ * task_running, both sequentially consistent) means a hang-up is acted on by
+ * one side or the other however the two interleave. PR_SET_PDEATHSIG is not
+ * used: it fires when the *thread* that forked the worker exits, and the
+ * pool's creator thread may end long before the pool does. The watch thread
+ * blocks every signal, so signals meant for the task reach the task's thread.
+ * ThreadSanitizer builds go without it (TSan refuses threads started in the
+ * child of a multi-threaded fork).
  */
 #include "proc-int.h"
 #include "wire-int.h"
@@ -27,6 +44,12 @@
 #include <pb/backend.h>
 
 #include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +59,20 @@
 
 #define EXIT_PROTOCOL 70 /* EX_SOFTWARE: the pool sent something we cannot read */
 #define EXIT_IO 74       /* EX_IOERR: the socket failed other than by end of file */
+#define EXIT_ORPHANED 0  /* the pool is gone: nobody reads this status */
+
+#if defined(__SANITIZE_THREAD__)
+#define PB__ORPHAN_WATCH 0
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define PB__ORPHAN_WATCH 0
+#endif
+#endif
+#ifndef PB__ORPHAN_WATCH
+#define PB__ORPHAN_WATCH 1
+#endif
+
+static atomic_bool task_running, watch_gone;
 
 static _Noreturn void leave(int status, bool flush_stdio)
 {
@@ -87,6 +124,50 @@ static void next_frame(int fd, pb__rxbuf *rx, pb__frame *fr, uint64_t *need, boo
     }
 }
 
+static void *orphan_watch(void *arg)
+{
+    struct pollfd pfd = { .fd = (int)(intptr_t)arg, .events = POLLRDHUP };
+    for (;;) {
+        int r = poll(&pfd, 1, -1);
+        if (r > 0 && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)))
+            break;
+        if (r < 0 && errno != EINTR)
+            break; /* cannot watch: the loop's own end of file still works */
+    }
+    atomic_store(&watch_gone, true);
+    if (atomic_load(&task_running))
+        _exit(EXIT_ORPHANED);
+    return NULL;
+}
+
+/* Whether the pool's end of the socket is closed (a look, no wait). */
+static bool pool_hung_up(int fd)
+{
+    struct pollfd pfd = { .fd = fd, .events = POLLRDHUP };
+    return poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
+/* Starts the watch thread (see "Orphans"); without it (no thread could be
+ * started) the worker still exits at its next read. */
+static void start_orphan_watch(int fd)
+{
+    if (!PB__ORPHAN_WATCH)
+        return;
+    pthread_attr_t a;
+    if (pthread_attr_init(&a) != 0)
+        return;
+    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&a, PTHREAD_STACK_MIN + 64 * 1024);
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_t t;
+    if (pthread_create(&t, &a, orphan_watch, (void *)(intptr_t)fd) != 0)
+        atomic_store(&watch_gone, true); /* nothing watches; the loop checks nothing */
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&a);
+}
+
 _Noreturn void pb__proc_worker_main(int fd, int status, const char *message, bool flush_stdio)
 {
     unsigned char hello[PB__WIRE_HELLO_HEAD + 512];
@@ -94,6 +175,8 @@ _Noreturn void pb__proc_worker_main(int fd, int status, const char *message, boo
     struct iovec iov[2] = { { hello, n } };
     if (pb__wire_send_all(fd, iov, 1) < 0)
         leave(EXIT_IO, flush_stdio);
+
+    start_orphan_watch(fd);
 
     pb__rxbuf rx = { 0 };
     char name[PB__WIRE_NAME_MAX + 1] = "";
@@ -115,7 +198,11 @@ _Noreturn void pb__proc_worker_main(int fd, int status, const char *message, boo
         const void *body;
         size_t body_len;
         if (task) {
+            atomic_store(&task_running, true);
+            if (atomic_load(&watch_gone) && pool_hung_up(fd))
+                _exit(EXIT_ORPHANED);
             pb_task_run(task, fr.body, fr.body_len, &out);
+            atomic_store(&task_running, false);
             body = out.code ? (const void *)out.message : out.data;
             body_len = out.code ? (out.message ? strlen(out.message) : 0) : out.len;
         } else {

@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -263,6 +264,51 @@ static void test_killed_from_outside(void **s)
     assert_true(run_pid(p) != pid);
     hold_open(&h);
     pb_pool_destroy(p);
+}
+
+/* The pool's process dies (SIGKILL: no destroy, no atexit) while a worker
+ * runs a task that would never end: the worker exits rather than running on
+ * as an orphan. The test process is the child subreaper, so the orphan
+ * becomes its child and its exit can be waited for. */
+static void test_orphaned_worker_exits(void **s)
+{
+    (void)s;
+    assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), 0);
+    hold h;
+    hold_init(&h);
+    pid_t host = fork();
+    assert_true(host >= 0);
+    if (host == 0) {
+        pb_pool_opts o;
+        pb_pool_opts_init(&o);
+        o.workers = 1;
+        pb_pool *p;
+        pb_future *f;
+        if (pb_pool_create(g_backend, &o, &p) ||
+            pb_submit(p, pb_task_find("f_hold"), h.arg, strlen(h.arg), &f))
+            _exit(3);
+        for (;;)
+            pause(); /* until killed */
+    }
+    int worker = hold_pid(&h); /* the task now runs in worker */
+    assert_int_equal(kill(host, SIGKILL), 0);
+    assert_int_equal(waitpid(host, NULL, 0), host);
+    int status = 0;
+    pid_t r = 0;
+    for (int i = 0; i < 30000 && r == 0; i++) { /* a hang guard, not a timing */
+        r = waitpid(worker, &status, WNOHANG);
+        if (r == 0)
+            usleep(1000);
+    }
+    prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0);
+    if (r != worker) {
+        kill(worker, SIGKILL);
+        waitpid(worker, NULL, 0);
+        hold_open(&h);
+        fail_msg("worker %d still ran its task 30 s after the pool's process was killed", worker);
+    }
+    assert_true(WIFEXITED(status));
+    hold_open(&h);
 }
 
 /* A worker that dies while idle is replaced and fails nothing. */
@@ -974,6 +1020,7 @@ int main(int argc, char **argv)
             cmocka_unit_test(test_crash_abort),
             cmocka_unit_test(test_crash_exit3),
             cmocka_unit_test(test_killed_from_outside),
+            cmocka_unit_test(test_orphaned_worker_exits),
             cmocka_unit_test(test_idle_death),
             cmocka_unit_test(test_timeout),
             cmocka_unit_test(test_timeout_term_ignored),
