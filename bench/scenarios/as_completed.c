@@ -16,11 +16,13 @@
  *              futures completing within a moment of each other on two
  *              threads may be heard of in either order: inversions up to
  *              `slack` are not counted. A completing thread preempted
- *              between its timestamp and the notification (a loaded
- *              machine) makes a rare larger one, so up to 1% of the yields
- *              (at least one) may be out of order; an iterator that ignored
- *              completion order gets a large share of its yields wrong with
- *              these random lengths, and fails.
+ *              between its timestamp and the notification makes a rare
+ *              larger one (up to a scheduler tick: seen at 2 in 100 with
+ *              libuv's 4 threads on 2 CPUs), so up to 4% of the yields (at
+ *              least two) may be out of order. An iterator that ignored
+ *              completion order and yielded in submission order would get
+ *              about 17% of its yields wrong with these random lengths on
+ *              2 workers, and fails.
  */
 #include "common.h"
 
@@ -119,7 +121,7 @@ static int run(pb_sc *sc)
     pb_sc_check(sc, "each_once", k == n && last == PB_EOF && !dups && !unknown,
                 "%zu of %zu futures yielded (%zu twice, %zu unknown), then %s", k, n, dups, unknown,
                 pb_strerror(last));
-    size_t allowed = n / 100 ? n / 100 : 1;
+    size_t allowed = n / 25 > 2 ? n / 25 : 2;
     pb_sc_check(sc, "order", inversions <= allowed && early_after == 0,
                 "%zu of %zu futures yielded after one that completed later (worst by %lld ns; "
                 "slack %lld ns, %zu allowed); %zu already-done futures came after newly completed "
