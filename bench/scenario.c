@@ -68,6 +68,19 @@ int64_t pb_param_num(const pb_scenario *s, const pb_param_value *values, const c
     return values[p - s->params].num;
 }
 
+int pb_param_not_above(const pb_scenario *s, const pb_param_value *values, const char *lo,
+                       const char *hi, char *err, size_t errlen)
+{
+    const pb_param *pl = pb_scenario_param(s, lo), *ph = pb_scenario_param(s, hi);
+    if (pb_param_num(s, values, lo) <= pb_param_num(s, values, hi))
+        return 0;
+    char a[64], b[64];
+    pb_param_format(pl, &values[pl - s->params], a, sizeof a);
+    pb_param_format(ph, &values[ph - s->params], b, sizeof b);
+    snprintf(err, errlen, "parameter %s (%s) is above %s (%s)", lo, a, hi, b);
+    return PB_EINVAL;
+}
+
 typedef struct unit {
     const char *suffix;
     double scale;

@@ -142,6 +142,11 @@ typedef struct pb_param_value {
  * (abort). */
 int64_t pb_param_num(const pb_scenario *s, const pb_param_value *values, const char *name);
 
+/* In a scenario's check(): 0 if parameter lo's value is not above hi's, else
+ * PB_EINVAL with "parameter lo (V) is above hi (W)" in err. */
+int pb_param_not_above(const pb_scenario *s, const pb_param_value *values, const char *lo,
+                       const char *hi, char *err, size_t errlen);
+
 /* Parses one value written as text ("100us", "4KiB", "12", "callback") for
  * param p. Returns 0, or PB_EINVAL with one line in err saying what was
  * expected ("expected a duration like 100us or 1ms, got 'x'"). */

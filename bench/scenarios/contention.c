@@ -54,13 +54,7 @@ static void *submitter(void *p)
 
 static int check(const pb_scenario *sc, const pb_param_value *v, char *err, size_t errlen)
 {
-    int64_t s = pb_param_num(sc, v, "submitters"), total = pb_param_num(sc, v, "tasks");
-    if (s > total) {
-        snprintf(err, errlen, "parameter submitters (%lld) is above tasks (%lld)", (long long)s,
-                 (long long)total);
-        return PB_EINVAL;
-    }
-    return 0;
+    return pb_param_not_above(sc, v, "submitters", "tasks", err, errlen);
 }
 
 static int run(pb_sc *sc)

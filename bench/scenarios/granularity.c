@@ -24,13 +24,7 @@
 
 static int check(const pb_scenario *sc, const pb_param_value *v, char *err, size_t errlen)
 {
-    int64_t gmax = pb_param_num(sc, v, "max"), gmin = pb_param_num(sc, v, "min");
-    if (gmin > gmax) {
-        snprintf(err, errlen, "parameter min (%lld ns) is above max (%lld ns)", (long long)gmin,
-                 (long long)gmax);
-        return PB_EINVAL;
-    }
-    return 0;
+    return pb_param_not_above(sc, v, "min", "max", err, errlen);
 }
 
 static int run(pb_sc *sc)

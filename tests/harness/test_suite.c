@@ -433,7 +433,7 @@ static void test_plan_checks(void **state)
         {"{\"scenarios\": [{\"name\": \"contention\", \"params\": {\"submitters\": [1, 8], \"tasks\": 4}}]}",
          "case 'contention submitters=8': parameter submitters (8) is above tasks (4)"},
         {"{\"scenarios\": [{\"name\": \"granularity\", \"params\": {\"min\": \"2ms\", \"max\": \"1ms\"}}]}",
-         "case 'granularity': parameter min (2000000 ns) is above max (1000000 ns)"},
+         "case 'granularity': parameter min (2ms) is above max (1ms)"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         pbh_suite *s = parse(bad[i].json);
