@@ -93,6 +93,14 @@ static const pb_backend *module_load(pb__module_backend *m)
     return b;
 }
 
+static pb__module_backend *module_named(const char *name)
+{
+    for (pb__module_backend *m = pb__module_backends; m->name; m++)
+        if (!strcmp(m->name, name))
+            return m;
+    return NULL;
+}
+
 const pb_backend *pb_backend_find(const char *name)
 {
     if (!name)
@@ -100,9 +108,8 @@ const pb_backend *pb_backend_find(const char *name)
     for (size_t i = 0; pb__builtin_backends[i]; i++)
         if (!strcmp(pb__builtin_backends[i]->name, name))
             return pb__builtin_backends[i];
-    for (pb__module_backend *m = pb__module_backends; m->name; m++) {
-        if (strcmp(m->name, name) != 0)
-            continue;
+    pb__module_backend *m = module_named(name);
+    if (m) {
         pthread_mutex_lock(&modules_lock);
         const pb_backend *b = module_load(m);
         if (!b)
@@ -123,7 +130,7 @@ int pb_backend_register(const pb_backend *b)
 {
     if (!b || !b->name || !*b->name || !b->create || !b->submit || !b->shutdown || !b->destroy)
         return PB_EINVAL;
-    if (pb_backend_find(b->name))
+    if (module_named(b->name) || pb_backend_find(b->name)) /* names are unique */
         return PB_EINVAL;
     int r = 0;
     pthread_mutex_lock(&backends_lock);

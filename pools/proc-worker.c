@@ -10,9 +10,10 @@
  *   A fork worker starts as a copy of a process that may have had other
  *   threads, which are gone in the child along with whatever locks they held.
  *   This loop therefore uses only: read/write on its socket, malloc (glibc
- *   resets its arenas' locks across fork), pb_task_find (the registry's
- *   lookup takes no lock) and pb_task_run. It never touches stdio, the pool's
- *   mutexes or the placement topology lock. Tasks themselves are the user's
+ *   resets its arenas' locks across fork), pthread_create for the orphan
+ *   watch below (glibc resets its thread-stack cache lock across fork too),
+ *   pb_task_find (the registry's lookup takes no lock) and pb_task_run. It
+ *   never touches stdio, the pool's mutexes or the placement topology lock. Tasks themselves are the user's
  *   business: a task that takes a lock some other parent thread held at fork
  *   time deadlocks in any fork-based pool (fork.c's header says more).
  *
@@ -163,7 +164,7 @@ static void start_orphan_watch(int fd)
     pthread_sigmask(SIG_SETMASK, &all, &old);
     pthread_t t;
     if (pthread_create(&t, &a, orphan_watch, (void *)(intptr_t)fd) != 0)
-        atomic_store(&watch_gone, true); /* nothing watches; the loop checks nothing */
+        atomic_store(&watch_gone, true); /* nothing watches: the loop looks before each task */
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&a);
 }
