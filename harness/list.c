@@ -132,7 +132,9 @@ int pb_cmd_list(int argc, char **argv)
     printf("backends:\n");
     for (const char *const *b = pb_backend_names(); b && *b; b++) {
         const char *summary = pb_backend_summary(*b);
-        printf("  %-15s %s\n", *b, summary ? summary : "");
+        /* A module backend that cannot be loaded is listed with the reason. */
+        printf("  %-15s %s%s\n", *b, summary ? summary : "unavailable: ",
+               summary ? "" : pb_pool_last_error());
     }
 
     size_t n;

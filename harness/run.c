@@ -256,6 +256,20 @@ int pb_cmd_run(int argc, char **argv)
         for (int i = 0; i < nbackends; i++)
             backends[i] = (char *)known[i];
     }
+    /* A module backend (glib, libuv) that cannot be loaded: an error when
+     * asked for by name, a note when it was only part of "every one". */
+    bool by_name = (backend_arg && strcmp(backend_arg, "all")) || (!backend_arg && suite->nbackends);
+    for (int i = 0; i < nbackends;) {
+        if (pb_backend_summary(backends[i])) {
+            i++;
+            continue;
+        }
+        fprintf(stderr, "poolbench run: %s%s\n", by_name ? "" : "left out: ", pb_pool_last_error());
+        if (by_name)
+            goto out;
+        memmove(&backends[i], &backends[i + 1], (size_t)(nbackends - i) * sizeof *backends);
+        nbackends--;
+    }
     if (nbackends == 0) {
         fprintf(stderr, "poolbench run: no backend to run (none is registered)\n");
         goto out;

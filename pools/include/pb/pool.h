@@ -147,7 +147,8 @@ const char *pb_pool_last_error(void);
  * The array is valid until the next pb_backend_register(). */
 const char *const *pb_backend_names(void);
 
-/* A one-line description of the named backend, or NULL if unknown. */
+/* A one-line description of the named backend, or NULL if unknown (or a
+ * module backend that cannot be loaded: pb_pool_last_error() says why). */
 const char *pb_backend_summary(const char *backend);
 
 /* The number of workers the pool runs. */
