@@ -63,6 +63,13 @@ if ! grep -q '^ *external ' "$log"; then
     exit 1
 fi
 
+step "poolbench list: the installed glib and libuv modules load"
+if grep -q 'unavailable:' "$log"; then
+    echo "FAILED: the installed poolbench cannot load a module of its own:" >&2
+    grep 'unavailable:' "$log" >&2
+    exit 1
+fi
+
 step "conformance over the plugin"
 run "$conformance" --load "$plugin" --backend external
 grep -E '^\[  (PASSED|SKIP    ) \]' "$log" | sed 's/^/   /'
