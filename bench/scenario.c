@@ -58,25 +58,33 @@ const pb_param *pb_scenario_param(const pb_scenario *s, const char *name)
 
 /* ---- Values ---- */
 
-int64_t pb_param_num(const pb_scenario *s, const pb_param_value *values, const char *name)
+/* The declaration of s's parameter name; a name s does not declare is a
+ * programming error (abort). */
+static const pb_param *declared(const pb_scenario *s, const char *name)
 {
     const pb_param *p = pb_scenario_param(s, name);
     if (!p) {
         fprintf(stderr, "poolbench: scenario %s has no parameter '%s'\n", s->name, name);
         abort();
     }
-    return values[p - s->params].num;
+    return p;
+}
+
+int64_t pb_param_num(const pb_scenario *s, const pb_param_value *values, const char *name)
+{
+    return values[declared(s, name) - s->params].num;
 }
 
 int pb_param_not_above(const pb_scenario *s, const pb_param_value *values, const char *lo,
                        const char *hi, char *err, size_t errlen)
 {
-    const pb_param *pl = pb_scenario_param(s, lo), *ph = pb_scenario_param(s, hi);
-    if (pb_param_num(s, values, lo) <= pb_param_num(s, values, hi))
+    const pb_param *pl = declared(s, lo), *ph = declared(s, hi);
+    const pb_param_value *vl = &values[pl - s->params], *vh = &values[ph - s->params];
+    if (vl->num <= vh->num)
         return 0;
     char a[64], b[64];
-    pb_param_format(pl, &values[pl - s->params], a, sizeof a);
-    pb_param_format(ph, &values[ph - s->params], b, sizeof b);
+    pb_param_format(pl, vl, a, sizeof a);
+    pb_param_format(ph, vh, b, sizeof b);
     snprintf(err, errlen, "parameter %s (%s) is above %s (%s)", lo, a, hi, b);
     return PB_EINVAL;
 }

@@ -217,6 +217,7 @@ int pb_cmd_run(int argc, char **argv)
 
     /* Backends: --backend, else the suite's, else every one registered. */
     const char *const *known = pb_backend_names();
+    bool every = false; /* not named: every backend registered */
     if (backend_arg && strcmp(backend_arg, "all")) {
         if (!(backends = pbh_split_list("run", "--backend", backend_arg, &nbackends)))
             goto out;
@@ -248,6 +249,7 @@ int pb_cmd_run(int argc, char **argv)
         for (int i = 0; i < nbackends; i++)
             backends[i] = suite->backends[i];
     } else {
+        every = true;
         for (const char *const *k = known; k && *k; k++)
             nbackends++;
         backends = calloc((size_t)nbackends + 1, sizeof *backends);
@@ -257,15 +259,14 @@ int pb_cmd_run(int argc, char **argv)
             backends[i] = (char *)known[i];
     }
     /* A module backend (glib, libuv) that cannot be loaded: an error when
-     * asked for by name, a note when it was only part of "every one". */
-    bool by_name = (backend_arg && strcmp(backend_arg, "all")) || (!backend_arg && suite->nbackends);
+     * asked for by name, a note when it was only part of every one. */
     for (int i = 0; i < nbackends;) {
         if (pb_backend_summary(backends[i])) {
             i++;
             continue;
         }
-        fprintf(stderr, "poolbench run: %s%s\n", by_name ? "" : "left out: ", pb_pool_last_error());
-        if (by_name)
+        fprintf(stderr, "poolbench run: %s%s\n", every ? "left out: " : "", pb_pool_last_error());
+        if (!every)
             goto out;
         memmove(&backends[i], &backends[i + 1], (size_t)(nbackends - i) * sizeof *backends);
         nbackends--;
