@@ -26,9 +26,10 @@
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <dirent.h>
 
 #include <pb/pool.h>
+
+#include "census.h"
 
 #define SEC ((int64_t)1000000000)
 
@@ -475,37 +476,12 @@ static void test_glib_pinned(void **unused)
     pb_pool_destroy(pool);
 }
 
-static int count_threads(void)
-{
-    int n = 0;
-    DIR *d = opendir("/proc/self/task");
-    if (!d)
-        return -1;
-    for (struct dirent *e; (e = readdir(d));)
-        n += e->d_name[0] != '.';
-    closedir(d);
-    return n;
-}
-
-/* The thread count, given up to 5 s to fall to `expect` (threads that have
- * exited can stay listed in /proc/self/task for a moment). */
-static int threads_settled(int expect)
-{
-    int n = count_threads();
-    for (int i = 0; i < 5000 && n > expect; i++) {
-        struct timespec ts = {0, 1000000};
-        nanosleep(&ts, NULL);
-        n = count_threads();
-    }
-    return n;
-}
-
 /* GLib's threads cannot be joined; destroy still leaves none of the pool's
  * threads behind, pinned or not, and whatever GLib had cached before. */
 static void test_glib_threads_gone(void **unused)
 {
     (void)unused;
-    int before = count_threads();
+    int before = pbt_threads_quiet();
     if (before < 0)
         skip();
     int first;
@@ -519,12 +495,14 @@ static void test_glib_threads_gone(void **unused)
         if (cycle % 2 && ncpu > 1)
             o.pin = pin;
         pb_pool *pool = make_pool(&o);
-        assert_true(count_threads() >= before + 3);
+        assert_true(pbt_count_threads() >= before + 3);
         pb_future *f = submit(pool, "adp_whoami", NULL, 0);
         assert_int_equal(pb_future_result(f, 30 * SEC, NULL, NULL), 0);
         pb_future_release(f);
         pb_pool_destroy(pool);
-        assert_int_equal(threads_settled(before), before);
+        int after = pbt_threads_settled(before);
+        if (after > before)
+            fail_msg("cycle %d: %d threads after destroy, %d before", cycle, after, before);
     }
 }
 

@@ -75,7 +75,7 @@ static void check_nothing_left(int fds0, int threads0, const char *when)
 {
     STEP("checking threads, fds and children %s", when);
     int threads = pbc_count_threads_settled(threads0);
-    if (threads != threads0) {
+    if (threads > threads0) {
         char now[1024];
         describe_threads(now, sizeof now);
         FAIL("%s: %d threads, %d before (now: %s)", when, threads, threads0, now);
@@ -145,7 +145,7 @@ PBC_CASE(resources, nothing_left_after_destroy)
     pbc_thread_start(&warm, nothing, NULL);
     pbc_thread_join(&warm);
     int fds0 = pbc_count_fds();
-    int threads0 = pbc_count_threads();
+    int threads0 = pbc_count_threads_quiet();
     CHECK_MSG(!pbc_has_children(), "the case process has a child before any pool exists");
     for (int cycle = 0; cycle < 4; cycle++) {
         STEP("cycle %d", cycle);
@@ -177,7 +177,7 @@ PBC_CASE(resources, no_growth_across_pools)
     some_work(pool, 0);
     pb_pool_destroy(pool);
     int fds1 = pbc_count_fds();
-    int threads1 = pbc_count_threads();
+    int threads1 = pbc_count_threads_quiet();
     for (int cycle = 1; cycle < 6; cycle++) {
         STEP("cycle %d", cycle);
         pool = pbc_pool(backend, 2, NULL);

@@ -276,12 +276,13 @@ long pbc_counter_get(pbc_counter *c);
 void pbc_counter_wait_ge(pbc_counter *c, long n); /* hang guard: the case timeout */
 void pbc_counter_destroy(pbc_counter *c);
 
-int pbc_count_fds(void);       /* entries of /proc/self/fd */
-int pbc_count_threads(void);
-/* The thread count, given up to 2 s to fall to `expect` (joined threads may
- * linger in /proc/self/task briefly). */
-int pbc_count_threads_settled(int expect);   /* entries of /proc/self/task */
-bool pbc_has_children(void);   /* waitpid(-1, WNOHANG) is not ECHILD */
+/* Threads, fds and children of the case process, through tests/common's
+ * census (census.h says why thread counts need care): a baseline thread
+ * count is taken quiet, a later one settled; only more is a leak. */
+int pbc_count_fds(void);                   /* entries of /proc/self/fd */
+int pbc_count_threads_quiet(void);         /* entries of /proc/self/task */
+int pbc_count_threads_settled(int expect);
+bool pbc_has_children(void);   /* a child, exited or not, without reaping it */
 long pbc_gettid(void);
 int pbc_allowed_cpus(int *first); /* CPUs in this process's affinity mask */
 

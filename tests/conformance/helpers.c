@@ -8,6 +8,7 @@
  * teardown that could hang on a broken pool.
  */
 #include "conformance.h"
+#include "census.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -366,54 +367,32 @@ void pbc_counter_destroy(pbc_counter *c)
 
 /* ---- Resources ---- */
 
-static int count_dir(const char *path)
+/* Both fd counts include the descriptor that lists the directory; they are
+ * only ever compared with each other. */
+int pbc_count_fds(void)
 {
-    DIR *d = opendir(path);
-    CHECK_MSG(d != NULL, "opendir %s: %s", path, strerror(errno));
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-            n++;
-    }
-    closedir(d);
+    int n = pbt_count_fds();
+    CHECK_MSG(n >= 0, "listing /proc/self/fd: %s", strerror(errno));
     return n;
 }
 
-/* Both counts include the descriptor opendir itself holds; they are only
- * ever compared with each other. */
-int pbc_count_fds(void)
+int pbc_count_threads_quiet(void)
 {
-    return count_dir("/proc/self/fd");
-}
-
-int pbc_count_threads(void)
-{
-    return count_dir("/proc/self/task");
+    int n = pbt_threads_quiet();
+    CHECK_MSG(n >= 0, "listing /proc/self/task: %s", strerror(errno));
+    return n;
 }
 
 int pbc_count_threads_settled(int expect)
 {
-    /* A joined thread can stay listed in /proc/self/task for a moment: the
-     * kernel wakes pthread_join when the thread clears its tid, a little
-     * before it releases the task. That is not a leak, so look again for up
-     * to 2 s before reporting a count other than `expect`. */
-    int n = pbc_count_threads();
-    for (int i = 0; i < 2000 && n > expect; i++) {
-        struct timespec ts = {0, 1000000};
-        nanosleep(&ts, NULL);
-        n = pbc_count_threads();
-    }
+    int n = pbt_threads_settled(expect);
+    CHECK_MSG(n >= 0, "listing /proc/self/task: %s", strerror(errno));
     return n;
 }
 
 bool pbc_has_children(void)
 {
-    siginfo_t info;
-    memset(&info, 0, sizeof info);
-    /* WNOWAIT: look without reaping, so a leaked zombie stays visible. */
-    int rc = waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT);
-    return !(rc == -1 && errno == ECHILD);
+    return pbt_has_children();
 }
 
 long pbc_gettid(void)

@@ -11,6 +11,7 @@
  * running wait for a gate file the test creates.
  */
 #include "faults.h"
+#include "census.h"
 
 #include <pb/pool.h>
 
@@ -899,39 +900,18 @@ static void test_fork_with_busy_threads(void **s)
 
 /* ---- leaks ---- */
 
-static int count_dir(const char *path)
+/* Nothing of a pool is left: the fd count is back where it was, no thread
+ * more than the baseline, no child (not even a zombie). */
+static void nothing_left(int fds, int threads, const char *when)
 {
-    DIR *d = opendir(path);
-    assert_non_null(d);
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        n += e->d_name[0] != '.';
-    closedir(d);
-    return n;
-}
-
-/* The thread count, given up to 2 s to fall to `expect`: a joined thread can
- * stay listed in /proc/self/task for a moment after pthread_join returns (the
- * kernel clears its tid a little before it releases the task). */
-static int threads_settled(int expect)
-{
-    int n = count_dir("/proc/self/task");
-    for (int i = 0; i < 2000 && n > expect; i++) {
-        struct timespec ts = {0, 1000000};
-        nanosleep(&ts, NULL);
-        n = count_dir("/proc/self/task");
-    }
-    return n;
-}
-
-static void no_children_left(void)
-{
-    errno = 0;
-    int st;
-    pid_t r = waitpid(-1, &st, WNOHANG);
-    if (r != -1 || errno != ECHILD)
-        fail_msg("a child is left after destroy (waitpid -> %d, %s)", (int)r, strerror(errno));
+    int now = pbt_count_fds();
+    if (now != fds)
+        fail_msg("%s: %d fds open, %d before", when, now, fds);
+    now = pbt_threads_settled(threads);
+    if (now > threads)
+        fail_msg("%s: %d threads, %d before", when, now, threads);
+    if (pbt_has_children())
+        fail_msg("%s: a child process is left", when);
 }
 
 static void test_leaks(void **s)
@@ -941,8 +921,8 @@ static void test_leaks(void **s)
     /* One cycle first: runtimes may start a thread of their own on first
      * use (the thread sanitizer does), which is not ours to count. */
     pb_pool_destroy(make_pool(1, 0, 0, NULL));
-    int fds = count_dir("/proc/self/fd");
-    int threads = count_dir("/proc/self/task");
+    int fds = pbt_count_fds();
+    int threads = pbt_threads_quiet();
     for (int cycle = 0; cycle < 12; cycle++) {
         g_backend = backends[cycle % 2];
         /* Plain, with crashes, with timeouts, with recycling. */
@@ -957,15 +937,13 @@ static void test_leaks(void **s)
             assert_true(pb_future_done(fs[i]));
             pb_future_release(fs[i]);
         }
-        assert_int_equal(count_dir("/proc/self/fd"), fds);
-        assert_int_equal(threads_settled(threads), threads);
-        no_children_left();
+        char when[64];
+        snprintf(when, sizeof when, "after destroy (cycle %d, %s)", cycle, g_backend);
+        nothing_left(fds, threads, when);
     }
     /* A failed create leaves nothing either. */
     expect_create_fails("exec", "/bin/true", PB_EBROKEN, "before its handshake");
-    assert_int_equal(count_dir("/proc/self/fd"), fds);
-    assert_int_equal(threads_settled(threads), threads);
-    no_children_left();
+    nothing_left(fds, threads, "after a failed create");
 }
 
 static int setup_dir(void)
