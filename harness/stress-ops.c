@@ -873,6 +873,37 @@ static bool op_submit(pbh_actor *a)
     return rc != PB_ESHUTDOWN;
 }
 
+/* Cancels one future held and checks what cancel says against its state:
+ * true means it is CANCELLED and done, its callbacks have run and its result
+ * is PB_ECANCELED; false means it had already started (RUNNING or FINISHED). */
+static void cancel_and_check(pbh_actor *a, pbh_rec *r)
+{
+    pb_future *f = atomic_load(&r->f);
+    bool ok = pb_future_cancel(f);
+    pb_state st = pb_future_state(f);
+    if (ok) {
+        r->cancelled = true;
+        if (st != PB_CANCELLED || !pb_future_done(f))
+            pbh__violation(a->run, a, PBH_CHECK_CANCEL,
+                           "pb_future_cancel(#%llx) returned true but the state is %s",
+                           (unsigned long long)r->id, state_name(st));
+        for (int c = 0; c < r->ncb; c++)
+            if (atomic_load(&r->cbs[c].runs) != 1)
+                pbh__violation(a->run, a, PBH_CHECK_CALLBACKS,
+                               "pb_future_cancel(#%llx) returned before its callback %d ran",
+                               (unsigned long long)r->id, c + 1);
+        int code = pb_future_result(f, 0, NULL, NULL);
+        if (code != PB_ECANCELED)
+            pbh__violation(a->run, a, PBH_CHECK_CANCEL,
+                           "future #%llx was cancelled but pb_future_result says %s",
+                           (unsigned long long)r->id, code_name(code));
+    } else if (st == PB_PENDING || st == PB_CANCELLED) {
+        pbh__violation(a->run, a, PBH_CHECK_CANCEL,
+                       "pb_future_cancel(#%llx) returned false but the state is %s",
+                       (unsigned long long)r->id, state_name(st));
+    }
+}
+
 /* A burst of quick tasks, then cancels of some of them: the later ones are
  * likely still pending, which is the case cancel is about. */
 static bool op_burst_cancel(pbh_actor *a)
@@ -902,25 +933,7 @@ static bool op_burst_cancel(pbh_actor *a)
         if (which[i] >= submitted)
             continue;
         pbh_rec *r = a->live[first + which[i]];
-        pb_future *f = atomic_load(&r->f);
-        bool ok = pb_future_cancel(f);
-        pb_state st = pb_future_state(f);
-        if (ok) {
-            r->cancelled = true;
-            if (st != PB_CANCELLED)
-                pbh__violation(a->run, a, PBH_CHECK_CANCEL,
-                               "pb_future_cancel(#%llx) returned true but the state is %s",
-                               (unsigned long long)r->id, state_name(st));
-            for (int c = 0; c < r->ncb; c++)
-                if (atomic_load(&r->cbs[c].runs) != 1)
-                    pbh__violation(a->run, a, PBH_CHECK_CALLBACKS,
-                                   "pb_future_cancel(#%llx) returned before its callback %d ran",
-                                   (unsigned long long)r->id, c + 1);
-        } else if (st == PB_PENDING || st == PB_CANCELLED) {
-            pbh__violation(a->run, a, PBH_CHECK_CANCEL,
-                           "pb_future_cancel(#%llx) returned false but the state is %s",
-                           (unsigned long long)r->id, state_name(st));
-        }
+        cancel_and_check(a, r);
     }
     pbh__op_end(a);
     return rc != PB_ESHUTDOWN;
@@ -937,30 +950,7 @@ static void op_cancel(pbh_actor *a)
     pbh_rec *r = a->live[pbh__rng_below(&a->rng, a->nlive)];
     pbh_opdesc d = {.kind = PBH_OP_CANCEL, .op = a->op, .id = r->id, .n = 1};
     pbh__op_begin(a, &d);
-    pb_future *f = atomic_load(&r->f);
-    bool ok = pb_future_cancel(f);
-    pb_state st = pb_future_state(f);
-    if (ok) {
-        r->cancelled = true;
-        if (st != PB_CANCELLED || !pb_future_done(f))
-            pbh__violation(a->run, a, PBH_CHECK_CANCEL,
-                           "pb_future_cancel(#%llx) returned true but the state is %s",
-                           (unsigned long long)r->id, state_name(st));
-        for (int c = 0; c < r->ncb; c++)
-            if (atomic_load(&r->cbs[c].runs) != 1)
-                pbh__violation(a->run, a, PBH_CHECK_CALLBACKS,
-                               "pb_future_cancel(#%llx) returned before its callback %d ran",
-                               (unsigned long long)r->id, c + 1);
-        int code = pb_future_result(f, 0, NULL, NULL);
-        if (code != PB_ECANCELED)
-            pbh__violation(a->run, a, PBH_CHECK_CANCEL,
-                           "future #%llx was cancelled but pb_future_result says %s",
-                           (unsigned long long)r->id, code_name(code));
-    } else if (st == PB_PENDING || st == PB_CANCELLED) {
-        pbh__violation(a->run, a, PBH_CHECK_CANCEL,
-                       "pb_future_cancel(#%llx) returned false but the state is %s",
-                       (unsigned long long)r->id, state_name(st));
-    }
+    cancel_and_check(a, r);
     pbh__op_end(a);
 }
 
