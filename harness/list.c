@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <pb/pool.h>
+#include <pb/backend.h>
 
 #include "cli.h"
 #include "commands.h"
@@ -135,6 +135,9 @@ int pb_cmd_list(int argc, char **argv)
         /* A module backend that cannot be loaded is listed with the reason. */
         printf("  %-15s %s%s\n", *b, summary ? summary : "unavailable: ",
                summary ? "" : pb_pool_last_error());
+        const pb_backend *t = summary ? pb_backend_find(*b) : NULL;
+        for (const pb_unsupported *u = t ? t->unsupported : NULL; u && u->option; u++)
+            printf("  %-15s   no %s: %s\n", "", u->option, u->reason);
     }
 
     size_t n;

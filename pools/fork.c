@@ -106,4 +106,8 @@ const pb_backend pb__backend_fork = {
     .destroy = pb__proc_destroy,
     .binding = pb__proc_binding,
     .waiter_sleeps = true, /* results arrive through the collector thread */
+    .unsupported = (const pb_unsupported[]){
+        {"worker_program", "it names the program an exec worker runs"},
+        {NULL, NULL},
+    },
 };

@@ -172,6 +172,39 @@ void pb_pool_opts_init(pb_pool_opts *opts)
         memset(opts, 0, sizeof *opts);
 }
 
+static const char *unsupported_reason(const pb_backend *b, const char *option)
+{
+    for (const pb_unsupported *u = b->unsupported; u && u->option; u++)
+        if (!strcmp(u->option, option))
+            return u->reason;
+    return NULL;
+}
+
+/* Refuses (PB_ENOTSUP, with the message) the first option o sets that b
+ * declares unsupported; 0 when there is none. */
+static int refuse_unsupported(const pb_backend *b, const pb_pool_opts *o)
+{
+    const struct {
+        const char *option;
+        bool set;
+        const char *value; /* named in the message when the option is a word */
+    } opts[] = {
+        {"task_timeout", o->task_timeout != 0, NULL},
+        {"max_tasks_per_worker", o->max_tasks_per_worker != 0, NULL},
+        {"initializer", o->initializer != NULL, NULL},
+        {"pin", strcmp(o->pin, "none") != 0, o->pin},
+        {"worker_program", o->worker_program != NULL, NULL},
+    };
+    for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++) {
+        const char *why = opts[i].set ? unsupported_reason(b, opts[i].option) : NULL;
+        if (why)
+            return pb_backend_error(PB_ENOTSUP, "%s backend: %s%s%s is not supported (%s)",
+                                    b->name, opts[i].option, opts[i].value ? "=" : "",
+                                    opts[i].value ? opts[i].value : "", why);
+    }
+    return 0;
+}
+
 int pb_pool_create(const char *backend, const pb_pool_opts *opts, pb_pool **out)
 {
     last_error[0] = 0;
@@ -202,6 +235,9 @@ int pb_pool_create(const char *backend, const pb_pool_opts *opts, pb_pool **out)
         return pb_backend_error(PB_ENOENT, "unknown initializer task '%s'", o.initializer);
     if (o.workers == 0)
         o.workers = pb__cpu_count();
+    int refused = refuse_unsupported(b, &o);
+    if (refused)
+        return refused;
 
     pb_pool *pool = calloc(1, sizeof *pool);
     if (!pool)
@@ -218,6 +254,12 @@ int pb_pool_create(const char *backend, const pb_pool_opts *opts, pb_pool **out)
     pool->workers = workers;
     *out = pool;
     return 0;
+}
+
+const char *pb_backend_unsupported(const char *backend, const char *option)
+{
+    const pb_backend *b = backend && option ? pb_backend_find(backend) : NULL;
+    return b ? unsupported_reason(b, option) : NULL;
 }
 
 int pb_pool_workers(const pb_pool *pool)

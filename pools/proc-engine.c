@@ -1296,8 +1296,6 @@ int pb__proc_create(const pb__proc_ops *ops, const pb_pool_opts *opts, void **st
         return pb_backend_error(PB_EINVAL,
                                 "this process was started as an exec worker, but its main() did "
                                 "not call pb_worker_main_if_requested() first");
-    if (opts->worker_program && !ops->default_program)
-        return pb_backend_error(PB_ENOTSUP, "worker_program applies to the exec backend only");
 
     ppool *pp = calloc(1, sizeof *pp);
     if (!pp)

@@ -379,13 +379,6 @@ static void tpool_destroy(void *state)
 
 static int tpool_create(const pb_pool_opts *opts, void **state, int *workers)
 {
-    if (opts->task_timeout)
-        return pb_backend_error(PB_ENOTSUP,
-                                "thread backend: task_timeout is not supported (a thread "
-                                "cannot be killed)");
-    if (opts->worker_program)
-        return pb_backend_error(PB_ENOTSUP,
-                                "thread backend: worker_program is for the exec backend");
     tpool *tp = calloc(1, sizeof *tp);
     if (!tp)
         return PB_ENOMEM;
@@ -461,4 +454,9 @@ const pb_backend pb__backend_thread = {
     .shutdown = tpool_shutdown,
     .destroy = tpool_destroy,
     .binding = tpool_binding,
+    .unsupported = (const pb_unsupported[]){
+        {"task_timeout", "a thread cannot be killed"},
+        {"worker_program", "it names the program an exec worker runs"},
+        {NULL, NULL},
+    },
 };

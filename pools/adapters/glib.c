@@ -425,17 +425,6 @@ static void glib_destroy(void *state)
 
 static int glib_create(const pb_pool_opts *opts, void **state, int *workers)
 {
-    if (opts->task_timeout)
-        return pb_backend_error(PB_ENOTSUP, "glib backend: task_timeout is not supported "
-                                            "(a GThreadPool thread cannot be killed)");
-    if (opts->max_tasks_per_worker)
-        return pb_backend_error(PB_ENOTSUP,
-                                "glib backend: max_tasks_per_worker is not supported "
-                                "(GThreadPool never retires a thread on request)");
-    if (opts->worker_program)
-        return pb_backend_error(PB_ENOTSUP,
-                                "glib backend: worker_program is for the exec backend");
-
     gpool *p = calloc(1, sizeof *p);
     if (!p)
         return PB_ENOMEM;
@@ -510,12 +499,17 @@ static int glib_binding(void *state, int worker, char *buf, size_t size)
 
 PB__ADAPTER_EXPORT const pb_backend pb__backend_glib = {
     .name = "glib",
-    .summary = "GLib " PB__GLIB_VERSION " GThreadPool, exclusive threads; "
-               "no task_timeout, no max_tasks_per_worker",
+    .summary = "GLib " PB__GLIB_VERSION " GThreadPool, exclusive threads",
     .create = glib_create,
     .submit = glib_submit,
     .cancel = glib_cancel,
     .shutdown = glib_shutdown,
     .destroy = glib_destroy,
     .binding = glib_binding,
+    .unsupported = (const pb_unsupported[]){
+        {"task_timeout", "a GThreadPool thread cannot be killed"},
+        {"max_tasks_per_worker", "GThreadPool never retires a thread on request"},
+        {"worker_program", "it names the program an exec worker runs"},
+        {NULL, NULL},
+    },
 };

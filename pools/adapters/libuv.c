@@ -478,21 +478,6 @@ static void uvb_destroy(void *state)
 static int uvb_create(const pb_pool_opts *opts, void **state, int *workers)
 {
     int size = threadpool_size_once();
-    if (strcmp(opts->pin, "none") != 0)
-        return pb_backend_error(PB_ENOTSUP,
-                                "libuv backend: pin=%s is not supported (libuv's threadpool "
-                                "threads are shared by the whole process and cannot be bound)",
-                                opts->pin);
-    if (opts->task_timeout)
-        return pb_backend_error(PB_ENOTSUP, "libuv backend: task_timeout is not supported "
-                                            "(a threadpool thread cannot be killed)");
-    if (opts->max_tasks_per_worker)
-        return pb_backend_error(PB_ENOTSUP,
-                                "libuv backend: max_tasks_per_worker is not supported "
-                                "(libuv never replaces a threadpool thread)");
-    if (opts->worker_program)
-        return pb_backend_error(PB_ENOTSUP,
-                                "libuv backend: worker_program is for the exec backend");
     if (opts->workers > size)
         return pb_backend_error(PB_ENOTSUP,
                                 "libuv backend: workers=%d is more than libuv's threadpool of "
@@ -558,8 +543,7 @@ static int uvb_create(const pb_pool_opts *opts, void **state, int *workers)
 PB__ADAPTER_EXPORT const pb_backend pb__backend_libuv = {
     .name = "libuv",
     .summary = "libuv " PB__UV_VERSION " uv_queue_work from a private loop thread; "
-               "workers <= the process-wide threadpool (UV_THREADPOOL_SIZE, default 4); "
-               "no pinning, task_timeout or max_tasks_per_worker",
+               "workers <= the process-wide threadpool (UV_THREADPOOL_SIZE, default 4)",
     .create = uvb_create,
     .submit = uvb_submit,
     .cancel = uvb_cancel,
@@ -567,4 +551,11 @@ PB__ADAPTER_EXPORT const pb_backend pb__backend_libuv = {
     .destroy = uvb_destroy,
     .binding = NULL, /* PB_ENOTSUP: libuv's threads are not ours to ask */
     .keeps_threads = "libuv's threadpool threads are process-wide: started on first use, kept until exit",
+    .unsupported = (const pb_unsupported[]){
+        {"pin", "libuv's threadpool threads are shared by the whole process and cannot be bound"},
+        {"task_timeout", "a threadpool thread cannot be killed"},
+        {"max_tasks_per_worker", "libuv never replaces a threadpool thread"},
+        {"worker_program", "it names the program an exec worker runs"},
+        {NULL, NULL},
+    },
 };

@@ -249,9 +249,10 @@ static void test_summary_and_listing(void **unused)
     assert_true(listed);
     const char *summary = pb_backend_summary(backend);
     assert_non_null(summary);
-    /* The summary says what the backend does not support. */
-    assert_non_null(strstr(summary, "task_timeout"));
-    assert_non_null(strstr(summary, "max_tasks_per_worker"));
+    /* The table says what the backend does not support, and why. */
+    assert_non_null(pb_backend_unsupported(backend, "task_timeout"));
+    assert_non_null(pb_backend_unsupported(backend, "max_tasks_per_worker"));
+    assert_null(pb_backend_unsupported(backend, "initializer"));
 }
 
 /* Many tasks, results in the right futures, completion in a worker thread. */

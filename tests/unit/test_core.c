@@ -119,6 +119,11 @@ static const pb_backend manual_backend = {
     .cancel = manual_cancel,
     .shutdown = manual_shutdown,
     .destroy = manual_destroy,
+    .unsupported = (const pb_unsupported[]){
+        {"task_timeout", "the test cannot stop a task"},
+        {"pin", "the test has no threads"},
+        {NULL, NULL},
+    },
 };
 
 PB_TASK(unit_echo)
@@ -223,6 +228,34 @@ static void test_backend_register(void **state)
     pb_pool *p = NULL;
     assert_int_equal(pb_pool_create("nope", NULL, &p), PB_ENOENT);
     assert_non_null(strstr(pb_pool_last_error(), "nope"));
+}
+
+/* A declared unsupported option is refused by the core, quoting the table,
+ * before create() runs; options not declared reach create(). */
+static void test_backend_unsupported(void **state)
+{
+    (void)state;
+    assert_string_equal(pb_backend_unsupported("manual", "pin"), "the test has no threads");
+    assert_null(pb_backend_unsupported("manual", "initializer"));
+    assert_null(pb_backend_unsupported("nope", "pin"));
+    assert_null(pb_backend_unsupported("manual", NULL));
+    pb_pool_opts o;
+    pb_pool_opts_init(&o);
+    o.task_timeout = 1000000;
+    pb_pool *p = NULL;
+    assert_int_equal(pb_pool_create("manual", &o, &p), PB_ENOTSUP);
+    assert_null(the_manual);
+    assert_string_equal(pb_pool_last_error(),
+                        "manual backend: task_timeout is not supported (the test cannot stop a task)");
+    pb_pool_opts_init(&o);
+    o.pin = "compact";
+    assert_int_equal(pb_pool_create("manual", &o, &p), PB_ENOTSUP);
+    assert_string_equal(pb_pool_last_error(),
+                        "manual backend: pin=compact is not supported (the test has no threads)");
+    pb_pool_opts_init(&o);
+    o.max_tasks_per_worker = 3;
+    assert_int_equal(pb_pool_create("manual", &o, &p), 0);
+    pb_pool_destroy(p);
 }
 
 /* ---- The state machine ---- */
@@ -585,6 +618,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_registry_many),
         cmocka_unit_test(test_strerror),
         cmocka_unit_test(test_backend_register),
+        cmocka_unit_test(test_backend_unsupported),
         cmocka_unit_test(test_transitions),
         cmocka_unit_test(test_cancel),
         cmocka_unit_test(test_errors_carried),

@@ -36,6 +36,15 @@
 extern "C" {
 #endif
 
+/* One option a backend cannot honour, and why. option is a pb_pool_opts field
+ * name ("task_timeout", "max_tasks_per_worker", "initializer", "pin",
+ * "worker_program"); reason is a phrase that completes "not supported
+ * (...)": "a thread cannot be killed". */
+typedef struct pb_unsupported {
+    const char *option;
+    const char *reason;
+} pb_unsupported;
+
 typedef struct pb_backend {
     const char *name;    /* what pb_pool_create() and the harness call it */
     const char *summary; /* one line for `poolbench list` */
@@ -81,6 +90,15 @@ typedef struct pb_backend {
      * off the CPU it needs. false (default): waiters spin briefly, which
      * pays off when the completing thread is already running elsewhere. */
     bool waiter_sleeps;
+
+    /* Optional: the options this backend cannot honour at all, each with its
+     * reason, ended by an entry whose option is NULL. The core refuses a pool
+     * that sets one of them (PB_ENOTSUP, "<name> backend: <option> is not
+     * supported (<reason>)") before create() is called, and `poolbench list`,
+     * the conformance skips and the results all quote these words, so they
+     * are written once. A limit that depends on the value (more workers than
+     * a library's fixed threadpool) stays a check in create(). */
+    const pb_unsupported *unsupported;
 } pb_backend;
 
 /* The backend table registered under name (built in or added), or NULL.

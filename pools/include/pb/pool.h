@@ -151,6 +151,12 @@ const char *const *pb_backend_names(void);
  * module backend that cannot be loaded: pb_pool_last_error() says why). */
 const char *pb_backend_summary(const char *backend);
 
+/* Why the named backend cannot honour option (a pb_pool_opts field name:
+ * "task_timeout", "max_tasks_per_worker", "initializer", "pin",
+ * "worker_program"), or NULL when it can or the backend is unknown.
+ * pb_pool_create() refuses such an option with PB_ENOTSUP, quoting this. */
+const char *pb_backend_unsupported(const char *backend, const char *option);
+
 /* The number of workers the pool runs. */
 int pb_pool_workers(const pb_pool *pool);
 
