@@ -35,9 +35,12 @@ fi
 
 echo "install-deps: installing$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
-if ! $SUDO apt-get install -y --no-install-recommends $missing >/dev/null 2>&1; then
-    $SUDO apt-get update -qq
-    if ! $SUDO apt-get install -y --no-install-recommends $missing; then
+# Wait for another apt (a second make, unattended-upgrades on a fresh cloud
+# machine) instead of failing on its lock.
+apt="$SUDO apt-get -o DPkg::Lock::Timeout=600"
+if ! $apt install -y --no-install-recommends $missing >/dev/null 2>&1; then
+    $apt update -qq
+    if ! $apt install -y --no-install-recommends $missing; then
         echo "install-deps: apt-get could not install:$missing" >&2
         exit 1
     fi
