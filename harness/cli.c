@@ -77,7 +77,13 @@ char **pbh_split_list(const char *cmd, const char *opt, const char *text, int *n
             free(v);
             return NULL;
         }
-        v[k++] = item;
+        /* "thread,fork:transport=shm,prefetch=2": an item that is a key=value
+         * (a '=' before any ':') continues the settings of the backend before
+         * it, since names never hold '='. */
+        if (k > 0 && strcspn(item, "=") < strcspn(item, ":"))
+            item[-1] = ',';
+        else
+            v[k++] = item;
         if (!comma)
             break;
         item = comma + 1;
@@ -85,6 +91,12 @@ char **pbh_split_list(const char *cmd, const char *opt, const char *text, int *n
     v[k] = NULL;
     *n = k;
     return v;
+}
+
+bool pbh_backend_is(const char *name, const char *spec)
+{
+    size_t n = strcspn(spec, ":");
+    return strlen(name) == n && !strncmp(name, spec, n);
 }
 
 int pbh_load_plugin(const char *cmd, const char *path)

@@ -26,8 +26,12 @@ int pbh_opt_int(const char *cmd, int argc, char **argv, int *i, const char *opt,
 
 /* Splits a comma-separated list into a NULL-terminated array of strings
  * (one allocation; free the array). Empty items are an error: returns NULL
- * with a message printed, as on ENOMEM. */
+ * with a message printed, as on ENOMEM. An item that is key=value continues
+ * the one before it: "thread,fork:a=1,b=2" is "thread" and "fork:a=1,b=2". */
 char **pbh_split_list(const char *cmd, const char *opt, const char *text, int *n);
+
+/* Whether spec ("fork" or "fork:transport=shm") names backend name. */
+bool pbh_backend_is(const char *name, const char *spec);
 
 /* dlopen()s a plugin (a shared object whose constructors register backends
  * and tasks). Returns 0, or -1 with a message printed. */

@@ -136,6 +136,9 @@ int pb_cmd_list(int argc, char **argv)
         printf("  %-15s %s%s\n", *b, summary ? summary : "unavailable: ",
                summary ? "" : pb_pool_last_error());
         const pb_backend *t = summary ? pb_backend_find(*b) : NULL;
+        for (const pb_backend_option *o = t ? t->options : NULL; o && o->key; o++)
+            printf("  %-15s   :%s=%s (default %s) %s\n", "", o->key, o->values,
+                   o->default_text ? o->default_text : "none", o->description);
         for (const pb_unsupported *u = t ? t->unsupported : NULL; u && u->option; u++)
             printf("  %-15s   no %s: %s\n", "", u->option, u->reason);
     }

@@ -224,7 +224,7 @@ int pb_cmd_run(int argc, char **argv)
         for (int i = 0; i < nbackends; i++) {
             bool found = false;
             for (const char *const *k = known; k && *k; k++)
-                found |= !strcmp(*k, backends[i]);
+                found |= pbh_backend_is(*k, backends[i]);
             for (int j = 0; j < i; j++)
                 if (!strcmp(backends[j], backends[i])) {
                     fprintf(stderr, "poolbench run: --backend: '%s' named twice\n", backends[i]);

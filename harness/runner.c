@@ -499,8 +499,8 @@ static int probe_backends(pbh_runner *r, char *err, size_t errlen)
         pb_pool *pool;
         b->create_rc = pb_pool_create(b->name, &opts, &pool);
         if (b->create_rc == PB_EINVAL) {
-            snprintf(err, errlen, "backend '%s' refuses --pin '%s' with --workers %d: %s", b->name,
-                     cfg->pin, cfg->workers, pb_pool_last_error());
+            snprintf(err, errlen, "backend '%s' refuses this pool (--pin '%s', --workers %d): %s",
+                     b->name, cfg->pin, cfg->workers, pb_pool_last_error());
             return PB_EINVAL;
         }
         if (b->create_rc) {

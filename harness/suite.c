@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cli.h"
 #include "suite.h"
 
 #ifndef PB_SUITES_SOURCE_DIR
@@ -529,9 +530,11 @@ int pbh_suite_check_backends(const pbh_suite *s, char *err, size_t errlen)
 {
     const char *const *known = pb_backend_names();
     for (size_t i = 0; i < s->nbackends; i++) {
+        /* "fork:transport=shm" names backend fork with settings of its own,
+         * which pb_pool_create checks. */
         bool found = false;
         for (const char *const *k = known; k && *k; k++)
-            found |= !strcmp(*k, s->backends[i]);
+            found |= pbh_backend_is(*k, s->backends[i]);
         if (!found) {
             char list[256] = "";
             for (const char *const *k = known; k && *k; k++) {

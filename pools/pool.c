@@ -101,9 +101,22 @@ static pb__module_backend *module_named(const char *name)
     return NULL;
 }
 
-const pb_backend *pb_backend_find(const char *name)
+/* The name part of a backend spec "name[:key=value,...]", into buf; false
+ * when it does not fit (no such backend then). */
+static bool spec_name(const char *spec, char *buf, size_t size)
 {
-    if (!name)
+    size_t n = strcspn(spec, ":");
+    if (n >= size)
+        return false;
+    memcpy(buf, spec, n);
+    buf[n] = 0;
+    return true;
+}
+
+const pb_backend *pb_backend_find(const char *spec)
+{
+    char name[128];
+    if (!spec || !spec_name(spec, name, sizeof name))
         return NULL;
     for (size_t i = 0; pb__builtin_backends[i]; i++)
         if (!strcmp(pb__builtin_backends[i]->name, name))
@@ -128,7 +141,8 @@ const pb_backend *pb_backend_find(const char *name)
 
 int pb_backend_register(const pb_backend *b)
 {
-    if (!b || !b->name || !*b->name || !b->create || !b->submit || !b->shutdown || !b->destroy)
+    if (!b || !b->name || !*b->name || strpbrk(b->name, ":,=") || !b->create || !b->submit ||
+        !b->shutdown || !b->destroy)
         return PB_EINVAL;
     if (module_named(b->name) || pb_backend_find(b->name)) /* names are unique */
         return PB_EINVAL;
@@ -205,6 +219,104 @@ static int refuse_unsupported(const pb_backend *b, const pb_pool_opts *o)
     return 0;
 }
 
+/* The value of key[0..klen) in list ("key=value,..."), with its length in
+ * *vlen; NULL when absent. */
+static const char *option_value(const char *list, const char *key, size_t klen, size_t *vlen)
+{
+    for (const char *p = list; p && *p && klen;) {
+        size_t len = strcspn(p, ",");
+        if (len > klen && p[klen] == '=' && !strncmp(p, key, klen)) {
+            if (vlen)
+                *vlen = len - klen - 1;
+            return p + klen + 1;
+        }
+        p += len;
+        p += *p == ',';
+    }
+    return NULL;
+}
+
+static const pb_backend_option *option_named(const pb_backend *b, const char *key, size_t len)
+{
+    for (const pb_backend_option *d = b->options; d && d->key; d++)
+        if (strlen(d->key) == len && !strncmp(d->key, key, len))
+            return d;
+    return NULL;
+}
+
+/* Appends the settings in list ("key=value,...", may be NULL) to buf,
+ * checking each against b's declared options and against those already in
+ * buf. 0 or PB_EINVAL with the message set. */
+static int add_options(const pb_backend *b, const char *list, char *buf, size_t size)
+{
+    for (const char *p = list; p && *p;) {
+        size_t len = strcspn(p, ",");
+        const char *eq = memchr(p, '=', len);
+        if (!eq || eq == p || eq + 1 == p + len)
+            return pb_backend_error(PB_EINVAL, "%s backend: '%.*s' is not key=value", b->name,
+                                    (int)len, p);
+        size_t klen = (size_t)(eq - p);
+        if (!option_named(b, p, klen)) {
+            char known[256] = "";
+            for (const pb_backend_option *d = b->options; d && d->key; d++) {
+                size_t used = strlen(known);
+                snprintf(known + used, sizeof known - used, "%s%s", used ? ", " : "", d->key);
+            }
+            return pb_backend_error(PB_EINVAL, "%s backend: unknown option '%.*s' (%s%s)", b->name,
+                                    (int)klen, p, known[0] ? "it takes: " : "it takes none",
+                                    known);
+        }
+        if (option_value(buf, p, klen, NULL))
+            return pb_backend_error(PB_EINVAL, "%s backend: option '%.*s' given twice", b->name,
+                                    (int)klen, p);
+        size_t used = strlen(buf);
+        if (used + len + 2 > size)
+            return pb_backend_error(PB_EINVAL, "%s backend: options too long", b->name);
+        snprintf(buf + used, size - used, "%s%.*s", used ? "," : "", (int)len, p);
+        p += len;
+        if (*p == ',' && !*++p)
+            return pb_backend_error(PB_EINVAL, "%s backend: options end with ','", b->name);
+    }
+    return 0;
+}
+
+/* The pool's settings: those given in opts->options and after the name's
+ * ':', then the declared defaults of keys given nowhere. */
+static int resolve_options(const pb_backend *b, const char *spec, const char *given, char *buf,
+                           size_t size)
+{
+    buf[0] = 0;
+    const char *colon = strchr(spec, ':');
+    int r = add_options(b, given, buf, size);
+    if (!r)
+        r = add_options(b, colon ? colon + 1 : NULL, buf, size);
+    for (const pb_backend_option *d = b->options; !r && d && d->key; d++) {
+        if (!d->default_text || option_value(buf, d->key, strlen(d->key), NULL))
+            continue;
+        size_t used = strlen(buf);
+        if (used + strlen(d->key) + strlen(d->default_text) + 3 > size)
+            return pb_backend_error(PB_EINVAL, "%s backend: options too long", b->name);
+        snprintf(buf + used, size - used, "%s%s=%s", used ? "," : "", d->key, d->default_text);
+    }
+    return r;
+}
+
+int pb_pool_option(const pb_pool_opts *opts, const char *key, char *buf, size_t size)
+{
+    if (!buf || !size)
+        return PB_EINVAL;
+    buf[0] = 0;
+    size_t vlen;
+    const char *v = opts && key ? option_value(opts->options, key, strlen(key), &vlen) : NULL;
+    if (!v)
+        return 0;
+    if (vlen >= size)
+        return PB_EINVAL;
+    memcpy(buf, v, vlen);
+    buf[vlen] = 0;
+    return 1;
+}
+
 int pb_pool_create(const char *backend, const pb_pool_opts *opts, pb_pool **out)
 {
     last_error[0] = 0;
@@ -238,6 +350,11 @@ int pb_pool_create(const char *backend, const pb_pool_opts *opts, pb_pool **out)
     int refused = refuse_unsupported(b, &o);
     if (refused)
         return refused;
+    char options[1024];
+    int bad = resolve_options(b, backend, o.options, options, sizeof options);
+    if (bad)
+        return bad;
+    o.options = options;
 
     pb_pool *pool = calloc(1, sizeof *pool);
     if (!pool)

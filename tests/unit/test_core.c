@@ -33,9 +33,15 @@ typedef struct manual {
 
 static manual *the_manual;
 
+static char manual_options[256]; /* the options the last create() saw */
+
 static int manual_create(const pb_pool_opts *opts, void **state, int *workers)
 {
-    (void)opts;
+    snprintf(manual_options, sizeof manual_options, "%s", opts->options ? opts->options : "");
+    char speed[8];
+    if (pb_pool_option(opts, "speed", speed, sizeof speed) == PB_EINVAL ||
+        (strcmp(speed, "slow") && strcmp(speed, "fast")))
+        return pb_backend_error(PB_EINVAL, "manual backend: speed must be slow or fast");
     manual *m = calloc(1, sizeof *m);
     pthread_mutex_init(&m->lock, NULL);
     the_manual = m;
@@ -123,6 +129,11 @@ static const pb_backend manual_backend = {
         {"task_timeout", "the test cannot stop a task"},
         {"pin", "the test has no threads"},
         {NULL, NULL},
+    },
+    .options = (const pb_backend_option[]){
+        {"speed", "slow|fast", "slow", "how the test drives it"},
+        {"label", "word", NULL, "a word recorded by create"},
+        {NULL, NULL, NULL, NULL},
     },
 };
 
@@ -256,6 +267,55 @@ static void test_backend_unsupported(void **state)
     o.max_tasks_per_worker = 3;
     assert_int_equal(pb_pool_create("manual", &o, &p), 0);
     pb_pool_destroy(p);
+}
+
+/* Settings arrive from opts->options and the name's ':' part, checked
+ * against the table, with declared defaults filled in. */
+static void test_backend_options(void **state)
+{
+    (void)state;
+    pb_pool *p = NULL;
+    assert_int_equal(pb_pool_create("manual", NULL, &p), 0);
+    pb_pool_destroy(p);
+    assert_string_equal(manual_options, "speed=slow");
+    assert_int_equal(pb_pool_create("manual:label=x,speed=fast", NULL, &p), 0);
+    pb_pool_destroy(p);
+    assert_string_equal(manual_options, "label=x,speed=fast");
+    pb_pool_opts o;
+    pb_pool_opts_init(&o);
+    o.options = "label=y";
+    assert_int_equal(pb_pool_create("manual:speed=fast", &o, &p), 0);
+    pb_pool_destroy(p);
+    assert_string_equal(manual_options, "label=y,speed=fast");
+    assert_string_equal(pb_backend_summary("manual:speed=fast"), "driven by the test");
+
+    const struct {
+        const char *spec, *options, *message;
+    } bad[] = {
+        {"manual:colour=red", NULL, "manual backend: unknown option 'colour' (it takes: speed, label)"},
+        {"manual:speed", NULL, "manual backend: 'speed' is not key=value"},
+        {"manual:speed=", NULL, "manual backend: 'speed=' is not key=value"},
+        {"manual:=x", NULL, "manual backend: '=x' is not key=value"},
+        {"manual:speed=fast,", NULL, "manual backend: options end with ','"},
+        {"manual:speed=fast", "speed=slow", "manual backend: option 'speed' given twice"},
+        {"manual:speed=medium", NULL, "manual backend: speed must be slow or fast"},
+        {"manual", "speed=fast,speed=slow", "manual backend: option 'speed' given twice"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        o.options = bad[i].options;
+        p = NULL;
+        assert_int_equal(pb_pool_create(bad[i].spec, &o, &p), PB_EINVAL);
+        assert_null(p);
+        assert_string_equal(pb_pool_last_error(), bad[i].message);
+    }
+    assert_ptr_equal(pb_backend_find("thread:x=1"), pb_backend_find("thread"));
+    assert_int_equal(pb_pool_create("thread:x=1", NULL, &p), PB_EINVAL);
+    assert_string_equal(pb_pool_last_error(), "thread backend: unknown option 'x' (it takes none)");
+    char buf[4];
+    o.options = "label=toolong";
+    assert_int_equal(pb_pool_option(&o, "label", buf, sizeof buf), PB_EINVAL);
+    assert_int_equal(pb_pool_option(&o, "lab", buf, sizeof buf), 0);
+    assert_string_equal(buf, "");
 }
 
 /* ---- The state machine ---- */
@@ -619,6 +679,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_strerror),
         cmocka_unit_test(test_backend_register),
         cmocka_unit_test(test_backend_unsupported),
+        cmocka_unit_test(test_backend_options),
         cmocka_unit_test(test_transitions),
         cmocka_unit_test(test_cancel),
         cmocka_unit_test(test_errors_carried),

@@ -45,12 +45,22 @@ typedef struct pb_unsupported {
     const char *reason;
 } pb_unsupported;
 
+/* One setting a backend takes through pb_pool_opts.options ("key=value"). */
+typedef struct pb_backend_option {
+    const char *key;          /* "transport" */
+    const char *values;       /* what it takes, for `list`: "socket|shm", "count" */
+    const char *default_text; /* the value when not given (NULL: none) */
+    const char *description;  /* one line */
+} pb_backend_option;
+
 typedef struct pb_backend {
     const char *name;    /* what pb_pool_create() and the harness call it */
     const char *summary; /* one line for `poolbench list` */
 
     /* Starts the pool. opts is complete: workers >= 1 (the core resolved 0),
-     * pin is never NULL, the initializer (if any) exists, timeouts are valid.
+     * pin is never NULL, the initializer (if any) exists, timeouts are valid,
+     * options holds only keys the backend declared (from opts and the name),
+     * each once, with the declared defaults added for keys not given.
      * opts and what it points to are valid only during this call: copy what
      * you keep. Options the backend cannot honour → PB_ENOTSUP, with pb_backend_error()
      * saying which. On success *state is the backend's and *workers the number
@@ -99,7 +109,20 @@ typedef struct pb_backend {
      * are written once. A limit that depends on the value (more workers than
      * a library's fixed threadpool) stays a check in create(). */
     const pb_unsupported *unsupported;
+
+    /* Optional: the settings this backend takes through pb_pool_opts.options
+     * (or "name:key=value" in the backend name), ended by an entry whose key
+     * is NULL. The core refuses a key not listed here (PB_EINVAL) before
+     * create(); create() reads values with pb_pool_option() and refuses a
+     * value it cannot use (PB_EINVAL, with pb_backend_error()). */
+    const pb_backend_option *options;
 } pb_backend;
+
+/* Within create(): copies into buf (NUL-terminated) the value of the backend
+ * setting key: the one given, else its declared default_text. Returns 1 with
+ * a value, 0 when there is none (buf gets ""), PB_EINVAL when it does not fit
+ * in size bytes. */
+int pb_pool_option(const pb_pool_opts *opts, const char *key, char *buf, size_t size);
 
 /* The backend table registered under name (built in or added), or NULL.
  * The glib and libuv adapters are modules loaded on their first lookup; when

@@ -122,6 +122,8 @@ typedef struct pb_pool_opts {
     unsigned max_tasks_per_worker; /* 0: unlimited; a worker is replaced after N tasks */
     int64_t task_timeout;          /* 0: none; an overdue task's worker is killed */
     const char *worker_program;    /* exec: program run as worker; NULL: this program */
+    const char *options;           /* the backend's own settings, "key=value,key=value"
+                                      (`poolbench list` shows each backend's); NULL: none */
 } pb_pool_opts;
 
 /* Fills opts with the defaults (all zero/NULL: one worker per PU, no pinning). */
@@ -129,10 +131,15 @@ void pb_pool_opts_init(pb_pool_opts *opts);
 
 /* Creates a pool of the named backend. opts may be NULL (defaults); its strings
  * and init_arg are copied. On success *out is the caller's pool (destroy it).
- * Returns 0 or:
+ * backend is a name, optionally followed by the backend's own settings:
+ * "fork:transport=shm,prefetch=2" is the same as backend "fork" with
+ * opts->options "transport=shm,prefetch=2" (both may be given; a key may
+ * appear once in all). Returns 0 or:
  *   PB_ENOENT   unknown backend, unknown initializer task, or (exec) a worker
  *               program that does not exist;
- *   PB_EINVAL   workers < 0, a bad pin string, task_timeout < 0;
+ *   PB_EINVAL   workers < 0, a bad pin string, task_timeout < 0, an options
+ *               string that is not key=value,... , a key the backend does not
+ *               take or a value it refuses;
  *   PB_ENOTSUP  an option this backend cannot honour (pb_pool_last_error()
  *               says which);
  *   PB_ENOMEM, or another negative errno from starting workers. */
@@ -148,7 +155,9 @@ const char *pb_pool_last_error(void);
 const char *const *pb_backend_names(void);
 
 /* A one-line description of the named backend, or NULL if unknown (or a
- * module backend that cannot be loaded: pb_pool_last_error() says why). */
+ * module backend that cannot be loaded: pb_pool_last_error() says why).
+ * Here and below, a backend name may carry settings ("fork:transport=shm");
+ * only the name before ':' is looked up. */
 const char *pb_backend_summary(const char *backend);
 
 /* Why the named backend cannot honour option (a pb_pool_opts field name:
