@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "progress.h"
+#include "rng.h"
 #include "runner.h"
 #include "workloads.h"
 
@@ -96,7 +97,7 @@ struct pb_sc {
     pbh_cell *cell;
     int rep;
     pb_pool *pool;
-    uint64_t rng;
+    pb_rng rng;
     pthread_mutex_t lock;
     int verdict;      /* 0, PB_SC_SKIPPED, or a negative code */
     char reason[512];
@@ -191,13 +192,7 @@ bool pb_sc_stopping(const pb_sc *sc)
 
 uint64_t pb_sc_random(pb_sc *sc)
 {
-    /* xorshift64*: fast, and the same sequence for every backend. */
-    uint64_t x = sc->rng;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    sc->rng = x;
-    return x * 2685821657736338717ull;
+    return pb_rng_next(&sc->rng);
 }
 
 void pb_sc_pool_opts(const pb_sc *sc, pb_pool_opts *opts)
@@ -639,9 +634,7 @@ static void run_rep(pbh_runner *r, pbh_cell *cell, int rep)
     pthread_mutex_init(&sc.lock, NULL);
     /* Seeded by the case, not the backend: every backend gets the same
      * random task lengths, in the same order. */
-    sc.rng = fnv(cell->c->label, 14695981039346656037ull) ^ ((uint64_t)(rep + 1000) * 0x9e3779b97f4a7c15ull);
-    if (!sc.rng)
-        sc.rng = 1;
+    pb_rng_seed(&sc.rng, fnv(cell->c->label, 14695981039346656037ull), (uint64_t)(rep + 1000));
     r->token++;
 
     const pb_scenario *s = cell->c->scenario;
