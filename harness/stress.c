@@ -1,6 +1,6 @@
 /*
  * stress.c — `poolbench stress`: randomized load and fault injection with
- * invariant checks, on one or more backends (the engine is stress-engine.c).
+ * invariant checks, on one or more backends (the engine is stress/, stress.h).
  *
  * Prints the seed first, so any run can be replayed; prints each violation
  * as it is found (seed, thread, operation, what was expected); writes the
@@ -178,8 +178,8 @@ static void on_hang(void *ud, json_t *case_json)
 
 int pb_cmd_stress(int argc, char **argv)
 {
-    pbh_stress_opts o;
-    pbh_stress_opts_init(&o);
+    pbs_stress_opts o;
+    pbs_stress_opts_init(&o);
     const char *backends_arg = NULL, *out = NULL;
     bool have_seed = false;
     uint64_t seed = 0;
@@ -220,7 +220,7 @@ int pb_cmd_stress(int argc, char **argv)
             char err[256];
             if (r < 0)
                 return 2;
-            if (pbh_stress_parse_faults(v, &o.faults, err, sizeof err)) {
+            if (pbs_stress_parse_faults(v, &o.faults, err, sizeof err)) {
                 fprintf(stderr, "poolbench " CMD ": --faults: %s\n", err);
                 return 2;
             }
@@ -340,9 +340,9 @@ int pb_cmd_stress(int argc, char **argv)
     int failed_backends = 0;
     for (int i = 0; i < nnames && !interrupted; i++) {
         o.backend = names[i];
-        pbh_stress_result res;
+        pbs_stress_result res;
         char err[512];
-        int rc = pbh_stress_run(&o, &res, err, sizeof err);
+        int rc = pbs_stress_run(&o, &res, err, sizeof err);
         if (rc != 0) {
             fprintf(stderr, "poolbench " CMD ": %s: not stress-tested: %s\n", names[i], err);
             failed_backends++;

@@ -1,5 +1,5 @@
 /*
- * stress-probe.c — the task every stress operation submits, and the table in
+ * probe.c — the task every stress operation submits, and the table in
  * which it records which process ran it.
  *
  * WHY A PROBE
@@ -16,7 +16,7 @@
  *
  * THE TABLE
  *
- * A file of PBH_SLOTS 32-byte slots, created by the harness in $TMPDIR and
+ * A file of PBS_SLOTS 32-byte slots, created by the harness in $TMPDIR and
  * mapped MAP_SHARED. Forked workers inherit the mapping; exec'd workers (and
  * workers of any other pool that runs this program's tasks in another
  * process) find the file by the path each probe argument carries, and map
@@ -42,9 +42,10 @@
 
 #include <pb/backend.h>
 
-#include "stress-int.h"
+#include "probe.h"
+#include "stress.h"
 
-#define PBH_SLOTS (1u << 16) /* a power of two; far more than ever in flight */
+#define PBS_SLOTS (1u << 16) /* a power of two; far more than ever in flight */
 
 typedef struct slot {
     _Atomic uint64_t id;
@@ -62,21 +63,45 @@ static _Atomic(slot *) table;
 static char table_path[256];
 static bool table_owner; /* this process created the file */
 
-static const char *const inner_names[PBH_INNER_COUNT] = {
-    [PBH_INNER_CHECKSUM] = "checksum", [PBH_INNER_ECHO] = "echo",
-    [PBH_INNER_FAIL] = "fail",         [PBH_INNER_SEGV] = "crash",
-    [PBH_INNER_ABORT] = "crash",       [PBH_INNER_EXIT] = "crash",
-    [PBH_INNER_HANG] = "hang",
+static const char *const inner_names[PBS_INNER_COUNT] = {
+    [PBS_INNER_CHECKSUM] = "checksum", [PBS_INNER_ECHO] = "echo",
+    [PBS_INNER_FAIL] = "fail",         [PBS_INNER_SEGV] = "crash",
+    [PBS_INNER_ABORT] = "crash",       [PBS_INNER_EXIT] = "crash",
+    [PBS_INNER_HANG] = "hang",
 };
+
+const char *pbs__inner_text(int inner)
+{
+    static const char *const t[PBS_INNER_COUNT] = {"checksum", "echo", "fail", "crash segv",
+                                                   "crash abort", "crash exit", "hang"};
+    return inner >= 0 && inner < PBS_INNER_COUNT ? t[inner] : "?";
+}
+
+bool pbs__inner_is_crash(int inner)
+{
+    return inner == PBS_INNER_SEGV || inner == PBS_INNER_ABORT || inner == PBS_INNER_EXIT;
+}
+
+unsigned pbs__inner_fault(int inner)
+{
+    switch (inner) {
+    case PBS_INNER_FAIL: return PBS_FAULT_FAIL;
+    case PBS_INNER_SEGV: return PBS_FAULT_SEGV;
+    case PBS_INNER_ABORT: return PBS_FAULT_ABORT;
+    case PBS_INNER_EXIT: return PBS_FAULT_EXIT;
+    case PBS_INNER_HANG: return PBS_FAULT_HANG;
+    default: return 0;
+    }
+}
 
 static size_t slot_of(uint64_t id)
 {
     /* Ids are (actor << 40) | sequence: mix so actors spread over the table. */
     uint64_t h = id * 0x9E3779B97F4A7C15ull;
-    return (size_t)(h >> 48) & (PBH_SLOTS - 1);
+    return (size_t)(h >> 48) & (PBS_SLOTS - 1);
 }
 
-int pbh__probe_table_open(char *err, size_t errlen)
+int pbs__probe_table_open(char *err, size_t errlen)
 {
     const char *dir = getenv("TMPDIR");
     if (!dir || !*dir)
@@ -92,7 +117,7 @@ int pbh__probe_table_open(char *err, size_t errlen)
         snprintf(err, errlen, "cannot create the probe table in %s: %s", dir, strerror(e));
         return -e;
     }
-    size_t size = PBH_SLOTS * sizeof(slot);
+    size_t size = PBS_SLOTS * sizeof(slot);
     if (ftruncate(fd, (off_t)size) != 0) {
         int e = errno;
         close(fd);
@@ -121,12 +146,12 @@ int pbh__probe_table_open(char *err, size_t errlen)
     return 0;
 }
 
-void pbh__probe_table_close(void)
+void pbs__probe_table_close(void)
 {
     pthread_mutex_lock(&map_mu);
     slot *t = atomic_exchange(&table, NULL);
     if (t)
-        munmap(t, PBH_SLOTS * sizeof(slot));
+        munmap(t, PBS_SLOTS * sizeof(slot));
     if (table_owner && table_path[0])
         unlink(table_path);
     table_path[0] = '\0';
@@ -134,12 +159,12 @@ void pbh__probe_table_close(void)
     pthread_mutex_unlock(&map_mu);
 }
 
-const char *pbh__probe_table_path(void)
+const char *pbs__probe_table_path(void)
 {
     return table_path;
 }
 
-int pbh__probe_record(uint64_t id, pid_t *pid, int64_t *started, int64_t *ended)
+int pbs__probe_record(uint64_t id, pid_t *pid, int64_t *started, int64_t *ended)
 {
     slot *t = atomic_load(&table);
     if (!t)
@@ -162,20 +187,25 @@ int pbh__probe_record(uint64_t id, pid_t *pid, int64_t *started, int64_t *ended)
     return 0;
 }
 
-pid_t pbh__probe_pid(uint64_t id)
+pid_t pbs__probe_pid(uint64_t id)
 {
     pid_t pid = 0;
-    return pbh__probe_record(id, &pid, NULL, NULL) == 0 ? pid : 0;
+    return pbs__probe_record(id, &pid, NULL, NULL) == 0 ? pid : 0;
 }
 
-size_t pbh__probe_build(void *buf, size_t cap, uint64_t id, pbh_inner inner, pbh_delay delay,
+size_t pbs__probe_size(size_t len)
+{
+    return sizeof(pbs_probe_arg) + strlen(table_path) + len;
+}
+
+size_t pbs__probe_build(void *buf, size_t cap, uint64_t id, pbs_inner inner, pbs_delay delay,
                         int64_t delay_ns, const void *payload, size_t len)
 {
     size_t plen = strlen(table_path);
-    size_t total = sizeof(pbh_probe_arg) + plen + len;
+    size_t total = pbs__probe_size(len);
     if (total > cap)
         return 0;
-    pbh_probe_arg h = {.magic = PBH_PROBE_MAGIC,
+    pbs_probe_arg h = {.magic = PBS_PROBE_MAGIC,
                        .inner = (uint8_t)inner,
                        .delay_kind = (uint8_t)delay,
                        .path_len = (uint16_t)plen,
@@ -208,13 +238,13 @@ static slot *worker_table(const char *path, size_t plen)
         t = NULL;
         int fd = open(p, O_RDWR | O_CLOEXEC);
         if (fd >= 0) {
-            void *m = mmap(NULL, PBH_SLOTS * sizeof(slot), PROT_READ | PROT_WRITE, MAP_SHARED,
+            void *m = mmap(NULL, PBS_SLOTS * sizeof(slot), PROT_READ | PROT_WRITE, MAP_SHARED,
                            fd, 0);
             close(fd);
             if (m != MAP_FAILED) {
                 slot *old = atomic_exchange(&table, (slot *)m);
                 if (old && !table_owner)
-                    munmap(old, PBH_SLOTS * sizeof(slot));
+                    munmap(old, PBS_SLOTS * sizeof(slot));
                 memcpy(table_path, p, plen + 1);
                 table_owner = false;
                 t = m;
@@ -243,14 +273,14 @@ static void run_workload(const char *name, const void *arg, size_t len, pb_outco
 
 PB_TASK(stress_probe)
 {
-    pbh_probe_arg h;
+    pbs_probe_arg h;
     if (len < sizeof h) {
         pb_task_fail(ctx, EINVAL, "stress_probe: argument of %zu bytes is shorter than its header",
                      len);
         return;
     }
     memcpy(&h, arg, sizeof h);
-    if (h.magic != PBH_PROBE_MAGIC || h.inner >= PBH_INNER_COUNT || h.delay_kind > PBH_DELAY_SPIN ||
+    if (h.magic != PBS_PROBE_MAGIC || h.inner >= PBS_INNER_COUNT || h.delay_kind > PBS_DELAY_SPIN ||
         sizeof h + h.path_len > len || h.delay_ns < 0) {
         pb_task_fail(ctx, EINVAL, "stress_probe: malformed argument header");
         return;
@@ -261,7 +291,7 @@ PB_TASK(stress_probe)
 
     /* First, say who runs this: if the worker dies from here on, the harness
      * knows which process it was. */
-    pbh_probe_result r = {.magic = PBH_PROBE_MAGIC,
+    pbs_probe_result r = {.magic = PBS_PROBE_MAGIC,
                           .pid = (int32_t)getpid(),
                           .tid = (int32_t)syscall(SYS_gettid),
                           .id = h.id};
@@ -277,8 +307,8 @@ PB_TASK(stress_probe)
     }
 
     pb_outcome out;
-    if (h.delay_kind != PBH_DELAY_NONE) {
-        run_workload(h.delay_kind == PBH_DELAY_SLEEP ? "sleep" : "spin", &h.delay_ns,
+    if (h.delay_kind != PBS_DELAY_NONE) {
+        run_workload(h.delay_kind == PBS_DELAY_SLEEP ? "sleep" : "spin", &h.delay_ns,
                      sizeof h.delay_ns, &out);
         if (out.code) {
             pb_task_fail(ctx, out.task_code, "stress_probe: delay: %s",
@@ -290,10 +320,10 @@ PB_TASK(stress_probe)
     }
 
     const char *how = NULL;
-    switch ((pbh_inner)h.inner) {
-    case PBH_INNER_SEGV: how = "segv"; break;
-    case PBH_INNER_ABORT: how = "abort"; break;
-    case PBH_INNER_EXIT: how = "exit"; break;
+    switch ((pbs_inner)h.inner) {
+    case PBS_INNER_SEGV: how = "segv"; break;
+    case PBS_INNER_ABORT: how = "abort"; break;
+    case PBS_INNER_EXIT: how = "exit"; break;
     default: break;
     }
     if (how)
@@ -321,11 +351,12 @@ PB_TASK(stress_probe)
     pb_outcome_clear(&out);
 }
 
-const pb_task *pbh__probe_task(void)
+const pb_task *pbs__probe_task(void)
 {
     return pb_task_find("stress_probe");
 }
 
-void pbh_stress_link(void)
+void pbs_stress_link(void)
 {
 }
+
