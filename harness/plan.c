@@ -317,7 +317,7 @@ int pbh_plan_build(const pbh_suite *suite, const char *const *only, size_t nonly
     return rc;
 }
 
-json_t *pbh_case_params_json(const pbh_case *c)
+json_t *pbh_case_params_json_new(const pbh_case *c)
 {
     json_t *o = json_object();
     for (size_t i = 0; o && i < c->nvalues; i++) {

@@ -30,34 +30,6 @@
 #define PB_RESULTS_DEFAULT_DIR "results/runs"
 #endif
 
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "usage: poolbench run [OPTIONS]\n"
-            "\n"
-            "Runs a suite of scenarios over pool backends, next to this machine's floor,\n"
-            "prints a summary table and writes a results file (JSON).\n"
-            "\n"
-            "  --suite NAME|FILE   the suite to run (default: quick); a name is looked up\n"
-            "                      in the suite folders (poolbench list shows them)\n"
-            "  --backend LIST      comma-separated backends (default: the suite's, or all)\n"
-            "  --scenario LIST     only these scenarios: the suite's entries for them, or\n"
-            "                      their defaults when the suite has none\n"
-            "  --workers N         workers per pool (0: one per usable CPU; default 0)\n"
-            "  --pin POLICY        none, compact, scatter, or a CPU list like 0,2-3\n"
-            "                      (default: none)\n"
-            "  --repetitions N     measured repetitions per case (default: the suite's)\n"
-            "  --warmup N          warm-up repetitions per case, discarded (default: the suite's)\n"
-            "  --out FILE          where to write the results (default:\n"
-            "                      " PB_RESULTS_DEFAULT_DIR "/<UTC time>-<suite>.json)\n"
-            "  --quiet             no progress on stderr\n"
-            "  --load PLUGIN.so    load a shared object that registers backends (repeatable)\n"
-            "  --help              this help\n"
-            "\n"
-            "Exit status: 0 all checks passed, 1 a check failed, 2 bad usage or input,\n"
-            "130 interrupted (finished cases are written, marked incomplete).\n");
-}
-
 static void on_signal(int sig)
 {
     (void)sig;
@@ -153,175 +125,153 @@ static void default_out(const char *suite, char *buf, size_t size)
     snprintf(buf, size, "%s/%s-%s.json", PB_RESULTS_DEFAULT_DIR, stamp, *base ? base : "run");
 }
 
-int pb_cmd_run(int argc, char **argv)
-{
-    const char *suite_arg = NULL, *backend_arg = NULL, *scenario_arg = NULL, *pin = NULL,
-               *out_arg = NULL;
-    int workers = -1, reps = -1, warmup = -1;
-    bool quiet = false;
+/* ------------------------------------------------------------------------
+ * The command
+ * ------------------------------------------------------------------------ */
 
-    for (int i = 1; i < argc; i++) {
-        int m;
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage(stdout);
-            return 0;
-        }
-        if (!strcmp(argv[i], "--quiet") || !strcmp(argv[i], "-q")) {
-            quiet = true;
-            continue;
-        }
-        /* Each helper returns 1 for its option (value taken), 0 for another
-         * argument, -1 with the message printed. */
-        if ((m = pbh_opt_value("run", argc, argv, &i, "--suite", &suite_arg)) ||
-            (m = pbh_opt_value("run", argc, argv, &i, "--backend", &backend_arg)) ||
-            (m = pbh_opt_value("run", argc, argv, &i, "--scenario", &scenario_arg)) ||
-            (m = pbh_opt_value("run", argc, argv, &i, "--pin", &pin)) ||
-            (m = pbh_opt_value("run", argc, argv, &i, "--out", &out_arg)) ||
-            (m = pbh_opt_int("run", argc, argv, &i, "--workers", 0, 4096, &workers)) ||
-            (m = pbh_opt_int("run", argc, argv, &i, "--repetitions", 1, 1000000, &reps)) ||
-            (m = pbh_opt_int("run", argc, argv, &i, "--warmup", 0, 1000000, &warmup)) ||
-            (m = pbh_opt_load("run", argc, argv, &i))) {
-            if (m < 0)
-                return 2;
-            continue;
-        }
-        if (argv[i][0] == '-')
-            fprintf(stderr, "poolbench run: unknown option '%s' (try poolbench run --help)\n", argv[i]);
-        else
-            fprintf(stderr, "poolbench run: unexpected argument '%s' (try poolbench run --help)\n",
-                    argv[i]);
-        return 2;
-    }
-    if (pin && !*pin) {
-        fprintf(stderr, "poolbench run: --pin: empty policy (none, compact, scatter or a CPU list)\n");
-        return 2;
-    }
+typedef struct run_cli {
+    const char *suite, *backend, *scenario, *pin, *out;
+    int workers, repetitions, warmup; /* -1: the suite's */
+    bool quiet;
+    int plugins;
+} run_cli;
 
-    char err[1024];
-    int status = 2;
-    pbh_suite *suite = NULL;
-    char **backends = NULL, **only = NULL;
-    int nbackends = 0, nonly = 0;
-    pbh_plan plan = {0};
-    json_t *doc = NULL;
-    char *command = NULL;
+static const run_cli run_defaults = {.suite = "quick", .workers = -1, .repetitions = -1,
+                                     .warmup = -1};
 
-    if (pbh_suite_load(suite_arg ? suite_arg : "quick", &suite, err, sizeof err)) {
-        fprintf(stderr, "poolbench run: %s\n", err);
-        goto out;
-    }
-    if (pbh_suite_check_backends(suite, err, sizeof err)) {
-        fprintf(stderr, "poolbench run: %s\n", err);
-        goto out;
-    }
+static const pbr_option run_options[] = {
+    {.name = "suite", PBR_STRING(run_cli, suite), .arg = "NAME|FILE",
+     .expect = "a suite name or file",
+     .help = "the suite to run (default: quick); a name is looked up\n"
+             "in the suite folders (poolbench list shows them)"},
+    {.name = "backend", PBR_STRING(run_cli, backend), .arg = "LIST",
+     .help = "comma-separated backends (default: the suite's, or all)"},
+    {.name = "scenario", PBR_STRING(run_cli, scenario), .arg = "LIST",
+     .help = "only these scenarios: the suite's entries for them, or\n"
+             "their defaults when the suite has none"},
+    {.name = "workers", PBR_INT(run_cli, workers, 0, 4096), .arg = "N",
+     .help = "workers per pool (0: one per usable CPU; default 0)"},
+    {.name = "pin", PBR_STRING(run_cli, pin), .arg = "POLICY",
+     .expect = "none, compact, scatter or a CPU list",
+     .help = "none, compact, scatter, or a CPU list like 0,2-3\n(default: none)"},
+    {.name = "repetitions", PBR_INT(run_cli, repetitions, 1, 1000000), .arg = "N",
+     .help = "measured repetitions per case (default: the suite's)"},
+    {.name = "warmup", PBR_INT(run_cli, warmup, 0, 1000000), .arg = "N",
+     .help = "warm-up repetitions per case, discarded (default: the suite's)"},
+    {.name = "out", .key = 'o', PBR_STRING(run_cli, out), .arg = "FILE", .expect = "a file name",
+     .help = "where to write the results (default:\n" PB_RESULTS_DEFAULT_DIR
+             "/<UTC time>-<suite>.json)"},
+    {.name = "quiet", .key = 'q', PBR_FLAG(run_cli, quiet), .help = "no progress on stderr"},
+    PBH_LOAD_OPTION(run_cli),
+    {0},
+};
 
-    /* Backends: --backend, else the suite's, else every one registered. */
-    const char *const *known = pb_backend_names();
-    bool every = false; /* not named: every backend registered */
-    if (backend_arg && strcmp(backend_arg, "all")) {
-        if (!(backends = pbh_split_list("run", "--backend", backend_arg, &nbackends)))
-            goto out;
-        for (int i = 0; i < nbackends; i++) {
-            bool found = false;
-            for (const char *const *k = known; k && *k; k++)
-                found |= pbh_backend_is(*k, backends[i]);
-            for (int j = 0; j < i; j++)
-                if (!strcmp(backends[j], backends[i])) {
-                    fprintf(stderr, "poolbench run: --backend: '%s' named twice\n", backends[i]);
-                    goto out;
-                }
-            if (!found) {
-                char list[256] = "";
-                for (const char *const *k = known; k && *k; k++) {
-                    size_t used = strlen(list);
-                    snprintf(list + used, sizeof list - used, "%s%s", used ? ", " : "", *k);
-                }
-                fprintf(stderr, "poolbench run: --backend: unknown backend '%s' (known: %s)\n",
-                        backends[i], list);
-                goto out;
-            }
-        }
-    } else if (!backend_arg && suite->nbackends) {
-        nbackends = (int)suite->nbackends;
-        backends = calloc((size_t)nbackends + 1, sizeof *backends);
-        if (!backends)
-            goto nomem;
-        for (int i = 0; i < nbackends; i++)
-            backends[i] = suite->backends[i];
-    } else {
-        every = true;
-        for (const char *const *k = known; k && *k; k++)
-            nbackends++;
-        backends = calloc((size_t)nbackends + 1, sizeof *backends);
-        if (!backends)
-            goto nomem;
-        for (int i = 0; i < nbackends; i++)
-            backends[i] = (char *)known[i];
-    }
-    /* A module backend (glib, libuv) that cannot be loaded: an error when
-     * asked for by name, a note when it was only part of every one. */
-    for (int i = 0; i < nbackends;) {
-        if (pb_backend_summary(backends[i])) {
-            i++;
-            continue;
-        }
-        fprintf(stderr, "poolbench run: %s%s\n", every ? "left out: " : "", pb_pool_last_error());
-        if (!every)
-            goto out;
-        memmove(&backends[i], &backends[i + 1], (size_t)(nbackends - i) * sizeof *backends);
-        nbackends--;
-    }
-    if (nbackends == 0) {
-        fprintf(stderr, "poolbench run: no backend to run (none is registered)\n");
-        goto out;
-    }
+static int run_run(const pbr_args *a);
 
-    if (scenario_arg && !(only = pbh_split_list("run", "--scenario", scenario_arg, &nonly)))
-        goto out;
-    if (pbh_plan_build(suite, (const char *const *)only, (size_t)nonly, &plan, err, sizeof err)) {
-        fprintf(stderr, "poolbench run: %s\n", err);
-        goto out;
-    }
+const pbr_command pbh_run_command = {
+    .name = "run",
+    .summary = "run a suite of scenarios over backends and write a results file",
+    .synopsis = "[OPTIONS]",
+    .about = "Runs a suite of scenarios over pool backends, next to this machine's floor,\n"
+             "prints a summary table and writes a results file (JSON).",
+    .epilogue = "Exit status: 0 all checks passed, 1 a check failed, 2 bad usage or input,\n"
+                "130 interrupted (finished cases are written, marked incomplete).",
+    .options = run_options,
+    .opts_size = sizeof(run_cli),
+    .defaults = &run_defaults,
+    .run = run_run,
+};
 
-    /* Where the results go, checked now rather than after the run. */
+/* One `poolbench run`: what it measures, and where the results go. */
+typedef struct run_job {
+    pbh_suite *suite;
+    char **backends, **only;
+    int nbackends, nonly;
+    pbh_plan plan;
     char out_path[PATH_MAX];
-    if (out_arg) {
-        if (!*out_arg) {
-            fprintf(stderr, "poolbench run: --out: empty file name\n");
-            goto out;
-        }
-        snprintf(out_path, sizeof out_path, "%s", out_arg);
+    char *command;
+    json_t *doc;
+} run_job;
+
+static void job_free(run_job *j)
+{
+    json_decref(j->doc);
+    free(j->command);
+    pbh_plan_free(&j->plan);
+    free(j->only);
+    free(j->backends);
+    pbh_suite_free(j->suite);
+}
+
+/* The suite, and the backends and cases it comes to with the options.
+ * 0, or 2 (told). */
+static int plan_run(run_job *j, const run_cli *cli)
+{
+    char err[1024];
+    if (pbh_suite_load(cli->suite, &j->suite, err, sizeof err) ||
+        pbh_suite_check_backends(j->suite, err, sizeof err)) {
+        fprintf(stderr, "poolbench run: %s\n", err);
+        return 2;
+    }
+    j->backends = pbh_choose_backends("run", cli->backend, j->suite->backends,
+                                      j->suite->nbackends, &j->nbackends);
+    if (!j->backends)
+        return 2;
+    if (cli->scenario && !(j->only = pbh_split_list("run", "--scenario", cli->scenario, &j->nonly)))
+        return 2;
+    if (pbh_plan_build(j->suite, (const char *const *)j->only, (size_t)j->nonly, &j->plan, err,
+                       sizeof err)) {
+        fprintf(stderr, "poolbench run: %s\n", err);
+        return 2;
+    }
+    return 0;
+}
+
+/* Where the results go, checked now rather than after the run. 0, or 2
+ * (told). */
+static int choose_out(run_job *j, const run_cli *cli)
+{
+    char err[1024];
+    if (cli->out) {
+        snprintf(j->out_path, sizeof j->out_path, "%s", cli->out);
     } else {
         int rc = make_dirs(PB_RESULTS_DEFAULT_DIR);
         if (rc) {
             fprintf(stderr, "poolbench run: cannot create %s: %s (use --out FILE)\n",
                     PB_RESULTS_DEFAULT_DIR, strerror(-rc));
-            goto out;
+            return 2;
         }
-        default_out(suite->name, out_path, sizeof out_path);
+        default_out(j->suite->name, j->out_path, sizeof j->out_path);
     }
-    if (check_out_dir(out_path, err, sizeof err)) {
+    if (check_out_dir(j->out_path, err, sizeof err)) {
         fprintf(stderr, "poolbench run: %s\n", err);
-        goto out;
+        return 2;
     }
+    return 0;
+}
 
-    if (!(command = join_command(argc, argv)))
-        goto nomem;
+/* Measures, with Ctrl-C and SIGTERM finishing the current measurement and
+ * keeping what is done (SA_RESETHAND: a second one ends the program at
+ * once). 0, or 2 (told). */
+static int measure(run_job *j, const run_cli *cli, const pbr_args *a, pbh_outcome *outcome)
+{
+    if (!(j->command = join_command(a->argc, a->argv))) {
+        fprintf(stderr, "poolbench run: out of memory\n");
+        return 2;
+    }
+    const pbh_suite *s = j->suite;
     pbh_config cfg = {
-        .backends = (const char *const *)backends,
-        .nbackends = (size_t)nbackends,
-        .plan = &plan,
-        .repetitions = reps >= 0 ? reps : suite->repetitions,
-        .warmup = warmup >= 0 ? warmup : suite->warmup,
-        .workers = workers >= 0 ? workers : suite->workers >= 0 ? suite->workers : 0,
-        .pin = pin ? pin : suite->pin ? suite->pin : "none",
-        .quiet = quiet,
-        .suite = suite->name,
-        .command = command,
+        .backends = (const char *const *)j->backends,
+        .nbackends = (size_t)j->nbackends,
+        .plan = &j->plan,
+        .repetitions = cli->repetitions >= 0 ? cli->repetitions : s->repetitions,
+        .warmup = cli->warmup >= 0 ? cli->warmup : s->warmup,
+        .workers = cli->workers >= 0 ? cli->workers : s->workers >= 0 ? s->workers : 0,
+        .pin = cli->pin ? cli->pin : s->pin ? s->pin : "none",
+        .quiet = cli->quiet,
+        .suite = s->name,
+        .command = j->command,
     };
-
-    /* Ctrl-C or SIGTERM: finish the current measurement, write what is
-     * done. SA_RESETHAND: a second Ctrl-C ends the program at once. */
     struct sigaction sa, old_int, old_term;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -330,40 +280,47 @@ int pb_cmd_run(int argc, char **argv)
     pbh_stop = 0;
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
-
-    pbh_outcome outcome;
-    int rc = pbh_execute(&cfg, &doc, &outcome, err, sizeof err);
-
+    char err[1024];
+    int rc = pbh_execute(&cfg, &j->doc, outcome, err, sizeof err);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     if (rc) {
         fprintf(stderr, "poolbench run: %s\n", err);
-        goto out;
+        return 2;
     }
+    return 0;
+}
 
-    if (!quiet && outcome.interrupted)
+/* The summary, then the results file. Returns the exit status. */
+static int report(run_job *j, const run_cli *cli, const pbh_outcome *outcome)
+{
+    if (!cli->quiet && outcome->interrupted)
         fprintf(stderr, "poolbench run: interrupted; writing the %zu finished cases\n",
-                outcome.cases_written);
-    pbh_print_summary(stdout, doc);
+                outcome->cases_written);
+    pbh_print_summary(stdout, j->doc);
     fflush(stdout);
-    if (pbr_write_atomic(out_path, doc, err, sizeof err) != 0) {
+    char err[1024];
+    if (pbr_write_atomic(j->out_path, j->doc, err, sizeof err) != 0) {
         fprintf(stderr, "poolbench run: %s\n", err);
-        status = 2;
-        goto out;
+        return 2;
     }
-    printf("results: %s%s\n", out_path, outcome.interrupted ? " (incomplete: interrupted)" : "");
-    status = outcome.interrupted ? 130 : outcome.cases_failed ? 1 : 0;
-    goto out;
+    printf("results: %s%s\n", j->out_path,
+           outcome->interrupted ? " (incomplete: interrupted)" : "");
+    return outcome->interrupted ? 130 : outcome->cases_failed ? 1 : 0;
+}
 
-nomem:
-    fprintf(stderr, "poolbench run: out of memory\n");
-    status = 2;
-out:
-    json_decref(doc);
-    free(command);
-    pbh_plan_free(&plan);
-    free(only);
-    free(backends);
-    pbh_suite_free(suite);
+static int run_run(const pbr_args *a)
+{
+    const run_cli *cli = a->opts;
+    run_job j = {0};
+    pbh_outcome outcome;
+    int status = plan_run(&j, cli);
+    if (status == 0)
+        status = choose_out(&j, cli);
+    if (status == 0)
+        status = measure(&j, cli, a, &outcome);
+    if (status == 0)
+        status = report(&j, cli, &outcome);
+    job_free(&j);
     return status;
 }

@@ -673,7 +673,7 @@ static void run_rep(pbh_runner *r, pbh_cell *cell, int rep)
 
 /* ---- Results ---- */
 
-static json_t *checks_json(const pbh_cell *cell, bool *any_failed)
+static json_t *checks_json_new(const pbh_cell *cell, bool *any_failed)
 {
     json_t *a = json_array();
     for (size_t i = 0; a && i < cell->nchecks; i++) {
@@ -690,7 +690,7 @@ static json_t *checks_json(const pbh_cell *cell, bool *any_failed)
     return a;
 }
 
-static json_t *metrics_json(const pbh_cell *cell, int reps)
+static json_t *metrics_json_new(const pbh_cell *cell, int reps)
 {
     json_t *o = json_object();
     const double **ptrs = calloc((size_t)reps, sizeof *ptrs);
@@ -717,10 +717,10 @@ static json_t *metrics_json(const pbh_cell *cell, int reps)
     return o;
 }
 
-static json_t *case_json(const pbh_runner *r, const pbh_cell *cell, bool *failed)
+static json_t *case_json_new(const pbh_runner *r, const pbh_cell *cell, bool *failed)
 {
     bool check_failed = false;
-    json_t *checks = checks_json(cell, &check_failed);
+    json_t *checks = checks_json_new(cell, &check_failed);
     const char *outcome = "ok";
     char reason[800] = "";
     if (cell->state == CELL_SKIPPED) {
@@ -743,7 +743,9 @@ static json_t *case_json(const pbh_runner *r, const pbh_cell *cell, bool *failed
     json_t *c = json_object();
     json_object_set_new(c, "backend", json_string(cell->backend));
     json_object_set_new(c, "scenario", json_string(cell->c->scenario->name));
-    json_object_set_new(c, "params", pbh_case_params_json(cell->c));
+    if (cell->c->scenario->headline)
+        json_object_set_new(c, "headline", json_string(cell->c->scenario->headline));
+    json_object_set_new(c, "params", pbh_case_params_json_new(cell->c));
     json_object_set_new(c, "outcome", json_string(outcome));
     json_object_set_new(c, "reason", json_string(reason));
     if (cell->info && cell->state != CELL_SKIPPED) {
@@ -756,7 +758,7 @@ static json_t *case_json(const pbh_runner *r, const pbh_cell *cell, bool *failed
                                       cell->on_binding < 0 ? json_null() : json_boolean(cell->on_binding)));
     }
     json_object_set_new(c, "metrics",
-                        cell->state == CELL_SKIPPED ? json_object() : metrics_json(cell, r->cfg->repetitions));
+                        cell->state == CELL_SKIPPED ? json_object() : metrics_json_new(cell, r->cfg->repetitions));
     json_object_set_new(c, "checks", cell->state == CELL_SKIPPED ? json_array() : checks);
     if (cell->state == CELL_SKIPPED)
         json_decref(checks);
@@ -770,13 +772,6 @@ static int backend_in_process(const char *backend, void *ud)
         if (!strcmp(r->backends[i].name, backend))
             return r->backends[i].in_process;
     return -1;
-}
-
-static void utc_text(time_t t, char *buf, size_t size)
-{
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
 int pbh_execute(const pbh_config *cfg, json_t **doc, pbh_outcome *out, char *err, size_t errlen)
@@ -846,7 +841,7 @@ int pbh_execute(const pbh_config *cfg, json_t **doc, pbh_outcome *out, char *err
         if (!pbh_stop) {
             for (size_t b = 0; b < ncells; b++) {
                 bool failed;
-                json_t *cj = case_json(&r, &cells[b], &failed);
+                json_t *cj = case_json_new(&r, &cells[b], &failed);
                 if (cj) {
                     json_array_append_new(results, cj);
                     out->cases_written++;
@@ -867,20 +862,13 @@ int pbh_execute(const pbh_config *cfg, json_t **doc, pbh_outcome *out, char *err
 
     pbh_floor_annotate(results, backend_in_process, &r);
 
-    char started[64];
-    utc_text(wall.tv_sec, started, sizeof started);
-    json_t *run = json_pack("{s:s, s:s, s:s, s:s, s:f, s:f, s:b, s:i, s:i, s:i, s:s, s:s}", "kind",
-                            "run", "command", cfg->command, "suite", cfg->suite ? cfg->suite : "",
-                            "started", started, "started_unix",
-                            (double)wall.tv_sec + (double)wall.tv_nsec / 1e9, "duration_s",
-                            (double)(pb_now_ns() - t_start) / 1e9, "complete", !out->interrupted,
-                            "repetitions", cfg->repetitions, "warmup", cfg->warmup, "workers",
-                            cfg->workers, "pin", cfg->pin, "poolbench_version", PB_VERSION_STRING);
-    json_t *env = pbr_environment_new();
-    bool complete = run && env;
-    json_t *d = pbr_document_new(run, env); /* takes both, even when it fails */
-    if (!d || !complete) {
-        json_decref(d);
+    pbr_run_info info = {.kind = "run", .command = cfg->command, .suite = cfg->suite,
+                         .started_unix = (double)wall.tv_sec + (double)wall.tv_nsec / 1e9,
+                         .duration_s = (double)(pb_now_ns() - t_start) / 1e9,
+                         .complete = !out->interrupted, .repetitions = cfg->repetitions,
+                         .warmup = cfg->warmup, .workers = cfg->workers, .pin = cfg->pin};
+    json_t *d = pbr_document_new(pbr_run_new(&info), pbr_environment_new());
+    if (!d) {
         json_decref(results);
         free_backends(&r);
         snprintf(err, errlen, "out of memory building the results document");

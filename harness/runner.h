@@ -63,8 +63,8 @@ int pbh_plan_build(const pbh_suite *suite, const char *const *only, size_t nonly
                    char *err, size_t errlen);
 void pbh_plan_free(pbh_plan *plan);
 
-/* A case's parameters as a JSON object (numbers and strings). */
-json_t *pbh_case_params_json(const pbh_case *c);
+/* A case's parameters as a new JSON object (numbers and strings). */
+json_t *pbh_case_params_json_new(const pbh_case *c);
 
 /* ---- Floor references (floor.c) ---- */
 

@@ -117,18 +117,6 @@ void pb__plot_var_str(pb__plot_data *d, const char *name, const char *v)
     fputs("'; ", d->vars);
 }
 
-const char *pb__plot_str(const json_t *obj, const char *key)
-{
-    const char *s = json_string_value(json_object_get(obj, key));
-    return s ? s : "";
-}
-
-double pb__plot_stat(const json_t *metric, const char *key)
-{
-    const json_t *v = json_object_get(metric, key);
-    return json_is_number(v) ? json_number_value(v) : NAN;
-}
-
 void pb__plot_put_num(FILE *f, double v)
 {
     if (isfinite(v))
@@ -192,7 +180,7 @@ static bool unit_ok(const pb__plot_source *src, const char *unit)
 /* The factor that turns a metric's values into the unit the script expects. */
 static double unit_scale(const pb__plot_source *src, const json_t *metric)
 {
-    if (src->unit && !strcmp(src->unit, "%") && !strcmp(pb__plot_str(metric, "unit"), "ratio"))
+    if (src->unit && !strcmp(src->unit, "%") && !strcmp(pbr_json_str(metric, "unit", ""), "ratio"))
         return 100.0;
     return 1.0;
 }
@@ -210,7 +198,7 @@ static int backend_lt(const json_t *doc, const char *backend)
     size_t nseen = 0, i;
     const json_t *c;
     json_array_foreach(results, i, c) {
-        const char *b = pb__plot_str(c, "backend");
+        const char *b = pbr_json_str(c, "backend", "");
         if (!strcmp(b, "floor") || pb__plot_fixed_lt(b))
             continue;
         if (!strcmp(b, backend))
@@ -323,7 +311,7 @@ static int add_pick(selection *s, size_t *cap, const json_t *doc, const json_t *
     memset(p, 0, sizeof *p);
     p->kase = c;
     p->metric = m;
-    p->backend = pb__plot_str(c, "backend");
+    p->backend = pbr_json_str(c, "backend", "");
     p->blt = backend_lt(doc, p->backend);
     p->x = x;
     if (series_key_of(p->backend, json_object_get(c, "params"), drop, &p->series_key) < 0)
@@ -347,10 +335,10 @@ static bool family_match(const char *family, const char *name, double *x)
 
 static bool usable_unit(selection *s, const pb__plot_source *src, const json_t *m)
 {
-    if (unit_ok(src, pb__plot_str(m, "unit")))
+    if (unit_ok(src, pbr_json_str(m, "unit", "")))
         return true;
     s->bad_unit++;
-    snprintf(s->unit_seen, sizeof s->unit_seen, "%s", pb__plot_str(m, "unit"));
+    snprintf(s->unit_seen, sizeof s->unit_seen, "%s", pbr_json_str(m, "unit", ""));
     return false;
 }
 
@@ -367,19 +355,19 @@ static int select_cases(const json_t *doc, const pb__plot_source *src, selection
     const json_t *c;
     bool family = strchr(src->metric, '%') != NULL;
     json_array_foreach(results, i, c) {
-        if (strcmp(pb__plot_str(c, "scenario"), src->scenario) ||
-            !strcmp(pb__plot_str(c, "backend"), "floor"))
+        if (strcmp(pbr_json_str(c, "scenario", ""), src->scenario) ||
+            !strcmp(pbr_json_str(c, "backend", ""), "floor"))
             continue;
         s->found++;
-        const char *outcome = pb__plot_str(c, "outcome");
+        const char *outcome = pbr_json_str(c, "outcome", "");
         if (strcmp(outcome, "ok")) {
             if (!strcmp(outcome, "skipped"))
                 s->skipped++;
             else
                 s->failed++;
             if (!s->reason[0])
-                snprintf(s->reason, sizeof s->reason, "%s: %s", pb__plot_str(c, "backend"),
-                         pb__plot_str(c, "reason"));
+                snprintf(s->reason, sizeof s->reason, "%s: %s", pbr_json_str(c, "backend", ""),
+                         pbr_json_str(c, "reason", ""));
             continue;
         }
         const json_t *metrics = json_object_get(c, "metrics");
@@ -547,9 +535,9 @@ char *pb__plot_run_subtitle(const json_t *doc)
 {
     const json_t *run = json_object_get(doc, "run");
     const json_t *env = json_object_get(doc, "environment");
-    const char *suite = pb__plot_str(run, "suite");
-    const char *started = pb__plot_str(run, "started");
-    const char *rev = pb__plot_str(env, "git_revision");
+    const char *suite = pbr_json_str(run, "suite", "");
+    const char *started = pbr_json_str(run, "started", "");
+    const char *rev = pbr_json_str(env, "git_revision", "");
     const json_t *topo = json_object_get(env, "topology");
     char when[32] = "";
     /* "2026-11-21T08:00:00Z" → "2026-11-21 08:00 UTC" */
@@ -561,7 +549,7 @@ char *pb__plot_run_subtitle(const json_t *doc)
     if (!f)
         return NULL;
     fprintf(f, "%s%s%s", suite[0] ? "suite " : "", suite, suite[0] ? " · " : "");
-    fprintf(f, "%s", pb__plot_str(env, "host"));
+    fprintf(f, "%s", pbr_json_str(env, "host", ""));
     if (json_is_integer(json_object_get(topo, "pus")))
         fprintf(f, " (%lld PUs)", (long long)json_integer_value(json_object_get(topo, "pus")));
     if (when[0])
@@ -609,16 +597,16 @@ static double floor_p50(const json_t *doc, const json_t *kase, const json_t *met
     *name = "";
     if (!json_is_object(fl))
         return NAN;
-    const char *fb = pb__plot_str(fl, "backend"), *fs = pb__plot_str(fl, "scenario"),
-               *fm = pb__plot_str(fl, "metric");
+    const char *fb = pbr_json_str(fl, "backend", ""), *fs = pbr_json_str(fl, "scenario", ""),
+               *fm = pbr_json_str(fl, "metric", "");
     size_t i;
     const json_t *c;
     double best = NAN;
     int best_fit = -1;
     json_array_foreach(json_object_get(doc, "results"), i, c) {
-        if (strcmp(pb__plot_str(c, "backend"), fb) || strcmp(pb__plot_str(c, "scenario"), fs))
+        if (strcmp(pbr_json_str(c, "backend", ""), fb) || strcmp(pbr_json_str(c, "scenario", ""), fs))
             continue;
-        double v = pb__plot_stat(json_object_get(json_object_get(c, "metrics"), fm), "p50");
+        double v = pbr_json_num(json_object_get(json_object_get(c, "metrics"), fm), "p50", NAN);
         int fit = floor_fit(c, kase);
         if (!isnan(v) && fit > best_fit) {
             best = v;
@@ -631,10 +619,10 @@ static double floor_p50(const json_t *doc, const json_t *kase, const json_t *met
     }
     /* The floor case is not in this file (a filtered run): recover it from
      * the ratio the harness computed in the same run. */
-    double ratio = pb__plot_stat(metric, "ratio_to_floor"), p50 = pb__plot_stat(metric, "p50");
+    double ratio = pbr_json_num(metric, "ratio_to_floor", NAN), p50 = pbr_json_num(metric, "p50", NAN);
     if (isfinite(ratio) && ratio > 0 && isfinite(p50)) {
         *name = fs;
-        return !strcmp(pb__plot_str(metric, "better"), "higher") ? p50 * ratio : p50 / ratio;
+        return !strcmp(pbr_json_str(metric, "better", ""), "higher") ? p50 * ratio : p50 / ratio;
     }
     return NAN;
 }
@@ -671,9 +659,9 @@ int pb__extract_latency(const pb__plot_chart *chart, const pb__plot_input *in,
         has_floor |= !isnan(fl);
         pb__plot_put_str(out->data, label);
         fprintf(out->data, " %d", lts[row]);
-        pb__plot_put_num(out->data, pb__plot_stat(p->metric, "p50"));
-        pb__plot_put_num(out->data, pb__plot_stat(p->metric, "p99"));
-        pb__plot_put_num(out->data, pb__plot_stat(p->metric, "p999"));
+        pb__plot_put_num(out->data, pbr_json_num(p->metric, "p50", NAN));
+        pb__plot_put_num(out->data, pbr_json_num(p->metric, "p99", NAN));
+        pb__plot_put_num(out->data, pbr_json_num(p->metric, "p999", NAN));
         pb__plot_put_num(out->data, fl);
         fputc(' ', out->data);
         pb__plot_put_str(out->data, fname);
@@ -909,9 +897,9 @@ static size_t put_sweep_blocks(FILE *f, const selection *s, const pb__plot_sourc
         }
         double k = unit_scale(src, p->metric);
         put_x(f, p->x);
-        pb__plot_put_num(f, k * pb__plot_stat(p->metric, "p50"));
-        pb__plot_put_num(f, k * pb__plot_stat(p->metric, "ci_low"));
-        pb__plot_put_num(f, k * pb__plot_stat(p->metric, "ci_high"));
+        pb__plot_put_num(f, k * pbr_json_num(p->metric, "p50", NAN));
+        pb__plot_put_num(f, k * pbr_json_num(p->metric, "ci_low", NAN));
+        pb__plot_put_num(f, k * pbr_json_num(p->metric, "ci_high", NAN));
         fputc('\n', f);
     }
     return nseries;
@@ -1002,7 +990,7 @@ int pb__extract_granularity(const pb__plot_chart *chart, const pb__plot_input *i
     size_t noff = 0;
     for (size_t i = 0; i < metg->n; i++) {
         const pick *p = &metg->picks[i];
-        double v = pb__plot_stat(p->metric, "p50");
+        double v = pbr_json_num(p->metric, "p50", NAN);
         if (isnan(v))
             continue;
         if (nm == 0)
@@ -1114,8 +1102,8 @@ int pb__extract_grouped(const pb__plot_chart *chart, const pb__plot_input *in,
             for (size_t i = 0; i < s.n && !hit; i++)
                 if (s.picks[i].series == first[j]->series && s.picks[i].x == xs[k])
                     hit = &s.picks[i];
-            pb__plot_put_num(out->data, hit ? pb__plot_stat(hit->metric, "p50") : NAN);
-            pb__plot_put_num(out->data, hit ? pb__plot_stat(hit->metric, "p99") : NAN);
+            pb__plot_put_num(out->data, hit ? pbr_json_num(hit->metric, "p50", NAN) : NAN);
+            pb__plot_put_num(out->data, hit ? pbr_json_num(hit->metric, "p99", NAN) : NAN);
         }
         fputc('\n', out->data);
     }
@@ -1239,8 +1227,8 @@ int pb__extract_lifecycle(const pb__plot_chart *chart, const pb__plot_input *in,
                     !strcmp(strchr(p->series_key, '\n') + 1, kinds[k].params_key))
                     hit = p;
             }
-            pb__plot_put_num(out->data, hit ? pb__plot_stat(hit->metric, "p50") : NAN);
-            pb__plot_put_num(out->data, hit ? pb__plot_stat(hit->metric, "p99") : NAN);
+            pb__plot_put_num(out->data, hit ? pbr_json_num(hit->metric, "p50", NAN) : NAN);
+            pb__plot_put_num(out->data, hit ? pbr_json_num(hit->metric, "p99", NAN) : NAN);
         }
         fputc('\n', out->data);
     }
@@ -1262,16 +1250,16 @@ int pb__extract_lifecycle(const pb__plot_chart *chart, const pb__plot_input *in,
             size_t i;
             const json_t *c;
             json_array_foreach(json_object_get(doc, "results"), i, c) {
-                if (strcmp(pb__plot_str(c, "scenario"), scenario) ||
-                    strcmp(pb__plot_str(c, "backend"), backends[b]) ||
-                    strcmp(pb__plot_str(c, "outcome"), "skipped"))
+                if (strcmp(pbr_json_str(c, "scenario", ""), scenario) ||
+                    strcmp(pbr_json_str(c, "backend", ""), backends[b]) ||
+                    strcmp(pbr_json_str(c, "outcome", ""), "skipped"))
                     continue;
                 if (woff < sizeof who)
                     woff += (size_t)snprintf(who + woff, sizeof who - woff, "%s%s",
                                              woff ? ", " : "", backends[b]);
                 if (!why[0])
-                    snprintf(why, sizeof why, "%.*s", (int)strcspn(pb__plot_str(c, "reason"), ";"),
-                             pb__plot_str(c, "reason"));
+                    snprintf(why, sizeof why, "%.*s", (int)strcspn(pbr_json_str(c, "reason", ""), ";"),
+                             pbr_json_str(c, "reason", ""));
                 break;
             }
         }

@@ -218,8 +218,8 @@ int pb__extract_history(const pb__plot_chart *chart, const pb__plot_input *in,
     fputs("run label\n", f);
     for (size_t r = 0; r < in->ndocs; r++) {
         const json_t *doc = in->docs[order[r]];
-        const char *started = pb__plot_str(json_object_get(doc, "run"), "started");
-        const char *rev = pb__plot_str(json_object_get(doc, "environment"), "git_revision");
+        const char *started = pbr_json_str(json_object_get(doc, "run"), "started", "");
+        const char *rev = pbr_json_str(json_object_get(doc, "environment"), "git_revision", "");
         char label[64];
         /* "11-21 08:00\nabc1234": date and revision on two lines. */
         if (strlen(started) >= 16)
@@ -278,9 +278,9 @@ int pb__extract_history(const pb__plot_chart *chart, const pb__plot_input *in,
     pb__plot_var_str(out, "lts", lts);
     pb__plot_var_int(out, "nsteps", (long long)nsteps);
     char sub[256];
-    const char *first = pb__plot_str(json_object_get(in->docs[order[0]], "run"), "started");
+    const char *first = pbr_json_str(json_object_get(in->docs[order[0]], "run"), "started", "");
     const char *last =
-        pb__plot_str(json_object_get(in->docs[order[in->ndocs - 1]], "run"), "started");
+        pbr_json_str(json_object_get(in->docs[order[in->ndocs - 1]], "run"), "started", "");
     snprintf(sub, sizeof sub, "%zu runs, %.10s to %.10s%s", in->ndocs, first, last,
              dropped_panels || dropped_series
                  ? " · more matched than one chart can show: narrow --metric"
@@ -305,8 +305,8 @@ done:
 static char *doc_brief(const json_t *doc, const char *path)
 {
     const json_t *run = json_object_get(doc, "run");
-    const char *started = pb__plot_str(run, "started");
-    const char *rev = pb__plot_str(json_object_get(doc, "environment"), "git_revision");
+    const char *started = pbr_json_str(run, "started", "");
+    const char *rev = pbr_json_str(json_object_get(doc, "environment"), "git_revision", "");
     const char *base = strrchr(path, '/');
     char *out = malloc(160);
     if (!out)
@@ -326,7 +326,7 @@ static bool param_varies(const json_t *doc, const char *scenario, const char *ke
     bool seen = false;
     size_t i;
     json_array_foreach(json_object_get(doc, "results"), i, c) {
-        if (strcmp(pb__plot_str(c, "scenario"), scenario))
+        if (strcmp(pbr_json_str(c, "scenario", ""), scenario))
             continue;
         const json_t *v = json_object_get(json_object_get(c, "params"), key);
         if (!seen) {
@@ -343,8 +343,8 @@ static bool param_varies(const json_t *doc, const char *scenario, const char *ke
  * scenario's cases apart (a parameter every case shares says nothing). */
 static void compare_label(const json_t *doc, const json_t *c, char *buf, size_t len)
 {
-    const char *scenario = pb__plot_str(c, "scenario");
-    size_t off = (size_t)snprintf(buf, len, "%s/%s", pb__plot_str(c, "backend"), scenario);
+    const char *scenario = pbr_json_str(c, "scenario", "");
+    size_t off = (size_t)snprintf(buf, len, "%s/%s", pbr_json_str(c, "backend", ""), scenario);
     const char *key;
     const json_t *v;
     json_object_foreach(json_object_get(c, "params"), key, v) {
@@ -381,20 +381,22 @@ int pb__extract_compare(const pb__plot_chart *chart, const pb__plot_input *in,
     size_t i;
     const json_t *c;
     json_array_foreach(json_object_get(neu, "results"), i, c) {
-        const char *backend = pb__plot_str(c, "backend");
-        if (!strcmp(backend, "floor") || strcmp(pb__plot_str(c, "outcome"), "ok"))
+        const char *backend = pbr_json_str(c, "backend", "");
+        if (!strcmp(backend, "floor") || strcmp(pbr_json_str(c, "outcome", ""), "ok"))
             continue;
         char *key = pbr_params_key(json_object_get(c, "params"));
         if (!key)
             return -ENOMEM;
-        const json_t *bc = pbr_find_case(base, backend, pb__plot_str(c, "scenario"), key);
+        const json_t *bc = pbr_find_case(base, backend, pbr_json_str(c, "scenario", ""), key);
         free(key);
-        if (!bc || strcmp(pb__plot_str(bc, "outcome"), "ok")) {
+        if (!bc || strcmp(pbr_json_str(bc, "outcome", ""), "ok")) {
             unmatched++;
             continue;
         }
-        const char *scenario = pb__plot_str(c, "scenario");
-        const char *headline = pb__plot_headline_metric(scenario);
+        const char *scenario = pbr_json_str(c, "scenario", "");
+        /* The case's own headline (its scenario's table wrote it); files
+         * from before it was written: the first metric. */
+        const char *headline = pbr_json_str(c, "headline", NULL);
         const char *mname;
         const json_t *m;
         bool first_metric = true;
@@ -405,7 +407,7 @@ int pb__extract_compare(const pb__plot_chart *chart, const pb__plot_input *in,
             if (!want)
                 continue;
             const json_t *bm = json_object_get(json_object_get(bc, "metrics"), mname);
-            double b50 = pb__plot_stat(bm, "p50"), n50 = pb__plot_stat(m, "p50");
+            double b50 = pbr_json_num(bm, "p50", NAN), n50 = pbr_json_num(m, "p50", NAN);
             if (isnan(b50) || isnan(n50))
                 continue;
             if (b50 == 0) {
@@ -413,10 +415,10 @@ int pb__extract_compare(const pb__plot_chart *chart, const pb__plot_input *in,
                 continue;
             }
             double k = 100.0 / b50;
-            double blo = pb__plot_stat(bm, "ci_low") * k, bhi = pb__plot_stat(bm, "ci_high") * k;
-            double nlo = pb__plot_stat(m, "ci_low") * k, nhi = pb__plot_stat(m, "ci_high") * k;
+            double blo = pbr_json_num(bm, "ci_low", NAN) * k, bhi = pbr_json_num(bm, "ci_high", NAN) * k;
+            double nlo = pbr_json_num(m, "ci_low", NAN) * k, nhi = pbr_json_num(m, "ci_high", NAN) * k;
             int verdict = 0;
-            bool higher = !strcmp(pb__plot_str(m, "better"), "higher");
+            bool higher = !strcmp(pbr_json_str(m, "better", ""), "higher");
             if (nlo > bhi)
                 verdict = higher ? 1 : -1;
             else if (nhi < blo)

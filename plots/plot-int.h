@@ -84,7 +84,7 @@ typedef struct pb__plot_input {
     size_t ndocs;
     /* history/compare: "SCENARIO/METRIC" patterns (fnmatch), NULL-terminated;
      * NULL: the defaults (history: its chart's sources; compare: each
-     * scenario's headline metric). */
+     * case's headline metric, as the results file names it). */
     const char *const *metrics;
 } pb__plot_input;
 
@@ -114,11 +114,6 @@ struct pb__plot_chart {
 const pb__plot_chart *pb__plot_charts(size_t *n);
 const pb__plot_chart *pb__plot_chart_find(const char *name);
 
-/* The scenario's headline metric, for the compare chart and the default
- * history selection (plot.c's table). NULL when the scenario is unknown: the
- * case's first metric is used then. */
-const char *pb__plot_headline_metric(const char *scenario);
-
 /* --- pb__plot_data (extract.c) ------------------------------------------ */
 
 int pb__plot_data_init(pb__plot_data *d);
@@ -136,10 +131,6 @@ void pb__plot_var_str(pb__plot_data *d, const char *name, const char *v);
 
 /* --- reading results and writing data files (extract.c; multi.c too) --- */
 
-/* A string member of obj, "" when absent or not a string. */
-const char *pb__plot_str(const json_t *obj, const char *key);
-/* A metric's statistic, NaN when absent or not a number. */
-double pb__plot_stat(const json_t *metric, const char *key);
 /* A data-file field after a space: "%.6g", or NaN (which gnuplot skips). */
 void pb__plot_put_num(FILE *f, double v);
 /* A data-file field gnuplot reads as one string: double quotes, inner ones

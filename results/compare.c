@@ -36,13 +36,14 @@
  * another schema version, or two files with no case in common.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <fnmatch.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "commands.h"
+#include "command.h"
 #include "results-int.h"
 #include "results.h"
 
@@ -162,12 +163,12 @@ static bool add_row(report *r, const json_t *bc, const json_t *nc, const char *m
     if (!w->label)
         return false;
     r->nrows++;
-    w->backend = pbr__str(bc, "backend", "");
+    w->backend = pbr_json_str(bc, "backend", "");
     w->metric = mname;
-    w->unit = pbr__str(bm, "unit", "");
-    w->higher = !strcmp(pbr__str(bm, "better", "lower"), "higher");
-    w->base = pbr__num(bm, "p50", 0);
-    w->now = pbr__num(nm, "p50", 0);
+    w->unit = pbr_json_str(bm, "unit", "");
+    w->higher = !strcmp(pbr_json_str(bm, "better", "lower"), "higher");
+    w->base = pbr_json_num(bm, "p50", 0);
+    w->now = pbr_json_num(nm, "p50", 0);
     w->trusted = json_is_true(json_object_get(bm, "trusted")) &&
                  json_is_true(json_object_get(nm, "trusted"));
     if (w->base != 0) {
@@ -217,7 +218,7 @@ static const json_t *find_check(const json_t *c, const char *name)
     json_t *ck;
     json_array_foreach(json_object_get(c, "checks"), i, ck)
     {
-        if (!strcmp(pbr__str(ck, "name", ""), name))
+        if (!strcmp(pbr_json_str(ck, "name", ""), name))
             return ck;
     }
     return NULL;
@@ -263,19 +264,19 @@ static bool compare_case(report *r, const json_t *bc, const json_t *nc)
     {
         if (json_is_true(json_object_get(ck, "passed")))
             continue;
-        const json_t *old = find_check(bc, pbr__str(ck, "name", ""));
+        const json_t *old = find_check(bc, pbr_json_str(ck, "name", ""));
         if (old && !json_is_true(json_object_get(old, "passed")))
             continue;
         any = true;
         if (!push_note(&r->failing, &r->nfailing, &r->cap_f, pbr_case_label(nc),
-                       pbr__str(ck, "name", ""), pbr__str(ck, "reason", ""), NULL))
+                       pbr_json_str(ck, "name", ""), pbr_json_str(ck, "reason", ""), NULL))
             return false;
     }
     /* A case that now fails without a failing check (the run errored). */
-    if (!any && !strcmp(pbr__str(nc, "outcome", ""), "failed") &&
-        strcmp(pbr__str(bc, "outcome", ""), "failed")) {
+    if (!any && !strcmp(pbr_json_str(nc, "outcome", ""), "failed") &&
+        strcmp(pbr_json_str(bc, "outcome", ""), "failed")) {
         if (!push_note(&r->failing, &r->nfailing, &r->cap_f, pbr_case_label(nc), "outcome",
-                       pbr__str(nc, "reason", ""), NULL))
+                       pbr_json_str(nc, "reason", ""), NULL))
             return false;
     }
     return true;
@@ -337,8 +338,8 @@ static int build_report(report *r)
         for (size_t j = 0; j < nn && !nc; j++) {
             const json_t *c = json_array_get(nres, j);
             if (!nmatched[j] && !strcmp(bk[i], nk[j]) &&
-                !strcmp(pbr__str(bc, "backend", ""), pbr__str(c, "backend", "")) &&
-                !strcmp(pbr__str(bc, "scenario", ""), pbr__str(c, "scenario", ""))) {
+                !strcmp(pbr_json_str(bc, "backend", ""), pbr_json_str(c, "backend", "")) &&
+                !strcmp(pbr_json_str(bc, "scenario", ""), pbr_json_str(c, "scenario", ""))) {
                 nc = c;
                 nmatched[j] = true;
             }
@@ -455,9 +456,9 @@ static void run_line(FILE *out, const char *tag, const char *path, const json_t 
     const json_t *run = json_object_get(doc, "run");
     const char *q = prefix[0] == '-' ? "`" : ""; /* markdown: the path as code */
     fprintf(out, "%s%s %s%s%s: %s, revision %s, %.0f repetitions%s\n", prefix, tag, q, path, q,
-            pbr__str(run, "started", "?"),
-            pbr__str(json_object_get(doc, "environment"), "git_revision", "?"),
-            pbr__num(run, "repetitions", 0),
+            pbr_json_str(run, "started", "?"),
+            pbr_json_str(json_object_get(doc, "environment"), "git_revision", "?"),
+            pbr_json_num(run, "repetitions", 0),
             json_is_false(json_object_get(run, "complete")) ? " (incomplete: interrupted run)"
                                                             : "");
 }
@@ -721,7 +722,7 @@ static int print_json(FILE *out, const report *r)
         const row *w = &r->rows[i];
         json_t *o = json_pack(
             "{s:s,s:s,s:O,s:s,s:s,s:s,s:s,s:f,s:f,s:o,s:o,s:I,s:I,s:b,s:s}", "backend",
-            w->backend, "scenario", pbr__str(w->bcase, "scenario", ""), "params",
+            w->backend, "scenario", pbr_json_str(w->bcase, "scenario", ""), "params",
             json_object_get(w->bcase, "params"), "label", w->label, "metric", w->metric, "unit",
             w->unit, "better", w->higher ? "higher" : "lower", "base_p50", w->base, "new_p50",
             w->now, "change_pct", w->has_change ? json_real(w->change_pct) : json_null(),
@@ -767,77 +768,61 @@ static int print_json(FILE *out, const report *r)
  * The command
  * ------------------------------------------------------------------------ */
 
-static void compare_usage(FILE *out)
-{
-    fprintf(out,
-            "usage: poolbench compare BASE.json NEW.json [OPTIONS]\n\n"
-            "Compares two results files case by case (backend, scenario, parameters) and\n"
-            "metric by metric: base and new medians, the change, and the p-value of a\n"
-            "two-sided Mann-Whitney U test over the per-repetition values (exact for\n"
-            "small samples without ties). A regression is a change in the metric's bad\n"
-            "direction beyond the threshold AND significant at alpha; with fewer than %d\n"
-            "repetitions a side no verdict is given. Checks that passed in BASE and fail\n"
-            "in NEW count as regressions too.\n\n"
-            "options:\n"
-            "  --threshold PCT  smallest change that matters, in %% (default 5)\n"
-            "  --alpha A        significance level (default 0.01)\n"
-            "  --metric GLOB    compare only metrics whose name matches (default: all)\n"
-            "  --format FMT     text (default), markdown (for a pull-request comment) or json\n"
-            "  --help           print this help\n\n"
-            "exit status: 0 no regression, 1 a regression or a newly failing check,\n"
-            "2 bad usage, an unreadable or foreign file, or no case in common\n",
-            PBR__MIN_REPS);
-}
+typedef struct compare_opts {
+    double threshold, alpha;
+    const char *metric, *format;
+} compare_opts;
 
-int pb_cmd_compare(int argc, char **argv)
+static const compare_opts compare_defaults = {
+    .threshold = 5, .alpha = 0.01, .metric = "*", .format = "text"};
+
+static const pbr_option compare_options[] = {
+    {.name = "threshold", PBR_REAL(compare_opts, threshold, 0, INFINITY), .arg = "PCT",
+     .expect = "a percentage", .help = "smallest change that matters, in % (default 5)"},
+    {.name = "alpha", PBR_REAL(compare_opts, alpha, 0, 1), .above = true, .arg = "A",
+     .help = "significance level (default 0.01)"},
+    {.name = "metric", PBR_STRING(compare_opts, metric), .arg = "GLOB",
+     .help = "compare only metrics whose name matches (default: all)"},
+    {.name = "format", .key = 'f', PBR_CHOICE(compare_opts, format, "text", "markdown", "json"),
+     .arg = "FMT", .help = "text (default), markdown (for a pull-request comment) or json"},
+    {0},
+};
+
+#define PBR__STR(x) #x
+#define PBR__XSTR(x) PBR__STR(x)
+
+static int run_compare(const pbr_args *a);
+
+const pbr_command pbr_compare_command = {
+    .name = "compare",
+    .summary = "compare two results files; exit 1 on a significant regression",
+    .synopsis = "BASE.json NEW.json [OPTIONS]",
+    .about =
+        "Compares two results files case by case (backend, scenario, parameters) and\n"
+        "metric by metric: base and new medians, the change, and the p-value of a\n"
+        "two-sided Mann-Whitney U test over the per-repetition values (exact for\n"
+        "small samples without ties). A regression is a change in the metric's bad\n"
+        "direction beyond the threshold AND significant at alpha; with fewer than\n"
+        PBR__XSTR(PBR__MIN_REPS) " repetitions a side no verdict is given. Checks that passed\n"
+        "in BASE and fail in NEW count as regressions too.",
+    .epilogue = "exit status: 0 no regression, 1 a regression or a newly failing check,\n"
+                "2 bad usage, an unreadable or foreign file, or no case in common",
+    .options = compare_options,
+    .opts_size = sizeof(compare_opts),
+    .defaults = &compare_defaults,
+    .operands = "two results files, BASE.json and NEW.json",
+    .min_operands = 2,
+    .max_operands = 2,
+    .run = run_compare,
+};
+
+static int run_compare(const pbr_args *a)
 {
-    const char *threshold_s = "5", *alpha_s = "0.01", *metric = "*", *format = "text";
-    const pbr__opt opts[] = {{"--threshold", &threshold_s},
-                             {"--alpha", &alpha_s},
-                             {"--metric", &metric},
-                             {"--format", &format}};
-    const char *files[2];
-    int nfiles = 0;
-    for (int i = 1; i < argc; i++) {
-        pbr__arg_kind kind =
-            pbr__arg("compare", argc, argv, &i, opts, sizeof opts / sizeof opts[0]);
-        if (kind == PBR__ARG_HELP) {
-            compare_usage(stdout);
-            return 0;
-        }
-        if (kind == PBR__ARG_BAD)
-            return 2;
-        if (kind == PBR__ARG_OPTION)
-            continue;
-        if (nfiles == 2) {
-            fprintf(stderr, "poolbench compare: too many files ('%s'): give BASE.json and "
-                            "NEW.json\n",
-                    argv[i]);
-            return 2;
-        }
-        files[nfiles++] = argv[i];
-    }
-    if (nfiles != 2) {
-        fprintf(stderr, "poolbench compare: give two results files, BASE.json and NEW.json "
-                        "(try poolbench compare --help)\n");
-        return 2;
-    }
-    report r = {.base_path = files[0], .new_path = files[1], .metric_glob = metric};
-    if (!pbr__parse_double(threshold_s, &r.threshold) || r.threshold < 0) {
-        fprintf(stderr, "poolbench compare: --threshold must be a percentage >= 0, not '%s'\n",
-                threshold_s);
-        return 2;
-    }
-    if (!pbr__parse_double(alpha_s, &r.alpha) || !(r.alpha > 0 && r.alpha <= 1)) {
-        fprintf(stderr, "poolbench compare: --alpha must be a number in (0, 1], not '%s'\n",
-                alpha_s);
-        return 2;
-    }
-    if (strcmp(format, "text") && strcmp(format, "markdown") && strcmp(format, "json")) {
-        fprintf(stderr, "poolbench compare: --format must be text, markdown or json, not '%s'\n",
-                format);
-        return 2;
-    }
+    const compare_opts *o = a->opts;
+    const char *const *files = (const char *const *)a->args;
+    const char *format = o->format;
+    report r = {.base_path = files[0], .new_path = files[1], .metric_glob = o->metric,
+                .threshold = o->threshold, .alpha = o->alpha};
 
     char err[1024];
     json_t *base = pbr_read(files[0], err, sizeof err);

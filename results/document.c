@@ -34,27 +34,51 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "results-int.h"
 #include "results.h"
 
+#ifndef PB_VERSION
+#define PB_VERSION "unknown"
+#endif
+
 json_t *pbr_document_new(json_t *run, json_t *env)
 {
-    json_t *doc = json_object();
-    if (!doc) {
+    json_t *doc = run && env ? json_object() : NULL;
+    int rc = doc ? 0 : -1;
+    if (doc) {
+        /* Every member is set, whichever fails: json_object_set_new takes
+         * its value even when it fails, so nothing is left to leak. */
+        rc |= json_object_set_new(doc, "schema", json_string(PBR_SCHEMA));
+        rc |= json_object_set_new(doc, "run", run);
+        rc |= json_object_set_new(doc, "environment", env);
+        rc |= json_object_set_new(doc, "results", json_array());
+        run = env = NULL;
+    }
+    if (rc) {
         json_decref(run);
         json_decref(env);
-        return NULL;
-    }
-    if (json_object_set_new(doc, "schema", json_string(PBR_SCHEMA)) ||
-        json_object_set_new(doc, "run", run ? run : json_object()) ||
-        json_object_set_new(doc, "environment", env ? env : json_object()) ||
-        json_object_set_new(doc, "results", json_array())) {
         json_decref(doc);
         return NULL;
     }
     return doc;
+}
+
+json_t *pbr_run_new(const pbr_run_info *in)
+{
+    char started[32];
+    time_t t = (time_t)in->started_unix;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(started, sizeof started, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return json_pack("{s:s, s:s, s:s, s:s, s:f, s:f, s:b, s:i, s:i, s:i, s:s, s:s}", "kind",
+                     in->kind, "command", in->command ? in->command : "", "suite",
+                     in->suite ? in->suite : "", "started", started, "started_unix",
+                     in->started_unix, "duration_s", in->duration_s, "complete", in->complete,
+                     "repetitions", in->repetitions, "warmup", in->warmup, "workers", in->workers,
+                     "pin", in->pin ? in->pin : "none", "poolbench_version", PB_VERSION);
 }
 
 /* ------------------------------------------------------------------------
@@ -428,6 +452,7 @@ static void check_case(vctx *v, const json_t *c, size_t idx)
     }
     field(v, c, at, "backend", T_STR, false);
     field(v, c, at, "scenario", T_STR, false);
+    field(v, c, at, "headline", T_STR, true);
     json_t *params = field(v, c, at, "params", T_OBJ, false);
     if (params && !v->failed) {
         const char *k;
@@ -713,8 +738,8 @@ const json_t *pbr_find_case(const json_t *doc, const char *backend, const char *
     json_t *c;
     json_array_foreach(json_object_get(doc, "results"), i, c)
     {
-        if (strcmp(pbr__str(c, "backend", ""), backend) ||
-            strcmp(pbr__str(c, "scenario", ""), scenario))
+        if (strcmp(pbr_json_str(c, "backend", ""), backend) ||
+            strcmp(pbr_json_str(c, "scenario", ""), scenario))
             continue;
         char *k = pbr_params_key(json_object_get(c, "params"));
         bool same = k && !strcmp(k, params_key);
@@ -785,4 +810,16 @@ char *pbr_case_label(const json_t *c)
     }
     free(keys);
     return s;
+}
+
+const char *pbr_json_str(const json_t *obj, const char *key, const char *dflt)
+{
+    const char *s = json_string_value(json_object_get(obj, key));
+    return s ? s : dflt;
+}
+
+double pbr_json_num(const json_t *obj, const char *key, double dflt)
+{
+    json_t *v = json_object_get(obj, key);
+    return json_is_number(v) ? json_number_value(v) : dflt;
 }

@@ -36,7 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "commands.h"
+#include "command.h"
 #include "results-int.h"
 #include "results.h"
 
@@ -112,9 +112,9 @@ static json_t *gb_entry_new(const char *run_name, const char *suffix, size_t fam
         rc |= json_object_set_new(e, "time_unit", json_string("ns"));
     if (counter && (!aggregate || strcmp(aggregate, "cv")) && t > 0)
         rc |= json_object_set_new(e, counter, json_real(1e9 / t));
-    if (!strcmp(pbr__str(c, "outcome", "ok"), "failed")) {
+    if (!strcmp(pbr_json_str(c, "outcome", "ok"), "failed")) {
         rc |= json_object_set_new(e, "error_occurred", json_true());
-        rc |= json_object_set_new(e, "error_message", json_string(pbr__str(c, "reason", "")));
+        rc |= json_object_set_new(e, "error_message", json_string(pbr_json_str(c, "reason", "")));
     }
     if (rc) {
         json_decref(e);
@@ -127,7 +127,7 @@ static json_t *gb_entry_new(const char *run_name, const char *suffix, size_t fam
 static int gb_metric(json_t *benchmarks, size_t family, const json_t *c, const char *mname,
                      const json_t *m)
 {
-    const char *unit = pbr__str(m, "unit", "");
+    const char *unit = pbr_json_str(m, "unit", "");
     const char *counter = NULL;
     if (!strcmp(unit, "bytes/s"))
         counter = "bytes_per_second";
@@ -146,7 +146,7 @@ static int gb_metric(json_t *benchmarks, size_t family, const json_t *c, const c
         return -ENOMEM;
     }
     if (nr == 0) { /* no repetition values: the median stands alone */
-        t[0] = pbr__num(m, "p50", 0);
+        t[0] = pbr_json_num(m, "p50", 0);
         nr = 1;
     } else {
         for (size_t i = 0; i < nr; i++)
@@ -156,7 +156,7 @@ static int gb_metric(json_t *benchmarks, size_t family, const json_t *c, const c
         if (counter)
             t[i] = t[i] > 0 ? 1e9 / t[i] : 0;
 
-    long long n = (long long)pbr__num(m, "n", 0);
+    long long n = (long long)pbr_json_num(m, "n", 0);
     long long per = n / (long long)nr > 0 ? n / (long long)nr : 1;
     int rc = 0;
     for (size_t i = 0; i < nr && rc == 0; i++)
@@ -184,22 +184,22 @@ static json_t *gb_context_new(const json_t *doc)
 {
     const json_t *run = json_object_get(doc, "run");
     const json_t *env = json_object_get(doc, "environment");
-    const char *gov = pbr__str(env, "governor", "unknown");
-    const char *bt = pbr__str(env, "build_type", "");
+    const char *gov = pbr_json_str(env, "governor", "unknown");
+    const char *bt = pbr_json_str(env, "build_type", "");
     json_t *la = json_object_get(env, "loadavg");
     return json_pack(
         "{s:s,s:s,s:s,s:I,s:I,s:b,s:[],s:O,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:b}", "date",
-        pbr__str(run, "started", ""), "host_name", pbr__str(env, "host", ""), "executable",
+        pbr_json_str(run, "started", ""), "host_name", pbr_json_str(env, "host", ""), "executable",
         "poolbench", "num_cpus",
-        (json_int_t)pbr__num(json_object_get(env, "topology"), "pus", 0), "mhz_per_cpu",
+        (json_int_t)pbr_json_num(json_object_get(env, "topology"), "pus", 0), "mhz_per_cpu",
         (json_int_t)0, "cpu_scaling_enabled",
         strcmp(gov, "performance") != 0 && strcmp(gov, "unknown") != 0, "caches", "load_avg",
         la ? la : json_null(), "library_build_type",
         !strcmp(bt, "Debug") ? "debug" : "release", "poolbench_version",
-        pbr__str(run, "poolbench_version", ""), "git_revision",
-        pbr__str(env, "git_revision", ""), "cpu_model", pbr__str(env, "cpu_model", ""),
-        "kernel", pbr__str(env, "kernel", ""), "suite", pbr__str(run, "suite", ""),
-        "command", pbr__str(run, "command", ""), "complete",
+        pbr_json_str(run, "poolbench_version", ""), "git_revision",
+        pbr_json_str(env, "git_revision", ""), "cpu_model", pbr_json_str(env, "cpu_model", ""),
+        "kernel", pbr_json_str(env, "kernel", ""), "suite", pbr_json_str(run, "suite", ""),
+        "command", pbr_json_str(run, "command", ""), "complete",
         !json_is_false(json_object_get(run, "complete")));
 }
 
@@ -258,25 +258,25 @@ static int export_custom(FILE *out, const json_t *doc, const xopts *o, size_t *c
         json_t *m;
         json_object_foreach(json_object_get(c, "metrics"), mname, m)
         {
-            if (fnmatch(o->metric, mname, 0) || strcmp(pbr__str(m, "better", ""), o->better))
+            if (fnmatch(o->metric, mname, 0) || strcmp(pbr_json_str(m, "better", ""), o->better))
                 continue;
             char *name = bench_name(c, mname);
-            const char *unit = pbr__str(m, "unit", "");
-            double lo = pbr__num(m, "ci_low", 0), hi = pbr__num(m, "ci_high", 0);
+            const char *unit = pbr_json_str(m, "unit", "");
+            double lo = pbr_json_num(m, "ci_low", 0), hi = pbr_json_num(m, "ci_high", 0);
             char range[64], extra[512], p90[48], p99[48], clo[48], chi[48];
             snprintf(range, sizeof range, "± %.6g", (hi - lo) / 2);
-            pbr_format_value(p90, sizeof p90, unit, pbr__num(m, "p90", 0), PBR_FORMAT_TABLE);
-            pbr_format_value(p99, sizeof p99, unit, pbr__num(m, "p99", 0), PBR_FORMAT_TABLE);
+            pbr_format_value(p90, sizeof p90, unit, pbr_json_num(m, "p90", 0), PBR_FORMAT_TABLE);
+            pbr_format_value(p99, sizeof p99, unit, pbr_json_num(m, "p99", 0), PBR_FORMAT_TABLE);
             pbr_format_value(clo, sizeof clo, unit, lo, PBR_FORMAT_TABLE);
             pbr_format_value(chi, sizeof chi, unit, hi, PBR_FORMAT_TABLE);
             snprintf(extra, sizeof extra,
                      "n=%.0f repetitions=%zu p90=%s p99=%s 95%% CI of the median=[%s, %s] "
                      "trusted=%s outcome=%s",
-                     pbr__num(m, "n", 0), json_array_size(json_object_get(m, "repetitions")),
+                     pbr_json_num(m, "n", 0), json_array_size(json_object_get(m, "repetitions")),
                      p90, p99, clo, chi, json_is_true(json_object_get(m, "trusted")) ? "yes" : "no",
-                     pbr__str(c, "outcome", "?"));
+                     pbr_json_str(c, "outcome", "?"));
             json_t *e = name ? json_pack("{s:s,s:s,s:f,s:s,s:s}", "name", name, "unit", unit,
-                                         "value", pbr__num(m, "p50", 0), "range", range, "extra",
+                                         "value", pbr_json_num(m, "p50", 0), "range", range, "extra",
                                          extra)
                              : NULL;
             free(name);
@@ -326,8 +326,8 @@ static int export_csv(FILE *out, const json_t *doc, const xopts *o, size_t *coun
                                        "p99", "p999", "max", "ci_low", "ci_high", "mad",
                                        "outliers"};
     const json_t *run = json_object_get(doc, "run");
-    const char *started = pbr__str(run, "started", "");
-    const char *rev = pbr__str(json_object_get(doc, "environment"), "git_revision", "");
+    const char *started = pbr_json_str(run, "started", "");
+    const char *rev = pbr_json_str(json_object_get(doc, "environment"), "git_revision", "");
     fputs("run_started,git_revision,backend,scenario,params,outcome,metric,unit,better", out);
     for (size_t k = 0; k < sizeof nums / sizeof nums[0]; k++)
         fprintf(out, ",%s", nums[k]);
@@ -348,13 +348,13 @@ static int export_csv(FILE *out, const json_t *doc, const xopts *o, size_t *coun
                 continue;
             const char *f[] = {started,
                                rev,
-                               pbr__str(c, "backend", ""),
-                               pbr__str(c, "scenario", ""),
+                               pbr_json_str(c, "backend", ""),
+                               pbr_json_str(c, "scenario", ""),
                                key,
-                               pbr__str(c, "outcome", ""),
+                               pbr_json_str(c, "outcome", ""),
                                mname,
-                               pbr__str(m, "unit", ""),
-                               pbr__str(m, "better", "")};
+                               pbr_json_str(m, "unit", ""),
+                               pbr_json_str(m, "better", "")};
             for (size_t k = 0; k < sizeof f / sizeof f[0]; k++) {
                 if (k)
                     fputc(',', out);
@@ -373,11 +373,23 @@ static int export_csv(FILE *out, const json_t *doc, const xopts *o, size_t *coun
     return 0;
 }
 
-static void export_usage(FILE *out)
+static const xopts export_defaults = {.better = "lower", .metric = "*"};
+
+static const pbr_option export_options[] = {
+    {.name = "format", .key = 'f',
+     PBR_CHOICE(xopts, format, "googlebench", "bench-custom", "csv"), .required = true,
+     .arg = "FMT", .help = "googlebench, bench-custom or csv (required)"},
+    {.name = "better", PBR_CHOICE(xopts, better, "lower", "higher"), .arg = "DIR",
+     .help = "bench-custom: lower (default; customSmallerIsBetter) or\n"
+             "higher (customBiggerIsBetter)"},
+    {.name = "metric", PBR_STRING(xopts, metric), .arg = "GLOB",
+     .help = "export only metrics whose name matches (default: all)"},
+    {0},
+};
+
+static void export_formats_help(FILE *out)
 {
     fprintf(out,
-            "usage: poolbench export --format FMT [OPTIONS] IN.json\n\n"
-            "Writes a results file to standard output in a format CI tools read.\n\n"
             "formats:\n"
             "  googlebench   Google Benchmark JSON (context + benchmarks): per metric one\n"
             "                iteration entry per repetition and mean/median/stddev/cv\n"
@@ -386,66 +398,35 @@ static void export_usage(FILE *out)
             "                metrics are left out (use bench-custom or csv)\n"
             "  bench-custom  github-action-benchmark's custom format: [{name, unit, value,\n"
             "                range, extra}] for the metrics of one direction (--better)\n"
-            "  csv           one row per metric with every statistic\n\n"
-            "options:\n"
-            "  --format FMT      googlebench, bench-custom or csv (required)\n"
-            "  --better DIR      bench-custom: lower (default; customSmallerIsBetter) or\n"
-            "                    higher (customBiggerIsBetter)\n"
-            "  --metric GLOB     export only metrics whose name matches (default: all)\n"
-            "  --help            print this help\n\n"
-            "exit status: 0 written, 2 bad usage, an unreadable file, or nothing to export\n");
+            "  csv           one row per metric with every statistic\n");
 }
 
-int pb_cmd_export(int argc, char **argv)
+static int run_export(const pbr_args *a);
+
+const pbr_command pbr_export_command = {
+    .name = "export",
+    .summary = "convert a results file for CI tools (googlebench, bench-custom, csv)",
+    .synopsis = "--format FMT [OPTIONS] IN.json",
+    .about = "Writes a results file to standard output in a format CI tools read.",
+    .epilogue = "exit status: 0 written, 2 bad usage, an unreadable file, or nothing to export",
+    .more_help = export_formats_help,
+    .options = export_options,
+    .opts_size = sizeof(xopts),
+    .defaults = &export_defaults,
+    .operands = "one results file",
+    .min_operands = 1,
+    .max_operands = 1,
+    .run = run_export,
+};
+
+static int run_export(const pbr_args *a)
 {
-    xopts o = {.format = NULL, .better = "lower", .metric = "*", .path = NULL};
-    const pbr__opt opts[] = {
-        {"--format", &o.format}, {"--better", &o.better}, {"--metric", &o.metric}};
-    for (int i = 1; i < argc; i++) {
-        pbr__arg_kind kind =
-            pbr__arg("export", argc, argv, &i, opts, sizeof opts / sizeof opts[0]);
-        if (kind == PBR__ARG_HELP) {
-            export_usage(stdout);
-            return 0;
-        }
-        if (kind == PBR__ARG_BAD)
-            return 2;
-        if (kind == PBR__ARG_OPTION)
-            continue;
-        if (o.path) {
-            fprintf(stderr, "poolbench export: one results file at a time ('%s' and '%s')\n",
-                    o.path, argv[i]);
-            return 2;
-        }
-        o.path = argv[i];
-    }
-    if (!o.format) {
-        fprintf(stderr, "poolbench export: --format googlebench, bench-custom or csv is "
-                        "required (try poolbench export --help)\n");
-        return 2;
-    }
-    int (*fn)(FILE *, const json_t *, const xopts *, size_t *) = NULL;
-    if (!strcmp(o.format, "googlebench"))
-        fn = export_googlebench;
-    else if (!strcmp(o.format, "bench-custom"))
-        fn = export_custom;
-    else if (!strcmp(o.format, "csv"))
-        fn = export_csv;
-    else {
-        fprintf(stderr,
-                "poolbench export: --format must be googlebench, bench-custom or csv, not '%s'\n",
-                o.format);
-        return 2;
-    }
-    if (strcmp(o.better, "lower") && strcmp(o.better, "higher")) {
-        fprintf(stderr, "poolbench export: --better must be lower or higher, not '%s'\n",
-                o.better);
-        return 2;
-    }
-    if (!o.path) {
-        fprintf(stderr, "poolbench export: no results file given (try poolbench export --help)\n");
-        return 2;
-    }
+    xopts o = *(const xopts *)a->opts;
+    o.path = a->args[0];
+    int (*fn)(FILE *, const json_t *, const xopts *, size_t *) =
+        !strcmp(o.format, "googlebench")  ? export_googlebench
+        : !strcmp(o.format, "bench-custom") ? export_custom
+                                            : export_csv;
 
     char err[1024];
     json_t *doc = pbr_read(o.path, err, sizeof err);

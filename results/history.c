@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "commands.h"
+#include "command.h"
 #include "results-int.h"
 #include "results.h"
 
@@ -53,7 +53,7 @@ size_t *pbr_time_order(const json_t *const *docs, size_t ndocs)
     }
     for (size_t i = 0; i < ndocs; i++) {
         o[i].idx = i;
-        o[i].t = pbr__num(json_object_get(docs[i], "run"), "started_unix", 0.0);
+        o[i].t = pbr_json_num(json_object_get(docs[i], "run"), "started_unix", 0.0);
     }
     qsort(o, ndocs, sizeof *o, cmp_order);
     for (size_t i = 0; i < ndocs; i++)
@@ -90,8 +90,8 @@ int pbr_history_list(const json_t *const *docs, size_t ndocs, pbr_series **serie
         json_t *c;
         json_array_foreach(json_object_get(docs[order[oi]], "results"), i, c)
         {
-            const char *backend = pbr__str(c, "backend", "");
-            const char *scenario = pbr__str(c, "scenario", "");
+            const char *backend = pbr_json_str(c, "backend", "");
+            const char *scenario = pbr_json_str(c, "scenario", "");
             char *key = pbr_params_key(json_object_get(c, "params"));
             if (!key)
                 goto nomem;
@@ -122,8 +122,8 @@ int pbr_history_list(const json_t *const *docs, size_t ndocs, pbr_series **serie
                 s->params_key = strdup(key);
                 s->metric = strdup(mname);
                 s->label = pbr_case_label(c);
-                s->unit = strdup(pbr__str(m, "unit", ""));
-                s->better = !strcmp(pbr__str(m, "better", "lower"), "higher") ? PBR_HIGHER
+                s->unit = strdup(pbr_json_str(m, "unit", ""));
+                s->better = !strcmp(pbr_json_str(m, "better", "lower"), "higher") ? PBR_HIGHER
                                                                               : PBR_LOWER;
                 if (!s->backend || !s->scenario || !s->params_key || !s->metric || !s->label ||
                     !s->unit) {
@@ -167,13 +167,13 @@ int pbr_history_series(const json_t *const *docs, size_t ndocs, const char *back
         pbr_history_point *pt = &p[n];
         const json_t *run = json_object_get(doc, "run");
         pt->doc = order[oi];
-        pt->started_unix = pbr__num(run, "started_unix", 0.0);
-        pt->started = pbr__str(run, "started", "");
-        pt->git_revision = pbr__str(json_object_get(doc, "environment"), "git_revision", "");
-        pt->p50 = pbr__num(m, "p50", 0.0);
-        pt->ci_low = pbr__num(m, "ci_low", pt->p50);
-        pt->ci_high = pbr__num(m, "ci_high", pt->p50);
-        pt->n = (long long)pbr__num(m, "n", 0.0);
+        pt->started_unix = pbr_json_num(run, "started_unix", 0.0);
+        pt->started = pbr_json_str(run, "started", "");
+        pt->git_revision = pbr_json_str(json_object_get(doc, "environment"), "git_revision", "");
+        pt->p50 = pbr_json_num(m, "p50", 0.0);
+        pt->ci_low = pbr_json_num(m, "ci_low", pt->p50);
+        pt->ci_high = pbr_json_num(m, "ci_high", pt->p50);
+        pt->n = (long long)pbr_json_num(m, "n", 0.0);
         pt->trusted = json_is_true(json_object_get(m, "trusted"));
         pt->change_pct = 0.0;
         pt->step = 0;
@@ -186,7 +186,7 @@ int pbr_history_series(const json_t *const *docs, size_t ndocs, const char *back
                 pt->step = 1;
             else if (pt->p50 < prev->ci_low)
                 pt->step = -1;
-            bool higher = !strcmp(pbr__str(m, "better", "lower"), "higher");
+            bool higher = !strcmp(pbr_json_str(m, "better", "lower"), "higher");
             pt->worse = higher ? pt->step < 0 : pt->step > 0;
         }
         n++;
@@ -204,29 +204,6 @@ int pbr_history_series(const json_t *const *docs, size_t ndocs, const char *back
 /* ------------------------------------------------------------------------
  * poolbench history
  * ------------------------------------------------------------------------ */
-
-static void history_usage(FILE *out)
-{
-    fprintf(out,
-            "usage: poolbench history [OPTIONS] DIR|FILE...\n\n"
-            "A metric across many results files, ordered by the time each run started,\n"
-            "with step changes marked: a run whose median lies outside the previous\n"
-            "run's 95%% confidence interval of the median. A folder stands for the\n"
-            "*.json files in it.\n\n"
-            "options:\n"
-            "  --metric GLOB    metrics to show (default: all), e.g. 'roundtrip'\n"
-            "  --backend GLOB   backends to show (default: all)\n"
-            "  --scenario GLOB  scenarios to show (default: all)\n"
-            "  --format FMT     text (default), tsv or json\n"
-            "  --help           print this help\n\n"
-            "tsv has one line per point under a header line, columns: backend scenario\n"
-            "params metric unit better started_unix started git_revision file p50 ci_low\n"
-            "ci_high n trusted step (step: 1 up, -1 down, 0 none). json holds\n"
-            "{\"series\": [{backend, scenario, params, params_key, label, metric, unit,\n"
-            "better, points: [{file, started, started_unix, git_revision, p50, ci_low,\n"
-            "ci_high, n, trusted, change_pct, step, worse}]}]}.\n\n"
-            "exit status: 0 shown, 2 bad usage, an unreadable file, or nothing matched\n");
-}
 
 /* A field for TSV: tabs and newlines would break the columns. */
 static void tsv_field(FILE *out, const char *s)
@@ -314,134 +291,178 @@ static json_t *series_json_new(const pbr_series *s, const pbr_history_point *p, 
                      "better", s->better == PBR_HIGHER ? "higher" : "lower", "points", pts);
 }
 
-int pb_cmd_history(int argc, char **argv)
+typedef struct history_opts {
+    const char *metric, *backend, *scenario, *format;
+} history_opts;
+
+static const history_opts history_defaults = {
+    .metric = "*", .backend = "*", .scenario = "*", .format = "text"};
+
+static const pbr_option history_options[] = {
+    {.name = "metric", PBR_STRING(history_opts, metric), .arg = "GLOB",
+     .help = "metrics to show (default: all), e.g. 'roundtrip'"},
+    {.name = "backend", PBR_STRING(history_opts, backend), .arg = "GLOB",
+     .help = "backends to show (default: all)"},
+    {.name = "scenario", PBR_STRING(history_opts, scenario), .arg = "GLOB",
+     .help = "scenarios to show (default: all)"},
+    {.name = "format", .key = 'f', PBR_CHOICE(history_opts, format, "text", "tsv", "json"),
+     .arg = "FMT", .help = "text (default), tsv or json"},
+    {0},
+};
+
+static int run_history(const pbr_args *a);
+
+const pbr_command pbr_history_command = {
+    .name = "history",
+    .summary = "a metric across many results files, with step changes marked",
+    .synopsis = "[OPTIONS] DIR|FILE...",
+    .about = "A metric across many results files, ordered by the time each run started,\n"
+             "with step changes marked: a run whose median lies outside the previous\n"
+             "run's 95% confidence interval of the median. A folder stands for the\n"
+             "*.json files in it.",
+    .epilogue = "tsv has one line per point under a header line, columns: backend scenario\n"
+                "params metric unit better started_unix started git_revision file p50 ci_low\n"
+                "ci_high n trusted step (step: 1 up, -1 down, 0 none). json holds\n"
+                "{\"series\": [{backend, scenario, params, params_key, label, metric, unit,\n"
+                "better, points: [{file, started, started_unix, git_revision, p50, ci_low,\n"
+                "ci_high, n, trusted, change_pct, step, worse}]}]}.\n\n"
+                "exit status: 0 shown, 2 bad usage, an unreadable file, or nothing matched",
+    .options = history_options,
+    .opts_size = sizeof(history_opts),
+    .defaults = &history_defaults,
+    .operands = "results files or folders",
+    .min_operands = 1,
+    .max_operands = -1,
+    .run = run_history,
+};
+
+/* The documents a history is drawn from, and every series in them. */
+typedef struct history_in {
+    char **paths;
+    size_t npaths;
+    json_t **docs;
+    pbr_series *series;
+    size_t nseries;
+} history_in;
+
+static void history_in_free(history_in *in)
 {
-    const char *metric = "*", *backend = "*", *scenario = "*", *format = "text";
-    const char **files = calloc((size_t)argc + 1, sizeof *files);
-    size_t nfiles = 0;
-    if (!files) {
-        fprintf(stderr, "poolbench history: out of memory\n");
-        return 2;
-    }
-    const pbr__opt opts[] = {{"--metric", &metric},
-                             {"--backend", &backend},
-                             {"--scenario", &scenario},
-                             {"--format", &format}};
-    for (int i = 1; i < argc; i++) {
-        pbr__arg_kind kind =
-            pbr__arg("history", argc, argv, &i, opts, sizeof opts / sizeof opts[0]);
-        if (kind == PBR__ARG_HELP || kind == PBR__ARG_BAD) {
-            if (kind == PBR__ARG_HELP)
-                history_usage(stdout);
-            free(files);
-            return kind == PBR__ARG_HELP ? 0 : 2;
-        }
-        if (kind == PBR__ARG_OPTION)
-            continue;
-        files[nfiles++] = argv[i];
-    }
-    if (strcmp(format, "text") && strcmp(format, "tsv") && strcmp(format, "json")) {
-        fprintf(stderr, "poolbench history: --format must be text, tsv or json, not '%s'\n",
-                format);
-        free(files);
-        return 2;
-    }
-    if (nfiles == 0) {
-        fprintf(stderr, "poolbench history: no results file or folder given (try poolbench "
-                        "history --help)\n");
-        free(files);
-        return 2;
-    }
+    pbr_series_free(in->series, in->nseries);
+    pbr_docs_free(in->docs, in->npaths);
+    pbr_paths_free(in->paths);
+}
 
+/* Reads the files and folders named; 0, or 2 with the message told. */
+static int load_history(const pbr_args *a, history_in *in)
+{
     char err[1024];
-    char **paths = NULL;
-    size_t npaths = 0;
-    json_t **docs = NULL;
-    pbr_series *series = NULL;
-    size_t nseries = 0;
-    int status = 2;
-    if (pbr_paths_expand(files, nfiles, &paths, &npaths, err, sizeof err) < 0 ||
-        pbr_read_all(paths, npaths, &docs, err, sizeof err) < 0) {
+    if (pbr_paths_expand((const char *const *)a->args, (size_t)a->nargs, &in->paths, &in->npaths,
+                         err, sizeof err) < 0 ||
+        pbr_read_all(in->paths, in->npaths, &in->docs, err, sizeof err) < 0) {
         fprintf(stderr, "poolbench history: %s\n", err);
-        goto out;
+        return 2;
     }
-    if (pbr_history_list((const json_t *const *)docs, npaths, &series, &nseries) < 0) {
+    if (pbr_history_list((const json_t *const *)in->docs, in->npaths, &in->series,
+                         &in->nseries) < 0) {
         fprintf(stderr, "poolbench history: out of memory\n");
-        goto out;
+        return 2;
     }
+    return 0;
+}
 
-    json_t *jout = !strcmp(format, "json") ? json_array() : NULL;
-    if (!strcmp(format, "tsv"))
+static void print_tsv_series(FILE *out, const pbr_series *se, const pbr_history_point *pts,
+                             size_t npts, char *const *paths)
+{
+    for (size_t i = 0; i < npts; i++) {
+        const char *f[] = {se->backend, se->scenario, se->params_key, se->metric,
+                           se->unit,    se->better == PBR_HIGHER ? "higher" : "lower"};
+        for (size_t k = 0; k < sizeof f / sizeof f[0]; k++) {
+            tsv_field(out, f[k]);
+            fputc('\t', out);
+        }
+        fprintf(out, "%.17g\t", pts[i].started_unix);
+        tsv_field(out, pts[i].started);
+        fputc('\t', out);
+        tsv_field(out, pts[i].git_revision);
+        fputc('\t', out);
+        tsv_field(out, paths[pts[i].doc]);
+        fprintf(out, "\t%.17g\t%.17g\t%.17g\t%lld\t%s\t%d\n", pts[i].p50, pts[i].ci_low,
+                pts[i].ci_high, pts[i].n, pts[i].trusted ? "true" : "false", pts[i].step);
+    }
+}
+
+/* Shows one series in the format asked for (json: appended to jout).
+ * Returns 0 or -ENOMEM. */
+static int show_series(const history_opts *o, const history_in *in, const pbr_series *se,
+                       json_t *jout)
+{
+    pbr_history_point *pts;
+    size_t npts;
+    if (pbr_history_series((const json_t *const *)in->docs, in->npaths, se->backend,
+                           se->scenario, se->params_key, se->metric, &pts, &npts) < 0)
+        return -ENOMEM;
+    int rc = 0;
+    if (!strcmp(o->format, "text"))
+        print_text_series(stdout, se, pts, npts, in->paths);
+    else if (!strcmp(o->format, "tsv"))
+        print_tsv_series(stdout, se, pts, npts, in->paths);
+    else if (json_array_append_new(jout, series_json_new(se, pts, npts, in->paths)) < 0)
+        rc = -ENOMEM;
+    free(pts);
+    return rc;
+}
+
+static int print_json_series(json_t *jout)
+{
+    json_t *doc = json_pack("{s:o}", "series", jout);
+    int rc = doc ? json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(15)) : -1;
+    json_decref(doc);
+    if (rc == 0)
+        fputc('\n', stdout);
+    return rc;
+}
+
+static int run_history(const pbr_args *a)
+{
+    const history_opts *o = a->opts;
+    history_in in = {0};
+    int status = load_history(a, &in);
+    json_t *jout = !strcmp(o->format, "json") ? json_array() : NULL;
+    if (status == 0 && !strcmp(o->format, "tsv"))
         printf("backend\tscenario\tparams\tmetric\tunit\tbetter\tstarted_unix\tstarted\t"
                "git_revision\tfile\tp50\tci_low\tci_high\tn\ttrusted\tstep\n");
     size_t shown = 0;
-    for (size_t s = 0; s < nseries; s++) {
-        const pbr_series *se = &series[s];
-        if (fnmatch(metric, se->metric, 0) || fnmatch(backend, se->backend, 0) ||
-            fnmatch(scenario, se->scenario, 0))
+    for (size_t s = 0; status == 0 && s < in.nseries; s++) {
+        const pbr_series *se = &in.series[s];
+        if (fnmatch(o->metric, se->metric, 0) || fnmatch(o->backend, se->backend, 0) ||
+            fnmatch(o->scenario, se->scenario, 0))
             continue;
-        pbr_history_point *pts;
-        size_t npts;
-        if (pbr_history_series((const json_t *const *)docs, npaths, se->backend, se->scenario,
-                               se->params_key, se->metric, &pts, &npts) < 0) {
+        if (show_series(o, &in, se, jout) < 0) {
             fprintf(stderr, "poolbench history: out of memory\n");
-            json_decref(jout);
-            goto out;
+            status = 2;
         }
         shown++;
-        if (!strcmp(format, "text")) {
-            print_text_series(stdout, se, pts, npts, paths);
-        } else if (!strcmp(format, "tsv")) {
-            for (size_t i = 0; i < npts; i++) {
-                const char *f[] = {se->backend, se->scenario, se->params_key, se->metric,
-                                   se->unit,    se->better == PBR_HIGHER ? "higher" : "lower"};
-                for (size_t k = 0; k < sizeof f / sizeof f[0]; k++) {
-                    tsv_field(stdout, f[k]);
-                    fputc('\t', stdout);
-                }
-                printf("%.17g\t", pts[i].started_unix);
-                tsv_field(stdout, pts[i].started);
-                fputc('\t', stdout);
-                tsv_field(stdout, pts[i].git_revision);
-                fputc('\t', stdout);
-                tsv_field(stdout, paths[pts[i].doc]);
-                printf("\t%.17g\t%.17g\t%.17g\t%lld\t%s\t%d\n", pts[i].p50, pts[i].ci_low,
-                       pts[i].ci_high, pts[i].n, pts[i].trusted ? "true" : "false",
-                       pts[i].step);
-            }
-        } else if (json_array_append_new(jout, series_json_new(se, pts, npts, paths)) < 0) {
-            fprintf(stderr, "poolbench history: out of memory\n");
-            free(pts);
-            json_decref(jout);
-            goto out;
-        }
-        free(pts);
     }
-    if (shown == 0) {
+    if (status == 0 && shown == 0) {
         fprintf(stderr,
                 "poolbench history: no series matches --metric '%s' --backend '%s' "
                 "--scenario '%s' in the %zu file%s given\n",
-                metric, backend, scenario, npaths, npaths == 1 ? "" : "s");
-        json_decref(jout);
-        goto out;
+                o->metric, o->backend, o->scenario, in.npaths, in.npaths == 1 ? "" : "s");
+        status = 2;
     }
-    if (jout) {
-        json_t *doc = json_pack("{s:o}", "series", jout);
-        if (!doc || json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(15)) < 0) {
+    if (status == 0 && jout) {
+        int rc = print_json_series(jout);
+        jout = NULL; /* stolen */
+        if (rc < 0) {
             fprintf(stderr, "poolbench history: cannot write the JSON output\n");
-            json_decref(doc);
-            goto out;
+            status = 2;
         }
-        json_decref(doc);
-        fputc('\n', stdout);
     }
-    status = fflush(stdout) == 0 ? 0 : 2;
-    if (status)
+    if (status == 0 && fflush(stdout) != 0) {
         fprintf(stderr, "poolbench history: cannot write to standard output\n");
-out:
-    pbr_series_free(series, nseries);
-    pbr_docs_free(docs, npaths);
-    pbr_paths_free(paths);
-    free(files);
+        status = 2;
+    }
+    json_decref(jout);
+    history_in_free(&in);
     return status;
 }

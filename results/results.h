@@ -16,6 +16,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "command.h"
+
 #define PBR_SCHEMA "poolbench-results/1"
 
 typedef enum { PBR_LOWER, PBR_HIGHER } pbr_better;
@@ -48,9 +50,25 @@ json_t *pbr_metric_new(const char *unit, pbr_better better, const double *const 
 /* The `environment` object of FORMAT.md for this machine and build. */
 json_t *pbr_environment_new(void);
 
-/* A new empty document: {"schema", "run": run (stolen), "environment": env
- * (stolen), "results": []}. */
+/* A new empty document: {"schema", "run": run, "environment": env,
+ * "results": []}. run and env are stolen, even on failure; NULL (either of
+ * them NULL, or ENOMEM) on failure. */
 json_t *pbr_document_new(json_t *run, json_t *env);
+
+/* What the `run` object of a document says (FORMAT.md). */
+typedef struct pbr_run_info {
+    const char *kind;    /* "run" or "stress" */
+    const char *command; /* the command line */
+    const char *suite;   /* its name; "" for stress */
+    double started_unix; /* CLOCK_REALTIME at the start; `started` is written from it */
+    double duration_s;
+    bool complete;
+    int repetitions, warmup, workers;
+    const char *pin;
+} pbr_run_info;
+
+/* The `run` object, with this build's poolbench_version. NULL on ENOMEM. */
+json_t *pbr_run_new(const pbr_run_info *info);
 
 /* Writes doc to path atomically: a temporary file in the same folder, fsync,
  * rename. Returns 0, or -errno with a message naming the path in err. */
@@ -62,6 +80,12 @@ int pbr_write_atomic(const char *path, const json_t *doc, char *err, size_t errl
  * ("results/a.json: not a poolbench results file (schema 'x/2', expected
  * 'poolbench-results/1')", "...: truncated JSON at line 40", ...). */
 json_t *pbr_read(const char *path, char *err, size_t errlen);
+
+/* A string member of obj, or dflt when it is absent or not a string. */
+const char *pbr_json_str(const json_t *obj, const char *key, const char *dflt);
+
+/* A number member of obj, or dflt when it is absent or not a number. */
+double pbr_json_num(const json_t *obj, const char *key, double dflt);
 
 /* Checks an in-memory document as pbr_read does; 0 or -EINVAL with err. */
 int pbr_validate(const json_t *doc, const char *name, char *err, size_t errlen);
@@ -172,5 +196,13 @@ typedef struct pbr_mwu {
 /* Two-sided Mann-Whitney U test of x[0..n1) against y[0..n2). Returns 0,
  * -EINVAL when a sample is empty, -ENOMEM. */
 int pbr_mann_whitney(const double *x, size_t n1, const double *y, size_t n2, pbr_mwu *out);
+
+/* ------------------------------------------------------------------------
+ * The commands of this library (command.h)
+ * ------------------------------------------------------------------------ */
+
+extern const pbr_command pbr_compare_command; /* compare.c */
+extern const pbr_command pbr_export_command;  /* export.c */
+extern const pbr_command pbr_history_command; /* history.c */
 
 #endif /* PB_RESULTS_H */

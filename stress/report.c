@@ -149,6 +149,7 @@ json_t *pbs__case_new(pbs_world *w, const pbs_totals *t, uint64_t survived, cons
     bool failed = fail_reason || w->journal.violations;
     json_object_set_new(c, "backend", json_string(w->o.backend ? w->o.backend : ""));
     json_object_set_new(c, "scenario", json_string("stress"));
+    json_object_set_new(c, "headline", json_string("violations"));
     json_object_set_new(c, "params", params_new(w));
     json_object_set_new(c, "outcome", json_string(failed ? "failed" : "ok"));
     json_object_set_new(c, "reason", json_string(reason));
@@ -157,7 +158,7 @@ json_t *pbs__case_new(pbs_world *w, const pbs_totals *t, uint64_t survived, cons
     json_object_set_new(c, "metrics", metrics_new(w, t, survived, rss));
     json_object_set_new(c, "checks", checks_new(&w->journal));
     /* Every member is required: a case missing one is no case. */
-    if (json_object_size(c) < 7 + (binding != NULL)) {
+    if (json_object_size(c) < 8 + (binding != NULL)) {
         json_decref(c);
         return NULL;
     }

@@ -2,7 +2,9 @@
  * test_program.c — the poolbench program end to end.
  *
  *   test_program cli        bad command lines and suites: exit 2, one line
- *                           on stderr naming what was wrong, no results file
+ *                           on stderr naming what was wrong, no results file;
+ *                           the conventions every command keeps (-h, -V, --,
+ *                           -, --opt=value and --opt value)
  *   test_program e2e        a tiny suite with every scenario over every
  *                           backend: exit 0, a file pbr_read accepts (and the
  *                           JSON Schema, when python3-jsonschema is there)
@@ -159,16 +161,16 @@ static void test_cli(void **state)
          "bad-truncated.json: not valid JSON at line"},
         {{"run", "--suite", tiny, "--out", "/nonexistent/dir/x.json"}, "folder '/nonexistent/dir' does not exist"},
         {{"run", "--suite", tiny, "--out", tmpdir}, "is a folder, not a file"},
-        {{"run", "--suite", tiny, "--pin", "", "--out", out}, "--pin: empty policy"},
+        {{"run", "--suite", tiny, "--pin", "", "--out", out}, "--pin: expected none, compact, scatter or a CPU list, got ''"},
         {{"run", "--suite", tiny, "--pin", "0-", "--out", out}, "refuses this pool (--pin '0-'"},
         {{"run", "--suite", tiny, "--pin", "garbage", "--out", out}, "refuses this pool (--pin 'garbage'"},
         {{"run", "--suite", tiny, "--backend", "thread,fork:x=1,y=2", "--out", out},
          "backend 'fork:x=1,y=2' refuses this pool (--pin 'none', --workers 0): fork backend: "
          "unknown option 'x' (it takes none)"},
         {{"run", "--suite", tiny, "--backend", "thread:=", "--out", out}, "'=' is not key=value"},
-        {{"run", "--load", "/nonexistent/plugin.so"}, "poolbench run: --load /nonexistent/plugin.so:"},
+        {{"run", "--load", "/nonexistent/plugin.so"}, "poolbench run: --load: /nonexistent/plugin.so:"},
         {{"list", "--bogus"}, "poolbench list: unknown option '--bogus'"},
-        {{"list", "--load", "/nonexistent/plugin.so"}, "poolbench list: --load /nonexistent/plugin.so:"},
+        {{"list", "--load", "/nonexistent/plugin.so"}, "poolbench list: --load: /nonexistent/plugin.so:"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         outcome o = run_poolbench(cases[i].args);
@@ -445,11 +447,107 @@ static void test_plugin(void **state)
     json_decref(doc);
 }
 
+/* ---- The conventions every command keeps ---- */
+
+/* A refusal: exit 2, one line on stderr holding want, nothing on stdout. */
+static void expect_refused(const char **args, const char *want)
+{
+    outcome o = run_poolbench(args);
+    const char *nl = strchr(o.err, '\n');
+    if (o.status != 2 || !strstr(o.err, want) || !nl || nl[1] || *o.out)
+        fail_msg("poolbench %s %s ...: status %d, stderr '%s', stdout '%.80s' (want 2 and one "
+                 "line with '%s')",
+                 args[0], args[1] ? args[1] : "", o.status, o.err, o.out, want);
+    outcome_free(&o);
+}
+
+static void test_conventions(void **state)
+{
+    (void)state;
+    static const char *const commands[] = {"run",     "list",    "env",  "compare",
+                                           "export",  "history", "plot", "stress"};
+    char version[64];
+    snprintf(version, sizeof version, "poolbench %s\n", PB_VERSION_STRING);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        const char *cmd = commands[i];
+        char usage[64], unknown[128];
+        snprintf(usage, sizeof usage, "usage: poolbench %s ", cmd);
+        const char *helps[] = {"-h", "--help"};
+        for (size_t k = 0; k < 2; k++) {
+            const char *args[] = {cmd, helps[k], NULL};
+            outcome o = run_poolbench(args);
+            if (o.status != 0 || strncmp(o.out, usage, strlen(usage)) || *o.err)
+                fail_msg("poolbench %s %s: status %d, stdout '%.60s', stderr '%s'", cmd,
+                         helps[k], o.status, o.out, o.err);
+            assert_non_null(strstr(o.out, "-V, --version"));
+            outcome_free(&o);
+        }
+        const char *versions[] = {"-V", "--version"};
+        for (size_t k = 0; k < 2; k++) {
+            const char *args[] = {cmd, versions[k], NULL};
+            outcome o = run_poolbench(args);
+            if (o.status != 0 || strcmp(o.out, version) || *o.err)
+                fail_msg("poolbench %s %s: status %d, stdout '%s', stderr '%s'", cmd,
+                         versions[k], o.status, o.out, o.err);
+            outcome_free(&o);
+        }
+        snprintf(unknown, sizeof unknown, "poolbench %s: unknown option '--bogus'", cmd);
+        const char *bogus[] = {cmd, "--bogus", NULL};
+        expect_refused(bogus, unknown);
+        const char *bogus_value[] = {cmd, "--bogus=1", NULL};
+        expect_refused(bogus_value, "unknown option '--bogus=1'");
+        const char *bad_short[] = {cmd, "-Z", NULL};
+        expect_refused(bad_short, "unknown option '-Z'");
+        const char *flag_value[] = {cmd, "--help=yes", NULL};
+        expect_refused(flag_value, "--help takes no value");
+    }
+
+    /* "-" and "--": an operand, never an unknown option. Reading "-" as
+     * standard input is the readers' business; here it is a file name. */
+    const char *dash_export[] = {"export", "--format=csv", "-", NULL};
+    expect_refused(dash_export, "poolbench export: -: ");
+    const char *dash_history[] = {"history", "-", NULL};
+    expect_refused(dash_history, "poolbench history: -: ");
+    const char *ddash_compare[] = {"compare", "--", "-a.json", "-b.json", NULL};
+    expect_refused(ddash_compare, "poolbench compare: -a.json: ");
+    const char *ddash_plot[] = {"plot", "--format", "svg", "--", "--help", NULL};
+    expect_refused(ddash_plot, "poolbench plot: --help: ");
+    const char *ddash_run[] = {"run", "--", "--quiet", NULL};
+    expect_refused(ddash_run, "poolbench run: unexpected argument '--quiet'");
+
+    /* --opt=value and --opt value say the same. */
+    const char *eq[] = {"run", "--suite=/nonexistent/x.json", NULL};
+    expect_refused(eq, "/nonexistent/x.json: no such suite file");
+    const char *sp[] = {"run", "--suite", "/nonexistent/x.json", NULL};
+    expect_refused(sp, "/nonexistent/x.json: no such suite file");
+    const char *stress_eq[] = {"stress", "--duration=-1", NULL};
+    expect_refused(stress_eq, "poolbench stress: --duration: expected a number of seconds above 0");
+
+    /* The program itself. */
+    const char *top_v[] = {"-V", NULL};
+    outcome o = run_poolbench(top_v);
+    assert_int_equal(o.status, 0);
+    assert_string_equal(o.out, version);
+    outcome_free(&o);
+    const char *top_help[] = {"help", "compare", NULL};
+    o = run_poolbench(top_help);
+    assert_int_equal(o.status, 0);
+    assert_non_null(strstr(o.out, "usage: poolbench compare BASE.json NEW.json"));
+    outcome_free(&o);
+    const char *top_bad[] = {"--bogus", NULL};
+    expect_refused(top_bad, "poolbench: unknown option '--bogus'");
+    const char *top_unknown[] = {"frobnicate", NULL};
+    expect_refused(top_unknown, "poolbench: unknown command 'frobnicate'");
+}
+
 int main(int argc, char **argv)
 {
     const char *group = argc > 1 ? argv[1] : "";
     if (!strcmp(group, "cli")) {
-        const struct CMUnitTest t[] = {cmocka_unit_test_setup_teardown(test_cli, setup, teardown)};
+        const struct CMUnitTest t[] = {
+            cmocka_unit_test_setup_teardown(test_cli, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_conventions, setup, teardown),
+        };
         return cmocka_run_group_tests_name("cli", t, NULL, NULL);
     }
     if (!strcmp(group, "e2e")) {

@@ -372,7 +372,7 @@ static void test_plan(void **state)
     assert_non_null(c);
     assert_int_equal(c->values[0].num, 10000000);
     assert_int_equal(c->values[1].num, 100); /* samples: the default */
-    json_t *params = pbh_case_params_json(c);
+    json_t *params = pbh_case_params_json_new(c);
     assert_int_equal(json_integer_value(json_object_get(params, "timeout")), 10000000);
     assert_int_equal(json_integer_value(json_object_get(params, "samples")), 100);
     json_decref(params);

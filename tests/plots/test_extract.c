@@ -540,6 +540,51 @@ static void test_compare(void **state)
     pb__plot_data_free(&d);
 }
 
+/* Adds to doc a case of a scenario no table in plots/ knows, with metrics
+ * "first" and "second" (copies of fork's round trip), headline as given
+ * (NULL: none, as in files written before cases named their headline). */
+static void add_new_scenario(json_t *doc, const char *headline)
+{
+    const json_t *m = metric_of(doc, "fork", "roundtrip", NULL, 0, "roundtrip");
+    json_t *c = json_pack("{s:s, s:s, s:{}, s:s, s:s, s:{s:O, s:O}, s:[]}", "backend", "thread",
+                          "scenario", "newscenario", "params", "outcome", "ok", "reason", "",
+                          "metrics", "first", m, "second", m, "checks");
+    assert_non_null(c);
+    if (headline)
+        json_object_set_new(c, "headline", json_string(headline));
+    json_array_append_new(json_object_get(doc, "results"), c);
+}
+
+/* The compare chart draws each case's headline metric as the results file
+ * names it: a new scenario's chart needs nothing but its own table entry. */
+static void test_compare_headline(void **state)
+{
+    (void)state;
+    const char *names[2] = {"run.json", "new.json"};
+    json_t *docs[2] = {json_deep_copy(run_doc), json_deep_copy(new_doc)};
+    add_new_scenario(docs[0], "second");
+    add_new_scenario(docs[1], "second");
+    pb__plot_data d;
+    assert_int_equal(extract("compare", docs, names, 2, NULL, &d), 0);
+    assert_non_null(strstr(d.data_buf, "\"thread/newscenario\""));
+    assert_null(strstr(d.data_buf, "thread/newscenario: first"));
+    pb__plot_data_free(&d);
+    json_decref(docs[0]);
+    json_decref(docs[1]);
+
+    /* Without a headline: the case's first metric, named. */
+    docs[0] = json_deep_copy(run_doc);
+    docs[1] = json_deep_copy(new_doc);
+    add_new_scenario(docs[0], NULL);
+    add_new_scenario(docs[1], NULL);
+    assert_int_equal(extract("compare", docs, names, 2, NULL, &d), 0);
+    assert_non_null(strstr(d.data_buf, "\"thread/newscenario: first\""));
+    assert_null(strstr(d.data_buf, "thread/newscenario: second"));
+    pb__plot_data_free(&d);
+    json_decref(docs[0]);
+    json_decref(docs[1]);
+}
+
 /* Results without a chart's data: that chart is skipped, saying why. */
 static void test_skips(void **state)
 {
@@ -648,6 +693,7 @@ int main(void)
         cmocka_unit_test(test_granularity), cmocka_unit_test(test_map),
         cmocka_unit_test(test_timeout),     cmocka_unit_test(test_lifecycle),
         cmocka_unit_test(test_history),     cmocka_unit_test(test_compare),
+        cmocka_unit_test(test_compare_headline),
         cmocka_unit_test(test_skips),       cmocka_unit_test(test_failed_and_units),
         cmocka_unit_test(test_line_types),  cmocka_unit_test(test_var_quoting),
     };

@@ -1,74 +1,16 @@
 /*
- * cli.c — what compare, export and history share: option parsing, number
- * parsing and expanding folders into results files. (Printing a value with
- * its unit is format.c's pbr_format_value(), which the harness and the
- * plots use too.)
+ * files.c — many results files at once, as compare, export, history and
+ * plot take them: arguments expanded into paths (a folder stands for its
+ * *.json files), and every file read with pbr_read().
  */
 #include <dirent.h>
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "results-int.h"
 #include "results.h"
-
-/* If argv[*i] is option `name` ("--name VALUE" or "--name=VALUE"), sets
- * *value, moves *i to the last argument used and returns 1; 0 when it is
- * another argument; -1 when the value is missing. */
-static int one_option(int argc, char **argv, int *i, const char *name, const char **value)
-{
-    const char *a = argv[*i];
-    size_t l = strlen(name);
-    if (strncmp(a, name, l) != 0)
-        return 0;
-    if (a[l] == '=') {
-        *value = a + l + 1;
-        return 1;
-    }
-    if (a[l] != '\0')
-        return 0;
-    if (*i + 1 >= argc)
-        return -1;
-    *value = argv[++*i];
-    return 1;
-}
-
-pbr__arg_kind pbr__arg(const char *cmd, int argc, char **argv, int *i, const pbr__opt *opts,
-                       size_t nopts)
-{
-    const char *a = argv[*i];
-    if (!strcmp(a, "--help") || !strcmp(a, "-h"))
-        return PBR__ARG_HELP;
-    for (size_t k = 0; k < nopts; k++) {
-        int rc = one_option(argc, argv, i, opts[k].name, opts[k].value);
-        if (rc > 0)
-            return PBR__ARG_OPTION;
-        if (rc < 0) {
-            fprintf(stderr, "poolbench %s: %s needs a value\n", cmd, a);
-            return PBR__ARG_BAD;
-        }
-    }
-    if (a[0] == '-' && a[1] != '\0') {
-        fprintf(stderr, "poolbench %s: unknown option '%s' (try poolbench %s --help)\n", cmd, a,
-                cmd);
-        return PBR__ARG_BAD;
-    }
-    return PBR__ARG_OPERAND;
-}
-
-bool pbr__parse_double(const char *s, double *out)
-{
-    char *end;
-    errno = 0;
-    double d = strtod(s, &end);
-    if (end == s || *end != '\0' || errno != 0 || !isfinite(d))
-        return false;
-    *out = d;
-    return true;
-}
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -192,16 +134,4 @@ void pbr_docs_free(json_t **docs, size_t n)
     for (size_t i = 0; i < n; i++)
         json_decref(docs[i]);
     free(docs);
-}
-
-const char *pbr__str(const json_t *obj, const char *key, const char *dflt)
-{
-    const char *s = json_string_value(json_object_get(obj, key));
-    return s ? s : dflt;
-}
-
-double pbr__num(const json_t *obj, const char *key, double dflt)
-{
-    json_t *v = json_object_get(obj, key);
-    return json_is_number(v) ? json_number_value(v) : dflt;
 }
