@@ -1139,141 +1139,166 @@ typedef struct life_kind {
     char label[96];
 } life_kind;
 
+/* The chart's data: what each source selected, the kinds of bars, and the
+ * backends that have at least one. */
+typedef struct life {
+    selection sels[PB__PLOT_MAX_SOURCES];
+    life_kind kinds[PB__LIFE_MAX_KINDS];
+    size_t nk;
+    const char *backends[PB__PLOT_MAX_SERIES]; /* in line-type order */
+    int blts[PB__PLOT_MAX_SERIES];
+    size_t nb;
+} life;
+
+/* Adds the kinds of source si: one per distinct params set. */
+static void add_kinds(life *l, const pb__plot_source *src, size_t si)
+{
+    for (size_t i = 0; i < l->sels[si].n && l->nk < PB__LIFE_MAX_KINDS; i++) {
+        const pick *p = &l->sels[si].picks[i];
+        const char *pk = strchr(p->series_key, '\n') + 1;
+        size_t k;
+        for (k = 0; k < l->nk; k++)
+            if (l->kinds[k].src == src && !strcmp(l->kinds[k].params_key, pk))
+                break;
+        if (k < l->nk)
+            continue;
+        life_kind *kind = &l->kinds[l->nk++];
+        kind->src = src;
+        kind->sel = &l->sels[si];
+        snprintf(kind->params_key, sizeof kind->params_key, "%s", pk);
+        /* "recovery" or, with parameters that vary, "recovery fault=segv":
+         * the label minus the backend name. */
+        char label[128];
+        series_label(&l->sels[si], p, NULL, label, sizeof label);
+        snprintf(kind->label, sizeof kind->label, "%s%s", src->metric, label + strlen(p->backend));
+    }
+}
+
+/* Every backend with at least one kind, in line-type order. */
+static void find_backends(life *l)
+{
+    for (size_t k = 0; k < l->nk; k++)
+        for (size_t i = 0; i < l->kinds[k].sel->n; i++) {
+            const pick *p = &l->kinds[k].sel->picks[i];
+            size_t b;
+            for (b = 0; b < l->nb; b++)
+                if (!strcmp(l->backends[b], p->backend))
+                    break;
+            if (b < l->nb || l->nb == PB__PLOT_MAX_SERIES)
+                continue;
+            size_t at = l->nb;
+            while (at > 0 && l->blts[at - 1] > p->blt) {
+                l->backends[at] = l->backends[at - 1];
+                l->blts[at] = l->blts[at - 1];
+                at--;
+            }
+            l->backends[at] = p->backend;
+            l->blts[at] = p->blt;
+            l->nb++;
+        }
+}
+
+/* The header, then one row per backend: p50 and p99 of each kind. */
+static void put_life_rows(const life *l, FILE *f)
+{
+    fputs("# per backend, for each kind of bar: p50 and p99 in ns\n", f);
+    fputs("backend lt", f);
+    for (size_t k = 0; k < l->nk; k++) {
+        fputc(' ', f);
+        pb__plot_put_str(f, l->kinds[k].label);
+        fputs(" p99", f);
+    }
+    fputc('\n', f);
+    for (size_t b = 0; b < l->nb; b++) {
+        pb__plot_put_str(f, l->backends[b]);
+        fprintf(f, " %d", l->blts[b]);
+        for (size_t k = 0; k < l->nk; k++) {
+            const pick *hit = NULL;
+            for (size_t i = 0; i < l->kinds[k].sel->n && !hit; i++) {
+                const pick *p = &l->kinds[k].sel->picks[i];
+                if (!strcmp(p->backend, l->backends[b]) &&
+                    !strcmp(strchr(p->series_key, '\n') + 1, l->kinds[k].params_key))
+                    hit = p;
+            }
+            pb__plot_put_num(f, hit ? pbr_json_num(hit->metric, "p50", NAN) : NAN);
+            pb__plot_put_num(f, hit ? pbr_json_num(hit->metric, "p99", NAN) : NAN);
+        }
+        fputc('\n', f);
+    }
+}
+
+/* The backends of l that skipped scenario, and the gist of the harness's
+ * reason (up to its first ';'): "faults skipped on thread, glib: needs
+ * workers in other processes", appended to notes. */
+static void note_skips(const life *l, const json_t *doc, const char *scenario, char *notes,
+                       size_t size)
+{
+    char who[256] = "", why[160] = "";
+    size_t woff = 0;
+    for (size_t b = 0; b < l->nb; b++) {
+        size_t i;
+        const json_t *c;
+        json_array_foreach(json_object_get(doc, "results"), i, c) {
+            if (strcmp(pbr_json_str(c, "scenario", ""), scenario) ||
+                strcmp(pbr_json_str(c, "backend", ""), l->backends[b]) ||
+                strcmp(pbr_json_str(c, "outcome", ""), "skipped"))
+                continue;
+            if (woff < sizeof who)
+                woff += (size_t)snprintf(who + woff, sizeof who - woff, "%s%s", woff ? ", " : "",
+                                         l->backends[b]);
+            const char *reason = pbr_json_str(c, "reason", "");
+            if (!why[0])
+                snprintf(why, sizeof why, "%.*s", (int)strcspn(reason, ";"), reason);
+            break;
+        }
+    }
+    size_t noff = strlen(notes);
+    if (who[0] && noff < size)
+        snprintf(notes + noff, size - noff, "%s%s skipped on %s%s%s", noff ? "; " : "", scenario,
+                 who, why[0] ? ": " : "", why);
+}
+
 int pb__extract_lifecycle(const pb__plot_chart *chart, const pb__plot_input *in,
                           pb__plot_data *out)
 {
     const json_t *doc = in->docs[0];
-    selection sels[PB__PLOT_MAX_SOURCES];
-    memset(sels, 0, sizeof sels);
-    life_kind kinds[PB__LIFE_MAX_KINDS];
-    size_t nk = 0;
+    life l;
+    memset(&l, 0, sizeof l);
     int rc = 0;
-    for (size_t si = 0; si < PB__PLOT_MAX_SOURCES && chart->sources[si].scenario; si++) {
-        const pb__plot_source *src = &chart->sources[si];
-        if ((rc = select_cases(doc, src, &sels[si])) < 0)
-            goto done;
-        /* One kind per distinct params set of this source. */
-        for (size_t i = 0; i < sels[si].n && nk < PB__LIFE_MAX_KINDS; i++) {
-            const pick *p = &sels[si].picks[i];
-            const char *pk = strchr(p->series_key, '\n') + 1;
-            size_t k;
-            for (k = 0; k < nk; k++)
-                if (kinds[k].src == src && !strcmp(kinds[k].params_key, pk))
-                    break;
-            if (k < nk)
-                continue;
-            kinds[nk].src = src;
-            kinds[nk].sel = &sels[si];
-            snprintf(kinds[nk].params_key, sizeof kinds[nk].params_key, "%s", pk);
-            /* "recovery" or, with parameters that vary, "recovery fault=segv":
-             * the label minus the backend name. */
-            char label[128];
-            series_label(&sels[si], p, NULL, label, sizeof label);
-            const char *rest = label + strlen(p->backend);
-            snprintf(kinds[nk].label, sizeof kinds[nk].label, "%s%s", src->metric, rest);
-            nk++;
-        }
-    }
-    if (nk == 0) {
+    size_t nsrc = 0;
+    while (nsrc < PB__PLOT_MAX_SOURCES && chart->sources[nsrc].scenario)
+        nsrc++;
+    for (size_t si = 0; si < nsrc && rc == 0; si++)
+        if ((rc = select_cases(doc, &chart->sources[si], &l.sels[si])) == 0)
+            add_kinds(&l, &chart->sources[si], si);
+    if (rc == 0 && l.nk == 0) {
         char what[160] = "";
         size_t off = 0;
-        for (size_t si = 0; si < PB__PLOT_MAX_SOURCES && chart->sources[si].scenario; si++)
-            off += (size_t)snprintf(what + off, sizeof what - off, "%s%s/%s", si ? ", " : "",
-                                    chart->sources[si].scenario, chart->sources[si].metric);
+        for (size_t si = 0; si < nsrc; si++)
+            off += (size_t)snprintf(what + off, off < sizeof what ? sizeof what - off : 0,
+                                    "%s%s/%s", si ? ", " : "", chart->sources[si].scenario,
+                                    chart->sources[si].metric);
         rc = pb__plot_skip(out, "no usable case for %s", what);
-        goto done;
     }
-    /* Backends: every backend with at least one kind, in line-type order. */
-    const char *backends[PB__PLOT_MAX_SERIES];
-    int blts[PB__PLOT_MAX_SERIES];
-    size_t nb = 0;
-    for (size_t k = 0; k < nk; k++)
-        for (size_t i = 0; i < kinds[k].sel->n; i++) {
-            const pick *p = &kinds[k].sel->picks[i];
-            size_t b;
-            for (b = 0; b < nb; b++)
-                if (!strcmp(backends[b], p->backend))
-                    break;
-            if (b < nb || nb == PB__PLOT_MAX_SERIES)
-                continue;
-            size_t at = nb;
-            while (at > 0 && blts[at - 1] > p->blt) {
-                backends[at] = backends[at - 1];
-                blts[at] = blts[at - 1];
-                at--;
-            }
-            backends[at] = p->backend;
-            blts[at] = p->blt;
-            nb++;
+    if (rc == 0) {
+        find_backends(&l);
+        put_header_comment(out->data, chart, in);
+        put_life_rows(&l, out->data);
+        /* Footnote: per scenario, once, the backends that skipped it. */
+        char notes[512] = "";
+        for (size_t si = 0; si < nsrc; si++) {
+            bool dup = false;
+            for (size_t sj = 0; sj < si; sj++)
+                dup |= !strcmp(chart->sources[sj].scenario, chart->sources[si].scenario);
+            if (!dup)
+                note_skips(&l, doc, chart->sources[si].scenario, notes, sizeof notes);
         }
-
-    put_header_comment(out->data, chart, in);
-    fputs("# per backend, for each kind of bar: p50 and p99 in ns\n", out->data);
-    fputs("backend lt", out->data);
-    for (size_t k = 0; k < nk; k++) {
-        fputc(' ', out->data);
-        pb__plot_put_str(out->data, kinds[k].label);
-        fputs(" p99", out->data);
+        pb__plot_var_int(out, "nkinds", (long long)l.nk);
+        pb__plot_var_int(out, "nrows", (long long)l.nb);
+        pb__plot_var_str(out, "notes", notes);
+        put_subtitle(out, doc);
     }
-    fputc('\n', out->data);
-    for (size_t b = 0; b < nb; b++) {
-        pb__plot_put_str(out->data, backends[b]);
-        fprintf(out->data, " %d", blts[b]);
-        for (size_t k = 0; k < nk; k++) {
-            const pick *hit = NULL;
-            for (size_t i = 0; i < kinds[k].sel->n && !hit; i++) {
-                const pick *p = &kinds[k].sel->picks[i];
-                if (!strcmp(p->backend, backends[b]) &&
-                    !strcmp(strchr(p->series_key, '\n') + 1, kinds[k].params_key))
-                    hit = p;
-            }
-            pb__plot_put_num(out->data, hit ? pbr_json_num(hit->metric, "p50", NAN) : NAN);
-            pb__plot_put_num(out->data, hit ? pbr_json_num(hit->metric, "p99", NAN) : NAN);
-        }
-        fputc('\n', out->data);
-    }
-    /* Footnote: per scenario, the backends that skipped it and the gist of
-     * the harness's reason (up to its first ';'), once:
-     * "faults skipped on thread, glib: needs workers in other processes". */
-    char notes[512] = "";
-    size_t noff = 0;
-    for (size_t si = 0; si < PB__PLOT_MAX_SOURCES && chart->sources[si].scenario; si++) {
-        const char *scenario = chart->sources[si].scenario;
-        bool dup = false;
-        for (size_t sj = 0; sj < si; sj++)
-            dup |= !strcmp(chart->sources[sj].scenario, scenario);
-        if (dup)
-            continue;
-        char who[256] = "", why[160] = "";
-        size_t woff = 0;
-        for (size_t b = 0; b < nb; b++) {
-            size_t i;
-            const json_t *c;
-            json_array_foreach(json_object_get(doc, "results"), i, c) {
-                if (strcmp(pbr_json_str(c, "scenario", ""), scenario) ||
-                    strcmp(pbr_json_str(c, "backend", ""), backends[b]) ||
-                    strcmp(pbr_json_str(c, "outcome", ""), "skipped"))
-                    continue;
-                if (woff < sizeof who)
-                    woff += (size_t)snprintf(who + woff, sizeof who - woff, "%s%s",
-                                             woff ? ", " : "", backends[b]);
-                if (!why[0])
-                    snprintf(why, sizeof why, "%.*s", (int)strcspn(pbr_json_str(c, "reason", ""), ";"),
-                             pbr_json_str(c, "reason", ""));
-                break;
-            }
-        }
-        if (who[0] && noff < sizeof notes)
-            noff += (size_t)snprintf(notes + noff, sizeof notes - noff, "%s%s skipped on %s%s%s",
-                                     noff ? "; " : "", scenario, who, why[0] ? ": " : "", why);
-    }
-    pb__plot_var_int(out, "nkinds", (long long)nk);
-    pb__plot_var_int(out, "nrows", (long long)nb);
-    pb__plot_var_str(out, "notes", notes);
-    put_subtitle(out, doc);
-    rc = 0;
-done:
     for (size_t si = 0; si < PB__PLOT_MAX_SOURCES; si++)
-        selection_free(&sels[si]);
+        selection_free(&l.sels[si]);
     return rc;
 }

@@ -22,6 +22,8 @@
 #include <errno.h>
 #include <fnmatch.h>
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -116,108 +118,93 @@ static void history_label(hseries *all, size_t n, hseries *h)
     }
 }
 
-/* History: the series and step changes come from pbr_history_list() and
- * pbr_history_series() (results/history.c), so the chart marks exactly the
- * steps `poolbench history` prints. Runs are ordered by run.started_unix;
- * a panel is one SCENARIO/METRIC, a series one case of it.
- *
- * Data: block 0 "run label" (one row per run, in time order); then one block
- * per series, panel by panel: "run p50 ci_low ci_high step", step 1 for a
- * step in the metric's bad direction, -1 in its good direction, 0 none.
- * Vars: nruns, npanels, panel_series, panel_titles, panel_units, lts,
- * nsteps, subtitle. */
-int pb__extract_history(const pb__plot_chart *chart, const pb__plot_input *in,
-                        pb__plot_data *out)
-{
-    pbr_series *all = NULL;
-    size_t nall = 0;
-    hseries *series = NULL;
-    size_t nseries = 0, npanels = 0, dropped_panels = 0, dropped_series = 0;
+/* One history chart in the making. */
+typedef struct hchart {
+    pbr_series *all; /* every series of the documents */
+    size_t nall;
+    hseries *series; /* those drawn, panel by panel once sorted */
+    size_t nseries;
     hpanel panels[PB__HISTORY_MAX_PANELS];
-    size_t *order = NULL, *run_of = NULL;
-    int rc = pbr_history_list((const json_t *const *)in->docs, in->ndocs, &all, &nall);
-    if (rc < 0)
-        return rc;
-    rc = -ENOMEM;
+    size_t npanels;
+    size_t dropped;  /* panels or series that matched but did not fit */
+    size_t *order;   /* document indices in time order */
+    size_t *run_of;  /* run_of[doc index]: its x position */
+} hchart;
 
-    /* The default patterns are the chart's sources. */
-    const char *defaults[PB__PLOT_MAX_SOURCES + 1];
-    char defbuf[PB__PLOT_MAX_SOURCES][128];
-    size_t nd = 0;
-    for (size_t s = 0; s < PB__PLOT_MAX_SOURCES && chart->sources[s].scenario; s++) {
-        snprintf(defbuf[nd], sizeof defbuf[nd], "%s/%s", chart->sources[s].scenario,
-                 chart->sources[s].metric);
-        defaults[nd] = defbuf[nd];
-        nd++;
-    }
-    defaults[nd] = NULL;
-    const char *const *patterns = in->metrics ? in->metrics : defaults;
+static void hchart_free(hchart *h)
+{
+    if (h->series)
+        for (size_t s = 0; s < h->nseries; s++) {
+            json_decref(h->series[s].params);
+            free(h->series[s].pts);
+        }
+    free(h->series);
+    free(h->order);
+    free(h->run_of);
+    pbr_series_free(h->all, h->nall);
+}
 
-    series = calloc(PB__PLOT_MAX_SERIES, sizeof *series);
-    if (!series)
-        goto done;
+/* The panel for src's SCENARIO/METRIC, added if there is room; npanels
+ * when there is none. */
+static size_t panel_of(hchart *h, const pbr_series *src)
+{
+    size_t p;
+    for (p = 0; p < h->npanels; p++)
+        if (!strcmp(h->panels[p].scenario, src->scenario) &&
+            !strcmp(h->panels[p].metric, src->metric))
+            return p;
+    if (h->npanels == PB__HISTORY_MAX_PANELS)
+        return h->npanels;
+    h->panels[p] = (hpanel){src->scenario, src->metric, src->unit};
+    return h->npanels++;
+}
+
+/* The series whose SCENARIO/METRIC matches a pattern, with their points.
+ * 0 or -ENOMEM. */
+static int select_series(hchart *h, const pb__plot_input *in, const char *const *patterns)
+{
+    if (!(h->series = calloc(PB__PLOT_MAX_SERIES, sizeof *h->series)))
+        return -ENOMEM;
     const char *others[PB__PLOT_MAX_SERIES];
     size_t nothers = 0;
-    for (size_t i = 0; i < nall; i++) {
-        const pbr_series *src = &all[i];
+    for (size_t i = 0; i < h->nall; i++) {
+        const pbr_series *src = &h->all[i];
         if (!matches(patterns, src->scenario, src->metric))
             continue;
-        size_t p;
-        for (p = 0; p < npanels; p++)
-            if (!strcmp(panels[p].scenario, src->scenario) && !strcmp(panels[p].metric, src->metric))
-                break;
-        if (p == npanels) {
-            if (npanels == PB__HISTORY_MAX_PANELS) {
-                dropped_panels++;
-                continue;
-            }
-            panels[p] = (hpanel){src->scenario, src->metric, src->unit};
-            npanels++;
-        }
-        if (nseries == PB__PLOT_MAX_SERIES) {
-            dropped_series++;
+        size_t p = panel_of(h, src);
+        if (p == h->npanels || h->nseries == PB__PLOT_MAX_SERIES) {
+            h->dropped++;
             continue;
         }
-        hseries *h = &series[nseries];
-        h->src = src;
-        h->panel = p;
-        h->lt = lt_of(src->backend, others, &nothers);
-        h->params = json_loads(src->params_key, 0, NULL);
-        if (!h->params)
-            goto done;
-        nseries++;
+        hseries *s = &h->series[h->nseries];
+        s->src = src;
+        s->panel = p;
+        s->lt = lt_of(src->backend, others, &nothers);
+        if (!(s->params = json_loads(src->params_key, 0, NULL)))
+            return -ENOMEM;
+        h->nseries++;
         if (pbr_history_series((const json_t *const *)in->docs, in->ndocs, src->backend,
-                               src->scenario, src->params_key, src->metric, &h->pts, &h->n) < 0)
-            goto done;
+                               src->scenario, src->params_key, src->metric, &s->pts, &s->n) < 0)
+            return -ENOMEM;
     }
-    if (nseries == 0) {
-        char pats[256] = "";
-        size_t off = 0;
-        for (const char *const *p = patterns; *p && off < sizeof pats; p++)
-            off += (size_t)snprintf(pats + off, sizeof pats - off, "%s%s", off ? ", " : "", *p);
-        rc = pb__plot_skip(out, "no case in these files has a metric matching %s", pats);
-        goto done;
-    }
-    for (size_t s = 0; s < nseries; s++)
-        history_label(series, nseries, &series[s]);
-    qsort(series, nseries, sizeof *series, cmp_series);
+    for (size_t k = 0; k < h->nseries; k++)
+        history_label(h->series, h->nseries, &h->series[k]);
+    qsort(h->series, h->nseries, sizeof *h->series, cmp_series);
+    return 0;
+}
 
-    /* Runs in time order; run_of[doc index] is the x position. */
-    order = pbr_time_order((const json_t *const *)in->docs, in->ndocs);
-    run_of = malloc((in->ndocs ? in->ndocs : 1) * sizeof *run_of);
-    if (!order || !run_of)
-        goto done;
+/* Block 0: one row per run, in time order. 0 or -ENOMEM. */
+static int put_runs(hchart *h, const pb__plot_input *in, FILE *f)
+{
+    h->order = pbr_time_order((const json_t *const *)in->docs, in->ndocs);
+    h->run_of = malloc((in->ndocs ? in->ndocs : 1) * sizeof *h->run_of);
+    if (!h->order || !h->run_of)
+        return -ENOMEM;
     for (size_t r = 0; r < in->ndocs; r++)
-        run_of[order[r]] = r;
-
-    FILE *f = out->data;
-    fprintf(f, "# poolbench plot: %s — %s\n", chart->name, chart->summary);
-    fprintf(f, "# runs in time order; block 0 names them, then one block per series:\n"
-               "# run p50 ci_low ci_high step (the median left the previous run's 95%% CI:\n"
-               "# 1 in the metric's bad direction, -1 in its good one)\n");
+        h->run_of[h->order[r]] = r;
     fputs("run label\n", f);
     for (size_t r = 0; r < in->ndocs; r++) {
-        const json_t *doc = in->docs[order[r]];
+        const json_t *doc = in->docs[h->order[r]];
         const char *started = pbr_json_str(json_object_get(doc, "run"), "started", "");
         const char *rev = pbr_json_str(json_object_get(doc, "environment"), "git_revision", "");
         char label[64];
@@ -231,72 +218,130 @@ int pb__extract_history(const pb__plot_chart *chart, const pb__plot_input *in,
         pb__plot_put_str(f, label);
         fputc('\n', f);
     }
+    return 0;
+}
+
+/* Appends a word to a space-separated list in buf. */
+static void add_word(char *buf, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void add_word(char *buf, size_t size, const char *fmt, ...)
+{
+    size_t off = strlen(buf);
+    if (off + 1 >= size)
+        return;
+    if (off)
+        buf[off++] = ' ';
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf + off, size - off, fmt, ap);
+    va_end(ap);
+}
+
+/* One block per series of panel p; adds each one's line type to lts.
+ * Returns how many series the panel has; counts steps in *nsteps. */
+static size_t put_panel(const hchart *h, size_t p, FILE *f, char *lts, size_t ltsize,
+                        size_t *nsteps)
+{
+    size_t in_panel = 0, of_backend = 0;
+    for (size_t k = 0; k < h->nseries; k++) {
+        const hseries *s = &h->series[k];
+        if (s->panel != p)
+            continue;
+        fputs("\n\n", f);
+        pb__plot_put_str(f, s->label);
+        fputs(" p50 ci_low ci_high step\n", f);
+        for (size_t i = 0; i < s->n; i++) {
+            const pbr_history_point *pt = &s->pts[i];
+            fprintf(f, "%zu", h->run_of[pt->doc]);
+            pb__plot_put_num(f, pt->p50);
+            pb__plot_put_num(f, pt->ci_low);
+            pb__plot_put_num(f, pt->ci_high);
+            fprintf(f, " %d\n", pt->step == 0 ? 0 : pt->worse ? 1 : -1);
+            *nsteps += pt->step != 0;
+        }
+        bool first = in_panel == 0 || strcmp(h->series[k - 1].src->backend, s->src->backend);
+        of_backend = first ? 0 : of_backend + 1;
+        add_word(lts, ltsize, "%d", pb__plot_series_lt(s->lt, of_backend));
+        in_panel++;
+    }
+    return in_panel;
+}
+
+/* Every panel's blocks, and the variables that say how they are laid out. */
+static void put_panels(const hchart *h, const pb__plot_input *in, pb__plot_data *out)
+{
     size_t nsteps = 0;
     char lts[512] = "", counts[64] = "", titles[512] = "", units[128] = "";
-    size_t loff = 0, coff = 0, toff = 0, uoff = 0;
-    for (size_t p = 0; p < npanels; p++) {
-        size_t in_panel = 0, of_backend = 0;
-        for (size_t s = 0; s < nseries; s++) {
-            hseries *h = &series[s];
-            if (h->panel != p)
-                continue;
-            fputs("\n\n", f);
-            pb__plot_put_str(f, h->label);
-            fputs(" p50 ci_low ci_high step\n", f);
-            for (size_t k = 0; k < h->n; k++) {
-                const pbr_history_point *pt = &h->pts[k];
-                fprintf(f, "%zu", run_of[pt->doc]);
-                pb__plot_put_num(f, pt->p50);
-                pb__plot_put_num(f, pt->ci_low);
-                pb__plot_put_num(f, pt->ci_high);
-                fprintf(f, " %d\n", pt->step == 0 ? 0 : pt->worse ? 1 : -1);
-                nsteps += pt->step != 0;
-            }
-            bool first = in_panel == 0 || strcmp(series[s - 1].src->backend, h->src->backend);
-            of_backend = first ? 0 : of_backend + 1;
-            if (loff < sizeof lts)
-                loff += (size_t)snprintf(lts + loff, sizeof lts - loff, "%s%d", loff ? " " : "",
-                                         pb__plot_series_lt(h->lt, of_backend));
-            in_panel++;
-        }
-        if (coff < sizeof counts)
-            coff += (size_t)snprintf(counts + coff, sizeof counts - coff, "%s%zu",
-                                     p ? " " : "", in_panel);
+    for (size_t p = 0; p < h->npanels; p++) {
+        add_word(counts, sizeof counts, "%zu", put_panel(h, p, out->data, lts, sizeof lts, &nsteps));
         /* Panel titles and units as gnuplot words: double-quoted. */
-        if (toff < sizeof titles)
-            toff += (size_t)snprintf(titles + toff, sizeof titles - toff, "%s\"%s: %s\"",
-                                     p ? " " : "", panels[p].scenario, panels[p].metric);
-        if (uoff < sizeof units)
-            uoff += (size_t)snprintf(units + uoff, sizeof units - uoff, "%s\"%s\"", p ? " " : "",
-                                     panels[p].unit);
+        add_word(titles, sizeof titles, "\"%s: %s\"", h->panels[p].scenario, h->panels[p].metric);
+        add_word(units, sizeof units, "\"%s\"", h->panels[p].unit);
     }
     pb__plot_var_int(out, "nruns", (long long)in->ndocs);
-    pb__plot_var_int(out, "npanels", (long long)npanels);
+    pb__plot_var_int(out, "npanels", (long long)h->npanels);
     pb__plot_var_str(out, "panel_series", counts);
     pb__plot_var_str(out, "panel_titles", titles);
     pb__plot_var_str(out, "panel_units", units);
     pb__plot_var_str(out, "lts", lts);
     pb__plot_var_int(out, "nsteps", (long long)nsteps);
     char sub[256];
-    const char *first = pbr_json_str(json_object_get(in->docs[order[0]], "run"), "started", "");
+    const char *first = pbr_json_str(json_object_get(in->docs[h->order[0]], "run"), "started", "");
     const char *last =
-        pbr_json_str(json_object_get(in->docs[order[in->ndocs - 1]], "run"), "started", "");
+        pbr_json_str(json_object_get(in->docs[h->order[in->ndocs - 1]], "run"), "started", "");
     snprintf(sub, sizeof sub, "%zu runs, %.10s to %.10s%s", in->ndocs, first, last,
-             dropped_panels || dropped_series
-                 ? " · more matched than one chart can show: narrow --metric"
-                 : "");
+             h->dropped ? " · more matched than one chart can show: narrow --metric" : "");
     put_subtitle_var(out, sub);
-    rc = 0;
-done:
-    if (series)
-        for (size_t s = 0; s < nseries; s++) {
-            json_decref(series[s].params);
-            free(series[s].pts);
-        }
-    free(series);
-    free(order);
-    free(run_of);
-    pbr_series_free(all, nall);
+}
+
+/* History: the series and step changes come from pbr_history_list() and
+ * pbr_history_series() (results/history.c), so the chart marks exactly the
+ * steps `poolbench history` prints. Runs are ordered by run.started_unix;
+ * a panel is one SCENARIO/METRIC, a series one case of it.
+ *
+ * Data: block 0 "run label" (one row per run, in time order); then one block
+ * per series, panel by panel: "run p50 ci_low ci_high step", step 1 for a
+ * step in the metric's bad direction, -1 in its good direction, 0 none.
+ * Vars: nruns, npanels, panel_series, panel_titles, panel_units, lts,
+ * nsteps, subtitle. */
+int pb__extract_history(const pb__plot_chart *chart, const pb__plot_input *in,
+                        pb__plot_data *out)
+{
+    /* The default patterns are the chart's sources. */
+    const char *defaults[PB__PLOT_MAX_SOURCES + 1];
+    char defbuf[PB__PLOT_MAX_SOURCES][128];
+    size_t nd = 0;
+    for (size_t s = 0; s < PB__PLOT_MAX_SOURCES && chart->sources[s].scenario; s++) {
+        snprintf(defbuf[nd], sizeof defbuf[nd], "%s/%s", chart->sources[s].scenario,
+                 chart->sources[s].metric);
+        defaults[nd] = defbuf[nd];
+        nd++;
+    }
+    defaults[nd] = NULL;
+    const char *const *patterns = in->metrics ? in->metrics : defaults;
+
+    hchart h = {0};
+    int rc = pbr_history_list((const json_t *const *)in->docs, in->ndocs, &h.all, &h.nall);
+    if (rc == 0)
+        rc = select_series(&h, in, patterns);
+    if (rc == 0 && h.nseries == 0) {
+        char pats[256] = "";
+        for (const char *const *p = patterns; *p; p++)
+            add_word(pats, sizeof pats, "%s%s", *p, p[1] ? "," : "");
+        rc = pb__plot_skip(out, "no case in these files has a metric matching %s", pats);
+    }
+    if (rc == 0) {
+        fprintf(out->data, "# poolbench plot: %s — %s\n", chart->name, chart->summary);
+        fprintf(out->data,
+                "# runs in time order; block 0 names them, then one block per series:\n"
+                "# run p50 ci_low ci_high step (the median left the previous run's 95%% CI:\n"
+                "# 1 in the metric's bad direction, -1 in its good one)\n");
+        rc = put_runs(&h, in, out->data);
+    }
+    if (rc == 0)
+        put_panels(&h, in, out);
+    hchart_free(&h);
     return rc;
 }
 

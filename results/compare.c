@@ -476,18 +476,11 @@ static void row_cells(const row *w, char cells[NCOL][128], bool markdown)
     fmt_verdict(cells[6], 128, w, markdown);
 }
 
-static void print_text(FILE *out, const report *r)
+/* The table of rows, each column as wide as its widest cell. */
+static void print_text_table(FILE *out, const report *r)
 {
     static const char *const head[NCOL] = {"case", "metric", "base", "new",
                                            "change", "p", "verdict"};
-    fprintf(out, "poolbench compare\n");
-    run_line(out, "base", r->base_path, r->base, "  ");
-    run_line(out, "new ", r->new_path, r->now, "  ");
-    fprintf(out,
-            "  a regression is worse by more than %g%% with p < %g (two-sided Mann-Whitney U "
-            "test over the repetitions)\n\n",
-            r->threshold, r->alpha);
-
     size_t w[NCOL];
     for (int c = 0; c < NCOL; c++)
         w[c] = strlen(head[c]);
@@ -498,24 +491,22 @@ static void print_text(FILE *out, const report *r)
             if (strlen(cells[c]) > w[c])
                 w[c] = strlen(cells[c]);
     }
-    for (int c = 0; c < NCOL; c++) {
-        bool right = c >= 2 && c <= 5;
-        if (c + 1 == NCOL)
-            fprintf(out, "%s\n", head[c]);
-        else
-            fprintf(out, right ? "%*s  " : "%-*s  ", (int)w[c], head[c]);
-    }
-    for (size_t i = 0; i < r->nrows; i++) {
-        row_cells(&r->rows[i], cells, false);
+    for (size_t i = 0; i <= r->nrows; i++) {
+        if (i)
+            row_cells(&r->rows[i - 1], cells, false);
         for (int c = 0; c < NCOL; c++) {
+            const char *t = i ? cells[c] : head[c];
             bool right = c >= 2 && c <= 5;
             if (c + 1 == NCOL)
-                fprintf(out, "%s\n", cells[c]);
+                fprintf(out, "%s\n", t);
             else
-                fprintf(out, right ? "%*s  " : "%-*s  ", (int)w[c], cells[c]);
+                fprintf(out, right ? "%*s  " : "%-*s  ", (int)w[c], t);
         }
     }
+}
 
+static void print_text_geomeans(FILE *out, const report *r)
+{
     geo *g;
     size_t ng = geomeans(r, &g);
     if (ng) {
@@ -532,7 +523,11 @@ static void print_text(FILE *out, const report *r)
         }
     }
     free(g);
+}
 
+/* Checks that started failing, cases on one side only, environments. */
+static void print_text_notes(FILE *out, const report *r)
+{
     if (r->nfailing) {
         fprintf(out, "\nchecks that started failing:\n");
         for (size_t i = 0; i < r->nfailing; i++)
@@ -555,7 +550,11 @@ static void print_text(FILE *out, const report *r)
             fprintf(out, "  %s: '%s' (base) vs '%s' (new)\n", r->env[i].what, r->env[i].a,
                     r->env[i].b);
     }
+}
 
+/* The verdict, and each regression once more. */
+static void print_text_result(FILE *out, const report *r)
+{
     fputc('\n', out);
     if (r->regressions == 0 && r->nfailing == 0) {
         fprintf(out, "result: no regression (%zu metric%s in %zu case%s compared)\n", r->nrows,
@@ -583,6 +582,21 @@ static void print_text(FILE *out, const report *r)
         fprintf(out, "  %s %s %s (p %s %s)\n", x->label, x->metric, ch, p[0] == '<' ? "<" : "=",
                 p[0] == '<' ? p + 1 : p);
     }
+}
+
+static void print_text(FILE *out, const report *r)
+{
+    fprintf(out, "poolbench compare\n");
+    run_line(out, "base", r->base_path, r->base, "  ");
+    run_line(out, "new ", r->new_path, r->now, "  ");
+    fprintf(out,
+            "  a regression is worse by more than %g%% with p < %g (two-sided Mann-Whitney U "
+            "test over the repetitions)\n\n",
+            r->threshold, r->alpha);
+    print_text_table(out, r);
+    print_text_geomeans(out, r);
+    print_text_notes(out, r);
+    print_text_result(out, r);
 }
 
 /* Markdown table cell text: a pipe would end the cell. */
