@@ -8,11 +8,21 @@
  * in the suite (the axes a reader compares along), so "timeout timeout=1ms"
  * but not "roundtrip samples=2000".
  */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "runner.h"
+
+/* How many parameters s declares. */
+static size_t count_params(const pb_scenario *s)
+{
+    size_t np = 0;
+    while (s->params && s->params[np].name)
+        np++;
+    return np;
+}
 
 static void free_case(pbh_case *c)
 {
@@ -174,9 +184,7 @@ static int expand_entry(pbh_plan *plan, size_t *cap, const pbh_entry *e,
                         const pbh_entry *const *sel, size_t nsel)
 {
     const pb_scenario *s = e->scenario;
-    size_t np = 0;
-    while (s->params && s->params[np].name)
-        np++;
+    size_t np = count_params(s);
     pb_param_value **lists = calloc(np ? np : 1, sizeof *lists);
     size_t *counts = calloc(np ? np : 1, sizeof *counts);
     bool *shown = calloc(np ? np : 1, sizeof *shown);
@@ -298,6 +306,11 @@ int pbh_plan_build(const pbh_suite *suite, const char *const *only, size_t nonly
     /* Combinations of values no single range rules out. */
     for (size_t i = 0; !rc && i < plan->ncases; i++) {
         const pbh_case *c = &plan->cases[i];
+        /* Floor cases come first (runner.h), and a case has one value per
+         * parameter its scenario declares. */
+        assert(i == 0 || !(c->scenario->flags & PB_SC_FLOOR) ||
+               (plan->cases[i - 1].scenario->flags & PB_SC_FLOOR));
+        assert(c->nvalues == count_params(c->scenario));
         char why[256] = "";
         if (c->scenario->check && c->scenario->check(c->scenario, c->values, why, sizeof why)) {
             snprintf(err, errlen, "%s%scase '%s': %s", suite->path ? suite->path : "",

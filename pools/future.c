@@ -39,7 +39,15 @@
  * messages and the future itself are freed at the last release; whoever makes
  * a future done holds a reference while doing so, so the wake-up never
  * touches freed memory.
+ *
+ * Debug builds assert the cheap invariants above where they must hold: the
+ * `_locked` helpers run with the lock taken, a done state is stored once and
+ * only from not-done, a future discarded was never handed over, and no
+ * reference is taken on or dropped from a future with none left. (A future
+ * a backend drops without finishing it is that backend's bug, which
+ * `poolbench stress` reports: the core does not abort over it.)
  */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -86,6 +94,13 @@ static inline bool state_done(uint32_t s)
     return s == PB_FINISHED || s == PB_CANCELLED;
 }
 
+/* Whether f's lock is taken (by someone: the lock keeps no owner). For
+ * assertions in the `_locked` helpers. */
+static inline bool locked(pb_future *f)
+{
+    return atomic_load_explicit(&f->lock, memory_order_relaxed) != PB__LOCK_INIT;
+}
+
 pb_future *pb__future_new(pb_pool *pool, const pb_task *task, const void *arg, size_t len,
                           int refs)
 {
@@ -127,18 +142,27 @@ static void future_free(pb_future *f)
 
 void pb__future_discard(pb_future *f)
 {
+    /* Only a future no backend ever took: still PENDING, nothing waits. */
+    assert(atomic_load(&f->state) == PB_PENDING && f->nentries == 0);
     future_free(f);
 }
 
 void pb_future_retain(pb_future *f)
 {
-    if (f)
-        atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
+    if (f) {
+        int before = atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
+        assert(before > 0);
+        (void)before;
+    }
 }
 
 void pb_future_release(pb_future *f)
 {
-    if (f && atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) == 1)
+    if (!f)
+        return;
+    int before = atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel);
+    assert(before > 0);
+    if (before == 1)
         future_free(f);
 }
 
@@ -274,8 +298,10 @@ int pb_future_error(pb_future *f, int64_t timeout, pb_error *err)
 
 /* ---- Callbacks and waiters ---- */
 
+/* Lock held. */
 static int entries_append(pb_future *f, pb_done_fn fn, void *ud)
 {
+    assert(locked(f));
     if (f->nentries == f->capentries) {
         uint32_t cap = f->capentries * 2;
         pb__entry *e;
@@ -341,6 +367,7 @@ void pb__future_remove_waiter(pb_future *f, pb__waiter *w)
 static uint32_t take_entries_locked(pb_future *f, pb__entry inl[PB__INLINE_ENTRIES],
                                     pb__entry **out)
 {
+    assert(locked(f));
     pb__entry *entries = f->entries;
     uint32_t n = f->nentries;
     if (entries == f->inline_entries) {
@@ -362,6 +389,7 @@ static uint32_t take_entries_locked(pb_future *f, pb__entry inl[PB__INLINE_ENTRI
  * earlier ones, so the order holds even across threads. */
 static void deliver_locked(pb_future *f)
 {
+    assert(locked(f) && state_done(atomic_load_explicit(&f->state, memory_order_relaxed)));
     pb__entry inl[PB__INLINE_ENTRIES], *entries;
     uint32_t n = take_entries_locked(f, inl, &entries);
     bool callbacks = false;
@@ -401,6 +429,7 @@ static void deliver_locked(pb_future *f)
 /* FINISHED, with the outcome written and the lock held; releases it. */
 static void finish_locked(pb_future *f)
 {
+    assert(locked(f) && !state_done(atomic_load_explicit(&f->state, memory_order_relaxed)));
     f->completed = pb_now_ns();
     atomic_store(&f->state, PB_FINISHED);
     deliver_locked(f);
@@ -479,6 +508,7 @@ int pb_future_complete(pb_future *f, pb_outcome *out)
      * that instant is when the caller's side sees it (saves a clock read on
      * the hottest path). */
     f->completed = out->ended ? out->ended : pb_now_ns();
+    assert(!state_done(atomic_load_explicit(&f->state, memory_order_relaxed)));
     atomic_store(&f->state, PB_FINISHED);
     deliver_locked(f);
     return 0;

@@ -21,6 +21,7 @@
  * at pb_map_new, and keeps the chunk's future until the following call, so
  * the bytes it returned stay valid until then.
  */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -225,6 +226,9 @@ int pb_map_next(pb_map *m, const void **data, size_t *len, pb_error *err)
         return PB_EOF;
 
     size_t c = m->next / m->chunksize, k = m->next % m->chunksize;
+    /* The chunk of the next item is still the map's: it is released only
+     * after its last item is handed out. */
+    assert(c < m->nchunks && m->chunks[c] != NULL);
     pb_future *f = m->chunks[c];
     if (pb__future_wait(f, m->deadline)) {
         /* The deadline passed: cancel what is left, as Executor.map does. */
@@ -233,6 +237,7 @@ int pb_map_next(pb_map *m, const void **data, size_t *len, pb_error *err)
             pb_future_cancel(m->chunks[i]);
         return PB_ETIMEDOUT;
     }
+    assert(pb_future_done(f));
     m->next++;
     bool last_of_chunk = k + 1 == m->chunksize || m->next == m->n;
     if (last_of_chunk) {

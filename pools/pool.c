@@ -14,10 +14,15 @@
  * first time it is asked for, from the directory "poolbench" next to the
  * file libpbpools was loaded from (the same layout in the build tree and in
  * an installed tree), and never unloads it.
+ *
+ * Debug builds assert the promises backends rely on: a future reaches
+ * submit() PENDING, a created pool has at least one worker, and destroy
+ * runs only after shutdown has been marked.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* dladdr */
 #endif
+#include <assert.h>
 #include <dlfcn.h>
 #include <limits.h>
 #include <pthread.h>
@@ -368,6 +373,7 @@ int pb_pool_create(const char *backend, const pb_pool_opts *opts, pb_pool **out)
         free(pool);
         return r;
     }
+    assert(workers >= 1); /* a backend runs at least the one worker it was asked for */
     pool->workers = workers;
     *out = pool;
     return 0;
@@ -400,6 +406,7 @@ int pb_pool_binding(const pb_pool *pool, int worker, char *buf, size_t size)
 
 int pb__pool_submit_future(pb_pool *pool, pb_future *f)
 {
+    assert(pb_future_state(f) == PB_PENDING);
     if (atomic_load_explicit(&pool->shut, memory_order_acquire))
         return PB_ESHUTDOWN;
     return pool->backend->submit(pool->state, f);
@@ -454,6 +461,7 @@ void pb_pool_destroy(pb_pool *pool)
     if (!pool)
         return;
     pb_pool_shutdown(pool, true, false);
+    assert(pb__pool_is_shutdown(pool)); /* no submit reaches the backend from here on */
     pool->backend->destroy(pool->state);
     free(pool);
 }

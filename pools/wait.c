@@ -17,7 +17,11 @@
  * checked in O(1) per wake-up, whatever n is. as_completed keeps a ready
  * queue sized for every future (each is pushed exactly once), so notifying
  * never allocates.
+ *
+ * Debug builds assert what the design promises: each future is pushed on
+ * the ready queue at most once (so it never overflows) and yielded once.
  */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,6 +72,7 @@ typedef struct wait_state {
 static void wait_notify(pb__waiter *w, pb_future *f)
 {
     wait_state *ws = (wait_state *)w;
+    assert(pb_future_done(f));
     atomic_fetch_add(&ws->done, 1);
     if (is_exception(pb__future_code(f)))
         atomic_fetch_add(&ws->failed, 1);
@@ -190,13 +195,16 @@ static size_t ac_slot(const pb_as_completed *it, pb_future *f)
 {
     ac_index key = {f, 0};
     const ac_index *hit = bsearch(&key, it->by_ptr, it->n, sizeof key, index_cmp);
+    assert(hit); /* only the iterator's own futures notify it */
     return hit->i;
 }
 
 /* Queues fs[i] as done, once. Called with it->lock held. */
 static void ac_push_locked(pb_as_completed *it, size_t i)
 {
+    assert(i < it->n);
     if (!(it->st[i] & AC_QUEUED)) {
+        assert(it->tail < it->n);
         it->st[i] |= AC_QUEUED;
         it->ready[it->tail++] = i;
     }
@@ -344,6 +352,7 @@ int pb_as_completed_next(pb_as_completed *it, pb_future **f)
         }
         pb__lock_release(&it->lock);
         if (got) {
+            assert(it->yielded < it->n && pb_future_done(it->fs[i]));
             it->yielded++;
             *f = it->fs[i];
             /* Borrowed from here on: the caller holds its own reference. */

@@ -32,6 +32,7 @@
  * "Until done" waits are bounded by the patience: a future not done by then
  * is lost (no_lost_result). Lateness is excused while the CPU was saturated.
  */
+#include <assert.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -293,6 +294,9 @@ void pbs__judge(pbs_world *w, pbs_tally *t, const pbs_expect *x, const pbs_unit 
                 const char *what, int code, const pb_error *err, const void *data, size_t len,
                 int64_t submitted, int64_t completed)
 {
+    /* Only outcomes come here: the callers refuse any other code first. */
+    assert(code == 0 || code == PB_ETASK || code == PB_EBROKEN || code == PB_EKILLED ||
+           code == PB_ECANCELED);
     pb_error e = *err;
     e.code = code; /* the outcome is the code; err tells the details */
     if (code == PB_ECANCELED) {

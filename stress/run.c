@@ -387,6 +387,7 @@ static bool all_finished(run *r)
 static void step4_submit(run *r)
 {
     pbs_world *w = &r->w;
+    assert(w->pool && r->nactors == w->o.threads + 1);
     int started = 1;
     for (; started < r->nactors; started++)
         if (pthread_create(&r->actors[started].thread, NULL, pbs__submitter_main,
@@ -519,6 +520,8 @@ static uint64_t step6_destroy(run *r, pbs_rss *rss)
 {
     pbs_world *w = &r->w;
     pbs_actor *m = main_actor(r);
+    /* Every submitter has been joined: only this thread touches the pool. */
+    assert(atomic_load(&w->stopping) && atomic_load(&w->shutdown_begun));
     pbs__op_begin(&w->journal, &m->log, &(pbs_opdesc){.kind = PBS_OP_DESTROY});
     pb_pool_destroy(w->pool);
     w->pool = NULL;

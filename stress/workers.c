@@ -10,6 +10,7 @@
  * is not known (the probe never started), the oldest kill not yet charged
  * takes it.
  */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -140,6 +141,7 @@ size_t pbs__kills_add(pbs_workers *w, const pbs_kill *k)
 void pbs__kills_withdraw(pbs_workers *w, size_t slot)
 {
     pthread_mutex_lock(&w->kills_mu);
+    assert(slot < w->nkills && !w->kills[slot].claimed);
     w->kills[slot].withdrawn = true;
     pthread_mutex_unlock(&w->kills_mu);
 }
@@ -160,6 +162,7 @@ pbs_kill_charge pbs__kills_charge(pbs_workers *w, pid_t pid, int64_t failed_at, 
                 break;
         }
     }
+    assert(!k || (!k->withdrawn && k->at <= failed_at));
     if (k && !k->claimed) {
         k->claimed = true;
         k->unit = unit;
