@@ -556,33 +556,31 @@ static void add_new_scenario(json_t *doc, const char *headline)
 }
 
 /* The compare chart draws each case's headline metric as the results file
- * names it: a new scenario's chart needs nothing but its own table entry. */
+ * names it: a new scenario's chart needs nothing but its own table entry.
+ * Without a headline (files from before cases named it), the case's first
+ * metric, named in the row. */
 static void test_compare_headline(void **state)
 {
     (void)state;
+    static const struct {
+        const char *headline, *row, *not_row;
+    } cases[] = {
+        {"second", "\"thread/newscenario\"", "thread/newscenario: first"},
+        {NULL, "\"thread/newscenario: first\"", "thread/newscenario: second"},
+    };
     const char *names[2] = {"run.json", "new.json"};
-    json_t *docs[2] = {json_deep_copy(run_doc), json_deep_copy(new_doc)};
-    add_new_scenario(docs[0], "second");
-    add_new_scenario(docs[1], "second");
-    pb__plot_data d;
-    assert_int_equal(extract("compare", docs, names, 2, NULL, &d), 0);
-    assert_non_null(strstr(d.data_buf, "\"thread/newscenario\""));
-    assert_null(strstr(d.data_buf, "thread/newscenario: first"));
-    pb__plot_data_free(&d);
-    json_decref(docs[0]);
-    json_decref(docs[1]);
-
-    /* Without a headline: the case's first metric, named. */
-    docs[0] = json_deep_copy(run_doc);
-    docs[1] = json_deep_copy(new_doc);
-    add_new_scenario(docs[0], NULL);
-    add_new_scenario(docs[1], NULL);
-    assert_int_equal(extract("compare", docs, names, 2, NULL, &d), 0);
-    assert_non_null(strstr(d.data_buf, "\"thread/newscenario: first\""));
-    assert_null(strstr(d.data_buf, "thread/newscenario: second"));
-    pb__plot_data_free(&d);
-    json_decref(docs[0]);
-    json_decref(docs[1]);
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        json_t *docs[2] = {json_deep_copy(run_doc), json_deep_copy(new_doc)};
+        add_new_scenario(docs[0], cases[k].headline);
+        add_new_scenario(docs[1], cases[k].headline);
+        pb__plot_data d;
+        assert_int_equal(extract("compare", docs, names, 2, NULL, &d), 0);
+        assert_non_null(strstr(d.data_buf, cases[k].row));
+        assert_null(strstr(d.data_buf, cases[k].not_row));
+        pb__plot_data_free(&d);
+        json_decref(docs[0]);
+        json_decref(docs[1]);
+    }
 }
 
 /* Results without a chart's data: that chart is skipped, saying why. */
