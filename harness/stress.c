@@ -44,6 +44,7 @@ static bool stop_requested(void *ud)
 typedef struct doc_ctx {
     json_t *doc;
     const char *out;
+    double started_unix;
 } doc_ctx;
 
 static json_t *new_document(const char *command, int workers, const struct timespec *started)
@@ -67,8 +68,6 @@ static int write_doc(json_t *doc, const char *path, double duration, bool comple
     return 0;
 }
 
-static double started_unix_g;
-
 static void on_hang(void *ud, json_t *case_json)
 {
     doc_ctx *d = ud;
@@ -78,7 +77,7 @@ static void on_hang(void *ud, json_t *case_json)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     double now = ts.tv_sec + ts.tv_nsec / 1e9;
-    if (write_doc(d->doc, d->out, now - started_unix_g, false) == 0)
+    if (write_doc(d->doc, d->out, now - d->started_unix, false) == 0)
         fprintf(stderr, "poolbench " CMD ": wrote %s (incomplete: the run hung)\n", d->out);
 }
 
@@ -263,10 +262,9 @@ static int run_stress(const pbr_args *a)
 
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    started_unix_g = ts.tv_sec + ts.tv_nsec / 1e9;
     fprintf(stderr, "poolbench stress: seed %llu (replay with --seed %llu)\n",
             (unsigned long long)seed, (unsigned long long)seed);
-    doc_ctx dc = {.doc = NULL, .out = cli->out};
+    doc_ctx dc = {.doc = NULL, .out = cli->out, .started_unix = ts.tv_sec + ts.tv_nsec / 1e9};
     if (cli->out && !(dc.doc = new_document(command, cli->workers, &ts))) {
         fprintf(stderr, "poolbench " CMD ": out of memory\n");
         free(names);
@@ -282,7 +280,7 @@ static int run_stress(const pbr_args *a)
     int status = verdict(violations, failed_backends, seed);
     if (dc.doc) {
         clock_gettime(CLOCK_REALTIME, &ts);
-        double duration = ts.tv_sec + ts.tv_nsec / 1e9 - started_unix_g;
+        double duration = ts.tv_sec + ts.tv_nsec / 1e9 - dc.started_unix;
         if (write_doc(dc.doc, cli->out, duration, !interrupted) != 0 && status == 0)
             status = 1;
         json_decref(dc.doc);
