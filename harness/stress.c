@@ -47,7 +47,7 @@ typedef struct doc_ctx {
     double started_unix;
 } doc_ctx;
 
-static json_t *new_document(const char *command, int workers, const struct timespec *started)
+static json_t *document_new(const char *command, int workers, const struct timespec *started)
 {
     pbr_run_info info = {.kind = "stress", .command = command, .suite = "",
                          .started_unix = started->tv_sec + started->tv_nsec / 1e9,
@@ -265,7 +265,7 @@ static int run_stress(const pbr_args *a)
     fprintf(stderr, "poolbench stress: seed %llu (replay with --seed %llu)\n",
             (unsigned long long)seed, (unsigned long long)seed);
     doc_ctx dc = {.doc = NULL, .out = cli->out, .started_unix = ts.tv_sec + ts.tv_nsec / 1e9};
-    if (cli->out && !(dc.doc = new_document(command, cli->workers, &ts))) {
+    if (cli->out && !(dc.doc = document_new(command, cli->workers, &ts))) {
         fprintf(stderr, "poolbench " CMD ": out of memory\n");
         free(names);
         return 1;
