@@ -225,6 +225,28 @@ static int expand_entry(pbh_plan *plan, size_t *cap, const pbh_entry *e,
     return rc;
 }
 
+/* Combinations of values no single range rules out: each case past its
+ * scenario's own check. 0 or PB_EINVAL with err. */
+static int check_cases(const pbh_plan *plan, const pbh_suite *suite, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < plan->ncases; i++) {
+        const pbh_case *c = &plan->cases[i];
+        /* Floor cases come first (runner.h), and a case has one value per
+         * parameter its scenario declares. */
+        assert(i == 0 || !(c->scenario->flags & PB_SC_FLOOR) ||
+               (plan->cases[i - 1].scenario->flags & PB_SC_FLOOR));
+        assert(c->nvalues == count_params(c->scenario));
+        char why[256] = "";
+        if (c->scenario->check && c->scenario->check(c->scenario, c->values, why, sizeof why)) {
+            snprintf(err, errlen, "%s%scase '%s': %s", suite->path ? suite->path : "",
+                     suite->path && *suite->path ? ": " : "", c->label,
+                     why[0] ? why : "invalid parameters");
+            return PB_EINVAL;
+        }
+    }
+    return 0;
+}
+
 int pbh_plan_build(const pbh_suite *suite, const char *const *only, size_t nonly, pbh_plan *plan,
                    char *err, size_t errlen)
 {
@@ -303,22 +325,8 @@ int pbh_plan_build(const pbh_suite *suite, const char *const *only, size_t nonly
                 rc = expand_entry(plan, &cap, sel[j], sel, nsel);
         }
 
-    /* Combinations of values no single range rules out. */
-    for (size_t i = 0; !rc && i < plan->ncases; i++) {
-        const pbh_case *c = &plan->cases[i];
-        /* Floor cases come first (runner.h), and a case has one value per
-         * parameter its scenario declares. */
-        assert(i == 0 || !(c->scenario->flags & PB_SC_FLOOR) ||
-               (plan->cases[i - 1].scenario->flags & PB_SC_FLOOR));
-        assert(c->nvalues == count_params(c->scenario));
-        char why[256] = "";
-        if (c->scenario->check && c->scenario->check(c->scenario, c->values, why, sizeof why)) {
-            snprintf(err, errlen, "%s%scase '%s': %s", suite->path ? suite->path : "",
-                     suite->path && *suite->path ? ": " : "", c->label,
-                     why[0] ? why : "invalid parameters");
-            rc = PB_EINVAL;
-        }
-    }
+    if (!rc)
+        rc = check_cases(plan, suite, err, errlen);
 
     free(sel);
     free(defaults);
