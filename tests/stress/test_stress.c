@@ -247,7 +247,10 @@ static json_t *broken_run(pbt_breakage m, pbs_stress_result *r, char **log)
 {
     assert_int_equal(pbt_broken_register(), 0);
     pbt_broken_set(m);
-    pbs_stress_opts o = base_opts("broken", 7, 1.0);
+    /* Counted, not timed: every breakage needs the pool to have run
+     * PBT_BROKEN_EVERY tasks, however slow the machine. */
+    pbs_stress_opts o = base_opts("broken", 7, 120.0);
+    o.ops = 400;
     o.patience = 500 * MS; /* a lost future is declared lost quickly */
     size_t loglen = 0;
     FILE *f = open_memstream(log, &loglen);
@@ -363,7 +366,10 @@ static void test_watchdog_names_the_hang(void **state)
         close(p[0]);
         FILE *log = fdopen(p[1], "w");
         pbt_broken_set(PBT_BROKEN_HANG);
-        pbs_stress_opts o = base_opts("broken", 99, 0.5);
+        /* Enough work that the pool has run PBT_BROKEN_EVERY tasks before
+         * the end, however slow the machine: counted, not timed. */
+        pbs_stress_opts o = base_opts("broken", 99, 120.0);
+        o.ops = 250;
         o.watchdog = 1500 * MS;
         o.no_stacks = false;
         o.log = log;
