@@ -21,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <pb/backend.h>
+
 #include "cli.h"
 #include "commands.h"
 #include "runner.h"
@@ -205,6 +207,7 @@ int pb_cmd_run(int argc, char **argv)
     pbh_plan plan = {0};
     json_t *doc = NULL;
     char *command = NULL;
+    char not_here[2048] = ""; /* notes on backends left out that run elsewhere */
 
     if (pbh_suite_load(suite_arg ? suite_arg : "quick", &suite, err, sizeof err)) {
         fprintf(stderr, "poolbench run: %s\n", err);
@@ -259,13 +262,23 @@ int pb_cmd_run(int argc, char **argv)
             backends[i] = (char *)known[i];
     }
     /* A module backend (glib, libuv) that cannot be loaded: an error when
-     * asked for by name, a note when it was only part of every one. */
+     * asked for by name, a note when it was only part of every one. One
+     * that cannot run in this process (mpi outside mpiexec) is an error when
+     * named too; left out of every one, it is noted once the run is done
+     * (it is not a fault of this run, and the note must not read as one). */
     for (int i = 0; i < nbackends;) {
         if (pb_backend_summary(backends[i])) {
             i++;
             continue;
         }
-        fprintf(stderr, "poolbench run: %s%s\n", every ? "left out: " : "", pb_pool_last_error());
+        bool elsewhere = every && pb_backend_find(backends[i]);
+        if (elsewhere) {
+            size_t used = strlen(not_here);
+            snprintf(not_here + used, sizeof not_here - used, "poolbench run: left out: %s\n",
+                     pb_pool_last_error());
+        } else {
+            fprintf(stderr, "poolbench run: %s%s\n", every ? "left out: " : "", pb_pool_last_error());
+        }
         if (!every)
             goto out;
         memmove(&backends[i], &backends[i + 1], (size_t)(nbackends - i) * sizeof *backends);
@@ -352,6 +365,10 @@ int pb_cmd_run(int argc, char **argv)
         goto out;
     }
     printf("results: %s%s\n", out_path, outcome.interrupted ? " (incomplete: interrupted)" : "");
+    if (!quiet && not_here[0]) {
+        fflush(stdout);
+        fputs(not_here, stderr);
+    }
     status = outcome.interrupted ? 130 : outcome.cases_failed ? 1 : 0;
     goto out;
 

@@ -1219,11 +1219,21 @@ int pbh_stress_run(const pbh_stress_opts *opts, pbh_stress_result *out, char *er
     if (rc != 0)
         goto fail_watchdog;
     unsigned possible = run->in_process ? (unsigned)PBH_FAULT_IN_PROCESS : (unsigned)PBH_FAULT_ALL;
+    /* A backend whose worker's death ends the program (mpi: a dead rank ends
+     * the MPI job) gets no crash and no kill. */
+    const char *fatal = pb_backend_unsupported(run->o.backend, "crash_recovery");
+    if (fatal)
+        possible &= ~(unsigned)(PBH_FAULT_SEGV | PBH_FAULT_ABORT | PBH_FAULT_EXIT | PBH_FAULT_KILL);
     run->faults = run->o.faults & possible;
     if (run->o.faults & ~possible) {
         char dropped[128];
         pbh_stress_faults_text(run->o.faults & ~possible, dropped, sizeof dropped);
-        pbh__note(run, "tasks run in this process, so these faults are not injected: %s", dropped);
+        if (fatal)
+            pbh__note(run, "no crash recovery (%s), so these faults are not injected: %s", fatal,
+                      dropped);
+        else
+            pbh__note(run, "tasks run in this process, so these faults are not injected: %s",
+                      dropped);
     }
 
     pthread_mutex_lock(&sys_mu);

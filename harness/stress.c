@@ -17,6 +17,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include <pb/backend.h>
 #include <pb/pool.h>
 
 #include "cli.h"
@@ -265,6 +266,11 @@ int pb_cmd_stress(int argc, char **argv)
         for (int i = 0; i < nnames; i++) {
             if (pb_backend_summary(names[i]))
                 continue;
+            if (pb_backend_find(names[i])) { /* known, but not usable here (mpi) */
+                fprintf(stderr, "poolbench " CMD ": --backend: %s\n", pb_pool_last_error());
+                free(names);
+                return 2;
+            }
             char list[256] = "";
             size_t used = 0;
             for (size_t k = 0; known[k]; k++)
@@ -284,10 +290,15 @@ int pb_cmd_stress(int argc, char **argv)
             fprintf(stderr, "poolbench " CMD ": out of memory\n");
             return 1;
         }
-        for (size_t k = 0; k < n; k++)
-            names[k] = (char *)known[k];
-        names[n] = NULL;
-        nnames = (int)n;
+        /* Every backend that can run here; one that cannot (a module that
+         * does not load, mpi outside mpiexec) is left out with a note. */
+        for (size_t k = 0; k < n; k++) {
+            if (pb_backend_summary(known[k]))
+                names[nnames++] = (char *)known[k];
+            else
+                fprintf(stderr, "poolbench " CMD ": left out: %s\n", pb_pool_last_error());
+        }
+        names[nnames] = NULL;
     }
 
     if (!have_seed) {
