@@ -64,6 +64,7 @@ typedef struct pbh_backend {
     int in_process;   /* 1, 0, -1 unknown */
     int workers;
     char **bindings;  /* per worker, NULL when unknown */
+    json_t *info;     /* what pb_pool_describe() said, or NULL */
 } pbh_backend;
 
 typedef struct pbh_cell {
@@ -473,6 +474,7 @@ static void free_backends(pbh_runner *r)
     for (size_t i = 0; r->backends && i < r->cfg->nbackends; i++) {
         pbh_backend *b = &r->backends[i];
         free(b->create_error);
+        json_decref(b->info);
         for (int w = 0; b->bindings && w < b->workers; w++)
             free(b->bindings[w]);
         free(b->bindings);
@@ -511,6 +513,12 @@ static int probe_backends(pbh_runner *r, char *err, size_t errlen)
             continue;
         }
         b->workers = pb_pool_workers(pool);
+        /* What the backend says its results should carry (the mpi backend:
+         * ranks, hosts, MCA settings, and whether its timings can be trusted
+         * on this machine). */
+        char info[4096];
+        if (pb_pool_describe(pool, info, sizeof info) > 0)
+            b->info = json_loads(info, 0, NULL);
         b->bindings = calloc((size_t)(b->workers > 0 ? b->workers : 1), sizeof *b->bindings);
         for (int w = 0; b->bindings && w < b->workers; w++) {
             char buf[1024];
@@ -762,8 +770,19 @@ static json_t *case_json(const pbh_runner *r, const pbh_cell *cell, bool *failed
                                       "tasks_on_binding",
                                       cell->on_binding < 0 ? json_null() : json_boolean(cell->on_binding)));
     }
-    json_object_set_new(c, "metrics",
-                        cell->state == CELL_SKIPPED ? json_object() : metrics_json(cell, r->cfg->repetitions));
+    json_t *metrics = cell->state == CELL_SKIPPED ? json_object() : metrics_json(cell, r->cfg->repetitions);
+    if (cell->info && cell->info->info && cell->state != CELL_SKIPPED) {
+        json_object_set(c, "backend_info", cell->info->info);
+        /* A backend that says its timings cannot be trusted here (more MPI
+         * ranks spinning than PUs) gets every metric marked so. */
+        if (json_is_string(json_object_get(cell->info->info, "untrusted"))) {
+            const char *k;
+            json_t *m;
+            json_object_foreach(metrics, k, m)
+                json_object_set_new(m, "trusted", json_false());
+        }
+    }
+    json_object_set_new(c, "metrics", metrics);
     json_object_set_new(c, "checks", cell->state == CELL_SKIPPED ? json_array() : checks);
     if (cell->state == CELL_SKIPPED)
         json_decref(checks);
