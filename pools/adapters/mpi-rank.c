@@ -510,7 +510,7 @@ static void read_mca(void)
             MPI_T_cvar_handle_alloc(i, NULL, &h, &count) != MPI_SUCCESS)
             continue;
         union {
-            char text[512];
+            char text[4096]; /* Open MPI says 2048 for its strings */
             int i;
             unsigned u;
             _Bool b;
@@ -521,7 +521,7 @@ static void read_mca(void)
             MPI_T_cvar_read(h, &v) == MPI_SUCCESS) {
             char raw[512];
             if (dt == MPI_CHAR)
-                snprintf(raw, sizeof raw, "%.*s", (int)sizeof v.text - 1, v.text);
+                snprintf(raw, sizeof raw, "%.*s", (int)sizeof raw - 1, v.text);
             else if (dt == MPI_INT)
                 snprintf(raw, sizeof raw, "%d", v.i);
             else if (dt == MPI_UNSIGNED)
