@@ -68,6 +68,7 @@ typedef struct pb__mpi_peer {
     char cpus[128];   /* what it is bound to, "" when it may use every PU */
     bool same_clock;  /* its CLOCK_MONOTONIC is rank 0's (same host boot) */
     int64_t offset;   /* add to its timestamps for rank 0's clock */
+    int64_t offset_error; /* how far off offset may be: half the round trip it came from */
 } pb__mpi_peer;
 
 enum { PB__MPI_NOT_LAUNCHED, PB__MPI_READY, PB__MPI_FAILED };

@@ -475,6 +475,7 @@ static void sync_clocks(void)
             }
         }
         pb__mpi.peers[r].offset = offset;
+        pb__mpi.peers[r].offset_error = best / 2;
     }
 }
 

@@ -783,10 +783,11 @@ static int mpib_describe(void *state, char *buf, size_t size)
         pb__mpi.library, pb__mpi.size, p->workers, p->spin ? "spin" : "sleep", levels[level]);
     /* Ranks and PUs per host, in rank order of first appearance. */
     char untrusted[400] = "";
-    bool other_clock = false;
+    int64_t clock_error = -1; /* the worst offset's, -1: every rank shares rank 0's clock */
     for (int r = 0; r < pb__mpi.size; r++) {
         const pb__mpi_peer *peer = &pb__mpi.peers[r];
-        other_clock |= !peer->same_clock;
+        if (!peer->same_clock && peer->offset_error > clock_error)
+            clock_error = peer->offset_error;
         bool seen = false;
         for (int k = 0; k < r && !seen; k++)
             seen = !strcmp(pb__mpi.peers[k].host, peer->host);
@@ -804,9 +805,13 @@ static int mpib_describe(void *state, char *buf, size_t size)
                      ranks, peer->pus, peer->host,
                      p->spin ? " and spin while they wait (idle=spin)" : "");
     }
-    PUT("], \"clock\": \"%s\", \"mca\": %s",
-        other_clock ? "offsets measured for ranks on other hosts" : "shared (one host)",
-        pb__mpi.mca[0] ? pb__mpi.mca : "{}");
+    if (clock_error < 0)
+        PUT("], \"clock\": \"shared: every rank runs on rank 0's host boot\"");
+    else
+        PUT("], \"clock\": \"offsets: times of ranks on other hosts are moved onto rank 0's "
+            "clock, within %.1f us\"",
+            (double)clock_error / 1000.0);
+    PUT(", \"mca\": %s", pb__mpi.mca[0] ? pb__mpi.mca : "{}");
     if (untrusted[0])
         PUT(", \"untrusted\": \"%s\"", untrusted);
     PUT("}");
