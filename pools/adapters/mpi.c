@@ -25,9 +25,9 @@
  *
  * The engine thread. MPI has no file descriptor to wait on, so one thread of
  * rank 0 — the engine, started with the first pool and joined when the last
- * one is destroyed — is the only caller of MPI while pools exist (which
- * MPI_THREAD_SERIALIZED allows; a floor measurement takes the lifecycle lock
- * and runs only while there is none). It loops:
+ * one is destroyed — polls for results while pools exist (a floor
+ * measurement takes the lifecycle lock and runs only while there is none).
+ * It loops:
  *   1. under `mu`: sends how each rank should wait when idle (below), then
  *      hands queued futures to idle ranks: pb_future_set_running (a future
  *      cancelled while queued is skipped), then MPI_Isend of its TASK frame;
@@ -43,7 +43,14 @@
  *      and submit wakes it. So an idle pool costs rank 0 nothing, and a
  *      closed loop of short tasks (the next submit within SPIN_NS) never
  *      waits for a wake-up.
- * Submitters only queue under `mu` and wake the engine if it sleeps.
+ * Submitters queue under `mu` and wake the engine if it sleeps. Under
+ * MPI_THREAD_MULTIPLE (what mpi-rank.c asks for) a submitter that finds a
+ * rank idle also sends the task itself, as step 1 would, which saves the hop
+ * through the engine on the way out (it measured 5-8 us against 7-21 us per
+ * round trip on 2 PUs); MPI calls are then made from two threads at once,
+ * sends under `mu`, the engine's receives without it. Under
+ * MPI_THREAD_SERIALIZED (a program that set MPI up itself) only the engine
+ * calls MPI.
  * Lock order: lifecycle, then mu, then a future's own lock (set_running
  * under mu). No future completes and no callback runs with mu held.
  *
@@ -565,6 +572,12 @@ static int mpib_submit(void *state, pb_future *f)
         *pb_future_slot(f) = n;
         eng.queued++;
         p->held++;
+        /* With MPI_THREAD_MULTIPLE the submitter sends the task itself when
+         * a rank is idle, saving the hop through the engine thread; the
+         * engine still receives the result. (A change of how ranks wait is
+         * the engine's to send first.) */
+        if (pb__mpi.thread_level == MPI_THREAD_MULTIPLE && !eng.policy_dirty)
+            dispatch_locked();
         if (eng.sleeping)
             pthread_cond_signal(&eng.wake);
     }
