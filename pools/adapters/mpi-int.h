@@ -32,6 +32,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include <pb/backend.h>
 
@@ -105,6 +106,13 @@ const char *pb__mpi_unavailable(void);
 
 /* Sends a control message to rank (blocking; it is small). 0 or an error. */
 int pb__mpi_send_ctrl(int rank, uint32_t cmd, uint64_t a, uint64_t b);
+
+/* Sleeps about ns (the naps between polls of mpi.c and mpi-rank.c). */
+static inline void pb__mpi_nap(int64_t ns)
+{
+    struct timespec ts = {(time_t)(ns / 1000000000), (long)(ns % 1000000000)};
+    nanosleep(&ts, NULL);
+}
 
 /* Translates a worker's timestamp into rank 0's clock. */
 static inline int64_t pb__mpi_local_time(int rank, int64_t t)

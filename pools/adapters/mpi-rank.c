@@ -76,12 +76,6 @@ pthread_mutex_t pb__mpi_lifecycle = PTHREAD_MUTEX_INITIALIZER;
  * Small helpers
  * ------------------------------------------------------------------------ */
 
-static void nap(int64_t ns)
-{
-    struct timespec ts = {(time_t)(ns / 1000000000), (long)(ns % 1000000000)};
-    nanosleep(&ts, NULL);
-}
-
 /* Waits for the next message from rank 0 with tag (MPI_ANY_TAG: any), in
  * MPI's own receive (spin) or polling with naps. */
 static void next_message(int tag, bool spin, MPI_Message *msg, MPI_Status *st)
@@ -98,7 +92,7 @@ static void next_message(int tag, bool spin, MPI_Message *msg, MPI_Status *st)
             return;
         if (pb_now_ns() - start < SPIN_NS)
             continue;
-        nap(sleep_ns);
+        pb__mpi_nap(sleep_ns);
         sleep_ns = sleep_ns * 2 > NAP_MAX_NS ? NAP_MAX_NS : sleep_ns * 2;
     }
 }

@@ -182,12 +182,6 @@ bool pb__mpi_pools_alive_locked(void)
     return eng.running || eng.npools > 0;
 }
 
-static void nap(int64_t ns)
-{
-    struct timespec ts = {(time_t)(ns / 1000000000), (long)(ns % 1000000000)};
-    nanosleep(&ts, NULL);
-}
-
 /* ---- the queue and the pools' counts (under mu) ---- */
 
 static void unlink_locked(qnode *n)
@@ -516,7 +510,7 @@ static void *engine_main(void *unused)
         } else if (spin || now - last < SPIN_NS) {
             sched_yield();
         } else {
-            nap(nap_ns);
+            pb__mpi_nap(nap_ns);
             nap_ns = nap_ns * 2 > NAP_MAX_NS ? NAP_MAX_NS : nap_ns * 2;
         }
         pthread_mutex_lock(&eng.mu);
