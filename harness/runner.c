@@ -516,9 +516,11 @@ static int probe_backends(pbh_runner *r, char *err, size_t errlen)
         /* What the backend says its results should carry (the mpi backend:
          * ranks, hosts, MCA settings, and whether its timings can be trusted
          * on this machine). */
-        char info[4096];
-        if (pb_pool_describe(pool, info, sizeof info) > 0)
+        size_t info_size = 1 << 16; /* room for an MPI job of a thousand hosts */
+        char *info = malloc(info_size);
+        if (info && pb_pool_describe(pool, info, info_size) > 0)
             b->info = json_loads(info, 0, NULL);
+        free(info);
         b->bindings = calloc((size_t)(b->workers > 0 ? b->workers : 1), sizeof *b->bindings);
         for (int w = 0; b->bindings && w < b->workers; w++) {
             char buf[1024];
