@@ -39,6 +39,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "cli.h"
 #include "runner.h"
 
 static const pbh_floor_ref refs[] = {
@@ -150,11 +151,12 @@ static json_t *metric_of(json_t *c, const pbh_floor_ref *r)
     return m;
 }
 
-/* Whether backend has rows of its own for r's scenario and metric. */
+/* Whether backend (a spec: "mpi:idle=sleep" is mpi) has rows of its own for
+ * r's scenario and metric. */
 static bool has_own_rows(const char *backend, const pbh_floor_ref *r)
 {
     for (size_t k = 0; k < sizeof backend_refs / sizeof backend_refs[0]; k++)
-        if (!strcmp(backend_refs[k].backend, backend) &&
+        if (pbh_backend_is(backend_refs[k].backend, backend) &&
             !strcmp(backend_refs[k].ref.scenario, r->scenario) &&
             !strcmp(backend_refs[k].ref.metric, r->metric))
             return true;
@@ -184,7 +186,7 @@ void pbh_floor_annotate(json_t *results, int (*in_process)(const char *backend, 
         }
         for (size_t k = 0; k < sizeof backend_refs / sizeof backend_refs[0]; k++) {
             const pbh_floor_ref *r = &backend_refs[k].ref;
-            json_t *m = strcmp(backend_refs[k].backend, backend) ? NULL : metric_of(c, r);
+            json_t *m = pbh_backend_is(backend_refs[k].backend, backend) ? metric_of(c, r) : NULL;
             if (m)
                 annotate_metric(results, m, r, r->floor_other, params);
         }

@@ -91,6 +91,10 @@ for c in mpi:
         bad.append("ranks per host %s, expected %s: 2, %s: 1" % (hosts, a, b))
     if not info.get("clock", "").startswith("offsets"):
         bad.append("clock: %s" % info.get("clock"))
+    if c["scenario"] == "roundtrip":
+        ref = c["metrics"].get("roundtrip", {}).get("floor", {})
+        if ref.get("scenario") != "mpi_pingpong" or "ratio_to_floor" not in c["metrics"]["roundtrip"]:
+            bad.append("mpi:idle=sleep roundtrip not held against mpi_pingpong: %s" % ref)
 floors = [c for c in doc["results"] if c["scenario"] == "mpi_pingpong" and c["outcome"] == "ok"]
 if not floors:
     bad.append("no MPI ping-pong floor across the hosts")
