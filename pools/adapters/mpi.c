@@ -46,11 +46,11 @@
  * Submitters queue under `mu` and wake the engine if it sleeps. Under
  * MPI_THREAD_MULTIPLE (what mpi-rank.c asks for) a submitter that finds a
  * rank idle also sends the task itself, as step 1 would, which saves the hop
- * through the engine on the way out (it measured 5-8 us against 7-21 us per
- * round trip on 2 PUs); MPI calls are then made from two threads at once,
- * sends under `mu`, the engine's receives without it. Under
- * MPI_THREAD_SERIALIZED (a program that set MPI up itself) only the engine
- * calls MPI.
+ * through the engine on the way out (about a third of a round trip with 3
+ * ranks on 2 PUs, in an A/B alternated three times); MPI calls are then made
+ * from two threads at once, sends under `mu`, the engine's receives without
+ * it. Under MPI_THREAD_SERIALIZED (a program that set MPI up itself) only the
+ * engine calls MPI.
  * Lock order: lifecycle, then mu, then a future's own lock (set_running
  * under mu). No future completes and no callback runs with mu held.
  *
