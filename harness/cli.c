@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <pb/pool.h>
+#include <pb/backend.h>
 
 #include "cli.h"
 
@@ -107,7 +107,7 @@ static char **pointers(char *const *v, int n)
 }
 
 char **pbh_choose_backends(const char *cmd, const char *arg, char *const *dflt, size_t ndflt,
-                           int *n)
+                           char *later, size_t later_size, int *n)
 {
     bool named = arg && strcmp(arg, "all");
     bool every = !named && (arg || ndflt == 0);
@@ -133,13 +133,20 @@ char **pbh_choose_backends(const char *cmd, const char *arg, char *const *dflt, 
     }
     /* A module backend (glib, libuv) that cannot be loaded: an error when
      * asked for by name, a note when it was only part of every one. */
+    if (later_size)
+        later[0] = 0;
     for (int i = 0; i < *n;) {
         if (pb_backend_summary(v[i])) {
             i++;
             continue;
         }
-        fprintf(stderr, "poolbench %s: %s%s\n", cmd, every ? "left out: " : "",
-                pb_pool_last_error());
+        size_t used = later_size ? strlen(later) : 0;
+        if (every && later_size && pb_backend_find(v[i])) /* it runs, elsewhere */
+            snprintf(later + used, later_size - used, "poolbench %s: left out: %s\n", cmd,
+                     pb_pool_last_error());
+        else
+            fprintf(stderr, "poolbench %s: %s%s\n", cmd, every ? "left out: " : "",
+                    pb_pool_last_error());
         if (!every) {
             free(v);
             return NULL;

@@ -32,10 +32,14 @@ bool pbh_backend_is(const char *name, const char *spec);
 /* The backends a command runs over: those named in arg (--backend: a
  * comma-separated list, each known and named once; "all" or NULL: not
  * named), else dflt[0..ndflt) (a suite's), else every backend registered,
- * where one that cannot be loaded (a module) is left out with a note.
- * Returns a NULL-terminated array of *n names (free the array; the names
- * point into it, dflt or the registry), or NULL with one line told. */
+ * where one that cannot be loaded (a module) is left out with a note. One
+ * that loads but cannot run in this process (mpi outside mpiexec) is left
+ * out of every one with a note appended to later[0..later_size), for the
+ * caller to tell once its work is done (it is not a fault, and must not read
+ * as one before an error line). Returns a NULL-terminated array of *n names
+ * (free the array; the names point into it, dflt or the registry), or NULL
+ * with one line told. */
 char **pbh_choose_backends(const char *cmd, const char *arg, char *const *dflt, size_t ndflt,
-                           int *n);
+                           char *later, size_t later_size, int *n);
 
 #endif /* PB_HARNESS_CLI_H */

@@ -129,11 +129,17 @@ static void list_backends(void)
 {
     printf("backends:\n");
     for (const char *const *b = pb_backend_names(); b && *b; b++) {
-        const char *summary = pb_backend_summary(*b);
-        /* A module backend that cannot be loaded is listed with the reason. */
-        printf("  %-15s %s%s\n", *b, summary ? summary : "unavailable: ",
-               summary ? "" : pb_pool_last_error());
-        const pb_backend *t = summary ? pb_backend_find(*b) : NULL;
+        /* A module backend that cannot be loaded is listed with the reason;
+         * one that cannot be used in this process (mpi outside mpiexec) with
+         * what it is, what it cannot do, and why not here. */
+        const pb_backend *t = pb_backend_find(*b);
+        if (!t) {
+            printf("  %-15s unavailable: %s\n", *b, pb_pool_last_error());
+            continue;
+        }
+        printf("  %-15s %s\n", *b, t->summary ? t->summary : "");
+        if (!pb_backend_summary(*b))
+            printf("  %-15s   not here: %s\n", "", pb_pool_last_error());
         for (const pb_backend_option *o = t ? t->options : NULL; o && o->key; o++)
             printf("  %-15s   :%s=%s (default %s) %s\n", "", o->key, o->values,
                    o->default_text ? o->default_text : "none", o->description);

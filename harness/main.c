@@ -3,7 +3,8 @@
  *
  * The first thing it does is give the exec backend its chance: when this
  * process was started as an exec-backend worker, pb_worker_main_if_requested()
- * runs the worker and never returns.
+ * runs the worker and never returns. Under mpiexec it does the same for the
+ * mpi backend: ranks 1.. become workers, rank 0 runs the command.
  *
  * Every command is one entry of `commands` below, defined in its own file
  * (results/command.h says what an entry holds); the harness calls down into
@@ -78,7 +79,12 @@ static int help(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    pb_worker_main_if_requested(argc, argv);
+    /* Under mpiexec this also sets MPI up; if that fails every rank would
+     * run the command as rank 0, so stop. */
+    if (pb_worker_main_if_requested(argc, argv) != 0) {
+        fprintf(stderr, "poolbench: %s\n", pb_pool_last_error());
+        return 1;
+    }
     pb_floor_child_main_if_requested(argc, argv);
     size_libuv_threadpool();
 

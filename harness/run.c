@@ -191,6 +191,7 @@ typedef struct run_job {
     char out_path[PATH_MAX];
     char *command;
     json_t *doc;
+    char not_here[2048]; /* backends left out that run elsewhere, told at the end */
 } run_job;
 
 static void job_free(run_job *j)
@@ -213,8 +214,8 @@ static int plan_run(run_job *j, const run_cli *cli)
         fprintf(stderr, "poolbench run: %s\n", err);
         return 2;
     }
-    j->backends = pbh_choose_backends("run", cli->backend, j->suite->backends,
-                                      j->suite->nbackends, &j->nbackends);
+    j->backends = pbh_choose_backends("run", cli->backend, j->suite->backends, j->suite->nbackends,
+                                      j->not_here, sizeof j->not_here, &j->nbackends);
     if (!j->backends)
         return 2;
     if (cli->scenario && !(j->only = pbh_split_list("run", "--scenario", cli->scenario, &j->nonly)))
@@ -306,6 +307,10 @@ static int report(run_job *j, const run_cli *cli, const pbh_outcome *outcome)
     }
     printf("results: %s%s\n", j->out_path,
            outcome->interrupted ? " (incomplete: interrupted)" : "");
+    if (!cli->quiet && j->not_here[0]) {
+        fflush(stdout);
+        fputs(j->not_here, stderr);
+    }
     return outcome->interrupted ? 130 : outcome->cases_failed ? 1 : 0;
 }
 

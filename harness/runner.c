@@ -65,6 +65,7 @@ typedef struct pbh_backend {
     int in_process;   /* 1, 0, -1 unknown */
     int workers;
     char **bindings;  /* per worker, NULL when unknown */
+    json_t *info;     /* what pb_pool_describe() said, or NULL */
 } pbh_backend;
 
 typedef struct pbh_cell {
@@ -468,6 +469,7 @@ static void free_backends(pbh_runner *r)
     for (size_t i = 0; r->backends && i < r->cfg->nbackends; i++) {
         pbh_backend *b = &r->backends[i];
         free(b->create_error);
+        json_decref(b->info);
         for (int w = 0; b->bindings && w < b->workers; w++)
             free(b->bindings[w]);
         free(b->bindings);
@@ -506,6 +508,14 @@ static int probe_backends(pbh_runner *r, char *err, size_t errlen)
             continue;
         }
         b->workers = pb_pool_workers(pool);
+        /* What the backend says its results should carry (the mpi backend:
+         * ranks, hosts, MCA settings, and whether its timings can be trusted
+         * on this machine). */
+        size_t info_size = 1 << 16; /* room for an MPI job of a thousand hosts */
+        char *info = malloc(info_size);
+        if (info && pb_pool_describe(pool, info, info_size) > 0)
+            b->info = json_loads(info, 0, NULL);
+        free(info);
         b->bindings = calloc((size_t)(b->workers > 0 ? b->workers : 1), sizeof *b->bindings);
         for (int w = 0; b->bindings && w < b->workers; w++) {
             char buf[1024];
@@ -757,8 +767,19 @@ static json_t *case_json_new(const pbh_runner *r, const pbh_cell *cell, bool *fa
                                       "tasks_on_binding",
                                       cell->on_binding < 0 ? json_null() : json_boolean(cell->on_binding)));
     }
-    json_object_set_new(c, "metrics",
-                        cell->state == CELL_SKIPPED ? json_object() : metrics_json_new(cell, r->cfg->repetitions));
+    json_t *metrics = cell->state == CELL_SKIPPED ? json_object() : metrics_json_new(cell, r->cfg->repetitions);
+    if (cell->info && cell->info->info && cell->state != CELL_SKIPPED) {
+        json_object_set(c, "backend_info", cell->info->info);
+        /* A backend that says its timings cannot be trusted here (more MPI
+         * ranks spinning than PUs) gets every metric marked so. */
+        if (json_is_string(json_object_get(cell->info->info, "untrusted"))) {
+            const char *k;
+            json_t *m;
+            json_object_foreach(metrics, k, m)
+                json_object_set_new(m, "trusted", json_false());
+        }
+    }
+    json_object_set_new(c, "metrics", metrics);
     json_object_set_new(c, "checks", cell->state == CELL_SKIPPED ? json_array() : checks);
     if (cell->state == CELL_SKIPPED)
         json_decref(checks);

@@ -87,6 +87,18 @@ typedef struct pbh_floor_ref {
 
 const pbh_floor_ref *pbh_floor_refs(size_t *n);
 
+/* A row for one backend only, whose hand-offs are of another kind (mpi: MPI
+ * messages between ranks). Its rows replace the general ones for its
+ * metrics, and its floors are measured only where that backend can run
+ * (pb_backend_summary() answers: mpi under mpiexec). floor_in_process and
+ * floor_other of ref name the same floor. */
+typedef struct pbh_floor_backend_ref {
+    const char *backend;
+    pbh_floor_ref ref;
+} pbh_floor_backend_ref;
+
+const pbh_floor_backend_ref *pbh_floor_backend_refs(size_t *n);
+
 /* For floor scenario `floor`, the parameter whose values are taken from the
  * cases of another scenario in the same run (timedwait's timeout follows the
  * timeout scenario's), or NULL. */

@@ -250,7 +250,7 @@ static int run_stress(const pbr_args *a)
 {
     const stress_cli *cli = a->opts;
     int n = 0;
-    char **names = pbh_choose_backends(CMD, cli->backend, NULL, 0, &n);
+    char **names = pbh_choose_backends(CMD, cli->backend, NULL, 0, NULL, 0, &n);
     if (!names)
         return 2;
     uint64_t seed = choose_seed(cli);

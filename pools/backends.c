@@ -2,7 +2,7 @@
  * backends.c — the built-in backends, in the order `poolbench list` shows
  * them. Adding one: its file fills a pb_backend, and one line here.
  *
- * Adapters over other libraries (GLib, libuv) are built as loadable modules
+ * Adapters over other libraries (GLib, libuv, MPI) are built as loadable modules
  * (pools/adapters/CMakeLists.txt) and listed in the second table: pool.c
  * loads one the first time its backend is looked up, so a program that never
  * uses it — every exec worker among them — does not load that library.
@@ -27,6 +27,13 @@ pb__module_backend pb__module_backends[] = {
 #endif
 #ifdef PB_HAVE_LIBUV
     {.name = "libuv", .file = "pb-libuv.so", .symbol = "pb__backend_libuv"},
+#endif
+#ifdef PB_HAVE_MPI
+    /* Its workers are the ranks mpiexec starts: Open MPI sets
+     * OMPI_COMM_WORLD_SIZE in each, and pb_worker_main_if_requested() hands
+     * such a process to the module first thing (mpi-rank.c). */
+    {.name = "mpi", .file = "pb-mpi.so", .symbol = "pb__backend_mpi",
+     .launch_env = "OMPI_COMM_WORLD_SIZE", .worker_symbol = "pb__mpi_worker_main"},
 #endif
     {.name = NULL},
 };

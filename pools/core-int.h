@@ -67,14 +67,31 @@ bool pb__pool_waiter_spins(const pb_pool *pool);
 bool pb__pool_is_shutdown(const pb_pool *pool);
 
 /* A backend built as a loadable module (backends.c lists them; pool.c loads
- * one on first lookup). `loaded` and `error` are guarded by pool.c's lock. */
+ * one on first lookup). `loaded`, `handle` and `error` are guarded by
+ * pool.c's lock.
+ *
+ * A module whose workers are processes someone else starts (the mpi module:
+ * mpiexec starts every rank with the same program) names the environment
+ * variable that launcher sets in each process it starts, and the function
+ * (int fn(int argc, char **argv)) that pb_worker_main_if_requested() calls
+ * in such a process: it turns a worker rank into a worker and never returns
+ * there, and returns 0 in the rank that runs the program. */
 typedef struct {
     const char *name;   /* the backend's name, e.g. "glib" */
     const char *file;   /* the module, in <libpbpools' directory>/poolbench/ */
     const char *symbol; /* its const pb_backend */
+    const char *launch_env;    /* set in every process the launcher starts; NULL: none */
+    const char *worker_symbol; /* the module's worker entry point, for launch_env */
     const pb_backend *loaded;
+    void *handle;
     char error[320]; /* why loading failed (it is not tried again) */
 } pb__module_backend;
+
+/* pb_worker_main_if_requested()'s part for module backends with a launcher
+ * (see above): 0 when this process was not started by one (or is not the
+ * process it started, but a child of it); else what the module's worker
+ * entry point returns in rank 0, or a negative code with the message set. */
+int pb__module_worker_main(int argc, char **argv);
 
 /* ---- Small helpers ---- */
 

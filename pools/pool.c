@@ -15,6 +15,15 @@
  * file libpbpools was loaded from (the same layout in the build tree and in
  * an installed tree), and never unloads it.
  *
+ * Launched processes. A module backend whose workers are started by a
+ * launcher (mpi: mpiexec starts every rank with the same program) is loaded
+ * by pb_worker_main_if_requested() as soon as the launcher's variable is in
+ * the environment, so that its ranks can become workers first thing. The
+ * variable is inherited by every process a rank starts (a fork worker, the
+ * floor's spawned child, a program a task runs), which must not take itself
+ * for a rank: the launched process writes its pid into PB_LAUNCHED_PID before
+ * anything else, and a process that finds another pid there is a descendant.
+ *
  * Debug builds assert the promises backends rely on: a future reaches
  * submit() PENDING, a created pool has at least one worker, and destroy
  * runs only after shutdown has been marked.
@@ -29,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core-int.h"
 #include "placement-int.h"
@@ -51,7 +61,7 @@ static const pb_backend *extra[PB__BACKENDS_MAX];
 static size_t nextra;
 static const char *names[PB__BACKENDS_MAX * 2 + 1];
 
-static _Thread_local char last_error[256];
+static _Thread_local char last_error[512];
 
 int pb_backend_error(int code, const char *fmt, ...)
 {
@@ -95,6 +105,7 @@ static const pb_backend *module_load(pb__module_backend *m)
         return NULL;
     }
     m->loaded = b;
+    m->handle = h;
     return b;
 }
 
@@ -144,6 +155,48 @@ const pb_backend *pb_backend_find(const char *spec)
     return b;
 }
 
+void *pb_backend_symbol(const char *backend, const char *symbol)
+{
+    char name[128];
+    if (!backend || !symbol || !spec_name(backend, name, sizeof name))
+        return NULL;
+    pb__module_backend *m = module_named(name);
+    if (!m)
+        return NULL;
+    pthread_mutex_lock(&modules_lock);
+    void *sym = module_load(m) ? dlsym(m->handle, symbol) : NULL;
+    pthread_mutex_unlock(&modules_lock);
+    return sym;
+}
+
+#define LAUNCHED_MARK "PB_LAUNCHED_PID"
+
+int pb__module_worker_main(int argc, char **argv)
+{
+    for (pb__module_backend *m = pb__module_backends; m->name; m++) {
+        if (!m->launch_env || !m->worker_symbol || !getenv(m->launch_env))
+            continue;
+        char self[24];
+        snprintf(self, sizeof self, "%ld", (long)getpid());
+        const char *mark = getenv(LAUNCHED_MARK);
+        if (mark && strcmp(mark, self) != 0)
+            continue; /* started by a launched process, not by the launcher */
+        if (setenv(LAUNCHED_MARK, self, 1) != 0)
+            return pb_backend_error(PB_ENOMEM, "cannot set %s: out of memory", LAUNCHED_MARK);
+        pthread_mutex_lock(&modules_lock);
+        int (*entry)(int, char **) = NULL;
+        int rc = 0;
+        if (!module_load(m))
+            rc = pb_backend_error(PB_ENOENT, "%s", m->error);
+        else if (!(*(void **)&entry = dlsym(m->handle, m->worker_symbol)))
+            rc = pb_backend_error(PB_ENOENT, "the %s module has no %s", m->name,
+                                  m->worker_symbol);
+        pthread_mutex_unlock(&modules_lock);
+        return rc ? rc : entry(argc, argv);
+    }
+    return 0;
+}
+
 int pb_backend_register(const pb_backend *b)
 {
     if (!b || !b->name || !*b->name || strpbrk(b->name, ":,=") || !b->create || !b->submit ||
@@ -179,10 +232,21 @@ const char *const *pb_backend_names(void)
     return names;
 }
 
+/* Why pools of b cannot be created in this process (message set), or NULL. */
+static const char *unavailable(const pb_backend *b)
+{
+    const char *why = b->unavailable ? b->unavailable() : NULL;
+    if (why)
+        pb_backend_error(PB_ENOTSUP, "%s", why);
+    return why;
+}
+
 const char *pb_backend_summary(const char *backend)
 {
     const pb_backend *b = backend ? pb_backend_find(backend) : NULL;
-    return b ? (b->summary ? b->summary : "") : NULL;
+    if (!b || unavailable(b))
+        return NULL;
+    return b->summary ? b->summary : "";
 }
 
 void pb_pool_opts_init(pb_pool_opts *opts)
@@ -332,6 +396,8 @@ int pb_pool_create(const char *backend, const pb_pool_opts *opts, pb_pool **out)
         return PB_ENOENT;
     if (!b)
         return pb_backend_error(PB_ENOENT, "unknown backend '%s'", backend);
+    if (unavailable(b))
+        return PB_ENOTSUP;
 
     pb_pool_opts o;
     if (opts)
@@ -351,7 +417,7 @@ int pb_pool_create(const char *backend, const pb_pool_opts *opts, pb_pool **out)
     if (o.initializer && !pb_task_find(o.initializer))
         return pb_backend_error(PB_ENOENT, "unknown initializer task '%s'", o.initializer);
     if (o.workers == 0)
-        o.workers = pb__cpu_count();
+        o.workers = b->default_workers ? b->default_workers() : pb__cpu_count();
     int refused = refuse_unsupported(b, &o);
     if (refused)
         return refused;
@@ -402,6 +468,16 @@ int pb_pool_binding(const pb_pool *pool, int worker, char *buf, size_t size)
     if (!pool->backend->binding)
         return PB_ENOTSUP;
     return pool->backend->binding(pool->state, worker, buf, size);
+}
+
+int pb_pool_describe(const pb_pool *pool, char *buf, size_t size)
+{
+    if (!pool || !buf || !size)
+        return PB_EINVAL;
+    buf[0] = 0;
+    if (!pool->backend->describe)
+        return PB_ENOTSUP;
+    return pool->backend->describe(pool->state, buf, size);
 }
 
 int pb__pool_submit_future(pb_pool *pool, pb_future *f)
@@ -466,11 +542,10 @@ void pb_pool_destroy(pb_pool *pool)
     free(pool);
 }
 
-/* Until a process backend provides the exec worker entry point, no process is
- * ever started as a worker. (The exec backend's strong definition wins.) */
+/* Until a process backend provides the exec worker entry point, only module
+ * backends with a launcher start workers. (The exec backend's strong
+ * definition wins; it ends with the same call.) */
 __attribute__((weak)) int pb_worker_main_if_requested(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    return 0;
+    return pb__module_worker_main(argc, argv);
 }

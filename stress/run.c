@@ -271,13 +271,22 @@ static int step1_warm_up(run *r, char *err, size_t errlen)
     if (rc)
         return rc;
     unsigned possible = w->in_process ? (unsigned)PBS_FAULT_IN_PROCESS : (unsigned)PBS_FAULT_ALL;
+    /* A backend whose worker's death ends the program (mpi: a dead rank ends
+     * the MPI job) gets no crash and no kill. */
+    const char *fatal = pb_backend_unsupported(w->o.backend, "crash_recovery");
+    if (fatal)
+        possible &= ~(unsigned)(PBS_FAULT_SEGV | PBS_FAULT_ABORT | PBS_FAULT_EXIT | PBS_FAULT_KILL);
     w->faults = w->o.faults & possible;
     w->workers.track_pids = !w->in_process;
     if (w->o.faults & ~possible) {
         char dropped[128];
         pbs_stress_faults_text(w->o.faults & ~possible, dropped, sizeof dropped);
-        pbs__note(&w->journal, "tasks run in this process, so these faults are not injected: %s",
-                  dropped);
+        if (fatal)
+            pbs__note(&w->journal, "no crash recovery (%s), so these faults are not injected: %s",
+                      fatal, dropped);
+        else
+            pbs__note(&w->journal,
+                      "tasks run in this process, so these faults are not injected: %s", dropped);
     }
     return 0;
 }

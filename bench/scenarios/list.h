@@ -6,7 +6,8 @@
  * PB_FLOOR lines are the machine's own floor: measured in every run (backend
  * "floor"), on the CPUs the pools' workers get, and used as the reference of
  * the ratio_to_floor figures (harness/floor.c says which metric compares to
- * which).
+ * which). The mpi floors are measured only where the mpi backend can run
+ * (under mpiexec).
  */
 PB_FLOOR(clock)
 PB_FLOOR(futex_pingpong)
@@ -14,6 +15,8 @@ PB_FLOOR(pipe_pingpong)
 PB_FLOOR(thread_start)
 PB_FLOOR(spawn)
 PB_FLOOR(timedwait)
+PB_FLOOR(mpi_pingpong)
+PB_FLOOR(mpi_stream)
 
 PB_SCENARIO(submit)
 PB_SCENARIO(roundtrip)

@@ -285,6 +285,11 @@ int pbc_count_threads_settled(int expect);
 bool pbc_has_children(void);   /* a child, exited or not, without reaping it */
 long pbc_gettid(void);
 int pbc_allowed_cpus(int *first); /* CPUs in this process's affinity mask */
+/* How many workers workers=0 means for backend: the CPUs of the affinity
+ * mask, unless the backend declares a count of its own (pb_backend's
+ * default_workers: the mpi backend's worker ranks). */
+int pbc_default_workers(const char *backend);
+bool pbc_own_default_workers(const char *backend); /* it declares one */
 
 /* Whether --slow was given: cases may then do their full volume where they
  * would otherwise do less. */

@@ -6,6 +6,7 @@
  * says, with no worker thread involved.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -35,8 +36,11 @@ static manual *the_manual;
 
 static char manual_options[256]; /* the options the last create() saw */
 
+static int manual_asked; /* the workers the core passed to the last create() */
+
 static int manual_create(const pb_pool_opts *opts, void **state, int *workers)
 {
+    manual_asked = opts->workers;
     snprintf(manual_options, sizeof manual_options, "%s", opts->options ? opts->options : "");
     char speed[8];
     if (pb_pool_option(opts, "speed", speed, sizeof speed) == PB_EINVAL ||
@@ -267,6 +271,70 @@ static void test_backend_unsupported(void **state)
     o.max_tasks_per_worker = 3;
     assert_int_equal(pb_pool_create("manual", &o, &p), 0);
     pb_pool_destroy(p);
+}
+
+/* A backend that cannot run in this process (as mpi outside mpiexec) says
+ * why through its table, which stays visible; one with a count of its own
+ * gets it for workers=0; one that describes its pools is asked through
+ * pb_pool_describe(). */
+static const char *elsewhere_why;
+
+static const char *elsewhere_unavailable(void)
+{
+    return elsewhere_why;
+}
+
+static int elsewhere_default_workers(void)
+{
+    return 7;
+}
+
+static int elsewhere_describe(void *state, char *buf, size_t size)
+{
+    (void)state;
+    int n = snprintf(buf, size, "{\"kind\": \"manual\"}");
+    return n >= 0 && (size_t)n < size ? n : PB_EINVAL;
+}
+
+static void test_backend_elsewhere(void **state)
+{
+    (void)state;
+    static pb_backend elsewhere;
+    elsewhere = manual_backend;
+    elsewhere.name = "elsewhere";
+    elsewhere.unavailable = elsewhere_unavailable;
+    elsewhere.default_workers = elsewhere_default_workers;
+    elsewhere.describe = elsewhere_describe;
+    assert_int_equal(pb_backend_register(&elsewhere), 0);
+
+    elsewhere_why = "elsewhere backend: runs only under its launcher: launch it";
+    assert_null(pb_backend_summary("elsewhere"));
+    assert_string_equal(pb_pool_last_error(), elsewhere_why);
+    assert_ptr_equal(pb_backend_find("elsewhere"), &elsewhere);
+    pb_pool *p = NULL;
+    assert_int_equal(pb_pool_create("elsewhere", NULL, &p), PB_ENOTSUP);
+    assert_string_equal(pb_pool_last_error(), elsewhere_why);
+    assert_null(the_manual); /* create() never ran */
+
+    elsewhere_why = NULL;
+    assert_string_equal(pb_backend_summary("elsewhere"), "driven by the test");
+    assert_int_equal(pb_pool_create("elsewhere", NULL, &p), 0);
+    assert_int_equal(manual_asked, 7);
+    char buf[64];
+    assert_int_equal(pb_pool_describe(p, buf, sizeof buf), (int)strlen("{\"kind\": \"manual\"}"));
+    assert_string_equal(buf, "{\"kind\": \"manual\"}");
+    assert_int_equal(pb_pool_describe(p, buf, 4), PB_EINVAL);
+    assert_int_equal(pb_pool_describe(p, NULL, 0), PB_EINVAL);
+    pb_pool_destroy(p);
+
+    assert_int_equal(pb_pool_create("manual", NULL, &p), 0);
+    cpu_set_t allowed;
+    assert_int_equal(sched_getaffinity(0, sizeof allowed, &allowed), 0);
+    assert_int_equal(manual_asked, CPU_COUNT(&allowed)); /* the PUs, as ever */
+    assert_int_equal(pb_pool_describe(p, buf, sizeof buf), PB_ENOTSUP);
+    pb_pool_destroy(p);
+    assert_null(pb_backend_symbol("manual", "manual_backend")); /* not a module */
+    assert_null(pb_backend_symbol("nope", "x"));
 }
 
 /* Settings arrive from opts->options and the name's ':' part, checked
@@ -680,6 +748,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_backend_register),
         cmocka_unit_test(test_backend_unsupported),
         cmocka_unit_test(test_backend_options),
+        cmocka_unit_test(test_backend_elsewhere),
         cmocka_unit_test(test_transitions),
         cmocka_unit_test(test_cancel),
         cmocka_unit_test(test_errors_carried),

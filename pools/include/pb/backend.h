@@ -38,8 +38,11 @@ extern "C" {
 
 /* One option a backend cannot honour, and why. option is a pb_pool_opts field
  * name ("task_timeout", "max_tasks_per_worker", "initializer", "pin",
- * "worker_program"); reason is a phrase that completes "not supported
- * (...)": "a thread cannot be killed". */
+ * "worker_program"), or "crash_recovery" for a backend whose worker's death
+ * takes the whole program down with it (the mpi backend: a dead rank ends
+ * the MPI job), so that no one makes a worker crash on purpose; reason is a
+ * phrase that completes "not supported (...)": "a thread cannot be
+ * killed". */
 typedef struct pb_unsupported {
     const char *option;
     const char *reason;
@@ -116,6 +119,28 @@ typedef struct pb_backend {
      * create(); create() reads values with pb_pool_option() and refuses a
      * value it cannot use (PB_EINVAL, with pb_backend_error()). */
     const pb_backend_option *options;
+
+    /* Optional: NULL when pools of this backend can be created in this
+     * process; otherwise why not, in one line that says what to do instead
+     * (the mpi backend outside an MPI launcher: "run it as mpiexec -n
+     * <workers+1> ..."). pb_backend_summary() then returns NULL with this as
+     * pb_pool_last_error(), so `poolbench run` leaves the backend out of
+     * "every backend" with a note and refuses it when named, and
+     * pb_pool_create() fails with PB_ENOTSUP quoting it. The table itself
+     * stays visible to pb_backend_find(), so `poolbench list` still shows
+     * what the backend is and what it cannot do. */
+    const char *(*unavailable)(void);
+
+    /* Optional: how many workers workers=0 means for this backend, when it
+     * is not one per PU of the caller's allowed cpuset (the mpi backend: the
+     * worker ranks of the MPI job). Called only while available. */
+    int (*default_workers)(void);
+
+    /* Optional: facts about this pool that its results should carry (the
+     * settings of the library underneath, where its workers run), as one
+     * JSON object written NUL-terminated into buf; see pb_pool_describe().
+     * Returns the length written, or PB_EINVAL when size is too small. */
+    int (*describe)(void *state, char *buf, size_t size);
 } pb_backend;
 
 /* Within create(): copies into buf (NUL-terminated) the value of the backend
@@ -128,6 +153,13 @@ int pb_pool_option(const pb_pool_opts *opts, const char *key, char *buf, size_t 
  * The glib and libuv adapters are modules loaded on their first lookup; when
  * one cannot be loaded, NULL, and pb_pool_last_error() says why. */
 const pb_backend *pb_backend_find(const char *name);
+
+/* For a backend built as a loadable module (the glib, libuv and mpi
+ * adapters): the address of another symbol the module exports, such as the
+ * mpi module's floor measurements (pb/mpi.h), loading the module if need be.
+ * NULL when the backend is not a module, cannot be loaded, or has no such
+ * symbol. */
+void *pb_backend_symbol(const char *backend, const char *symbol);
 
 /* Adds a backend from outside the library. The table must live as long as the
  * program. Returns 0, PB_EINVAL (NULL, missing function, empty or duplicate

@@ -114,7 +114,8 @@ int pb_task_fail(pb_task_ctx *ctx, int code, const char *fmt, ...)
  * ------------------------------------------------------------------------ */
 
 typedef struct pb_pool_opts {
-    int workers;                   /* 0: one per PU of the allowed cpuset */
+    int workers;                   /* 0: one per PU of the allowed cpuset (mpi: one
+                                      per worker rank of the MPI job) */
     const char *pin;               /* "none" (default), "compact", "scatter", or "0,2-3" */
     const char *initializer;       /* task run once in each worker first; NULL: none */
     const void *init_arg;
@@ -155,7 +156,8 @@ const char *pb_pool_last_error(void);
 const char *const *pb_backend_names(void);
 
 /* A one-line description of the named backend, or NULL if unknown (or a
- * module backend that cannot be loaded: pb_pool_last_error() says why).
+ * module backend that cannot be loaded, or one that cannot be used in this
+ * process, like mpi outside an MPI launcher: pb_pool_last_error() says why).
  * Here and below, a backend name may carry settings ("fork:transport=shm");
  * only the name before ':' is looked up. */
 const char *pb_backend_summary(const char *backend);
@@ -177,6 +179,16 @@ const char *pb_pool_backend(const pb_pool *pool);
  * Returns 0, PB_EINVAL (i out of range) or PB_ENOTSUP (the backend cannot
  * tell). */
 int pb_pool_binding(const pb_pool *pool, int worker, char *buf, size_t size);
+
+/* Writes into buf (NUL-terminated) what the pool's backend says its results
+ * should carry beside the figures, as one JSON object: the settings of the
+ * library underneath and where the workers run (the mpi backend: ranks per
+ * host, PUs, thread level, MCA settings, how idle ranks wait). A member
+ * "untrusted" (a string) says why timings of this pool cannot be trusted on
+ * this machine (more ranks spinning than PUs); the harness then marks the
+ * metrics of that backend untrusted. Returns the length, PB_EINVAL (NULL
+ * arguments, or buf too small) or PB_ENOTSUP (the backend says nothing). */
+int pb_pool_describe(const pb_pool *pool, char *buf, size_t size);
 
 /* Stops accepting work. wait: block until every running and queued task has
  * finished. cancel_futures: cancel every future still PENDING before this
@@ -315,7 +327,14 @@ int pb_map_next(pb_map *m, const void **data, size_t *len, pb_error *err);
 void pb_map_free(pb_map *m);
 
 /* First thing in main(): when this process was started as an exec-backend
- * worker it runs the worker loop and exits; otherwise it returns 0 at once. */
+ * worker it runs the worker loop and exits; otherwise it returns 0 at once.
+ * Under an MPI launcher (mpiexec -n W+1 PROGRAM ...) it also makes the MPI
+ * job the mpi backend's: it initialises MPI (MPI_THREAD_MULTIPLE, unless the
+ * program did so first) in every rank; ranks 1..W become workers that run
+ * tasks until rank 0 finishes (at its exit, or its own MPI_Finalize) and then
+ * exit; rank 0 returns 0 and runs the program. A negative code (with
+ * pb_pool_last_error() saying why) means MPI could not be set up; the
+ * program should then exit, since every rank would run it as rank 0. */
 int pb_worker_main_if_requested(int argc, char **argv);
 
 /* CLOCK_MONOTONIC now, in nanoseconds. */
