@@ -1,13 +1,50 @@
 /*
- * adapter-common.c — the initializer and broken-pool handling the adapters
- * share (adapter-int.h says what and why).
+ * adapter-common.c — the bookkeeping every adapter shares: held futures,
+ * the initializer and the broken pool, pinning (adapter-int.h says what and
+ * why).
  */
+#include <limits.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "adapter-int.h"
+#include "placement-int.h"
+#include "sync-int.h"
+
+struct pb__adapter {
+    int workers;
+
+    /* Queued futures: a FIFO linked through pb_future_slot. */
+    pb__lock lock;              /* guards head, tail and `shut` */
+    pb_future *head, *tail;
+    bool shut;
+    /* Twice the number of futures held, plus 1 once shutdown(wait) waits:
+     * the futex word it sleeps on (see put_outstanding). */
+    _Atomic uint32_t outstanding;
+
+    /* The initializer. */
+    const pb_task *init_task;   /* NULL: none */
+    void *init_arg;
+    size_t init_len;
+    _Atomic(char *) broken;     /* "initializer failed: ...", once set */
+    bool lazy;                  /* run it before a thread's first task */
+    uintptr_t id;               /* this pool, in threads' words */
+    pthread_mutex_t init_mu;
+    pthread_t *inited;          /* threads that ran the initializer, under init_mu */
+    size_t ninited, capinited;
+
+    /* Pinning. */
+    pb__placement *placement;   /* NULL: "none" */
+    hwloc_bitmap_t home;        /* the creating thread's mask (pinned only) */
+    pthread_mutex_t bind_mu;
+    char (*bindings)[128];      /* per worker, under bind_mu */
+};
+
+/* ---- The thread word ---- */
 
 static pthread_once_t word_once = PTHREAD_ONCE_INIT;
 static pthread_key_t word_key;
@@ -31,19 +68,47 @@ void pb__adapter_set_thread_word(uintptr_t v)
         pthread_setspecific(word_key, (void *)v);
 }
 
-int pb__adapter_init_new(pb__adapter_init *in, const pb_pool_opts *opts)
+/* ---- Life ---- */
+
+static _Atomic uintptr_t next_id = 1;
+
+int pb__adapter_new(const pb_pool_opts *opts, pb__adapter **out)
 {
-    memset(in, 0, sizeof *in);
-    if (!opts->initializer)
-        return 0;
-    in->task = pb_task_find(opts->initializer);
-    in->len = opts->init_len;
-    if (opts->init_len) {
-        in->arg = malloc(opts->init_len);
-        if (!in->arg)
-            return PB_ENOMEM;
-        memcpy(in->arg, opts->init_arg, opts->init_len);
+    pb__adapter *a = calloc(1, sizeof *a);
+    if (!a)
+        return PB_ENOMEM;
+    a->workers = opts->workers;
+    atomic_init(&a->lock, PB__LOCK_INIT);
+    pthread_mutex_init(&a->init_mu, NULL);
+    pthread_mutex_init(&a->bind_mu, NULL);
+    a->id = atomic_fetch_add(&next_id, 1);
+    *out = a;
+
+    if (opts->initializer) {
+        a->init_task = pb_task_find(opts->initializer);
+        a->init_len = opts->init_len;
+        if (opts->init_len) {
+            if (!(a->init_arg = malloc(opts->init_len)))
+                return PB_ENOMEM;
+            memcpy(a->init_arg, opts->init_arg, opts->init_len);
+        }
     }
+    int r = pb__placement_new(opts->pin, opts->workers, &a->placement);
+    if (r || !a->placement)
+        return r;
+    hwloc_topology_t topo;
+    if (!(a->bindings = calloc((size_t)a->workers, sizeof *a->bindings)) ||
+        !(a->home = hwloc_bitmap_alloc()))
+        return PB_ENOMEM;
+    if (pb__topology(&topo) == 0 && hwloc_get_cpubind(topo, a->home, HWLOC_CPUBIND_THREAD) != 0)
+        hwloc_bitmap_zero(a->home); /* unknown: nothing to put back */
+    /* Until a thread binds itself as worker i (libraries whose threads join
+     * later), worker i's binding is the one it will get: one PU, which is
+     * "" (no restriction) only when the process may run on one PU only. */
+    bool one = pb__cpu_count() == 1;
+    for (int i = 0; i < a->workers; i++)
+        if (one || pb__placement_cpus(a->placement, i, a->bindings[i], sizeof a->bindings[i]))
+            a->bindings[i][0] = 0;
     return 0;
 }
 
@@ -51,47 +116,312 @@ int pb__adapter_init_new(pb__adapter_init *in, const pb_pool_opts *opts)
  * must break all the same. Never freed. */
 static char no_memory_message[] = "initializer failed (no memory for its message)";
 
-void pb__adapter_init_free(pb__adapter_init *in)
+void pb__adapter_free(pb__adapter *a)
 {
-    free(in->arg);
-    char *broken = atomic_load(&in->broken);
+    if (!a)
+        return;
+    free(a->init_arg);
+    char *broken = atomic_load(&a->broken);
     if (broken != no_memory_message)
         free(broken);
-    in->arg = NULL;
-    atomic_store(&in->broken, NULL);
+    free(a->inited);
+    pb__placement_free(a->placement);
+    if (a->home)
+        hwloc_bitmap_free(a->home);
+    free(a->bindings);
+    pthread_mutex_destroy(&a->bind_mu);
+    pthread_mutex_destroy(&a->init_mu);
+    free(a);
 }
 
-void pb__adapter_set_broken(pb__adapter_init *in, const char *why)
+int pb__adapter_workers(const pb__adapter *a)
+{
+    return a->workers;
+}
+
+/* ---- Queued futures ---- */
+
+static inline pb_future **next_of(pb_future *f)
+{
+    return (pb_future **)pb_future_slot(f);
+}
+
+/* Drops one held future from the count, waking shutdown(wait) at zero.
+ * The decrement is the last access to the pool's memory: a waiter that sees
+ * zero may free the pool at once (a library whose threads cannot be joined
+ * may still be returning from a task then), and the wake-up only passes
+ * the word's address to the kernel, which is harmless once it is freed.
+ * The count and the "someone waits" bit share the word, so no one needs to
+ * read a second flag after the decrement, and a pool nobody waits on never
+ * makes the syscall. */
+static void put_outstanding(pb__adapter *a)
+{
+    _Atomic uint32_t *word = &a->outstanding;
+    if (atomic_fetch_sub(word, 2) == 3)
+        pb__futex_wake(word, INT_MAX);
+}
+
+int pb__adapter_hold(pb__adapter *a, pb_future *f)
+{
+    *next_of(f) = NULL;
+    pb__lock_acquire(&a->lock);
+    int r = a->shut ? PB_ESHUTDOWN : atomic_load(&a->broken) ? PB_EBROKEN : 0;
+    if (!r) {
+        if (a->tail)
+            *next_of(a->tail) = f;
+        else
+            a->head = f;
+        a->tail = f;
+        atomic_fetch_add(&a->outstanding, 2);
+    }
+    pb__lock_release(&a->lock);
+    return r;
+}
+
+bool pb__adapter_take_back(pb__adapter *a, pb_future *f)
+{
+    bool took = false;
+    pb__lock_acquire(&a->lock);
+    for (pb_future *prev = NULL, *g = a->head; g && !took; prev = g, g = *next_of(g)) {
+        if (g != f)
+            continue;
+        if (prev)
+            *next_of(prev) = *next_of(f);
+        else
+            a->head = *next_of(f);
+        if (a->tail == f)
+            a->tail = prev;
+        took = true;
+    }
+    pb__lock_release(&a->lock);
+    if (took)
+        put_outstanding(a); /* the core keeps f */
+    return took;
+}
+
+/* The oldest queued future, taken off the queue; NULL if there is none. */
+static pb_future *pop(pb__adapter *a)
+{
+    pb__lock_acquire(&a->lock);
+    pb_future *f = a->head;
+    if (f) {
+        a->head = *next_of(f);
+        if (!a->head)
+            a->tail = NULL;
+    }
+    pb__lock_release(&a->lock);
+    return f;
+}
+
+bool pb__adapter_queued(pb__adapter *a)
+{
+    pb__lock_acquire(&a->lock);
+    bool any = a->head != NULL;
+    pb__lock_release(&a->lock);
+    return any;
+}
+
+void pb__adapter_run_next(pb__adapter *a)
+{
+    pb_future *f;
+    bool ran = false;
+    /* Futures cancelled while queued are dropped on the way. */
+    while (!ran && (f = pop(a))) {
+        if ((ran = pb_future_set_running(f))) {
+            if (a->lazy)
+                pb__adapter_initialize_once(a);
+            const char *broken = atomic_load(&a->broken);
+            if (broken) {
+                pb_error e = {.code = PB_EBROKEN, .message = broken};
+                pb_future_set_error(f, &e, 0, 0);
+            } else {
+                size_t len;
+                const void *arg = pb_future_arg(f, &len);
+                pb_outcome o;
+                pb_task_run(pb_future_task(f), arg, len, &o);
+                pb_future_complete(f, &o);
+            }
+        }
+        pb_future_release(f);
+        put_outstanding(a);
+    }
+}
+
+bool pb__adapter_is_shut(pb__adapter *a)
+{
+    pb__lock_acquire(&a->lock);
+    bool shut = a->shut;
+    pb__lock_release(&a->lock);
+    return shut;
+}
+
+void pb__adapter_shutdown(pb__adapter *a, bool wait, bool cancel_futures)
+{
+    pb__lock_acquire(&a->lock);
+    a->shut = true;
+    pb_future *mine = NULL;
+    if (cancel_futures) {
+        /* Take the whole queue: the tokens in the library's hands find it
+         * empty. */
+        mine = a->head;
+        a->head = a->tail = NULL;
+    }
+    pb__lock_release(&a->lock);
+
+    /* Cancelled unlocked: callbacks run here and may call back into the
+     * pool. */
+    while (mine) {
+        pb_future *f = mine;
+        mine = *next_of(f);
+        pb_future_cancel(f); /* queued, so PENDING (or cancelled already) */
+        pb_future_release(f);
+        put_outstanding(a);
+    }
+    if (wait) {
+        /* The bit stays set: after shutdown the count only goes down. */
+        atomic_fetch_or(&a->outstanding, 1);
+        uint32_t v;
+        while ((v = atomic_load(&a->outstanding)) > 1)
+            pb__futex_wait(&a->outstanding, v, -1);
+    }
+}
+
+/* ---- The initializer ---- */
+
+bool pb__adapter_has_initializer(const pb__adapter *a)
+{
+    return a->init_task != NULL;
+}
+
+const char *pb__adapter_broken(pb__adapter *a)
+{
+    return atomic_load(&a->broken);
+}
+
+void pb__adapter_set_broken(pb__adapter *a, const char *why)
 {
     char *msg = NULL;
     if (asprintf(&msg, "initializer failed: %s", why) < 0)
         msg = NULL;
     char *none = NULL;
-    if (!atomic_compare_exchange_strong(&in->broken, &none, msg ? msg : no_memory_message))
+    if (!atomic_compare_exchange_strong(&a->broken, &none, msg ? msg : no_memory_message))
         free(msg); /* an earlier failure's message stays */
 }
 
-void pb__adapter_init_run(pb__adapter_init *in)
+void pb__adapter_initialize(pb__adapter *a)
 {
+    if (!a->init_task)
+        return;
     pb_outcome o;
-    pb_task_run(in->task, in->arg, in->len, &o);
+    pb_task_run(a->init_task, a->init_arg, a->init_len, &o);
     if (o.code)
-        pb__adapter_set_broken(in, o.message && *o.message ? o.message
-                                                           : "the initializer task failed");
+        pb__adapter_set_broken(a, o.message && *o.message ? o.message
+                                                          : "the initializer task failed");
     pb_outcome_clear(&o);
 }
 
-void pb__adapter_run_claimed(pb__adapter_init *in, pb_future *f)
+void pb__adapter_initialize_lazily(pb__adapter *a)
 {
-    const char *broken = pb__adapter_broken(in);
-    if (broken) {
-        pb_error e = {.code = PB_EBROKEN, .message = broken};
-        pb_future_set_error(f, &e, 0, 0);
+    a->lazy = a->init_task != NULL;
+}
+
+void pb__adapter_initialize_once(pb__adapter *a)
+{
+    if (!a->init_task || atomic_load(&a->broken) || pb__adapter_thread_word() == a->id)
         return;
+    /* Not the last pool this thread initialised for: look it up. */
+    pthread_t self = pthread_self();
+    bool done = false;
+    pthread_mutex_lock(&a->init_mu);
+    for (size_t i = 0; i < a->ninited && !done; i++)
+        done = pthread_equal(a->inited[i], self);
+    pthread_mutex_unlock(&a->init_mu);
+
+    if (!done) {
+        pb__adapter_initialize(a);
+        pthread_mutex_lock(&a->init_mu);
+        if (a->ninited == a->capinited) {
+            size_t cap = a->capinited ? 2 * a->capinited : 8;
+            pthread_t *grown = realloc(a->inited, cap * sizeof *grown);
+            if (grown) {
+                a->inited = grown;
+                a->capinited = cap;
+            }
+        }
+        if (a->ninited < a->capinited)
+            a->inited[a->ninited++] = self;
+        else
+            pb__adapter_set_broken(a, "out of memory recording which threads ran it");
+        pthread_mutex_unlock(&a->init_mu);
     }
-    size_t len;
-    const void *arg = pb_future_arg(f, &len);
-    pb_outcome o;
-    pb_task_run(pb_future_task(f), arg, len, &o);
-    pb_future_complete(f, &o);
+    pb__adapter_set_thread_word(a->id);
+}
+
+/* ---- Pinning ---- */
+
+bool pb__adapter_pinned(const pb__adapter *a)
+{
+    return a->placement != NULL;
+}
+
+int pb__adapter_bind(pb__adapter *a, int worker)
+{
+    if (!a->placement)
+        return 0;
+    int r = pb__placement_bind_thread(a->placement, worker);
+    if (r)
+        return r;
+    char buf[128];
+    if (pb__binding_of_self_thread(buf, sizeof buf) != 0)
+        buf[0] = 0;
+    pthread_mutex_lock(&a->bind_mu);
+    snprintf(a->bindings[worker], sizeof a->bindings[worker], "%s", buf);
+    pthread_mutex_unlock(&a->bind_mu);
+    return 0;
+}
+
+void pb__adapter_unbind(pb__adapter *a)
+{
+    hwloc_topology_t topo;
+    if (a->placement && !hwloc_bitmap_iszero(a->home) && pb__topology(&topo) == 0)
+        hwloc_set_cpubind(topo, a->home, HWLOC_CPUBIND_THREAD);
+}
+
+int pb__adapter_binding(pb__adapter *a, int worker, char *buf, size_t size)
+{
+    if (!size)
+        return 0;
+    if (!a->placement) {
+        buf[0] = 0;
+        return 0;
+    }
+    pthread_mutex_lock(&a->bind_mu);
+    snprintf(buf, size, "%s", a->bindings[worker]);
+    pthread_mutex_unlock(&a->bind_mu);
+    return 0;
+}
+
+/* ---- Threads and signals ---- */
+
+void pb__adapter_block_signals(void *old)
+{
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, old);
+}
+
+void pb__adapter_restore_signals(const void *old)
+{
+    pthread_sigmask(SIG_SETMASK, old, NULL);
+}
+
+int pb__adapter_thread_start(pthread_t *t, void *(*fn)(void *), void *arg, const char *name)
+{
+    sigset_t old;
+    pb__adapter_block_signals(&old);
+    int r = -pthread_create(t, NULL, fn, arg);
+    pb__adapter_restore_signals(&old);
+    if (!r && name)
+        pthread_setname_np(*t, name);
+    return r;
 }
