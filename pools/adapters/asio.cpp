@@ -1,0 +1,208 @@
+/*
+ * adapters/asio.cpp — the `asio` backend: Boost.Asio's thread_pool behind
+ * the futures API.
+ *
+ * boost::asio::thread_pool is the pool of the C++ networking world: a fixed
+ * set of threads running one io_context-style scheduler, fed with
+ * boost::asio::post(pool, handler) from any thread. This backend posts one
+ * handler per submitted future, as an Asio program posts its work, and adds
+ * only the bookkeeping the futures contract needs (the shared adapter core,
+ * adapter-int.h).
+ *
+ * DESIGN
+ *
+ * Threads. thread_pool(workers) starts its threads at once and they serve
+ * only this pool until join(); they are started with every signal blocked,
+ * so they never take the host's signals. Right after, the pool gets one
+ * start handler per thread (as the glib backend does): each takes a worker
+ * index, binds its thread to that worker's PUs when pinning, runs the
+ * initializer, and waits until every start handler has been taken — so each
+ * lands on a distinct thread, every thread is bound and initialised exactly
+ * once before any task, and create() returns once every thread is bound.
+ *
+ * Submit queues the future in the shared core's FIFO and posts one handler,
+ * a token; the token, on a pool thread, runs the oldest queued future and
+ * completes it there (done-callbacks run in the worker). Asio cannot take a
+ * posted handler back; a future cancelled while queued is skipped by the
+ * token that meets it. No exception crosses into C: a post that throws
+ * (std::bad_alloc) takes the future back and fails the submit.
+ *
+ * Destroy waits until nothing is held, then join()s the pool: its threads
+ * end, so nothing outlives it.
+ *
+ * Not supported (the table's `unsupported`): task_timeout (a thread cannot
+ * be killed), max_tasks_per_worker (thread_pool never replaces a thread),
+ * worker_program (exec backend only).
+ */
+#include <cerrno>
+#include <condition_variable>
+#include <csignal>
+#include <cstdio>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <string>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/version.hpp>
+#include <boost/version.hpp>
+
+#include "adapter-int.h"
+
+namespace {
+
+struct apool {
+    pb__adapter *core = nullptr;
+    int workers = 0;
+    std::unique_ptr<boost::asio::thread_pool> pool;
+
+    /* Start handlers (see DESIGN). */
+    std::mutex mu;
+    std::condition_variable cv;
+    int next_index = 0, bound = 0, started = 0, bind_error = 0;
+};
+
+void start_handler(apool *p)
+{
+    int i;
+    {
+        std::lock_guard<std::mutex> g(p->mu);
+        i = p->next_index++;
+    }
+    int r = pb__adapter_bind(p->core, i);
+    {
+        std::lock_guard<std::mutex> g(p->mu);
+        if (r && !p->bind_error)
+            p->bind_error = r;
+        p->bound++;
+        p->cv.notify_all();
+    }
+    pb__adapter_initialize(p->core);
+    std::unique_lock<std::mutex> g(p->mu);
+    p->started++;
+    p->cv.notify_all();
+    p->cv.wait(g, [p] { return p->started >= p->workers; });
+}
+
+void apool_free(apool *p)
+{
+    if (!p)
+        return;
+    if (p->pool)
+        p->pool->join();
+    p->pool.reset();
+    pb__adapter_free(p->core);
+    delete p;
+}
+
+int asio_submit(void *state, pb_future *f) noexcept
+{
+    apool *p = static_cast<apool *>(state);
+    int r = pb__adapter_hold(p->core, f);
+    if (r)
+        return r;
+    try {
+        pb__adapter *core = p->core;
+        boost::asio::post(*p->pool, [core] { pb__adapter_run_next(core); });
+    } catch (...) {
+        return pb__adapter_take_back(p->core, f) ? PB_ENOMEM : 0;
+    }
+    return 0;
+}
+
+void asio_shutdown(void *state, bool wait, bool cancel_futures) noexcept
+{
+    pb__adapter_shutdown(static_cast<apool *>(state)->core, wait, cancel_futures);
+}
+
+void asio_destroy(void *state) noexcept
+{
+    apool *p = static_cast<apool *>(state);
+    pb__adapter_shutdown(p->core, true, false);
+    apool_free(p);
+}
+
+int asio_create(const pb_pool_opts *opts, void **state, int *workers) noexcept
+{
+    apool *p = nullptr;
+    try {
+        p = new apool;
+        p->workers = opts->workers;
+        int r = pb__adapter_new(opts, &p->core);
+        if (r) {
+            apool_free(p);
+            return r;
+        }
+        sigset_t old;
+        pb__adapter_block_signals(&old);
+        try {
+            p->pool.reset(new boost::asio::thread_pool((std::size_t)p->workers));
+        } catch (...) {
+            pb__adapter_restore_signals(&old);
+            throw;
+        }
+        pb__adapter_restore_signals(&old);
+        for (int i = 0; i < p->workers; i++)
+            boost::asio::post(*p->pool, [p] { start_handler(p); });
+        std::unique_lock<std::mutex> g(p->mu);
+        p->cv.wait(g, [p] { return p->bound >= p->workers; });
+        r = p->bind_error;
+        g.unlock();
+        if (r) {
+            apool_free(p);
+            return pb_backend_error(r, "asio backend: cannot bind worker threads: %s",
+                                    pb_strerror(r));
+        }
+    } catch (const std::bad_alloc &) {
+        apool_free(p);
+        return PB_ENOMEM;
+    } catch (const std::exception &e) {
+        apool_free(p);
+        return pb_backend_error(-EAGAIN, "asio backend: cannot start the pool: %s", e.what());
+    }
+    *state = p;
+    *workers = p->workers;
+    return 0;
+}
+
+int asio_binding(void *state, int worker, char *buf, size_t size) noexcept
+{
+    return pb__adapter_binding(static_cast<apool *>(state)->core, worker, buf, size);
+}
+
+const pb_unsupported unsupported[] = {
+    {"task_timeout", "an Asio pool thread cannot be killed"},
+    {"max_tasks_per_worker", "thread_pool never replaces a thread"},
+    {"worker_program", "it names the program an exec worker runs"},
+    {nullptr, nullptr},
+};
+
+/* "Boost.Asio 1.18.0 (Boost 1.74.0) ..." from the headers' version numbers. */
+const std::string summary = [] {
+    char buf[256];
+    std::snprintf(buf, sizeof buf,
+                  "Boost.Asio %d.%d.%d (Boost %d.%d.%d) thread_pool, one post() per task",
+                  BOOST_ASIO_VERSION / 100000, BOOST_ASIO_VERSION / 100 % 1000,
+                  BOOST_ASIO_VERSION % 100, BOOST_VERSION / 100000, BOOST_VERSION / 100 % 1000,
+                  BOOST_VERSION % 100);
+    return std::string(buf);
+}();
+
+pb_backend make_backend()
+{
+    pb_backend b{};
+    b.name = "asio";
+    b.summary = summary.c_str();
+    b.create = asio_create;
+    b.submit = asio_submit;
+    b.shutdown = asio_shutdown;
+    b.destroy = asio_destroy;
+    b.binding = asio_binding;
+    b.unsupported = unsupported;
+    return b;
+}
+
+} // namespace
+
+extern "C" PB__ADAPTER_EXPORT const pb_backend pb__backend_asio = make_backend();

@@ -1,0 +1,325 @@
+/*
+ * adapters/openmp.c — the `openmp` backend: OpenMP tasks behind the futures
+ * API, issued by one producer inside a long-lived parallel region.
+ *
+ * OpenMP programs use tasks from inside a parallel region: one thread (in a
+ * `single` or `master` block) creates tasks, the rest of the team runs them
+ * while they wait at the region's barrier. Tasks cannot be created from
+ * outside a region, and a futures API is called from outside by any thread,
+ * so this backend keeps one region open for the pool's whole life and makes
+ * its master thread the producer that turns submitted futures into tasks.
+ * Built with GCC it measures libgomp; the same file builds with any OpenMP
+ * compiler.
+ *
+ * DESIGN
+ *
+ * Threads. create() starts one thread (every signal blocked, so it and the
+ * team it starts never take the host's signals) which opens
+ * `#pragma omp parallel num_threads(workers + 1)` with dynamic adjustment
+ * off. Thread 0, the master, is the producer; threads 1..workers are the
+ * workers: each binds itself to worker i's PUs when pinning, says it has
+ * started, runs the initializer, and then waits at the region's closing
+ * barrier, where OpenMP threads run queued tasks. create() returns once
+ * every worker has started (and bound), or fails when the runtime gave a
+ * smaller team (OMP_THREAD_LIMIT, say). The team belongs to the producer
+ * thread: when it exits at destroy, the runtime ends the team's threads
+ * (libgomp frees a master's thread pool at its exit), so nothing outlives
+ * the pool — destroy waits until they are gone.
+ *
+ * Submission. submit queues the future in the shared core's FIFO
+ * (adapter-int.h) and counts one token for the producer, which issues one
+ * `#pragma omp task` per token; the task runs the oldest queued future and
+ * completes it in the worker that ran it. The producer sleeps on a futex
+ * when there is nothing to do (after spinning briefly: a burst arrives
+ * faster than a wake-up); submit wakes it only when it sleeps, so a burst
+ * costs at most one wake-up.
+ *
+ * The producer never runs a task itself: it would be a worker too many
+ * (never more tasks at once than `workers`). An OpenMP runtime runs a new
+ * task at once in the creating thread instead of queueing it when too many
+ * are queued (libgomp: more than 64 per thread of the team; LLVM's libomp: a
+ * full per-thread deque of 256), so the producer keeps the tasks it has
+ * issued and not yet finished below `cap` = min(64 * workers, 192) and
+ * waits for one to finish when at the cap; the rest of the futures stay
+ * queued, PENDING and cancellable. That is also how a careful OpenMP
+ * program feeds an unbounded stream into a team.
+ *
+ * Cancellation is the shared core's: a future cancelled while queued is
+ * skipped by the task that meets it.
+ *
+ * Not supported (the table's `unsupported`): task_timeout (a thread cannot
+ * be killed), max_tasks_per_worker (a team's threads are not replaced),
+ * worker_program (exec backend only).
+ */
+#include <dirent.h>
+#include <limits.h>
+#include <omp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <pb/backend.h>
+
+#include "adapter-int.h"
+#include "sync-int.h"
+
+#define PB__OMP_STR2(x) #x
+#define PB__OMP_STR(x) PB__OMP_STR2(x)
+#if defined(__clang__)
+#define PB__OMP_RUNTIME "LLVM libomp, clang " __clang_version__
+#elif defined(__GNUC__)
+#define PB__OMP_RUNTIME "libgomp, GCC " __VERSION__
+#else
+#define PB__OMP_RUNTIME "the compiler's runtime"
+#endif
+
+/* How long the producer looks for work before it sleeps. */
+#define PB__OMP_SPIN_NS 20000
+
+typedef struct opool {
+    pb__adapter *core;
+    int workers;
+    int cap; /* tasks issued and not finished, at most */
+    pthread_t thread;
+
+    _Atomic long tokens;         /* submits not yet issued as tasks */
+    _Atomic uint32_t wake;       /* the futex word the producer sleeps on */
+    _Atomic uint32_t sleeping;   /* 1 while the producer may sleep */
+    _Atomic int in_flight;       /* tasks issued and not finished */
+    _Atomic bool stop;
+
+    /* Start-up (under mu). */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int started, team, bind_error;
+    bool producer_ready;
+    pid_t *tids; /* each worker's thread id */
+} opool;
+
+/* ---- The producer's wake-ups ---- */
+
+static void wake_producer(opool *p)
+{
+    atomic_fetch_add(&p->wake, 1);
+    if (atomic_load(&p->sleeping))
+        pb__futex_wake(&p->wake, 1);
+}
+
+/* ---- Tasks ---- */
+
+static void run_task(opool *p)
+{
+    pb__adapter_run_next(p->core);
+    if (atomic_fetch_sub(&p->in_flight, 1) == p->cap)
+        wake_producer(p); /* it may wait at the cap */
+}
+
+/* ---- The producer ---- */
+
+/* Whether the producer has a task to issue now. */
+static bool can_issue(opool *p)
+{
+    return atomic_load(&p->tokens) > 0 && atomic_load(&p->in_flight) < p->cap;
+}
+
+static void producer(opool *p)
+{
+    for (;;) {
+        while (can_issue(p)) {
+            atomic_fetch_sub(&p->tokens, 1);
+            atomic_fetch_add(&p->in_flight, 1);
+#pragma omp task firstprivate(p)
+            run_task(p);
+        }
+        if (atomic_load(&p->stop) && atomic_load(&p->tokens) == 0)
+            break;
+        /* Nothing to do, or at the cap: spin a little, then sleep until a
+         * submit or a finishing task changes `wake`. */
+        uint32_t seen = atomic_load(&p->wake);
+        int64_t until = pb_now_ns() + PB__OMP_SPIN_NS;
+        bool go = can_issue(p);
+        while (!go && atomic_load(&p->wake) == seen && pb_now_ns() < until) {
+            pb__cpu_relax();
+            go = can_issue(p);
+        }
+        if (go || atomic_load(&p->wake) != seen)
+            continue;
+        atomic_store(&p->sleeping, 1);
+        if (!can_issue(p) && !atomic_load(&p->stop))
+            pb__futex_wait(&p->wake, seen, -1);
+        atomic_store(&p->sleeping, 0);
+    }
+}
+
+/* ---- The region ---- */
+
+static void worker_start(opool *p, int i)
+{
+    int bind_error = pb__adapter_bind(p->core, i);
+    pthread_mutex_lock(&p->mu);
+    p->tids[i] = (pid_t)syscall(SYS_gettid);
+    if (bind_error && !p->bind_error)
+        p->bind_error = bind_error;
+    p->started++;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    pb__adapter_initialize(p->core);
+}
+
+static void *region_main(void *arg)
+{
+    opool *p = arg;
+    omp_set_dynamic(0);
+#pragma omp parallel num_threads(p->workers + 1)
+    {
+        int t = omp_get_thread_num();
+        if (t == 0) {
+            int team = omp_get_num_threads();
+            pthread_mutex_lock(&p->mu);
+            p->team = team;
+            p->producer_ready = true;
+            pthread_cond_broadcast(&p->cv);
+            pthread_mutex_unlock(&p->mu);
+            if (team == p->workers + 1)
+                producer(p);
+        } else {
+            worker_start(p, t - 1);
+        }
+    } /* the closing barrier: workers run tasks here until the producer leaves */
+    return NULL;
+}
+
+/* ---- The backend ---- */
+
+static int omp_submit(void *state, pb_future *f)
+{
+    opool *p = state;
+    int r = pb__adapter_hold(p->core, f);
+    if (r)
+        return r;
+    atomic_fetch_add(&p->tokens, 1);
+    if (atomic_load(&p->sleeping))
+        wake_producer(p);
+    return 0;
+}
+
+static void omp_shutdown(void *state, bool wait, bool cancel_futures)
+{
+    pb__adapter_shutdown(((opool *)state)->core, wait, cancel_futures);
+}
+
+static void opool_free(opool *p)
+{
+    pb__adapter_free(p->core);
+    free(p->tids);
+    pthread_cond_destroy(&p->cv);
+    pthread_mutex_destroy(&p->mu);
+    free(p);
+}
+
+static bool thread_exists(pid_t tid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%ld", (long)tid);
+    return access(path, F_OK) == 0;
+}
+
+/* The team's threads end on their own once the producer thread has exited;
+ * wait (bounded) until they have. */
+static void await_team_gone(opool *p, int n)
+{
+    if (access("/proc/self/task", F_OK) != 0)
+        return;
+    const struct timespec pause = {0, 100 * 1000};
+    for (int round = 0; round < 50000; round++) { /* 5 s */
+        bool left = false;
+        for (int i = 0; i < n && !left; i++)
+            left = p->tids[i] && thread_exists(p->tids[i]);
+        if (!left)
+            return;
+        nanosleep(&pause, NULL);
+    }
+}
+
+static void stop_region(opool *p)
+{
+    atomic_store(&p->stop, true);
+    wake_producer(p);
+    pthread_join(p->thread, NULL);
+    await_team_gone(p, p->workers);
+}
+
+static void omp_destroy(void *state)
+{
+    opool *p = state;
+    pb__adapter_shutdown(p->core, true, false);
+    stop_region(p);
+    opool_free(p);
+}
+
+static int omp_create(const pb_pool_opts *opts, void **state, int *workers)
+{
+    opool *p = calloc(1, sizeof *p);
+    if (!p)
+        return PB_ENOMEM;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    p->workers = opts->workers;
+    p->cap = 64 * p->workers < 192 ? 64 * p->workers : 192;
+    p->tids = calloc((size_t)p->workers, sizeof *p->tids);
+    int r = p->tids ? pb__adapter_new(opts, &p->core) : PB_ENOMEM;
+    if (!r)
+        r = pb__adapter_thread_start(&p->thread, region_main, p, "pb-omp-producer");
+    if (r) {
+        opool_free(p);
+        return r == PB_ENOMEM ? r : pb_backend_error(r, "openmp backend: cannot start: %s",
+                                                     pb_strerror(r));
+    }
+
+    pthread_mutex_lock(&p->mu);
+    while (!p->producer_ready || (p->team == p->workers + 1 && p->started < p->workers))
+        pthread_cond_wait(&p->cv, &p->mu);
+    int team = p->team;
+    r = p->bind_error;
+    pthread_mutex_unlock(&p->mu);
+    if (team != p->workers + 1 || r) {
+        stop_region(p);
+        opool_free(p);
+        if (r)
+            return pb_backend_error(r, "openmp backend: cannot bind worker threads: %s",
+                                    pb_strerror(r));
+        return pb_backend_error(-EAGAIN, "openmp backend: the runtime gave a team of %d "
+                                "threads, %d asked for (one producer and %d workers; "
+                                "OMP_THREAD_LIMIT?)", team, opts->workers + 1, opts->workers);
+    }
+    *state = p;
+    *workers = p->workers;
+    return 0;
+}
+
+static int omp_binding(void *state, int worker, char *buf, size_t size)
+{
+    return pb__adapter_binding(((opool *)state)->core, worker, buf, size);
+}
+
+PB__ADAPTER_EXPORT const pb_backend pb__backend_openmp = {
+    .name = "openmp",
+    .summary = "OpenMP " PB__OMP_STR(_OPENMP) " tasks (" PB__OMP_RUNTIME "), issued by one "
+               "producer thread inside a parallel region of workers + 1 threads",
+    .create = omp_create,
+    .submit = omp_submit,
+    .shutdown = omp_shutdown,
+    .destroy = omp_destroy,
+    .binding = omp_binding,
+    .unsupported = (const pb_unsupported[]){
+        {"task_timeout", "an OpenMP thread cannot be killed"},
+        {"max_tasks_per_worker", "an OpenMP team's threads are not replaced"},
+        {"worker_program", "it names the program an exec worker runs"},
+        {NULL, NULL},
+    },
+};
