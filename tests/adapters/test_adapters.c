@@ -1,15 +1,17 @@
 /*
- * test_adapters.c — what the glib and libuv backends promise beyond the
- * shared contract (which the conformance suite checks): which options they
- * refuse and how they say so, GLib's pinned threads and their release,
- * initializers run once per thread, libuv's worker cap on a larger
- * threadpool, and cancellation of work already handed to the library.
+ * test_adapters.c — what the adapter backends (glib, libuv, tbb, openmp,
+ * asio) promise beyond the shared contract (which the conformance suite
+ * checks): which options they refuse and how they say so, pinning threads
+ * the adapter does not create (and unpinning the ones it shares), the
+ * initializer run once per thread, threads gone after destroy where the
+ * library lets them end, libuv's worker cap on a larger threadpool, and
+ * cancellation of work already handed to the library.
  *
- * Usage: test_adapters glib|libuv|libuv-env. Every task runs in this process
- * (both backends run threads), so tasks block on an in-process gate and
- * report through globals. Tests check behaviour, never durations; the few
- * short sleeps give a broken implementation the chance to show itself and
- * cannot make a correct one fail.
+ * Usage: test_adapters glib|libuv|libuv-env|tbb|openmp|asio. Every task
+ * runs in this process (all run threads), so tasks block on an in-process
+ * gate and report through globals. Tests check behaviour, never durations;
+ * the few short sleeps give a broken implementation the chance to show
+ * itself and cannot make a correct one fail.
  */
 #include <pthread.h>
 #include <sched.h>
@@ -27,6 +29,7 @@
 
 #include <cmocka.h>
 
+#include <pb/backend.h>
 #include <pb/pool.h>
 
 #include "census.h"
@@ -150,7 +153,15 @@ PB_TASK(adp_whoami)
 
 /* ---- Helpers ---- */
 
-static const char *backend; /* "glib" or "libuv" */
+static const char *backend; /* "glib", "libuv", ... */
+
+/* Backends whose worker threads are the pool's own for its whole life
+ * (started at create, ended at destroy); the others (libuv, tbb) run tasks
+ * on threads the library shares with the rest of the process. */
+static bool own_threads(void)
+{
+    return !strcmp(backend, "glib") || !strcmp(backend, "openmp") || !strcmp(backend, "asio");
+}
 
 static pb_pool *make_pool(const pb_pool_opts *opts)
 {
@@ -394,11 +405,11 @@ static void test_initializer_once_per_thread(void **unused)
     }
     pb_pool_destroy(pool);
     int total = atomic_load(&init_runs_total);
-    if (!strcmp(backend, "glib")) {
-        /* Exclusive threads: exactly one run per worker, at start. */
+    if (own_threads()) {
+        /* The pool's own threads: exactly one run per worker, at start. */
         assert_int_equal(total, 2);
     } else {
-        /* Threadpool threads: one run per thread that picked up a task. */
+        /* Shared threads: one run per thread that picked up a task. */
         assert_int_equal(total, ntids);
     }
     release_all(fs, N);
@@ -430,10 +441,9 @@ static void test_initializer_fails(void **unused)
     pb_pool_destroy(pool);
 }
 
-/* ---- glib ---- */
-
-#ifdef PB_HAVE_GLIB
-static void test_glib_pinned(void **unused)
+/* Pinning threads the adapter does not create: every task runs on a thread
+ * bound as one of the workers reports. */
+static void test_pinned(void **unused)
 {
     (void)unused;
     int first;
@@ -444,7 +454,7 @@ static void test_glib_pinned(void **unused)
     o.workers = ncpu;
     o.pin = "compact";
     pb_pool *pool = NULL;
-    int r = pb_pool_create("glib", &o, &pool);
+    int r = pb_pool_create(backend, &o, &pool);
     if (r == PB_ENOTSUP) {
         print_message("binding threads is not possible here: %s\n", pb_pool_last_error());
         skip();
@@ -477,9 +487,21 @@ static void test_glib_pinned(void **unused)
     pb_pool_destroy(pool);
 }
 
-/* GLib's threads cannot be joined; destroy still leaves none of the pool's
- * threads behind, pinned or not, and whatever GLib had cached before. */
-static void test_glib_threads_gone(void **unused)
+static void test_bad_pin(void **unused)
+{
+    (void)unused;
+    pb_pool_opts o;
+    pb_pool_opts_init(&o);
+    o.workers = 1;
+    o.pin = "3-1";
+    pb_pool *pool = NULL;
+    assert_int_equal(pb_pool_create(backend, &o, &pool), PB_EINVAL);
+}
+
+/* The pool's own threads end with it, pinned or not: GLib's cannot be
+ * joined and OpenMP's end once their master has, yet none is left after
+ * destroy; nor are oneTBB's, when no one else in the process uses TBB. */
+static void test_threads_gone(void **unused)
 {
     (void)unused;
     int before = pbt_threads_quiet();
@@ -507,17 +529,62 @@ static void test_glib_threads_gone(void **unused)
     }
 }
 
-static void test_glib_bad_pin(void **unused)
+/* A library thread that served a pinned pool goes back to the others
+ * unpinned: the next, unpinned pool's tasks may run on every PU. */
+static void test_unpinned_after(void **unused)
 {
     (void)unused;
+    int first;
+    int ncpu = allowed_cpus(&first);
+    if (ncpu < 2) {
+        print_message("needs two PUs to tell a pinned thread from another\n");
+        skip();
+    }
+    char all[256];
+    format_affinity(all, sizeof all);
     pb_pool_opts o;
     pb_pool_opts_init(&o);
-    o.workers = 1;
-    o.pin = "3-1";
-    pb_pool *pool = NULL;
-    assert_int_equal(pb_pool_create("glib", &o, &pool), PB_EINVAL);
+    o.workers = 2;
+    o.pin = "compact";
+    for (int round = 0; round < 2; round++) {
+        pb_pool *pool = make_pool(&o);
+        enum { N = 64 };
+        pb_future *fs[N];
+        for (int i = 0; i < N; i++)
+            fs[i] = submit(pool, "adp_whoami", NULL, 0);
+        for (int i = 0; i < N; i++) {
+            const void *data;
+            assert_int_equal(pb_future_result(fs[i], 30 * SEC, &data, NULL), 0);
+            whoami w;
+            memcpy(&w, data, sizeof w);
+            if (o.pin && !strcmp(w.cpus, all))
+                fail_msg("a task of a pinned pool ran on an unpinned thread (%s)", w.cpus);
+        }
+        release_all(fs, N);
+        pb_pool_destroy(pool);
+        o.pin = NULL;
+    }
+    /* The second round was unpinned; now look at every thread a fresh
+     * unpinned pool runs tasks on. */
+    pb_pool *pool = make_pool(&o);
+    enum { M = 400 };
+    pb_future **fs = calloc(M, sizeof *fs);
+    assert_non_null(fs);
+    for (int i = 0; i < M; i++)
+        fs[i] = submit(pool, "adp_whoami", NULL, 0);
+    for (int i = 0; i < M; i++) {
+        const void *data;
+        assert_int_equal(pb_future_result(fs[i], 30 * SEC, &data, NULL), 0);
+        whoami w;
+        memcpy(&w, data, sizeof w);
+        if (strcmp(w.cpus, all))
+            fail_msg("a task of an unpinned pool ran on a thread still bound to %s "
+                     "(the process may run on %s)", w.cpus, all);
+    }
+    release_all(fs, M);
+    free(fs);
+    pb_pool_destroy(pool);
 }
-#endif
 
 /* ---- libuv ---- */
 
@@ -532,24 +599,20 @@ static void test_libuv_refuses(void **unused)
     (void)unused;
     pb_pool_opts o;
     pb_pool_opts_init(&o);
-    o.workers = 1;
-    o.pin = "compact";
-    expect_notsup(&o, "pin=compact");
-
-    pb_pool_opts_init(&o);
     o.workers = uv_threads() + 1;
     expect_notsup(&o, "UV_THREADPOOL_SIZE");
     char want[64];
     snprintf(want, sizeof want, "workers=%d", o.workers);
     expect_notsup(&o, want);
 
-    /* As many workers as libuv has threads is fine; binding is unknown. */
+    /* As many workers as libuv has threads is fine; unpinned, unbound. */
     pb_pool_opts_init(&o);
     o.workers = uv_threads();
     pb_pool *pool = make_pool(&o);
     assert_int_equal(pb_pool_workers(pool), uv_threads());
     char buf[64];
-    assert_int_equal(pb_pool_binding(pool, 0, buf, sizeof buf), PB_ENOTSUP);
+    assert_int_equal(pb_pool_binding(pool, 0, buf, sizeof buf), 0);
+    assert_string_equal(buf, "");
     pb_pool_destroy(pool);
 }
 
@@ -604,7 +667,7 @@ static void test_libuv_capped_fifo(void **unused)
     pb_future *fs[N];
     for (uint64_t i = 0; i < N; i++)
         fs[i] = submit(pool, "adp_log_order", &i, sizeof i);
-    sleep_ms(20); /* let the other threadpool threads pick tasks up and wait */
+    sleep_ms(20); /* let the other threadpool threads pick requests up */
     gate_open();
     for (int i = 0; i < N; i++)
         assert_int_equal(pb_future_result(fs[i], 30 * SEC, NULL, NULL), 0);
@@ -618,8 +681,9 @@ static void test_libuv_capped_fifo(void **unused)
     pb_pool_destroy(pool);
 }
 
-/* With workers = the threadpool size, work goes to libuv's own queue; a
- * future cancelled there is uv_cancel()ed and never runs. */
+/* With workers = the threadpool size, every request goes straight to
+ * libuv's own queue; a future cancelled while its request is there never
+ * runs. */
 static void test_libuv_uncapped_cancel(void **unused)
 {
     (void)unused;
@@ -663,6 +727,22 @@ static int open_gate_after(void **unused)
 int main(int argc, char **argv)
 {
     backend = argc > 1 ? argv[1] : "";
+    bool uv_env = !strcmp(backend, "libuv-env");
+    if (uv_env)
+        backend = "libuv";
+    if (!*backend || !pb_backend_find(backend)) {
+        fprintf(stderr, "usage: test_adapters glib|libuv|libuv-env|tbb|openmp|asio%s%s\n",
+                *backend ? ": " : "", *backend ? pb_pool_last_error() : "");
+        return 2;
+    }
+    if (uv_env) {
+        /* Run with UV_THREADPOOL_SIZE set: the limits follow it. */
+        const struct CMUnitTest uv[] = {
+            TEST(test_libuv_refuses),
+            TEST(test_libuv_cap),
+        };
+        return cmocka_run_group_tests_name("libuv with UV_THREADPOOL_SIZE", uv, NULL, NULL);
+    }
     const struct CMUnitTest common[] = {
         TEST(test_unsupported_options),
         TEST(test_summary_and_listing),
@@ -671,46 +751,25 @@ int main(int argc, char **argv)
         TEST(test_shutdown_waits),
         TEST(test_initializer_once_per_thread),
         TEST(test_initializer_fails),
+        TEST(test_pinned),
+        TEST(test_bad_pin),
+        TEST(test_unpinned_after),
     };
-    if (!strcmp(backend, "glib")) {
-#ifdef PB_HAVE_GLIB
-        const struct CMUnitTest glib[] = {
-            TEST(test_glib_pinned),
-            TEST(test_glib_threads_gone),
-            TEST(test_glib_bad_pin),
-        };
-        return cmocka_run_group_tests_name("glib: shared", common, NULL, NULL) |
-               cmocka_run_group_tests_name("glib: own", glib, NULL, NULL);
-#endif
-    } else if (!strcmp(backend, "libuv")) {
+    int r = cmocka_run_group_tests_name("every adapter", common, NULL, NULL);
+    if (!strcmp(backend, "libuv")) {
         const struct CMUnitTest uv[] = {
             TEST(test_libuv_refuses),
             TEST(test_libuv_cap),
             TEST(test_libuv_capped_fifo),
             TEST(test_libuv_uncapped_cancel),
         };
-        return cmocka_run_group_tests_name("libuv: shared", common, NULL, NULL) |
-               cmocka_run_group_tests_name("libuv: own", uv, NULL, NULL);
-    } else if (!strcmp(backend, "libuv-env")) {
-        /* Run with UV_THREADPOOL_SIZE set: the limits follow it. */
-        backend = "libuv";
-        const struct CMUnitTest uv[] = {
-            TEST(test_libuv_refuses),
-            TEST(test_libuv_cap),
+        r |= cmocka_run_group_tests_name("libuv", uv, NULL, NULL);
+    } else {
+        /* libuv's threads are process-wide; every other adapter's end. */
+        const struct CMUnitTest own[] = {
+            TEST(test_threads_gone),
         };
-        return cmocka_run_group_tests_name("libuv with UV_THREADPOOL_SIZE", uv, NULL, NULL);
+        r |= cmocka_run_group_tests_name(backend, own, NULL, NULL);
     }
-    fprintf(stderr, "usage: test_adapters glib|libuv|libuv-env (this build has:%s%s)\n",
-#ifdef PB_HAVE_GLIB
-            " glib",
-#else
-            "",
-#endif
-#ifdef PB_HAVE_LIBUV
-            " libuv"
-#else
-            ""
-#endif
-    );
-    return 2;
+    return r;
 }
