@@ -143,3 +143,14 @@ size_t pbs_burst_size(int64_t tasks, int64_t work, int workers, int64_t g)
         fill = 1;
     return (size_t)(fill < tasks ? fill : tasks);
 }
+
+double pbs_metg_point(size_t n, int64_t g, int workers, int64_t elapsed, double *best)
+{
+    if (elapsed <= 0 || n == 0 || workers <= 0)
+        return 0;
+    double eff = (double)n * (double)g / workers / (double)elapsed;
+    double effective = (double)elapsed * workers / (double)n;
+    if (eff >= 0.5 && (*best < 0 || effective < *best))
+        *best = effective;
+    return eff;
+}

@@ -50,16 +50,13 @@ static int run(pb_sc *sc)
             break;
         if (elapsed <= 0)
             continue;
-        double eff = (double)n * (double)g / workers / (double)elapsed;
+        double eff = pbs_metg_point(n, g, workers, elapsed, &best);
         char name[64];
         snprintf(name, sizeof name, "efficiency_g%lld", (long long)g);
         pb_samples_add(pb_sc_metric(sc, name, "ratio", PBR_HIGHER, 1), eff);
         snprintf(name, sizeof name, "throughput_g%lld", (long long)g);
         pb_samples_add(pb_sc_metric(sc, name, "tasks/s", PBR_HIGHER, 1),
                        (double)n * 1e9 / (double)elapsed);
-        double effective = (double)elapsed * workers / (double)n;
-        if (eff >= 0.5 && (best < 0 || effective < best))
-            best = effective;
     }
     free(fs);
     if (rc)
