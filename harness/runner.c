@@ -873,6 +873,7 @@ int pbh_execute(const pbh_config *cfg, json_t **doc, pbh_outcome *out, char *err
     out->interrupted = pbh_stop != 0;
 
     pbh_floor_annotate(results, backend_in_process, &r);
+    pbh_native_annotate(results);
 
     char started[64];
     utc_text(wall.tv_sec, started, sizeof started);
