@@ -401,6 +401,17 @@ int pb__adapter_binding(pb__adapter *a, int worker, char *buf, size_t size)
     return 0;
 }
 
+/* ---- Native loops ---- */
+
+int pb__native_refuse_pin(const char *name, const pb_pool_opts *opts)
+{
+    if (!opts->pin || !strcmp(opts->pin, "none"))
+        return 0;
+    return pb_backend_error(PB_ENOTSUP, "%s native loop: pin=%s is not supported (it runs the "
+                            "library's threads as the library's own programs do, unbound; "
+                            "run with --pin none to measure it)", name, opts->pin);
+}
+
 /* ---- Threads and signals ---- */
 
 void pb__adapter_block_signals(void *old)

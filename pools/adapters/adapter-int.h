@@ -147,6 +147,13 @@ void pb__adapter_unbind(pb__adapter *a);
  * when not pinned (or not bound yet). */
 int pb__adapter_binding(pb__adapter *a, int worker, char *buf, size_t size);
 
+/* ---- Native loops ---- */
+
+/* In a backend's native(): PB_ENOTSUP with the reason when opts asks for
+ * pinning, 0 otherwise. The native loops run a library's threads as its
+ * programs do, unbound; the adapters are what pins from inside. */
+int pb__native_refuse_pin(const char *name, const pb_pool_opts *opts);
+
 /* ---- Odds and ends ---- */
 
 /* The calling thread's word for this module (0 until set: each module has

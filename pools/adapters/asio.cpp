@@ -34,6 +34,7 @@
  * be killed), max_tasks_per_worker (thread_pool never replaces a thread),
  * worker_program (exec backend only).
  */
+#include <atomic>
 #include <cerrno>
 #include <condition_variable>
 #include <csignal>
@@ -45,6 +46,7 @@
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_future.hpp>
 #include <boost/asio/version.hpp>
 #include <boost/version.hpp>
 
@@ -171,6 +173,74 @@ int asio_binding(void *state, int worker, char *buf, size_t size) noexcept
     return pb__adapter_binding(static_cast<apool *>(state)->core, worker, buf, size);
 }
 
+/* ---- The native loop (pb/backend.h): Asio as Asio programs use it ----
+ *
+ * A thread_pool of `workers` threads fed with post() from the caller:
+ * bursts count completions, the last waking the caller; round trips post
+ * with use_future, Asio's own completion token, and wait on the future. */
+
+struct native_count {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::atomic<size_t> done{0};
+    bool all = false;
+};
+
+int asio_native(const pb_pool_opts *opts, pb_native_job *job) noexcept
+{
+    int r = pb__native_refuse_pin("asio", opts);
+    if (r)
+        return r;
+    try {
+        native_count c; /* outlives the pool, which joins its threads */
+        sigset_t old;
+        pb__adapter_block_signals(&old);
+        std::unique_ptr<boost::asio::thread_pool> pool;
+        try {
+            pool.reset(new boost::asio::thread_pool((std::size_t)opts->workers));
+        } catch (...) {
+            pb__adapter_restore_signals(&old);
+            throw;
+        }
+        pb__adapter_restore_signals(&old);
+        for (size_t i = 0; i < job->warmup; i++)
+            boost::asio::post(*pool, boost::asio::use_future([] {})).get();
+        if (job->kind == PB_NATIVE_BURST) {
+            size_t n = job->n;
+            int64_t t0 = pb_now_ns();
+            for (size_t i = 0; i < n; i++)
+                boost::asio::post(*pool, [job, &c, i, n] {
+                    job->task(job->ud, i);
+                    /* Nothing of c is read after the increment but by the
+                     * last task: the caller may be gone. */
+                    if (c.done.fetch_add(1) + 1 == n) {
+                        std::lock_guard<std::mutex> g(c.mu);
+                        c.all = true;
+                        c.cv.notify_one();
+                    }
+                });
+            std::unique_lock<std::mutex> g(c.mu);
+            c.cv.wait(g, [&] { return c.all || n == 0; });
+            job->elapsed = pb_now_ns() - t0;
+        } else {
+            for (size_t i = 0; i < job->n; i++) {
+                int64_t t0 = pb_now_ns();
+                boost::asio::post(*pool, boost::asio::use_future([job, i] {
+                                      job->task(job->ud, i);
+                                  })).get();
+                job->times[i] = pb_now_ns() - t0;
+            }
+        }
+        job->threads = opts->workers;
+        pool->join();
+    } catch (const std::bad_alloc &) {
+        return PB_ENOMEM;
+    } catch (const std::exception &e) {
+        return pb_backend_error(-EAGAIN, "asio native loop: %s", e.what());
+    }
+    return 0;
+}
+
 const pb_unsupported unsupported[] = {
     {"task_timeout", "an Asio pool thread cannot be killed"},
     {"max_tasks_per_worker", "thread_pool never replaces a thread"},
@@ -199,6 +269,8 @@ pb_backend make_backend()
     b.shutdown = asio_shutdown;
     b.destroy = asio_destroy;
     b.binding = asio_binding;
+    b.native = asio_native;
+    b.native_summary = "post() per task into a thread_pool; round trips with use_future";
     b.unsupported = unsupported;
     return b;
 }

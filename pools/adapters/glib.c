@@ -63,6 +63,8 @@
  */
 #include <glib.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -303,6 +305,87 @@ static int glib_binding(void *state, int worker, char *buf, size_t size)
     return pb__adapter_binding(p->core, worker, buf, size);
 }
 
+/* ---- The native loop (pb/backend.h): GLib as GLib programs use it ---- */
+
+typedef struct gnative {
+    pb_native_job *job;
+    GAsyncQueue *replies; /* round trips: each task pushes its item back */
+    bool burst;           /* tasks of the burst count themselves instead */
+    _Atomic size_t done;
+    GMutex mu;
+    GCond cv;
+    bool all_done;
+} gnative;
+
+/* Items are 1 for an empty warm-up task, i + 2 for task i. */
+static void native_item(gpointer data, gpointer user_data)
+{
+    gnative *n = user_data;
+    gsize v = GPOINTER_TO_SIZE(data);
+    size_t target = n->job->n;
+    if (v > 1)
+        n->job->task(n->job->ud, v - 2);
+    if (!n->burst || v == 1) {
+        g_async_queue_push(n->replies, data);
+    } else if (atomic_fetch_add(&n->done, 1) + 1 == target) {
+        g_mutex_lock(&n->mu);
+        n->all_done = true;
+        g_cond_signal(&n->cv);
+        g_mutex_unlock(&n->mu);
+    }
+}
+
+static int glib_native(const pb_pool_opts *opts, pb_native_job *job)
+{
+    int r = pb__native_refuse_pin("glib", opts);
+    if (r)
+        return r;
+    gnative n = {.job = job, .replies = g_async_queue_new()};
+    g_mutex_init(&n.mu);
+    g_cond_init(&n.cv);
+    sigset_t old;
+    pb__adapter_block_signals(&old);
+    GError *err = NULL;
+    GThreadPool *gp = g_thread_pool_new(native_item, &n, opts->workers, TRUE, &err);
+    pb__adapter_restore_signals(&old);
+    if (err) {
+        r = pb_backend_error(-EAGAIN, "glib native loop: cannot start %d threads: %s",
+                             opts->workers, err->message);
+        g_error_free(err);
+        if (gp)
+            g_thread_pool_free(gp, TRUE, TRUE);
+    } else {
+        for (size_t i = 0; i < job->warmup; i++) {
+            g_thread_pool_push(gp, GSIZE_TO_POINTER(1), NULL);
+            g_async_queue_pop(n.replies);
+        }
+        if (job->kind == PB_NATIVE_BURST) {
+            n.burst = true;
+            int64_t t0 = pb_now_ns();
+            for (size_t i = 0; i < job->n; i++)
+                g_thread_pool_push(gp, GSIZE_TO_POINTER(i + 2), NULL);
+            g_mutex_lock(&n.mu);
+            while (job->n && !n.all_done)
+                g_cond_wait(&n.cv, &n.mu);
+            g_mutex_unlock(&n.mu);
+            job->elapsed = pb_now_ns() - t0;
+        } else {
+            for (size_t i = 0; i < job->n; i++) {
+                int64_t t0 = pb_now_ns();
+                g_thread_pool_push(gp, GSIZE_TO_POINTER(i + 2), NULL);
+                g_async_queue_pop(n.replies);
+                job->times[i] = pb_now_ns() - t0;
+            }
+        }
+        job->threads = opts->workers;
+        g_thread_pool_free(gp, FALSE, TRUE);
+    }
+    g_async_queue_unref(n.replies);
+    g_cond_clear(&n.cv);
+    g_mutex_clear(&n.mu);
+    return r;
+}
+
 PB__ADAPTER_EXPORT const pb_backend pb__backend_glib = {
     .name = "glib",
     .summary = "GLib " PB__GLIB_VERSION " GThreadPool, exclusive threads",
@@ -311,6 +394,9 @@ PB__ADAPTER_EXPORT const pb_backend pb__backend_glib = {
     .shutdown = glib_shutdown,
     .destroy = glib_destroy,
     .binding = glib_binding,
+    .native = glib_native,
+    .native_summary = "g_thread_pool_push per task into an exclusive GThreadPool; round trips "
+                      "through a GAsyncQueue",
     .unsupported = (const pb_unsupported[]){
         {"task_timeout", "a GThreadPool thread cannot be killed"},
         {"max_tasks_per_worker", "GThreadPool never retires a thread on request"},

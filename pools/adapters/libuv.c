@@ -83,6 +83,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -506,6 +507,98 @@ static int uvb_binding(void *state, int worker, char *buf, size_t size)
     return pb__adapter_binding(p->core, worker, buf, size);
 }
 
+/* ---- The native loop (pb/backend.h): libuv as libuv programs use it ----
+ *
+ * The calling thread runs the loop: it queues the work itself, and the
+ * completions come back to it as after_cb. No hop: this is the speed the
+ * adapter's hop to its loop thread is held against. libuv cannot size its
+ * threadpool per loop, so the loop uses all of it. */
+
+typedef struct unative {
+    pb_native_job *job;
+    uv_loop_t loop;
+    uv_work_t *reqs; /* one per task; reqs[n] for warm-up */
+    size_t next;     /* round trips: the next task */
+    size_t warm;     /* round trips: warm-ups left */
+    int64_t t0;
+} unative;
+
+static void native_work(uv_work_t *w)
+{
+    unative *n = w->data;
+    size_t i = (size_t)(w - n->reqs);
+    if (i < n->job->n)
+        n->job->task(n->job->ud, i);
+}
+
+static void native_done(uv_work_t *w, int status)
+{
+    (void)w;
+    (void)status;
+}
+
+/* A round trip ended: record it, start the next. */
+static void native_trip(uv_work_t *w, int status)
+{
+    (void)status;
+    unative *n = w->data;
+    int64_t now = pb_now_ns();
+    if (n->warm) {
+        n->warm--;
+    } else {
+        n->job->times[n->next] = now - n->t0;
+        n->next++;
+    }
+    if (!n->warm && n->next == n->job->n)
+        return;
+    uv_work_t *req = n->warm ? &n->reqs[n->job->n] : &n->reqs[n->next];
+    n->t0 = pb_now_ns();
+    uv_queue_work(&n->loop, req, native_work, native_trip);
+}
+
+static int uvb_native(const pb_pool_opts *opts, pb_native_job *job)
+{
+    int r = pb__native_refuse_pin("libuv", opts);
+    if (r)
+        return r;
+    unative n = {.job = job, .warm = job->warmup};
+    n.reqs = calloc(job->n + 1, sizeof *n.reqs);
+    if (!n.reqs)
+        return PB_ENOMEM;
+    for (size_t i = 0; i <= job->n; i++)
+        n.reqs[i].data = &n;
+    r = uv_loop_init(&n.loop);
+    if (r) {
+        free(n.reqs);
+        return pb_backend_error(r, "libuv native loop: uv_loop_init: %s", uv_strerror(r));
+    }
+    /* Threadpool threads libuv starts now inherit this: no host signals. */
+    sigset_t old;
+    pb__adapter_block_signals(&old);
+    if (job->kind == PB_NATIVE_ROUNDTRIP) {
+        if (n.warm || job->n) {
+            n.t0 = pb_now_ns();
+            uv_queue_work(&n.loop, n.warm ? &n.reqs[job->n] : &n.reqs[0], native_work, native_trip);
+        }
+        uv_run(&n.loop, UV_RUN_DEFAULT);
+    } else {
+        for (size_t i = 0; i < job->warmup; i++) {
+            uv_queue_work(&n.loop, &n.reqs[job->n], native_work, native_done);
+            uv_run(&n.loop, UV_RUN_DEFAULT);
+        }
+        int64_t t0 = pb_now_ns();
+        for (size_t i = 0; i < job->n; i++)
+            uv_queue_work(&n.loop, &n.reqs[i], native_work, native_done);
+        uv_run(&n.loop, UV_RUN_DEFAULT); /* returns once every after_cb ran */
+        job->elapsed = pb_now_ns() - t0;
+    }
+    pb__adapter_restore_signals(&old);
+    job->threads = threadpool_size_once();
+    uv_loop_close(&n.loop);
+    free(n.reqs);
+    return 0;
+}
+
 PB__ADAPTER_EXPORT const pb_backend pb__backend_libuv = {
     .name = "libuv",
     .summary = "libuv " PB__UV_VERSION " uv_queue_work; every submit hops to a private loop "
@@ -516,6 +609,9 @@ PB__ADAPTER_EXPORT const pb_backend pb__backend_libuv = {
     .shutdown = uvb_shutdown,
     .destroy = uvb_destroy,
     .binding = uvb_binding,
+    .native = uvb_native,
+    .native_summary = "uv_queue_work from the loop's own thread, completions as after_cb on it; "
+                      "the whole threadpool",
     .keeps_threads = "libuv's threadpool threads are process-wide: started on first use, kept until exit",
     .unsupported = (const pb_unsupported[]){
         {"task_timeout", "a threadpool thread cannot be killed"},

@@ -307,6 +307,70 @@ static int omp_binding(void *state, int worker, char *buf, size_t size)
     return pb__adapter_binding(((opool *)state)->core, worker, buf, size);
 }
 
+/* ---- The native loop (pb/backend.h): tasks as OpenMP programs write them ----
+ *
+ * A parallel region of `workers` threads (run by a thread of its own, so
+ * the team ends with it), one of which, in a `single` block, creates the
+ * tasks: a burst is n `task`s and one `taskwait`; a round trip is one
+ * `task` and one `taskwait`. The runtime decides where a task runs — the
+ * creating thread itself at the taskwait, or at once when too many are
+ * queued — as it does for any OpenMP program. */
+
+typedef struct onative {
+    pb_native_job *job;
+    int workers;
+} onative;
+
+static void *native_main(void *arg)
+{
+    onative *n = arg;
+    pb_native_job *job = n->job;
+    omp_set_dynamic(0);
+#pragma omp parallel num_threads(n->workers)
+#pragma omp single
+    {
+        job->threads = omp_get_num_threads();
+        for (size_t i = 0; i < job->warmup; i++) {
+#pragma omp task
+            {
+            }
+#pragma omp taskwait
+        }
+        if (job->kind == PB_NATIVE_BURST) {
+            int64_t t0 = pb_now_ns();
+            for (size_t i = 0; i < job->n; i++) {
+#pragma omp task firstprivate(i)
+                job->task(job->ud, i);
+            }
+#pragma omp taskwait
+            job->elapsed = pb_now_ns() - t0;
+        } else {
+            for (size_t i = 0; i < job->n; i++) {
+                int64_t t0 = pb_now_ns();
+#pragma omp task firstprivate(i)
+                job->task(job->ud, i);
+#pragma omp taskwait
+                job->times[i] = pb_now_ns() - t0;
+            }
+        }
+    }
+    return NULL;
+}
+
+static int omp_native(const pb_pool_opts *opts, pb_native_job *job)
+{
+    int r = pb__native_refuse_pin("openmp", opts);
+    if (r)
+        return r;
+    onative n = {.job = job, .workers = opts->workers};
+    pthread_t t;
+    r = pb__adapter_thread_start(&t, native_main, &n, "pb-omp-native");
+    if (r)
+        return pb_backend_error(r, "openmp native loop: cannot start: %s", pb_strerror(r));
+    pthread_join(t, NULL);
+    return 0;
+}
+
 PB__ADAPTER_EXPORT const pb_backend pb__backend_openmp = {
     .name = "openmp",
     .summary = "OpenMP " PB__OMP_STR(_OPENMP) " tasks (" PB__OMP_RUNTIME "), issued by one "
@@ -316,6 +380,9 @@ PB__ADAPTER_EXPORT const pb_backend pb__backend_openmp = {
     .shutdown = omp_shutdown,
     .destroy = omp_destroy,
     .binding = omp_binding,
+    .native = omp_native,
+    .native_summary = "a region of workers threads, one creating the tasks in a single block; "
+                      "bursts end with taskwait, round trips are task + taskwait",
     .unsupported = (const pb_unsupported[]){
         {"task_timeout", "an OpenMP thread cannot be killed"},
         {"max_tasks_per_worker", "an OpenMP team's threads are not replaced"},

@@ -267,6 +267,80 @@ int tbb_binding(void *state, int worker, char *buf, size_t size) noexcept
     return pb__adapter_binding(static_cast<tpool *>(state)->core, worker, buf, size);
 }
 
+/* ---- The native loop (pb/backend.h): oneTBB as TBB programs use it ----
+ *
+ * The same arena as the adapter's (workers slots, none reserved, threads
+ * asked for through global_control), fed from the caller's thread:
+ * bursts with task_arena::enqueue and a counter whose last increment wakes
+ * the caller; round trips with task_arena::execute, TBB's own way for a
+ * thread outside the arena to run a functor there and wait for it. */
+
+struct native_count {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::atomic<size_t> done{0};
+    bool all = false;
+};
+
+/* One request for threads, given back however the scope is left. */
+class thread_request {
+  public:
+    explicit thread_request(int parallelism) : n_(parallelism) { request_threads(n_, true); }
+    ~thread_request() { request_threads(n_, false); }
+
+  private:
+    int n_;
+};
+
+int tbb_native(const pb_pool_opts *opts, pb_native_job *job) noexcept
+{
+    int r = pb__native_refuse_pin("tbb", opts);
+    if (r)
+        return r;
+    try {
+        signals_blocked quiet;
+        oneapi::tbb::task_scheduler_handle handle(oneapi::tbb::attach{});
+        {
+            native_count c; /* outlives the arena's tasks: see the wait below */
+            thread_request threads(opts->workers + 1);
+            oneapi::tbb::task_arena arena(opts->workers, 0);
+            for (size_t i = 0; i < job->warmup; i++)
+                arena.execute([] {});
+            if (job->kind == PB_NATIVE_BURST) {
+                size_t n = job->n;
+                int64_t t0 = pb_now_ns();
+                for (size_t i = 0; i < n; i++)
+                    arena.enqueue([job, &c, i, n] {
+                        job->task(job->ud, i);
+                        /* Nothing of c is read after the increment but by
+                         * the last task: the caller may be gone. */
+                        if (c.done.fetch_add(1) + 1 == n) {
+                            std::lock_guard<std::mutex> g(c.mu);
+                            c.all = true;
+                            c.cv.notify_one();
+                        }
+                    });
+                std::unique_lock<std::mutex> g(c.mu);
+                c.cv.wait(g, [&] { return c.all || job->n == 0; });
+                job->elapsed = pb_now_ns() - t0;
+            } else {
+                for (size_t i = 0; i < job->n; i++) {
+                    int64_t t0 = pb_now_ns();
+                    arena.execute([job, i] { job->task(job->ud, i); });
+                    job->times[i] = pb_now_ns() - t0;
+                }
+            }
+            job->threads = opts->workers;
+        }
+        oneapi::tbb::finalize(handle, std::nothrow);
+    } catch (const std::bad_alloc &) {
+        return PB_ENOMEM;
+    } catch (const std::exception &e) {
+        return pb_backend_error(-EAGAIN, "tbb native loop: %s", e.what());
+    }
+    return 0;
+}
+
 const pb_unsupported unsupported[] = {
     {"task_timeout", "a TBB worker thread cannot be killed"},
     {"max_tasks_per_worker", "oneTBB never retires a worker thread on request"},
@@ -285,6 +359,9 @@ pb_backend make_backend()
     b.shutdown = tbb_shutdown;
     b.destroy = tbb_destroy;
     b.binding = tbb_binding;
+    b.native = tbb_native;
+    b.native_summary = "task_arena::enqueue per task from the caller's thread; round trips "
+                       "with task_arena::execute";
     b.unsupported = unsupported;
     return b;
 }
