@@ -26,6 +26,12 @@ struct pb__adapter {
      * the futex word it sleeps on (see put_outstanding). */
     _Atomic uint32_t outstanding;
 
+    /* Chained tokens (pb__adapter_chain): tokens posted and not yet
+     * started, at most `workers`. */
+    int (*post)(void *ud);
+    void *post_ud;
+    _Atomic int waiting_tokens;
+
     /* The initializer. */
     const pb_task *init_task;   /* NULL: none */
     void *init_arg;
@@ -199,8 +205,9 @@ bool pb__adapter_take_back(pb__adapter *a, pb_future *f)
     return took;
 }
 
-/* The oldest queued future, taken off the queue; NULL if there is none. */
-static pb_future *pop(pb__adapter *a)
+/* The oldest queued future, taken off the queue; NULL if there is none.
+ * *more says whether another one is queued behind it. */
+static pb_future *pop(pb__adapter *a, bool *more)
 {
     pb__lock_acquire(&a->lock);
     pb_future *f = a->head;
@@ -209,6 +216,7 @@ static pb_future *pop(pb__adapter *a)
         if (!a->head)
             a->tail = NULL;
     }
+    *more = a->head != NULL;
     pb__lock_release(&a->lock);
     return f;
 }
@@ -221,30 +229,77 @@ bool pb__adapter_queued(pb__adapter *a)
     return any;
 }
 
+/* Chained: posts a token unless `workers` are waiting already. Returns
+ * false when the library refused it. */
+static bool post_token(pb__adapter *a)
+{
+    int n = atomic_load(&a->waiting_tokens);
+    do {
+        if (n >= a->workers)
+            return true; /* the waiting ones will run the next futures */
+    } while (!atomic_compare_exchange_weak(&a->waiting_tokens, &n, n + 1));
+    if (a->post(a->post_ud) == 0)
+        return true;
+    atomic_fetch_sub(&a->waiting_tokens, 1);
+    return false;
+}
+
+static void run(pb__adapter *a, pb_future *f)
+{
+    if (pb_future_set_running(f)) {
+        if (a->lazy)
+            pb__adapter_initialize_once(a);
+        const char *broken = atomic_load(&a->broken);
+        if (broken) {
+            pb_error e = {.code = PB_EBROKEN, .message = broken};
+            pb_future_set_error(f, &e, 0, 0);
+        } else {
+            size_t len;
+            const void *arg = pb_future_arg(f, &len);
+            pb_outcome o;
+            pb_task_run(pb_future_task(f), arg, len, &o);
+            pb_future_complete(f, &o);
+        }
+    }
+    pb_future_release(f);
+}
+
 void pb__adapter_run_next(pb__adapter *a)
 {
+    if (a->post)
+        atomic_fetch_sub(&a->waiting_tokens, 1); /* this one started */
     pb_future *f;
-    bool ran = false;
-    /* Futures cancelled while queued are dropped on the way. */
-    while (!ran && (f = pop(a))) {
-        if ((ran = pb_future_set_running(f))) {
-            if (a->lazy)
-                pb__adapter_initialize_once(a);
-            const char *broken = atomic_load(&a->broken);
-            if (broken) {
-                pb_error e = {.code = PB_EBROKEN, .message = broken};
-                pb_future_set_error(f, &e, 0, 0);
-            } else {
-                size_t len;
-                const void *arg = pb_future_arg(f, &len);
-                pb_outcome o;
-                pb_task_run(pb_future_task(f), arg, len, &o);
-                pb_future_complete(f, &o);
-            }
-        }
-        pb_future_release(f);
+    bool more;
+    /* Futures cancelled while queued are dropped on the way: a token runs
+     * one task at most. */
+    while ((f = pop(a, &more))) {
+        /* Chained: the next future gets its token now, from this thread,
+         * before this one's task runs (it may take long). Should the
+         * library refuse it, this token runs what is queued itself. */
+        bool alone = a->post && more && !post_token(a);
+        bool ran = pb_future_state(f) == PB_PENDING;
+        run(a, f);
         put_outstanding(a);
+        if (ran && !alone)
+            return;
     }
+}
+
+void pb__adapter_chain(pb__adapter *a, int (*post)(void *ud), void *ud)
+{
+    a->post = post;
+    a->post_ud = ud;
+}
+
+int pb__adapter_submit(pb__adapter *a, pb_future *f)
+{
+    int r = pb__adapter_hold(a, f);
+    if (r || post_token(a))
+        return r;
+    /* The library refused the token: take f back unless a token already
+     * ran it. Others queued before it keep their token: one was waiting
+     * (post_token found none only if none was needed for them). */
+    return pb__adapter_take_back(a, f) ? PB_ENOMEM : 0;
 }
 
 bool pb__adapter_is_shut(pb__adapter *a)

@@ -96,6 +96,22 @@ bool pb__adapter_take_back(pb__adapter *a, pb_future *f);
  * any (see above). */
 void pb__adapter_run_next(pb__adapter *a);
 
+/* Chained tokens. In create(): from now on the core posts the tokens
+ * itself, through post(ud), which gives the library one token (0, or a
+ * negative code when the library refused it); backends then submit with
+ * pb__adapter_submit(). At most one token waits in the library at a time:
+ * submit posts one only when none waits, and a token, as it starts and
+ * before its task runs, posts the next when more is queued. Every task
+ * still gets a token of its own, and the caller stops paying the
+ * library's wake-up of an idle worker on every submit of a burst: the
+ * worker that is already awake posts the next one. */
+void pb__adapter_chain(pb__adapter *a, int (*post)(void *ud), void *ud);
+
+/* submit() of a chained adapter: queues f and posts a token when none
+ * waits. Returns 0, PB_ESHUTDOWN, PB_EBROKEN, or PB_ENOMEM when the library
+ * refused the token (f is not queued then). */
+int pb__adapter_submit(pb__adapter *a, pb_future *f);
+
 /* Whether a future is queued (for a library thread deciding whether to run
  * another before giving its place back). */
 bool pb__adapter_queued(pb__adapter *a);

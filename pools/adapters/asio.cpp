@@ -98,19 +98,22 @@ void apool_free(apool *p)
     delete p;
 }
 
-int asio_submit(void *state, pb_future *f) noexcept
+/* A token (chained, adapter-int.h): one post() per task. */
+int post_token(void *ud) noexcept
 {
-    apool *p = static_cast<apool *>(state);
-    int r = pb__adapter_hold(p->core, f);
-    if (r)
-        return r;
+    apool *p = static_cast<apool *>(ud);
     try {
         pb__adapter *core = p->core;
         boost::asio::post(*p->pool, [core] { pb__adapter_run_next(core); });
     } catch (...) {
-        return pb__adapter_take_back(p->core, f) ? PB_ENOMEM : 0;
+        return PB_ENOMEM;
     }
     return 0;
+}
+
+int asio_submit(void *state, pb_future *f) noexcept
+{
+    return pb__adapter_submit(static_cast<apool *>(state)->core, f);
 }
 
 void asio_shutdown(void *state, bool wait, bool cancel_futures) noexcept
@@ -136,6 +139,7 @@ int asio_create(const pb_pool_opts *opts, void **state, int *workers) noexcept
             apool_free(p);
             return r;
         }
+        pb__adapter_chain(p->core, post_token, p);
         sigset_t old;
         pb__adapter_block_signals(&old);
         try {

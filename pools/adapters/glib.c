@@ -170,22 +170,25 @@ static void run_item(gpointer data, gpointer user_data)
 
 /* ---- The backend ---- */
 
-static int glib_submit(void *state, pb_future *f)
+/* A token (chained, adapter-int.h): one push per task. GLib queues the
+ * item even when it cannot start a thread for it (an exclusive pool has
+ * all its threads already): then the token is refused. */
+static int post_token(void *ud)
 {
-    gpool *p = state;
-    int r = pb__adapter_hold(p->core, f);
-    if (r)
-        return r;
+    gpool *p = ud;
     GError *err = NULL;
     if (g_thread_pool_push(p->gp, &token_marker, &err))
         return 0;
-
-    /* GLib queued the token but could not start a thread for it: take the
-     * future back unless a token already ran it, and fail the submit. */
-    r = -(err && err->domain == G_THREAD_ERROR ? EAGAIN : ENOMEM);
+    int r = -(err && err->domain == G_THREAD_ERROR ? EAGAIN : ENOMEM);
     g_clear_error(&err);
     p->push_failed = true;
-    return pb__adapter_take_back(p->core, f) ? r : 0;
+    return r;
+}
+
+static int glib_submit(void *state, pb_future *f)
+{
+    gpool *p = state;
+    return pb__adapter_submit(p->core, f);
 }
 
 static void glib_shutdown(void *state, bool wait, bool cancel_futures)
@@ -260,6 +263,7 @@ static int glib_create(const pb_pool_opts *opts, void **state, int *workers)
         gpool_free(p);
         return r;
     }
+    pb__adapter_chain(p->core, post_token, p);
 
     /* GLib's threads, and those they start, block every signal: the host's
      * signals go to the host's threads. */

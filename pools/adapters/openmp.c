@@ -27,22 +27,18 @@
  * the pool — destroy waits until they are gone.
  *
  * Submission. submit queues the future in the shared core's FIFO
- * (adapter-int.h) and counts one token for the producer, which issues one
- * `#pragma omp task` per token; the task runs the oldest queued future and
- * completes it in the worker that ran it. The producer sleeps on a futex
- * when there is nothing to do (after spinning briefly: a burst arrives
- * faster than a wake-up); submit wakes it only when it sleeps, so a burst
- * costs at most one wake-up.
- *
- * The producer never runs a task itself: it would be a worker too many
- * (never more tasks at once than `workers`). An OpenMP runtime runs a new
- * task at once in the creating thread instead of queueing it when too many
- * are queued (libgomp: more than 64 per thread of the team; LLVM's libomp: a
- * full per-thread deque of 256), so the producer keeps the tasks it has
- * issued and not yet finished below `cap` = min(64 * workers, 192) and
- * waits for one to finish when at the cap; the rest of the futures stay
- * queued, PENDING and cancellable. That is also how a careful OpenMP
- * program feeds an unbounded stream into a team.
+ * (adapter-int.h), whose tokens are chained: one `#pragma omp task` per
+ * future, at most `workers` of them waiting at a time. A task created from
+ * the caller's thread cannot be (it is outside the region): the producer
+ * creates it, woken on a futex when it sleeps (after spinning briefly). A
+ * task that starts while more futures are queued creates the next one
+ * itself, in the team, so in a burst the producer is asked once and the
+ * workers keep the stream going. The producer never runs a task: it would
+ * be a worker too many (never more tasks at once than `workers`). And
+ * since no more than `workers` tasks wait at a time, the runtime never
+ * runs one at once in the creating thread instead of queueing it (libgomp
+ * does that past 64 queued tasks per thread, LLVM's libomp when a thread's
+ * deque of 256 is full).
  *
  * Cancellation is the shared core's: a future cancelled while queued is
  * skipped by the task that meets it.
@@ -78,19 +74,17 @@
 #define PB__OMP_RUNTIME "the compiler's runtime"
 #endif
 
-/* How long the producer looks for work before it sleeps. */
+/* How long the producer looks for tokens before it sleeps. */
 #define PB__OMP_SPIN_NS 20000
 
 typedef struct opool {
     pb__adapter *core;
     int workers;
-    int cap; /* tasks issued and not finished, at most */
     pthread_t thread;
 
-    _Atomic long tokens;         /* submits not yet issued as tasks */
+    _Atomic long tokens;         /* tokens the producer is to issue */
     _Atomic uint32_t wake;       /* the futex word the producer sleeps on */
     _Atomic uint32_t sleeping;   /* 1 while the producer may sleep */
-    _Atomic int in_flight;       /* tasks issued and not finished */
     _Atomic bool stop;
 
     /* Start-up (under mu). */
@@ -110,47 +104,50 @@ static void wake_producer(opool *p)
         pb__futex_wake(&p->wake, 1);
 }
 
-/* ---- Tasks ---- */
+/* ---- Tokens and the producer ---- */
 
-static void run_task(opool *p)
+static void issue(opool *p)
 {
+#pragma omp task firstprivate(p)
     pb__adapter_run_next(p->core);
-    if (atomic_fetch_sub(&p->in_flight, 1) == p->cap)
-        wake_producer(p); /* it may wait at the cap */
 }
 
-/* ---- The producer ---- */
-
-/* Whether the producer has a task to issue now. */
-static bool can_issue(opool *p)
+/* A token (chained, adapter-int.h): one task per future. A thread of the
+ * team (a task about to run its future) creates it at once; the caller's
+ * thread, outside the region, leaves it to the producer. */
+static int post_token(void *ud)
 {
-    return atomic_load(&p->tokens) > 0 && atomic_load(&p->in_flight) < p->cap;
+    opool *p = ud;
+    if (pb__adapter_thread_word() == (uintptr_t)p) {
+        issue(p);
+        return 0;
+    }
+    atomic_fetch_add(&p->tokens, 1);
+    if (atomic_load(&p->sleeping))
+        wake_producer(p);
+    return 0;
 }
 
 static void producer(opool *p)
 {
+    pb__adapter_set_thread_word((uintptr_t)p);
     for (;;) {
-        while (can_issue(p)) {
+        while (atomic_load(&p->tokens) > 0) {
             atomic_fetch_sub(&p->tokens, 1);
-            atomic_fetch_add(&p->in_flight, 1);
-#pragma omp task firstprivate(p)
-            run_task(p);
+            issue(p);
         }
-        if (atomic_load(&p->stop) && atomic_load(&p->tokens) == 0)
+        if (atomic_load(&p->stop))
             break;
-        /* Nothing to do, or at the cap: spin a little, then sleep until a
-         * submit or a finishing task changes `wake`. */
+        /* Nothing to do: spin a little, then sleep until a submit changes
+         * `wake`. */
         uint32_t seen = atomic_load(&p->wake);
         int64_t until = pb_now_ns() + PB__OMP_SPIN_NS;
-        bool go = can_issue(p);
-        while (!go && atomic_load(&p->wake) == seen && pb_now_ns() < until) {
+        while (!atomic_load(&p->tokens) && atomic_load(&p->wake) == seen && pb_now_ns() < until)
             pb__cpu_relax();
-            go = can_issue(p);
-        }
-        if (go || atomic_load(&p->wake) != seen)
+        if (atomic_load(&p->tokens) || atomic_load(&p->wake) != seen)
             continue;
         atomic_store(&p->sleeping, 1);
-        if (!can_issue(p) && !atomic_load(&p->stop))
+        if (!atomic_load(&p->tokens) && !atomic_load(&p->stop))
             pb__futex_wait(&p->wake, seen, -1);
         atomic_store(&p->sleeping, 0);
     }
@@ -160,6 +157,7 @@ static void producer(opool *p)
 
 static void worker_start(opool *p, int i)
 {
+    pb__adapter_set_thread_word((uintptr_t)p);
     int bind_error = pb__adapter_bind(p->core, i);
     pthread_mutex_lock(&p->mu);
     p->tids[i] = (pid_t)syscall(SYS_gettid);
@@ -198,14 +196,7 @@ static void *region_main(void *arg)
 
 static int omp_submit(void *state, pb_future *f)
 {
-    opool *p = state;
-    int r = pb__adapter_hold(p->core, f);
-    if (r)
-        return r;
-    atomic_fetch_add(&p->tokens, 1);
-    if (atomic_load(&p->sleeping))
-        wake_producer(p);
-    return 0;
+    return pb__adapter_submit(((opool *)state)->core, f);
 }
 
 static void omp_shutdown(void *state, bool wait, bool cancel_futures)
@@ -270,11 +261,12 @@ static int omp_create(const pb_pool_opts *opts, void **state, int *workers)
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
     p->workers = opts->workers;
-    p->cap = 64 * p->workers < 192 ? 64 * p->workers : 192;
     p->tids = calloc((size_t)p->workers, sizeof *p->tids);
     int r = p->tids ? pb__adapter_new(opts, &p->core) : PB_ENOMEM;
-    if (!r)
+    if (!r) {
+        pb__adapter_chain(p->core, post_token, p);
         r = pb__adapter_thread_start(&p->thread, region_main, p, "pb-omp-producer");
+    }
     if (r) {
         opool_free(p);
         return r == PB_ENOMEM ? r : pb_backend_error(r, "openmp backend: cannot start: %s",

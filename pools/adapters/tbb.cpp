@@ -161,20 +161,22 @@ void tpool_free(tpool *p)
     delete p;
 }
 
-int tbb_submit(void *state, pb_future *f) noexcept
+/* A token (chained, adapter-int.h): one enqueue per task. */
+int post_token(void *ud) noexcept
 {
-    tpool *p = static_cast<tpool *>(state);
-    int r = pb__adapter_hold(p->core, f);
-    if (r)
-        return r;
+    tpool *p = static_cast<tpool *>(ud);
     try {
         pb__adapter *core = p->core;
         p->arena->enqueue([core] { pb__adapter_run_next(core); });
     } catch (...) {
-        /* No token: take the future back (unless another token ran it). */
-        return pb__adapter_take_back(p->core, f) ? PB_ENOMEM : 0;
+        return PB_ENOMEM;
     }
     return 0;
+}
+
+int tbb_submit(void *state, pb_future *f) noexcept
+{
+    return pb__adapter_submit(static_cast<tpool *>(state)->core, f);
 }
 
 void tbb_shutdown(void *state, bool wait, bool cancel_futures) noexcept
@@ -233,6 +235,7 @@ int tbb_create(const pb_pool_opts *opts, void **state, int *workers) noexcept
             return r;
         }
         pb__adapter_initialize_lazily(p->core);
+        pb__adapter_chain(p->core, post_token, p);
         signals_blocked quiet;
         p->handle = oneapi::tbb::task_scheduler_handle(oneapi::tbb::attach{});
         request_threads(p->workers + 1, true);
