@@ -160,11 +160,16 @@ static inline pb_future **next_of(pb_future *f)
  * The count and the "someone waits" bit share the word, so no one needs to
  * read a second flag after the decrement, and a pool nobody waits on never
  * makes the syscall. */
-static void put_outstanding(pb__adapter *a)
+static void put_outstanding_n(pb__adapter *a, uint32_t n)
 {
     _Atomic uint32_t *word = &a->outstanding;
-    if (atomic_fetch_sub(word, 2) == 3)
+    if (n && atomic_fetch_sub(word, 2 * n) == 2 * n + 1)
         pb__futex_wake(word, INT_MAX);
+}
+
+static void put_outstanding(pb__adapter *a)
+{
+    put_outstanding_n(a, 1);
 }
 
 int pb__adapter_hold(pb__adapter *a, pb_future *f)
@@ -264,25 +269,29 @@ static void run(pb__adapter *a, pb_future *f)
     pb_future_release(f);
 }
 
-void pb__adapter_run_next(pb__adapter *a)
+bool pb__adapter_run_next(pb__adapter *a)
 {
     if (a->post)
         atomic_fetch_sub(&a->waiting_tokens, 1); /* this one started */
     pb_future *f;
     bool more;
+    uint32_t took = 0;
     /* Futures cancelled while queued are dropped on the way: a token runs
      * one task at most. */
     while ((f = pop(a, &more))) {
+        took++;
         /* Chained: the next future gets its token now, from this thread,
          * before this one's task runs (it may take long). Should the
          * library refuse it, this token runs what is queued itself. */
         bool alone = a->post && more && !post_token(a);
         bool ran = pb_future_state(f) == PB_PENDING;
         run(a, f);
-        put_outstanding(a);
         if (ran && !alone)
-            return;
+            break;
     }
+    /* The last access to the pool (see put_outstanding). */
+    put_outstanding_n(a, took);
+    return took > 0;
 }
 
 void pb__adapter_chain(pb__adapter *a, int (*post)(void *ud), void *ud)

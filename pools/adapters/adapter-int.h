@@ -93,8 +93,8 @@ int pb__adapter_hold(pb__adapter *a, pb_future *f);
 bool pb__adapter_take_back(pb__adapter *a, pb_future *f);
 
 /* In a library thread, for one token: runs the oldest queued future, if
- * any (see above). */
-void pb__adapter_run_next(pb__adapter *a);
+ * any (see above). Returns whether it took one off the queue. */
+bool pb__adapter_run_next(pb__adapter *a);
 
 /* Chained tokens. In create(): from now on the core posts the tokens
  * itself, through post(ud), which gives the library one token (0, or a

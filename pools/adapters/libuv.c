@@ -21,23 +21,28 @@
  * Submission: the cost libuv's model forces. uv_queue_work() may only be
  * called on the loop's thread, so a caller in any other thread — every
  * caller of a futures API — must hand the request to the loop thread first.
- * submit queues the future in the shared core's FIFO (adapter-int.h) and
- * pushes one request, a token, on a lock-free stack, waking the loop with
- * uv_async_send() only when the stack was empty (the loop takes the whole
- * stack at once, so one wake-up carries a burst); the loop thread's async
- * callback queues each request with uv_queue_work(). That hop — a second thread that must run between a
- * submit and a worker, on a small machine a thread competing for the same
- * CPUs — is libuv's price, not the adapter's: the `native` scenario measures
- * libuv's own burst from the loop thread, and the adapter tax shows what the
- * hop costs.
+ * submit queues the future in the shared core's FIFO (adapter-int.h) and,
+ * unless `workers` requests (tokens) are already out, asks the loop for one
+ * more: a counter, and uv_async_send() only for the first request since the
+ * loop last took them, so one wake-up of the loop carries a burst. The loop
+ * thread's async callback queues the requests with uv_queue_work(). That hop
+ * — a second thread that must run between a submit and a worker, on a small
+ * machine a thread competing for the same CPUs — is libuv's price, not the
+ * adapter's: the `native` scenario measures libuv's own burst from the loop
+ * thread, and the adapter tax shows what the hop costs.
  *
  * Completion. work_cb, on the threadpool thread, runs the oldest queued
- * future and completes it right there (pb__adapter_run_next). Completing in after_cb instead would add
- * a second hop — threadpool → loop (libuv's internal async) → waiter — to
- * every result for nothing: the contract only asks that completion happen in
- * the thread that finished the task, and done-callbacks then run in the
- * threadpool thread just as they run in the worker for the thread backend.
- * after_cb, on the loop thread, only frees the request.
+ * future and completes it right there (pb__adapter_run_next). Completing in
+ * after_cb instead would add a second hop — threadpool → loop (libuv's
+ * internal async) → waiter — to every result for nothing: the contract only
+ * asks that completion happen in the thread that finished the task, and
+ * done-callbacks then run in the threadpool thread just as they run in the
+ * worker for the thread backend. libuv brings every request back to the
+ * loop thread anyway (after_cb): a request that ran a future goes straight
+ * back into libuv's queue when more futures are queued — the way a libuv
+ * program chains work from after_cb — so in a burst the caller asks the
+ * loop for nothing after the first `workers` requests; the others go to a
+ * free list for reuse. No allocation per task, no lock of the loop's.
  *
  * Cancellation is the shared core's: a future cancelled while queued is
  * skipped by the request that meets it. (uv_cancel() could take a request
@@ -113,11 +118,12 @@
 typedef struct upool upool;
 typedef struct uitem uitem;
 
-/* A request: the token of one submit. */
+/* A request: a token (adapter-int.h). Loop thread only, except `took`. */
 struct uitem {
     uv_work_t work;
     upool *p;
-    uitem *next; /* the incoming stack */
+    uitem *next; /* the free list */
+    bool took;   /* work_cb took a future off the queue */
 };
 
 /* What a threadpool thread this pool bound remembers (under smu). */
@@ -132,7 +138,11 @@ struct upool {
     pthread_t thread;
     int workers;
     pb__adapter *core;
-    _Atomic(uitem *) incoming; /* a stack; the loop thread takes it whole */
+    /* Tokens asked for and not yet started (slotted: not yet finished), at
+     * most `workers`; of them, the ones the loop is still to queue. */
+    _Atomic int tokens;
+    _Atomic int requested;
+    uitem *free;               /* requests to reuse, loop thread only */
     _Atomic bool stopping;
 
     /* Slots (when `slotted`). */
@@ -219,13 +229,13 @@ static void note_bound_locked(upool *p, int slot)
 
 /* ---- Threadpool side ---- */
 
-/* The slotted path (see DESIGN). */
-static void run_in_slot(upool *p)
+/* The slotted path (see DESIGN). Returns whether it took a future. */
+static bool run_in_slot(upool *p)
 {
     pthread_mutex_lock(&p->smu);
     if (p->free_slots == 0) {
         pthread_mutex_unlock(&p->smu);
-        return; /* a slot holder runs the future */
+        return false; /* a slot holder runs the future */
     }
     int was;
     int slot = slot_take_locked(p, &was);
@@ -236,8 +246,9 @@ static void run_in_slot(upool *p)
         note_bound_locked(p, slot);
         pthread_mutex_unlock(&p->smu);
     }
+    bool took = false;
     for (bool more = true; more;) {
-        pb__adapter_run_next(p->core);
+        took |= pb__adapter_run_next(p->core);
         pthread_mutex_lock(&p->smu);
         more = pb__adapter_queued(p->core);
         if (!more) {
@@ -246,34 +257,74 @@ static void run_in_slot(upool *p)
         }
         pthread_mutex_unlock(&p->smu);
     }
+    return took;
 }
 
 static void work_cb(uv_work_t *w)
 {
     uitem *it = ITEM_OF(w);
-    if (it->p->slotted)
-        run_in_slot(it->p);
-    else
-        pb__adapter_run_next(it->p->core);
+    upool *p = it->p;
+    if (p->slotted) {
+        it->took = run_in_slot(p);
+        atomic_fetch_sub(&p->tokens, 1);
+    } else {
+        atomic_fetch_sub(&p->tokens, 1);
+        it->took = pb__adapter_run_next(p->core);
+    }
+}
+
+/* ---- Tokens ---- */
+
+/* Counts one more token unless `workers` are out already. */
+static bool reserve_token(upool *p)
+{
+    int n = atomic_load(&p->tokens);
+    do {
+        if (n >= p->workers)
+            return false;
+    } while (!atomic_compare_exchange_weak(&p->tokens, &n, n + 1));
+    return true;
+}
+
+static void after_cb(uv_work_t *w, int status);
+
+/* On the loop thread: hands libuv one token. */
+static void queue_token(upool *p, uitem *it)
+{
+    if (!it && (it = p->free))
+        p->free = it->next;
+    if (!it && !(it = malloc(sizeof *it))) {
+        atomic_fetch_sub(&p->tokens, 1); /* the next submit asks again */
+        return;
+    }
+    it->p = p;
+    it->took = false;
+    uv_queue_work(&p->loop, &it->work, work_cb, after_cb); /* fails only on NULL work_cb */
 }
 
 /* ---- Loop thread ---- */
 
+/* A token came back: if it ran a future and more are queued, it goes
+ * straight back (libuv's own completion is the hop), else to the free
+ * list. */
 static void after_cb(uv_work_t *w, int status)
 {
     (void)status; /* never uv_cancel()ed */
-    free(ITEM_OF(w));
+    uitem *it = ITEM_OF(w);
+    upool *p = it->p;
+    if (it->took && pb__adapter_queued(p->core) && reserve_token(p)) {
+        queue_token(p, it);
+        return;
+    }
+    it->next = p->free;
+    p->free = it;
 }
 
 static void async_cb(uv_async_t *a)
 {
     upool *p = a->data;
-    /* Requests are tokens (the core's FIFO keeps the order): their own
-     * order does not matter. */
-    for (uitem *it = atomic_exchange(&p->incoming, NULL), *next; it; it = next) {
-        next = it->next;
-        uv_queue_work(&p->loop, &it->work, work_cb, after_cb); /* fails only on NULL work_cb */
-    }
+    for (int n = atomic_exchange(&p->requested, 0); n > 0; n--)
+        queue_token(p, NULL);
     if (atomic_load(&p->stopping))
         uv_close((uv_handle_t *)&p->async, NULL); /* uv_run() returns once closed */
 }
@@ -395,19 +446,12 @@ static void unbind_threads(upool *p)
 static int uvb_submit(void *state, pb_future *f)
 {
     upool *p = state;
-    uitem *it = malloc(sizeof *it);
-    if (!it)
-        return PB_ENOMEM;
     int r = pb__adapter_hold(p->core, f);
-    if (r) {
-        free(it);
+    if (r)
         return r;
-    }
-    it->p = p;
-    it->next = atomic_load(&p->incoming);
-    while (!atomic_compare_exchange_weak(&p->incoming, &it->next, it))
-        ;
-    if (!it->next) /* the first since the loop took the stack: wake it */
+    /* A token for it, unless `workers` are out: they run it. The loop is
+     * woken by the first request since it last took them. */
+    if (reserve_token(p) && atomic_fetch_add(&p->requested, 1) == 0)
         uv_async_send(&p->async);
     return 0;
 }
@@ -420,6 +464,10 @@ static void uvb_shutdown(void *state, bool wait, bool cancel_futures)
 
 static void upool_free(upool *p)
 {
+    for (uitem *it = p->free, *next; it; it = next) {
+        next = it->next;
+        free(it);
+    }
     pb__adapter_free(p->core);
     pthread_mutex_destroy(&p->smu);
     free(p->slot_busy);
