@@ -940,15 +940,63 @@ done:
     return rc;
 }
 
+/* The native bursts of one task per item (native scenario, loop=burst,
+ * chunksize=1) of s, as throughput blocks "<series> native" in the
+ * backend's dashed line type, next to its adapter's. Drops the other picks
+ * from s first, so the labels name only what differs among these. Returns
+ * the number of blocks. */
+static size_t put_native_blocks(FILE *f, selection *s, const pb__plot_source *src,
+                                size_t already, char *lts, size_t ltslen)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        const json_t *params = json_object_get(s->picks[i].kase, "params");
+        const json_t *chunk = json_object_get(params, "chunksize");
+        if (strcmp(pb__plot_str(params, "loop"), "burst") ||
+            (json_is_integer(chunk) && json_integer_value(chunk) != 1))
+            free(s->picks[i].series_key);
+        else
+            s->picks[kept++] = s->picks[i];
+    }
+    s->n = kept;
+    size_t nseries = 0, off = strlen(lts);
+    for (size_t i = 0; i < s->n; i++) {
+        const pick *p = &s->picks[i];
+        if (i == 0 || p->series != s->picks[i - 1].series) {
+            if (already + nseries >= PB__PLOT_MAX_SERIES)
+                break;
+            char label[160];
+            series_label(s, p, src->param, label, sizeof label - 8);
+            strcat(label, " native");
+            fputs(already + nseries ? "\n\n" : "", f);
+            pb__plot_put_str(f, label);
+            fputs(" p50 ci_low ci_high\n", f);
+            if (off < ltslen)
+                off += (size_t)snprintf(lts + off, ltslen - off, "%s%d", off ? " " : "",
+                                        pb__plot_series_lt(p->blt, 1));
+            nseries++;
+        }
+        double k = unit_scale(src, p->metric);
+        put_x(f, p->x);
+        pb__plot_put_num(f, k * pb__plot_stat(p->metric, "p50"));
+        pb__plot_put_num(f, k * pb__plot_stat(p->metric, "ci_low"));
+        pb__plot_put_num(f, k * pb__plot_stat(p->metric, "ci_high"));
+        fputc('\n', f);
+    }
+    return nseries;
+}
+
 /* ---- throughput and efficiency against task granularity ------------------
  *
  * sources: [0] throughput against granularity (the burst scenario, with
  * no-op tasks), [1] throughput of the granularity sweep (used when [0] has
  * nothing), [2] efficiency of the sweep (denser; preferred), [3] efficiency
- * of the burst scenario (used when [2] has nothing), [4] METG(50%).
+ * of the burst scenario (used when [2] has nothing), [4] METG(50%), [5] the
+ * outside libraries' own bursts (native scenario), shown with [0].
  *
  * Data blocks, in order: ntput throughput series ("x p50 ci_low ci_high",
- * tasks/s), neff efficiency series (same columns, %), then, when nmetg > 0,
+ * tasks/s; a library's own burst as "<backend> native", dashed), neff
+ * efficiency series (same columns, %), then, when nmetg > 0,
  * one block "backend lt metg" (ns) with one row per backend.
  * Vars: ntput, lts_tput, neff, lts_eff, nmetg, metg_note (the METG values in
  * words), gmin and gmax (the smallest non-zero and the largest granularity in
@@ -958,10 +1006,10 @@ int pb__extract_granularity(const pb__plot_chart *chart, const pb__plot_input *i
                             pb__plot_data *out)
 {
     const json_t *doc = in->docs[0];
-    selection sel[5];
+    selection sel[6];
     memset(sel, 0, sizeof sel);
     int rc = 0;
-    for (int k = 0; k < 5 && rc == 0; k++)
+    for (int k = 0; k < 6 && rc == 0; k++)
         rc = select_cases(doc, &chart->sources[k], &sel[k]);
     if (rc < 0)
         goto done;
@@ -996,6 +1044,8 @@ int pb__extract_granularity(const pb__plot_chart *chart, const pb__plot_input *i
             chart->sources[ei].scenario, chart->sources[ei].metric);
     char lts_t[512] = "", lts_e[512] = "";
     size_t nt = put_sweep_blocks(out->data, tput, &chart->sources[ti], 0, lts_t, sizeof lts_t);
+    if (ti == 0)
+        nt += put_native_blocks(out->data, &sel[5], &chart->sources[5], nt, lts_t, sizeof lts_t);
     size_t ne = put_sweep_blocks(out->data, eff, &chart->sources[ei], nt, lts_e, sizeof lts_e);
     size_t nm = 0;
     char note[256] = "";
@@ -1032,7 +1082,7 @@ int pb__extract_granularity(const pb__plot_chart *chart, const pb__plot_input *i
     put_subtitle(out, doc);
     rc = 0;
 done:
-    for (int k = 0; k < 5; k++)
+    for (int k = 0; k < 6; k++)
         selection_free(&sel[k]);
     return rc;
 }
