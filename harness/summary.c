@@ -32,16 +32,36 @@ static const char *str(const json_t *o, const char *key)
     return s ? s : "";
 }
 
+/* Whether v is the single value param p defaults to (a parameter the case
+ * leaves at its default says nothing: the native scenario's loops each use
+ * a few of its parameters). */
+static bool at_default(const pb_param *p, const json_t *v)
+{
+    if (!p || strchr(p->defaults, ','))
+        return false;
+    pb_param_value d;
+    char err[128];
+    if (pb_param_parse(p, p->defaults, &d, err, sizeof err))
+        return false;
+    if (json_is_string(v))
+        return d.word && !strcmp(d.word, json_string_value(v));
+    return json_is_integer(v) && json_integer_value(v) == d.num;
+}
+
 /* "timeout timeout=1ms": the scenario and the parameters that sweep in this
- * document (values differing between cases of the scenario). */
+ * document (values differing between cases of the scenario), except those
+ * at their single default. */
 static void case_label(const json_t *results, const json_t *c, char *buf, size_t size)
 {
     const char *scenario = str(c, "scenario");
+    const pb_scenario *sc = pb_scenario_find(scenario);
     size_t used = (size_t)snprintf(buf, size, "%s", scenario);
     const char *key;
     json_t *v;
     json_object_foreach(json_object_get(c, "params"), key, v)
     {
+        if (sc && at_default(pb_scenario_param(sc, key), v))
+            continue;
         bool varies = false;
         size_t i;
         const json_t *o;

@@ -214,7 +214,7 @@ const pb_scenario pb_scenario_native = {
     .name = "native",
     .summary = "the adapted library through its own API, no futures: the reference of the "
                "adapter tax (round trip, burst, METG)",
-    .headline = NULL, /* each loop's own metric: the first it records */
+    .headline = "throughput", /* loop=roundtrip and metg: their first metric */
     .params = params,
     .flags = PB_SC_OWN_POOLS,
     .needs = "a backend over another library with a native loop (pb_backend.native)",
