@@ -383,6 +383,9 @@ static int glib_native(const pb_pool_opts *opts, pb_native_job *job)
         }
         job->threads = opts->workers;
         g_thread_pool_free(gp, FALSE, TRUE);
+        /* GLib keeps freed pools' threads for reuse; end them, as destroy
+         * does for the adapter's. */
+        g_thread_pool_stop_unused_threads();
     }
     g_async_queue_unref(n.replies);
     g_cond_clear(&n.cv);

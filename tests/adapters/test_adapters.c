@@ -714,6 +714,67 @@ static void test_libuv_uncapped_cancel(void **unused)
     free(blockers);
 }
 
+/* ---- The native loop (pb_backend.native) ---- */
+
+static void mark_task(void *ud, size_t i)
+{
+    ((_Atomic unsigned char *)ud)[i]++;
+}
+
+/* Every task of a native job ran exactly once. */
+static void check_ran_once(_Atomic unsigned char *ran, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (ran[i] != 1)
+            fail_msg("native task %zu ran %d times", i, (int)ran[i]);
+}
+
+/* The library's own loop runs every task once and reports its times; it
+ * refuses what it cannot do (a pin), and poolbench's own pools have none. */
+static void test_native(void **unused)
+{
+    (void)unused;
+    enum { N = 3000, TRIPS = 50 };
+    _Atomic unsigned char *ran = calloc(N, 1);
+    int64_t *times = calloc(TRIPS, sizeof *times);
+    assert_true(ran && times);
+    pb_pool_opts o;
+    pb_pool_opts_init(&o);
+    o.workers = 2;
+
+    pb_native_job burst = {.kind = PB_NATIVE_BURST, .n = N, .warmup = 5, .task = mark_task,
+                           .ud = ran};
+    int r = pb_native_run(backend, &o, &burst);
+    if (r)
+        fail_msg("%s native burst: %s: %s", backend, pb_strerror(r), pb_pool_last_error());
+    check_ran_once(ran, N);
+    assert_true(burst.elapsed > 0);
+    assert_true(burst.threads >= 1);
+
+    memset((void *)ran, 0, N);
+    pb_native_job trips = {.kind = PB_NATIVE_ROUNDTRIP, .n = TRIPS, .warmup = 5,
+                           .task = mark_task, .ud = ran, .times = times};
+    r = pb_native_run(backend, &o, &trips);
+    if (r)
+        fail_msg("%s native round trips: %s: %s", backend, pb_strerror(r), pb_pool_last_error());
+    check_ran_once(ran, TRIPS);
+    for (int i = 0; i < TRIPS; i++)
+        assert_true(times[i] > 0);
+
+    /* An empty burst is no burst, and no hang. */
+    pb_native_job none = {.kind = PB_NATIVE_BURST, .n = 0, .task = mark_task, .ud = ran};
+    assert_int_equal(pb_native_run(backend, &o, &none), 0);
+
+    o.pin = "compact";
+    assert_int_equal(pb_native_run(backend, &o, &burst), PB_ENOTSUP);
+    assert_non_null(strstr(pb_pool_last_error(), "pin"));
+    o.pin = NULL;
+    assert_int_equal(pb_native_run("thread", &o, &burst), PB_ENOTSUP);
+    assert_int_equal(pb_native_run("no-such-backend", &o, &burst), PB_ENOENT);
+    free((void *)ran);
+    free(times);
+}
+
 /* After every test, pass or fail: a failed check leaves tasks blocked on the
  * gate, and they must not hold up the tests after it. */
 static int open_gate_after(void **unused)
@@ -754,6 +815,7 @@ int main(int argc, char **argv)
         TEST(test_pinned),
         TEST(test_bad_pin),
         TEST(test_unpinned_after),
+        TEST(test_native),
     };
     int r = cmocka_run_group_tests_name("every adapter", common, NULL, NULL);
     if (!strcmp(backend, "libuv")) {
