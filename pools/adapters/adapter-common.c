@@ -10,6 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "adapter-int.h"
 #include "placement-int.h"
@@ -477,6 +480,35 @@ int pb__native_refuse_pin(const char *name, const pb_pool_opts *opts)
 }
 
 /* ---- Threads and signals ---- */
+
+pid_t pb__adapter_tid(void)
+{
+    return (pid_t)syscall(SYS_gettid);
+}
+
+static bool thread_exists(pid_t tid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%ld", (long)tid);
+    return access(path, F_OK) == 0;
+}
+
+void pb__adapter_await_threads_gone(const pid_t *tids, int n, void (*nudge)(void))
+{
+    if (access("/proc/self/task", F_OK) != 0)
+        return;
+    const struct timespec pause = {0, 100 * 1000};
+    for (int round = 0; round < 50000; round++) { /* 5 s of 100 µs pauses */
+        if (nudge)
+            nudge();
+        bool left = false;
+        for (int i = 0; i < n && !left; i++)
+            left = tids[i] && thread_exists(tids[i]);
+        if (!left)
+            return;
+        nanosleep(&pause, NULL);
+    }
+}
 
 void pb__adapter_block_signals(void *old)
 {

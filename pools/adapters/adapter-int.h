@@ -57,6 +57,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <sys/types.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -184,6 +185,16 @@ void pb__adapter_set_thread_word(uintptr_t v);
  * the threads a library starts from it — never takes the host's signals.
  * Returns 0 or a negative errno. */
 int pb__adapter_thread_start(pthread_t *t, void *(*fn)(void *), void *arg, const char *name);
+
+/* Waits (up to 5 s) until none of the threads tids[0..n) (0 entries
+ * skipped) is left in /proc/self/task: for libraries whose threads end on
+ * their own and cannot be joined. nudge, if not NULL, runs before each
+ * look (GLib: ask it to end its idle threads). Nothing to do without
+ * procfs. */
+void pb__adapter_await_threads_gone(const pid_t *tids, int n, void (*nudge)(void));
+
+/* The calling thread's id (gettid). */
+pid_t pb__adapter_tid(void);
 
 /* Blocks every signal in the calling thread, saving the old mask in *old:
  * around calls that make a library start its threads. */

@@ -68,7 +68,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -122,7 +121,7 @@ static void start_item(gpool *p)
 {
     pthread_mutex_lock(&p->mu);
     int i = p->next_index++;
-    p->tids[i] = (pid_t)syscall(SYS_gettid);
+    p->tids[i] = pb__adapter_tid();
     pthread_mutex_unlock(&p->mu);
 
     int bind_error = pb__adapter_bind(p->core, i);
@@ -206,31 +205,11 @@ static void gpool_free(gpool *p)
     free(p);
 }
 
-static bool thread_exists(pid_t tid)
+/* Ends GLib's idle threads: the nudge while waiting for the pool's threads
+ * (see DESIGN: GLib cannot join them). */
+static void stop_unused(void)
 {
-    char path[64];
-    snprintf(path, sizeof path, "/proc/self/task/%ld", (long)tid);
-    return access(path, F_OK) == 0;
-}
-
-/* Waits until none of the pool's threads is left (see DESIGN). GLib cannot
- * join them, so: end GLib's idle threads, look, repeat. A thread that is
- * still on its way from the pool to GLib's cache is caught on a later round.
- * Bounded, so that a GLib that behaves otherwise costs time, not a hang. */
-static void reap_threads(gpool *p)
-{
-    if (access("/proc/self/task", F_OK) != 0)
-        return; /* no procfs: nothing to look at */
-    const struct timespec pause = {0, 100 * 1000};
-    for (int round = 0; round < 50000; round++) { /* 5 s of 100 µs pauses */
-        g_thread_pool_stop_unused_threads();
-        bool left = false;
-        for (int i = 0; i < p->workers && !left; i++)
-            left = p->tids[i] && thread_exists(p->tids[i]);
-        if (!left)
-            return;
-        nanosleep(&pause, NULL);
-    }
+    g_thread_pool_stop_unused_threads();
 }
 
 static void glib_destroy(void *state)
@@ -245,7 +224,7 @@ static void glib_destroy(void *state)
     }
     g_thread_pool_free(p->gp, p->push_failed, TRUE);
     pb__glib_acquire(p);
-    reap_threads(p);
+    pb__adapter_await_threads_gone(p->tids, p->workers, stop_unused);
     gpool_free(p);
 }
 
@@ -319,14 +298,27 @@ typedef struct gnative {
     GMutex mu;
     GCond cv;
     bool all_done;
+    pid_t *tids;          /* the pool's threads (under mu) */
+    int ntids, workers;
 } gnative;
 
-/* Items are 1 for an empty warm-up task, i + 2 for task i. */
+/* Items are 1 for an empty warm-up task, i + 2 for task i, G_MAXSIZE to
+ * start: one per thread, each waiting until all have come (as the
+ * adapter's start items), so that every thread's id is known. */
 static void native_item(gpointer data, gpointer user_data)
 {
     gnative *n = user_data;
     gsize v = GPOINTER_TO_SIZE(data);
     size_t target = n->job->n;
+    if (v == G_MAXSIZE) { /* a start item: note the thread, wait for the others */
+        g_mutex_lock(&n->mu);
+        n->tids[n->ntids++] = pb__adapter_tid();
+        g_cond_broadcast(&n->cv);
+        while (n->ntids < n->workers)
+            g_cond_wait(&n->cv, &n->mu);
+        g_mutex_unlock(&n->mu);
+        return;
+    }
     if (v > 1)
         n->job->task(n->job->ud, v - 2);
     if (!n->burst || v == 1) {
@@ -344,7 +336,11 @@ static int glib_native(const pb_pool_opts *opts, pb_native_job *job)
     int r = pb__native_refuse_pin("glib", opts);
     if (r)
         return r;
-    gnative n = {.job = job, .replies = g_async_queue_new()};
+    gnative n = {.job = job, .replies = g_async_queue_new(), .workers = opts->workers};
+    if (!(n.tids = calloc((size_t)opts->workers, sizeof *n.tids))) {
+        g_async_queue_unref(n.replies);
+        return PB_ENOMEM;
+    }
     g_mutex_init(&n.mu);
     g_cond_init(&n.cv);
     sigset_t old;
@@ -359,6 +355,8 @@ static int glib_native(const pb_pool_opts *opts, pb_native_job *job)
         if (gp)
             g_thread_pool_free(gp, TRUE, TRUE);
     } else {
+        for (int i = 0; i < opts->workers; i++)
+            g_thread_pool_push(gp, GSIZE_TO_POINTER(G_MAXSIZE), NULL);
         for (size_t i = 0; i < job->warmup; i++) {
             g_thread_pool_push(gp, GSIZE_TO_POINTER(1), NULL);
             g_async_queue_pop(n.replies);
@@ -385,9 +383,10 @@ static int glib_native(const pb_pool_opts *opts, pb_native_job *job)
         g_thread_pool_free(gp, FALSE, TRUE);
         /* GLib keeps freed pools' threads for reuse; end them, as destroy
          * does for the adapter's. */
-        g_thread_pool_stop_unused_threads();
+        pb__adapter_await_threads_gone(n.tids, n.ntids, stop_unused);
     }
     g_async_queue_unref(n.replies);
+    free(n.tids);
     g_cond_clear(&n.cv);
     g_mutex_clear(&n.mu);
     return r;

@@ -55,7 +55,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -160,7 +159,7 @@ static void worker_start(opool *p, int i)
     pb__adapter_set_thread_word((uintptr_t)p);
     int bind_error = pb__adapter_bind(p->core, i);
     pthread_mutex_lock(&p->mu);
-    p->tids[i] = (pid_t)syscall(SYS_gettid);
+    p->tids[i] = pb__adapter_tid();
     if (bind_error && !p->bind_error)
         p->bind_error = bind_error;
     p->started++;
@@ -213,36 +212,14 @@ static void opool_free(opool *p)
     free(p);
 }
 
-static bool thread_exists(pid_t tid)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/proc/self/task/%ld", (long)tid);
-    return access(path, F_OK) == 0;
-}
-
-/* The team's threads end on their own once the producer thread has exited;
- * wait (bounded) until they have. */
-static void await_team_gone(opool *p, int n)
-{
-    if (access("/proc/self/task", F_OK) != 0)
-        return;
-    const struct timespec pause = {0, 100 * 1000};
-    for (int round = 0; round < 50000; round++) { /* 5 s */
-        bool left = false;
-        for (int i = 0; i < n && !left; i++)
-            left = p->tids[i] && thread_exists(p->tids[i]);
-        if (!left)
-            return;
-        nanosleep(&pause, NULL);
-    }
-}
-
 static void stop_region(opool *p)
 {
     atomic_store(&p->stop, true);
     wake_producer(p);
     pthread_join(p->thread, NULL);
-    await_team_gone(p, p->workers);
+    /* The team's threads end on their own once the producer thread has
+     * exited; wait until they have. */
+    pb__adapter_await_threads_gone(p->tids, p->workers, NULL);
 }
 
 static void omp_destroy(void *state)

@@ -117,6 +117,9 @@ class binder : public oneapi::tbb::task_scheduler_observer {
         : oneapi::tbb::task_scheduler_observer(arena), core_(core)
     {
     }
+    /* Stops observing while this is still a binder: TBB calls the exit
+     * notifications of threads still in the arena from observe(false). */
+    ~binder() override { observe(false); }
     void on_scheduler_entry(bool) override
     {
         int slot = oneapi::tbb::this_task_arena::current_thread_index();
