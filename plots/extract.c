@@ -886,9 +886,12 @@ done:
 
 /* Writes the blocks of one selection: per series a header ("label" and the
  * column names given) and rows "x p50 ci_low ci_high", values times scale.
- * Appends the series' line types to lts. Returns the number of blocks. */
+ * Appends the series' line types to lts. `native`: the series are outside
+ * libraries' own loops, labelled "<series> native" and drawn in their
+ * backend's second (dashed) line type, beside the adapter's. Returns the
+ * number of blocks. */
 static size_t put_sweep_blocks(FILE *f, const selection *s, const pb__plot_source *src,
-                               size_t already, char *lts, size_t ltslen)
+                               size_t already, char *lts, size_t ltslen, bool native)
 {
     size_t nseries = 0, off = strlen(lts);
     for (size_t i = 0; i < s->n; i++) {
@@ -897,14 +900,16 @@ static size_t put_sweep_blocks(FILE *f, const selection *s, const pb__plot_sourc
         if (new_series) {
             if (already + nseries >= PB__PLOT_MAX_SERIES)
                 break;
-            char label[128];
-            series_label(s, p, src->param, label, sizeof label);
+            char label[160];
+            series_label(s, p, src->param, label, sizeof label - 8);
+            if (native)
+                strcat(label, " native");
             fputs(already + nseries ? "\n\n" : "", f);
             pb__plot_put_str(f, label);
             fputs(" p50 ci_low ci_high\n", f);
             if (off < ltslen)
                 off += (size_t)snprintf(lts + off, ltslen - off, "%s%d", off ? " " : "",
-                                        pick_lt(s, i));
+                                        native ? pb__plot_series_lt(p->blt, 1) : pick_lt(s, i));
             nseries++;
         }
         double k = unit_scale(src, p->metric);
@@ -930,7 +935,7 @@ int pb__extract_sweep(const pb__plot_chart *chart, const pb__plot_input *in, pb_
     fprintf(out->data, "# scenario '%s', metric '%s' (%s) against parameter '%s'\n",
             src->scenario, src->metric, src->unit ? src->unit : "", src->param);
     char lts[512] = "";
-    size_t n = put_sweep_blocks(out->data, &s, src, 0, lts, sizeof lts);
+    size_t n = put_sweep_blocks(out->data, &s, src, 0, lts, sizeof lts, false);
     pb__plot_var_int(out, "nseries", (long long)n);
     pb__plot_var_str(out, "lts", lts);
     put_subtitle(out, in->docs[0]);
@@ -940,13 +945,10 @@ done:
     return rc;
 }
 
-/* The native bursts of one task per item (native scenario, loop=burst,
- * chunksize=1) of s, as throughput blocks "<series> native" in the
- * backend's dashed line type, next to its adapter's. Drops the other picks
- * from s first, so the labels name only what differs among these. Returns
- * the number of blocks. */
-static size_t put_native_blocks(FILE *f, selection *s, const pb__plot_source *src,
-                                size_t already, char *lts, size_t ltslen)
+/* Keeps of s only the native bursts of one task per item (native scenario,
+ * loop=burst, chunksize=1): what the throughput of no-op and spinning
+ * tasks is held against. */
+static void keep_plain_bursts(selection *s)
 {
     size_t kept = 0;
     for (size_t i = 0; i < s->n; i++) {
@@ -959,31 +961,6 @@ static size_t put_native_blocks(FILE *f, selection *s, const pb__plot_source *sr
             s->picks[kept++] = s->picks[i];
     }
     s->n = kept;
-    size_t nseries = 0, off = strlen(lts);
-    for (size_t i = 0; i < s->n; i++) {
-        const pick *p = &s->picks[i];
-        if (i == 0 || p->series != s->picks[i - 1].series) {
-            if (already + nseries >= PB__PLOT_MAX_SERIES)
-                break;
-            char label[160];
-            series_label(s, p, src->param, label, sizeof label - 8);
-            strcat(label, " native");
-            fputs(already + nseries ? "\n\n" : "", f);
-            pb__plot_put_str(f, label);
-            fputs(" p50 ci_low ci_high\n", f);
-            if (off < ltslen)
-                off += (size_t)snprintf(lts + off, ltslen - off, "%s%d", off ? " " : "",
-                                        pb__plot_series_lt(p->blt, 1));
-            nseries++;
-        }
-        double k = unit_scale(src, p->metric);
-        put_x(f, p->x);
-        pb__plot_put_num(f, k * pb__plot_stat(p->metric, "p50"));
-        pb__plot_put_num(f, k * pb__plot_stat(p->metric, "ci_low"));
-        pb__plot_put_num(f, k * pb__plot_stat(p->metric, "ci_high"));
-        fputc('\n', f);
-    }
-    return nseries;
 }
 
 /* ---- throughput and efficiency against task granularity ------------------
@@ -1043,10 +1020,15 @@ int pb__extract_granularity(const pb__plot_chart *chart, const pb__plot_input *i
             chart->sources[ti].scenario, chart->sources[ti].metric,
             chart->sources[ei].scenario, chart->sources[ei].metric);
     char lts_t[512] = "", lts_e[512] = "";
-    size_t nt = put_sweep_blocks(out->data, tput, &chart->sources[ti], 0, lts_t, sizeof lts_t);
-    if (ti == 0)
-        nt += put_native_blocks(out->data, &sel[5], &chart->sources[5], nt, lts_t, sizeof lts_t);
-    size_t ne = put_sweep_blocks(out->data, eff, &chart->sources[ei], nt, lts_e, sizeof lts_e);
+    size_t nt = put_sweep_blocks(out->data, tput, &chart->sources[ti], 0, lts_t, sizeof lts_t,
+                                 false);
+    if (ti == 0) {
+        keep_plain_bursts(&sel[5]);
+        nt += put_sweep_blocks(out->data, &sel[5], &chart->sources[5], nt, lts_t, sizeof lts_t,
+                               true);
+    }
+    size_t ne = put_sweep_blocks(out->data, eff, &chart->sources[ei], nt, lts_e, sizeof lts_e,
+                                 false);
     size_t nm = 0;
     char note[256] = "";
     size_t noff = 0;

@@ -91,4 +91,9 @@ size_t pbs_burst_size(int64_t tasks, int64_t work, int workers, int64_t g);
  * when the efficiency is at least 50%. */
 double pbs_metg_point(size_t n, int64_t g, int workers, int64_t elapsed, double *best);
 
+/* The same, and records the point's efficiency_g<NS> and throughput_g<NS>
+ * metrics (one value per repetition; NS the granularity in ns). Nothing for
+ * a point that took no time. */
+void pbs_metg_record(pb_sc *sc, size_t n, int64_t g, int workers, int64_t elapsed, double *best);
+
 #endif /* PB_BENCH_SCENARIOS_COMMON_H */

@@ -39,7 +39,6 @@
  * work measured something else.
  */
 #include <sched.h>
-#include <stdio.h>
 
 #include <pb/backend.h>
 
@@ -161,15 +160,8 @@ static int metg_sweep(pb_sc *sc, pb_pool_opts *opts, int workers)
     for (int64_t g = gmax; g >= gmin && g > 0 && !rc && !pb_sc_stopping(sc); g /= 2) {
         size_t n = pbs_burst_size(tasks, work, workers, g);
         int64_t elapsed;
-        if ((rc = burst(sc, opts, n, g, 1, &elapsed)) || elapsed <= 0)
-            continue;
-        double eff = pbs_metg_point(n, g, workers, elapsed, &best);
-        char name[64];
-        snprintf(name, sizeof name, "efficiency_g%lld", (long long)g);
-        pb_samples_add(pb_sc_metric(sc, name, "ratio", PBR_HIGHER, 1), eff);
-        snprintf(name, sizeof name, "throughput_g%lld", (long long)g);
-        pb_samples_add(pb_sc_metric(sc, name, "tasks/s", PBR_HIGHER, 1),
-                       (double)n * 1e9 / (double)elapsed);
+        if (!(rc = burst(sc, opts, n, g, 1, &elapsed)))
+            pbs_metg_record(sc, n, g, workers, elapsed, &best);
     }
     if (!rc && best >= 0)
         pb_samples_add(metg, best);

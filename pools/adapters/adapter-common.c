@@ -49,8 +49,13 @@ struct pb__adapter {
     /* Pinning. */
     pb__placement *placement;   /* NULL: "none" */
     hwloc_bitmap_t home;        /* the creating thread's mask (pinned only) */
-    pthread_mutex_t bind_mu;
-    char (*bindings)[128];      /* per worker, under bind_mu */
+    pthread_mutex_t bind_mu;    /* guards the rest */
+    char (*bindings)[128];      /* per worker */
+
+    /* The pool's own threads starting (pb__adapter_worker_started). */
+    pthread_cond_t start_cv;
+    int next_index, started, held, bind_error;
+    pid_t *tids;                /* per worker, 0 until it started */
 };
 
 /* ---- The thread word ---- */
@@ -90,9 +95,12 @@ int pb__adapter_new(const pb_pool_opts *opts, pb__adapter **out)
     atomic_init(&a->lock, PB__LOCK_INIT);
     pthread_mutex_init(&a->init_mu, NULL);
     pthread_mutex_init(&a->bind_mu, NULL);
+    pthread_cond_init(&a->start_cv, NULL);
     a->id = atomic_fetch_add(&next_id, 1);
     *out = a;
 
+    if (!(a->tids = calloc((size_t)a->workers, sizeof *a->tids)))
+        return PB_ENOMEM;
     if (opts->initializer) {
         a->init_task = pb_task_find(opts->initializer);
         a->init_len = opts->init_len;
@@ -138,6 +146,8 @@ void pb__adapter_free(pb__adapter *a)
     if (a->home)
         hwloc_bitmap_free(a->home);
     free(a->bindings);
+    free(a->tids);
+    pthread_cond_destroy(&a->start_cv);
     pthread_mutex_destroy(&a->bind_mu);
     pthread_mutex_destroy(&a->init_mu);
     free(a);
@@ -466,6 +476,49 @@ int pb__adapter_binding(pb__adapter *a, int worker, char *buf, size_t size)
     snprintf(buf, size, "%s", a->bindings[worker]);
     pthread_mutex_unlock(&a->bind_mu);
     return 0;
+}
+
+/* ---- The pool's own threads ---- */
+
+int pb__adapter_worker_started(pb__adapter *a, int index)
+{
+    pthread_mutex_lock(&a->bind_mu);
+    int i = index >= 0 ? index : a->next_index++;
+    a->tids[i] = pb__adapter_tid();
+    pthread_mutex_unlock(&a->bind_mu);
+    int r = pb__adapter_bind(a, i);
+    pthread_mutex_lock(&a->bind_mu);
+    if (r && !a->bind_error)
+        a->bind_error = r;
+    a->started++;
+    pthread_cond_broadcast(&a->start_cv);
+    pthread_mutex_unlock(&a->bind_mu);
+    return i;
+}
+
+void pb__adapter_worker_hold(pb__adapter *a)
+{
+    pthread_mutex_lock(&a->bind_mu);
+    a->held++;
+    pthread_cond_broadcast(&a->start_cv);
+    while (a->held < a->workers)
+        pthread_cond_wait(&a->start_cv, &a->bind_mu);
+    pthread_mutex_unlock(&a->bind_mu);
+}
+
+int pb__adapter_await_started(pb__adapter *a)
+{
+    pthread_mutex_lock(&a->bind_mu);
+    while (a->started < a->workers)
+        pthread_cond_wait(&a->start_cv, &a->bind_mu);
+    int r = a->bind_error;
+    pthread_mutex_unlock(&a->bind_mu);
+    return r;
+}
+
+void pb__adapter_await_workers_gone(pb__adapter *a, void (*nudge)(void))
+{
+    pb__adapter_await_threads_gone(a->tids, a->workers, nudge);
 }
 
 /* ---- Native loops ---- */

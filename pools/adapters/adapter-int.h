@@ -164,6 +164,29 @@ void pb__adapter_unbind(pb__adapter *a);
  * when not pinned (or not bound yet). */
 int pb__adapter_binding(pb__adapter *a, int worker, char *buf, size_t size);
 
+/* ---- The pool's own threads (glib, openmp, asio) ----
+ *
+ * A library that starts threads for the pool alone lets each of them say
+ * when it starts: its id is noted (for pb__adapter_await_workers_gone) and
+ * it is bound to its worker's PUs when pinning. Start items (glib, asio:
+ * one per thread, queued before any task) also hold their thread until
+ * every one has been taken, so that each lands on a distinct thread. */
+
+/* In a new thread of the pool, as worker `index` (-1: the next index not
+ * taken). Returns the index. */
+int pb__adapter_worker_started(pb__adapter *a, int index);
+
+/* Holds the calling thread until every worker has called this. */
+void pb__adapter_worker_hold(pb__adapter *a);
+
+/* In create(): waits until every worker has started; returns the first
+ * error binding one (0 if none). */
+int pb__adapter_await_started(pb__adapter *a);
+
+/* In destroy(), for threads that end on their own: waits until every
+ * worker's thread is gone (pb__adapter_await_threads_gone). */
+void pb__adapter_await_workers_gone(pb__adapter *a, void (*nudge)(void));
+
 /* ---- Native loops ---- */
 
 /* In a backend's native(): PB_ENOTSUP with the reason when opts asks for

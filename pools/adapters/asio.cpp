@@ -34,13 +34,9 @@
  * be killed), max_tasks_per_worker (thread_pool never replaces a thread),
  * worker_program (exec backend only).
  */
-#include <atomic>
 #include <cerrno>
-#include <condition_variable>
-#include <csignal>
 #include <cstdio>
 #include <memory>
-#include <mutex>
 #include <new>
 #include <string>
 
@@ -50,7 +46,7 @@
 #include <boost/asio/version.hpp>
 #include <boost/version.hpp>
 
-#include "adapter-int.h"
+#include "adapter-int.hpp"
 
 namespace {
 
@@ -58,33 +54,21 @@ struct apool {
     pb__adapter *core = nullptr;
     int workers = 0;
     std::unique_ptr<boost::asio::thread_pool> pool;
-
-    /* Start handlers (see DESIGN). */
-    std::mutex mu;
-    std::condition_variable cv;
-    int next_index = 0, bound = 0, started = 0, bind_error = 0;
 };
 
-void start_handler(apool *p)
+/* A thread_pool of n threads, which never take the host's signals. */
+std::unique_ptr<boost::asio::thread_pool> start_pool(int n)
 {
-    int i;
-    {
-        std::lock_guard<std::mutex> g(p->mu);
-        i = p->next_index++;
-    }
-    int r = pb__adapter_bind(p->core, i);
-    {
-        std::lock_guard<std::mutex> g(p->mu);
-        if (r && !p->bind_error)
-            p->bind_error = r;
-        p->bound++;
-        p->cv.notify_all();
-    }
-    pb__adapter_initialize(p->core);
-    std::unique_lock<std::mutex> g(p->mu);
-    p->started++;
-    p->cv.notify_all();
-    p->cv.wait(g, [p] { return p->started >= p->workers; });
+    pb_signals_blocked quiet;
+    return std::unique_ptr<boost::asio::thread_pool>(new boost::asio::thread_pool((std::size_t)n));
+}
+
+/* One per thread, before any task (see DESIGN). */
+void start_handler(pb__adapter *core)
+{
+    pb__adapter_worker_started(core, -1);
+    pb__adapter_initialize(core);
+    pb__adapter_worker_hold(core);
 }
 
 void apool_free(apool *p)
@@ -140,21 +124,11 @@ int asio_create(const pb_pool_opts *opts, void **state, int *workers) noexcept
             return r;
         }
         pb__adapter_chain(p->core, post_token, p);
-        sigset_t old;
-        pb__adapter_block_signals(&old);
-        try {
-            p->pool.reset(new boost::asio::thread_pool((std::size_t)p->workers));
-        } catch (...) {
-            pb__adapter_restore_signals(&old);
-            throw;
-        }
-        pb__adapter_restore_signals(&old);
+        p->pool = start_pool(p->workers);
+        pb__adapter *core = p->core;
         for (int i = 0; i < p->workers; i++)
-            boost::asio::post(*p->pool, [p] { start_handler(p); });
-        std::unique_lock<std::mutex> g(p->mu);
-        p->cv.wait(g, [p] { return p->bound >= p->workers; });
-        r = p->bind_error;
-        g.unlock();
+            boost::asio::post(*p->pool, [core] { start_handler(core); });
+        r = pb__adapter_await_started(core);
         if (r) {
             apool_free(p);
             return pb_backend_error(r, "asio backend: cannot bind worker threads: %s",
@@ -183,49 +157,18 @@ int asio_binding(void *state, int worker, char *buf, size_t size) noexcept
  * bursts count completions, the last waking the caller; round trips post
  * with use_future, Asio's own completion token, and wait on the future. */
 
-struct native_count {
-    std::mutex mu;
-    std::condition_variable cv;
-    std::atomic<size_t> done{0};
-    bool all = false;
-};
-
 int asio_native(const pb_pool_opts *opts, pb_native_job *job) noexcept
 {
     int r = pb__native_refuse_pin("asio", opts);
     if (r)
         return r;
     try {
-        native_count c; /* outlives the pool, which joins its threads */
-        sigset_t old;
-        pb__adapter_block_signals(&old);
-        std::unique_ptr<boost::asio::thread_pool> pool;
-        try {
-            pool.reset(new boost::asio::thread_pool((std::size_t)opts->workers));
-        } catch (...) {
-            pb__adapter_restore_signals(&old);
-            throw;
-        }
-        pb__adapter_restore_signals(&old);
+        pb_native::count c; /* outlives the pool, which joins its threads */
+        std::unique_ptr<boost::asio::thread_pool> pool = start_pool(opts->workers);
         for (size_t i = 0; i < job->warmup; i++)
             boost::asio::post(*pool, boost::asio::use_future([] {})).get();
         if (job->kind == PB_NATIVE_BURST) {
-            size_t n = job->n;
-            int64_t t0 = pb_now_ns();
-            for (size_t i = 0; i < n; i++)
-                boost::asio::post(*pool, [job, &c, i, n] {
-                    job->task(job->ud, i);
-                    /* Nothing of c is read after the increment but by the
-                     * last task: the caller may be gone. */
-                    if (c.done.fetch_add(1) + 1 == n) {
-                        std::lock_guard<std::mutex> g(c.mu);
-                        c.all = true;
-                        c.cv.notify_one();
-                    }
-                });
-            std::unique_lock<std::mutex> g(c.mu);
-            c.cv.wait(g, [&] { return c.all || n == 0; });
-            job->elapsed = pb_now_ns() - t0;
+            pb_native::burst(job, c, [&](auto &&f) { boost::asio::post(*pool, f); });
         } else {
             for (size_t i = 0; i < job->n; i++) {
                 int64_t t0 = pb_now_ns();

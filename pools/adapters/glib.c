@@ -85,17 +85,12 @@ typedef struct gpool {
     GThreadPool *gp;
     int workers;
     bool push_failed; /* an item may sit in GLib's queue with no thread for it */
-    pb__adapter *core; /* held futures, initializer, pinning */
+    pb__adapter *core; /* futures, initializer, pinning, start-up */
 
-    /* Start and stop items (under mu). */
+    /* Stop items (under mu). */
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    int next_index; /* the worker index the next start item takes */
-    int bound;      /* start items past binding */
-    int started;    /* start items past the initializer */
     int stopping;   /* stop items taken */
-    int bind_error;
-    pid_t *tids;    /* each worker's thread id, 0 until its start item ran */
 } gpool;
 
 /* destroy frees the pool once g_thread_pool_free() has seen every thread
@@ -119,28 +114,9 @@ static char token_marker, start_marker, stop_marker;
 
 static void start_item(gpool *p)
 {
-    pthread_mutex_lock(&p->mu);
-    int i = p->next_index++;
-    p->tids[i] = pb__adapter_tid();
-    pthread_mutex_unlock(&p->mu);
-
-    int bind_error = pb__adapter_bind(p->core, i);
-    pthread_mutex_lock(&p->mu);
-    if (bind_error && !p->bind_error)
-        p->bind_error = bind_error;
-    p->bound++;
-    pthread_cond_broadcast(&p->cv);
-    pthread_mutex_unlock(&p->mu);
-
+    pb__adapter_worker_started(p->core, -1);
     pb__adapter_initialize(p->core);
-
-    /* Hold this thread until every start item is taken (see DESIGN). */
-    pthread_mutex_lock(&p->mu);
-    p->started++;
-    pthread_cond_broadcast(&p->cv);
-    while (p->started < p->workers)
-        pthread_cond_wait(&p->cv, &p->mu);
-    pthread_mutex_unlock(&p->mu);
+    pb__adapter_worker_hold(p->core); /* see DESIGN */
 }
 
 static void stop_item(gpool *p)
@@ -198,7 +174,6 @@ static void glib_shutdown(void *state, bool wait, bool cancel_futures)
 
 static void gpool_free(gpool *p)
 {
-    free(p->tids);
     pb__adapter_free(p->core);
     pthread_cond_destroy(&p->cv);
     pthread_mutex_destroy(&p->mu);
@@ -224,7 +199,7 @@ static void glib_destroy(void *state)
     }
     g_thread_pool_free(p->gp, p->push_failed, TRUE);
     pb__glib_acquire(p);
-    pb__adapter_await_threads_gone(p->tids, p->workers, stop_unused);
+    pb__adapter_await_workers_gone(p->core, stop_unused);
     gpool_free(p);
 }
 
@@ -236,8 +211,7 @@ static int glib_create(const pb_pool_opts *opts, void **state, int *workers)
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
     p->workers = opts->workers;
-    p->tids = calloc((size_t)p->workers, sizeof *p->tids);
-    int r = p->tids ? pb__adapter_new(opts, &p->core) : PB_ENOMEM;
+    int r = pb__adapter_new(opts, &p->core);
     if (r) {
         gpool_free(p);
         return r;
@@ -266,11 +240,7 @@ static int glib_create(const pb_pool_opts *opts, void **state, int *workers)
         g_thread_pool_push(p->gp, &start_marker, NULL); /* threads exist: cannot fail */
     if (pb__adapter_pinned(p->core)) {
         /* The binding obtained must be readable once create returns. */
-        pthread_mutex_lock(&p->mu);
-        while (p->bound < p->workers)
-            pthread_cond_wait(&p->cv, &p->mu);
-        r = p->bind_error;
-        pthread_mutex_unlock(&p->mu);
+        r = pb__adapter_await_started(p->core);
         if (r) {
             glib_destroy(p);
             return pb_backend_error(r, "glib backend: cannot bind worker threads: %s",

@@ -89,9 +89,8 @@ typedef struct opool {
     /* Start-up (under mu). */
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    int started, team, bind_error;
+    int team;
     bool producer_ready;
-    pid_t *tids; /* each worker's thread id */
 } opool;
 
 /* ---- The producer's wake-ups ---- */
@@ -157,14 +156,7 @@ static void producer(opool *p)
 static void worker_start(opool *p, int i)
 {
     pb__adapter_set_thread_word((uintptr_t)p);
-    int bind_error = pb__adapter_bind(p->core, i);
-    pthread_mutex_lock(&p->mu);
-    p->tids[i] = pb__adapter_tid();
-    if (bind_error && !p->bind_error)
-        p->bind_error = bind_error;
-    p->started++;
-    pthread_cond_broadcast(&p->cv);
-    pthread_mutex_unlock(&p->mu);
+    pb__adapter_worker_started(p->core, i);
     pb__adapter_initialize(p->core);
 }
 
@@ -206,7 +198,6 @@ static void omp_shutdown(void *state, bool wait, bool cancel_futures)
 static void opool_free(opool *p)
 {
     pb__adapter_free(p->core);
-    free(p->tids);
     pthread_cond_destroy(&p->cv);
     pthread_mutex_destroy(&p->mu);
     free(p);
@@ -219,7 +210,7 @@ static void stop_region(opool *p)
     pthread_join(p->thread, NULL);
     /* The team's threads end on their own once the producer thread has
      * exited; wait until they have. */
-    pb__adapter_await_threads_gone(p->tids, p->workers, NULL);
+    pb__adapter_await_workers_gone(p->core, NULL);
 }
 
 static void omp_destroy(void *state)
@@ -238,8 +229,7 @@ static int omp_create(const pb_pool_opts *opts, void **state, int *workers)
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
     p->workers = opts->workers;
-    p->tids = calloc((size_t)p->workers, sizeof *p->tids);
-    int r = p->tids ? pb__adapter_new(opts, &p->core) : PB_ENOMEM;
+    int r = pb__adapter_new(opts, &p->core);
     if (!r) {
         pb__adapter_chain(p->core, post_token, p);
         r = pb__adapter_thread_start(&p->thread, region_main, p, "pb-omp-producer");
@@ -251,11 +241,11 @@ static int omp_create(const pb_pool_opts *opts, void **state, int *workers)
     }
 
     pthread_mutex_lock(&p->mu);
-    while (!p->producer_ready || (p->team == p->workers + 1 && p->started < p->workers))
+    while (!p->producer_ready)
         pthread_cond_wait(&p->cv, &p->mu);
     int team = p->team;
-    r = p->bind_error;
     pthread_mutex_unlock(&p->mu);
+    r = team == p->workers + 1 ? pb__adapter_await_started(p->core) : 0;
     if (team != p->workers + 1 || r) {
         stop_region(p);
         opool_free(p);

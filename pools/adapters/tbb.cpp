@@ -71,7 +71,7 @@
 #include <oneapi/tbb/task_scheduler_observer.h>
 #include <oneapi/tbb/version.h>
 
-#include "adapter-int.h"
+#include "adapter-int.hpp"
 
 #define PB__TBB_STR2(x) #x
 #define PB__TBB_STR(x) PB__TBB_STR2(x)
@@ -194,17 +194,6 @@ void tbb_destroy(void *state) noexcept
     tpool_free(p);
 }
 
-/* Blocks every signal in this thread while it lives: threads TBB starts
- * meanwhile inherit the mask. */
-class signals_blocked {
-  public:
-    signals_blocked() { pb__adapter_block_signals(&old_); }
-    ~signals_blocked() { pb__adapter_restore_signals(&old_); }
-
-  private:
-    sigset_t old_;
-};
-
 /* Fills every slot once (see DESIGN). Returns how many started. */
 int start_slots(tpool *p)
 {
@@ -239,7 +228,7 @@ int tbb_create(const pb_pool_opts *opts, void **state, int *workers) noexcept
         }
         pb__adapter_initialize_lazily(p->core);
         pb__adapter_chain(p->core, post_token, p);
-        signals_blocked quiet;
+        pb_signals_blocked quiet;
         p->handle = oneapi::tbb::task_scheduler_handle(oneapi::tbb::attach{});
         request_threads(p->workers + 1, true);
         p->requested = true;
@@ -281,13 +270,6 @@ int tbb_binding(void *state, int worker, char *buf, size_t size) noexcept
  * the caller; round trips with task_arena::execute, TBB's own way for a
  * thread outside the arena to run a functor there and wait for it. */
 
-struct native_count {
-    std::mutex mu;
-    std::condition_variable cv;
-    std::atomic<size_t> done{0};
-    bool all = false;
-};
-
 /* One request for threads, given back however the scope is left. */
 class thread_request {
   public:
@@ -304,31 +286,16 @@ int tbb_native(const pb_pool_opts *opts, pb_native_job *job) noexcept
     if (r)
         return r;
     try {
-        signals_blocked quiet;
+        pb_signals_blocked quiet;
         oneapi::tbb::task_scheduler_handle handle(oneapi::tbb::attach{});
         {
-            native_count c; /* outlives the arena's tasks: see the wait below */
+            pb_native::count c; /* outlives the arena's tasks: see the wait */
             thread_request threads(opts->workers + 1);
             oneapi::tbb::task_arena arena(opts->workers, 0);
             for (size_t i = 0; i < job->warmup; i++)
                 arena.execute([] {});
             if (job->kind == PB_NATIVE_BURST) {
-                size_t n = job->n;
-                int64_t t0 = pb_now_ns();
-                for (size_t i = 0; i < n; i++)
-                    arena.enqueue([job, &c, i, n] {
-                        job->task(job->ud, i);
-                        /* Nothing of c is read after the increment but by
-                         * the last task: the caller may be gone. */
-                        if (c.done.fetch_add(1) + 1 == n) {
-                            std::lock_guard<std::mutex> g(c.mu);
-                            c.all = true;
-                            c.cv.notify_one();
-                        }
-                    });
-                std::unique_lock<std::mutex> g(c.mu);
-                c.cv.wait(g, [&] { return c.all || job->n == 0; });
-                job->elapsed = pb_now_ns() - t0;
+                pb_native::burst(job, c, [&](auto &&f) { arena.enqueue(f); });
             } else {
                 for (size_t i = 0; i < job->n; i++) {
                     int64_t t0 = pb_now_ns();

@@ -213,6 +213,27 @@ static void release_all(pb_future **fs, size_t n)
         pb_future_release(fs[i]);
 }
 
+/* Runs n adp_whoami tasks on pool at once, then calls check on what each
+ * saw of its thread. */
+static void whoami_each(pb_pool *pool, int n, void (*check)(const whoami *w, void *ud), void *ud)
+{
+    pb_future **fs = calloc((size_t)n, sizeof *fs);
+    assert_non_null(fs);
+    for (int i = 0; i < n; i++)
+        fs[i] = submit(pool, "adp_whoami", NULL, 0);
+    for (int i = 0; i < n; i++) {
+        const void *data;
+        size_t len;
+        assert_int_equal(pb_future_result(fs[i], 30 * SEC, &data, &len), 0);
+        assert_int_equal(len, sizeof(whoami));
+        whoami w;
+        memcpy(&w, data, sizeof w);
+        check(&w, ud);
+    }
+    release_all(fs, (size_t)n);
+    free(fs);
+}
+
 /* A fresh pool of `workers` workers with `ngates` gate tasks submitted into
  * gates[], returned once min(workers, ngates) of them are running, i.e.
  * once every worker that can be blocked is. */
@@ -441,6 +462,19 @@ static void test_initializer_fails(void **unused)
     pb_pool_destroy(pool);
 }
 
+static char (*pinned_bindings)[128];
+static int pinned_n; /* 0: every binding is fine (one PU only) */
+
+static void on_a_worker_binding(const whoami *w, void *ud)
+{
+    (void)ud;
+    bool match = pinned_n == 0;
+    for (int k = 0; k < pinned_n; k++)
+        match |= !strcmp(w->cpus, pinned_bindings[k]);
+    if (!match)
+        fail_msg("a task ran on a thread bound to %s, which no worker reports", w->cpus);
+}
+
 /* Pinning threads the adapter does not create: every task runs on a thread
  * bound as one of the workers reports. */
 static void test_pinned(void **unused)
@@ -468,22 +502,9 @@ static void test_pinned(void **unused)
             assert_true(bindings[i][0] != '\0'); /* one PU each, not the whole set */
     }
     /* Every task runs on a thread bound as one of the workers says. */
-    enum { N = 200 };
-    pb_future *fs[N];
-    for (int i = 0; i < N; i++)
-        fs[i] = submit(pool, "adp_whoami", NULL, 0);
-    for (int i = 0; i < N; i++) {
-        const void *data;
-        assert_int_equal(pb_future_result(fs[i], 30 * SEC, &data, NULL), 0);
-        whoami w;
-        memcpy(&w, data, sizeof w);
-        bool match = false;
-        for (int k = 0; k < n; k++)
-            match |= ncpu == 1 || !strcmp(w.cpus, bindings[k]);
-        if (!match)
-            fail_msg("a task ran on a thread bound to %s, which no worker reports", w.cpus);
-    }
-    release_all(fs, N);
+    pinned_bindings = bindings;
+    pinned_n = ncpu > 1 ? n : 0;
+    whoami_each(pool, 200, on_a_worker_binding, NULL);
     pb_pool_destroy(pool);
 }
 
@@ -532,6 +553,19 @@ static void test_threads_gone(void **unused)
     }
 }
 
+static void on_a_pinned_thread(const whoami *w, void *all)
+{
+    if (!strcmp(w->cpus, all))
+        fail_msg("a task of a pinned pool ran on an unpinned thread (%s)", w->cpus);
+}
+
+static void on_an_unpinned_thread(const whoami *w, void *all)
+{
+    if (strcmp(w->cpus, all))
+        fail_msg("a task of an unpinned pool ran on a thread still bound to %s (the process "
+                 "may run on %s)", w->cpus, (const char *)all);
+}
+
 /* A library thread that served a pinned pool goes back to the others
  * unpinned: the next, unpinned pool's tasks may run on every PU. */
 static void test_unpinned_after(void **unused)
@@ -549,44 +583,18 @@ static void test_unpinned_after(void **unused)
     pb_pool_opts_init(&o);
     o.workers = 2;
     o.pin = "compact";
-    for (int round = 0; round < 2; round++) {
-        pb_pool *pool = make_pool(&o);
-        enum { N = 64 };
-        pb_future *fs[N];
-        for (int i = 0; i < N; i++)
-            fs[i] = submit(pool, "adp_whoami", NULL, 0);
-        for (int i = 0; i < N; i++) {
-            const void *data;
-            assert_int_equal(pb_future_result(fs[i], 30 * SEC, &data, NULL), 0);
-            whoami w;
-            memcpy(&w, data, sizeof w);
-            if (o.pin && !strcmp(w.cpus, all))
-                fail_msg("a task of a pinned pool ran on an unpinned thread (%s)", w.cpus);
-        }
-        release_all(fs, N);
-        pb_pool_destroy(pool);
-        o.pin = NULL;
-    }
-    /* The second round was unpinned; now look at every thread a fresh
-     * unpinned pool runs tasks on. */
     pb_pool *pool = make_pool(&o);
-    enum { M = 400 };
-    pb_future **fs = calloc(M, sizeof *fs);
-    assert_non_null(fs);
-    for (int i = 0; i < M; i++)
-        fs[i] = submit(pool, "adp_whoami", NULL, 0);
-    for (int i = 0; i < M; i++) {
-        const void *data;
-        assert_int_equal(pb_future_result(fs[i], 30 * SEC, &data, NULL), 0);
-        whoami w;
-        memcpy(&w, data, sizeof w);
-        if (strcmp(w.cpus, all))
-            fail_msg("a task of an unpinned pool ran on a thread still bound to %s "
-                     "(the process may run on %s)", w.cpus, all);
-    }
-    release_all(fs, M);
-    free(fs);
+    whoami_each(pool, 64, on_a_pinned_thread, all);
     pb_pool_destroy(pool);
+    /* Another pool, unpinned, runs tasks on those threads (shared ones) or
+     * on new ones: none may still be bound. Twice, the second on threads
+     * the first may have left in the library's hands. */
+    o.pin = NULL;
+    for (int round = 0; round < 2; round++) {
+        pool = make_pool(&o);
+        whoami_each(pool, round ? 400 : 64, on_an_unpinned_thread, all);
+        pb_pool_destroy(pool);
+    }
 }
 
 /* ---- libuv ---- */
