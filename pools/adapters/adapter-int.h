@@ -1,7 +1,9 @@
 /*
  * adapter-int.h — what the adapters share: the futures an adapter holds
  * while the library has them, the initializer and the "broken" state a
- * failing one leaves, and pinning threads the adapter does not create.
+ * failing one leaves, pinning threads the adapter does not create, the
+ * start-up and end of threads that are the pool's own, and bits of the
+ * native loops.
  *
  * Every adapter hands tasks to threads that belong to another library (a
  * GThreadPool, libuv's threadpool, a oneTBB arena, an OpenMP team, an Asio
@@ -11,17 +13,21 @@
  * about its library only:
  *
  *   Queued futures and tokens. submit() puts the future on the adapter's
- *   own FIFO (pb__adapter_hold, linked through pb_future_slot) and gives
- *   the library a token: one unit of work that carries no future. A
+ *   own FIFO (pb__adapter_hold, linked through pb_future_slot) and the
+ *   library gets a token: one unit of its work that carries no future. A
  *   library thread that runs a token calls pb__adapter_run_next(), which
  *   takes the oldest queued future, claims it with pb_future_set_running()
  *   (dropping, on the way, futures cancelled while queued), runs its task,
- *   completes it in that thread and drops the backend's reference. There
- *   is one token per submit and a token runs at most one task, so every
- *   queued future meets a token, the library still schedules (and is
- *   measured scheduling) one unit per task, and tasks start in submission
- *   order whatever order the library runs its units in (oneTBB's arenas,
- *   for one, are not FIFO). Libraries offer no way to take work back out
+ *   completes it in that thread and drops the backend's reference. A token
+ *   runs at most one task and every queued future gets one, so the library
+ *   still schedules (and is measured scheduling) one unit per task, and
+ *   tasks start in submission order whatever order the library runs its
+ *   units in (oneTBB's arenas, for one, are not FIFO). Who posts a token,
+ *   and when, is the adapter's choice: at most `workers` wait at a time,
+ *   posted by submit only when fewer wait and otherwise by the token that
+ *   starts before them (pb__adapter_chain: glib, tbb, openmp, asio), or by
+ *   the loop thread that alone may post (libuv, which chains through
+ *   after_cb). Libraries offer no way to take work back out
  *   of their queues; here nothing needs to be: shutdown(cancel_futures)
  *   takes every queued future off the FIFO and cancels it, and the tokens
  *   left in the library find the FIFO empty. The lock is held only to push
@@ -57,9 +63,9 @@
 
 #include <pthread.h>
 #include <stdbool.h>
-#include <sys/types.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <pb/backend.h>
 
@@ -100,12 +106,15 @@ bool pb__adapter_run_next(pb__adapter *a);
 /* Chained tokens. In create(): from now on the core posts the tokens
  * itself, through post(ud), which gives the library one token (0, or a
  * negative code when the library refused it); backends then submit with
- * pb__adapter_submit(). At most one token waits in the library at a time:
- * submit posts one only when none waits, and a token, as it starts and
- * before its task runs, posts the next when more is queued. Every task
- * still gets a token of its own, and the caller stops paying the
- * library's wake-up of an idle worker on every submit of a burst: the
- * worker that is already awake posts the next one. */
+ * pb__adapter_submit(). At most `workers` tokens wait in the library at a
+ * time: submit posts one only when fewer wait, and a token, as it starts
+ * and before its task runs, posts the next when more is queued. Every task
+ * still gets a token of its own, and in a burst the caller stops paying
+ * the library's wake-up of an idle worker on every submit: a worker that
+ * is already awake posts the next token. (Without it, a library whose idle
+ * threads sleep at once — GLib, Asio — wakes one per submit whenever its
+ * workers outrun the caller, which the futures' own cost per submit makes
+ * them do.) */
 void pb__adapter_chain(pb__adapter *a, int (*post)(void *ud), void *ud);
 
 /* submit() of a chained adapter: queues f and posts a token when none
