@@ -34,13 +34,17 @@
  * public API meant for this) until none of the pool's threads is left in
  * /proc/self/task. That also ends idle threads other GLib pools of the process
  * parked in the cache; they are idle by definition and GLib starts new ones
- * when needed. Pinned threads first put back the CPU mask they had (stop
- * items, the start items' mirror image), so a thread another pool might grab
- * from the cache in between is never left pinned.
+ * when needed. Pinned threads first put back the mask they started with,
+ * that of the thread that created the pool (stop items, the start items'
+ * mirror image), so a thread another pool might grab from the cache in
+ * between is never left pinned.
  *
- * The queue. GLib's own GAsyncQueue carries the work: one item per submit,
- * a token of the shared adapter core (adapter-int.h), which runs the oldest
- * future queued on our side. GLib offers no way to take items back out of
+ * The queue. GLib's own GAsyncQueue carries the work: one item per task, a
+ * token of the shared adapter core (adapter-int.h), which runs the oldest
+ * future queued on our side; tokens are chained (pushed by submit only when
+ * fewer than `workers` wait, else by the worker whose token starts), so a
+ * burst does not pay GLib's condition-variable wake-up of an idle thread
+ * on every push. GLib offers no way to take items back out of
  * its queue; with tokens nothing needs to be: a future cancelled while
  * queued is dropped by the first token that meets it, which runs the next
  * one instead, or nothing. GLib calls our function with its own queue unlocked, so the
