@@ -24,6 +24,7 @@ struct pb__adapter {
     /* Queued futures: a FIFO linked through pb_future_slot. */
     pb__lock lock;              /* guards head, tail and `shut` */
     pb_future *head, *tail;
+    _Atomic size_t nqueued;     /* their number (written under the lock) */
     bool shut;
     /* Twice the number of futures held, plus 1 once shutdown(wait) waits:
      * the futex word it sleeps on (see put_outstanding). */
@@ -196,6 +197,7 @@ int pb__adapter_hold(pb__adapter *a, pb_future *f)
         else
             a->head = f;
         a->tail = f;
+        atomic_fetch_add(&a->nqueued, 1);
         atomic_fetch_add(&a->outstanding, 2);
     }
     pb__lock_release(&a->lock);
@@ -215,6 +217,7 @@ bool pb__adapter_take_back(pb__adapter *a, pb_future *f)
             a->head = *next_of(f);
         if (a->tail == f)
             a->tail = prev;
+        atomic_fetch_sub(&a->nqueued, 1);
         took = true;
     }
     pb__lock_release(&a->lock);
@@ -233,10 +236,16 @@ static pb_future *pop(pb__adapter *a, bool *more)
         a->head = *next_of(f);
         if (!a->head)
             a->tail = NULL;
+        atomic_fetch_sub(&a->nqueued, 1);
     }
     *more = a->head != NULL;
     pb__lock_release(&a->lock);
     return f;
+}
+
+size_t pb__adapter_queued_count(pb__adapter *a)
+{
+    return atomic_load(&a->nqueued);
 }
 
 bool pb__adapter_queued(pb__adapter *a)
@@ -342,6 +351,7 @@ void pb__adapter_shutdown(pb__adapter *a, bool wait, bool cancel_futures)
          * empty. */
         mine = a->head;
         a->head = a->tail = NULL;
+        atomic_store(&a->nqueued, 0);
     }
     pb__lock_release(&a->lock);
 

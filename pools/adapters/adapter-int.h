@@ -126,6 +126,9 @@ int pb__adapter_submit(pb__adapter *a, pb_future *f);
  * another before giving its place back). */
 bool pb__adapter_queued(pb__adapter *a);
 
+/* How many futures are queued, read without the lock: a moment's view. */
+size_t pb__adapter_queued_count(pb__adapter *a);
+
 /* The backend's shutdown, as pb/backend.h describes it. (No cancel hint is
  * needed: a cancelled future is dropped when a token meets it.) */
 void pb__adapter_shutdown(pb__adapter *a, bool wait, bool cancel_futures);

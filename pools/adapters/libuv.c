@@ -139,9 +139,11 @@ struct upool {
     int workers;
     pb__adapter *core;
     /* Tokens asked for and not yet started (slotted: not yet finished), at
-     * most `workers`; of them, the ones the loop is still to queue. */
+     * most `workers`; of them, the ones the loop is still to queue, and
+     * the ones in libuv's queue. */
     _Atomic int tokens;
     _Atomic int requested;
+    _Atomic int waiting;
     uitem *free;               /* requests to reuse, loop thread only */
     _Atomic bool stopping;
 
@@ -264,6 +266,7 @@ static void work_cb(uv_work_t *w)
 {
     uitem *it = ITEM_OF(w);
     upool *p = it->p;
+    atomic_fetch_sub(&p->waiting, 1);
     if (p->slotted) {
         it->took = run_in_slot(p);
         atomic_fetch_sub(&p->tokens, 1);
@@ -299,20 +302,25 @@ static void queue_token(upool *p, uitem *it)
     }
     it->p = p;
     it->took = false;
+    atomic_fetch_add(&p->waiting, 1);
     uv_queue_work(&p->loop, &it->work, work_cb, after_cb); /* fails only on NULL work_cb */
 }
 
 /* ---- Loop thread ---- */
 
-/* A token came back: if it ran a future and more are queued, it goes
+/* A token came back: if it ran a future and more are queued than tokens
+ * wait for them (in libuv's queue, or asked for and on their way), it goes
  * straight back (libuv's own completion is the hop), else to the free
- * list. */
+ * list. (A second token for a future the caller already asked one for
+ * would only cost a hop: in a round trip the next submit usually comes
+ * before this.) */
 static void after_cb(uv_work_t *w, int status)
 {
     (void)status; /* never uv_cancel()ed */
     uitem *it = ITEM_OF(w);
     upool *p = it->p;
-    if (it->took && pb__adapter_queued(p->core) && reserve_token(p)) {
+    size_t covered = (size_t)(atomic_load(&p->waiting) + atomic_load(&p->requested));
+    if (it->took && pb__adapter_queued_count(p->core) > covered && reserve_token(p)) {
         queue_token(p, it);
         return;
     }
