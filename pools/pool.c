@@ -404,6 +404,7 @@ int pb_native_run(const char *backend, const pb_pool_opts *opts, pb_native_job *
                                 "an adapter over another library", b->name);
     job->elapsed = 0;
     job->threads = 0;
+    job->completed = 0;
     r = b->native(&o, job);
     if (r && !last_error[0])
         pb_backend_error(r, "%s native loop: %s", b->name, pb_strerror(r));

@@ -79,7 +79,11 @@ typedef struct pb_backend_option {
  *                        after the caller got it back.
  * A task is job->task(job->ud, i), called exactly once for each i in
  * [0, n) in one of the library's threads: that call is the task's whole
- * body (the scenario checks that every i ran). Before measuring, run
+ * body (the scenario checks that every i ran). A library whose workers are
+ * other processes (MPI ranks, an interpreter's worker processes) cannot
+ * call it: its loop does what the task stands for itself — `chunk` items
+ * per task, each busy on the monotonic clock for `spin` ns (0: nothing) —
+ * and reports in `completed` how many tasks ran. Before measuring, run
  * `warmup` round trips of an empty task (threads started and awake).
  */
 typedef enum pb_native_kind { PB_NATIVE_BURST, PB_NATIVE_ROUNDTRIP } pb_native_kind;
@@ -90,9 +94,12 @@ typedef struct pb_native_job {
     size_t warmup;                    /* unmeasured round trips first */
     void (*task)(void *ud, size_t i); /* the body of task i */
     void *ud;
+    int64_t spin;                     /* what task i does, for workers that */
+    size_t chunk;                     /* cannot call it: chunk x spin ns */
     int64_t *times;                   /* ROUNDTRIP: n entries, filled in */
     int64_t elapsed;                  /* BURST, out: ns */
-    int threads;                      /* out: how many threads ran the tasks */
+    int threads;                      /* out: how many threads (or processes) ran tasks */
+    size_t completed;                 /* out, workers in other processes: tasks run */
 } pb_native_job;
 
 typedef struct pb_backend {
