@@ -13,7 +13,8 @@
  *                     roundtrip   ns, one sample per round trip;
  *   loop=burst      `tasks` items pushed as fast as the library takes them,
  *                   `chunksize` items per library task (1: one task each),
- *                   each item spinning `granularity` ns, then every
+ *                   each item spinning `granularity` ns and storing an
+ *                   8-byte result (as map's echo returns one), then every
  *                   completion waited for:
  *                     throughput  items/s, one value per repetition;
  *                     efficiency  (N g / workers) / time, for g > 0;
@@ -50,15 +51,18 @@ typedef struct nwork {
     size_t chunk;        /* items per task */
     size_t items;        /* items in all */
     unsigned char *ran;  /* per task: how often it ran */
+    int64_t *out;        /* per item: its result, as map's echo returns one */
 } nwork;
 
 static void nwork_task(void *ud, size_t i)
 {
     nwork *w = ud;
     size_t lo = i * w->chunk, hi = lo + w->chunk < w->items ? lo + w->chunk : w->items;
-    if (w->g)
-        for (size_t k = lo; k < hi; k++)
+    for (size_t k = lo; k < hi; k++) {
+        if (w->g)
             pb_workload_spin(w->g);
+        w->out[k] = (int64_t)k;
+    }
     w->ran[i]++;
 }
 
@@ -78,8 +82,12 @@ static int run_workers(const pb_pool_opts *o)
 static int run_job(pb_sc *sc, pb_pool_opts *opts, pb_native_job *job, nwork *w, size_t tasks)
 {
     w->ran = pbs_calloc(sc, tasks, 1);
-    if (!w->ran)
+    w->out = pbs_calloc(sc, w->items, sizeof *w->out);
+    if (!w->ran || !w->out) {
+        free(w->ran);
+        free(w->out);
         return PB_ENOMEM;
+    }
     job->n = tasks;
     job->task = nwork_task;
     job->ud = w;
@@ -107,7 +115,9 @@ static int run_job(pb_sc *sc, pb_pool_opts *opts, pb_native_job *job, nwork *w, 
                         missed, tasks, twice, first);
     }
     free(w->ran);
+    free(w->out);
     w->ran = NULL;
+    w->out = NULL;
     return rc;
 }
 
