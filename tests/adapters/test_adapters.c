@@ -393,6 +393,23 @@ static void test_shutdown_waits(void **unused)
     pb_future_release(blocker);
 }
 
+/* The threads tasks ran on, each seen once (test_initializer_once_per_thread). */
+typedef struct tid_set {
+    int64_t tids[64];
+    int n;
+} tid_set;
+
+static void ran_after_one_init(const whoami *w, void *ud)
+{
+    tid_set *set = ud;
+    assert_int_equal(w->init_runs, 1);
+    bool seen = false;
+    for (int k = 0; k < set->n; k++)
+        seen |= set->tids[k] == w->tid;
+    if (!seen && set->n < 64)
+        set->tids[set->n++] = w->tid;
+}
+
 /* The initializer runs once in each thread that runs tasks, before them. */
 static void test_initializer_once_per_thread(void **unused)
 {
@@ -403,27 +420,8 @@ static void test_initializer_once_per_thread(void **unused)
     o.workers = 2;
     o.initializer = "adp_init";
     pb_pool *pool = make_pool(&o);
-    enum { N = 2000 };
-    pb_future **fs = calloc(N, sizeof *fs);
-    assert_non_null(fs);
-    for (int i = 0; i < N; i++)
-        fs[i] = submit(pool, "adp_whoami", NULL, 0);
-    int64_t tids[64];
-    int ntids = 0;
-    for (int i = 0; i < N; i++) {
-        const void *data;
-        size_t len;
-        assert_int_equal(pb_future_result(fs[i], 30 * SEC, &data, &len), 0);
-        assert_int_equal(len, sizeof(whoami));
-        whoami w;
-        memcpy(&w, data, sizeof w);
-        assert_int_equal(w.init_runs, 1);
-        bool seen = false;
-        for (int k = 0; k < ntids; k++)
-            seen |= tids[k] == w.tid;
-        if (!seen && ntids < 64)
-            tids[ntids++] = w.tid;
-    }
+    tid_set set = {.n = 0};
+    whoami_each(pool, 2000, ran_after_one_init, &set);
     pb_pool_destroy(pool);
     int total = atomic_load(&init_runs_total);
     if (own_threads()) {
@@ -431,10 +429,8 @@ static void test_initializer_once_per_thread(void **unused)
         assert_int_equal(total, 2);
     } else {
         /* Shared threads: one run per thread that picked up a task. */
-        assert_int_equal(total, ntids);
+        assert_int_equal(total, set.n);
     }
-    release_all(fs, N);
-    free(fs);
 }
 
 /* A failing initializer breaks the pool: futures fail with PB_EBROKEN and
