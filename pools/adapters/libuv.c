@@ -39,10 +39,11 @@
  * done-callbacks then run in the threadpool thread just as they run in the
  * worker for the thread backend. libuv brings every request back to the
  * loop thread anyway (after_cb): a request that ran a future goes straight
- * back into libuv's queue when more futures are queued — the way a libuv
- * program chains work from after_cb — so in a burst the caller asks the
- * loop for nothing after the first `workers` requests; the others go to a
- * free list for reuse. No allocation per task, no lock of the loop's.
+ * back into libuv's queue when more futures are queued than requests wait
+ * or are asked for — the way a libuv program chains work from after_cb —
+ * so in a burst the caller asks the loop for nothing after the first
+ * `workers` requests; the others go to a free list for reuse. No
+ * allocation per task, no lock of the loop's.
  *
  * Cancellation is the shared core's: a future cancelled while queued is
  * skipped by the request that meets it. (uv_cancel() could take a request
@@ -73,7 +74,7 @@
  * Pinning leaves the threads it bound bound until destroy, which hands every
  * threadpool thread one `unbind` request; each waits (up to a second) until
  * all of them are taken, so that no thread takes two, and the ones this pool
- * bound put back the mask they had. A thread held by someone else's long
+ * bound put back the mask they started with (the pool creator's). A thread held by someone else's long
  * request at that moment stays bound, to the PUs of one of this pool's
  * workers: libuv offers no other way to reach its threads.
  *
