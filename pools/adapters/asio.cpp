@@ -20,11 +20,16 @@
  * lands on a distinct thread, every thread is bound and initialised exactly
  * once before any task, and create() returns once every thread is bound.
  *
- * Submit queues the future in the shared core's FIFO and posts one handler,
- * a token; the token, on a pool thread, runs the oldest queued future and
- * completes it there (done-callbacks run in the worker). Asio cannot take a
- * posted handler back; a future cancelled while queued is skipped by the
- * token that meets it. No exception crosses into C: a post that throws
+ * Submit queues the future in the shared core's FIFO; each future gets one
+ * post() of a handler, a token, which on a pool thread runs the oldest
+ * queued future and completes it there (done-callbacks run in the worker).
+ * Tokens are chained (adapter-int.h): the caller posts one only when fewer
+ * than `workers` wait, else the token that starts before them does, from
+ * the pool's own thread — Asio's threads sleep on a condition variable the
+ * moment its queue is empty, and a caller that posted every token itself
+ * would pay a wake-up per task whenever the workers outran it. Asio cannot
+ * take a posted handler back; a future cancelled while queued is skipped
+ * by the token that meets it. No exception crosses into C: a post that throws
  * (std::bad_alloc) takes the future back and fails the submit.
  *
  * Destroy waits until nothing is held, then join()s the pool: its threads

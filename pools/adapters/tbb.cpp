@@ -27,12 +27,15 @@
  * then, from this thread with every signal blocked, so they never take the
  * host's signals), or create fails saying how many TBB gave.
  *
- * Submit queues the future in the shared core's FIFO and enqueues one small
- * functor, a token; the token, on a TBB worker, runs the oldest queued
- * future and completes it in that thread (so done-callbacks run in the
- * worker). Tokens make the start order FIFO, which an arena's enqueued
- * tasks are not (TBB spreads them over several lanes), and let a cancelled
- * future simply be skipped: TBB cannot take a task back out of an arena.
+ * Submit queues the future in the shared core's FIFO; each future gets one
+ * task_arena::enqueue of a small functor, a token, which on a TBB worker
+ * runs the oldest queued future and completes it in that thread (so
+ * done-callbacks run in the worker). Tokens are chained (adapter-int.h):
+ * the caller enqueues one only when fewer than `workers` wait, else the
+ * token that starts before them does, from inside the arena. Tokens make
+ * the start order FIFO, which an arena's enqueued tasks are not (TBB
+ * spreads them over several lanes), and let a cancelled future simply be
+ * skipped: TBB cannot take a task back out of an arena.
  *
  * Threads come and go. A TBB worker leaves an arena that runs dry and may
  * join another (another pool's, or the program's own); so "worker i" is slot
