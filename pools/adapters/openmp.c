@@ -332,8 +332,9 @@ static int omp_native(const pb_pool_opts *opts, pb_native_job *job)
 
 PB__ADAPTER_EXPORT const pb_backend pb__backend_openmp = {
     .name = "openmp",
-    .summary = "OpenMP " PB__OMP_STR(_OPENMP) " tasks (" PB__OMP_RUNTIME "), issued by one "
-               "producer thread inside a parallel region of workers + 1 threads",
+    .summary = "OpenMP " PB__OMP_STR(_OPENMP) " tasks (" PB__OMP_RUNTIME "), one per task, "
+               "created in a long-lived parallel region of workers + 1 threads by its producer "
+               "thread and by the running tasks",
     .create = omp_create,
     .submit = omp_submit,
     .shutdown = omp_shutdown,

@@ -328,8 +328,8 @@ pb_backend make_backend()
 {
     pb_backend b{};
     b.name = "tbb";
-    b.summary = "oneTBB " PB__TBB_VERSION " task_arena::enqueue from the caller's thread; "
-                "workers are the arena's slots, filled by TBB's process-wide threads";
+    b.summary = "oneTBB " PB__TBB_VERSION " task_arena::enqueue, one per task; workers are "
+                "the arena's slots, filled by TBB's process-wide threads";
     b.create = tbb_create;
     b.submit = tbb_submit;
     b.shutdown = tbb_shutdown;
