@@ -64,7 +64,7 @@ static int64_t ns_arg(pb_task_ctx *ctx, const char *who, const void *arg, size_t
 
 /* Busy on the clock for ns: the vDSO clock read costs tens of ns, so this
  * overruns by at most one read. */
-static void spin_for(int64_t ns)
+void pb_workload_spin(int64_t ns)
 {
     int64_t end = pb_now_ns() + ns;
     while (pb_now_ns() < end)
@@ -80,7 +80,7 @@ PB_TASK(spin)
     int64_t ns = ns_arg(ctx, "spin", arg, len);
     if (ns < 0)
         return;
-    spin_for(ns);
+    pb_workload_spin(ns);
     pb_task_return(ctx, arg, len);
 }
 
@@ -145,7 +145,7 @@ PB_TASK(report)
     if (len == sizeof(int64_t)) {
         int64_t ns;
         memcpy(&ns, arg, sizeof ns);
-        spin_for(ns);
+        pb_workload_spin(ns);
         r.cpu = sched_getcpu();
     }
     pb_task_return(ctx, &r, sizeof r);

@@ -45,6 +45,10 @@ typedef struct pb_report {
     int64_t now; /* pb_now_ns() in the task */
 } pb_report;
 
+/* What `spin` does: busy on the monotonic clock for ns (the `native`
+ * scenario's tasks spin the same way outside any future). */
+void pb_workload_spin(int64_t ns);
+
 /* 64-bit FNV-1a over data[0..len): what `checksum` returns. */
 uint64_t pb_workload_checksum(const void *data, size_t len);
 

@@ -145,6 +145,8 @@ static void list_backends(void)
                    o->default_text ? o->default_text : "none", o->description);
         for (const pb_unsupported *u = t ? t->unsupported : NULL; u && u->option; u++)
             printf("  %-15s   no %s: %s\n", "", u->option, u->reason);
+        if (t && t->native)
+            printf("  %-15s   native loop: %s\n", "", t->native_summary ? t->native_summary : "yes");
     }
 
 }

@@ -882,6 +882,7 @@ int pbh_execute(const pbh_config *cfg, json_t **doc, pbh_outcome *out, char *err
     out->interrupted = pbh_stop != 0;
 
     pbh_floor_annotate(results, backend_in_process, &r);
+    pbh_native_annotate(results);
 
     pbr_run_info info = {.kind = "run", .command = cfg->command, .suite = cfg->suite,
                          .started_unix = (double)wall.tv_sec + (double)wall.tv_nsec / 1e9,

@@ -113,6 +113,12 @@ const pbh_floor_mirror *pbh_floor_mirror_of(const char *floor);
 void pbh_floor_annotate(json_t *results, int (*in_process)(const char *backend, void *ud),
                         void *ud);
 
+/* ---- The adapter tax (native.c) ---- */
+
+/* Adds `native` and `ratio_to_native` to every metric of results that has
+ * a counterpart among the same backend's `native` cases. */
+void pbh_native_annotate(json_t *results);
+
 /* ---- Executing (runner.c) ---- */
 
 typedef struct pbh_config {

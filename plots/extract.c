@@ -874,9 +874,12 @@ done:
 
 /* Writes the blocks of one selection: per series a header ("label" and the
  * column names given) and rows "x p50 ci_low ci_high", values times scale.
- * Appends the series' line types to lts. Returns the number of blocks. */
+ * Appends the series' line types to lts. `native`: the series are outside
+ * libraries' own loops, labelled "<series> native" and drawn in their
+ * backend's second (dashed) line type, beside the adapter's. Returns the
+ * number of blocks. */
 static size_t put_sweep_blocks(FILE *f, const selection *s, const pb__plot_source *src,
-                               size_t already, char *lts, size_t ltslen)
+                               size_t already, char *lts, size_t ltslen, bool native)
 {
     size_t nseries = 0, off = strlen(lts);
     for (size_t i = 0; i < s->n; i++) {
@@ -885,14 +888,16 @@ static size_t put_sweep_blocks(FILE *f, const selection *s, const pb__plot_sourc
         if (new_series) {
             if (already + nseries >= PB__PLOT_MAX_SERIES)
                 break;
-            char label[128];
-            series_label(s, p, src->param, label, sizeof label);
+            char label[160];
+            series_label(s, p, src->param, label, sizeof label - 8);
+            if (native)
+                strcat(label, " native");
             fputs(already + nseries ? "\n\n" : "", f);
             pb__plot_put_str(f, label);
             fputs(" p50 ci_low ci_high\n", f);
             if (off < ltslen)
                 off += (size_t)snprintf(lts + off, ltslen - off, "%s%d", off ? " " : "",
-                                        pick_lt(s, i));
+                                        native ? pb__plot_series_lt(p->blt, 1) : pick_lt(s, i));
             nseries++;
         }
         double k = unit_scale(src, p->metric);
@@ -918,7 +923,7 @@ int pb__extract_sweep(const pb__plot_chart *chart, const pb__plot_input *in, pb_
     fprintf(out->data, "# scenario '%s', metric '%s' (%s) against parameter '%s'\n",
             src->scenario, src->metric, src->unit ? src->unit : "", src->param);
     char lts[512] = "";
-    size_t n = put_sweep_blocks(out->data, &s, src, 0, lts, sizeof lts);
+    size_t n = put_sweep_blocks(out->data, &s, src, 0, lts, sizeof lts, false);
     pb__plot_var_int(out, "nseries", (long long)n);
     pb__plot_var_str(out, "lts", lts);
     put_subtitle(out, in->docs[0]);
@@ -928,15 +933,35 @@ done:
     return rc;
 }
 
+/* Keeps of s only the native bursts of one task per item (native scenario,
+ * loop=burst, chunksize=1): what the throughput of no-op and spinning
+ * tasks is held against. */
+static void keep_plain_bursts(selection *s)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        const json_t *params = json_object_get(s->picks[i].kase, "params");
+        const json_t *chunk = json_object_get(params, "chunksize");
+        if (strcmp(pbr_json_str(params, "loop", ""), "burst") ||
+            (json_is_integer(chunk) && json_integer_value(chunk) != 1))
+            free(s->picks[i].series_key);
+        else
+            s->picks[kept++] = s->picks[i];
+    }
+    s->n = kept;
+}
+
 /* ---- throughput and efficiency against task granularity ------------------
  *
  * sources: [0] throughput against granularity (the burst scenario, with
  * no-op tasks), [1] throughput of the granularity sweep (used when [0] has
  * nothing), [2] efficiency of the sweep (denser; preferred), [3] efficiency
- * of the burst scenario (used when [2] has nothing), [4] METG(50%).
+ * of the burst scenario (used when [2] has nothing), [4] METG(50%), [5] the
+ * outside libraries' own bursts (native scenario), shown with [0].
  *
  * Data blocks, in order: ntput throughput series ("x p50 ci_low ci_high",
- * tasks/s), neff efficiency series (same columns, %), then, when nmetg > 0,
+ * tasks/s; a library's own burst as "<backend> native", dashed), neff
+ * efficiency series (same columns, %), then, when nmetg > 0,
  * one block "backend lt metg" (ns) with one row per backend.
  * Vars: ntput, lts_tput, neff, lts_eff, nmetg, metg_note (the METG values in
  * words), gmin and gmax (the smallest non-zero and the largest granularity in
@@ -946,10 +971,10 @@ int pb__extract_granularity(const pb__plot_chart *chart, const pb__plot_input *i
                             pb__plot_data *out)
 {
     const json_t *doc = in->docs[0];
-    selection sel[5];
+    selection sel[6];
     memset(sel, 0, sizeof sel);
     int rc = 0;
-    for (int k = 0; k < 5 && rc == 0; k++)
+    for (int k = 0; k < 6 && rc == 0; k++)
         rc = select_cases(doc, &chart->sources[k], &sel[k]);
     if (rc < 0)
         goto done;
@@ -983,8 +1008,15 @@ int pb__extract_granularity(const pb__plot_chart *chart, const pb__plot_input *i
             chart->sources[ti].scenario, chart->sources[ti].metric,
             chart->sources[ei].scenario, chart->sources[ei].metric);
     char lts_t[512] = "", lts_e[512] = "";
-    size_t nt = put_sweep_blocks(out->data, tput, &chart->sources[ti], 0, lts_t, sizeof lts_t);
-    size_t ne = put_sweep_blocks(out->data, eff, &chart->sources[ei], nt, lts_e, sizeof lts_e);
+    size_t nt = put_sweep_blocks(out->data, tput, &chart->sources[ti], 0, lts_t, sizeof lts_t,
+                                 false);
+    if (ti == 0) {
+        keep_plain_bursts(&sel[5]);
+        nt += put_sweep_blocks(out->data, &sel[5], &chart->sources[5], nt, lts_t, sizeof lts_t,
+                               true);
+    }
+    size_t ne = put_sweep_blocks(out->data, eff, &chart->sources[ei], nt, lts_e, sizeof lts_e,
+                                 false);
     size_t nm = 0;
     char note[256] = "";
     size_t noff = 0;
@@ -1020,7 +1052,7 @@ int pb__extract_granularity(const pb__plot_chart *chart, const pb__plot_input *i
     put_subtitle(out, doc);
     rc = 0;
 done:
-    for (int k = 0; k < 5; k++)
+    for (int k = 0; k < 6; k++)
         selection_free(&sel[k]);
     return rc;
 }

@@ -98,7 +98,7 @@ typedef enum {
     PB__PLOT_COMPARE  /* drawn from exactly two files: base, then new */
 } pb__plot_kind;
 
-#define PB__PLOT_MAX_SOURCES 5
+#define PB__PLOT_MAX_SOURCES 6
 
 struct pb__plot_chart {
     const char *name;    /* output base name: DIR/<name>.png */

@@ -49,7 +49,8 @@ static const pb__plot_chart charts[] = {
      {{"retrieval", "retrieval", NULL, "ns"}}},
     /* Throughput: [0] the burst scenario (it has no-op tasks), else [1] the
      * sweep's per-point metrics. Efficiency: [2] the sweep (denser), else
-     * [3] the burst scenario. [4] METG(50%). */
+     * [3] the burst scenario. [4] METG(50%). [5] the outside libraries' own
+     * bursts (native scenario), drawn beside [0]. */
     {"granularity", "granularity.gp",
      "throughput and efficiency against task granularity per backend, METG(50%) marked",
      PB__PLOT_PER_RUN, pb__extract_granularity, NULL,
@@ -57,7 +58,8 @@ static const pb__plot_chart charts[] = {
       {"granularity", "throughput_g%", NULL, "tasks/s"},
       {"granularity", "efficiency_g%", NULL, "%"},
       {"throughput", "efficiency", "granularity", "%"},
-      {"granularity", "metg", NULL, "ns"}}},
+      {"granularity", "metg", NULL, "ns"},
+      {"native", "throughput", "granularity", "tasks/s"}}},
     {"map", "map.gp", "ordered map throughput against chunk size per backend",
      PB__PLOT_PER_RUN, pb__extract_sweep, NULL,
      {{"map", "throughput", "chunksize", "tasks/s"}}},

@@ -2,10 +2,11 @@
  * backends.c — the built-in backends, in the order `poolbench list` shows
  * them. Adding one: its file fills a pb_backend, and one line here.
  *
- * Adapters over other libraries (GLib, libuv, MPI) are built as loadable modules
- * (pools/adapters/CMakeLists.txt) and listed in the second table: pool.c
- * loads one the first time its backend is looked up, so a program that never
- * uses it — every exec worker among them — does not load that library.
+ * Adapters over other libraries (GLib, libuv, oneTBB, OpenMP, Boost.Asio,
+ * MPI) are built as loadable modules (pools/adapters/CMakeLists.txt) and
+ * listed in the second table: pool.c loads one the first time its backend is
+ * looked up, so a program that never uses it — every exec worker among
+ * them — does not load that library.
  */
 #include <stddef.h>
 
@@ -27,6 +28,15 @@ pb__module_backend pb__module_backends[] = {
 #endif
 #ifdef PB_HAVE_LIBUV
     {.name = "libuv", .file = "pb-libuv.so", .symbol = "pb__backend_libuv"},
+#endif
+#ifdef PB_HAVE_TBB
+    {.name = "tbb", .file = "pb-tbb.so", .symbol = "pb__backend_tbb"},
+#endif
+#ifdef PB_HAVE_OPENMP
+    {.name = "openmp", .file = "pb-openmp.so", .symbol = "pb__backend_openmp"},
+#endif
+#ifdef PB_HAVE_ASIO
+    {.name = "asio", .file = "pb-asio.so", .symbol = "pb__backend_asio"},
 #endif
 #ifdef PB_HAVE_MPI
     /* Its workers are the ranks mpiexec starts: Open MPI sets

@@ -386,11 +386,15 @@ int pb_pool_option(const pb_pool_opts *opts, const char *key, char *buf, size_t 
     return 1;
 }
 
-int pb_pool_create(const char *backend, const pb_pool_opts *opts, pb_pool **out)
+/* What pb_pool_create() and pb_native_run() share: finds the backend and
+ * completes the options (into *o, with the settings in options[size]).
+ * Returns 0 or an error with the message set. */
+static int resolve_pool(const char *backend, const pb_pool_opts *opts, const pb_backend **bp,
+                        pb_pool_opts *o, char *options, size_t size)
 {
     last_error[0] = 0;
-    if (!backend || !out)
-        return pb_backend_error(PB_EINVAL, "backend name and out are required");
+    if (!backend)
+        return pb_backend_error(PB_EINVAL, "backend name is required");
     const pb_backend *b = pb_backend_find(backend);
     if (!b && last_error[0]) /* a module backend that did not load says why */
         return PB_ENOENT;
@@ -399,40 +403,52 @@ int pb_pool_create(const char *backend, const pb_pool_opts *opts, pb_pool **out)
     if (unavailable(b))
         return PB_ENOTSUP;
 
-    pb_pool_opts o;
     if (opts)
-        o = *opts;
+        *o = *opts;
     else
-        pb_pool_opts_init(&o);
-    if (o.workers < 0)
-        return pb_backend_error(PB_EINVAL, "workers must be >= 0 (got %d)", o.workers);
-    if (o.task_timeout < 0)
+        pb_pool_opts_init(o);
+    if (o->workers < 0)
+        return pb_backend_error(PB_EINVAL, "workers must be >= 0 (got %d)", o->workers);
+    if (o->task_timeout < 0)
         return pb_backend_error(PB_EINVAL, "task_timeout must be >= 0");
-    if (!o.init_arg && o.init_len)
-        return pb_backend_error(PB_EINVAL, "init_arg is NULL but init_len is %zu", o.init_len);
-    if (!o.pin)
-        o.pin = "none";
-    if (pb__placement_check(o.pin))
-        return pb_backend_error(PB_EINVAL, "invalid pin '%s'", o.pin);
-    if (o.initializer && !pb_task_find(o.initializer))
-        return pb_backend_error(PB_ENOENT, "unknown initializer task '%s'", o.initializer);
-    if (o.workers == 0)
-        o.workers = b->default_workers ? b->default_workers() : pb__cpu_count();
-    int refused = refuse_unsupported(b, &o);
+    if (!o->init_arg && o->init_len)
+        return pb_backend_error(PB_EINVAL, "init_arg is NULL but init_len is %zu", o->init_len);
+    if (!o->pin)
+        o->pin = "none";
+    if (pb__placement_check(o->pin))
+        return pb_backend_error(PB_EINVAL, "invalid pin '%s'", o->pin);
+    if (o->initializer && !pb_task_find(o->initializer))
+        return pb_backend_error(PB_ENOENT, "unknown initializer task '%s'", o->initializer);
+    if (o->workers == 0)
+        o->workers = b->default_workers ? b->default_workers() : pb__cpu_count();
+    int refused = refuse_unsupported(b, o);
     if (refused)
         return refused;
-    char options[1024];
-    int bad = resolve_options(b, backend, o.options, options, sizeof options);
+    int bad = resolve_options(b, backend, o->options, options, size);
     if (bad)
         return bad;
-    o.options = options;
+    o->options = options;
+    *bp = b;
+    return 0;
+}
+
+int pb_pool_create(const char *backend, const pb_pool_opts *opts, pb_pool **out)
+{
+    if (!out)
+        return pb_backend_error(PB_EINVAL, "backend name and out are required");
+    const pb_backend *b;
+    pb_pool_opts o;
+    char options[1024];
+    int r = resolve_pool(backend, opts, &b, &o, options, sizeof options);
+    if (r)
+        return r;
 
     pb_pool *pool = calloc(1, sizeof *pool);
     if (!pool)
         return pb_backend_error(PB_ENOMEM, "out of memory");
     pool->backend = b;
     int workers = o.workers;
-    int r = b->create(&o, &pool->state, &workers);
+    r = b->create(&o, &pool->state, &workers);
     if (r) {
         if (!last_error[0])
             pb_backend_error(r, "%s backend: %s", b->name, pb_strerror(r));
@@ -443,6 +459,28 @@ int pb_pool_create(const char *backend, const pb_pool_opts *opts, pb_pool **out)
     pool->workers = workers;
     *out = pool;
     return 0;
+}
+
+int pb_native_run(const char *backend, const pb_pool_opts *opts, pb_native_job *job)
+{
+    if (!job || !job->task || (job->kind == PB_NATIVE_ROUNDTRIP && job->n && !job->times))
+        return pb_backend_error(PB_EINVAL, "a native job needs a task (and times for round trips)");
+    const pb_backend *b;
+    pb_pool_opts o;
+    char options[1024];
+    int r = resolve_pool(backend, opts, &b, &o, options, sizeof options);
+    if (r)
+        return r;
+    if (!b->native)
+        return pb_backend_error(PB_ENOTSUP, "%s has no native loop: it is a pool of its own, not "
+                                "an adapter over another library", b->name);
+    job->elapsed = 0;
+    job->threads = 0;
+    job->completed = 0;
+    r = b->native(&o, job);
+    if (r && !last_error[0])
+        pb_backend_error(r, "%s native loop: %s", b->name, pb_strerror(r));
+    return r;
 }
 
 const char *pb_backend_unsupported(const char *backend, const char *option)

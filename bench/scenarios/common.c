@@ -1,6 +1,7 @@
 /*
  * common.c — helpers shared by the scenario files. See common.h.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -142,4 +143,28 @@ size_t pbs_burst_size(int64_t tasks, int64_t work, int workers, int64_t g)
     if (fill < 1)
         fill = 1;
     return (size_t)(fill < tasks ? fill : tasks);
+}
+
+double pbs_metg_point(size_t n, int64_t g, int workers, int64_t elapsed, double *best)
+{
+    if (elapsed <= 0 || n == 0 || workers <= 0)
+        return 0;
+    double eff = (double)n * (double)g / workers / (double)elapsed;
+    double effective = (double)elapsed * workers / (double)n;
+    if (eff >= 0.5 && (*best < 0 || effective < *best))
+        *best = effective;
+    return eff;
+}
+
+void pbs_metg_record(pb_sc *sc, size_t n, int64_t g, int workers, int64_t elapsed, double *best)
+{
+    if (elapsed <= 0)
+        return;
+    double eff = pbs_metg_point(n, g, workers, elapsed, best);
+    char name[64];
+    snprintf(name, sizeof name, "efficiency_g%lld", (long long)g);
+    pb_samples_add(pb_sc_metric(sc, name, "ratio", PBR_HIGHER, 1), eff);
+    snprintf(name, sizeof name, "throughput_g%lld", (long long)g);
+    pb_samples_add(pb_sc_metric(sc, name, "tasks/s", PBR_HIGHER, 1),
+                   (double)n * 1e9 / (double)elapsed);
 }

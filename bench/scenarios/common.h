@@ -84,4 +84,16 @@ int pbs_hold_workers(pb_sc *sc, pb_pool *pool, int64_t hold, pb_future **fs, siz
  * least 1; tasks when g is 0. */
 size_t pbs_burst_size(int64_t tasks, int64_t work, int workers, int64_t g);
 
+/* One point of a METG(50%) sweep (granularity.c, native.c): n tasks of
+ * granularity g on `workers` workers took `elapsed` ns. Returns the
+ * point's efficiency, (n g / workers) / elapsed, and lowers *best (-1:
+ * none yet) to the point's effective granularity, elapsed * workers / n,
+ * when the efficiency is at least 50%. */
+double pbs_metg_point(size_t n, int64_t g, int workers, int64_t elapsed, double *best);
+
+/* The same, and records the point's efficiency_g<NS> and throughput_g<NS>
+ * metrics (one value per repetition; NS the granularity in ns). Nothing for
+ * a point that took no time. */
+void pbs_metg_record(pb_sc *sc, size_t n, int64_t g, int workers, int64_t elapsed, double *best);
+
 #endif /* PB_BENCH_SCENARIOS_COMMON_H */

@@ -147,7 +147,7 @@ struct mpool {
     int workers;
     bool spin;
     bool shut;
-    pb__adapter_init init; /* the initializer, and the broken message */
+    pb__adapter *ad;       /* the initializer, and the broken message */
     unsigned char *inited; /* [size]: rank r ran the initializer */
     size_t held;           /* futures the backend holds (queued or at a rank) */
     pthread_cond_t idle_cv;
@@ -301,15 +301,17 @@ static bool dispatch_locked(void)
             mpool *p = n->p;
             if (r > p->workers)
                 continue;
-            if (p->init.task && !p->inited[r]) {
+            const void *init_arg;
+            size_t init_len;
+            const pb_task *init = pb__adapter_initializer(p->ad, &init_arg, &init_len);
+            if (init && !p->inited[r]) {
                 /* The pool holds the initializer's run like a future's, so
                  * that it outlives it (destroy waits for held to be 0). */
                 rk->pool = p;
                 rk->cur = NULL;
                 eng.busy++;
                 p->held++;
-                send_frame_locked(r, PB__WIRE_INIT, 0, pb_task_name(p->init.task), p->init.arg,
-                                  p->init.len);
+                send_frame_locked(r, PB__WIRE_INIT, 0, pb_task_name(init), init_arg, init_len);
                 sent = true;
                 break;
             }
@@ -363,8 +365,8 @@ static void lose_rank(int r, const char *why)
         bool usable = false;
         for (int k = 1; k <= q->workers && !usable; k++)
             usable = !eng.ranks[k].lost;
-        if (!usable && !pb__adapter_broken(&q->init)) {
-            pb__adapter_set_broken(&q->init, "every worker rank of the pool is lost");
+        if (!usable && !pb__adapter_broken(q->ad)) {
+            pb__adapter_set_broken(q->ad, "every worker rank of the pool is lost");
             qnode **end = &orphans;
             while (*end)
                 end = &(*end)->next;
@@ -414,8 +416,8 @@ static void handle_frame(int r, const unsigned char *buf, size_t n)
         if (fr.code) {
             snprintf(why, sizeof why, "%.*s", (int)(fr.body_len > 190 ? 190 : fr.body_len),
                      (const char *)fr.body);
-            pb__adapter_set_broken(&p->init, why[0] ? why : "the initializer task failed");
-            snprintf(broken, sizeof broken, "%s", pb__adapter_broken(&p->init));
+            pb__adapter_set_broken(p->ad, why[0] ? why : "the initializer task failed");
+            snprintf(broken, sizeof broken, "%s", pb__adapter_broken(p->ad));
             failed = take_queued_locked(p);
         } else {
             p->inited[r] = 1;
@@ -557,7 +559,7 @@ static int mpib_submit(void *state, pb_future *f)
     n->f = f;
     n->p = p;
     pthread_mutex_lock(&eng.mu);
-    int r = p->shut ? PB_ESHUTDOWN : pb__adapter_broken(&p->init) ? PB_EBROKEN : 0;
+    int r = p->shut ? PB_ESHUTDOWN : pb__adapter_broken(p->ad) ? PB_EBROKEN : 0;
     if (!r) {
         n->next = &eng.queue;
         n->prev = eng.queue.prev;
@@ -623,7 +625,7 @@ static void mpib_shutdown(void *state, bool wait, bool cancel_futures)
 static void mpool_free(mpool *p)
 {
     pthread_cond_destroy(&p->idle_cv);
-    pb__adapter_init_free(&p->init);
+    pb__adapter_free(p->ad);
     free(p->inited);
     free(p);
 }
@@ -704,7 +706,7 @@ static int mpib_create(const pb_pool_opts *opts, void **state, int *workers)
     p->workers = opts->workers;
     p->spin = !strcmp(idle, "spin");
     p->inited = calloc((size_t)pb__mpi.size, 1);
-    int r = p->inited ? pb__adapter_init_new(&p->init, opts) : PB_ENOMEM;
+    int r = p->inited ? pb__adapter_new(opts, &p->ad) : PB_ENOMEM;
     if (r) {
         mpool_free(p);
         return r;

@@ -63,7 +63,7 @@ if ! grep -q '^ *external ' "$log"; then
     exit 1
 fi
 
-step "poolbench list: the installed glib and libuv modules load"
+step "poolbench list: the installed adapter modules load"
 if grep -q 'unavailable:' "$log"; then
     echo "FAILED: the installed poolbench cannot load a module of its own:" >&2
     grep 'unavailable:' "$log" >&2

@@ -56,6 +56,55 @@ typedef struct pb_backend_option {
     const char *description;  /* one line */
 } pb_backend_option;
 
+/* ---- The library's own loop: the reference of the "adapter tax" ----
+ *
+ * A backend that adapts another library (GLib, libuv, oneTBB, OpenMP, Asio,
+ * or a user's own) may also drive that library through the library's own
+ * API, with no pb_future in between: the speed a program written for that
+ * library gets. The `native` scenario (bench/scenarios/native.c) runs it in
+ * the same run as the adapter's cases, and the harness holds the adapter's
+ * round trip, burst, chunked burst and METG against it: adapter result ÷
+ * native result, the "adapter tax" (results/FORMAT.md, `ratio_to_native`).
+ *
+ * The job is one of two measurements:
+ *   PB_NATIVE_BURST      push n tasks as fast as the library takes them,
+ *                        then wait until all n have run, counting
+ *                        completions the way a program of that library
+ *                        would (a counter, the library's own wait); elapsed
+ *                        is from before the first push to after the caller
+ *                        saw the last completion.
+ *   PB_NATIVE_ROUNDTRIP  n times: one task, and the caller waiting for it
+ *                        through the library's own completion mechanism
+ *                        (a GAsyncQueue, libuv's after_cb on the loop,
+ *                        oneTBB's task_arena::execute, OpenMP's taskwait,
+ *                        an Asio std::future); times[i] is the i-th round
+ *                        trip in ns, from before handing the task over to
+ *                        after the caller got it back.
+ * A task is job->task(job->ud, i), called exactly once for each i in
+ * [0, n) in one of the library's threads: that call is the task's whole
+ * body (the scenario checks that every i ran). A library whose workers are
+ * other processes (MPI ranks, an interpreter's worker processes) cannot
+ * call it: its loop does what the task stands for itself — `chunk` items
+ * per task, each busy on the monotonic clock for `spin` ns (0: nothing) —
+ * and reports in `completed` how many tasks ran. Before measuring, run
+ * `warmup` round trips of an empty task (threads started and awake).
+ */
+typedef enum pb_native_kind { PB_NATIVE_BURST, PB_NATIVE_ROUNDTRIP } pb_native_kind;
+
+typedef struct pb_native_job {
+    pb_native_kind kind;
+    size_t n;                         /* tasks of the burst, or round trips */
+    size_t warmup;                    /* unmeasured round trips first */
+    void (*task)(void *ud, size_t i); /* the body of task i */
+    void *ud;
+    int64_t spin;                     /* what task i does, for workers that */
+    size_t chunk;                     /* cannot call it: chunk x spin ns */
+    int64_t *times;                   /* ROUNDTRIP: n entries, filled in */
+    int64_t elapsed;                  /* BURST, out: ns */
+    int threads;                      /* out: how many threads (or processes) ran tasks */
+    size_t completed;                 /* out, workers in other processes: tasks run */
+} pb_native_job;
+
 typedef struct pb_backend {
     const char *name;    /* what pb_pool_create() and the harness call it */
     const char *summary; /* one line for `poolbench list` */
@@ -141,7 +190,32 @@ typedef struct pb_backend {
      * JSON object written NUL-terminated into buf; see pb_pool_describe().
      * Returns the length written, or PB_EINVAL when size is too small. */
     int (*describe)(void *state, char *buf, size_t size);
+
+    /* Optional: the library's own loop (see above), for backends over
+     * another library. opts is as for create() (workers resolved, pin
+     * checked; initializer and time limits do not apply). Set the library
+     * up as its programs do with opts->workers threads where the library
+     * can be told (job->threads says how many it really ran), run the job,
+     * and tear everything down before returning: no thread, child or fd of
+     * the job may be left but what the library keeps for the process (as
+     * keeps_threads says). Returns 0, PB_ENOTSUP (a pin the loop cannot
+     * honour, with pb_backend_error() saying why), PB_ENOMEM or another
+     * negative code. NULL: the backend is a pool of its own (thread, fork,
+     * exec), whose native speed is the adapter-free one already. */
+    int (*native)(const pb_pool_opts *opts, pb_native_job *job);
+
+    /* With native: one line for `poolbench list`, what the loop does
+     * ("g_thread_pool_push; round trips through a GAsyncQueue"). */
+    const char *native_summary;
 } pb_backend;
+
+/* Runs backend's native loop (its `native` function) with opts resolved as
+ * pb_pool_create() resolves them (workers 0: one per PU the process may run
+ * on; the pin checked; settings of the backend's own from opts->options and
+ * the name). Returns what native() returned; PB_ENOTSUP when the backend has
+ * none; PB_ENOENT, PB_EINVAL as pb_pool_create(). pb_pool_last_error() says
+ * why on failure. */
+int pb_native_run(const char *backend, const pb_pool_opts *opts, pb_native_job *job);
 
 /* Within create(): copies into buf (NUL-terminated) the value of the backend
  * setting key: the one given, else its declared default_text. Returns 1 with
