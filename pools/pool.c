@@ -404,6 +404,15 @@ int pb_pool_binding(const pb_pool *pool, int worker, char *buf, size_t size)
     return pool->backend->binding(pool->state, worker, buf, size);
 }
 
+int pb_pool_stat(const pb_pool *pool, const char *name, int64_t *value)
+{
+    if (!pool || !name || !value)
+        return PB_EINVAL;
+    if (!pool->backend->stat)
+        return PB_ENOTSUP;
+    return pool->backend->stat(pool->state, name, value);
+}
+
 int pb__pool_submit_future(pb_pool *pool, pb_future *f)
 {
     assert(pb_future_state(f) == PB_PENDING);
@@ -415,6 +424,11 @@ int pb__pool_submit_future(pb_pool *pool, pb_future *f)
 bool pb__pool_waiter_spins(const pb_pool *pool)
 {
     return pool && !pool->backend->waiter_sleeps;
+}
+
+bool pb__pool_cancel_noticed_late(const pb_pool *pool)
+{
+    return pool && pool->backend->cancel_noticed_late;
 }
 
 bool pb__pool_is_shutdown(const pb_pool *pool)

@@ -146,8 +146,9 @@ void pb_pool_opts_init(pb_pool_opts *opts);
 int pb_pool_create(const char *backend, const pb_pool_opts *opts, pb_pool **out);
 
 /* A human-readable explanation of the last pb_pool_create() failure in the
- * calling thread ("" if none). Valid until the next pb_pool_create() in this
- * thread. */
+ * calling thread ("" if none), or of a pb_submit() or pb_map_new() that
+ * returned PB_ENOTSUP (it names what the backend cannot run). Valid until the
+ * next such failure in this thread. */
 const char *pb_pool_last_error(void);
 
 /* The names of every backend (built in, then registered), NULL-terminated.
@@ -178,6 +179,17 @@ const char *pb_pool_backend(const pb_pool *pool);
  * tell). */
 int pb_pool_binding(const pb_pool *pool, int worker, char *buf, size_t size);
 
+/* A figure the backend keeps that the futures API cannot show. Names a
+ * backend may answer:
+ *   "gil_wait_ns"         the nanoseconds the calling thread has waited, in
+ *                         all, for Python's global interpreter lock in its
+ *                         calls into Python pools (py-* backends);
+ *   "switch_interval_ns"  Python's thread switch interval
+ *                         (sys.getswitchinterval()).
+ * Returns 0 with *value set, PB_ENOTSUP (the backend does not keep it) or
+ * PB_EINVAL. */
+int pb_pool_stat(const pb_pool *pool, const char *name, int64_t *value);
+
 /* Stops accepting work. wait: block until every running and queued task has
  * finished. cancel_futures: cancel every future still PENDING before this
  * returns (their callbacks run in this thread). wait=false still lets queued
@@ -194,7 +206,9 @@ void pb_pool_destroy(pb_pool *pool);
  * argument). On success *out is a new reference owned by the caller
  * (pb_future_release() it). Returns 0 or PB_EINVAL (NULL pool/task/out, NULL
  * arg with len > 0), PB_ESHUTDOWN (after shutdown), PB_EBROKEN (the pool is
- * broken: its initializer failed), PB_ENOMEM. */
+ * broken: its initializer failed), PB_ENOTSUP (the backend cannot run this
+ * task, say a Python pool that has no Python twin of it:
+ * pb_pool_last_error() names it), PB_ENOMEM. */
 int pb_submit(pb_pool *pool, const pb_task *task, const void *arg, size_t len,
               pb_future **out);
 
