@@ -2,10 +2,12 @@
  * backends.c — the built-in backends, in the order `poolbench list` shows
  * them. Adding one: its file fills a pb_backend, and one line here.
  *
- * Adapters over other libraries (GLib, libuv) are built as loadable modules
- * (pools/adapters/CMakeLists.txt) and listed in the second table: pool.c
- * loads one the first time its backend is looked up, so a program that never
- * uses it — every exec worker among them — does not load that library.
+ * Adapters over other libraries (GLib, libuv, CPython) are built as loadable
+ * modules (pools/adapters/CMakeLists.txt) and listed in the second table:
+ * pool.c loads one the first time its backend is looked up, so a program
+ * that never uses it — every exec worker among them — does not load that
+ * library. One module may back several names (pb-python.so: py-thread,
+ * py-process, py-mp).
  */
 #include <stddef.h>
 
@@ -27,6 +29,11 @@ pb__module_backend pb__module_backends[] = {
 #endif
 #ifdef PB_HAVE_LIBUV
     {.name = "libuv", .file = "pb-libuv.so", .symbol = "pb__backend_libuv"},
+#endif
+#ifdef PB_HAVE_PYTHON /* one module, three backends */
+    {.name = "py-thread", .file = "pb-python.so", .symbol = "pb__backend_py_thread"},
+    {.name = "py-process", .file = "pb-python.so", .symbol = "pb__backend_py_process"},
+    {.name = "py-mp", .file = "pb-python.so", .symbol = "pb__backend_py_mp"},
 #endif
     {.name = NULL},
 };
