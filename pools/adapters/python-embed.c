@@ -639,7 +639,7 @@ static void pool_dealloc(pbpy_pool *p)
     Py_XDECREF(p->manager);
     if (p->slots)
         munmap(p->slots, p->slots_size);
-    if (p->slots_fd > 0)
+    if (p->slots_fd >= 0)
         close(p->slots_fd);
     free(p->bindings);
     pthread_cond_destroy(&p->idle);

@@ -666,9 +666,18 @@ static int mp_create(const pb_pool_opts *opts, void **state, int *workers)
 #define PBPY_SWITCH_INTERVAL                                                              \
     {"switch_interval", "duration", "5ms",                                                \
      "Python's thread switch interval (sys.setswitchinterval; one per process)"}
-#define PBPY_START_METHOD                                                                 \
-    {"start_method", "fork|forkserver|spawn", "fork",                                     \
-     "how worker processes start (fork is CPython 3.11's default on Linux)"}
+
+static const pb_backend_option thread_options[] = {
+    PBPY_SWITCH_INTERVAL,
+    {NULL, NULL, NULL, NULL},
+};
+
+static const pb_backend_option process_options[] = {
+    {"start_method", "fork|forkserver|spawn", "fork",
+     "how worker processes start (fork is CPython 3.11's default on Linux)"},
+    PBPY_SWITCH_INTERVAL,
+    {NULL, NULL, NULL, NULL},
+};
 
 PB__ADAPTER_EXPORT const pb_backend pb__backend_py_thread = {
     .name = "py-thread",
@@ -687,10 +696,7 @@ PB__ADAPTER_EXPORT const pb_backend pb__backend_py_thread = {
         {"worker_program", "it names the program an exec worker runs"},
         {NULL, NULL},
     },
-    .options = (const pb_backend_option[]){
-        PBPY_SWITCH_INTERVAL,
-        {NULL, NULL, NULL, NULL},
-    },
+    .options = thread_options,
     .stat = py_stat,
     .cancel_noticed_late = true,
 };
@@ -710,11 +716,7 @@ PB__ADAPTER_EXPORT const pb_backend pb__backend_py_process = {
         {"worker_program", "it names the program an exec worker runs"},
         {NULL, NULL},
     },
-    .options = (const pb_backend_option[]){
-        PBPY_START_METHOD,
-        PBPY_SWITCH_INTERVAL,
-        {NULL, NULL, NULL, NULL},
-    },
+    .options = process_options,
     .stat = py_stat,
     .cancel_noticed_late = true,
 };
@@ -734,10 +736,6 @@ PB__ADAPTER_EXPORT const pb_backend pb__backend_py_mp = {
         {"worker_program", "it names the program an exec worker runs"},
         {NULL, NULL},
     },
-    .options = (const pb_backend_option[]){
-        PBPY_START_METHOD,
-        PBPY_SWITCH_INTERVAL,
-        {NULL, NULL, NULL, NULL},
-    },
+    .options = process_options,
     .stat = py_stat,
 };
