@@ -89,7 +89,7 @@ static void run(pb_pool *pool, const char *task, const void *arg, size_t len, ou
     assert_int_equal(pb_future_error(f, 0, &o->err), 0);
     snprintf(o->message, sizeof o->message, "%s", o->err.message);
     o->err.message = o->message;
-    if (o->rc == 0) {
+    if (o->rc == 0 && o->len) {
         assert_true(o->len <= sizeof o->data);
         memcpy(o->data, data, o->len);
     }
