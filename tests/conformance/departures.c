@@ -17,9 +17,9 @@
  *               message can be pinned without the line numbers in it;
  *               backquotes around it are dropped;
  *   limit       empty, or the seconds after which the case is killed when
- *               the departure is a hang ("8 s"), instead of the runner's
- *               longer default, so a documented hang costs little time (a
- *               --timeout above the default 20 s stretches it alike);
+ *               the departure is a hang ("10 s"), instead of the runner's
+ *               longer timeout, so a documented hang costs little time: it
+ *               only has to reach the step it hangs in;
  *   because     why, in words: what the pool does and where the contract
  *               differs. The runner prints it.
  *
