@@ -63,16 +63,19 @@ static int run(pb_sc *sc)
     if ((rc = pbs_warm(sc, pool, 3)))
         goto out;
     for (size_t i = 0; i < n && !pb_sc_stopping(sc); i++) {
-        pb_future *f, *p;
+        pb_future *f, *p = NULL;
         if ((rc = pbs_submit(sc, pool, bad, fault, hang ? 0 : strlen(fault), &f)))
             break;
-        if ((rc = pbs_submit(sc, pool, noop, NULL, 0, &p))) {
+        /* A pool the fault broke may refuse P already: that is the story. */
+        int rs = pb_submit(pool, noop, NULL, 0, &p);
+        if (rs && rs != PB_EBROKEN) {
             pb_future_release(f);
+            rc = pb_sc_fail(sc, rs, "pb_submit(noop) failed: %s", pb_strerror(rs));
             break;
         }
         tried++;
-        int rp = pb_future_result(p, PB_FOREVER, NULL, NULL);
-        int rf = pb_future_result(f, grace, NULL, NULL);
+        int rp = p ? pb_future_result(p, PB_FOREVER, NULL, NULL) : rs;
+        int rf = pb_future_result(f, p ? grace : PB_FOREVER, NULL, NULL);
         pb_error e = {.message = ""};
         if (rf != PB_ETIMEDOUT)
             pb_future_error(f, 0, &e);
@@ -88,19 +91,20 @@ static int run(pb_sc *sc)
                          rp ? pb_strerror(rp) : "succeeded");
             else
                 snprintf(first_wrong, sizeof first_wrong,
-                         "faulty task got %s (signal %d, exit status %d: %s), next task got %s",
+                         "faulty task got %s (signal %d, exit status %d: %s), next task %s %s",
                          pb_strerror(rf), e.signal, e.exit_status, e.message ? e.message : "",
-                         pb_strerror(rp));
+                         p ? "got" : "refused at submit:", pb_strerror(rp));
         }
-        pb_times tf, tp;
+        pb_times tf, tp = {0};
         pb_future_times(f, &tf);
-        pb_future_times(p, &tp);
+        if (p)
+            pb_future_times(p, &tp);
         if (ok && tf.started && tf.completed) /* no recovery to measure in a broken pool */
             pb_samples_add(det, (double)(tf.completed - tf.started));
         if (ok && tf.completed && tp.completed)
             pb_samples_add(rec, (double)(tp.completed - tf.completed));
         pb_future_release(f);
-        pb_future_release(p);
+        pb_future_release(p); /* NULL if it was refused */
         if (!ok)
             break; /* a broken pool, or one that lost a task: no second fault */
     }
