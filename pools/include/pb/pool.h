@@ -7,6 +7,8 @@
  * semantics follow Python's concurrent.futures and multiprocessing.Pool, with
  * the weak spots fixed: a cancelled future counts as done everywhere, a crashed
  * worker fails only the task it was running, an overdue task's worker is killed.
+ * (Python's own pools, run as the py-* backends, keep their weak spots: see
+ * cancel_noticed_late in pb/backend.h.)
  *
  * Conventions
  *   - Functions returning int return 0 (or a count) on success and a negative
@@ -278,7 +280,9 @@ typedef enum { PB_FIRST_COMPLETED, PB_FIRST_EXCEPTION, PB_ALL_COMPLETED } pb_ret
 
 /* Waits until the condition holds or the timeout passes: FIRST_COMPLETED, one
  * done; FIRST_EXCEPTION, one failed (ETASK, EBROKEN, EKILLED; a cancelled one is
- * done but not an exception) or all done; ALL_COMPLETED, all done. Returns the
+ * done but not an exception) or all done; ALL_COMPLETED, all done. (A future of
+ * a backend that notices cancels late, as Python's executors do, counts as
+ * cancelled here only once its pool has noticed: pb/backend.h.) Returns the
  * number of distinct futures done when it returns (never an error on timeout),
  * or PB_EINVAL (NULL fs with n > 0, a NULL entry, bad when or timeout).
  * n = 0 returns 0 at once. Takes no references. */
@@ -287,7 +291,7 @@ int pb_wait(pb_future *const *fs, size_t n, pb_return_when when, int64_t timeout
 typedef struct pb_as_completed pb_as_completed;
 
 /* An iterator over fs in completion order: the ones already done first, each
- * future once however often it appears. It holds its own reference to each
+ * future once however often it appears (a cancel counts as pb_wait says). It holds its own reference to each
  * future until it yields it or is freed. The deadline counts from here.
  * Returns 0, PB_EINVAL or PB_ENOMEM. */
 int pb_as_completed_new(pb_future *const *fs, size_t n, int64_t timeout,
