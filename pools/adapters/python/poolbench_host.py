@@ -51,20 +51,26 @@ import poolbench_twins as twins
 _SYNC = {signal.SIGSEGV, signal.SIGBUS, signal.SIGFPE, signal.SIGILL, signal.SIGTRAP, signal.SIGSYS}
 QUIET = signal.valid_signals() - _SYNC
 
-_start_new_thread = threading._start_new_thread
+def _quietly(start):
+    """start (threading's way to start a thread), with every asynchronous
+    signal blocked around it: the new thread inherits that mask."""
+
+    def start_quietly(*args, **kwargs):
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, QUIET)
+        try:
+            return start(*args, **kwargs)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+    return start_quietly
 
 
-def _start_quietly(function, args, kwargs=None):
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, QUIET)
-    try:
-        if kwargs is None:
-            return _start_new_thread(function, args)
-        return _start_new_thread(function, args, kwargs)
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
-
-
-threading._start_new_thread = _start_quietly
+# threading starts every thread through one private function: 3.13 calls it
+# _start_joinable_thread, earlier versions _start_new_thread.
+for _name in ("_start_joinable_thread", "_start_new_thread"):
+    if hasattr(threading, _name):
+        setattr(threading, _name, _quietly(getattr(threading, _name)))
+        break
 
 
 def _unblock_in_child():
