@@ -414,6 +414,7 @@ static uint32_t take_entries_locked(pb_future *f, pb__entry inl[PB__INLINE_ENTRI
  * memory is notified now). Returns whether entries holds callbacks. */
 static bool waiters_locked(pb_future *f, pb__entry *entries, uint32_t n)
 {
+    assert(locked(f));
     bool hold = cancel_unnoticed(f, atomic_load_explicit(&f->state, memory_order_relaxed));
     bool callbacks = false;
     for (uint32_t i = 0; i < n; i++) {

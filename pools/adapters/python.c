@@ -240,8 +240,6 @@ static int mp_submit(void *state, pb_future *f)
     if (!rc && (!ref || !(fid = PyLong_FromVoidPtr(f))))
         rc = PB_ENOMEM;
     if (!rc) {
-        /* Handed over for good: Pool cannot take a task back (see DESIGN). */
-        pb_future_set_running(f);
         if (chunk) {
             PyObject *pa[3] = {pbpy.run_tracked, fid, twin};
             PyObject *fn = PyObject_Vectorcall(pbpy.partial, pa, 3, NULL);
@@ -261,6 +259,11 @@ static int mp_submit(void *state, pb_future *f)
         if (!res) {
             rc = submit_error(p);
             pbpy_ref_disown(ref);
+        } else {
+            /* Handed over for good: Pool cannot take a task back (see
+             * DESIGN). Nobody else has f yet, so nothing cancelled it; a
+             * result already in (set from PENDING) leaves this a no-op. */
+            pb_future_set_running(f);
         }
         Py_XDECREF(res);
     }
