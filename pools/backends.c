@@ -3,10 +3,11 @@
  * them. Adding one: its file fills a pb_backend, and one line here.
  *
  * Adapters over other libraries (GLib, libuv, oneTBB, OpenMP, Boost.Asio,
- * MPI) are built as loadable modules (pools/adapters/CMakeLists.txt) and
- * listed in the second table: pool.c loads one the first time its backend is
- * looked up, so a program that never uses it — every exec worker among
- * them — does not load that library.
+ * MPI, CPython) are built as loadable modules (pools/adapters/CMakeLists.txt)
+ * and listed in the second table: pool.c loads one the first time its
+ * backend is looked up, so a program that never uses it — every exec worker
+ * among them — does not load that library. One module may back several
+ * names (pb-python.so: py-thread, py-process, py-mp).
  */
 #include <stddef.h>
 
@@ -44,6 +45,11 @@ pb__module_backend pb__module_backends[] = {
      * such a process to the module first thing (mpi-rank.c). */
     {.name = "mpi", .file = "pb-mpi.so", .symbol = "pb__backend_mpi",
      .launch_env = "OMPI_COMM_WORLD_SIZE", .worker_symbol = "pb__mpi_worker_main"},
+#endif
+#ifdef PB_HAVE_PYTHON /* one module, three backends */
+    {.name = "py-thread", .file = "pb-python.so", .symbol = "pb__backend_py_thread"},
+    {.name = "py-process", .file = "pb-python.so", .symbol = "pb__backend_py_process"},
+    {.name = "py-mp", .file = "pb-python.so", .symbol = "pb__backend_py_mp"},
 #endif
     {.name = NULL},
 };

@@ -38,6 +38,10 @@ int pb__future_add_waiter(pb_future *f, pb__waiter *w);
 /* Unregisters w from f if it is still registered (f not yet done). */
 void pb__future_remove_waiter(pb_future *f, pb__waiter *w);
 
+/* Whether pb_wait and as_completed count f as done: done, unless it is a
+ * cancel its backend has not noticed yet (backend.h, cancel_noticed_late). */
+bool pb__future_counts_done(const pb_future *f);
+
 /* The outcome code of a done future: 0, PB_ECANCELED, PB_ETASK, ... */
 int pb__future_code(const pb_future *f);
 
@@ -62,6 +66,9 @@ int pb__pool_submit_future(pb_pool *pool, pb_future *f);
 
 /* Whether waiters on this pool's futures should spin before sleeping. */
 bool pb__pool_waiter_spins(const pb_pool *pool);
+
+/* Whether the pool's backend notices cancels late (backend.h). */
+bool pb__pool_cancel_noticed_late(const pb_pool *pool);
 
 /* Whether the pool has been shut down (for map's PB_ESHUTDOWN). */
 bool pb__pool_is_shutdown(const pb_pool *pool);

@@ -33,6 +33,15 @@
  * with the future's lock held (so a waiter that unregisters under the same
  * lock can be freed as soon as it has done so).
  *
+ * Cancels noticed late. A backend whose own pool tells wait() and
+ * as_completed() about a cancel only when it takes the cancelled future off
+ * its queue (Python's concurrent.futures; backend.h, cancel_noticed_late)
+ * gets the same from pb_wait and as_completed: while such a cancel is not
+ * yet noticed, a delivery puts the waiters back into the entries list
+ * instead of notifying them, pb__future_counts_done() says "not done", and
+ * pb_future_cancel_noticed() notifies them later. Result waiters, callbacks
+ * and the state see the cancel at once, as in Python.
+ *
  * Memory. One allocation per future: the struct followed by the argument
  * bytes. The result is adopted from the worker's outcome without copying
  * (thread backends), or copied once from the bytes a process sent. Results,
@@ -66,6 +75,9 @@ struct pb_future {
     _Atomic int refs;
     pb__lock lock;             /* guards entries and the done transitions */
     bool spin;                 /* waiters spin before sleeping (per backend) */
+
+    bool notice_late;          /* the backend notices cancels late (see DESIGN) */
+    _Atomic bool noticed;      /* ...and has noticed this one's */
 
     pb_pool *pool;             /* for the backend's cancel hint */
     const pb_task *task;
@@ -113,6 +125,8 @@ pb_future *pb__future_new(pb_pool *pool, const pb_task *task, const void *arg, s
     atomic_init(&f->lock, PB__LOCK_INIT);
     f->pool = pool;
     f->spin = pb__pool_waiter_spins(pool);
+    f->notice_late = pb__pool_cancel_noticed_late(pool);
+    atomic_init(&f->noticed, false);
     f->task = task;
     f->slot = NULL;
     f->submitted = pb_now_ns();
@@ -186,6 +200,19 @@ bool pb_future_running(const pb_future *f)
 bool pb_future_cancelled(const pb_future *f)
 {
     return f && pb_future_state(f) == PB_CANCELLED;
+}
+
+/* A cancel that pb_wait and as_completed do not see yet (see DESIGN). */
+static inline bool cancel_unnoticed(const pb_future *f, uint32_t s)
+{
+    return s == PB_CANCELLED && f->notice_late &&
+           !atomic_load_explicit(&f->noticed, memory_order_acquire);
+}
+
+bool pb__future_counts_done(const pb_future *f)
+{
+    uint32_t s = atomic_load_explicit(&f->state, memory_order_acquire);
+    return state_done(s) && !cancel_unnoticed(f, s);
 }
 
 int pb__future_code(const pb_future *f)
@@ -342,7 +369,7 @@ int pb__future_add_waiter(pb_future *f, pb__waiter *w)
 {
     int r = 0;
     pb__lock_acquire(&f->lock);
-    if (!state_done(atomic_load_explicit(&f->state, memory_order_relaxed)))
+    if (!pb__future_counts_done(f))
         r = entries_append(f, NULL, w) == 0 ? 1 : PB_ENOMEM;
     pb__lock_release(&f->lock);
     return r;
@@ -381,6 +408,27 @@ static uint32_t take_entries_locked(pb_future *f, pb__entry inl[PB__INLINE_ENTRI
     return n;
 }
 
+/* Notifies the waiters among entries[0..n), just taken out of f (lock
+ * held), or, while f's cancel is not yet noticed, puts them back into f for
+ * pb_future_cancel_noticed() (a waiter that cannot be put back for want of
+ * memory is notified now). Returns whether entries holds callbacks. */
+static bool waiters_locked(pb_future *f, pb__entry *entries, uint32_t n)
+{
+    assert(locked(f));
+    bool hold = cancel_unnoticed(f, atomic_load_explicit(&f->state, memory_order_relaxed));
+    bool callbacks = false;
+    for (uint32_t i = 0; i < n; i++) {
+        if (entries[i].fn) {
+            callbacks = true;
+            continue;
+        }
+        pb__waiter *w = entries[i].ud;
+        if (!hold || entries_append(f, NULL, w) != 0)
+            w->notify(w, f);
+    }
+    return callbacks;
+}
+
 /* Delivers a done state just stored (the outcome was written before it),
  * with the lock held on entry; releases it. Notifies waiters under the lock
  * (so they may be freed right after they unregister), wakes result sleepers,
@@ -392,13 +440,7 @@ static void deliver_locked(pb_future *f)
     assert(locked(f) && state_done(atomic_load_explicit(&f->state, memory_order_relaxed)));
     pb__entry inl[PB__INLINE_ENTRIES], *entries;
     uint32_t n = take_entries_locked(f, inl, &entries);
-    bool callbacks = false;
-    for (uint32_t i = 0; i < n; i++) {
-        if (!entries[i].fn)
-            ((pb__waiter *)entries[i].ud)->notify(entries[i].ud, f);
-        else
-            callbacks = true;
-    }
+    bool callbacks = waiters_locked(f, entries, n);
     f->delivering = callbacks;
     pb__lock_release(&f->lock);
 
@@ -417,13 +459,36 @@ static void deliver_locked(pb_future *f)
             free(entries);
         pb__lock_acquire(&f->lock);
         n = take_entries_locked(f, inl, &entries);
-        if (n == 0) {
+        if (!waiters_locked(f, entries, n)) { /* waiters of an unnoticed cancel went back */
             f->delivering = false;
             pb__lock_release(&f->lock);
+            if (entries != inl)
+                free(entries);
             return;
         }
         pb__lock_release(&f->lock);
     }
+}
+
+void pb_future_cancel_noticed(pb_future *f)
+{
+    if (!f)
+        return;
+    pb__lock_acquire(&f->lock);
+    if (cancel_unnoticed(f, atomic_load_explicit(&f->state, memory_order_relaxed))) {
+        atomic_store_explicit(&f->noticed, true, memory_order_release);
+        /* Notify and drop the waiters held back; callbacks appended while a
+         * delivery is still running them stay for it. */
+        uint32_t k = 0;
+        for (uint32_t i = 0; i < f->nentries; i++) {
+            if (f->entries[i].fn)
+                f->entries[k++] = f->entries[i];
+            else
+                ((pb__waiter *)f->entries[i].ud)->notify(f->entries[i].ud, f);
+        }
+        f->nentries = k;
+    }
+    pb__lock_release(&f->lock);
 }
 
 /* FINISHED, with the outcome written and the lock held; releases it. */

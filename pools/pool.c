@@ -518,6 +518,15 @@ int pb_pool_describe(const pb_pool *pool, char *buf, size_t size)
     return pool->backend->describe(pool->state, buf, size);
 }
 
+int pb_pool_stat(const pb_pool *pool, const char *name, int64_t *value)
+{
+    if (!pool || !name || !value)
+        return PB_EINVAL;
+    if (!pool->backend->stat)
+        return PB_ENOTSUP;
+    return pool->backend->stat(pool->state, name, value);
+}
+
 int pb__pool_submit_future(pb_pool *pool, pb_future *f)
 {
     assert(pb_future_state(f) == PB_PENDING);
@@ -529,6 +538,11 @@ int pb__pool_submit_future(pb_pool *pool, pb_future *f)
 bool pb__pool_waiter_spins(const pb_pool *pool)
 {
     return pool && !pool->backend->waiter_sleeps;
+}
+
+bool pb__pool_cancel_noticed_late(const pb_pool *pool)
+{
+    return pool && pool->backend->cancel_noticed_late;
 }
 
 bool pb__pool_is_shutdown(const pb_pool *pool)

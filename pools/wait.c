@@ -13,6 +13,9 @@
  * pointers), so counting "distinct futures done" is exact and each future is
  * yielded once.
  *
+ * "Done" here is pb__future_counts_done(): a cancel of a backend that
+ * notices cancels late counts only once noticed (future.c says why).
+ *
  * pb_wait counts done futures and failed ones in atomics: the condition is
  * checked in O(1) per wake-up, whatever n is. as_completed keeps a ready
  * queue sized for every future (each is pushed exactly once), so notifying
@@ -111,7 +114,7 @@ int pb_wait(pb_future *const *fs, size_t n, pb_return_when when, int64_t timeout
     /* A first look without registering: often enough. */
     size_t done = 0, failed = 0;
     for (size_t i = 0; i < m; i++) {
-        if (pb_future_done(d[i])) {
+        if (pb__future_counts_done(d[i])) {
             done++;
             failed += is_exception(pb__future_code(d[i]));
         }
@@ -156,7 +159,7 @@ int pb_wait(pb_future *const *fs, size_t n, pb_return_when when, int64_t timeout
             pb__future_remove_waiter(d[i], &ws.base);
     done = 0;
     for (size_t i = 0; i < m; i++)
-        done += pb_future_done(d[i]);
+        done += pb__future_counts_done(d[i]);
     free(registered);
     free(d);
     return err ? err : (int)(done > INT32_MAX ? INT32_MAX : done);
@@ -306,7 +309,7 @@ int pb_as_completed_new(pb_future *const *fs, size_t n, int64_t timeout, pb_as_c
     }
     /* The ones already done first, in the order given... */
     for (size_t i = 0; i < it->n; i++)
-        if (pb_future_done(it->fs[i]))
+        if (pb__future_counts_done(it->fs[i]))
             ac_push_locked(it, i); /* not yet shared: no lock needed */
     /* ...then the rest in completion order (one that completes between the
      * two passes is found done here and queued now). */

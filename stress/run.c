@@ -254,6 +254,8 @@ static int warm_up_pool(run *r, char *err, size_t errlen)
         pb_future_release(f);
     }
     pb_pool_destroy(pool);
+    if (rc == PB_ENOTSUP) /* the backend cannot run the probe (a Python pool: no twin) */
+        snprintf(err, errlen, "%s", pb_pool_last_error());
     if (rc && !err[0])
         snprintf(err, errlen, "the %s pool's first task failed: %s", w->o.backend,
                  pb_strerror(rc));

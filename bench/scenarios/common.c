@@ -13,6 +13,8 @@ int pbs_submit(pb_sc *sc, pb_pool *pool, const pb_task *task, const void *arg, s
     int rc = pb_submit(pool, task, arg, len, out);
     if (rc) {
         *out = NULL;
+        if (rc == PB_ENOTSUP) /* a task this backend cannot run (a Python pool: no twin) */
+            return pb_sc_skip(sc, "%s", pb_pool_last_error());
         return pb_sc_fail(sc, rc, "pb_submit(%s) failed: %s", pb_task_name(task), pb_strerror(rc));
     }
     return 0;

@@ -18,8 +18,10 @@
 #include "workloads.h"
 
 /* pb_submit of workload `task`; on failure marks the case failed and returns
- * the code. Cheap enough for measured regions (one lookup of the task is
- * done by the caller: pass the pb_task). */
+ * the code, or, when the backend cannot run the task at all (PB_ENOTSUP: a
+ * Python pool without its twin), skipped with the backend's reason, and
+ * returns PB_SC_SKIPPED. Cheap enough for measured regions (one lookup of
+ * the task is done by the caller: pass the pb_task). */
 int pbs_submit(pb_sc *sc, pb_pool *pool, const pb_task *task, const void *arg, size_t len,
                pb_future **out);
 

@@ -227,6 +227,32 @@ static const json_t *find(const json_t *results, const char *backend, const char
     return NULL;
 }
 
+/* Where Python's pools are weak, the case must be recorded as failed with
+ * Python's own story, never as a pass: a crashed worker breaks a
+ * ProcessPoolExecutor and is never reported by multiprocessing.Pool, which
+ * cannot cancel either. Returns whether c is such a case (checked here). */
+static bool python_departure_case(const char *backend, const char *scenario, const json_t *c)
+{
+    if (!strcmp(scenario, "cancel") && !strcmp(backend, "py-mp")) {
+        assert_string_equal(str(c, "outcome"), "failed");
+        assert_non_null(strstr(str(c, "reason"), "could be cancelled"));
+        return true;
+    }
+    if (strcmp(scenario, "faults") ||
+        (strcmp(backend, "py-process") && strcmp(backend, "py-mp")))
+        return false;
+    if (!strcmp(str(json_object_get(c, "params"), "fault"), "hang")) {
+        assert_string_equal(str(c, "outcome"), "skipped"); /* no task_timeout */
+        return true;
+    }
+    const char *says = !strcmp(backend, "py-process") ? "BrokenProcessPool"
+                                                     : "the pool never noticed its worker died";
+    assert_string_equal(str(c, "outcome"), "failed");
+    if (!strstr(str(c, "reason"), says))
+        fail_msg("%s/faults: \"%s\" does not say \"%s\"", backend, str(c, "reason"), says);
+    return true;
+}
+
 static void test_e2e(void **state)
 {
     (void)state;
@@ -234,7 +260,9 @@ static void test_e2e(void **state)
     snprintf(out, sizeof out, "%s/tiny-results.json", tmpdir);
     const char *args[] = {"run", "--suite", PB_HARNESS_TEST_DATA "/tiny.json", "--out", out, NULL};
     outcome o = run_poolbench(args);
-    if (o.status != 0) {
+    /* 1: a check failed, which Python's process pools must (below). */
+    bool python = pb_backend_summary("py-process") != NULL;
+    if (o.status != 0 && !(o.status == 1 && python)) {
         /* cmocka cuts long messages: the output goes to stderr first. */
         fprintf(stderr, "stdout:\n%s\nstderr:\n%s\n", o.out, o.err);
         fail_msg("poolbench run exited %d (its output is above)", o.status);
@@ -254,6 +282,14 @@ static void test_e2e(void **state)
     assert_string_equal(str(run, "kind"), "run");
     assert_int_equal(json_integer_value(json_object_get(run, "repetitions")), 1);
     const json_t *results = json_object_get(doc, "results");
+    size_t ci;
+    const json_t *cc;
+    json_array_foreach(results, ci, cc)
+    {
+        if (!strcmp(str(cc, "outcome"), "failed") &&
+            !python_departure_case(str(cc, "backend"), str(cc, "scenario"), cc))
+            fail_msg("%s/%s failed: %s", str(cc, "backend"), str(cc, "scenario"), str(cc, "reason"));
+    }
 
     const char *scenarios[] = {"submit", "roundtrip", "retrieval", "timeout", "throughput",
                                "granularity", "map", "as_completed", "cancel", "callbacks",
@@ -266,6 +302,8 @@ static void test_e2e(void **state)
             if (!c)
                 fail_msg("no case for %s/%s", *b, scenarios[s]);
             const char *result = str(c, "outcome");
+            if (python_departure_case(*b, scenarios[s], c))
+                continue;
             if (!strcmp(result, "failed"))
                 fail_msg("%s/%s failed: %s", *b, scenarios[s], str(c, "reason"));
             if (!strcmp(result, "skipped")) {

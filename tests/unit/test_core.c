@@ -9,11 +9,13 @@
 #include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -139,6 +141,36 @@ static const pb_backend manual_backend = {
         {"label", "word", NULL, "a word recorded by create"},
         {NULL, NULL, NULL, NULL},
     },
+};
+
+/* The same backend, as a pool whose own futures tell wait() about a cancel
+ * only when it takes them off its queue (Python's concurrent.futures), and
+ * that keeps one figure for pb_pool_stat(). */
+static int manual_stat(void *state, const char *name, int64_t *value)
+{
+    manual *m = state;
+    if (strcmp(name, "queued"))
+        return PB_ENOTSUP;
+    pthread_mutex_lock(&m->lock);
+    *value = (int64_t)m->n;
+    pthread_mutex_unlock(&m->lock);
+    return 0;
+}
+
+static const pb_backend manual_late_backend = {
+    .name = "manual-late",
+    .summary = "driven by the test; notices cancels late",
+    .create = manual_create,
+    .submit = manual_submit,
+    .cancel = manual_cancel,
+    .shutdown = manual_shutdown,
+    .destroy = manual_destroy,
+    .options = (const pb_backend_option[]){
+        {"speed", "slow|fast", "slow", "how the test drives it"},
+        {NULL, NULL, NULL, NULL},
+    },
+    .stat = manual_stat,
+    .cancel_noticed_late = true,
 };
 
 PB_TASK(unit_echo)
@@ -621,6 +653,112 @@ static void test_wait_modes(void **state)
     pb_pool_destroy(p);
 }
 
+typedef struct late_wait {
+    pb_future *f;
+    int rc;
+    atomic_int returned;
+} late_wait;
+
+static void *late_wait_main(void *p)
+{
+    late_wait *w = p;
+    w->rc = pb_wait(&w->f, 1, PB_ALL_COMPLETED, PB_FOREVER);
+    atomic_store(&w->returned, 1);
+    return NULL;
+}
+
+/* A backend that notices cancels late: the cancel is seen at once by the
+ * state, result and callbacks, but pb_wait and as_completed count the future
+ * only once the backend says it noticed. */
+static void test_cancel_noticed_late(void **state)
+{
+    (void)state;
+    pb_pool *p = NULL;
+    assert_int_equal(pb_pool_create("manual-late", NULL, &p), 0);
+    pb_future *fs[3];
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(pb_submit(p, pb_task_find("unit_echo"), NULL, 0, &fs[i]), 0);
+    ncalls = 0;
+    assert_int_equal(pb_future_add_done_callback(fs[0], record_cb, (void *)7), 0);
+    assert_true(pb_future_cancel(fs[0]));
+    assert_int_equal(ncalls, 1);
+    assert_true(pb_future_done(fs[0]));
+    assert_int_equal(pb_future_result(fs[0], PB_FOREVER, NULL, NULL), PB_ECANCELED);
+    assert_int_equal(pb_future_add_done_callback(fs[0], record_cb, (void *)7), 0);
+    assert_int_equal(ncalls, 2); /* at once, as on any done future */
+
+    /* Not counted by pb_wait or as_completed yet. */
+    assert_int_equal(pb_wait(fs, 1, PB_FIRST_COMPLETED, 0), 0);
+    assert_int_equal(pb_wait(fs, 1, PB_ALL_COMPLETED, 1000000), 0);
+    pb_as_completed *it;
+    pb_future *g = NULL;
+    assert_int_equal(pb_as_completed_new(fs, 2, PB_FOREVER, &it), 0);
+
+    /* A waiter blocked on it wakes when the backend notices. */
+    late_wait w = {.f = fs[0], .rc = 12345};
+    atomic_init(&w.returned, 0);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, late_wait_main, &w), 0);
+    struct timespec pause = {0, 20 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+    assert_false(atomic_load(&w.returned));
+    pb_future_cancel_noticed(fs[1]); /* not cancelled: nothing happens */
+    pb_future_cancel_noticed(fs[0]);
+    pthread_join(th, NULL);
+    assert_int_equal(w.rc, 1);
+    assert_int_equal(pb_as_completed_next(it, &g), 0);
+    assert_ptr_equal(g, fs[0]);
+    pb_future_cancel_noticed(fs[0]); /* again: nothing more */
+    assert_int_equal(pb_wait(fs, 1, PB_ALL_COMPLETED, 0), 1);
+
+    /* Finished futures are not held back. */
+    manual_run_all(the_manual);
+    assert_int_equal(pb_as_completed_next(it, &g), 0);
+    assert_ptr_equal(g, fs[1]);
+    assert_int_equal(pb_as_completed_next(it, &g), PB_EOF);
+    pb_as_completed_free(it);
+    assert_int_equal(pb_wait(fs, 3, PB_ALL_COMPLETED, PB_FOREVER), 3);
+
+    /* A cancel noticed before anyone waits counts at once; one never
+     * noticed leaves pb_wait to its timeout. */
+    pb_future *h[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pb_submit(p, pb_task_find("unit_echo"), NULL, 0, &h[i]), 0);
+    assert_true(pb_future_cancel(h[0]));
+    assert_true(pb_future_cancel(h[1]));
+    pb_future_cancel_noticed(h[0]);
+    assert_int_equal(pb_wait(h, 2, PB_FIRST_COMPLETED, PB_FOREVER), 1);
+    assert_int_equal(pb_wait(h, 2, PB_ALL_COMPLETED, 1000000), 1);
+    for (int i = 0; i < 3; i++)
+        pb_future_release(fs[i]);
+    for (int i = 0; i < 2; i++)
+        pb_future_release(h[i]);
+    pb_pool_destroy(p);
+}
+
+static void test_stat(void **state)
+{
+    (void)state;
+    pb_pool *p = NULL;
+    assert_int_equal(pb_pool_create("manual-late", NULL, &p), 0);
+    int64_t v = -1;
+    assert_int_equal(pb_pool_stat(p, "queued", &v), 0);
+    assert_int_equal(v, 0);
+    pb_future *f;
+    assert_int_equal(pb_submit(p, pb_task_find("unit_echo"), NULL, 0, &f), 0);
+    assert_int_equal(pb_pool_stat(p, "queued", &v), 0);
+    assert_int_equal(v, 1);
+    assert_int_equal(pb_pool_stat(p, "gil_wait_ns", &v), PB_ENOTSUP);
+    assert_int_equal(pb_pool_stat(p, NULL, &v), PB_EINVAL);
+    assert_int_equal(pb_pool_stat(p, "queued", NULL), PB_EINVAL);
+    assert_int_equal(pb_pool_stat(NULL, "queued", &v), PB_EINVAL);
+    pb_pool_destroy(p);
+    pb_future_release(f);
+    p = manual_pool(); /* no stat hook */
+    assert_int_equal(pb_pool_stat(p, "queued", &v), PB_ENOTSUP);
+    pb_pool_destroy(p);
+}
+
 static void test_as_completed_order_and_deadline(void **state)
 {
     (void)state;
@@ -739,7 +877,7 @@ static void test_bad_arguments(void **state)
 int main(int argc, char **argv)
 {
     pb_worker_main_if_requested(argc, argv);
-    if (pb_backend_register(&manual_backend))
+    if (pb_backend_register(&manual_backend) || pb_backend_register(&manual_late_backend))
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_registry),
@@ -755,6 +893,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_map_chunks),
         cmocka_unit_test(test_map_timeout_and_free),
         cmocka_unit_test(test_wait_modes),
+        cmocka_unit_test(test_cancel_noticed_late),
+        cmocka_unit_test(test_stat),
         cmocka_unit_test(test_as_completed_order_and_deadline),
         cmocka_unit_test(test_shutdown_cancel_futures),
         cmocka_unit_test(test_bad_arguments),

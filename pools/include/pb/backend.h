@@ -207,6 +207,23 @@ typedef struct pb_backend {
     /* With native: one line for `poolbench list`, what the loop does
      * ("g_thread_pool_push; round trips through a GAsyncQueue"). */
     const char *native_summary;
+
+    /* Optional: a figure this backend keeps, as pb_pool_stat() (pool.h)
+     * names them. Returns 0 with *value, or PB_ENOTSUP for a name it does
+     * not keep. NULL: PB_ENOTSUP for every name. */
+    int (*stat)(void *state, const char *name, int64_t *value);
+
+    /* Optional: true for a pool whose own futures tell wait() and
+     * as_completed() about a cancel only when the pool takes the cancelled
+     * future off its queue, as Python's concurrent.futures does (a future
+     * cancelled while queued counts for them once a worker reaches it; one
+     * cancelled by shutdown(cancel_futures) never does). pb_wait and
+     * pb_as_completed then treat this backend's futures the same way: a
+     * cancelled one counts as done for them only after the backend calls
+     * pb_future_cancel_noticed(). The future's state, result, error and
+     * callbacks see the cancel at once, as in Python. false (default):
+     * a cancelled future is done everywhere at once. */
+    bool cancel_noticed_late;
 } pb_backend;
 
 /* Runs backend's native loop (its `native` function) with opts resolved as
@@ -270,6 +287,11 @@ int pb_future_set_result(pb_future *f, const void *data, size_t len, int64_t sta
  * (copied; NULL means "") as in pb_error. Returns 0 or PB_EINVAL (bad code, or
  * f already done). */
 int pb_future_set_error(pb_future *f, const pb_error *err, int64_t started, int64_t ended);
+
+/* For a backend with cancel_noticed_late: its pool has taken the cancelled
+ * future f off its queue, so pb_wait and as_completed now count f as done.
+ * Does nothing for a future that is not cancelled or already noticed. */
+void pb_future_cancel_noticed(pb_future *f);
 
 /* ---- Running a task in this process ---- */
 

@@ -7,6 +7,8 @@
  * semantics follow Python's concurrent.futures and multiprocessing.Pool, with
  * the weak spots fixed: a cancelled future counts as done everywhere, a crashed
  * worker fails only the task it was running, an overdue task's worker is killed.
+ * (Python's own pools, run as the py-* backends, keep their weak spots: see
+ * cancel_noticed_late in pb/backend.h.)
  *
  * Conventions
  *   - Functions returning int return 0 (or a count) on success and a negative
@@ -147,8 +149,9 @@ void pb_pool_opts_init(pb_pool_opts *opts);
 int pb_pool_create(const char *backend, const pb_pool_opts *opts, pb_pool **out);
 
 /* A human-readable explanation of the last pb_pool_create() failure in the
- * calling thread ("" if none). Valid until the next pb_pool_create() in this
- * thread. */
+ * calling thread ("" if none), or of a pb_submit() or pb_map_new() that
+ * returned PB_ENOTSUP (it names what the backend cannot run). Valid until the
+ * next such failure in this thread. */
 const char *pb_pool_last_error(void);
 
 /* The names of every backend (built in, then registered), NULL-terminated.
@@ -190,6 +193,17 @@ int pb_pool_binding(const pb_pool *pool, int worker, char *buf, size_t size);
  * arguments, or buf too small) or PB_ENOTSUP (the backend says nothing). */
 int pb_pool_describe(const pb_pool *pool, char *buf, size_t size);
 
+/* A figure the backend keeps that the futures API cannot show. Names a
+ * backend may answer:
+ *   "gil_wait_ns"         the nanoseconds the calling thread has waited, in
+ *                         all, for Python's global interpreter lock in its
+ *                         calls into Python pools (py-* backends);
+ *   "switch_interval_ns"  Python's thread switch interval
+ *                         (sys.getswitchinterval()).
+ * Returns 0 with *value set, PB_ENOTSUP (the backend does not keep it) or
+ * PB_EINVAL. */
+int pb_pool_stat(const pb_pool *pool, const char *name, int64_t *value);
+
 /* Stops accepting work. wait: block until every running and queued task has
  * finished. cancel_futures: cancel every future still PENDING before this
  * returns (their callbacks run in this thread). wait=false still lets queued
@@ -206,7 +220,9 @@ void pb_pool_destroy(pb_pool *pool);
  * argument). On success *out is a new reference owned by the caller
  * (pb_future_release() it). Returns 0 or PB_EINVAL (NULL pool/task/out, NULL
  * arg with len > 0), PB_ESHUTDOWN (after shutdown), PB_EBROKEN (the pool is
- * broken: its initializer failed), PB_ENOMEM. */
+ * broken: its initializer failed), PB_ENOTSUP (the backend cannot run this
+ * task, say a Python pool that has no Python twin of it:
+ * pb_pool_last_error() names it), PB_ENOMEM. */
 int pb_submit(pb_pool *pool, const pb_task *task, const void *arg, size_t len,
               pb_future **out);
 
@@ -276,7 +292,9 @@ typedef enum { PB_FIRST_COMPLETED, PB_FIRST_EXCEPTION, PB_ALL_COMPLETED } pb_ret
 
 /* Waits until the condition holds or the timeout passes: FIRST_COMPLETED, one
  * done; FIRST_EXCEPTION, one failed (ETASK, EBROKEN, EKILLED; a cancelled one is
- * done but not an exception) or all done; ALL_COMPLETED, all done. Returns the
+ * done but not an exception) or all done; ALL_COMPLETED, all done. (A future of
+ * a backend that notices cancels late, as Python's executors do, counts as
+ * cancelled here only once its pool has noticed: pb/backend.h.) Returns the
  * number of distinct futures done when it returns (never an error on timeout),
  * or PB_EINVAL (NULL fs with n > 0, a NULL entry, bad when or timeout).
  * n = 0 returns 0 at once. Takes no references. */
@@ -285,7 +303,7 @@ int pb_wait(pb_future *const *fs, size_t n, pb_return_when when, int64_t timeout
 typedef struct pb_as_completed pb_as_completed;
 
 /* An iterator over fs in completion order: the ones already done first, each
- * future once however often it appears. It holds its own reference to each
+ * future once however often it appears (a cancel counts as pb_wait says). It holds its own reference to each
  * future until it yields it or is freed. The deadline counts from here.
  * Returns 0, PB_EINVAL or PB_ENOMEM. */
 int pb_as_completed_new(pb_future *const *fs, size_t n, int64_t timeout,
