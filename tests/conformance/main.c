@@ -690,6 +690,8 @@ int main(int argc, char **argv)
     if (list) {
         for (size_t i = 0; i < n; i++)
             printf("%s\n", chosen[i]->name);
+        free(chosen);
+        free(g_globs);
         return 0;
     }
     if (g_backend == NULL)
@@ -699,6 +701,7 @@ int main(int argc, char **argv)
                 g_backend);
         print_backends(stderr);
         fprintf(stderr, ")\n");
+        free(chosen);
         return 2;
     }
     /* The backend's documented departures: departures/<backend>.md (the
@@ -715,6 +718,7 @@ int main(int argc, char **argv)
     char err[PATH_MAX + 256];
     if (g_departures_path[0] && pbc_departures_load(g_departures_path, err, sizeof err) != 0) {
         fprintf(stderr, "conformance: --departures: %s\n", err);
+        free(chosen);
         return 2;
     }
     /* The Python twins of the suite's tasks, for the py-* backends. */
