@@ -56,34 +56,6 @@ static int make_dirs(const char *path)
     return 0;
 }
 
-/* Whether the folder that will hold path exists and is writable. */
-static int check_out_dir(const char *path, char *err, size_t errlen)
-{
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (!slash)
-        snprintf(dir, sizeof dir, ".");
-    else if (slash == dir)
-        dir[1] = '\0';
-    else
-        *slash = '\0';
-    struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        snprintf(err, errlen, "--out %.400s: folder '%.400s' does not exist", path, dir);
-        return -1;
-    }
-    if (access(dir, W_OK) != 0) {
-        snprintf(err, errlen, "--out %.400s: folder '%.400s' is not writable", path, dir);
-        return -1;
-    }
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-        snprintf(err, errlen, "--out %.400s: is a folder, not a file", path);
-        return -1;
-    }
-    return 0;
-}
-
 static char *join_command(int argc, char **argv)
 {
     size_t len = strlen("poolbench") + 1;
@@ -159,7 +131,8 @@ static const pbr_option run_options[] = {
     {.name = "warmup", PBR_INT(run_cli, warmup, 0, 1000000), .arg = "N",
      .help = "warm-up repetitions per case, discarded (default: the suite's)"},
     {.name = "out", .key = 'o', PBR_STRING(run_cli, out), .arg = "FILE", .expect = "a file name",
-     .help = "where to write the results (default:\n" PB_RESULTS_DEFAULT_DIR
+     .help = "where to write the results: a new path or a regular file\n"
+             "(- for standard output; default:\n" PB_RESULTS_DEFAULT_DIR
              "/<UTC time>-<suite>.json)"},
     {.name = "quiet", .key = 'q', PBR_FLAG(run_cli, quiet), .help = "no progress on stderr"},
     PBH_LOAD_OPTION(run_cli),
@@ -243,7 +216,13 @@ static int choose_out(run_job *j, const run_cli *cli)
         }
         default_out(j->suite->name, j->out_path, sizeof j->out_path);
     }
-    if (check_out_dir(j->out_path, err, sizeof err)) {
+    /* Never over the suite it runs, a device, or anything but a results
+     * file (results/files.c). */
+    pbr_input suite = {j->suite->path, "the suite file"};
+    char given[PATH_MAX];
+    snprintf(given, sizeof given, "%s", j->out_path);
+    if (pbr_out_check(cli->out ? "--out" : "results file", given, &suite, *j->suite->path ? 1 : 0,
+                      j->out_path, sizeof j->out_path, err, sizeof err)) {
         fprintf(stderr, "poolbench run: %s\n", err);
         return 2;
     }
@@ -297,15 +276,18 @@ static int report(run_job *j, const run_cli *cli, const pbh_outcome *outcome)
     if (!cli->quiet && outcome->interrupted)
         fprintf(stderr, "poolbench run: interrupted; writing the %zu finished cases\n",
                 outcome->cases_written);
-    pbh_print_summary(stdout, j->doc);
+    /* With --out -, standard output is the results file's alone. */
+    bool to_stdout = !strcmp(j->out_path, "-");
+    pbh_print_summary(to_stdout ? stderr : stdout, j->doc);
     fflush(stdout);
     char err[1024];
     if (pbr_write_atomic(j->out_path, j->doc, err, sizeof err) != 0) {
         fprintf(stderr, "poolbench run: %s\n", err);
         return 2;
     }
-    printf("results: %s%s\n", j->out_path,
-           outcome->interrupted ? " (incomplete: interrupted)" : "");
+    if (!to_stdout)
+        printf("results: %s%s\n", j->out_path,
+               outcome->interrupted ? " (incomplete: interrupted)" : "");
     return outcome->interrupted ? 130 : outcome->cases_failed ? 1 : 0;
 }
 

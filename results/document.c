@@ -100,8 +100,24 @@ static int write_all(int fd, const char *p, size_t len)
     return 0;
 }
 
+/* path "-": the document on standard output. */
+static int write_stdout(const json_t *doc, char *err, size_t errlen)
+{
+    int rc = json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(PBR__REAL_PRECISION));
+    if (rc == 0 && (fputc('\n', stdout) == EOF || fflush(stdout) != 0))
+        rc = -1;
+    if (rc) {
+        snprintf(err, errlen, "cannot write the results to standard output: %s",
+                 strerror(errno));
+        return -EIO;
+    }
+    return 0;
+}
+
 int pbr_write_atomic(const char *path, const json_t *doc, char *err, size_t errlen)
 {
+    if (!strcmp(path, "-"))
+        return write_stdout(doc, err, errlen);
     char dir[PATH_MAX], tmp[PATH_MAX];
     const char *slash = strrchr(path, '/');
     const char *base = slash ? slash + 1 : path;
@@ -132,16 +148,14 @@ int pbr_write_atomic(const char *path, const json_t *doc, char *err, size_t errl
     }
 
     int rc = 0;
-    int fd = mkostemp(tmp, O_CLOEXEC);
+    int fd = pbr__temp_open(path, tmp, sizeof tmp);
     if (fd < 0) {
-        rc = -errno;
+        rc = fd;
         snprintf(err, errlen, "%s: cannot create a temporary file in %s: %s", path, dir,
                  strerror(-rc));
         free(text);
         return rc;
     }
-    /* mkstemp creates 0600; a results file is meant to be shared. */
-    (void)fchmod(fd, 0644);
 
     if ((rc = write_all(fd, text, strlen(text))) < 0 || (rc = write_all(fd, "\n", 1)) < 0) {
         snprintf(err, errlen, "%s: cannot write %s: %s", path, tmp, strerror(-rc));
@@ -154,6 +168,8 @@ int pbr_write_atomic(const char *path, const json_t *doc, char *err, size_t errl
         rc = -errno;
         snprintf(err, errlen, "%s: cannot write %s: %s", path, tmp, strerror(-rc));
     }
+    if (rc == 0)
+        rc = pbr__out_replaceable(path, err, errlen);
     if (rc == 0 && rename(tmp, path) < 0) {
         rc = -errno;
         snprintf(err, errlen, "%s: cannot rename %s over it: %s", path, tmp, strerror(-rc));

@@ -71,8 +71,31 @@ typedef struct pbr_run_info {
 json_t *pbr_run_new(const pbr_run_info *info);
 
 /* Writes doc to path atomically: a temporary file in the same folder, fsync,
- * rename. Returns 0, or -errno with a message naming the path in err. */
+ * rename. path "-" is standard output (written, flushed, not atomic). The
+ * new file has mode 0666 less the umask, or the permission bits of the file
+ * it replaces; a target that is no longer a regular file or absent (a
+ * device, a FIFO, a link put there since pbr_out_check) is not replaced.
+ * Returns 0, or -errno with a message naming the path in err. */
 int pbr_write_atomic(const char *path, const json_t *doc, char *err, size_t errlen);
+
+/* An input of a command the results must not overwrite: {path, what it is
+ * for messages ("the suite")}. */
+typedef struct pbr_input {
+    const char *path;
+    const char *what;
+} pbr_input;
+
+/* Whether a results file may be written where `given` says (files.c says
+ * why each rule): "-" (standard output), a new path in an existing folder
+ * where a file can be created, a regular file, or a symbolic link to one
+ * (followed); never a device, FIFO, socket or folder, one of inputs[0..n),
+ * or a file of the running program or its libraries. Call it before
+ * measuring. Returns 0 with the path to hand to pbr_write_atomic in
+ * path[0..pathlen) ("-", given, or the file a link leads to), or -errno
+ * with one line in err starting with `what` ("--out /dev/null: is a
+ * character device, not a results file ..."). */
+int pbr_out_check(const char *what, const char *given, const pbr_input *inputs, size_t ninputs,
+                  char *path, size_t pathlen, char *err, size_t errlen);
 
 /* Reads and checks a results file: valid JSON, schema PBR_SCHEMA, the required
  * fields of FORMAT.md with the right types. Returns the document (caller owns

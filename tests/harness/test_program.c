@@ -160,7 +160,7 @@ static void test_cli(void **state)
         {{"run", "--suite", PB_HARNESS_TEST_DATA "/bad-truncated.json"},
          "bad-truncated.json: not valid JSON at line"},
         {{"run", "--suite", tiny, "--out", "/nonexistent/dir/x.json"}, "folder '/nonexistent/dir' does not exist"},
-        {{"run", "--suite", tiny, "--out", tmpdir}, "is a folder, not a file"},
+        {{"run", "--suite", tiny, "--out", tmpdir}, "is a folder, not a results file"},
         {{"run", "--suite", tiny, "--pin", "", "--out", out}, "--pin: expected none, compact, scatter or a CPU list, got ''"},
         {{"run", "--suite", tiny, "--pin", "0-", "--out", out}, "refuses this pool (--pin '0-'"},
         {{"run", "--suite", tiny, "--pin", "garbage", "--out", out}, "refuses this pool (--pin 'garbage'"},
