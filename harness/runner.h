@@ -44,6 +44,7 @@ typedef struct pbh_case {
     size_t nvalues;
     bool *shown;            /* per parameter: part of the label (a sweep axis) */
     char *label;            /* "timeout timeout=1ms" */
+    int entry;              /* the suite's scenarios[entry] it comes from; -1: none */
 } pbh_case;
 
 /* ---- The plan (plan.c) ---- */
@@ -53,12 +54,19 @@ typedef struct pbh_plan {
     size_t ncases;
 } pbh_plan;
 
+/* At most this many cases in a run: sweeps multiply, and a plan is built
+ * whole before anything runs. */
+#define PBH_PLAN_MAX_CASES 10000
+
 /* Expands the suite's entries into cases. `only` (NULL: all) restricts the
  * run to the named scenarios: entries of the suite with those names, and the
  * scenarios' defaults for names the suite does not list. Unless the suite
  * turns the floor off, the floor cases the selected scenarios are compared
  * with are added (floor.c), plus the clock cost. Returns 0, PB_EINVAL
- * (err: an unknown name in only) or PB_ENOMEM. */
+ * (err: an unknown name in only; sweeps making more than PBH_PLAN_MAX_CASES
+ * cases, counted before any is built; a case the suite asks for twice; a
+ * combination a scenario's check refuses — each naming the file and field)
+ * or PB_ENOMEM. */
 int pbh_plan_build(const pbh_suite *suite, const char *const *only, size_t nonly, pbh_plan *plan,
                    char *err, size_t errlen);
 void pbh_plan_free(pbh_plan *plan);

@@ -2,7 +2,18 @@
  * files.c — the files poolbench reads and writes: many results files at
  * once, as compare, export, history and plot take them (arguments expanded
  * into paths, a folder standing for its *.json files, every file read with
- * pbr_read()), and where a results file may be written.
+ * pbr_read()), how any input file is read (pbr_read_text: whole, capped,
+ * regular files or standard input only), and where a results file may be
+ * written.
+ *
+ * READING
+ *
+ * An input is read whole into memory, so its size is capped (results files
+ * at PBR_RESULTS_MAX_BYTES, suites at 16 MiB): /dev/zero or a file grown
+ * without end gets a message, not every byte of memory. It is opened without
+ * blocking and refused unless it is a regular file, so a FIFO with no writer
+ * (`history FIFO`) does not hang the command, and a device is not read at
+ * all; "-" reads standard input, whatever it is, under the same cap.
  *
  * WHERE A RESULTS FILE MAY BE WRITTEN
  *
@@ -88,6 +99,10 @@ int pbr_paths_expand(const char *const *args, size_t nargs, char ***paths, size_
     int rc = 0;
     for (size_t a = 0; a < nargs && rc == 0; a++) {
         struct stat st;
+        if (!strcmp(args[a], "-")) { /* standard input, read by pbr_read() */
+            rc = push(&v, &n, &cap, strdup(args[a]));
+            continue;
+        }
         if (stat(args[a], &st) < 0) {
             rc = -errno;
             snprintf(err, errlen, "%s: %s", args[a], strerror(errno));
@@ -168,6 +183,94 @@ void pbr_docs_free(json_t **docs, size_t n)
     for (size_t i = 0; i < n; i++)
         json_decref(docs[i]);
     free(docs);
+}
+
+/* ------------------------------------------------------------------------
+ * Reading an input whole
+ * ------------------------------------------------------------------------ */
+
+static const char *file_kind(mode_t m);
+
+int pbr_read_text(const char *path, size_t cap, const char *what, char **text, size_t *len,
+                  char *err, size_t errlen)
+{
+    *text = NULL;
+    *len = 0;
+    bool from_stdin = !strcmp(path, "-");
+    const char *name = from_stdin ? "standard input" : path;
+    int fd = STDIN_FILENO;
+    if (!from_stdin) {
+        /* O_NONBLOCK: opening a FIFO must not wait for a writer. */
+        fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+        if (fd < 0) {
+            int e = errno;
+            snprintf(err, errlen, "%s: cannot open: %s", path, strerror(e));
+            return -e;
+        }
+        struct stat st;
+        if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+            int e = errno;
+            if (S_ISDIR(st.st_mode))
+                snprintf(err, errlen, "%s: is a folder, not a %s", path, what);
+            else if (e)
+                snprintf(err, errlen, "%s: cannot read: %s", path, strerror(e));
+            else
+                snprintf(err, errlen, "%s: is %s, not a %s (give a regular file, or - for "
+                         "standard input)", path, file_kind(st.st_mode), what);
+            close(fd);
+            return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+        }
+        if ((uint64_t)st.st_size > cap) {
+            snprintf(err, errlen, "%s: too large for a %s (%lld bytes; at most %zu MiB)", path,
+                     what, (long long)st.st_size, cap >> 20);
+            close(fd);
+            return -EFBIG;
+        }
+        (void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    }
+
+    size_t size = 0, room = 1 << 16;
+    char *buf = malloc(room + 1);
+    int rc = buf ? 0 : -ENOMEM;
+    while (rc == 0) {
+        if (size == room) {
+            if (room > cap) { /* a stream (or a file still growing) past the cap */
+                snprintf(err, errlen, "%s: too large for a %s (more than %zu MiB)", name, what,
+                         cap >> 20);
+                rc = -EFBIG;
+                break;
+            }
+            size_t grown = room * 2 > cap + 1 ? cap + 1 : room * 2;
+            char *nb = realloc(buf, grown + 1);
+            if (!nb) {
+                rc = -ENOMEM;
+                break;
+            }
+            buf = nb;
+            room = grown;
+        }
+        ssize_t r = read(fd, buf + size, room - size);
+        if (r > 0)
+            size += (size_t)r;
+        else if (r == 0)
+            break;
+        else if (errno != EINTR) {
+            rc = -errno;
+            snprintf(err, errlen, "%s: cannot read: %s", name, strerror(errno));
+        }
+    }
+    if (!from_stdin)
+        close(fd);
+    if (rc == -ENOMEM)
+        snprintf(err, errlen, "%s: out of memory reading it", name);
+    if (rc < 0) {
+        free(buf);
+        return rc;
+    }
+    buf[size] = '\0';
+    *text = buf;
+    *len = size;
+    return 0;
 }
 
 /* ------------------------------------------------------------------------
@@ -355,7 +458,8 @@ int pbr_out_check(const char *what, const char *given, const pbr_input *inputs, 
     if (exists) {
         for (size_t i = 0; i < ninputs; i++) {
             struct stat ist;
-            if (inputs[i].path && stat(inputs[i].path, &ist) == 0 && ist.st_dev == st.st_dev &&
+            if (inputs[i].path && strcmp(inputs[i].path, "-") && stat(inputs[i].path, &ist) == 0 &&
+                ist.st_dev == st.st_dev &&
                 ist.st_ino == st.st_ino) {
                 snprintf(err, errlen, "%s %s: is %s (%s); the results would overwrite it", what,
                          given, inputs[i].what, inputs[i].path);

@@ -97,11 +97,28 @@ typedef struct pbr_input {
 int pbr_out_check(const char *what, const char *given, const pbr_input *inputs, size_t ninputs,
                   char *path, size_t pathlen, char *err, size_t errlen);
 
+/* The largest results file poolbench reads (a run of thousands of cases
+ * stays far below it). */
+#define PBR_RESULTS_MAX_BYTES ((size_t)256 << 20)
+
+/* Reads a whole input file into *text (NUL-terminated, *len bytes without
+ * the NUL; free() it). path "-" is standard input. Anything but a regular
+ * file (a FIFO, a device, a folder) is refused without blocking or reading
+ * it, and so is more than cap bytes. Returns 0, or -errno with one line in
+ * err naming the file, and `what` it should have been ("results file"):
+ * "runs/x: is a FIFO, not a results file (...)", "...: too large for a
+ * results file (... at most 256 MiB)". */
+int pbr_read_text(const char *path, size_t cap, const char *what, char **text, size_t *len,
+                  char *err, size_t errlen);
+
 /* Reads and checks a results file: valid JSON, schema PBR_SCHEMA, the required
  * fields of FORMAT.md with the right types. Returns the document (caller owns
  * it) or NULL with one line in err naming the file and what is wrong
  * ("results/a.json: not a poolbench results file (schema 'x/2', expected
- * 'poolbench-results/1')", "...: truncated JSON at line 40", ...). */
+ * 'poolbench-results/1')", "...: truncated JSON at line 40", ...). path "-"
+ * is standard input; the file is read with pbr_read_text() (so capped at
+ * PBR_RESULTS_MAX_BYTES); a key twice in one object, or two cases with the
+ * same backend, scenario and parameters, make it invalid. */
 json_t *pbr_read(const char *path, char *err, size_t errlen);
 
 /* A string member of obj, or dflt when it is absent or not a string. */
@@ -144,8 +161,8 @@ void pbr_format_value(char *buf, size_t len, const char *unit, double v, pbr_for
  * Many files: history, compare, plots
  * ------------------------------------------------------------------------ */
 
-/* Expands command-line arguments into results file paths: a file is taken
- * as is, a folder contributes its *.json files (not recursing) in name
+/* Expands command-line arguments into results file paths: a file (and "-",
+ * standard input) is taken as is, a folder contributes its *.json files (not recursing) in name
  * order. Returns 0 with *paths a NULL-terminated array of *npaths strings
  * (free with pbr_paths_free), or -errno with one line in err naming the
  * argument ("runs/: cannot open folder: ...", "runs/: no .json file in this
