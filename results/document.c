@@ -658,8 +658,9 @@ json_t *pbr_read(const char *path, char *err, size_t errlen)
     size_t len;
     if (pbr_read_text(path, PBR_RESULTS_MAX_BYTES, "results file", &buf, &len, err, errlen) < 0)
         return NULL;
-    if (!strcmp(path, "-"))
-        path = "standard input";
+    char shown[PATH_MAX]; /* the name for messages */
+    pbr_escape(shown, sizeof shown, strcmp(path, "-") ? path : "standard input");
+    path = shown;
     size_t start = 0;
     while (start < len && buf[start] && strchr(" \t\r\n", buf[start]))
         start++;
@@ -823,6 +824,20 @@ static char *value_text(const json_t *v)
     }
 }
 
+/* s, or (freeing s) an escaped copy when it holds a control character: a
+ * label is for people (pbr_escape). NULL on ENOMEM. */
+static char *escaped_new(char *s)
+{
+    size_t need = pbr_escape(NULL, 0, s);
+    if (need == strlen(s))
+        return s;
+    char *e = malloc(need + 1);
+    if (e)
+        pbr_escape(e, need + 1, s);
+    free(s);
+    return e;
+}
+
 char *pbr_case_label(const json_t *c)
 {
     const char *backend = json_string_value(json_object_get(c, "backend"));
@@ -838,7 +853,7 @@ char *pbr_case_label(const json_t *c)
 
     size_t n = json_is_object(params) ? json_object_size(params) : 0;
     if (n == 0)
-        return s;
+        return escaped_new(s);
     const char **keys = malloc(n * sizeof *keys);
     if (!keys) {
         free(s);
@@ -860,7 +875,7 @@ char *pbr_case_label(const json_t *c)
         }
     }
     free(keys);
-    return s;
+    return escaped_new(s);
 }
 
 const char *pbr_json_str(const json_t *obj, const char *key, const char *dflt)

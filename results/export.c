@@ -238,7 +238,7 @@ static int export_googlebench(FILE *out, const json_t *doc, const xopts *o, size
     json_t *gb = json_pack("{s:o,s:o}", "context", ctx, "benchmarks", benchmarks);
     if (!gb)
         return -ENOMEM;
-    int rc = *count ? json_dumpf(gb, out, JSON_INDENT(2) | JSON_REAL_PRECISION(15)) : 0;
+    int rc = *count ? pbr_json_print(gb, out, JSON_INDENT(2) | JSON_REAL_PRECISION(15)) : 0;
     if (*count)
         fputc('\n', out);
     json_decref(gb);
@@ -287,17 +287,19 @@ static int export_custom(FILE *out, const json_t *doc, const xopts *o, size_t *c
             (*count)++;
         }
     }
-    int rc = *count ? json_dumpf(arr, out, JSON_INDENT(2) | JSON_REAL_PRECISION(15)) : 0;
+    int rc = *count ? pbr_json_print(arr, out, JSON_INDENT(2) | JSON_REAL_PRECISION(15)) : 0;
     if (*count)
         fputc('\n', out);
     json_decref(arr);
     return rc < 0 ? -EIO : 0;
 }
 
-/* A CSV field: quoted when it holds a comma, quote or line break (RFC 4180). */
+/* A CSV field: control characters escaped as everywhere (pbr_escape; so no
+ * line break is left), quoted when it holds a comma or a quote (RFC 4180). */
 static void csv_field(FILE *out, const char *s)
 {
-    if (!strpbrk(s, ",\"\r\n")) {
+    s = pbr_printable(s);
+    if (!strpbrk(s, ",\"")) {
         fputs(s, out);
         return;
     }

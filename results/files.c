@@ -105,7 +105,7 @@ int pbr_paths_expand(const char *const *args, size_t nargs, char ***paths, size_
         }
         if (stat(args[a], &st) < 0) {
             rc = -errno;
-            snprintf(err, errlen, "%s: %s", args[a], strerror(errno));
+            snprintf(err, errlen, "%s: %s", pbr_printable(args[a]), strerror(errno));
             break;
         }
         if (!S_ISDIR(st.st_mode)) {
@@ -115,7 +115,8 @@ int pbr_paths_expand(const char *const *args, size_t nargs, char ***paths, size_
         DIR *d = opendir(args[a]);
         if (!d) {
             rc = -errno;
-            snprintf(err, errlen, "%s: cannot open folder: %s", args[a], strerror(errno));
+            snprintf(err, errlen, "%s: cannot open folder: %s", pbr_printable(args[a]),
+                     strerror(errno));
             break;
         }
         size_t first = n;
@@ -135,7 +136,7 @@ int pbr_paths_expand(const char *const *args, size_t nargs, char ***paths, size_
         closedir(d);
         if (rc == 0 && n == first) {
             rc = -ENOENT;
-            snprintf(err, errlen, "%s: no .json file in this folder", args[a]);
+            snprintf(err, errlen, "%s: no .json file in this folder", pbr_printable(args[a]));
         }
         if (rc == 0)
             qsort(v + first, n - first, sizeof *v, cmp_str);
@@ -197,31 +198,31 @@ int pbr_read_text(const char *path, size_t cap, const char *what, char **text, s
     *text = NULL;
     *len = 0;
     bool from_stdin = !strcmp(path, "-");
-    const char *name = from_stdin ? "standard input" : path;
+    const char *name = from_stdin ? "standard input" : pbr_printable(path);
     int fd = STDIN_FILENO;
     if (!from_stdin) {
         /* O_NONBLOCK: opening a FIFO must not wait for a writer. */
         fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
         if (fd < 0) {
             int e = errno;
-            snprintf(err, errlen, "%s: cannot open: %s", path, strerror(e));
+            snprintf(err, errlen, "%s: cannot open: %s", name, strerror(e));
             return -e;
         }
         struct stat st;
         if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
             int e = errno;
             if (S_ISDIR(st.st_mode))
-                snprintf(err, errlen, "%s: is a folder, not a %s", path, what);
+                snprintf(err, errlen, "%s: is a folder, not a %s", name, what);
             else if (e)
-                snprintf(err, errlen, "%s: cannot read: %s", path, strerror(e));
+                snprintf(err, errlen, "%s: cannot read: %s", name, strerror(e));
             else
                 snprintf(err, errlen, "%s: is %s, not a %s (give a regular file, or - for "
-                         "standard input)", path, file_kind(st.st_mode), what);
+                         "standard input)", name, file_kind(st.st_mode), what);
             close(fd);
             return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
         }
         if ((uint64_t)st.st_size > cap) {
-            snprintf(err, errlen, "%s: too large for a %s (%lld bytes; at most %zu MiB)", path,
+            snprintf(err, errlen, "%s: too large for a %s (%lld bytes; at most %zu MiB)", name,
                      what, (long long)st.st_size, cap >> 20);
             close(fd);
             return -EFBIG;
@@ -391,6 +392,7 @@ static int match_loaded(struct dl_phdr_info *info, size_t size, void *ud)
 int pbr_out_check(const char *what, const char *given, const pbr_input *inputs, size_t ninputs,
                   char *path, size_t pathlen, char *err, size_t errlen)
 {
+    const char *name = pbr_printable(given); /* for messages */
     if (!strcmp(given, "-")) {
         if (fcntl(STDOUT_FILENO, F_GETFL) < 0) {
             snprintf(err, errlen, "%s -: standard output is closed", what);
@@ -404,7 +406,7 @@ int pbr_out_check(const char *what, const char *given, const pbr_input *inputs, 
         return -EINVAL;
     }
     if (strlen(given) >= pathlen || strlen(given) >= PATH_MAX) {
-        snprintf(err, errlen, "%s %.200s...: path too long", what, given);
+        snprintf(err, errlen, "%s %.200s...: path too long", what, name);
         return -ENAMETOOLONG;
     }
     const char *target = given;
@@ -420,12 +422,12 @@ int pbr_out_check(const char *what, const char *given, const pbr_input *inputs, 
                 snprintf(err, errlen,
                          "%s %s: is a symbolic link to a file that does not exist (or cannot be "
                          "reached); give the file itself",
-                         what, given);
+                         what, name);
                 return -ENOENT;
             }
             if (strlen(resolved) >= pathlen) {
                 snprintf(err, errlen, "%s %.200s: the file it links to has too long a path", what,
-                         given);
+                         name);
                 return -ENAMETOOLONG;
             }
             target = resolved;
@@ -434,23 +436,26 @@ int pbr_out_check(const char *what, const char *given, const pbr_input *inputs, 
             snprintf(err, errlen,
                      "%s %s%s%s: is %s, not a results file (give a regular file or a new path; "
                      "- is standard output)",
-                     what, given, target != given ? " -> " : "", target != given ? target : "",
+                     what, name, target != given ? " -> " : "",
+                     target != given ? pbr_printable(target) : "",
                      file_kind(st.st_mode));
             return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
         }
     } else if (errno != ENOENT) {
-        snprintf(err, errlen, "%s %s: %s", what, given, strerror(errno));
-        return -errno;
+        int e = errno;
+        snprintf(err, errlen, "%s %s: %s", what, name, strerror(e));
+        return -e;
     }
 
     char dir[PATH_MAX];
     if (folder_of(target, dir, sizeof dir) < 0) {
-        snprintf(err, errlen, "%s %.200s: path too long", what, given);
+        snprintf(err, errlen, "%s %.200s: path too long", what, name);
         return -ENAMETOOLONG;
     }
     struct stat dst;
     if (!exists && (stat(dir, &dst) != 0 || !S_ISDIR(dst.st_mode))) {
-        snprintf(err, errlen, "%s %s: folder '%s' does not exist", what, given, dir);
+        snprintf(err, errlen, "%s %s: folder '%s' does not exist", what, name,
+                 pbr_printable(dir));
         return -ENOENT;
     }
 
@@ -462,14 +467,14 @@ int pbr_out_check(const char *what, const char *given, const pbr_input *inputs, 
                 ist.st_dev == st.st_dev &&
                 ist.st_ino == st.st_ino) {
                 snprintf(err, errlen, "%s %s: is %s (%s); the results would overwrite it", what,
-                         given, inputs[i].what, inputs[i].path);
+                         name, inputs[i].what, pbr_printable(inputs[i].path));
                 return -EEXIST;
             }
         }
         loaded_match m = {.dev = st.st_dev, .ino = st.st_ino};
         if (dl_iterate_phdr(match_loaded, &m)) {
             snprintf(err, errlen, "%s %s: is a program or library poolbench is running from (%s)",
-                     what, given, m.name);
+                     what, name, pbr_printable(m.name));
             return -EEXIST;
         }
     }
@@ -479,8 +484,8 @@ int pbr_out_check(const char *what, const char *given, const pbr_input *inputs, 
     char tmp[PATH_MAX];
     int fd = pbr__temp_open(target, tmp, sizeof tmp);
     if (fd < 0) {
-        snprintf(err, errlen, "%s %s: cannot create a file in folder '%s': %s", what, given, dir,
-                 strerror(-fd));
+        snprintf(err, errlen, "%s %s: cannot create a file in folder '%s': %s", what, name,
+                 pbr_printable(dir), strerror(-fd));
         return fd;
     }
     close(fd);

@@ -139,7 +139,8 @@ char *pbr_params_key(const json_t *params);
 const json_t *pbr_find_case(const json_t *doc, const char *backend, const char *scenario,
                             const char *params_key);
 
-/* A short label for a case: "thread/roundtrip payload=8". Caller frees. */
+/* A short label for a case, for people: "thread/roundtrip payload=8", any
+ * control character in it escaped (pbr_escape). Caller frees. */
 char *pbr_case_label(const json_t *result_case);
 
 /* How pbr_format_value() writes a value (format.c explains the choice). */
@@ -156,6 +157,28 @@ typedef enum pbr_format_style {
  * that does not fit. NaN and infinities come out as printf writes them:
  * callers that may hold one decide what to show instead. */
 void pbr_format_value(char *buf, size_t len, const char *unit, double v, pbr_format_style style);
+
+/* Text read from a file, made safe to print (format.c): writes s into
+ * buf[0..len) with every control character — C0 (a newline, an escape that
+ * starts a terminal sequence), DEL, C1 (U+0080..U+009F) — and every byte
+ * that is not UTF-8 written as an escape ("\n", "\t", "\x1b", "\u009b"),
+ * so a name from a results file can neither break a line of a table or a
+ * message nor drive the terminal. Always NUL-terminates when len > 0
+ * (truncating); returns the length the whole escaped text needs. */
+size_t pbr_escape(char *buf, size_t len, const char *s);
+
+/* pbr_escape() for printing in place: s itself when it needs no escape,
+ * else an escaped copy in one of PBR_PRINTABLE_SLOTS buffers of the calling
+ * thread, valid until as many more calls in that thread (so one printf may
+ * hold that many). NULL prints as "". Never NULL (a copy that cannot be
+ * made is "?"). */
+#define PBR_PRINTABLE_SLOTS 8
+const char *pbr_printable(const char *s);
+
+/* json_dumpf() for output a person may read on a terminal: JSON escapes C0
+ * controls itself, and this also writes the C1 ones (U+0080..U+009F, which
+ * some terminals act on) as \u escapes. 0 or -1, as json_dumpf. */
+int pbr_json_print(const json_t *json, FILE *out, size_t flags);
 
 /* ------------------------------------------------------------------------
  * Many files: history, compare, plots
