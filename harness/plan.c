@@ -462,6 +462,35 @@ int pbh_plan_build(const pbh_suite *suite, const char *const *only, size_t nonly
     return rc;
 }
 
+int pbh_plan_check_kept(const pbh_plan *plan, const pbh_suite *suite, int repetitions,
+                        const char *reps_from, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < plan->ncases; i++) {
+        const pbh_case *c = &plan->cases[i];
+        const pb_param *p = c->scenario->kept ? pb_scenario_param(c->scenario, c->scenario->kept)
+                                              : NULL;
+        if (!p)
+            continue;
+        int64_t per = c->values[p - c->scenario->params].num;
+        if (per <= PB_MAX_KEPT_SAMPLES / (repetitions > 0 ? repetitions : 1))
+            continue;
+        const char *file = suite->path && *suite->path ? suite->path : suite->name;
+        char where[PATH_MAX + 64];
+        if (c->entry >= 0)
+            snprintf(where, sizeof where, "%s: scenarios[%d].params.%s", file, c->entry, p->name);
+        else
+            snprintf(where, sizeof where, "%s: scenario '%s', parameter %s", file,
+                     c->scenario->name, p->name);
+        snprintf(err, errlen,
+                 "%s: %lld samples a repetition x %d repetitions (%s) keep %lld per metric of "
+                 "case '%s'; at most %lld (take fewer samples or repetitions)",
+                 where, (long long)per, repetitions, reps_from ? reps_from : "the suite's",
+                 (long long)per * repetitions, c->label, (long long)PB_MAX_KEPT_SAMPLES);
+        return PB_EINVAL;
+    }
+    return 0;
+}
+
 json_t *pbh_case_params_json_new(const pbh_case *c)
 {
     json_t *o = json_object();

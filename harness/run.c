@@ -10,6 +10,12 @@
  * Exit status: 0 every check passed; 1 a check failed or a case failed;
  * 2 bad usage or input (nothing is measured); 130 interrupted (the cases
  * finished so far are written, with run.complete = false).
+ *
+ * Interruption is prompt however long the suite's durations: the first
+ * SIGINT or SIGTERM sets pbh_stop, which scenarios poll between waits, and
+ * interrupts the workloads (bench/workloads.h), so a task asked to spin or
+ * sleep for an hour — in a thread, a forked or an exec'd worker — ends
+ * within a slice and every wait on it returns.
  */
 #include <errno.h>
 #include <limits.h>
@@ -25,6 +31,7 @@
 #include "commands.h"
 #include "runner.h"
 #include "suite.h"
+#include "workloads.h"
 
 #ifndef PB_RESULTS_DEFAULT_DIR
 #define PB_RESULTS_DEFAULT_DIR "results/runs"
@@ -34,6 +41,7 @@ static void on_signal(int sig)
 {
     (void)sig;
     pbh_stop = 1;
+    pb_workloads_interrupt(); /* a task an hour long ends now too */
 }
 
 /* mkdir -p. Returns 0 or -errno. */
@@ -239,11 +247,18 @@ static int measure(run_job *j, const run_cli *cli, const pbr_args *a, pbh_outcom
         return 2;
     }
     const pbh_suite *s = j->suite;
+    int reps = cli->repetitions >= 0 ? cli->repetitions : s->repetitions;
+    char err[1024];
+    if (pbh_plan_check_kept(&j->plan, s, reps, cli->repetitions >= 0 ? "--repetitions" : NULL,
+                            err, sizeof err)) {
+        fprintf(stderr, "poolbench run: %s\n", err);
+        return 2;
+    }
     pbh_config cfg = {
         .backends = (const char *const *)j->backends,
         .nbackends = (size_t)j->nbackends,
         .plan = &j->plan,
-        .repetitions = cli->repetitions >= 0 ? cli->repetitions : s->repetitions,
+        .repetitions = reps,
         .warmup = cli->warmup >= 0 ? cli->warmup : s->warmup,
         .workers = cli->workers >= 0 ? cli->workers : s->workers >= 0 ? s->workers : 0,
         .pin = cli->pin ? cli->pin : s->pin ? s->pin : "none",
@@ -257,9 +272,14 @@ static int measure(run_job *j, const run_cli *cli, const pbr_args *a, pbh_outcom
     sa.sa_flags = SA_RESETHAND | SA_RESTART;
     sigemptyset(&sa.sa_mask);
     pbh_stop = 0;
+    pb_workloads_resume();
+    /* Before any pool: so workers in other processes see the stop flag. */
+    int src = pb_workloads_share_stop();
+    if (src < 0 && !cli->quiet)
+        fprintf(stderr, "poolbench run: note: tasks in worker processes will not see an "
+                        "interruption: %s\n", strerror(-src));
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
-    char err[1024];
     int rc = pbh_execute(&cfg, &j->doc, outcome, err, sizeof err);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);

@@ -71,6 +71,15 @@ int pbh_plan_build(const pbh_suite *suite, const char *const *only, size_t nonly
                    char *err, size_t errlen);
 void pbh_plan_free(pbh_plan *plan);
 
+/* The samples a run would keep: for each case whose scenario says which
+ * parameter counts them (pb_scenario.kept), that value times `repetitions`
+ * must not pass PB_MAX_KEPT_SAMPLES. `reps_from` names where the number of
+ * repetitions came from, for the message ("--repetitions", or NULL: the
+ * suite). Returns 0, or PB_EINVAL with err naming the file, the field and
+ * the limit. */
+int pbh_plan_check_kept(const pbh_plan *plan, const pbh_suite *suite, int repetitions,
+                        const char *reps_from, char *err, size_t errlen);
+
 /* A case's parameters as a new JSON object (numbers and strings). */
 json_t *pbh_case_params_json_new(const pbh_case *c);
 
