@@ -21,16 +21,13 @@ import sys
 import tempfile
 import xml.dom.minidom
 
+from hardening import fail, verdict
+
 PB, DATA = sys.argv[1], sys.argv[2]
-failures = []
 BAD = re.compile(rb"[\x00-\x08\x0b-\x1f\x7f]|\xc2[\x80-\x9f]")
 EVIL_BACKEND = "thr\nead\x1b[31m"
 EVIL_METRIC = "round\x1b]0;owned\x07trip"
 
-
-def fail(msg):
-    failures.append(msg)
-    print("FAIL: " + msg)
 
 
 def clean(name, data, tabs=False):
@@ -130,11 +127,7 @@ def main():
         else:
             print("note: gnuplot not installed; charts not checked")
 
-    if failures:
-        print(f"{len(failures)} failure(s)")
-        return 1
-    print("passed")
-    return 0
+    return verdict()
 
 
 if __name__ == "__main__":

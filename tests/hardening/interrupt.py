@@ -2,7 +2,7 @@
 """A run ends soon after SIGTERM or Ctrl-C, however long the durations its
 suite asks for.
 
-    interrupt.py POOLBENCH
+    interrupt.py POOLBENCH [DATA_DIR]
 
 For each of the thread, fork and exec backends: a `timeout` case with
 T = 1 hour (its task sleeps 8 T) and a `throughput` case whose tasks spin
@@ -21,17 +21,14 @@ import sys
 import tempfile
 import threading
 
+from hardening import fail, verdict
+
 PB = sys.argv[1]
-failures = []
 CASES = {
     "sleep": {"name": "timeout", "params": {"timeout": "3600s", "samples": 2}},
     "spin": {"name": "throughput", "params": {"granularity": "3600s", "tasks": 2}},
 }
 
-
-def fail(msg):
-    failures.append(msg)
-    print("FAIL: " + msg)
 
 
 def one(tmp, backend, what, how):
@@ -90,11 +87,7 @@ def main():
             for what in ("sleep", "spin"):
                 for how in ("SIGTERM", "SIGINT to the group"):
                     one(tmp, backend, what, how)
-    if failures:
-        print(f"{len(failures)} failure(s)")
-        return 1
-    print("passed")
-    return 0
+    return verdict()
 
 
 if __name__ == "__main__":

@@ -19,13 +19,10 @@ import subprocess
 import sys
 import tempfile
 
+from hardening import check_refused, fail, verdict
+
 PB, DATA = sys.argv[1], sys.argv[2]
-failures = []
 
-
-def fail(msg):
-    failures.append(msg)
-    print("FAIL: " + msg)
 
 
 def run(args, env=None, timeout=120):
@@ -40,14 +37,9 @@ def run(args, env=None, timeout=120):
 
 def refused(name, args, says, not_says=None):
     r = run(args)
-    lines = r.stderr.strip().splitlines()
-    if r.returncode != 2 or len(lines) != 1 or says not in r.stderr:
-        fail(f"{name}: exit {r.returncode}, stderr {r.stderr.strip()[:400]!r}; want 2 and one "
-             f"line with {says!r}")
+    check_refused(name, r.returncode, r.stdout, r.stderr, says)
     if not_says and not_says in r.stderr:
         fail(f"{name}: says {not_says!r}: {r.stderr.strip()!r}")
-    if r.stdout:
-        fail(f"{name}: printed before failing: {r.stdout[:200]!r}")
 
 
 def main():
@@ -93,11 +85,7 @@ def main():
         if r.returncode != 2 or "exec worker" not in r.stderr:
             fail(f"fork run with PB_EXEC_WORKER=1: exit {r.returncode}: {r.stderr.strip()!r}")
 
-    if failures:
-        print(f"{len(failures)} failure(s)")
-        return 1
-    print("passed")
-    return 0
+    return verdict()
 
 
 if __name__ == "__main__":

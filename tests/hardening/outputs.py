@@ -2,7 +2,7 @@
 """Where `poolbench run --out` and `stress --out` may write, checked before
 anything is measured.
 
-    outputs.py POOLBENCH
+    outputs.py POOLBENCH [DATA_DIR]
 
 - A device node (root: a scratch one made with mknod, never a real one), a
   FIFO, a socket, a folder, a symbolic link to nothing or to a device, the
@@ -23,17 +23,14 @@ import subprocess
 import sys
 import tempfile
 
+from hardening import check_refused, fail, verdict
+
 PB = sys.argv[1]
-failures = []
 
 SUITE = {"description": "one quick case", "repetitions": 1, "warmup": 0, "floor": False,
          "backends": ["thread"],
          "scenarios": [{"name": "roundtrip", "params": {"samples": 10}}]}
 
-
-def fail(msg):
-    failures.append(msg)
-    print("FAIL: " + msg)
 
 
 def run(args, cwd, umask=None, timeout=120, program=None):
@@ -49,13 +46,7 @@ def refused(name, args, cwd, path, says, program=None):
     and leave path as it was."""
     before = os.lstat(path) if path and os.path.lexists(path) else None
     r = run(args, cwd, program=program)
-    if r.returncode != 2:
-        fail(f"{name}: exit {r.returncode}, want 2; stderr: {r.stderr.strip()[:500]}")
-    lines = r.stderr.strip().splitlines()
-    if len(lines) != 1 or says not in r.stderr:
-        fail(f"{name}: want one line saying {says!r}, got {r.stderr!r}")
-    if r.stdout or "seed" in r.stderr or "repetition" in r.stderr:
-        fail(f"{name}: something ran before the refusal: {r.stdout[:300]!r} {r.stderr[:300]!r}")
+    check_refused(name, r.returncode, r.stdout, r.stderr, says)
     if before is not None:
         after = os.lstat(path)
         if (after.st_mode, after.st_ino, after.st_rdev) != (
@@ -194,11 +185,7 @@ def main():
         except ValueError:
             fail(f"stress --out -: stdout is not JSON: {r.stdout[:300]!r}")
 
-    if failures:
-        print(f"{len(failures)} failure(s)")
-        return 1
-    print("passed")
-    return 0
+    return verdict()
 
 
 if __name__ == "__main__":

@@ -19,14 +19,11 @@ import subprocess
 import sys
 import tempfile
 
+from hardening import check_refused, fail, verdict
+
 PB, DATA = sys.argv[1], sys.argv[2]
 GOOD = os.path.join(DATA, "quick-base.json")
-failures = []
 
-
-def fail(msg):
-    failures.append(msg)
-    print("FAIL: " + msg)
 
 
 def run(args, stdin=subprocess.DEVNULL, timeout=60):
@@ -41,12 +38,7 @@ def refused(name, args, says, stdin=subprocess.DEVNULL):
     if r is None:
         fail(f"{name}: still running after 60 s (a read that blocks or never ends)")
         return
-    err = r.stderr.decode(errors="replace")
-    if r.returncode != 2 or says not in err or len(err.strip().splitlines()) != 1:
-        fail(f"{name}: exit {r.returncode}, stderr {err.strip()[:400]!r}; want 2 and one line "
-             f"with {says!r}")
-    if r.stdout:
-        fail(f"{name}: wrote to stdout before refusing: {r.stdout[:200]!r}")
+    check_refused(name, r.returncode, r.stdout, r.stderr.decode(errors="replace"), says)
 
 
 def main():
@@ -110,11 +102,7 @@ def main():
             refused("export duplicate case (8.0 for 8)", ["export", "--format", "csv", dup_case],
                     f"repeats results[3]")
 
-    if failures:
-        print(f"{len(failures)} failure(s)")
-        return 1
-    print("passed")
-    return 0
+    return verdict()
 
 
 if __name__ == "__main__":

@@ -22,17 +22,13 @@ import subprocess
 import sys
 import tempfile
 
+from hardening import fail, verdict
+
 # The C runtime and the sanitizer runtimes: planting these would break the
 # program before it could tell anything, whatever its RUNPATH.
 SYSTEM = re.compile(r"^(libc|libm|libdl|libpthread|librt|libresolv|libutil|ld-linux.*|"
                     r"libgcc_s|libasan|libubsan|libtsan|liblsan|libstdc\+\+)\.so")
 
-failures = []
-
-
-def fail(msg):
-    failures.append(msg)
-    print("FAIL: " + msg)
 
 
 def is_elf(path):
@@ -125,11 +121,7 @@ def main():
                 fail(f"poolbench {' '.join(args)} exited {r.returncode}: {r.stderr.strip()}")
             elif "unavailable:" in r.stdout:
                 fail(f"poolbench {' '.join(args)}: a module did not load: {r.stdout}")
-    if failures:
-        print(f"{len(failures)} failure(s)")
-        return 1
-    print("passed")
-    return 0
+    return verdict()
 
 
 if __name__ == "__main__":
