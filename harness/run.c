@@ -10,6 +10,12 @@
  * Exit status: 0 every check passed; 1 a check failed or a case failed;
  * 2 bad usage or input (nothing is measured); 130 interrupted (the cases
  * finished so far are written, with run.complete = false).
+ *
+ * Interruption is prompt however long the suite's durations: the first
+ * SIGINT or SIGTERM sets pbh_stop, which scenarios poll between waits, and
+ * interrupts the workloads (bench/workloads.h), so a task asked to spin or
+ * sleep for an hour — in a thread, a forked or an exec'd worker — ends
+ * within a slice and every wait on it returns.
  */
 #include <errno.h>
 #include <limits.h>
@@ -25,15 +31,28 @@
 #include "commands.h"
 #include "runner.h"
 #include "suite.h"
+#include "workloads.h"
 
 #ifndef PB_RESULTS_DEFAULT_DIR
 #define PB_RESULTS_DEFAULT_DIR "results/runs"
 #endif
 
+/* The process the handler below is for. A worker process forked from it
+ * (a pool's, or one a library forks, like multiprocessing's) inherits the
+ * handler until it execs; told to stop (multiprocessing ends its workers
+ * with SIGTERM), it must die as it would by default, not raise the shared
+ * stop flag that every worker of the run reads. */
+static pid_t run_pid;
+
 static void on_signal(int sig)
 {
-    (void)sig;
+    if (getpid() != run_pid) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
+    }
     pbh_stop = 1;
+    pb_workloads_interrupt(); /* a task an hour long ends now too */
 }
 
 /* mkdir -p. Returns 0 or -errno. */
@@ -52,34 +71,6 @@ static int make_dirs(const char *path)
             if (!c)
                 break;
         }
-    }
-    return 0;
-}
-
-/* Whether the folder that will hold path exists and is writable. */
-static int check_out_dir(const char *path, char *err, size_t errlen)
-{
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (!slash)
-        snprintf(dir, sizeof dir, ".");
-    else if (slash == dir)
-        dir[1] = '\0';
-    else
-        *slash = '\0';
-    struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        snprintf(err, errlen, "--out %.400s: folder '%.400s' does not exist", path, dir);
-        return -1;
-    }
-    if (access(dir, W_OK) != 0) {
-        snprintf(err, errlen, "--out %.400s: folder '%.400s' is not writable", path, dir);
-        return -1;
-    }
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-        snprintf(err, errlen, "--out %.400s: is a folder, not a file", path);
-        return -1;
     }
     return 0;
 }
@@ -159,7 +150,8 @@ static const pbr_option run_options[] = {
     {.name = "warmup", PBR_INT(run_cli, warmup, 0, 1000000), .arg = "N",
      .help = "warm-up repetitions per case, discarded (default: the suite's)"},
     {.name = "out", .key = 'o', PBR_STRING(run_cli, out), .arg = "FILE", .expect = "a file name",
-     .help = "where to write the results (default:\n" PB_RESULTS_DEFAULT_DIR
+     .help = "where to write the results: a new path or a regular file\n"
+             "(- for standard output; default:\n" PB_RESULTS_DEFAULT_DIR
              "/<UTC time>-<suite>.json)"},
     {.name = "quiet", .key = 'q', PBR_FLAG(run_cli, quiet), .help = "no progress on stderr"},
     PBH_LOAD_OPTION(run_cli),
@@ -244,7 +236,13 @@ static int choose_out(run_job *j, const run_cli *cli)
         }
         default_out(j->suite->name, j->out_path, sizeof j->out_path);
     }
-    if (check_out_dir(j->out_path, err, sizeof err)) {
+    /* Never over the suite it runs, a device, or anything but a results
+     * file (results/files.c). */
+    pbr_input suite = {j->suite->path, "the suite file"};
+    char given[PATH_MAX];
+    snprintf(given, sizeof given, "%s", j->out_path);
+    if (pbr_out_check(cli->out ? "--out" : "results file", given, &suite, *j->suite->path ? 1 : 0,
+                      j->out_path, sizeof j->out_path, err, sizeof err)) {
         fprintf(stderr, "poolbench run: %s\n", err);
         return 2;
     }
@@ -261,11 +259,18 @@ static int measure(run_job *j, const run_cli *cli, const pbr_args *a, pbh_outcom
         return 2;
     }
     const pbh_suite *s = j->suite;
+    int reps = cli->repetitions >= 0 ? cli->repetitions : s->repetitions;
+    char err[1024];
+    if (pbh_plan_check_kept(&j->plan, s, reps, cli->repetitions >= 0 ? "--repetitions" : NULL,
+                            err, sizeof err)) {
+        fprintf(stderr, "poolbench run: %s\n", err);
+        return 2;
+    }
     pbh_config cfg = {
         .backends = (const char *const *)j->backends,
         .nbackends = (size_t)j->nbackends,
         .plan = &j->plan,
-        .repetitions = cli->repetitions >= 0 ? cli->repetitions : s->repetitions,
+        .repetitions = reps,
         .warmup = cli->warmup >= 0 ? cli->warmup : s->warmup,
         .workers = cli->workers >= 0 ? cli->workers : s->workers >= 0 ? s->workers : 0,
         .pin = cli->pin ? cli->pin : s->pin ? s->pin : "none",
@@ -279,9 +284,15 @@ static int measure(run_job *j, const run_cli *cli, const pbr_args *a, pbh_outcom
     sa.sa_flags = SA_RESETHAND | SA_RESTART;
     sigemptyset(&sa.sa_mask);
     pbh_stop = 0;
+    run_pid = getpid();
+    pb_workloads_resume();
+    /* Before any pool: so workers in other processes see the stop flag. */
+    int src = pb_workloads_share_stop();
+    if (src < 0 && !cli->quiet)
+        fprintf(stderr, "poolbench run: note: tasks in worker processes will not see an "
+                        "interruption: %s\n", strerror(-src));
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
-    char err[1024];
     int rc = pbh_execute(&cfg, &j->doc, outcome, err, sizeof err);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
@@ -298,15 +309,18 @@ static int report(run_job *j, const run_cli *cli, const pbh_outcome *outcome)
     if (!cli->quiet && outcome->interrupted)
         fprintf(stderr, "poolbench run: interrupted; writing the %zu finished cases\n",
                 outcome->cases_written);
-    pbh_print_summary(stdout, j->doc);
+    /* With --out -, standard output is the results file's alone. */
+    bool to_stdout = !strcmp(j->out_path, "-");
+    pbh_print_summary(to_stdout ? stderr : stdout, j->doc);
     fflush(stdout);
     char err[1024];
     if (pbr_write_atomic(j->out_path, j->doc, err, sizeof err) != 0) {
         fprintf(stderr, "poolbench run: %s\n", err);
         return 2;
     }
-    printf("results: %s%s\n", j->out_path,
-           outcome->interrupted ? " (incomplete: interrupted)" : "");
+    if (!to_stdout)
+        printf("results: %s%s\n", j->out_path,
+               outcome->interrupted ? " (incomplete: interrupted)" : "");
     if (!cli->quiet && j->not_here[0]) {
         fflush(stdout);
         fputs(j->not_here, stderr);

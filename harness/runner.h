@@ -44,6 +44,7 @@ typedef struct pbh_case {
     size_t nvalues;
     bool *shown;            /* per parameter: part of the label (a sweep axis) */
     char *label;            /* "timeout timeout=1ms" */
+    int entry;              /* the suite's scenarios[entry] it comes from; -1: none */
 } pbh_case;
 
 /* ---- The plan (plan.c) ---- */
@@ -53,15 +54,31 @@ typedef struct pbh_plan {
     size_t ncases;
 } pbh_plan;
 
+/* At most this many cases in a run: sweeps multiply, and a plan is built
+ * whole before anything runs. */
+#define PBH_PLAN_MAX_CASES 10000
+
 /* Expands the suite's entries into cases. `only` (NULL: all) restricts the
  * run to the named scenarios: entries of the suite with those names, and the
  * scenarios' defaults for names the suite does not list. Unless the suite
  * turns the floor off, the floor cases the selected scenarios are compared
  * with are added (floor.c), plus the clock cost. Returns 0, PB_EINVAL
- * (err: an unknown name in only) or PB_ENOMEM. */
+ * (err: an unknown name in only; sweeps making more than PBH_PLAN_MAX_CASES
+ * cases, counted before any is built; a case the suite asks for twice; a
+ * combination a scenario's check refuses — each naming the file and field)
+ * or PB_ENOMEM. */
 int pbh_plan_build(const pbh_suite *suite, const char *const *only, size_t nonly, pbh_plan *plan,
                    char *err, size_t errlen);
 void pbh_plan_free(pbh_plan *plan);
+
+/* The samples a run would keep: for each case whose scenario says which
+ * parameter counts them (pb_scenario.kept), that value times `repetitions`
+ * must not pass PB_MAX_KEPT_SAMPLES. `reps_from` names where the number of
+ * repetitions came from, for the message ("--repetitions", or NULL: the
+ * suite). Returns 0, or PB_EINVAL with err naming the file, the field and
+ * the limit. */
+int pbh_plan_check_kept(const pbh_plan *plan, const pbh_suite *suite, int repetitions,
+                        const char *reps_from, char *err, size_t errlen);
 
 /* A case's parameters as a new JSON object (numbers and strings). */
 json_t *pbh_case_params_json_new(const pbh_case *c);

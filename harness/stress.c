@@ -5,11 +5,13 @@
  * Prints the seed first, so any run can be replayed; prints each violation
  * as it is found (seed, thread, operation, what was expected); writes the
  * results document (run.kind "stress", one case per backend) when --out is
- * given. Exit status: 0 no violation, 1 a violation (or a backend that could
- * not be stress-tested, or a hang found by the watchdog), 2 bad arguments,
- * 130 interrupted.
+ * given; where it goes is checked before anything runs. Exit status: 0 no
+ * violation, 1 a violation (or a backend that could not be stress-tested, or
+ * a hang found by the watchdog), 2 bad arguments or a report that could not
+ * be written, 130 interrupted.
  */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,7 +130,8 @@ static const pbr_option stress_options[] = {
      .help = "make failing, crashing and hanging tasks X times as frequent\n(default 1; 0.1 to 100)"},
     {.name = "out", .key = 'o', PBR_STRING(stress_cli, out), .arg = "FILE",
      .expect = "a file name",
-     .help = "write the results document (run.kind \"stress\") to FILE"},
+     .help = "write the results document (run.kind \"stress\") to FILE:\n"
+             "a new path or a regular file (- for standard output)"},
     {.name = "tolerance", PBR_INT(stress_cli, tolerance_ms, 1, 3600000), .arg = "MS",
      .help = "how late a wait may return past its deadline or the\n"
              "completion it waited for (default 200, plus 50% of the timeout)"},
@@ -161,8 +164,8 @@ const pbr_command pbh_stress_command = {
         "that callbacks ran once, that waits kept their deadlines, and that no thread,\n"
         "child process, zombie or fd was left and memory came back. A hung operation\n"
         "ends the run with a report of what was waiting (and the stacks, with gdb).",
-    .epilogue = "Exit status: 0 no violation, 1 violations (or a hang), 2 bad arguments,\n"
-                "130 interrupted.",
+    .epilogue = "Exit status: 0 no violation, 1 violations (or a hang), 2 bad arguments (or\n"
+                "the report could not be written), 130 interrupted.",
     .options = stress_options,
     .opts_size = sizeof(stress_cli),
     .defaults = &stress_defaults,
@@ -253,9 +256,19 @@ static int run_stress(const pbr_args *a)
 {
     const stress_cli *cli = a->opts;
     int n = 0;
-    char **names = pbh_choose_backends(CMD, cli->backend, NULL, 0, NULL, 0, &n);
+    /* Backends left out of every one are told of after the run (or not at
+     * all when nothing runs), so that a refusal stays one line. */
+    char later[2048];
+    char **names = pbh_choose_backends(CMD, cli->backend, NULL, 0, later, sizeof later, &n);
     if (!names)
         return 2;
+    /* Where the report goes, checked before anything runs. */
+    char out[PATH_MAX], err[1024];
+    if (cli->out && pbr_out_check("--out", cli->out, NULL, 0, out, sizeof out, err, sizeof err)) {
+        fprintf(stderr, "poolbench " CMD ": %s\n", err);
+        free(names);
+        return 2;
+    }
     uint64_t seed = choose_seed(cli);
     /* The command line, for the report and for replaying. */
     char command[1024];
@@ -267,7 +280,8 @@ static int run_stress(const pbr_args *a)
     clock_gettime(CLOCK_REALTIME, &ts);
     fprintf(stderr, "poolbench stress: seed %llu (replay with --seed %llu)\n",
             (unsigned long long)seed, (unsigned long long)seed);
-    doc_ctx dc = {.doc = NULL, .out = cli->out, .started_unix = ts.tv_sec + ts.tv_nsec / 1e9};
+    doc_ctx dc = {.doc = NULL, .out = cli->out ? out : NULL,
+                  .started_unix = ts.tv_sec + ts.tv_nsec / 1e9};
     if (cli->out && !(dc.doc = document_new(command, cli->workers, &ts))) {
         fprintf(stderr, "poolbench " CMD ": out of memory\n");
         free(names);
@@ -279,13 +293,14 @@ static int run_stress(const pbr_args *a)
     int failed_backends = 0;
     stress_all(names, n, &o, &dc, &violations, &failed_backends);
     free(names);
+    fputs(later, stderr);
 
     int status = verdict(violations, failed_backends, seed);
     if (dc.doc) {
         clock_gettime(CLOCK_REALTIME, &ts);
         double duration = ts.tv_sec + ts.tv_nsec / 1e9 - dc.started_unix;
-        if (write_doc(dc.doc, cli->out, duration, !interrupted) != 0 && status == 0)
-            status = 1;
+        if (write_doc(dc.doc, dc.out, duration, !interrupted) != 0 && status == 0)
+            status = 2;
         json_decref(dc.doc);
     }
     return status;

@@ -108,11 +108,12 @@ void pb__plot_var_num(pb__plot_data *d, const char *name, double v)
 void pb__plot_var_str(pb__plot_data *d, const char *name, const char *v)
 {
     fprintf(d->vars, "%s='", name);
-    for (const char *p = v; *p; p++) {
+    /* Control characters from a file shown as escapes, never as bytes in the
+     * script or the chart (an SVG holding one is not XML). */
+    for (const char *p = pbr_printable(v); *p; p++) {
         if (*p == '\'')
             fputc('\'', d->vars); /* gnuplot: '' inside '...' is one quote */
-        if (*p != '\n' && *p != '\r')
-            fputc(*p, d->vars);
+        fputc(*p, d->vars);
     }
     fputs("'; ", d->vars);
 }
@@ -128,8 +129,8 @@ void pb__plot_put_num(FILE *f, double v)
 void pb__plot_put_str(FILE *f, const char *s)
 {
     fputc('"', f);
-    for (; *s; s++)
-        if (*s != '"' && *s != '\n' && *s != '\r')
+    for (s = pbr_printable(s); *s; s++)
+        if (*s != '"')
             fputc(*s, f);
     fputc('"', f);
 }
@@ -521,7 +522,7 @@ static void put_header_comment(FILE *f, const pb__plot_chart *chart, const pb__p
 {
     fprintf(f, "# poolbench plot: %s — %s\n", chart->name, chart->summary);
     for (size_t i = 0; i < in->ndocs; i++)
-        fprintf(f, "# from %s\n", in->paths[i]);
+        fprintf(f, "# from %s\n", pbr_printable(in->paths[i]));
 }
 
 static void put_subtitle(pb__plot_data *out, const json_t *doc)

@@ -419,7 +419,7 @@ int pb__extract_compare(const pb__plot_chart *chart, const pb__plot_input *in,
     const char *others[PB__PLOT_MAX_SERIES];
     size_t nothers = 0;
     fprintf(f, "# poolbench plot: %s — %s\n# base %s\n# new  %s\n", chart->name, chart->summary,
-            in->paths[0], in->paths[1]);
+            pbr_printable(in->paths[0]), pbr_printable(in->paths[1]));
     fputs("# values in % of the base median; verdict 1 better, -1 worse, 0 intervals overlap\n",
           f);
     fputs("case lt base base_lo base_hi new new_lo new_hi verdict trusted\n", f);

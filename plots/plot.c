@@ -224,7 +224,7 @@ static int draw(plot_state *st, const pb__plot_chart *chart, const pb__plot_inpu
         return rc < 0 ? rc : frc;
     }
     if (rc == PB__PLOT_SKIP) {
-        fprintf(stderr, "poolbench plot: skipped %s: %s\n", chart->name, d.why);
+        fprintf(stderr, "poolbench plot: skipped %s: %s\n", chart->name, pbr_printable(d.why));
         st->skipped++;
         pb__plot_data_free(&d);
         return 0;
@@ -552,7 +552,8 @@ static int draw_all(plot_job *j)
         }
     }
     if (st.drawn == 0 && st.failed == 0)
-        fprintf(stderr, "poolbench plot: no chart could be drawn from %s\n", j->paths[newest]);
+        fprintf(stderr, "poolbench plot: no chart could be drawn from %s\n",
+                pbr_printable(j->paths[newest]));
     return st.failed > 0 || st.drawn == 0 ? 1 : 0;
 }
 

@@ -366,7 +366,7 @@ static int build_report(report *r)
         fprintf(stderr,
                 "poolbench compare: %s and %s have no case in common (same backend, scenario "
                 "and parameters): nothing to compare\n",
-                r->base_path, r->new_path);
+                pbr_printable(r->base_path), pbr_printable(r->new_path));
     else if (r->nrows == 0 && r->nfailing == 0)
         fprintf(stderr,
                 "poolbench compare: no metric of the %zu case%s in common matches --metric "
@@ -455,9 +455,9 @@ static void run_line(FILE *out, const char *tag, const char *path, const json_t 
 {
     const json_t *run = json_object_get(doc, "run");
     const char *q = prefix[0] == '-' ? "`" : ""; /* markdown: the path as code */
-    fprintf(out, "%s%s %s%s%s: %s, revision %s, %.0f repetitions%s\n", prefix, tag, q, path, q,
-            pbr_json_str(run, "started", "?"),
-            pbr_json_str(json_object_get(doc, "environment"), "git_revision", "?"),
+    fprintf(out, "%s%s %s%s%s: %s, revision %s, %.0f repetitions%s\n", prefix, tag, q,
+            pbr_printable(path), q, pbr_printable(pbr_json_str(run, "started", "?")),
+            pbr_printable(pbr_json_str(json_object_get(doc, "environment"), "git_revision", "?")),
             pbr_json_num(run, "repetitions", 0),
             json_is_false(json_object_get(run, "complete")) ? " (incomplete: interrupted run)"
                                                             : "");
@@ -467,8 +467,8 @@ enum { NCOL = 7 };
 
 static void row_cells(const row *w, char cells[NCOL][128], bool markdown)
 {
-    snprintf(cells[0], 128, "%s", w->label);
-    snprintf(cells[1], 128, "%s", w->metric);
+    snprintf(cells[0], 128, "%s", w->label); /* escaped already */
+    pbr_escape(cells[1], 128, w->metric);
     pbr_format_value(cells[2], 128, w->unit, w->base, PBR_FORMAT_TABLE);
     pbr_format_value(cells[3], 128, w->unit, w->now, PBR_FORMAT_TABLE);
     fmt_change(cells[4], 128, w);
@@ -514,11 +514,12 @@ static void print_text_geomeans(FILE *out, const report *r)
                      "metrics; above 1 is worse):\n");
         size_t bw = 0;
         for (size_t k = 0; k < ng; k++)
-            if (strlen(g[k].backend) > bw)
-                bw = strlen(g[k].backend);
+            if (strlen(pbr_printable(g[k].backend)) > bw)
+                bw = strlen(pbr_printable(g[k].backend));
         for (size_t k = 0; k < ng; k++) {
             double gm = exp(g[k].sumlog / (double)g[k].n);
-            fprintf(out, "  %-*s  %.3f  (%+.1f%%, %zu metric%s)\n", (int)bw, g[k].backend, gm,
+            fprintf(out, "  %-*s  %.3f  (%+.1f%%, %zu metric%s)\n", (int)bw,
+                    pbr_printable(g[k].backend), gm,
                     (gm - 1.0) * 100.0, g[k].n, g[k].n == 1 ? "" : "s");
         }
     }
@@ -531,8 +532,9 @@ static void print_text_notes(FILE *out, const report *r)
     if (r->nfailing) {
         fprintf(out, "\nchecks that started failing:\n");
         for (size_t i = 0; i < r->nfailing; i++)
-            fprintf(out, "  %s: %s%s%s\n", r->failing[i].label, r->failing[i].what,
-                    r->failing[i].a[0] ? ": " : "", r->failing[i].a);
+            fprintf(out, "  %s: %s%s%s\n", r->failing[i].label,
+                    pbr_printable(r->failing[i].what), r->failing[i].a[0] ? ": " : "",
+                    pbr_printable(r->failing[i].a));
     }
     const note *lists[2] = {r->only_base, r->only_new};
     size_t counts[2] = {r->nonly_base, r->nonly_new};
@@ -542,13 +544,13 @@ static void print_text_notes(FILE *out, const report *r)
         fprintf(out, "\nonly in %s (not compared):\n", s ? "new" : "base");
         for (size_t i = 0; i < counts[s]; i++)
             fprintf(out, "  %s%s%s\n", lists[s][i].label, lists[s][i].what ? ": " : "",
-                    lists[s][i].what ? lists[s][i].what : "");
+                    pbr_printable(lists[s][i].what));
     }
     if (r->nenv) {
         fprintf(out, "\nwarning: the environments differ, so the comparison may not be fair:\n");
         for (size_t i = 0; i < r->nenv; i++)
-            fprintf(out, "  %s: '%s' (base) vs '%s' (new)\n", r->env[i].what, r->env[i].a,
-                    r->env[i].b);
+            fprintf(out, "  %s: '%s' (base) vs '%s' (new)\n", r->env[i].what,
+                    pbr_printable(r->env[i].a), pbr_printable(r->env[i].b));
     }
 }
 
@@ -579,7 +581,8 @@ static void print_text_result(FILE *out, const report *r)
         char ch[32], p[32];
         fmt_change(ch, sizeof ch, x);
         fmt_p(p, sizeof p, x);
-        fprintf(out, "  %s %s %s (p %s %s)\n", x->label, x->metric, ch, p[0] == '<' ? "<" : "=",
+        fprintf(out, "  %s %s %s (p %s %s)\n", x->label, pbr_printable(x->metric), ch,
+                p[0] == '<' ? "<" : "=",
                 p[0] == '<' ? p + 1 : p);
     }
 }
@@ -652,8 +655,8 @@ static void print_markdown(FILE *out, const report *r)
         fprintf(out, "> **Warning:** the environments differ, so the comparison may not be "
                      "fair:");
         for (size_t i = 0; i < r->nenv; i++)
-            fprintf(out, "%s %s `%s` vs `%s`", i ? ";" : "", r->env[i].what, r->env[i].a,
-                    r->env[i].b);
+            fprintf(out, "%s %s `%s` vs `%s`", i ? ";" : "", r->env[i].what,
+                    pbr_printable(r->env[i].a), pbr_printable(r->env[i].b));
         fprintf(out, ".\n\n");
     }
 
@@ -671,9 +674,9 @@ static void print_markdown(FILE *out, const report *r)
     if (r->nfailing) {
         fprintf(out, "**Checks that started failing**\n\n");
         for (size_t i = 0; i < r->nfailing; i++) {
-            fprintf(out, "- `%s`: %s%s", r->failing[i].label, r->failing[i].what,
+            fprintf(out, "- `%s`: %s%s", r->failing[i].label, pbr_printable(r->failing[i].what),
                     r->failing[i].a[0] ? ": " : "");
-            md_cell(out, r->failing[i].a);
+            md_cell(out, pbr_printable(r->failing[i].a));
             fputc('\n', out);
         }
         fputc('\n', out);
@@ -684,7 +687,7 @@ static void print_markdown(FILE *out, const report *r)
     if (ng) {
         fprintf(out, "**Geometric mean of new/base** (above 1 is worse):");
         for (size_t k = 0; k < ng; k++)
-            fprintf(out, "%s %s %.3f", k ? " ·" : "", g[k].backend,
+            fprintf(out, "%s %s %.3f", k ? " ·" : "", pbr_printable(g[k].backend),
                     exp(g[k].sumlog / (double)g[k].n));
         fprintf(out, "\n\n");
     }
@@ -698,7 +701,7 @@ static void print_markdown(FILE *out, const report *r)
         fprintf(out, "**Only in %s** (not compared):", s ? "new" : "base");
         for (size_t i = 0; i < counts[s]; i++)
             fprintf(out, "%s `%s%s%s`", i ? "," : "", lists[s][i].label,
-                    lists[s][i].what ? ": " : "", lists[s][i].what ? lists[s][i].what : "");
+                    lists[s][i].what ? ": " : "", pbr_printable(lists[s][i].what));
         fprintf(out, "\n\n");
     }
 
@@ -772,7 +775,7 @@ static int print_json(FILE *out, const report *r)
     if (!doc)
         return -ENOMEM;
     /* A report, not data: 15 digits print 0.2 as 0.2. */
-    int rc = json_dumpf(doc, out, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
+    int rc = pbr_json_print(doc, out, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
     json_decref(doc);
     fputc('\n', out);
     return rc;

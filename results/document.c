@@ -13,10 +13,13 @@
  *
  * Reading. Every command that reads results (compare, export, history, plot)
  * goes through pbr_read(), so a bad file gets the same one-line message
- * everywhere: the file's name, then what is wrong — cannot open, empty,
- * truncated JSON (with the line), invalid JSON (line and column), a schema
- * that is not ours or another version of ours, a missing field or a field of
- * the wrong type, named by its JSON path ("results[3].metrics.roundtrip.p50").
+ * everywhere: the file's name, then what is wrong — cannot open, not a
+ * regular file, too large (files.c reads inputs, capped), empty, truncated
+ * JSON (with the line), invalid JSON (line and column; a key twice in one
+ * object is invalid), a schema that is not ours or another version of ours,
+ * a missing field or a field of the wrong type, named by its JSON path
+ * ("results[3].metrics.roundtrip.p50"), or a case twice (the same backend,
+ * scenario and parameters: every reader matches cases by those).
  * The checks follow FORMAT.md and results/schema.json; the JSON Schema is the
  * reference for outside tools, this file the one poolbench itself uses.
  *
@@ -30,6 +33,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,8 +104,24 @@ static int write_all(int fd, const char *p, size_t len)
     return 0;
 }
 
+/* path "-": the document on standard output. */
+static int write_stdout(const json_t *doc, char *err, size_t errlen)
+{
+    int rc = json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(PBR__REAL_PRECISION));
+    if (rc == 0 && (fputc('\n', stdout) == EOF || fflush(stdout) != 0))
+        rc = -1;
+    if (rc) {
+        snprintf(err, errlen, "cannot write the results to standard output: %s",
+                 strerror(errno));
+        return -EIO;
+    }
+    return 0;
+}
+
 int pbr_write_atomic(const char *path, const json_t *doc, char *err, size_t errlen)
 {
+    if (!strcmp(path, "-"))
+        return write_stdout(doc, err, errlen);
     char dir[PATH_MAX], tmp[PATH_MAX];
     const char *slash = strrchr(path, '/');
     const char *base = slash ? slash + 1 : path;
@@ -132,16 +152,14 @@ int pbr_write_atomic(const char *path, const json_t *doc, char *err, size_t errl
     }
 
     int rc = 0;
-    int fd = mkostemp(tmp, O_CLOEXEC);
+    int fd = pbr__temp_open(path, tmp, sizeof tmp);
     if (fd < 0) {
-        rc = -errno;
+        rc = fd;
         snprintf(err, errlen, "%s: cannot create a temporary file in %s: %s", path, dir,
                  strerror(-rc));
         free(text);
         return rc;
     }
-    /* mkstemp creates 0600; a results file is meant to be shared. */
-    (void)fchmod(fd, 0644);
 
     if ((rc = write_all(fd, text, strlen(text))) < 0 || (rc = write_all(fd, "\n", 1)) < 0) {
         snprintf(err, errlen, "%s: cannot write %s: %s", path, tmp, strerror(-rc));
@@ -154,6 +172,8 @@ int pbr_write_atomic(const char *path, const json_t *doc, char *err, size_t errl
         rc = -errno;
         snprintf(err, errlen, "%s: cannot write %s: %s", path, tmp, strerror(-rc));
     }
+    if (rc == 0)
+        rc = pbr__out_replaceable(path, err, errlen);
     if (rc == 0 && rename(tmp, path) < 0) {
         rc = -errno;
         snprintf(err, errlen, "%s: cannot rename %s over it: %s", path, tmp, strerror(-rc));
@@ -515,6 +535,70 @@ static void check_case(vctx *v, const json_t *c, size_t idx)
     }
 }
 
+/* A case's identity, for finding two of them: backend, scenario, params. */
+typedef struct case_key {
+    const char *backend, *scenario; /* borrowed from the document */
+    char *params;                   /* pbr_params_key() */
+    size_t idx;
+} case_key;
+
+static int cmp_case_id(const case_key *x, const case_key *y)
+{
+    int c = strcmp(x->backend, y->backend);
+    if (!c)
+        c = strcmp(x->scenario, y->scenario);
+    return c ? c : strcmp(x->params, y->params);
+}
+
+static int cmp_case_key(const void *a, const void *b)
+{
+    const case_key *x = a, *y = b;
+    int c = cmp_case_id(x, y);
+    return c ? c : (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+/* Every case of results once: compare, history and plot match cases by
+ * backend, scenario and parameters, so a second one would be silently
+ * ignored. Sorted, so a big file costs n log n. Runs after every case was
+ * checked, so the fields are there. */
+static void check_unique_cases(vctx *v, const json_t *results)
+{
+    size_t n = json_array_size(results);
+    if (v->failed || n < 2)
+        return;
+    case_key *keys = calloc(n, sizeof *keys);
+    bool nomem = !keys;
+    for (size_t i = 0; !nomem && i < n; i++) {
+        const json_t *c = json_array_get(results, i);
+        keys[i] = (case_key){json_string_value(json_object_get(c, "backend")),
+                             json_string_value(json_object_get(c, "scenario")),
+                             pbr_params_key(json_object_get(c, "params")), i};
+        nomem = !keys[i].params;
+    }
+    if (nomem) {
+        vfail(v, "out of memory checking that each case is there once");
+    } else {
+        qsort(keys, n, sizeof *keys, cmp_case_key);
+        /* Named: the repeat that comes first in the file, and its original. */
+        size_t first = 0, second = SIZE_MAX;
+        for (size_t i = 1; i < n; i++)
+            if (!cmp_case_id(&keys[i - 1], &keys[i]) && keys[i].idx < second) {
+                first = keys[i - 1].idx;
+                second = keys[i].idx;
+            }
+        if (second != SIZE_MAX) {
+            char *label = pbr_case_label(json_array_get(results, second));
+            vfail(v, "results[%zu] repeats results[%zu] (%s): a file holds each case "
+                     "(backend, scenario, parameters) once",
+                  second, first, label ? label : "the same case");
+            free(label);
+        }
+    }
+    for (size_t i = 0; keys && i < n; i++)
+        free(keys[i].params);
+    free(keys);
+}
+
 int pbr_validate(const json_t *doc, const char *name, char *err, size_t errlen)
 {
     vctx v = {.name = name ? name : "results", .err = err, .errlen = errlen};
@@ -561,56 +645,24 @@ int pbr_validate(const json_t *doc, const char *name, char *err, size_t errlen)
             if (v.failed)
                 break;
         }
+        check_unique_cases(&v, results);
     }
     return v.failed ? -EINVAL : 0;
 }
 
 json_t *pbr_read(const char *path, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "re");
-    if (!f) {
-        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-    struct stat st;
-    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
-        snprintf(err, errlen, "%s: is a folder, not a results file", path);
-        fclose(f);
-        return NULL;
-    }
-
     /* Read it whole: the parser's error position can then be compared with
      * the size to tell a truncated file from a malformed one. */
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        size_t r = fread(buf + len, 1, cap - len, f);
-        len += r;
-        if (len < cap)
-            break;
-        char *nb = realloc(buf, cap * 2);
-        if (!nb) {
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        buf = nb;
-        cap *= 2;
-    }
-    bool rerr = ferror(f);
-    int saved = errno;
-    fclose(f);
-    if (!buf) {
-        snprintf(err, errlen, "%s: out of memory reading it", path);
+    char *buf;
+    size_t len;
+    if (pbr_read_text(path, PBR_RESULTS_MAX_BYTES, "results file", &buf, &len, err, errlen) < 0)
         return NULL;
-    }
-    if (rerr) {
-        snprintf(err, errlen, "%s: cannot read: %s", path, strerror(saved));
-        free(buf);
-        return NULL;
-    }
+    char shown[PATH_MAX]; /* the name for messages */
+    pbr_escape(shown, sizeof shown, strcmp(path, "-") ? path : "standard input");
+    path = shown;
     size_t start = 0;
-    while (start < len && strchr(" \t\r\n", buf[start]))
+    while (start < len && buf[start] && strchr(" \t\r\n", buf[start]))
         start++;
     if (start == len) {
         snprintf(err, errlen, "%s: empty file, not a poolbench results file", path);
@@ -619,7 +671,7 @@ json_t *pbr_read(const char *path, char *err, size_t errlen)
     }
 
     json_error_t je;
-    json_t *doc = json_loadb(buf, len, 0, &je);
+    json_t *doc = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
     free(buf);
     if (!doc) {
         bool at_end = je.position >= 0 && (size_t)je.position >= len &&
@@ -772,6 +824,20 @@ static char *value_text(const json_t *v)
     }
 }
 
+/* s, or (freeing s) an escaped copy when it holds a control character: a
+ * label is for people (pbr_escape). NULL on ENOMEM. */
+static char *escaped_new(char *s)
+{
+    size_t need = pbr_escape(NULL, 0, s);
+    if (need == strlen(s))
+        return s;
+    char *e = malloc(need + 1);
+    if (e)
+        pbr_escape(e, need + 1, s);
+    free(s);
+    return e;
+}
+
 char *pbr_case_label(const json_t *c)
 {
     const char *backend = json_string_value(json_object_get(c, "backend"));
@@ -787,7 +853,7 @@ char *pbr_case_label(const json_t *c)
 
     size_t n = json_is_object(params) ? json_object_size(params) : 0;
     if (n == 0)
-        return s;
+        return escaped_new(s);
     const char **keys = malloc(n * sizeof *keys);
     if (!keys) {
         free(s);
@@ -809,7 +875,7 @@ char *pbr_case_label(const json_t *c)
         }
     }
     free(keys);
-    return s;
+    return escaped_new(s);
 }
 
 const char *pbr_json_str(const json_t *obj, const char *key, const char *dflt)

@@ -29,9 +29,16 @@
  * csv           one row per metric with every statistic, for spreadsheets
  *               and scripts; rows of several files concatenate (the run's
  *               start time and git revision are columns).
+ *
+ * The export is built in memory and written only when it is whole, so a
+ * failure prints its one line and nothing on standard output (no CSV header
+ * without rows). A value the format cannot hold — an aggregate that
+ * overflows, as the stddev of repetitions like [1e300, -1e300] does — is an
+ * error naming the case and the metric, not a malformed or partial file.
  */
 #include <errno.h>
 #include <fnmatch.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,9 +130,10 @@ static json_t *gb_entry_new(const char *run_name, const char *suffix, size_t fam
     return e;
 }
 
-/* Appends a metric's family to benchmarks; 0 (also when skipped), -ENOMEM. */
+/* Appends a metric's family to benchmarks; 0 (also when skipped), -ENOMEM,
+ * or -ERANGE with err naming what cannot be written. */
 static int gb_metric(json_t *benchmarks, size_t family, const json_t *c, const char *mname,
-                     const json_t *m)
+                     const json_t *m, char *err, size_t errlen)
 {
     const char *unit = pbr_json_str(m, "unit", "");
     const char *counter = NULL;
@@ -170,6 +178,21 @@ static int gb_metric(json_t *benchmarks, size_t family, const json_t *c, const c
         rc = -ENOMEM;
     const char *names[] = {"mean", "median", "stddev", "cv"};
     double vals[] = {s.mean, s.p50, s.stddev, s.mean != 0 ? s.stddev / s.mean : 0};
+    /* JSON has no infinity: a value that overflows has no place to go. */
+    for (size_t i = 0; i < nr + 4 && rc == 0; i++) {
+        double x = i < nr ? t[i] : vals[i - nr];
+        if (!isfinite(x)) {
+            char *label = pbr_case_label(c);
+            snprintf(err, errlen,
+                     "%s, metric '%s': the %s%s is not a finite number (the repetitions "
+                     "overflow a double); Google Benchmark JSON cannot hold it",
+                     label ? label : "a case", pbr_printable(mname),
+                     i < nr ? "value of a repetition" : names[i - nr],
+                     i < nr && counter ? " as a time" : "");
+            free(label);
+            rc = -ERANGE;
+        }
+    }
     for (size_t k = 0; k < 4 && rc == 0; k++)
         if (json_array_append_new(benchmarks,
                                   gb_entry_new(run_name, names[k], family, "aggregate", nr, -1,
@@ -203,8 +226,10 @@ static json_t *gb_context_new(const json_t *doc)
         !json_is_false(json_object_get(run, "complete")));
 }
 
-/* Counts exported metrics in *count. Returns 0 or -ENOMEM. */
-static int export_googlebench(FILE *out, const json_t *doc, const xopts *o, size_t *count)
+/* Counts exported metrics in *count. Returns 0, -ENOMEM, or another
+ * negative code with err set. */
+static int export_googlebench(FILE *out, const json_t *doc, const xopts *o, size_t *count,
+                              char *err, size_t errlen)
 {
     json_t *benchmarks = json_array();
     json_t *ctx = gb_context_new(doc);
@@ -224,10 +249,11 @@ static int export_googlebench(FILE *out, const json_t *doc, const xopts *o, size
             if (fnmatch(o->metric, mname, 0))
                 continue;
             size_t before = json_array_size(benchmarks);
-            if (gb_metric(benchmarks, family, c, mname, m) < 0) {
+            int rc = gb_metric(benchmarks, family, c, mname, m, err, errlen);
+            if (rc < 0) {
                 json_decref(benchmarks);
                 json_decref(ctx);
-                return -ENOMEM;
+                return rc;
             }
             if (json_array_size(benchmarks) > before) {
                 family++;
@@ -238,15 +264,17 @@ static int export_googlebench(FILE *out, const json_t *doc, const xopts *o, size
     json_t *gb = json_pack("{s:o,s:o}", "context", ctx, "benchmarks", benchmarks);
     if (!gb)
         return -ENOMEM;
-    int rc = *count ? json_dumpf(gb, out, JSON_INDENT(2) | JSON_REAL_PRECISION(15)) : 0;
+    int rc = *count ? pbr_json_print(gb, out, JSON_INDENT(2) | JSON_REAL_PRECISION(15)) : 0;
     if (*count)
         fputc('\n', out);
     json_decref(gb);
     return rc < 0 ? -EIO : 0;
 }
 
-static int export_custom(FILE *out, const json_t *doc, const xopts *o, size_t *count)
+static int export_custom(FILE *out, const json_t *doc, const xopts *o, size_t *count,
+                         char *err, size_t errlen)
 {
+    (void)err, (void)errlen;
     json_t *arr = json_array();
     if (!arr)
         return -ENOMEM;
@@ -287,17 +315,19 @@ static int export_custom(FILE *out, const json_t *doc, const xopts *o, size_t *c
             (*count)++;
         }
     }
-    int rc = *count ? json_dumpf(arr, out, JSON_INDENT(2) | JSON_REAL_PRECISION(15)) : 0;
+    int rc = *count ? pbr_json_print(arr, out, JSON_INDENT(2) | JSON_REAL_PRECISION(15)) : 0;
     if (*count)
         fputc('\n', out);
     json_decref(arr);
     return rc < 0 ? -EIO : 0;
 }
 
-/* A CSV field: quoted when it holds a comma, quote or line break (RFC 4180). */
+/* A CSV field: control characters escaped as everywhere (pbr_escape; so no
+ * line break is left), quoted when it holds a comma or a quote (RFC 4180). */
 static void csv_field(FILE *out, const char *s)
 {
-    if (!strpbrk(s, ",\"\r\n")) {
+    s = pbr_printable(s);
+    if (!strpbrk(s, ",\"")) {
         fputs(s, out);
         return;
     }
@@ -320,8 +350,10 @@ static void csv_num(FILE *out, const json_t *m, const char *key)
         fprintf(out, "%.15g", json_real_value(v));
 }
 
-static int export_csv(FILE *out, const json_t *doc, const xopts *o, size_t *count)
+static int export_csv(FILE *out, const json_t *doc, const xopts *o, size_t *count, char *err,
+                      size_t errlen)
 {
+    (void)err, (void)errlen;
     static const char *const nums[] = {"n",   "min", "mean", "stddev", "p50",     "p90",
                                        "p99", "p999", "max", "ci_low", "ci_high", "mad",
                                        "outliers"};
@@ -423,7 +455,7 @@ static int run_export(const pbr_args *a)
 {
     xopts o = *(const xopts *)a->opts;
     o.path = a->args[0];
-    int (*fn)(FILE *, const json_t *, const xopts *, size_t *) =
+    int (*fn)(FILE *, const json_t *, const xopts *, size_t *, char *, size_t) =
         !strcmp(o.format, "googlebench")  ? export_googlebench
         : !strcmp(o.format, "bench-custom") ? export_custom
                                             : export_csv;
@@ -434,23 +466,32 @@ static int run_export(const pbr_args *a)
         fprintf(stderr, "poolbench export: %s\n", err);
         return 2;
     }
-    size_t count = 0;
-    int rc = fn(stdout, doc, &o, &count);
+    /* Built whole, then written: a failure leaves standard output empty. */
+    char *text = NULL;
+    size_t len = 0, count = 0;
+    FILE *mem = open_memstream(&text, &len);
+    int rc = mem ? fn(mem, doc, &o, &count, err, sizeof err) : -ENOMEM;
+    if (mem && fclose(mem) != 0 && rc == 0)
+        rc = -ENOMEM;
     json_decref(doc);
+    const char *shown = strcmp(o.path, "-") ? pbr_printable(o.path) : "standard input";
+    int status = 0;
     if (rc == -ENOMEM) {
         fprintf(stderr, "poolbench export: out of memory\n");
-        return 2;
-    }
-    if (rc < 0 || fflush(stdout) != 0) {
-        fprintf(stderr, "poolbench export: cannot write to standard output\n");
-        return 2;
-    }
-    if (count == 0) {
+        status = 2;
+    } else if (rc < 0) {
+        fprintf(stderr, "poolbench export: %s: %s\n", shown, err);
+        status = 2;
+    } else if (count == 0) {
         fprintf(stderr, "poolbench export: %s: no metric to export as %s (--metric '%s'%s%s)\n",
-                o.path, o.format, o.metric,
+                shown, o.format, o.metric,
                 !strcmp(o.format, "bench-custom") ? ", --better " : "",
                 !strcmp(o.format, "bench-custom") ? o.better : "");
-        return 2;
+        status = 2;
+    } else if (fwrite(text, 1, len, stdout) != len || fflush(stdout) != 0) {
+        fprintf(stderr, "poolbench export: cannot write to standard output\n");
+        status = 2;
     }
-    return 0;
+    free(text);
+    return status;
 }

@@ -205,18 +205,18 @@ int pbr_history_series(const json_t *const *docs, size_t ndocs, const char *back
  * poolbench history
  * ------------------------------------------------------------------------ */
 
-/* A field for TSV: tabs and newlines would break the columns. */
+/* A field for TSV: a tab or a newline would break the columns, and any
+ * other control character is escaped as everywhere (pbr_escape). */
 static void tsv_field(FILE *out, const char *s)
 {
-    for (; *s; s++)
-        fputc(*s == '\t' || *s == '\n' || *s == '\r' ? ' ' : *s, out);
+    fputs(pbr_printable(s), out);
 }
 
 static void print_text_series(FILE *out, const pbr_series *s, const pbr_history_point *p,
                               size_t n, char **paths)
 {
-    fprintf(out, "%s: %s (%s, %s is better)\n", s->label, s->metric, s->unit,
-            s->better == PBR_HIGHER ? "higher" : "lower");
+    fprintf(out, "%s: %s (%s, %s is better)\n", s->label, pbr_printable(s->metric),
+            pbr_printable(s->unit), s->better == PBR_HIGHER ? "higher" : "lower");
     enum { NCOL = 7 };
     static const char *const head[NCOL] = {"started", "revision", "p50", "95% CI of the median",
                                            "n",       "change",   "file"};
@@ -228,8 +228,8 @@ static void print_text_series(FILE *out, const pbr_series *s, const pbr_history_
         return;
     for (size_t i = 0; i < n; i++) {
         char lo[40], hi[40];
-        snprintf(cells[i][0], 96, "%s", p[i].started);
-        snprintf(cells[i][1], 96, "%s", p[i].git_revision);
+        pbr_escape(cells[i][0], 96, p[i].started);
+        pbr_escape(cells[i][1], 96, p[i].git_revision);
         pbr_format_value(cells[i][2], 96, s->unit, p[i].p50, PBR_FORMAT_TABLE);
         pbr_format_value(lo, sizeof lo, s->unit, p[i].ci_low, PBR_FORMAT_TABLE);
         pbr_format_value(hi, sizeof hi, s->unit, p[i].ci_high, PBR_FORMAT_TABLE);
@@ -239,7 +239,7 @@ static void print_text_series(FILE *out, const pbr_series *s, const pbr_history_
             cells[i][5][0] = '\0';
         else
             snprintf(cells[i][5], 96, "%+.1f%%", p[i].change_pct);
-        snprintf(cells[i][6], 96, "%s", paths[p[i].doc]);
+        pbr_escape(cells[i][6], 96, paths[p[i].doc]);
         for (int c = 0; c < NCOL; c++)
             if (strlen(cells[i][c]) > w[c])
                 w[c] = strlen(cells[i][c]);
@@ -415,7 +415,7 @@ static int show_series(const history_opts *o, const history_in *in, const pbr_se
 static int print_json_series(json_t *jout)
 {
     json_t *doc = json_pack("{s:o}", "series", jout);
-    int rc = doc ? json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(15)) : -1;
+    int rc = doc ? pbr_json_print(doc, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(15)) : -1;
     json_decref(doc);
     if (rc == 0)
         fputc('\n', stdout);

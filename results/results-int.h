@@ -19,4 +19,15 @@
  * interval of the median of n samples ([x(j), x(n+1-j)]); 0 when n = 0. */
 size_t pbr__median_ci_rank(size_t n);
 
+/* files.c: opens a new temporary file for writing target atomically: a
+ * hidden ".<name>.XXXXXX" in target's folder, created exclusively with mode
+ * 0666 less the umask, or with target's permission bits when target is a
+ * regular file already. Returns the fd (close-on-exec) with its path in
+ * tmp, or -errno. */
+int pbr__temp_open(const char *target, char *tmp, size_t len);
+
+/* files.c: 0 when target is absent or a regular file, so a rename may
+ * replace it; else -EEXIST with one line in err. */
+int pbr__out_replaceable(const char *target, char *err, size_t errlen);
+
 #endif

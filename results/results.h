@@ -71,14 +71,54 @@ typedef struct pbr_run_info {
 json_t *pbr_run_new(const pbr_run_info *info);
 
 /* Writes doc to path atomically: a temporary file in the same folder, fsync,
- * rename. Returns 0, or -errno with a message naming the path in err. */
+ * rename. path "-" is standard output (written, flushed, not atomic). The
+ * new file has mode 0666 less the umask, or the permission bits of the file
+ * it replaces; a target that is no longer a regular file or absent (a
+ * device, a FIFO, a link put there since pbr_out_check) is not replaced.
+ * Returns 0, or -errno with a message naming the path in err. */
 int pbr_write_atomic(const char *path, const json_t *doc, char *err, size_t errlen);
+
+/* An input of a command the results must not overwrite: {path, what it is
+ * for messages ("the suite")}. */
+typedef struct pbr_input {
+    const char *path;
+    const char *what;
+} pbr_input;
+
+/* Whether a results file may be written where `given` says (files.c says
+ * why each rule): "-" (standard output), a new path in an existing folder
+ * where a file can be created, a regular file, or a symbolic link to one
+ * (followed); never a device, FIFO, socket or folder, one of inputs[0..n),
+ * or a file of the running program or its libraries. Call it before
+ * measuring. Returns 0 with the path to hand to pbr_write_atomic in
+ * path[0..pathlen) ("-", given, or the file a link leads to), or -errno
+ * with one line in err starting with `what` ("--out /dev/null: is a
+ * character device, not a results file ..."). */
+int pbr_out_check(const char *what, const char *given, const pbr_input *inputs, size_t ninputs,
+                  char *path, size_t pathlen, char *err, size_t errlen);
+
+/* The largest results file poolbench reads (a run of thousands of cases
+ * stays far below it). */
+#define PBR_RESULTS_MAX_BYTES ((size_t)256 << 20)
+
+/* Reads a whole input file into *text (NUL-terminated, *len bytes without
+ * the NUL; free() it). path "-" is standard input. Anything but a regular
+ * file (a FIFO, a device, a folder) is refused without blocking or reading
+ * it, and so is more than cap bytes. Returns 0, or -errno with one line in
+ * err naming the file, and `what` it should have been ("results file"):
+ * "runs/x: is a FIFO, not a results file (...)", "...: too large for a
+ * results file (... at most 256 MiB)". */
+int pbr_read_text(const char *path, size_t cap, const char *what, char **text, size_t *len,
+                  char *err, size_t errlen);
 
 /* Reads and checks a results file: valid JSON, schema PBR_SCHEMA, the required
  * fields of FORMAT.md with the right types. Returns the document (caller owns
  * it) or NULL with one line in err naming the file and what is wrong
  * ("results/a.json: not a poolbench results file (schema 'x/2', expected
- * 'poolbench-results/1')", "...: truncated JSON at line 40", ...). */
+ * 'poolbench-results/1')", "...: truncated JSON at line 40", ...). path "-"
+ * is standard input; the file is read with pbr_read_text() (so capped at
+ * PBR_RESULTS_MAX_BYTES); a key twice in one object, or two cases with the
+ * same backend, scenario and parameters, make it invalid. */
 json_t *pbr_read(const char *path, char *err, size_t errlen);
 
 /* A string member of obj, or dflt when it is absent or not a string. */
@@ -99,7 +139,8 @@ char *pbr_params_key(const json_t *params);
 const json_t *pbr_find_case(const json_t *doc, const char *backend, const char *scenario,
                             const char *params_key);
 
-/* A short label for a case: "thread/roundtrip payload=8". Caller frees. */
+/* A short label for a case, for people: "thread/roundtrip payload=8", any
+ * control character in it escaped (pbr_escape). Caller frees. */
 char *pbr_case_label(const json_t *result_case);
 
 /* How pbr_format_value() writes a value (format.c explains the choice). */
@@ -117,12 +158,34 @@ typedef enum pbr_format_style {
  * callers that may hold one decide what to show instead. */
 void pbr_format_value(char *buf, size_t len, const char *unit, double v, pbr_format_style style);
 
+/* Text read from a file, made safe to print (format.c): writes s into
+ * buf[0..len) with every control character — C0 (a newline, an escape that
+ * starts a terminal sequence), DEL, C1 (U+0080..U+009F) — and every byte
+ * that is not UTF-8 written as an escape ("\n", "\t", "\x1b", "\u009b"),
+ * so a name from a results file can neither break a line of a table or a
+ * message nor drive the terminal. Always NUL-terminates when len > 0
+ * (truncating); returns the length the whole escaped text needs. */
+size_t pbr_escape(char *buf, size_t len, const char *s);
+
+/* pbr_escape() for printing in place: s itself when it needs no escape,
+ * else an escaped copy in one of PBR_PRINTABLE_SLOTS buffers of the calling
+ * thread, valid until as many more calls in that thread (so one printf may
+ * hold that many). NULL prints as "". Never NULL (a copy that cannot be
+ * made is "?"). */
+#define PBR_PRINTABLE_SLOTS 8
+const char *pbr_printable(const char *s);
+
+/* json_dumpf() for output a person may read on a terminal: JSON escapes C0
+ * controls itself, and this also writes the C1 ones (U+0080..U+009F, which
+ * some terminals act on) as \u escapes. 0 or -1, as json_dumpf. */
+int pbr_json_print(const json_t *json, FILE *out, size_t flags);
+
 /* ------------------------------------------------------------------------
  * Many files: history, compare, plots
  * ------------------------------------------------------------------------ */
 
-/* Expands command-line arguments into results file paths: a file is taken
- * as is, a folder contributes its *.json files (not recursing) in name
+/* Expands command-line arguments into results file paths: a file (and "-",
+ * standard input) is taken as is, a folder contributes its *.json files (not recursing) in name
  * order. Returns 0 with *paths a NULL-terminated array of *npaths strings
  * (free with pbr_paths_free), or -errno with one line in err naming the
  * argument ("runs/: cannot open folder: ...", "runs/: no .json file in this

@@ -151,4 +151,5 @@ const pb_scenario pb_scenario_as_completed = {
     .headline = "delivery",
     .params = params,
     .run = run,
+    .kept = "tasks",
 };

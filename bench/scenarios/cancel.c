@@ -98,4 +98,5 @@ const pb_scenario pb_scenario_cancel = {
     .headline = "cancel",
     .params = params,
     .run = run,
+    .kept = "backlog",
 };

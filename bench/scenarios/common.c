@@ -101,8 +101,8 @@ int pbs_hold_workers(pb_sc *sc, pb_pool *pool, int64_t hold, pb_future **fs, siz
         ++*k;
     }
     int64_t deadline = pb_now_ns() + 10000000000LL;
-    for (size_t i = first; i < *k; i++)
-        while (pb_future_state(fs[i]) == PB_PENDING)
+    for (size_t i = first; i < *k && !pb_sc_stopping(sc); i++)
+        while (pb_future_state(fs[i]) == PB_PENDING && !pb_sc_stopping(sc))
             if (pb_now_ns() > deadline)
                 return pb_sc_fail(sc, PB_ETIMEDOUT,
                                   "%zu of %zu workers had not started a task after 10 s",

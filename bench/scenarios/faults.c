@@ -142,4 +142,5 @@ const pb_scenario pb_scenario_faults = {
     .flags = PB_SC_OWN_POOLS | PB_SC_NEEDS_PROCESS,
     .needs = "workers in other processes (and task_timeout for hang)",
     .run = run,
+    .kept = "samples",
 };

@@ -59,8 +59,8 @@ static void nwork_task(void *ud, size_t i)
     nwork *w = ud;
     size_t lo = i * w->chunk, hi = lo + w->chunk < w->items ? lo + w->chunk : w->items;
     for (size_t k = lo; k < hi; k++) {
-        if (w->g)
-            pb_workload_spin(w->g);
+        if (w->g && !pb_workload_spin(w->g))
+            break; /* the run is stopping */
         w->out[k] = (int64_t)k;
     }
     w->ran[i]++;

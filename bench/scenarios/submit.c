@@ -111,4 +111,5 @@ const pb_scenario pb_scenario_submit = {
     .headline = "submit",
     .params = params,
     .run = run,
+    .kept = "samples",
 };

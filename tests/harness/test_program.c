@@ -108,6 +108,7 @@ static outcome run_poolbench(const char *const *args)
     argv[n] = NULL;
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_addopen(&fa, 1, out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     posix_spawn_file_actions_addopen(&fa, 2, err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     pid_t pid;
@@ -160,7 +161,7 @@ static void test_cli(void **state)
         {{"run", "--suite", PB_HARNESS_TEST_DATA "/bad-truncated.json"},
          "bad-truncated.json: not valid JSON at line"},
         {{"run", "--suite", tiny, "--out", "/nonexistent/dir/x.json"}, "folder '/nonexistent/dir' does not exist"},
-        {{"run", "--suite", tiny, "--out", tmpdir}, "is a folder, not a file"},
+        {{"run", "--suite", tiny, "--out", tmpdir}, "is a folder, not a results file"},
         {{"run", "--suite", tiny, "--pin", "", "--out", out}, "--pin: expected none, compact, scatter or a CPU list, got ''"},
         {{"run", "--suite", tiny, "--pin", "0-", "--out", out}, "refuses this pool (--pin '0-'"},
         {{"run", "--suite", tiny, "--pin", "garbage", "--out", out}, "refuses this pool (--pin 'garbage'"},
@@ -375,6 +376,7 @@ static void interrupt_with(int sig)
     snprintf(out_path, sizeof out_path, "%s/stdout", tmpdir);
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_addopen(&fa, 1, out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     posix_spawn_file_actions_adddup2(&fa, errpipe[1], 2);
     posix_spawn_file_actions_addclose(&fa, errpipe[0]);
@@ -542,12 +544,12 @@ static void test_conventions(void **state)
         expect_refused(flag_value, "--help takes no value");
     }
 
-    /* "-" and "--": an operand, never an unknown option. Reading "-" as
-     * standard input is the readers' business; here it is a file name. */
+    /* "-" and "--": an operand, never an unknown option. "-" is standard
+     * input to a reader (here empty). */
     const char *dash_export[] = {"export", "--format=csv", "-", NULL};
-    expect_refused(dash_export, "poolbench export: -: ");
+    expect_refused(dash_export, "poolbench export: standard input: ");
     const char *dash_history[] = {"history", "-", NULL};
-    expect_refused(dash_history, "poolbench history: -: ");
+    expect_refused(dash_history, "poolbench history: standard input: ");
     const char *ddash_compare[] = {"compare", "--", "-a.json", "-b.json", NULL};
     expect_refused(ddash_compare, "poolbench compare: -a.json: ");
     const char *ddash_plot[] = {"plot", "--format", "svg", "--", "--help", NULL};

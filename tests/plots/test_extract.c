@@ -679,8 +679,12 @@ static void test_var_quoting(void **state)
     pb__plot_var_str(&d, "s", "it's \"x\"\nnext");
     pb__plot_var_int(&d, "n", -3);
     pb__plot_var_num(&d, "x", NAN);
+    /* A control character from a file shows as an escape, never as a byte
+     * in the script (or the SVG: one would not be XML). */
+    pb__plot_var_str(&d, "b", "\x1b[31mred");
     assert_int_equal(pb__plot_data_finish(&d), 0);
-    assert_string_equal(d.vars_buf, "s='it''s \"x\"next'; n=-3; x=NaN; ");
+    assert_string_equal(d.vars_buf,
+                        "s='it''s \"x\"\\nnext'; n=-3; x=NaN; b='\\x1b[31mred'; ");
     pb__plot_data_free(&d);
 }
 
