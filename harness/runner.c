@@ -53,6 +53,7 @@ typedef struct pbh_metric {
 typedef struct pbh_check {
     char *name;
     char *reason;     /* the first failure's */
+    char *evidence;   /* the message of the last call (what the check saw) */
     int reps_seen, reps_failed;
     unsigned token;
     bool failed_now;  /* failed in the repetition `token` */
@@ -437,17 +438,24 @@ void pb_sc_check(pb_sc *sc, const char *name, bool passed, const char *fmt, ...)
         c->reps_seen++;
         c->failed_now = false;
     }
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    /* A failure's message stays the evidence of its repetition. */
+    if (!passed || !c->failed_now) {
+        char *e = strdup(buf);
+        if (e) {
+            free(c->evidence);
+            c->evidence = e;
+        }
+    }
     if (!passed && !c->failed_now) {
         c->failed_now = true;
         c->reps_failed++;
-        if (!c->reason) {
-            char buf[512];
-            va_list ap;
-            va_start(ap, fmt);
-            vsnprintf(buf, sizeof buf, fmt, ap);
-            va_end(ap);
+        if (!c->reason)
             c->reason = strdup(buf);
-        }
     }
     pthread_mutex_unlock(&sc->lock);
 }
@@ -562,6 +570,7 @@ static void free_cell(pbh_cell *cell, int reps)
     for (size_t i = 0; i < cell->nchecks; i++) {
         free(cell->checks[i].name);
         free(cell->checks[i].reason);
+        free(cell->checks[i].evidence);
     }
     free(cell->checks);
     for (int i = 0; cell->binding && i < cell->nbinding; i++)
@@ -684,8 +693,9 @@ static json_t *checks_json_new(const pbh_cell *cell, bool *any_failed)
             snprintf(reason, sizeof reason, "%s (failed in %d of %d repetitions)",
                      c->reason ? c->reason : "", c->reps_failed, c->reps_seen);
         }
-        json_array_append_new(a, json_pack("{s:s, s:b, s:s}", "name", c->name, "passed",
-                                           c->reps_failed == 0, "reason", reason));
+        json_array_append_new(a, json_pack("{s:s, s:b, s:s, s:s}", "name", c->name, "passed",
+                                           c->reps_failed == 0, "reason", reason, "evidence",
+                                           c->evidence ? c->evidence : ""));
     }
     return a;
 }

@@ -511,6 +511,7 @@ static void check_case(vctx *v, const json_t *c, size_t idx)
             field(v, ck, sub, "name", T_STR, false);
             field(v, ck, sub, "passed", T_BOOL, false);
             field(v, ck, sub, "reason", T_STR, false);
+            field(v, ck, sub, "evidence", T_STR, true);
         }
     }
 }
