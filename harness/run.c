@@ -10,10 +10,23 @@
  * Exit status: 0 every check passed; 1 a check failed or a case failed;
  * 2 bad usage or input (nothing is measured); 130 interrupted (the cases
  * finished so far are written, with run.complete = false).
+ *
+ * NOTHING MEASURED IS LOST
+ *
+ * The results file is rewritten, atomically (pbr_write_atomic), after every
+ * finished case, marked incomplete until the last write. So whatever ends
+ * the program — a signal it handles, SIGKILL, a power cut — the file on disk
+ * holds every case finished before it, and is never half written.
+ *
+ * Signals (signals.c). SIGINT, SIGTERM and SIGHUP ask the run to stop: the
+ * current repetition is finished or cut short, the unfinished case
+ * discarded, the file written once more (incomplete), the summary printed,
+ * exit 130. Several at once are one request; one that insists, a second or
+ * more later, ends the program at once (status 130), after the write under
+ * way if there is one.
  */
 #include <errno.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,16 +37,17 @@
 #include "cli.h"
 #include "commands.h"
 #include "runner.h"
+#include "signals.h"
 #include "suite.h"
 
 #ifndef PB_RESULTS_DEFAULT_DIR
 #define PB_RESULTS_DEFAULT_DIR "results/runs"
 #endif
 
-static void on_signal(int sig)
+/* The runner's on_case hook: the results so far, on disk. */
+static int write_partial(void *ud, const json_t *doc, char *err, size_t errlen)
 {
-    (void)sig;
-    pbh_stop = 1;
+    return pbh_write_results(ud, doc, err, errlen) < 0 ? PB_EINVAL : 0;
 }
 
 /* mkdir -p. Returns 0 or -errno. */
@@ -250,9 +264,8 @@ static int choose_out(run_job *j, const run_cli *cli)
     return 0;
 }
 
-/* Measures, with Ctrl-C and SIGTERM finishing the current measurement and
- * keeping what is done (SA_RESETHAND: a second one ends the program at
- * once). 0, or 2 (told). */
+/* Measures, writing the results after every finished case. 0, or 2
+ * (told). */
 static int measure(run_job *j, const run_cli *cli, const pbr_args *a, pbh_outcome *outcome)
 {
     if (!(j->command = join_command(a->argc, a->argv))) {
@@ -271,19 +284,11 @@ static int measure(run_job *j, const run_cli *cli, const pbr_args *a, pbh_outcom
         .quiet = cli->quiet,
         .suite = s->name,
         .command = j->command,
+        .on_case = write_partial,
+        .on_case_ud = j->out_path,
     };
-    struct sigaction sa, old_int, old_term;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESETHAND | SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    pbh_stop = 0;
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
     char err[1024];
     int rc = pbh_execute(&cfg, &j->doc, outcome, err, sizeof err);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
     if (rc) {
         fprintf(stderr, "poolbench run: %s\n", err);
         return 2;
@@ -291,7 +296,8 @@ static int measure(run_job *j, const run_cli *cli, const pbr_args *a, pbh_outcom
     return 0;
 }
 
-/* The summary, then the results file. Returns the exit status. */
+/* The summary, then the results file, written the last time. Returns the
+ * exit status. */
 static int report(run_job *j, const run_cli *cli, const pbh_outcome *outcome)
 {
     if (!cli->quiet && outcome->interrupted)
@@ -300,7 +306,7 @@ static int report(run_job *j, const run_cli *cli, const pbh_outcome *outcome)
     pbh_print_summary(stdout, j->doc);
     fflush(stdout);
     char err[1024];
-    if (pbr_write_atomic(j->out_path, j->doc, err, sizeof err) != 0) {
+    if (pbh_write_results(j->out_path, j->doc, err, sizeof err) != 0) {
         fprintf(stderr, "poolbench run: %s\n", err);
         return 2;
     }
@@ -317,10 +323,14 @@ static int run_run(const pbr_args *a)
     int status = plan_run(&j, cli);
     if (status == 0)
         status = choose_out(&j, cli);
-    if (status == 0)
+    if (status == 0) {
+        pbh_signals_saved saved;
+        pbh_signals_catch(&saved);
         status = measure(&j, cli, a, &outcome);
-    if (status == 0)
-        status = report(&j, cli, &outcome);
+        if (status == 0)
+            status = report(&j, cli, &outcome);
+        pbh_signals_restore(&saved);
+    }
     job_free(&j);
     return status;
 }

@@ -784,6 +784,18 @@ static int backend_in_process(const char *backend, void *ud)
     return -1;
 }
 
+/* The run object as of now: complete only when said so. */
+static json_t *run_json_new(const pbh_config *cfg, double started_unix, int64_t t_start,
+                            bool complete)
+{
+    pbr_run_info info = {.kind = "run", .command = cfg->command, .suite = cfg->suite,
+                         .started_unix = started_unix,
+                         .duration_s = (double)(pb_now_ns() - t_start) / 1e9,
+                         .complete = complete, .repetitions = cfg->repetitions,
+                         .warmup = cfg->warmup, .workers = cfg->workers, .pin = cfg->pin};
+    return pbr_run_new(&info);
+}
+
 int pbh_execute(const pbh_config *cfg, json_t **doc, pbh_outcome *out, char *err, size_t errlen)
 {
     *doc = NULL;
@@ -794,6 +806,7 @@ int pbh_execute(const pbh_config *cfg, json_t **doc, pbh_outcome *out, char *err
 
     struct timespec wall;
     clock_gettime(CLOCK_REALTIME, &wall);
+    double started_unix = (double)wall.tv_sec + (double)wall.tv_nsec / 1e9;
     int64_t t_start = pb_now_ns();
 
     const pbh_plan *plan = cfg->plan;
@@ -811,7 +824,11 @@ int pbh_execute(const pbh_config *cfg, json_t **doc, pbh_outcome *out, char *err
         return rc;
     }
 
-    json_t *results = json_array();
+    /* The document exists from the start, marked incomplete: each finished
+     * case goes into it, and cfg->on_case may write it out. */
+    json_t *d = pbr_document_new(run_json_new(cfg, started_unix, t_start, false),
+                                 pbr_environment_new());
+    json_t *results = d ? json_object_get(d, "results") : NULL;
     char backends_text[512] = "";
     for (size_t i = 0; i < cfg->nbackends; i++) {
         size_t used = strlen(backends_text);
@@ -821,13 +838,14 @@ int pbh_execute(const pbh_config *cfg, json_t **doc, pbh_outcome *out, char *err
 
     pbh_cell *cells = calloc(cfg->nbackends + 1, sizeof *cells);
     if (!results || !cells) {
-        json_decref(results);
+        json_decref(d);
         free(cells);
         free_backends(&r);
         snprintf(err, errlen, "out of memory");
         return PB_ENOMEM;
     }
-    for (size_t ci = 0; ci < plan->ncases && !pbh_stop; ci++) {
+    rc = 0;
+    for (size_t ci = 0; ci < plan->ncases && !pbh_stop && !rc; ci++) {
         const pbh_case *c = &plan->cases[ci];
         bool floor = c->scenario->flags & PB_SC_FLOOR;
         size_t ncells = floor ? 1 : cfg->nbackends;
@@ -862,6 +880,11 @@ int pbh_execute(const pbh_config *cfg, json_t **doc, pbh_outcome *out, char *err
                                           json_string_value(json_object_get(cj, "reason")));
                 }
             }
+            if (cfg->on_case) {
+                pbh_floor_annotate(results, backend_in_process, &r);
+                json_object_set_new(d, "run", run_json_new(cfg, started_unix, t_start, false));
+                rc = cfg->on_case(cfg->on_case_ud, d, err, errlen);
+            }
         }
         for (size_t b = 0; b < ncells; b++)
             free_cell(&cells[b], cfg->repetitions);
@@ -871,21 +894,17 @@ int pbh_execute(const pbh_config *cfg, json_t **doc, pbh_outcome *out, char *err
     out->interrupted = pbh_stop != 0;
 
     pbh_floor_annotate(results, backend_in_process, &r);
-
-    pbr_run_info info = {.kind = "run", .command = cfg->command, .suite = cfg->suite,
-                         .started_unix = (double)wall.tv_sec + (double)wall.tv_nsec / 1e9,
-                         .duration_s = (double)(pb_now_ns() - t_start) / 1e9,
-                         .complete = !out->interrupted, .repetitions = cfg->repetitions,
-                         .warmup = cfg->warmup, .workers = cfg->workers, .pin = cfg->pin};
-    json_t *d = pbr_document_new(pbr_run_new(&info), pbr_environment_new());
-    if (!d) {
-        json_decref(results);
-        free_backends(&r);
+    free_backends(&r);
+    if (rc) {
+        json_decref(d);
+        return rc;
+    }
+    json_t *run = run_json_new(cfg, started_unix, t_start, !out->interrupted);
+    if (!run || json_object_set_new(d, "run", run)) {
+        json_decref(d);
         snprintf(err, errlen, "out of memory building the results document");
         return PB_ENOMEM;
     }
-    json_object_set_new(d, "results", results);
-    free_backends(&r);
     *doc = d;
     return 0;
 }

@@ -70,8 +70,12 @@ typedef struct pbr_run_info {
 /* The `run` object, with this build's poolbench_version. NULL on ENOMEM. */
 json_t *pbr_run_new(const pbr_run_info *info);
 
-/* Writes doc to path atomically: a temporary file in the same folder, fsync,
- * rename. Returns 0, or -errno with a message naming the path in err. */
+/* Writes doc to path atomically: a temporary file in the same folder
+ * (unnamed until the rename where the filesystem allows, so not even a
+ * SIGKILL leaves it behind), fsync, rename, fsync of the folder. Installs no
+ * signal handler: a program that must not be ended mid-write holds its
+ * signals off around the call. Returns 0, or -errno with a message naming
+ * the path in err. */
 int pbr_write_atomic(const char *path, const json_t *doc, char *err, size_t errlen);
 
 /* Reads and checks a results file: valid JSON, schema PBR_SCHEMA, the required

@@ -10,8 +10,11 @@
  *                           JSON Schema, when python3-jsonschema is there)
  *                           holding a case per backend and scenario, floor
  *                           ratios, bindings, skips with reasons
- *   test_program interrupt  SIGINT and SIGTERM after the first case: exit
- *                           130, the finished cases written, complete=false
+ *   test_program interrupt  SIGINT, SIGTERM, SIGHUP (once, or several at
+ *                           once) and SIGKILL after the first case: the
+ *                           finished case is on disk before the signal;
+ *                           afterwards the file holds it, complete=false,
+ *                           exit 130 (137 for SIGKILL), no temporary left
  *   test_program plugin     a backend from a shared object (--load): listed,
  *                           measured next to ours, held against the floor
  *
@@ -323,10 +326,47 @@ static void test_e2e(void **state)
 
 /* ---- Interruption ---- */
 
-static void interrupt_with(int sig)
+/* The files in tmpdir whose names start with prefix or a dot followed by
+ * it (a writer's temporary). */
+static int files_like(const char *prefix)
 {
-    char out[256];
-    snprintf(out, sizeof out, "%s/interrupted-%d.json", tmpdir, sig);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "ls -A '%s' | grep -c -e '^%s' -e '^\\.%s' > '%s/count'", tmpdir,
+             prefix, prefix, tmpdir);
+    if (system(cmd) < 0)
+        return -1;
+    char path[300];
+    snprintf(path, sizeof path, "%s/count", tmpdir);
+    char *c = slurp(path);
+    int n = atoi(c);
+    free(c);
+    return n;
+}
+
+/* Checks the results file of an interrupted run: valid, incomplete, and
+ * holding exactly the first case (roundtrip on both backends). */
+static void expect_first_case_only(const char *out)
+{
+    char msg[512] = "";
+    json_t *doc = pbr_read(out, msg, sizeof msg);
+    if (!doc)
+        fail_msg("pbr_read: %s", msg);
+    assert_true(json_is_false(json_object_get(json_object_get(doc, "run"), "complete")));
+    const json_t *results = json_object_get(doc, "results");
+    assert_int_equal(json_array_size(results), 2);
+    assert_non_null(find(results, "thread", "roundtrip"));
+    assert_non_null(find(results, "fork", "roundtrip"));
+    assert_null(find(results, "thread", "timeout"));
+    json_decref(doc);
+}
+
+/* Runs the interrupt suite and, once the second case has begun (the first
+ * is finished and written), sends sig `times` times in a row. */
+static void interrupt_with(int sig, int times)
+{
+    char name[64], out[256];
+    snprintf(name, sizeof name, "interrupted-%d-%d.json", sig, times);
+    snprintf(out, sizeof out, "%s/%s", tmpdir, name);
     const char *argv[] = {POOLBENCH, "run", "--suite", PB_HARNESS_TEST_DATA "/interrupt.json",
                           "--out", out, NULL};
     int errpipe[2];
@@ -354,7 +394,10 @@ static void interrupt_with(int sig)
     while (fgets(line, sizeof line, err)) {
         fputs(line, logf);
         if (!sent && strstr(line, "case 2/")) {
-            assert_int_equal(kill(pid, sig), 0);
+            /* The first case is on disk before the second begins. */
+            expect_first_case_only(out);
+            for (int i = 0; i < times; i++)
+                assert_int_equal(kill(pid, sig), 0);
             sent = true;
         }
     }
@@ -363,31 +406,29 @@ static void interrupt_with(int sig)
     int ws;
     while (waitpid(pid, &ws, 0) < 0)
         assert_int_equal(errno, EINTR);
-    if (!sent || exit_status(ws) != 130)
-        fail_msg("signal %d: sent %d, exit %d, stderr:\n%s", sig, sent, exit_status(ws), log);
-    assert_non_null(strstr(log, "interrupted; writing the 2 finished cases"));
+    int want = sig == SIGKILL ? 128 + SIGKILL : 130;
+    if (!sent || exit_status(ws) != want)
+        fail_msg("signal %d x%d: sent %d, exit %d, stderr:\n%s", sig, times, sent,
+                 exit_status(ws), log);
+    if (sig != SIGKILL)
+        assert_non_null(strstr(log, "interrupted; writing the 2 finished cases"));
     free(log);
-
-    char msg[512] = "";
-    json_t *doc = pbr_read(out, msg, sizeof msg);
-    if (!doc)
-        fail_msg("pbr_read: %s", msg);
-    assert_true(json_is_false(json_object_get(json_object_get(doc, "run"), "complete")));
-    const json_t *results = json_object_get(doc, "results");
-    /* The first case (roundtrip on both backends) finished; the second,
-     * cut short, is not written at all. */
-    assert_int_equal(json_array_size(results), 2);
-    assert_non_null(find(results, "thread", "roundtrip"));
-    assert_non_null(find(results, "fork", "roundtrip"));
-    assert_null(find(results, "thread", "timeout"));
-    json_decref(doc);
+    expect_first_case_only(out);
+    /* The results file, and no temporary beside it. */
+    assert_int_equal(files_like(name), 1);
 }
 
 static void test_interrupt(void **state)
 {
     (void)state;
-    interrupt_with(SIGINT);
-    interrupt_with(SIGTERM);
+    interrupt_with(SIGINT, 1);
+    interrupt_with(SIGTERM, 1);
+    interrupt_with(SIGHUP, 1);
+    /* As `timeout` does: the program, then its process group. */
+    interrupt_with(SIGTERM, 2);
+    interrupt_with(SIGINT, 3);
+    /* Nothing to catch: what was written after the first case stays. */
+    interrupt_with(SIGKILL, 1);
 }
 
 /* ---- A backend loaded from a plugin ---- */
