@@ -19,4 +19,9 @@
  * interval of the median of n samples ([x(j), x(n+1-j)]); 0 when n = 0. */
 size_t pbr__median_ci_rank(size_t n);
 
+/* The git revision of the sources this program was built from, with
+ * "-dirty" when they differ from it ("unknown" outside git): written at
+ * every build by scripts/revision.cmake. */
+extern const char pbr__git_revision[];
+
 #endif
