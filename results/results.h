@@ -201,6 +201,20 @@ typedef struct pbr_mwu {
  * -EINVAL when a sample is empty, -ENOMEM. */
 int pbr_mann_whitney(const double *x, size_t n1, const double *y, size_t n2, pbr_mwu *out);
 
+typedef struct pbr_wilcoxon_result {
+    size_t n;              /* nonzero differences (the ones ranked) */
+    double r_plus, r_minus; /* rank sums of the positive and negative ones */
+    double w;              /* min(r_plus, r_minus) */
+    double p;              /* two-sided p-value */
+    bool exact;            /* p from the exact distribution (no zeros, no ties,
+                              n <= 50) rather than the normal approximation */
+} pbr_wilcoxon_result;
+
+/* Two-sided Wilcoxon signed-rank test of d[0..n) against a centre of 0
+ * (paired.c: zeros dropped, midranks for ties, as SciPy's defaults).
+ * Returns 0 (all zeros: n 0 and p 1), -EINVAL when n is 0, -ENOMEM. */
+int pbr_wilcoxon(const double *d, size_t n, pbr_wilcoxon_result *out);
+
 /* ------------------------------------------------------------------------
  * The commands of this library (command.h)
  * ------------------------------------------------------------------------ */
