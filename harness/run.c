@@ -70,50 +70,6 @@ static int make_dirs(const char *path)
     return 0;
 }
 
-/* Whether the folder that will hold path exists and is writable. */
-static int check_out_dir(const char *path, char *err, size_t errlen)
-{
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (!slash)
-        snprintf(dir, sizeof dir, ".");
-    else if (slash == dir)
-        dir[1] = '\0';
-    else
-        *slash = '\0';
-    struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        snprintf(err, errlen, "--out %.400s: folder '%.400s' does not exist", path, dir);
-        return -1;
-    }
-    if (access(dir, W_OK) != 0) {
-        snprintf(err, errlen, "--out %.400s: folder '%.400s' is not writable", path, dir);
-        return -1;
-    }
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-        snprintf(err, errlen, "--out %.400s: is a folder, not a file", path);
-        return -1;
-    }
-    return 0;
-}
-
-static char *join_command(int argc, char **argv)
-{
-    size_t len = strlen("poolbench") + 1;
-    for (int i = 0; i < argc; i++)
-        len += strlen(argv[i]) + 1;
-    char *s = malloc(len);
-    if (!s)
-        return NULL;
-    strcpy(s, "poolbench");
-    for (int i = 0; i < argc; i++) {
-        strcat(s, " ");
-        strcat(s, argv[i]);
-    }
-    return s;
-}
-
 /* results/runs/20261121T080000Z-quick.json */
 static void default_out(const char *suite, char *buf, size_t size)
 {
@@ -257,7 +213,7 @@ static int choose_out(run_job *j, const run_cli *cli)
         }
         default_out(j->suite->name, j->out_path, sizeof j->out_path);
     }
-    if (check_out_dir(j->out_path, err, sizeof err)) {
+    if (pbh_check_out_path(j->out_path, err, sizeof err)) {
         fprintf(stderr, "poolbench run: %s\n", err);
         return 2;
     }
@@ -268,7 +224,7 @@ static int choose_out(run_job *j, const run_cli *cli)
  * (told). */
 static int measure(run_job *j, const run_cli *cli, const pbr_args *a, pbh_outcome *outcome)
 {
-    if (!(j->command = join_command(a->argc, a->argv))) {
+    if (!(j->command = pbh_join_args(a->argc, a->argv))) {
         fprintf(stderr, "poolbench run: out of memory\n");
         return 2;
     }

@@ -454,7 +454,7 @@ static int read_inputs(plot_job *j, const pbr_args *a)
     int rc = pbr_paths_expand((const char *const *)a->args, (size_t)a->nargs, &j->paths,
                               &j->nfiles, err, sizeof err);
     if (rc == 0)
-        rc = pbr_read_all(j->paths, j->nfiles, &j->docs, err, sizeof err);
+        rc = pbr_read_all(&j->paths, &j->nfiles, &j->docs, err, sizeof err);
     if (rc == -ENOMEM)
         return nomem();
     if (rc < 0) {

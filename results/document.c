@@ -622,7 +622,11 @@ int pbr_validate(const json_t *doc, const char *name, char *err, size_t errlen)
     }
     const char *s = json_string_value(schema);
     if (strcmp(s, PBR_SCHEMA) != 0) {
-        if (!strncmp(s, "poolbench-results/", strlen("poolbench-results/")))
+        const char *what = pbr__schema_what(s);
+        if (what)
+            vfail(&v, "%s, not a results file (use it with %s)", what,
+                  pbr__schema_use(s));
+        else if (!strncmp(s, "poolbench-results/", strlen("poolbench-results/")))
             vfail(&v,
                   "written by another version of poolbench: schema '%s', this poolbench "
                   "reads '%s'",
@@ -653,7 +657,7 @@ int pbr_validate(const json_t *doc, const char *name, char *err, size_t errlen)
     return v.failed ? -EINVAL : 0;
 }
 
-json_t *pbr_read(const char *path, char *err, size_t errlen)
+json_t *pbr__load(const char *path, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "re");
     if (!f) {
@@ -720,7 +724,13 @@ json_t *pbr_read(const char *path, char *err, size_t errlen)
         one_line(err);
         return NULL;
     }
-    if (pbr_validate(doc, path, err, errlen) < 0) {
+    return doc;
+}
+
+json_t *pbr_read(const char *path, char *err, size_t errlen)
+{
+    json_t *doc = pbr__load(path, err, errlen);
+    if (doc && pbr_validate(doc, path, err, errlen) < 0) {
         json_decref(doc);
         return NULL;
     }

@@ -358,7 +358,7 @@ static int load_history(const pbr_args *a, history_in *in)
     char err[1024];
     if (pbr_paths_expand((const char *const *)a->args, (size_t)a->nargs, &in->paths, &in->npaths,
                          err, sizeof err) < 0 ||
-        pbr_read_all(in->paths, in->npaths, &in->docs, err, sizeof err) < 0) {
+        pbr_read_all(&in->paths, &in->npaths, &in->docs, err, sizeof err) < 0) {
         fprintf(stderr, "poolbench history: %s\n", err);
         return 2;
     }

@@ -19,6 +19,16 @@
  * interval of the median of n samples ([x(j), x(n+1-j)]); 0 when n = 0. */
 size_t pbr__median_ci_rank(size_t n);
 
+/* ab.c: for a schema of another kind of poolbench file, what it is ("an
+ * A/B session (poolbench ab)") and what reads it; NULL / a default for any
+ * other schema. */
+const char *pbr__schema_what(const char *schema);
+const char *pbr__schema_use(const char *schema);
+
+/* document.c: a file read whole and parsed as JSON, not yet checked
+ * against any schema. NULL with one line in err. */
+json_t *pbr__load(const char *path, char *err, size_t errlen);
+
 /* The git revision of the sources this program was built from, with
  * "-dirty" when they differ from it ("unknown" outside git): written at
  * every build by scripts/revision.cmake. */

@@ -15,6 +15,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "command.h"
 
@@ -135,10 +136,13 @@ int pbr_paths_expand(const char *const *args, size_t nargs, char ***paths, size_
                      char *err, size_t errlen);
 void pbr_paths_free(char **paths);
 
-/* pbr_read() of paths[0..n): 0 with *docs a malloc'd array of n documents
- * (free with pbr_docs_free), or, at the first file that does not read,
- * -EINVAL (-ENOMEM) with pbr_read()'s one line in err and nothing kept. */
-int pbr_read_all(char *const *paths, size_t n, json_t ***docs, char *err, size_t errlen);
+/* Reads the results files (*paths)[0..*n): 0 with *docs a malloc'd array of
+ * the runs (free with pbr_docs_free) and *paths, *n replaced by their names:
+ * a file's path, or "PATH[host]" for each run of a merged file (free with
+ * pbr_paths_free, as before). At the first file that does not read (or is
+ * an A/B session or a noise calibration): -EINVAL (-ENOMEM) with one line in
+ * err, and *paths, *n untouched. */
+int pbr_read_all(char ***paths, size_t *n, json_t ***docs, char *err, size_t errlen);
 void pbr_docs_free(json_t **docs, size_t n);
 
 /* Indices of docs[0..ndocs) ordered by run.started_unix, ties in the order
@@ -187,6 +191,99 @@ int pbr_history_series(const json_t *const *docs, size_t ndocs, const char *back
                        pbr_history_point **points, size_t *npoints);
 
 /* ------------------------------------------------------------------------
+ * Paired A/B sessions, noise calibrations, runs of many hosts (ab.c,
+ * matrix.c; FORMAT.md describes the files)
+ * ------------------------------------------------------------------------ */
+
+#define PBR_AB_SCHEMA "poolbench-ab/1"
+#define PBR_NOISE_SCHEMA "poolbench-noise/1"
+#define PBR_MATRIX_SCHEMA "poolbench-matrix/1"
+
+typedef struct pbr_ab_info {
+    const char *command, *suite;
+    const char *base_program, *new_program; /* as the user named them */
+    double started_unix;
+    bool duet;        /* both at once, each on its own CPUs (else interleaved) */
+    int pairs;        /* planned */
+    int repetitions, warmup, workers;
+    const char *pin;
+} pbr_ab_info;
+
+/* A new, empty session document (run.complete false). NULL on ENOMEM. */
+json_t *pbr_ab_new(const pbr_ab_info *info);
+
+/* Adds one pair: what BASE's and NEW's runs measured (results documents),
+ * one p50 per metric and side; the failed checks counted per side; the
+ * sides' environments from the first pair. order is "AB", "BA" or "duet".
+ * Returns 0 or -ENOMEM. */
+int pbr_ab_add_pair(json_t *ab, const json_t *base, const json_t *now, const char *order);
+
+/* Sets run.duration_s and run.complete. */
+void pbr_ab_finish(json_t *ab, double duration_s, bool complete);
+
+/* Checks a session document as readers need it; 0 or -EINVAL with err. */
+int pbr_ab_validate(const json_t *doc, const char *name, char *err, size_t errlen);
+
+/* A noise calibration from A/A sessions abs[0..n) (each a program against
+ * itself): per metric, the robust standard deviation of the log ratio of a
+ * pair's two values over every pair of every session. NULL on ENOMEM. */
+json_t *pbr_noise_new(const json_t *const *abs, size_t n, const char *command);
+int pbr_noise_validate(const json_t *doc, const char *name, char *err, size_t errlen);
+
+/* The calibrated sigma of one metric, or -1 when noise has none (or fewer
+ * than 2 pairs) for it. */
+double pbr_noise_sigma(const json_t *noise, const char *backend, const char *scenario,
+                       const char *params_key, const char *metric);
+
+/* How many standard deviations of noise a change must exceed. */
+#define PBR_NOISE_Z 3.0
+
+/* The change, in %, that noise of this sigma alone rarely exceeds: for one
+ * run against one run (pairs 0), or for the median ratio of that many
+ * pairs. */
+double pbr_noise_band_pct(double sigma, size_t pairs);
+
+/* The default minimum effect, in %, of a paired session and of two
+ * separate runs (compare --threshold). */
+#define PBR_THRESHOLD_PAIRED 2.0
+#define PBR_THRESHOLD_SEPARATE 5.0
+
+/* How a session is judged (compare.c; compare's options). */
+typedef struct pbr_verdict_opts {
+    double threshold;  /* in %; < 0: PBR_THRESHOLD_PAIRED */
+    double alpha;
+    const char *metric; /* glob; NULL: all */
+    const char *format; /* "text", "markdown" or "json"; NULL: text */
+    const json_t *noise; /* a noise calibration, or NULL */
+    const char *noise_path;
+} pbr_verdict_opts;
+
+/* Judges an A/B session as `poolbench compare AB.json` does and prints the
+ * report on out. Returns the exit status: 0 no regression, 1 a regression
+ * or a check that started failing, 2 nothing to judge (told on stderr). */
+int pbr_compare_session(const json_t *ab, const char *name, const pbr_verdict_opts *o, FILE *out);
+
+/* Reads the noise calibration a --noise option names. 0, or 2 with one
+ * line told on stderr. */
+int pbr_read_noise(const char *path, json_t **noise);
+
+/* What a file given to a reader is. */
+typedef enum pbr_file_kind {
+    PBR_FILE_RESULTS, /* a run's results (PBR_SCHEMA) */
+    PBR_FILE_MATRIX,  /* runs of several hosts, merged */
+    PBR_FILE_AB,      /* a paired A/B session */
+    PBR_FILE_NOISE,   /* a noise calibration */
+} pbr_file_kind;
+
+/* Reads any of the files above, checked as its kind requires (a matrix's
+ * runs as results). Returns the document with *kind, or NULL with one line
+ * in err naming the file and what is wrong. */
+json_t *pbr_read_any(const char *path, pbr_file_kind *kind, char *err, size_t errlen);
+
+/* The host a results document was measured on ("" when unknown). */
+const char *pbr_doc_host(const json_t *doc);
+
+/* ------------------------------------------------------------------------
  * Significance
  * ------------------------------------------------------------------------ */
 
@@ -222,5 +319,6 @@ int pbr_wilcoxon(const double *d, size_t n, pbr_wilcoxon_result *out);
 extern const pbr_command pbr_compare_command; /* compare.c */
 extern const pbr_command pbr_export_command;  /* export.c */
 extern const pbr_command pbr_history_command; /* history.c */
+extern const pbr_command pbr_merge_command;   /* matrix.c */
 
 #endif /* PB_RESULTS_H */

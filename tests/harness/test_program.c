@@ -505,8 +505,9 @@ static void expect_refused(const char **args, const char *want)
 static void test_conventions(void **state)
 {
     (void)state;
-    static const char *const commands[] = {"run",     "list",    "env",  "compare",
-                                           "export",  "history", "plot", "stress"};
+    static const char *const commands[] = {"run",     "list",    "env",  "compare", "export",
+                                           "history", "plot",    "stress", "ab", "calibrate",
+                                           "merge"};
     char version[64];
     snprintf(version, sizeof version, "poolbench %s\n", PB_VERSION_STRING);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
@@ -573,7 +574,7 @@ static void test_conventions(void **state)
     const char *top_help[] = {"help", "compare", NULL};
     o = run_poolbench(top_help);
     assert_int_equal(o.status, 0);
-    assert_non_null(strstr(o.out, "usage: poolbench compare BASE.json NEW.json"));
+    assert_non_null(strstr(o.out, "usage: poolbench compare AB.json | BASE.json NEW.json"));
     outcome_free(&o);
     const char *top_bad[] = {"--bogus", NULL};
     expect_refused(top_bad, "poolbench: unknown option '--bogus'");

@@ -91,6 +91,8 @@ def slowed_copy(doc, backend, scenario, factor):
                     m[k] *= factor
                 m["repetitions"] = [v * factor for v in m["repetitions"]]
                 m.pop("histogram", None)
+                if "ratio_to_floor" in m:  # the floor stayed: the ratio moves too
+                    m["ratio_to_floor"] *= factor if m["better"] == "lower" else 1 / factor
     return d
 
 
@@ -137,9 +139,17 @@ def group_compare():
     expect("check started failing", ["compare", "quick-base.json", "quick-checkfail.json",
                                       "--format", "markdown"], 1, "compare-checkfail.md",
            stdout_has=["result_matches: task 17 returned 7 bytes, expected 8"])
-    expect("environments differ", ["compare", "quick-base.json", "quick-otherhost.json"], 0,
-           "compare-otherhost.txt",
-           stdout_has=["warning: the environments differ", "cpu_model", "kernel", "build_type"])
+    # Another host: two machines, not two commits; only when asked for.
+    expect("another host", ["compare", "quick-base.json", "quick-otherhost.json"], 2,
+           stderr_has=["on host 'vm'", "on host 'ci-runner-3'", "two machines, not two commits",
+                       "--across-hosts"])
+    out = expect("environments differ", ["compare", "quick-base.json", "quick-otherhost.json",
+                                         "--across-hosts"], 0, "compare-otherhost.txt",
+                 stdout_has=["warning: the environments differ", "cpu_model", "kernel",
+                             "build_type"])
+    check("across hosts: the first line says machines, not commits",
+          out.startswith("poolbench compare: two machines, not two commits (--across-hosts): "
+                         "host 'vm' (base) against host 'ci-runner-3' (new)"), out[:300])
     # Cases on one side only: drop one case from a copy.
     with tempfile.TemporaryDirectory() as tmp:
         d = load("quick-base.json")
@@ -305,8 +315,8 @@ def group_export():
 def group_errors():
     # Every bad input: exit 2 and one line naming the file or option.
     cases = [
-        (["compare"], "needs two results files, BASE.json and NEW.json"),
-        (["compare", "quick-base.json"], "needs two results files"),
+        (["compare"], "needs an A/B session (AB.json), or two results files"),
+        (["compare", "quick-base.json"], "one file is compared only when it is an A/B session"),
         (["compare", "a", "b", "c"], "unexpected argument 'c'"),
         (["compare", "quick-base.json", "missing.json"], "missing.json: cannot open"),
         (["compare", "quick-base.json", "bad/truncated.json"],
