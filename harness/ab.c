@@ -402,9 +402,12 @@ static int run_pair(const pbh_ab_cli *cli, const pbh_ab_program progs[2], const 
                 break;
         }
     }
+    /* In the order they ran: a run that failed is told, even when it kept
+     * the other from starting. */
     bool stop = false;
     int status = 0;
-    for (int s = 0; s < 2 && status == 0; s++) {
+    for (int k = 0; k < 2 && status == 0 && !stop; k++) {
+        int s = k == 0 ? first : 1 - first;
         if (!slots[s].done) { /* never started: the session is stopping */
             stop = true;
             break;
@@ -412,8 +415,6 @@ static int run_pair(const pbh_ab_cli *cli, const pbh_ab_program progs[2], const 
         docs[s] = take_results(names[s], &slots[s], &stop);
         if (!docs[s] && !stop)
             status = 2;
-        if (stop)
-            break;
     }
     if (stop || status) {
         json_decref(docs[0]);
