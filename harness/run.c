@@ -100,7 +100,7 @@ static void default_out(const char *suite, char *buf, size_t size)
  * ------------------------------------------------------------------------ */
 
 typedef struct run_cli {
-    const char *suite, *backend, *scenario, *pin, *out;
+    const char *suite, *backend, *scenario, *pin, *out, *host;
     int workers, repetitions, warmup; /* -1: the suite's */
     bool quiet;
     int plugins;
@@ -131,6 +131,9 @@ static const pbr_option run_options[] = {
     {.name = "out", .key = 'o', PBR_STRING(run_cli, out), .arg = "FILE", .expect = "a file name",
      .help = "where to write the results (default:\n" PB_RESULTS_DEFAULT_DIR
              "/<UTC time>-<suite>.json)"},
+    {.name = "host", PBR_STRING(run_cli, host), .arg = "NAME", .expect = "a host name",
+     .help = "the name this machine goes by in the results (default: its\n"
+             "hostname): a runner of a CI matrix (poolbench merge)"},
     {.name = "quiet", .key = 'q', PBR_FLAG(run_cli, quiet), .help = "no progress on stderr"},
     PBH_LOAD_OPTION(run_cli),
     {0},
@@ -240,6 +243,7 @@ static int measure(run_job *j, const run_cli *cli, const pbr_args *a, pbh_outcom
         .quiet = cli->quiet,
         .suite = s->name,
         .command = j->command,
+        .host = cli->host,
         .on_case = write_partial,
         .on_case_ud = j->out_path,
     };

@@ -826,8 +826,10 @@ int pbh_execute(const pbh_config *cfg, json_t **doc, pbh_outcome *out, char *err
 
     /* The document exists from the start, marked incomplete: each finished
      * case goes into it, and cfg->on_case may write it out. */
-    json_t *d = pbr_document_new(run_json_new(cfg, started_unix, t_start, false),
-                                 pbr_environment_new());
+    json_t *env = pbr_environment_new();
+    if (env && cfg->host)
+        json_object_set_new(env, "host", json_string(cfg->host));
+    json_t *d = pbr_document_new(run_json_new(cfg, started_unix, t_start, false), env);
     json_t *results = d ? json_object_get(d, "results") : NULL;
     char backends_text[512] = "";
     for (size_t i = 0; i < cfg->nbackends; i++) {

@@ -117,6 +117,7 @@ typedef struct pbh_config {
     bool quiet;
     const char *suite;   /* for run.suite */
     const char *command; /* for run.command */
+    const char *host;    /* environment.host; NULL: the hostname */
     /* Called after every finished case with the document so far (floor
      * ratios filled in, run.complete false); NULL: not called. A negative
      * return (err set) ends the run: pbh_execute() returns it. */

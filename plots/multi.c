@@ -6,10 +6,11 @@
  *   Runs are ordered by run.started_unix (ties keep command-line order). A
  *   panel is one SCENARIO/METRIC pair; a series is one case (backend and
  *   parameters) of it, followed across the runs that have it. A point is the
- *   median with its 95% confidence interval. Series and step changes come
- *   from results/history.c (pbr_history_series: a median outside the previous
- *   run's 95% CI of the median), so the chart marks exactly what
- *   `poolbench history` prints.
+ *   median with its 95% confidence interval. Series (comparable runs only:
+ *   one host, suite, workers and pin policy) and step changes (change
+ *   points beyond the noise band) come from results/history.c, so the chart
+ *   marks exactly what `poolbench history` prints. Each run's label (date,
+ *   time, revision) is distinct: a repeat gets "#2".
  *
  * COMPARE
  *   Cases are matched on backend, scenario and canonical params, as
@@ -183,8 +184,8 @@ static int select_series(hchart *h, const pb__plot_input *in, const char *const 
         if (!(s->params = json_loads(src->params_key, 0, NULL)))
             return -ENOMEM;
         h->nseries++;
-        if (pbr_history_series((const json_t *const *)in->docs, in->ndocs, src->backend,
-                               src->scenario, src->params_key, src->metric, &s->pts, &s->n) < 0)
+        if (pbr_history_series((const json_t *const *)in->docs, in->ndocs, src, NULL, &s->pts,
+                               &s->n) < 0)
             return -ENOMEM;
     }
     for (size_t k = 0; k < h->nseries; k++)
@@ -202,22 +203,34 @@ static int put_runs(hchart *h, const pb__plot_input *in, FILE *f)
         return -ENOMEM;
     for (size_t r = 0; r < in->ndocs; r++)
         h->run_of[h->order[r]] = r;
+    char(*labels)[64] = calloc(in->ndocs ? in->ndocs : 1, sizeof *labels);
+    if (!labels)
+        return -ENOMEM;
     fputs("run label\n", f);
     for (size_t r = 0; r < in->ndocs; r++) {
-        const json_t *doc = in->docs[h->order[r]];
-        const char *started = pbr_json_str(json_object_get(doc, "run"), "started", "");
-        const char *rev = pbr_json_str(json_object_get(doc, "environment"), "git_revision", "");
-        char label[64];
-        /* "11-21 08:00\nabc1234": date and revision on two lines. */
-        if (strlen(started) >= 16)
-            snprintf(label, sizeof label, "%.5s %.5s%s%.7s", started + 5, started + 11,
-                     rev[0] ? "\\n" : "", rev);
+        /* "11-21 08:00\nabc1234": date and revision on two lines; a label
+         * seen before gets " #2", " #3": no two runs share one. */
+        char one[48];
+        pbr_run_label(in->docs[h->order[r]], one, sizeof one);
+        char *gap = strchr(one, ' ') ? strchr(strchr(one, ' ') + 1, ' ') : NULL;
+        if (gap)
+            snprintf(labels[r], sizeof labels[r], "%.*s\\n%s", (int)(gap - one), one, gap + 1);
         else
-            snprintf(label, sizeof label, "run %zu", r + 1);
+            snprintf(labels[r], sizeof labels[r], "%s", *one ? one : "run");
+        int same = 1;
+        for (size_t k = 0; k < r; k++)
+            same += !strcmp(labels[k], labels[r]);
         fprintf(f, "%zu ", r);
-        pb__plot_put_str(f, label);
+        if (same > 1) {
+            char d[80];
+            snprintf(d, sizeof d, "%s #%d", labels[r], same);
+            pb__plot_put_str(f, d);
+        } else {
+            pb__plot_put_str(f, labels[r]);
+        }
         fputc('\n', f);
     }
+    free(labels);
     return 0;
 }
 

@@ -149,7 +149,10 @@ void pbr_docs_free(json_t **docs, size_t n);
  * given. malloc'd (free()); NULL on ENOMEM. */
 size_t *pbr_time_order(const json_t *const *docs, size_t ndocs);
 
-/* One (backend, scenario, params, metric) series across documents. */
+/* One (backend, scenario, params, metric) series across documents, within
+ * one group of comparable runs: the same host, suite, workers, pin policy
+ * and kind of run. A pinned run and an unpinned one, or two machines, are
+ * two series, never one. */
 typedef struct pbr_series {
     char *backend, *scenario;
     char *params_key; /* pbr_params_key() of the case's params */
@@ -157,6 +160,9 @@ typedef struct pbr_series {
     char *label;      /* pbr_case_label() of the case */
     char *unit;       /* from the first document that has it */
     pbr_better better;
+    char *host, *suite, *pin, *kind; /* the group */
+    int workers;
+    char *group;      /* the group in words: "host vm, suite ci, workers 0, pin none" */
 } pbr_series;
 
 /* Every series found in docs[0..ndocs), in order of first appearance when
@@ -166,29 +172,48 @@ int pbr_history_list(const json_t *const *docs, size_t ndocs, pbr_series **serie
                      size_t *nseries);
 void pbr_series_free(pbr_series *series, size_t nseries);
 
+/* Whether doc is a run of series s's group. */
+bool pbr_series_has_run(const pbr_series *s, const json_t *doc);
+
 /* One point of a history: one document's value of the metric. */
 typedef struct pbr_history_point {
     size_t doc;               /* index into the docs array given */
     double started_unix;      /* run.started_unix */
     const char *started;      /* run.started (borrowed from the document) */
     const char *git_revision; /* environment.git_revision (borrowed) */
+    char label[48];           /* "12-04 08:00 00000ab": distinct within the series
+                                 ("#2" added to a repeated one) */
     double p50, ci_low, ci_high;
     long long n;
     bool trusted;
     double change_pct; /* p50 against the previous point's, in %; 0 for the first */
-    int step;          /* +1 (-1): p50 lies above (below) the previous point's
-                          [ci_low, ci_high]; 0 otherwise and for the first point */
+    int step;          /* +1 (-1): a change point begins here, the median of the
+                          runs from here on above (below) that of the runs
+                          before, beyond the noise band and significant; 0 none */
+    double step_pct;   /* at a step: that change in %; else 0 */
     bool worse;        /* step != 0 in the metric's bad direction */
 } pbr_history_point;
 
-/* The series of one (backend, scenario, params key, metric) over
- * docs[0..ndocs), ordered by run.started_unix (ties keep the order given).
- * Documents without that case or metric contribute no point. The same code
- * serves `poolbench history` and the history chart. Returns 0 with *points
+/* How steps are found (history.c): a change smaller than the band is noise,
+ * whatever a test says. */
+typedef struct pbr_history_opts {
+    double threshold;     /* in %: the smallest step that matters (default 5) */
+    double alpha;         /* significance of a step (default 0.01) */
+    const json_t *noise;  /* a noise calibration (its band, if larger), or NULL */
+} pbr_history_opts;
+
+/* The series s over docs[0..ndocs): the runs of its group that have its
+ * case and metric, ordered by run.started_unix (ties keep the order given),
+ * with change points marked (opts NULL: the defaults). The same code serves
+ * `poolbench history` and the history chart. Returns 0 with *points
  * (malloc'd, free() it; NULL when *npoints is 0) or -ENOMEM. */
-int pbr_history_series(const json_t *const *docs, size_t ndocs, const char *backend,
-                       const char *scenario, const char *params_key, const char *metric,
-                       pbr_history_point **points, size_t *npoints);
+int pbr_history_series(const json_t *const *docs, size_t ndocs, const pbr_series *s,
+                       const pbr_history_opts *opts, pbr_history_point **points,
+                       size_t *npoints);
+
+/* A run's label on a time axis: "MM-DD HH:MM" and the first 7 characters of
+ * its revision, into buf. */
+void pbr_run_label(const json_t *doc, char *buf, size_t len);
 
 /* ------------------------------------------------------------------------
  * Paired A/B sessions, noise calibrations, runs of many hosts (ab.c,

@@ -470,11 +470,19 @@ static void test_history(void **state)
     json_t *params = json_pack("{s:i}", "samples", 2000);
     char *key = pbr_params_key(params);
     json_decref(params);
+    pbr_series *all;
+    size_t nall;
+    assert_int_equal(pbr_history_list((const json_t *const *)docs, 5, &all, &nall), 0);
+    const pbr_series *fork = NULL;
+    for (size_t i = 0; i < nall && !fork; i++)
+        if (!strcmp(all[i].backend, "fork") && !strcmp(all[i].scenario, "roundtrip") &&
+            !strcmp(all[i].params_key, key) && !strcmp(all[i].metric, "roundtrip"))
+            fork = &all[i];
+    assert_non_null(fork);
     pbr_history_point *pts;
     size_t n;
-    assert_int_equal(pbr_history_series((const json_t *const *)docs, 5, "fork", "roundtrip", key,
-                                        "roundtrip", &pts, &n),
-                     0);
+    assert_int_equal(pbr_history_series((const json_t *const *)docs, 5, fork, NULL, &pts, &n), 0);
+    pbr_series_free(all, nall);
     assert_int_equal(n, 5);
     const char *blk = strstr(d.data_buf, "\"fork\" p50 ci_low ci_high step\n");
     assert_non_null(blk);
