@@ -15,6 +15,9 @@
  *                           finished case is on disk before the signal;
  *                           afterwards the file holds it, complete=false,
  *                           exit 130 (137 for SIGKILL), no temporary left
+ *   test_program hosts      two runs named as two hosts (--host), merged:
+ *                           compared host by host, across hosts only when
+ *                           asked, one history series per host
  *   test_program plugin     a backend from a shared object (--load): listed,
  *                           measured next to ours, held against the floor
  *
@@ -431,6 +434,74 @@ static void test_interrupt(void **state)
     interrupt_with(SIGKILL, 1);
 }
 
+/* ---- Results of several hosts ---- */
+
+/* Two runs that name different hosts (--host), merged: the merged file holds
+ * both whole, compares with itself host by host, and the two runs are not
+ * compared with each other unless --across-hosts says so. */
+static void test_hosts(void **state)
+{
+    (void)state;
+    char files[2][256], merged[256];
+    const char *hosts[2] = {"alpha", "beta"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(files[i], sizeof files[i], "%s/%s.json", tmpdir, hosts[i]);
+        const char *args[] = {"run",       "--suite", PB_HARNESS_TEST_DATA "/tiny.json",
+                              "--backend", "thread",  "--scenario", "roundtrip,errors",
+                              "--host",    hosts[i],  "--out", files[i], "--quiet", NULL};
+        outcome o = run_poolbench(args);
+        if (o.status != 0)
+            fail_msg("run --host %s: exit %d: %s", hosts[i], o.status, o.err);
+        outcome_free(&o);
+        char err[512];
+        json_t *d = pbr_read(files[i], err, sizeof err);
+        assert_non_null(d);
+        assert_string_equal(pbr_doc_host(d), hosts[i]);
+        json_decref(d);
+    }
+    snprintf(merged, sizeof merged, "%s/matrix.json", tmpdir);
+    const char *merge[] = {"merge", files[0], files[1], "--out", merged, NULL};
+    outcome o = run_poolbench(merge);
+    assert_int_equal(o.status, 0);
+    assert_non_null(strstr(o.out, "merged 2 runs (hosts: alpha beta)"));
+    outcome_free(&o);
+
+    /* Each host against itself: nothing changed. */
+    const char *same[] = {"compare", merged, merged, NULL};
+    o = run_poolbench(same);
+    if (o.status != 0)
+        fail_msg("compare matrix matrix: exit %d: %s%s", o.status, o.err, o.out);
+    assert_non_null(strstr(o.out, "Hosts: 2, each compared with itself."));
+    assert_non_null(strstr(o.out, "alpha: thread/roundtrip"));
+    assert_non_null(strstr(o.out, "beta: thread/roundtrip"));
+    outcome_free(&o);
+    /* One host's run against the merged file: that host only. */
+    const char *one[] = {"compare", files[1], merged, NULL};
+    o = run_poolbench(one);
+    assert_int_equal(o.status, 0);
+    assert_non_null(strstr(o.out, "host 'alpha' only in new (not compared)"));
+    outcome_free(&o);
+    /* Two machines: refused, then compared when asked, and said so. */
+    const char *machines[] = {"compare", files[0], files[1], NULL};
+    o = run_poolbench(machines);
+    assert_int_equal(o.status, 2);
+    assert_non_null(strstr(o.err, "compares two machines, not two commits"));
+    outcome_free(&o);
+    const char *across[] = {"compare", files[0], files[1], "--across-hosts", NULL};
+    o = run_poolbench(across);
+    assert_true(o.status == 0 || o.status == 1); /* the machines' difference, whatever it is */
+    assert_non_null(strstr(o.out, "poolbench compare: two machines, not two commits "
+                                  "(--across-hosts): host 'alpha' (base) against host 'beta'"));
+    outcome_free(&o);
+    /* The history of the merged file: one series per host. */
+    const char *hist[] = {"history", "--metric", "roundtrip", "--backend", "thread", merged, NULL};
+    o = run_poolbench(hist);
+    assert_int_equal(o.status, 0);
+    assert_non_null(strstr(o.out, "host alpha, suite"));
+    assert_non_null(strstr(o.out, "host beta, suite"));
+    outcome_free(&o);
+}
+
 /* ---- A backend loaded from a plugin ---- */
 
 static void test_plugin(void **state)
@@ -600,10 +671,14 @@ int main(int argc, char **argv)
         const struct CMUnitTest t[] = {cmocka_unit_test_setup_teardown(test_interrupt, setup, teardown)};
         return cmocka_run_group_tests_name("interrupt", t, NULL, NULL);
     }
+    if (!strcmp(group, "hosts")) {
+        const struct CMUnitTest t[] = {cmocka_unit_test_setup_teardown(test_hosts, setup, teardown)};
+        return cmocka_run_group_tests_name("hosts", t, NULL, NULL);
+    }
     if (!strcmp(group, "plugin")) {
         const struct CMUnitTest t[] = {cmocka_unit_test_setup_teardown(test_plugin, setup, teardown)};
         return cmocka_run_group_tests_name("plugin", t, NULL, NULL);
     }
-    fprintf(stderr, "usage: test_program cli|e2e|interrupt|plugin\n");
+    fprintf(stderr, "usage: test_program cli|e2e|interrupt|hosts|plugin\n");
     return 2;
 }
