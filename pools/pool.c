@@ -43,7 +43,27 @@ struct pb_pool {
     void *state;
     int workers;
     _Atomic bool shut;
+#ifdef PB_TEST_KNOBS
+    int64_t test_delay_ns; /* see test_delay_of() */
+#endif
 };
+
+#ifdef PB_TEST_KNOBS
+/* A test-only knob, compiled in only with -DPB_TEST_KNOBS=ON (never in a
+ * normal build): PB_TEST_DELAY="BACKEND:NS" makes every pb_submit() to a
+ * pool of that backend spin NS nanoseconds first — a planted slowdown of
+ * known size in one backend's round trip, to prove that a regression gate
+ * (poolbench ab) catches it. */
+static int64_t test_delay_of(const char *backend)
+{
+    const char *v = getenv("PB_TEST_DELAY");
+    const char *colon = v ? strchr(v, ':') : NULL;
+    if (!colon || (size_t)(colon - v) != strlen(backend) || strncmp(v, backend, strlen(backend)))
+        return 0;
+    long long ns = atoll(colon + 1);
+    return ns > 0 ? ns : 0;
+}
+#endif
 
 static pthread_mutex_t backends_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t modules_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -375,6 +395,9 @@ int pb_pool_create(const char *backend, const pb_pool_opts *opts, pb_pool **out)
     }
     assert(workers >= 1); /* a backend runs at least the one worker it was asked for */
     pool->workers = workers;
+#ifdef PB_TEST_KNOBS
+    pool->test_delay_ns = test_delay_of(b->name);
+#endif
     *out = pool;
     return 0;
 }
@@ -428,6 +451,11 @@ int pb_submit(pb_pool *pool, const pb_task *task, const void *arg, size_t len, p
         return PB_EINVAL;
     if (atomic_load_explicit(&pool->shut, memory_order_acquire))
         return PB_ESHUTDOWN;
+#ifdef PB_TEST_KNOBS
+    if (pool->test_delay_ns)
+        for (int64_t end = pb_now_ns() + pool->test_delay_ns; pb_now_ns() < end;)
+            ;
+#endif
     /* Two references: the caller's and the backend's. */
     pb_future *f = pb__future_new(pool, task, arg, len, 2);
     if (!f)
