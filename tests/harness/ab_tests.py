@@ -73,6 +73,20 @@ class Session:
             return json.load(f)
 
 
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(FAKE))))
+
+
+def schema_check(name, schema, path):
+    """The file against its JSON Schema, with Debian's jsonschema (skipped
+    without it)."""
+    py = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+    p = subprocess.run([py, os.path.join(ROOT, "tests/results/check_schema.py"),
+                        os.path.join(ROOT, "results", schema), path], capture_output=True,
+                       text=True)
+    if p.returncode != 77:
+        check(name + " matches " + schema, p.returncode == 0, p.stdout + p.stderr)
+
+
 def metric(doc, backend, scenario, name):
     for c in doc["results"]:
         if c["backend"] == backend and c["scenario"] == scenario:
@@ -125,6 +139,7 @@ def test_aa(tmp):
           "base" and d["new"]["environment"]["git_revision"] == "new")
     check("no working folder left", not os.path.exists(os.path.join(s.dir, ".ab.json.runs")),
           os.listdir(s.dir))
+    schema_check("session file", "ab.schema.json", s.out)
     rc, rep, err = json_report(s.out)
     check("compare AB.json: paired, no regression", rc == 0 and rep.get("kind") == "paired" and
           rep.get("regressions") == 0, err)
@@ -251,6 +266,7 @@ def test_calibrate(tmp, aa):
     rc, out, err = run("calibrate", "--from", aa.out, "--out", noise)
     check("calibrate --from: exit 0, says what", rc == 0 and "metrics calibrated from 9 pairs" in
           out, err + out)
+    schema_check("noise file", "noise.schema.json", noise)
     with open(noise) as f:
         n = json.load(f)
     m = [x for x in n["metrics"] if (x["backend"], x["scenario"], x["metric"]) ==

@@ -256,6 +256,13 @@ def group_hosts():
         out = expect("merge two hosts", ["merge", a, b, "--out", m1], 0,
                      stdout_has=["merged 2 runs (hosts: runner-a runner-b) into"])
         expect("merge two hosts again", ["merge", b2, a2, "-o", m2], 0)
+        py = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+        root = os.path.dirname(os.path.dirname(os.path.abspath(DATA)))
+        p = subprocess.run([py, os.path.join(root, "tests/results/check_schema.py"),
+                            os.path.join(root, "results/matrix.schema.json"), m1],
+                           capture_output=True, text=True)
+        check("merged file matches matrix.schema.json", p.returncode in (0, 77),
+              p.stdout + p.stderr)
         mj = load(m1)
         check("merged file: each run whole, under its host",
               mj["schema"] == "poolbench-matrix/1" and mj["hosts"] == ["runner-a", "runner-b"] and
