@@ -48,6 +48,18 @@ static void put_subtitle_var(pb__plot_data *out, const char *sub)
     pb__plot_var_str(out, "subtitle", sub);
 }
 
+/* Whether the metric mname of a case of scenario is drawn: it matches the
+ * --metric patterns, or else it is the case's headline (its scenario's
+ * table wrote it), or else, for files from before headlines were written,
+ * the case's first metric. */
+static bool metric_wanted(const pb__plot_input *in, const char *scenario, const char *mname,
+                          const char *headline, bool first)
+{
+    if (in->metrics)
+        return matches(in->metrics, scenario, mname);
+    return headline ? !strcmp(mname, headline) : first;
+}
+
 /* Line type of a backend, as extract.c assigns them: fixed for ours, the
  * others numbered from 4 in the order this chart meets them. */
 static int lt_of(const char *backend, const char **others, size_t *nothers)
@@ -452,15 +464,12 @@ int pb__extract_compare(const pb__plot_chart *chart, const pb__plot_input *in,
             continue;
         }
         const char *scenario = pbr_json_str(c, "scenario", "");
-        /* The case's own headline (its scenario's table wrote it); files
-         * from before it was written: the first metric. */
         const char *headline = pbr_json_str(c, "headline", NULL);
         const char *mname;
         const json_t *m;
         bool first_metric = true;
         json_object_foreach(json_object_get(c, "metrics"), mname, m) {
-            bool want = in->metrics ? matches(in->metrics, scenario, mname)
-                                    : headline ? !strcmp(mname, headline) : first_metric;
+            bool want = metric_wanted(in, scenario, mname, headline, first_metric);
             first_metric = false;
             if (!want)
                 continue;
@@ -606,8 +615,7 @@ int pb__extract_hosts(const pb__plot_chart *chart, const pb__plot_input *in, pb_
         const json_t *m;
         bool first_metric = true;
         json_object_foreach(json_object_get(c, "metrics"), mname, m) {
-            bool want = in->metrics ? matches(in->metrics, scenario, mname)
-                                    : headline ? !strcmp(mname, headline) : first_metric;
+            bool want = metric_wanted(in, scenario, mname, headline, first_metric);
             first_metric = false;
             double b50 = pbr_json_num(m, "p50", 0);
             if (!want || !(b50 > 0))

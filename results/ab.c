@@ -76,10 +76,7 @@ static json_t *side_new(const char *program)
 json_t *pbr_ab_new(const pbr_ab_info *in)
 {
     char started[32];
-    time_t t = (time_t)in->started_unix;
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(started, sizeof started, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    pbr__utc_text(in->started_unix, started, sizeof started);
     json_t *run = json_pack(
         "{s:s, s:s, s:s, s:s, s:f, s:f, s:b, s:s, s:i, s:i, s:i, s:i, s:s, s:s}", "kind", "ab",
         "command", in->command ? in->command : "", "suite", in->suite ? in->suite : "",
@@ -365,24 +362,6 @@ int pbr_ab_validate(const json_t *doc, const char *name, char *err, size_t errle
  * Noise calibrations
  * ------------------------------------------------------------------------ */
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* 1.4826 times the median absolute deviation of v[0..n) from its median
- * (v is reordered). */
-static double robust_sd(double *v, size_t n)
-{
-    qsort(v, n, sizeof *v, cmp_double);
-    double med = pbr_percentile_sorted(v, n, 50);
-    for (size_t i = 0; i < n; i++)
-        v[i] = fabs(v[i] - med);
-    qsort(v, n, sizeof *v, cmp_double);
-    return 1.4826 * pbr_percentile_sorted(v, n, 50);
-}
-
 json_t *pbr_noise_new(const json_t *const *abs, size_t nabs, const char *command)
 {
     json_t *metrics = json_array();
@@ -442,7 +421,7 @@ json_t *pbr_noise_new(const json_t *const *abs, size_t nabs, const char *command
             goto nomem;
         for (size_t k = 0; k < n; k++)
             v[k] = json_number_value(json_array_get(d, k));
-        double sigma = n >= 2 ? robust_sd(v, n) : 0.0;
+        double sigma = n >= 2 ? pbr__robust_sd(v, n) : 0.0;
         free(v);
         json_object_del(slot, "d");
         json_object_set_new(slot, "pairs", json_integer((json_int_t)n));

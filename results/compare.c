@@ -442,18 +442,6 @@ static bool compare_runs(report *r, const json_t *base, const json_t *now, const
  * A paired session
  * ------------------------------------------------------------------------ */
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median_of(double *v, size_t n)
-{
-    qsort(v, n, sizeof *v, cmp_double);
-    return pbr_percentile_sorted(v, n, 50);
-}
-
 static bool add_paired_row(report *r, const json_t *e, const char *mname, const json_t *m)
 {
     row *w = new_row(r, e, "", mname, pbr_json_str(m, "unit", ""),
@@ -506,9 +494,9 @@ static bool add_paired_row(report *r, const json_t *e, const char *mname, const 
         } else {
             ok = false;
         }
-        w->worse_pct = (exp(median_of(d, k)) - 1.0) * 100.0;
-        w->base = median_of(xb, k);
-        w->now = median_of(xn, k);
+        w->worse_pct = (exp(pbr__median(d, k)) - 1.0) * 100.0;
+        w->base = pbr__median(xb, k);
+        w->now = pbr__median(xn, k);
     }
     free(xb), free(xn), free(d), free(ratio);
     if (!ok)
@@ -757,24 +745,31 @@ const pbr_command pbr_compare_command = {
 };
 
 
-int pbr_read_noise(const char *path, json_t **noise)
+/* Reads path, which must be a file of kind `want`; else tells, after
+ * prefix, what it is not (`instead`). 0, or 2. */
+static int read_kind(const char *path, pbr_file_kind want, const char *prefix,
+                     const char *instead, json_t **doc)
 {
     char err[1024];
     pbr_file_kind kind;
-    *noise = pbr_read_any(path, &kind, err, sizeof err);
-    if (!*noise) {
-        fprintf(stderr, "poolbench: --noise %s\n", err);
+    *doc = pbr_read_any(path, &kind, err, sizeof err);
+    if (!*doc) {
+        fprintf(stderr, "%s%s\n", prefix, err);
         return 2;
     }
-    if (kind != PBR_FILE_NOISE) {
-        fprintf(stderr, "poolbench: --noise %s: not a noise calibration (poolbench calibrate "
-                        "writes one)\n",
-                path);
-        json_decref(*noise);
-        *noise = NULL;
+    if (kind != want) {
+        fprintf(stderr, "%s%s: %s\n", prefix, path, instead);
+        json_decref(*doc);
+        *doc = NULL;
         return 2;
     }
     return 0;
+}
+
+int pbr_read_noise(const char *path, json_t **noise)
+{
+    return read_kind(path, PBR_FILE_NOISE, "poolbench: --noise ",
+                     "not a noise calibration (poolbench calibrate writes one)", noise);
 }
 
 /* Builds the report of r's operands. Returns 0, or 2 (told). */
@@ -782,20 +777,11 @@ static int build(report *r, const compare_opts *o, const pbr_args *a, side *b, s
                  json_t **ab)
 {
     if (a->nargs == 1) {
-        char err[1024];
-        pbr_file_kind kind;
-        *ab = pbr_read_any(a->args[0], &kind, err, sizeof err);
-        if (!*ab) {
-            fprintf(stderr, "poolbench compare: %s\n", err);
+        if (read_kind(a->args[0], PBR_FILE_AB, "poolbench compare: ",
+                      "one file is compared only when it is an A/B session (poolbench ab); "
+                      "two results files are BASE.json NEW.json",
+                      ab))
             return 2;
-        }
-        if (kind != PBR_FILE_AB) {
-            fprintf(stderr,
-                    "poolbench compare: %s: one file is compared only when it is an A/B "
-                    "session (poolbench ab); two results files are BASE.json NEW.json\n",
-                    a->args[0]);
-            return 2;
-        }
         if (o->across_hosts || o->base_host || o->new_host) {
             fprintf(stderr, "poolbench compare: %s: an A/B session ran on one host; "
                             "--across-hosts, --base-host and --new-host do not apply\n",

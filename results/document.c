@@ -72,13 +72,18 @@ json_t *pbr_document_new(json_t *run, json_t *env)
     return doc;
 }
 
+void pbr__utc_text(double unix_time, char *buf, size_t len)
+{
+    time_t t = (time_t)unix_time;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
 json_t *pbr_run_new(const pbr_run_info *in)
 {
     char started[32];
-    time_t t = (time_t)in->started_unix;
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(started, sizeof started, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    pbr__utc_text(in->started_unix, started, sizeof started);
     return json_pack("{s:s, s:s, s:s, s:s, s:f, s:f, s:b, s:i, s:i, s:i, s:s, s:s}", "kind",
                      in->kind, "command", in->command ? in->command : "", "suite",
                      in->suite ? in->suite : "", "started", started, "started_unix",

@@ -225,20 +225,13 @@ void pbr_run_label(const json_t *doc, char *buf, size_t len)
 
 /* ---- Change points ---- */
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* The median of the p50s of points [a, b). */
 static double median_p50(const pbr_history_point *p, size_t a, size_t b, double *scratch)
 {
     size_t n = 0;
     for (size_t i = a; i < b; i++)
         scratch[n++] = p[i].p50;
-    qsort(scratch, n, sizeof *scratch, cmp_double);
-    return pbr_percentile_sorted(scratch, n, 50);
+    return pbr__median(scratch, n);
 }
 
 typedef struct cp_ctx {
@@ -337,12 +330,7 @@ static double own_noise(const pbr_history_point *p, size_t n, double *scratch)
             scratch[k++] = log(p[i].p50 / p[i - 1].p50);
     if (k < 3)
         return 0;
-    qsort(scratch, k, sizeof *scratch, cmp_double);
-    double med = pbr_percentile_sorted(scratch, k, 50);
-    for (size_t i = 0; i < k; i++)
-        scratch[i] = fabs(scratch[i] - med);
-    qsort(scratch, k, sizeof *scratch, cmp_double);
-    return 3.0 * 1.4826 * pbr_percentile_sorted(scratch, k, 50) / sqrt(2.0);
+    return 3.0 * pbr__robust_sd(scratch, k) / sqrt(2.0);
 }
 
 static int find_steps(const json_t *const *docs, const pbr_series *s, const pbr_history_opts *o,

@@ -19,6 +19,17 @@
  * interval of the median of n samples ([x(j), x(n+1-j)]); 0 when n = 0. */
 size_t pbr__median_ci_rank(size_t n);
 
+/* document.c: unix_time as "2026-11-21T08:00:00Z" (UTC) into buf. */
+void pbr__utc_text(double unix_time, char *buf, size_t len);
+
+/* stats.c: the median of v[0..n) (type 7; v is sorted); 0 when n is 0. */
+double pbr__median(double *v, size_t n);
+
+/* stats.c: 1.4826 times the median absolute deviation of v[0..n) from
+ * their median — a standard deviation that a few wild values do not move.
+ * v is reordered; 0 when n is 0. */
+double pbr__robust_sd(double *v, size_t n);
+
 /* ab.c: for a schema of another kind of poolbench file, what it is ("an
  * A/B session (poolbench ab)") and what reads it; NULL / a default for any
  * other schema. */

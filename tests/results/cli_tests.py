@@ -166,6 +166,30 @@ def group_compare():
                                                                   dropped["scenario"]) in out,
               out[-800:])
         check("only in new lists the added case", "payload=4096" in out.split("only in new")[1])
+        # Ten backends, every metric 20% slower: the comment stays small.
+        ten = load("quick-base.json")
+        pool = [c for c in ten["results"] if c["backend"] != "floor"]
+        ten["results"] = [c for c in ten["results"] if c["backend"] == "floor"]
+        for k in range(10):
+            for c in pool:
+                c2 = json.loads(json.dumps(c))
+                c2["backend"] = "%s-%d" % (c["backend"], k)
+                ten["results"].append(c2)
+        slow = ten
+        for k in range(10):
+            for b in ("thread", "fork", "exec"):
+                slow = slowed_copy(slow, "%s-%d" % (b, k), "roundtrip", 1.2)
+                slow = slowed_copy(slow, "%s-%d" % (b, k), "throughput", 1.2)
+        pt, ps = os.path.join(tmp, "ten.json"), os.path.join(tmp, "ten-slow.json")
+        with open(pt, "w") as f:
+            json.dump(ten, f)
+        with open(ps, "w") as f:
+            json.dump(slow, f)
+        md = expect("ten backends markdown", ["compare", pt, ps, "--format", "markdown"], 1)
+        check("ten backends: far below GitHub's 65,536 characters", len(md) < 20000, len(md))
+        check("ten backends: the verdict first, the table capped",
+              md.startswith("### poolbench compare: ") and "more (`--format json` has every one)"
+              in md and md.count("\n| exec-") <= 60, md[:300])
         # The acceptance check: one backend's round trip 30% slower.
         s = slowed_copy(load("quick-base.json"), "fork", "roundtrip", 1.3)
         p = os.path.join(tmp, "fork-slower.json")
