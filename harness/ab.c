@@ -10,9 +10,15 @@
  * in pairs, alternating which goes first (A B, B A, A B, ...: the ABBA order
  * of randomised multiple interleaved trials, Abedi & Brecht, ICPE 2017), so
  * that what drifts — another job, a thermal change, a noisy neighbour — hits
- * both members of a pair alike and cancels in their ratio. Each run is a
- * whole `poolbench run` of the suite with few repetitions (default 1 and no
- * warm-up: the pairs are the repetitions); each pair adds one value per side
+ * both members of a pair alike and cancels in their ratio. The closer in
+ * time the two members, the more cancels: by default a pair is made of one
+ * run per scenario and side, BASE's and NEW's run of a scenario back to
+ * back, alternating which goes first from scenario to scenario (on a loaded
+ * 2-CPU machine the round trips of two runs a second apart differ by 1-9%,
+ * of two runs ten seconds apart by 5-70%: results/CI.md). --interleave
+ * suite makes a pair of one run of the whole suite a side. A run is a
+ * `poolbench run` with few repetitions (default 1 and no warm-up: the pairs
+ * are the repetitions); each pair adds one value per side
  * to every metric (ab.c in results/ keeps them), and the verdict comes from
  * the distribution of the pairs' ratios (compare.c: Wilcoxon signed-rank
  * test, median ratio with its confidence interval, a minimum effect). Nine
@@ -59,6 +65,7 @@
 #include "results.h"
 #include "runner.h"
 #include "signals.h"
+#include "suite.h"
 
 /* ------------------------------------------------------------------------
  * The programs
@@ -148,8 +155,8 @@ typedef struct run_slot {
 
 /* Starts `PROGRAM [--load M] run --suite ... --out slot->out` with stdout
  * discarded and stderr into slot->log, on cpus when not NULL. */
-static int start_run(const pbh_ab_cli *cli, const pbh_ab_program *prog, run_slot *slot,
-                     const cpu_set_t *cpus)
+static int start_run(const pbh_ab_cli *cli, const pbh_ab_program *prog, const char *scenario,
+                     run_slot *slot, const cpu_set_t *cpus)
 {
     char reps[16], warm[16], workers[16];
     snprintf(reps, sizeof reps, "%d", cli->repetitions);
@@ -167,8 +174,8 @@ static int start_run(const pbh_ab_cli *cli, const pbh_ab_program *prog, run_slot
         argv[n++] = fixed[i];
     if (cli->backend)
         argv[n++] = "--backend", argv[n++] = cli->backend;
-    if (cli->scenario)
-        argv[n++] = "--scenario", argv[n++] = cli->scenario;
+    if (scenario)
+        argv[n++] = "--scenario", argv[n++] = scenario;
     if (cli->workers >= 0)
         argv[n++] = "--workers", argv[n++] = workers;
     if (cli->pin)
@@ -355,30 +362,31 @@ static double now_unix(void)
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* One pair: both runs, in the order of the pair (or at once). Returns 0
- * with both documents, 1 when the session is to stop (interrupted), or 2
+/* One unit of a pair: BASE's and NEW's run of the suite (scenario NULL) or
+ * of one scenario, first `first` (0 BASE, 1 NEW) or both at once. Returns
+ * 0 with both documents, 1 when the session is to stop (interrupted), or 2
  * (told). */
-static int run_pair(const pbh_ab_cli *cli, const pbh_ab_program progs[2], const char *dir,
-                    int pair, const cpu_set_t *halves, json_t *docs[2], const char **order)
+static int run_unit(const pbh_ab_cli *cli, const pbh_ab_program progs[2], const char *dir,
+                    int pair, const char *scenario, int first, const cpu_set_t *halves,
+                    json_t *docs[2])
 {
     run_slot slots[2];
     static const char *const names[2] = {"base", "new"};
     memset(slots, 0, sizeof slots);
     for (int s = 0; s < 2; s++) {
-        if ((size_t)snprintf(slots[s].out, sizeof slots[s].out, "%s/pair-%02d-%s.json", dir,
-                             pair + 1, names[s]) >= sizeof slots[s].out ||
-            (size_t)snprintf(slots[s].log, sizeof slots[s].log, "%s/pair-%02d-%s.log", dir,
-                             pair + 1, names[s]) >= sizeof slots[s].log) {
+        if ((size_t)snprintf(slots[s].out, sizeof slots[s].out, "%s/pair-%02d-%s%s%s.json", dir,
+                             pair + 1, scenario ? scenario : "", scenario ? "-" : "",
+                             names[s]) >= sizeof slots[s].out ||
+            (size_t)snprintf(slots[s].log, sizeof slots[s].log, "%s/pair-%02d-%s%s%s.log", dir,
+                             pair + 1, scenario ? scenario : "", scenario ? "-" : "",
+                             names[s]) >= sizeof slots[s].log) {
             fprintf(stderr, "poolbench ab: %s: path too long\n", dir);
             return 2;
         }
     }
-    /* ABBA: even pairs BASE first, odd pairs NEW first. */
-    int first = pair % 2 == 0 ? 0 : 1;
-    *order = cli->duet ? "duet" : first == 0 ? "AB" : "BA";
     if (cli->duet) {
         for (int s = 0; s < 2; s++) {
-            int rc = start_run(cli, &progs[s], &slots[s], &halves[(s + pair) % 2]);
+            int rc = start_run(cli, &progs[s], scenario, &slots[s], &halves[(s + pair) % 2]);
             if (rc) {
                 fprintf(stderr, "poolbench ab: cannot start the %s run: %s\n", names[s],
                         strerror(-rc));
@@ -391,7 +399,7 @@ static int run_pair(const pbh_ab_cli *cli, const pbh_ab_program progs[2], const 
     } else {
         for (int k = 0; k < 2 && !pbh_stop; k++) {
             int s = k == 0 ? first : 1 - first;
-            int rc = start_run(cli, &progs[s], &slots[s], NULL);
+            int rc = start_run(cli, &progs[s], scenario, &slots[s], NULL);
             if (rc) {
                 fprintf(stderr, "poolbench ab: cannot start the %s run: %s\n", names[s],
                         strerror(-rc));
@@ -425,6 +433,107 @@ static int run_pair(const pbh_ab_cli *cli, const pbh_ab_program progs[2], const 
     return 0;
 }
 
+/* Adds the cases of part to whole that whole does not have yet (a floor
+ * case measured again for another scenario's run is kept once). */
+static int merge_cases(json_t *whole, const json_t *part)
+{
+    json_t *results = json_object_get(whole, "results");
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(part, "results"), i, c)
+    {
+        char *key = pbr_params_key(json_object_get(c, "params"));
+        if (!key)
+            return -ENOMEM;
+        bool have = pbr_find_case(whole, pbr_json_str(c, "backend", ""),
+                                  pbr_json_str(c, "scenario", ""), key) != NULL;
+        free(key);
+        if (!have && json_array_append(results, c))
+            return -ENOMEM;
+    }
+    return 0;
+}
+
+/* One pair: BASE's and NEW's runs of every unit (the suite, or each of its
+ * scenarios), each unit's two runs back to back, alternating which goes
+ * first from unit to unit and pair to pair (ABBA). *step counts units
+ * across the session. Returns 0 with the pair's documents, 1 (stop) or 2. */
+static int run_pair(const pbh_ab_cli *cli, const pbh_ab_program progs[2], const char *dir,
+                    int pair, char *const *units, int nunits, int *step,
+                    const cpu_set_t *halves, json_t *docs[2], const char **order)
+{
+    docs[0] = docs[1] = NULL;
+    *order = cli->duet ? "duet" : *step % 2 == 0 ? "AB" : "BA";
+    for (int u = 0; u < (nunits ? nunits : 1); u++) {
+        json_t *part[2] = {NULL, NULL};
+        int first = (*step)++ % 2;
+        int rc = run_unit(cli, progs, dir, pair, nunits ? units[u] : NULL, first, halves, part);
+        for (int s = 0; rc == 0 && s < 2; s++) {
+            if (!docs[s])
+                docs[s] = json_incref(part[s]);
+            else if (merge_cases(docs[s], part[s]) < 0) {
+                fprintf(stderr, "poolbench ab: out of memory\n");
+                rc = 2;
+            }
+        }
+        json_decref(part[0]);
+        json_decref(part[1]);
+        if (rc) {
+            json_decref(docs[0]);
+            json_decref(docs[1]);
+            docs[0] = docs[1] = NULL;
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* The units of a pair (--interleave scenario): the scenarios of --scenario,
+ * or of the suite as this program finds it. NULL with *n 0 for a run of
+ * the whole suite; NULL with *n -1 on a bad suite (told). */
+static char **session_units(const pbh_ab_cli *cli, int *n)
+{
+    *n = 0;
+    if (!strcmp(cli->interleave, "suite"))
+        return NULL;
+    if (cli->scenario)
+        return pbh_split_list("ab", "--scenario", cli->scenario, n);
+    char err[1024];
+    pbh_suite *suite;
+    if (pbh_suite_load(cli->suite, &suite, err, sizeof err)) {
+        fprintf(stderr, "poolbench ab: %s\n", err);
+        *n = -1;
+        return NULL;
+    }
+    /* One name per scenario, in the suite's order; the strings after the
+     * pointers, as pbh_split_list lays them out. */
+    size_t len = 0;
+    for (size_t i = 0; i < suite->nentries; i++)
+        len += strlen(suite->entries[i].scenario->name) + 1;
+    char **v = malloc((suite->nentries + 1) * sizeof *v + len);
+    if (!v) {
+        pbh_suite_free(suite);
+        *n = -1;
+        fprintf(stderr, "poolbench ab: out of memory\n");
+        return NULL;
+    }
+    char *p = (char *)(v + suite->nentries + 1);
+    for (size_t i = 0; i < suite->nentries; i++) {
+        const char *name = suite->entries[i].scenario->name;
+        bool seen = false;
+        for (int k = 0; k < *n && !seen; k++)
+            seen = !strcmp(v[k], name);
+        if (seen)
+            continue;
+        strcpy(p, name);
+        v[(*n)++] = p;
+        p += strlen(name) + 1;
+    }
+    v[*n] = NULL;
+    pbh_suite_free(suite);
+    return v;
+}
+
 int pbh_ab_run(const pbh_ab_cli *cli, const char *base, const char *now, const char *command,
                json_t **abp, bool *interrupted)
 {
@@ -444,12 +553,15 @@ int pbh_ab_run(const pbh_ab_cli *cli, const char *base, const char *now, const c
     }
     cpu_set_t halves[2];
     char dir[PATH_MAX];
-    int status = cli->duet ? split_cpus(halves) : 0;
+    int nunits, step = 0;
+    char **units = session_units(cli, &nunits);
+    int status = nunits < 0 ? 2 : cli->duet ? split_cpus(halves) : 0;
     if (status == 0)
         status = work_dir(cli, dir, sizeof dir);
     double started = now_unix();
     pbr_ab_info info = {.command = command, .suite = cli->suite, .base_program = base,
                         .new_program = now, .started_unix = started, .duet = cli->duet,
+                        .interleave = cli->interleave,
                         .pairs = cli->pairs, .repetitions = cli->repetitions,
                         .warmup = cli->warmup, .workers = cli->workers < 0 ? 0 : cli->workers,
                         .pin = cli->pin};
@@ -462,13 +574,11 @@ int pbh_ab_run(const pbh_ab_cli *cli, const char *base, const char *now, const c
     pbh_signals_catch(&saved);
     for (int pair = 0; status == 0 && pair < cli->pairs && !pbh_stop; pair++) {
         if (!cli->quiet)
-            fprintf(stderr, "poolbench ab: pair %d/%d (%s), %.0f s so far\n", pair + 1,
-                    cli->pairs, cli->duet ? "duet" : pair % 2 == 0 ? "BASE, then NEW"
-                                                                   : "NEW, then BASE",
+            fprintf(stderr, "poolbench ab: pair %d/%d, %.0f s so far\n", pair + 1, cli->pairs,
                     now_unix() - started);
         json_t *docs[2] = {NULL, NULL};
         const char *order;
-        int rc = run_pair(cli, progs, dir, pair, halves, docs, &order);
+        int rc = run_pair(cli, progs, dir, pair, units, nunits, &step, halves, docs, &order);
         if (rc == 1)
             break;
         if (rc) {
@@ -507,6 +617,7 @@ int pbh_ab_run(const pbh_ab_cli *cli, const char *base, const char *now, const c
         fprintf(stderr, "poolbench ab: the runs' files and logs are kept in %s\n", dir);
     program_free(&progs[0]);
     program_free(&progs[1]);
+    free(units);
     if (status) {
         json_decref(ab);
         return status;
@@ -521,6 +632,7 @@ int pbh_ab_run(const pbh_ab_cli *cli, const char *base, const char *now, const c
 
 static const pbh_ab_cli ab_defaults = {
     .suite = "ci", .pairs = 9, .repetitions = 1, .warmup = 0, .workers = -1,
+    .interleave = "scenario",
     .threshold = -1, .alpha = 0.01, .format = "text", .metric = "*"};
 
 static const pbr_option ab_options[] = {

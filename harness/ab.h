@@ -13,7 +13,7 @@
 
 /* The options of a session, shared by `ab` and `calibrate`. */
 typedef struct pbh_ab_cli {
-    const char *suite, *backend, *scenario, *pin, *out, *keep;
+    const char *suite, *backend, *scenario, *pin, *out, *keep, *interleave;
     int pairs, repetitions, warmup, workers;
     bool duet, quiet;
     /* ab: how the session is judged */
@@ -44,6 +44,10 @@ typedef struct pbh_ab_cli {
         {.name = "pin", PBR_STRING(pbh_ab_cli, pin), .arg = "POLICY",                        \
          .expect = "none, compact, scatter or a CPU list",                                   \
          .help = "pin policy of both (default: the suite's)"},                                \
+        {.name = "interleave", PBR_CHOICE(pbh_ab_cli, interleave, "scenario", "suite"),      \
+         .arg = "UNIT",                                                                        \
+         .help = "what BASE and NEW alternate on: a run per scenario (default:\n"              \
+                 "the two runs of a scenario a second apart) or of the suite"},               \
         {.name = "duet", PBR_FLAG(pbh_ab_cli, duet),                                         \
          .help = "run BASE and NEW at once, each on its own half of the CPUs\n"              \
                  "(swapped every pair), instead of one after the other"},                    \

@@ -33,7 +33,8 @@ typedef struct calibrate_cli {
 } calibrate_cli;
 
 static const calibrate_cli calibrate_defaults = {
-    .s = {.suite = "ci", .pairs = 9, .repetitions = 1, .warmup = 0, .workers = -1}};
+    .s = {.suite = "ci", .pairs = 9, .repetitions = 1, .warmup = 0, .workers = -1,
+          .interleave = "scenario"}};
 
 static const pbr_option calibrate_options[] = {
     {.name = "out", .key = 'o', PBR_STRING(pbh_ab_cli, out), .arg = "FILE",

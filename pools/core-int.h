@@ -63,6 +63,11 @@ int pb__pool_submit_future(pb_pool *pool, pb_future *f);
 /* Whether waiters on this pool's futures should spin before sleeping. */
 bool pb__pool_waiter_spins(const pb_pool *pool);
 
+#ifdef PB_TEST_KNOBS
+/* The planted slowdown of this pool's round trips, in % (pool.c). */
+double pb__pool_test_slowdown(const pb_pool *pool);
+#endif
+
 /* Whether the pool has been shut down (for map's PB_ESHUTDOWN). */
 bool pb__pool_is_shutdown(const pb_pool *pool);
 

@@ -44,24 +44,30 @@ struct pb_pool {
     int workers;
     _Atomic bool shut;
 #ifdef PB_TEST_KNOBS
-    int64_t test_delay_ns; /* see test_delay_of() */
+    double test_slowdown_pct; /* see test_slowdown_of() */
 #endif
 };
 
 #ifdef PB_TEST_KNOBS
 /* A test-only knob, compiled in only with -DPB_TEST_KNOBS=ON (never in a
- * normal build): PB_TEST_DELAY="BACKEND:NS" makes every pb_submit() to a
- * pool of that backend spin NS nanoseconds first — a planted slowdown of
- * known size in one backend's round trip, to prove that a regression gate
- * (poolbench ab) catches it. */
-static int64_t test_delay_of(const char *backend)
+ * normal build): PB_TEST_SLOWDOWN="BACKEND:PCT" makes the round trip of
+ * every future of that backend's pools PCT percent slower — the caller,
+ * once its result is in, spins PCT% of the time from submit to completion
+ * (future.c) — a planted slowdown of known size, whatever the round trip's
+ * own length, to prove that a regression gate (poolbench ab) catches it. */
+static double test_slowdown_of(const char *backend)
 {
-    const char *v = getenv("PB_TEST_DELAY");
+    const char *v = getenv("PB_TEST_SLOWDOWN");
     const char *colon = v ? strchr(v, ':') : NULL;
     if (!colon || (size_t)(colon - v) != strlen(backend) || strncmp(v, backend, strlen(backend)))
         return 0;
-    long long ns = atoll(colon + 1);
-    return ns > 0 ? ns : 0;
+    double pct = atof(colon + 1);
+    return pct > 0 ? pct : 0;
+}
+
+double pb__pool_test_slowdown(const pb_pool *pool)
+{
+    return pool ? pool->test_slowdown_pct : 0;
 }
 #endif
 
@@ -396,7 +402,7 @@ int pb_pool_create(const char *backend, const pb_pool_opts *opts, pb_pool **out)
     assert(workers >= 1); /* a backend runs at least the one worker it was asked for */
     pool->workers = workers;
 #ifdef PB_TEST_KNOBS
-    pool->test_delay_ns = test_delay_of(b->name);
+    pool->test_slowdown_pct = test_slowdown_of(b->name);
 #endif
     *out = pool;
     return 0;
@@ -451,11 +457,6 @@ int pb_submit(pb_pool *pool, const pb_task *task, const void *arg, size_t len, p
         return PB_EINVAL;
     if (atomic_load_explicit(&pool->shut, memory_order_acquire))
         return PB_ESHUTDOWN;
-#ifdef PB_TEST_KNOBS
-    if (pool->test_delay_ns)
-        for (int64_t end = pb_now_ns() + pool->test_delay_ns; pb_now_ns() < end;)
-            ;
-#endif
     /* Two references: the caller's and the backend's. */
     pb_future *f = pb__future_new(pool, task, arg, len, 2);
     if (!f)

@@ -78,10 +78,11 @@ json_t *pbr_ab_new(const pbr_ab_info *in)
     char started[32];
     pbr__utc_text(in->started_unix, started, sizeof started);
     json_t *run = json_pack(
-        "{s:s, s:s, s:s, s:s, s:f, s:f, s:b, s:s, s:i, s:i, s:i, s:i, s:s, s:s}", "kind", "ab",
-        "command", in->command ? in->command : "", "suite", in->suite ? in->suite : "",
+        "{s:s, s:s, s:s, s:s, s:f, s:f, s:b, s:s, s:s, s:i, s:i, s:i, s:i, s:s, s:s}", "kind",
+        "ab", "command", in->command ? in->command : "", "suite", in->suite ? in->suite : "",
         "started", started, "started_unix", in->started_unix, "duration_s", 0.0, "complete",
-        false, "mode", in->duet ? "duet" : "interleaved", "pairs", in->pairs, "repetitions",
+        false, "mode", in->duet ? "duet" : "interleaved", "interleave",
+        in->interleave ? in->interleave : "suite", "pairs", in->pairs, "repetitions",
         in->repetitions, "warmup", in->warmup, "workers", in->workers, "pin",
         in->pin ? in->pin : "none", "poolbench_version", PB_VERSION);
     if (!run)

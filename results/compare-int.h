@@ -43,7 +43,8 @@ typedef struct row {
     bool has_p, exact;
     double p, stat;
     size_t nb, nn;         /* repetitions a side (separate); pairs used (both) */
-    double threshold;      /* in %: the larger of --threshold and the noise band */
+    double threshold;      /* in %: the larger of --threshold and the noise bands */
+    double session_band;   /* paired: the band of the pairs' own noise, in % */
     bool calibrated;       /* the threshold came from a noise calibration */
     bool trusted;
     const char *untrusted_why;

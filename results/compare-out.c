@@ -180,9 +180,9 @@ static void rule_line(FILE *out, const char *prefix, const report *r)
                            ? "two-sided Wilcoxon signed-rank test of the pairs' log ratios"
                            : "two-sided Mann-Whitney U test over the repetitions, divided by "
                              "the floor where judged against it";
-    fprintf(out, "%sa regression is worse by more than %g%%%s with p < %g (%s)\n", prefix,
-            r->threshold, r->noise ? " or the metric's calibrated noise band" : "", r->alpha,
-            test);
+    fprintf(out, "%sa regression is worse by more than %g%%%s%s with p < %g (%s)\n", prefix,
+            r->threshold, r->noise ? " or the metric's calibrated noise band" : "",
+            r->kind == K_PAIRED ? " or its pairs' own noise band" : "", r->alpha, test);
     if (r->noise)
         fprintf(out, "%snoise bands from %s\n", prefix, r->noise_path);
 }
@@ -607,6 +607,7 @@ static json_t *row_json_new(const report *r, const row *w)
     if (w->has_ci) {
         json_object_set_new(o, "ci_low_pct", json_real(w->ci_low_pct));
         json_object_set_new(o, "ci_high_pct", json_real(w->ci_high_pct));
+        json_object_set_new(o, "session_band_pct", json_real(w->session_band));
     }
     return o;
 }

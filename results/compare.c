@@ -14,7 +14,14 @@
  *   confidence interval the order-statistic interval of the median ratio,
  *   and the test a two-sided Wilcoxon signed-rank test of the d_i (paired.c).
  *   This is the strong test: it measures the change against the variation
- *   between pairs, which includes the drift between runs.
+ *   between pairs, which includes the drift between runs. The session
+ *   measures its own noise too: the pairs' log ratios spread around their
+ *   median, and a median ratio within three of its robust standard errors
+ *   (1.2533 * 1.4826 MAD / sqrt(n): pbr_noise_band_pct) is noise, however
+ *   one-sided the pairs. With some 300 metrics a session, nine pairs all on
+ *   one side happen to one metric or two by chance alone (p = 2/512 each);
+ *   what makes them a regression is a change larger than the pairs' own
+ *   scatter.
  *
  *   SEPARATE (`compare BASE.json NEW.json`). Two runs made apart: minutes,
  *   days or machines. A Mann-Whitney U test over each run's per-repetition
@@ -31,8 +38,9 @@
  *
  * Verdicts, in the order they are decided:
  *   unchanged            the judged change within the threshold: the larger
- *                        of --threshold and, given --noise, the metric's
- *                        calibrated noise band (ab.c, pbr_noise_band_pct)
+ *                        of --threshold, given --noise the metric's
+ *                        calibrated noise band (ab.c, pbr_noise_band_pct),
+ *                        and for a session the pairs' own noise band
  *   too few repetitions  fewer than PBR__MIN_REPS a side (separate) or
  *   / too few pairs      PBR__MIN_PAIRS pairs (paired): said, never guessed
  *   not significant      p >= alpha (default 0.01)
@@ -497,11 +505,16 @@ static bool add_paired_row(report *r, const json_t *e, const char *mname, const 
         w->worse_pct = (exp(pbr__median(d, k)) - 1.0) * 100.0;
         w->base = pbr__median(xb, k);
         w->now = pbr__median(xn, k);
+        /* The pairs' own noise: how far their median ratio moves when only
+         * noise separates the pairs (d is sorted by now). */
+        w->session_band = pbr_noise_band_pct(pbr__robust_sd(d, k), k);
     }
     free(xb), free(xn), free(d), free(ratio);
     if (!ok)
         return false;
     set_threshold(r, w, k);
+    if (w->session_band > w->threshold)
+        w->threshold = w->session_band;
     decide(r, w, PBR__MIN_PAIRS);
     return true;
 }

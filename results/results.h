@@ -229,6 +229,7 @@ typedef struct pbr_ab_info {
     const char *base_program, *new_program; /* as the user named them */
     double started_unix;
     bool duet;        /* both at once, each on its own CPUs (else interleaved) */
+    const char *interleave; /* "scenario" or "suite": the unit of a pair's runs */
     int pairs;        /* planned */
     int repetitions, warmup, workers;
     const char *pin;

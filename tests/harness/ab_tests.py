@@ -57,8 +57,9 @@ class Session:
         self.out = os.path.join(self.dir, "ab.json")
 
     def args(self, *extra, base="base", new="new"):
+        unit = [] if "--interleave" in extra else ["--interleave", "suite"]
         return [PB, "ab", self.progs.get(base, base), self.progs.get(new, new), "--out",
-                self.out, "--suite", "quick", "--quiet"] + list(extra)
+                self.out, "--suite", "quick", "--quiet"] + unit + list(extra)
 
     def run(self, *extra, **kw):
         p = subprocess.run(self.args(*extra, **kw), capture_output=True, text=True, timeout=120)
@@ -144,10 +145,32 @@ def test_aa(tmp):
     check("compare AB.json: paired, no regression", rc == 0 and rep.get("kind") == "paired" and
           rep.get("regressions") == 0, err)
     r = row(rep, "thread", "roundtrip", "roundtrip")
-    check("compare AB.json: a row's pairs, CI, W and threshold",
-          r and r["pairs"] == 9 and "ci_low_pct" in r and "w" in r and r["threshold_pct"] == 2,
-          r)
+    check("compare AB.json: a row's pairs, CI, W, and a threshold: 2% or the pairs' own "
+          "noise band", r and r["pairs"] == 9 and "ci_low_pct" in r and "w" in r and
+          r["threshold_pct"] == max(2, r["session_band_pct"]) and r["session_band_pct"] > 0, r)
     return s
+
+
+def test_per_scenario(tmp):
+    s = Session(tmp, "per-scenario", noise=0.02)
+    rc, out, err = s.run("--pairs", "2", "--interleave", "scenario", "--scenario",
+                         "roundtrip,throughput")
+    check("per scenario: exit 0", rc == 0, err)
+    with open(s.log) as f:
+        runs = [(line.split()[0], line.split()[line.split().index("--scenario") + 1])
+                for line in f]
+    want = [("base", "roundtrip"), ("new", "roundtrip"), ("new", "throughput"),
+            ("base", "throughput"), ("base", "roundtrip"), ("new", "roundtrip"),
+            ("new", "throughput"), ("base", "throughput")]
+    check("per scenario: a run per scenario and side, alternating (ABBA)", runs == want, runs)
+    d = s.doc()
+    m = metric(d, "floor", "clock", "call")
+    check("per scenario: a case measured in several runs of a pair counts once",
+          m and len(m["base"]) == 2 and d["run"]["interleave"] == "scenario", m)
+    rc, out, err = s.run("--pairs", "1", "--interleave", "scenario", "--suite",
+                         "/nonexistent/suite.json")
+    check("per scenario: a suite this program cannot read: exit 2",
+          rc == 2 and "no such suite file" in err, err)
 
 
 def test_planted(tmp, factor, name):
@@ -294,7 +317,8 @@ def test_calibrate(tmp, aa):
     s = Session(tmp, "calib", noise=0.02)
     out_path = os.path.join(s.dir, "n.json")
     p = subprocess.run([PB, "calibrate", s.progs["base"], "--out", out_path, "--pairs", "4",
-                        "--suite", "quick", "--quiet"], capture_output=True, text=True,
+                        "--suite", "quick", "--interleave", "suite", "--quiet"],
+                       capture_output=True, text=True,
                        timeout=120)
     check("calibrate PROGRAM: an A/A session, then the noise",
           p.returncode == 0 and os.path.exists(out_path) and
@@ -329,6 +353,7 @@ def test_module(tmp):
 
 with tempfile.TemporaryDirectory() as tmp:
     aa = test_aa(tmp)
+    test_per_scenario(tmp)
     test_regressions(tmp)
     test_failures(tmp)
     test_interrupt(tmp)
