@@ -642,8 +642,8 @@ static const pbr_option ab_options[] = {
     PBH_AB_SESSION_OPTIONS,
     {.name = "threshold", PBR_REAL(pbh_ab_cli, threshold, 0, INFINITY), .arg = "PCT",
      .expect = "a percentage",
-     .help = "minimum effect, in % (default 2); with --noise, a metric's\n"
-             "calibrated band when that is larger"},
+     .help = "minimum effect, in % (default 2); a metric's calibrated band\n"
+             "(--noise) or its pairs' own noise band when that is larger"},
     {.name = "alpha", PBR_REAL(pbh_ab_cli, alpha, 0, 1), .above = true, .arg = "A",
      .help = "significance level (default 0.01)"},
     {.name = "noise", PBR_STRING(pbh_ab_cli, noise), .arg = "FILE", .expect = "a file name",
@@ -666,9 +666,9 @@ const pbr_command pbh_ab_command = {
         "(BASE then NEW, NEW then BASE, ...), or side by side with --duet, and judges\n"
         "every metric by the ratios of its pairs: the median ratio NEW/BASE with its\n"
         "95% confidence interval, and a Wilcoxon signed-rank test. A regression is\n"
-        "worse than the minimum effect (or the metric's calibrated noise band) and\n"
-        "significant at alpha; a check that never failed in BASE and fails in NEW\n"
-        "is one too. BASE and NEW are each a poolbench program, a build or install\n"
+        "worse than the minimum effect (or, if larger, the metric's calibrated noise\n"
+        "band, or its pairs' own) and significant at alpha; a check that never\n"
+        "failed in BASE and fails in NEW is one too. BASE and NEW are each a poolbench program, a build or install\n"
         "folder holding one, or modules M.so[,M2.so] for this program to --load.\n"
         "The session file (`poolbench compare AB.json` judges it again) is rewritten\n"
         "after every pair.",
