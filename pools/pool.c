@@ -50,11 +50,12 @@ struct pb_pool {
 
 #ifdef PB_TEST_KNOBS
 /* A test-only knob, compiled in only with -DPB_TEST_KNOBS=ON (never in a
- * normal build): PB_TEST_SLOWDOWN="BACKEND:PCT" makes the round trip of
- * every future of that backend's pools PCT percent slower — the caller,
- * once its result is in, spins PCT% of the time from submit to completion
- * (future.c) — a planted slowdown of known size, whatever the round trip's
- * own length, to prove that a regression gate (poolbench ab) catches it. */
+ * normal build): PB_TEST_SLOWDOWN="BACKEND:PCT" makes every round trip
+ * (one task in flight: submitted after the caller's previous result) of
+ * that backend's pools PCT percent slower — the caller, once its result is
+ * in, spins PCT% of the time from submit to completion (future.c) — a
+ * planted slowdown of known size, whatever the round trip's own length, to
+ * prove that a regression gate (poolbench ab) catches it. */
 static double test_slowdown_of(const char *backend)
 {
     const char *v = getenv("PB_TEST_SLOWDOWN");
