@@ -275,7 +275,10 @@ static inline void pb_samples_add(pb_samples *s, double v)
 /* Records check `name` for this repetition. Several calls with one name in a
  * repetition combine: it passes only if all passed; the first failure's
  * reason is kept. A check failed in any repetition (warm-ups included) fails
- * the case. reason is formatted only when passed is false. */
+ * the case. The message is the check's evidence whether it passed or not
+ * (write it so it reads either way: "0 of 200 futures ..."): the results
+ * keep the first failure's as `reason` and the last repetition's as
+ * `evidence`. */
 void pb_sc_check(pb_sc *sc, const char *name, bool passed, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 

@@ -3,13 +3,17 @@
  * cli.h.
  */
 #include <dlfcn.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <pb/backend.h>
 
 #include "cli.h"
+#include "results.h"
 
 int pbh_load_option(const char *path, void *plugins, char *err, size_t errlen)
 {
@@ -160,4 +164,25 @@ char **pbh_choose_backends(const char *cmd, const char *arg, char *const *dflt, 
         return NULL;
     }
     return v;
+}
+
+int pbh_check_out_path(const char *path, char *resolved, size_t len, char *err, size_t errlen)
+{
+    return pbr_out_check("--out", path, NULL, 0, resolved, len, err, errlen) ? -1 : 0;
+}
+
+char *pbh_join_args(int argc, char **argv)
+{
+    size_t len = strlen("poolbench") + 1;
+    for (int i = 0; i < argc; i++)
+        len += strlen(argv[i]) + 1;
+    char *s = malloc(len);
+    if (!s)
+        return NULL;
+    strcpy(s, "poolbench");
+    for (int i = 0; i < argc; i++) {
+        strcat(s, " ");
+        strcat(s, argv[i]);
+    }
+    return s;
 }

@@ -11,6 +11,20 @@
  * 2 bad usage or input (nothing is measured); 130 interrupted (the cases
  * finished so far are written, with run.complete = false).
  *
+ * NOTHING MEASURED IS LOST
+ *
+ * The results file is rewritten, atomically (pbr_write_atomic), after every
+ * finished case, marked incomplete until the last write. So whatever ends
+ * the program — a signal it handles, SIGKILL, a power cut — the file on disk
+ * holds every case finished before it, and is never half written.
+ *
+ * Signals (signals.c). SIGINT, SIGTERM and SIGHUP ask the run to stop: the
+ * current repetition is finished or cut short, the unfinished case
+ * discarded, the file written once more (incomplete), the summary printed,
+ * exit 130. Several at once are one request; one that insists, a second or
+ * more later, ends the program at once (status 130), after the write under
+ * way if there is one.
+ *
  * Interruption is prompt however long the suite's durations: the first
  * SIGINT or SIGTERM sets pbh_stop, which scenarios poll between waits, and
  * interrupts the workloads (bench/workloads.h), so a task asked to spin or
@@ -19,7 +33,6 @@
  */
 #include <errno.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +43,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "runner.h"
+#include "signals.h"
 #include "suite.h"
 #include "workloads.h"
 
@@ -37,22 +51,10 @@
 #define PB_RESULTS_DEFAULT_DIR "results/runs"
 #endif
 
-/* The process the handler below is for. A worker process forked from it
- * (a pool's, or one a library forks, like multiprocessing's) inherits the
- * handler until it execs; told to stop (multiprocessing ends its workers
- * with SIGTERM), it must die as it would by default, not raise the shared
- * stop flag that every worker of the run reads. */
-static pid_t run_pid;
-
-static void on_signal(int sig)
+/* The runner's on_case hook: the results so far, on disk. */
+static int write_partial(void *ud, const json_t *doc, char *err, size_t errlen)
 {
-    if (getpid() != run_pid) {
-        signal(sig, SIG_DFL);
-        raise(sig);
-        return;
-    }
-    pbh_stop = 1;
-    pb_workloads_interrupt(); /* a task an hour long ends now too */
+    return pbh_write_results(ud, doc, err, errlen) < 0 ? PB_EINVAL : 0;
 }
 
 /* mkdir -p. Returns 0 or -errno. */
@@ -73,22 +75,6 @@ static int make_dirs(const char *path)
         }
     }
     return 0;
-}
-
-static char *join_command(int argc, char **argv)
-{
-    size_t len = strlen("poolbench") + 1;
-    for (int i = 0; i < argc; i++)
-        len += strlen(argv[i]) + 1;
-    char *s = malloc(len);
-    if (!s)
-        return NULL;
-    strcpy(s, "poolbench");
-    for (int i = 0; i < argc; i++) {
-        strcat(s, " ");
-        strcat(s, argv[i]);
-    }
-    return s;
 }
 
 /* results/runs/20261121T080000Z-quick.json */
@@ -121,7 +107,7 @@ static void default_out(const char *suite, char *buf, size_t size)
  * ------------------------------------------------------------------------ */
 
 typedef struct run_cli {
-    const char *suite, *backend, *scenario, *pin, *out;
+    const char *suite, *backend, *scenario, *pin, *out, *host;
     int workers, repetitions, warmup; /* -1: the suite's */
     bool quiet;
     int plugins;
@@ -153,6 +139,9 @@ static const pbr_option run_options[] = {
      .help = "where to write the results: a new path or a regular file\n"
              "(- for standard output; default:\n" PB_RESULTS_DEFAULT_DIR
              "/<UTC time>-<suite>.json)"},
+    {.name = "host", PBR_STRING(run_cli, host), .arg = "NAME", .expect = "a host name",
+     .help = "the name this machine goes by in the results (default: its\n"
+             "hostname): a runner of a CI matrix (poolbench merge)"},
     {.name = "quiet", .key = 'q', PBR_FLAG(run_cli, quiet), .help = "no progress on stderr"},
     PBH_LOAD_OPTION(run_cli),
     {0},
@@ -249,12 +238,11 @@ static int choose_out(run_job *j, const run_cli *cli)
     return 0;
 }
 
-/* Measures, with Ctrl-C and SIGTERM finishing the current measurement and
- * keeping what is done (SA_RESETHAND: a second one ends the program at
- * once). 0, or 2 (told). */
+/* Measures, writing the results after every finished case. 0, or 2
+ * (told). */
 static int measure(run_job *j, const run_cli *cli, const pbr_args *a, pbh_outcome *outcome)
 {
-    if (!(j->command = join_command(a->argc, a->argv))) {
+    if (!(j->command = pbh_join_args(a->argc, a->argv))) {
         fprintf(stderr, "poolbench run: out of memory\n");
         return 2;
     }
@@ -277,25 +265,18 @@ static int measure(run_job *j, const run_cli *cli, const pbr_args *a, pbh_outcom
         .quiet = cli->quiet,
         .suite = s->name,
         .command = j->command,
+        .host = cli->host,
+        /* Standard output takes the file once, at the end. */
+        .on_case = strcmp(j->out_path, "-") ? write_partial : NULL,
+        .on_case_ud = j->out_path,
     };
-    struct sigaction sa, old_int, old_term;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESETHAND | SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    pbh_stop = 0;
-    run_pid = getpid();
     pb_workloads_resume();
     /* Before any pool: so workers in other processes see the stop flag. */
     int src = pb_workloads_share_stop();
     if (src < 0 && !cli->quiet)
         fprintf(stderr, "poolbench run: note: tasks in worker processes will not see an "
                         "interruption: %s\n", strerror(-src));
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
     int rc = pbh_execute(&cfg, &j->doc, outcome, err, sizeof err);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
     if (rc) {
         fprintf(stderr, "poolbench run: %s\n", err);
         return 2;
@@ -303,7 +284,8 @@ static int measure(run_job *j, const run_cli *cli, const pbr_args *a, pbh_outcom
     return 0;
 }
 
-/* The summary, then the results file. Returns the exit status. */
+/* The summary, then the results file, written the last time. Returns the
+ * exit status. */
 static int report(run_job *j, const run_cli *cli, const pbh_outcome *outcome)
 {
     if (!cli->quiet && outcome->interrupted)
@@ -314,7 +296,7 @@ static int report(run_job *j, const run_cli *cli, const pbh_outcome *outcome)
     pbh_print_summary(to_stdout ? stderr : stdout, j->doc);
     fflush(stdout);
     char err[1024];
-    if (pbr_write_atomic(j->out_path, j->doc, err, sizeof err) != 0) {
+    if (pbh_write_results(j->out_path, j->doc, err, sizeof err) != 0) {
         fprintf(stderr, "poolbench run: %s\n", err);
         return 2;
     }
@@ -336,10 +318,14 @@ static int run_run(const pbr_args *a)
     int status = plan_run(&j, cli);
     if (status == 0)
         status = choose_out(&j, cli);
-    if (status == 0)
+    if (status == 0) {
+        pbh_signals_saved saved;
+        pbh_signals_catch(&saved);
         status = measure(&j, cli, a, &outcome);
-    if (status == 0)
-        status = report(&j, cli, &outcome);
+        if (status == 0)
+            status = report(&j, cli, &outcome);
+        pbh_signals_restore(&saved);
+    }
     job_free(&j);
     return status;
 }

@@ -53,6 +53,7 @@ typedef struct pbh_metric {
 typedef struct pbh_check {
     char *name;
     char *reason;     /* the first failure's */
+    char *evidence;   /* the message of the last call (what the check saw) */
     int reps_seen, reps_failed;
     unsigned token;
     bool failed_now;  /* failed in the repetition `token` */
@@ -438,17 +439,24 @@ void pb_sc_check(pb_sc *sc, const char *name, bool passed, const char *fmt, ...)
         c->reps_seen++;
         c->failed_now = false;
     }
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    /* A failure's message stays the evidence of its repetition. */
+    if (!passed || !c->failed_now) {
+        char *e = strdup(buf);
+        if (e) {
+            free(c->evidence);
+            c->evidence = e;
+        }
+    }
     if (!passed && !c->failed_now) {
         c->failed_now = true;
         c->reps_failed++;
-        if (!c->reason) {
-            char buf[512];
-            va_list ap;
-            va_start(ap, fmt);
-            vsnprintf(buf, sizeof buf, fmt, ap);
-            va_end(ap);
+        if (!c->reason)
             c->reason = strdup(buf);
-        }
     }
     pthread_mutex_unlock(&sc->lock);
 }
@@ -572,6 +580,7 @@ static void free_cell(pbh_cell *cell, int reps)
     for (size_t i = 0; i < cell->nchecks; i++) {
         free(cell->checks[i].name);
         free(cell->checks[i].reason);
+        free(cell->checks[i].evidence);
     }
     free(cell->checks);
     for (int i = 0; cell->binding && i < cell->nbinding; i++)
@@ -694,8 +703,9 @@ static json_t *checks_json_new(const pbh_cell *cell, bool *any_failed)
             snprintf(reason, sizeof reason, "%s (failed in %d of %d repetitions)",
                      c->reason ? c->reason : "", c->reps_failed, c->reps_seen);
         }
-        json_array_append_new(a, json_pack("{s:s, s:b, s:s}", "name", c->name, "passed",
-                                           c->reps_failed == 0, "reason", reason));
+        json_array_append_new(a, json_pack("{s:s, s:b, s:s, s:s}", "name", c->name, "passed",
+                                           c->reps_failed == 0, "reason", reason, "evidence",
+                                           c->evidence ? c->evidence : ""));
     }
     return a;
 }
@@ -795,6 +805,18 @@ static int backend_in_process(const char *backend, void *ud)
     return -1;
 }
 
+/* The run object as of now: complete only when said so. */
+static json_t *run_json_new(const pbh_config *cfg, double started_unix, int64_t t_start,
+                            bool complete)
+{
+    pbr_run_info info = {.kind = "run", .command = cfg->command, .suite = cfg->suite,
+                         .started_unix = started_unix,
+                         .duration_s = (double)(pb_now_ns() - t_start) / 1e9,
+                         .complete = complete, .repetitions = cfg->repetitions,
+                         .warmup = cfg->warmup, .workers = cfg->workers, .pin = cfg->pin};
+    return pbr_run_new(&info);
+}
+
 int pbh_execute(const pbh_config *cfg, json_t **doc, pbh_outcome *out, char *err, size_t errlen)
 {
     *doc = NULL;
@@ -805,6 +827,7 @@ int pbh_execute(const pbh_config *cfg, json_t **doc, pbh_outcome *out, char *err
 
     struct timespec wall;
     clock_gettime(CLOCK_REALTIME, &wall);
+    double started_unix = (double)wall.tv_sec + (double)wall.tv_nsec / 1e9;
     int64_t t_start = pb_now_ns();
 
     const pbh_plan *plan = cfg->plan;
@@ -822,7 +845,13 @@ int pbh_execute(const pbh_config *cfg, json_t **doc, pbh_outcome *out, char *err
         return rc;
     }
 
-    json_t *results = json_array();
+    /* The document exists from the start, marked incomplete: each finished
+     * case goes into it, and cfg->on_case may write it out. */
+    json_t *env = pbr_environment_new();
+    if (env && cfg->host)
+        json_object_set_new(env, "host", json_string(cfg->host));
+    json_t *d = pbr_document_new(run_json_new(cfg, started_unix, t_start, false), env);
+    json_t *results = d ? json_object_get(d, "results") : NULL;
     char backends_text[512] = "";
     for (size_t i = 0; i < cfg->nbackends; i++) {
         size_t used = strlen(backends_text);
@@ -832,13 +861,14 @@ int pbh_execute(const pbh_config *cfg, json_t **doc, pbh_outcome *out, char *err
 
     pbh_cell *cells = calloc(cfg->nbackends + 1, sizeof *cells);
     if (!results || !cells) {
-        json_decref(results);
+        json_decref(d);
         free(cells);
         free_backends(&r);
         snprintf(err, errlen, "out of memory");
         return PB_ENOMEM;
     }
-    for (size_t ci = 0; ci < plan->ncases && !pbh_stop; ci++) {
+    rc = 0;
+    for (size_t ci = 0; ci < plan->ncases && !pbh_stop && !rc; ci++) {
         const pbh_case *c = &plan->cases[ci];
         bool floor = c->scenario->flags & PB_SC_FLOOR;
         size_t ncells = floor ? 1 : cfg->nbackends;
@@ -873,6 +903,12 @@ int pbh_execute(const pbh_config *cfg, json_t **doc, pbh_outcome *out, char *err
                                           json_string_value(json_object_get(cj, "reason")));
                 }
             }
+            if (cfg->on_case) {
+                pbh_floor_annotate(results, backend_in_process, &r);
+                pbh_native_annotate(results);
+                json_object_set_new(d, "run", run_json_new(cfg, started_unix, t_start, false));
+                rc = cfg->on_case(cfg->on_case_ud, d, err, errlen);
+            }
         }
         for (size_t b = 0; b < ncells; b++)
             free_cell(&cells[b], cfg->repetitions);
@@ -883,21 +919,17 @@ int pbh_execute(const pbh_config *cfg, json_t **doc, pbh_outcome *out, char *err
 
     pbh_floor_annotate(results, backend_in_process, &r);
     pbh_native_annotate(results);
-
-    pbr_run_info info = {.kind = "run", .command = cfg->command, .suite = cfg->suite,
-                         .started_unix = (double)wall.tv_sec + (double)wall.tv_nsec / 1e9,
-                         .duration_s = (double)(pb_now_ns() - t_start) / 1e9,
-                         .complete = !out->interrupted, .repetitions = cfg->repetitions,
-                         .warmup = cfg->warmup, .workers = cfg->workers, .pin = cfg->pin};
-    json_t *d = pbr_document_new(pbr_run_new(&info), pbr_environment_new());
-    if (!d) {
-        json_decref(results);
-        free_backends(&r);
+    free_backends(&r);
+    if (rc) {
+        json_decref(d);
+        return rc;
+    }
+    json_t *run = run_json_new(cfg, started_unix, t_start, !out->interrupted);
+    if (!run || json_object_set_new(d, "run", run)) {
+        json_decref(d);
         snprintf(err, errlen, "out of memory building the results document");
         return PB_ENOMEM;
     }
-    json_object_set_new(d, "results", results);
-    free_backends(&r);
     *doc = d;
     return 0;
 }

@@ -18,10 +18,15 @@
  * another's queue, warm workers or broken state; scenarios warm their pool
  * up themselves where a cold first task would distort what they measure.
  *
- * Interruption: SIGINT/SIGTERM set pbh_stop. The runner finishes (or, when
- * the scenario notices pb_sc_stopping(), cuts short) the current repetition,
- * discards the unfinished case, and returns the document with the cases that
- * finished and run.complete = false.
+ * The document is built as the run goes: every finished case is added to
+ * it at once, and the caller's on_case hook (run.c: rewrite the results file
+ * atomically) sees it after each, with run.complete = false, so whatever
+ * ends the run, even SIGKILL, leaves the finished cases where they go.
+ *
+ * Interruption: SIGINT/SIGTERM/SIGHUP set pbh_stop. The runner finishes (or,
+ * when the scenario notices pb_sc_stopping(), cuts short) the current
+ * repetition, discards the unfinished case, and returns the document with the
+ * cases that finished and run.complete = false.
  */
 #ifndef PB_HARNESS_RUNNER_H
 #define PB_HARNESS_RUNNER_H
@@ -147,6 +152,12 @@ typedef struct pbh_config {
     bool quiet;
     const char *suite;   /* for run.suite */
     const char *command; /* for run.command */
+    const char *host;    /* environment.host; NULL: the hostname */
+    /* Called after every finished case with the document so far (floor
+     * ratios filled in, run.complete false); NULL: not called. A negative
+     * return (err set) ends the run: pbh_execute() returns it. */
+    int (*on_case)(void *ud, const json_t *doc, char *err, size_t errlen);
+    void *on_case_ud;
 } pbh_config;
 
 typedef struct pbh_outcome {
@@ -157,7 +168,8 @@ typedef struct pbh_outcome {
 
 /* Runs the plan. Returns 0 with *doc (the results document; caller owns it),
  * or PB_EINVAL with err when the run options are refused before anything is
- * measured (a pin policy no backend accepts), or PB_ENOMEM. */
+ * measured (a pin policy no backend accepts), or PB_ENOMEM, or what on_case
+ * returned. */
 int pbh_execute(const pbh_config *cfg, json_t **doc, pbh_outcome *out, char *err, size_t errlen);
 
 /* ---- The summary table (summary.c) ---- */

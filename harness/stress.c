@@ -24,22 +24,16 @@
 #include "cli.h"
 #include "commands.h"
 #include "results.h"
+#include "runner.h"
+#include "signals.h"
 #include "stress.h"
 
 #define CMD "stress"
 
-static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    interrupted = 1;
-}
-
 static bool stop_requested(void *ud)
 {
     (void)ud;
-    return interrupted != 0;
+    return pbh_stop != 0;
 }
 
 /* What the watchdog's last report goes into. */
@@ -63,7 +57,7 @@ static int write_doc(json_t *doc, const char *path, double duration, bool comple
     json_object_set_new(run, "duration_s", json_real(duration));
     json_object_set_new(run, "complete", json_boolean(complete));
     char err[512];
-    if (pbr_write_atomic(path, doc, err, sizeof err) != 0) {
+    if (pbh_write_results(path, doc, err, sizeof err) != 0) {
         fprintf(stderr, "poolbench " CMD ": %s\n", err);
         return -1;
     }
@@ -210,13 +204,7 @@ static uint64_t choose_seed(const stress_cli *cli)
 static void stress_all(char **names, int n, pbs_stress_opts *o, doc_ctx *dc,
                        uint64_t *violations, int *failed_backends)
 {
-    struct sigaction sa, old_int, old_term;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
-    for (int i = 0; i < n && !interrupted; i++) {
+    for (int i = 0; i < n && !pbh_stop; i++) {
         o->backend = names[i];
         pbs_stress_result res;
         char err[512];
@@ -228,12 +216,18 @@ static void stress_all(char **names, int n, pbs_stress_opts *o, doc_ctx *dc,
             ++*failed_backends;
         }
         *violations += res.violations;
-        if (dc->doc && res.case_json)
+        if (dc->doc && res.case_json) {
             json_array_append(json_object_get(dc->doc, "results"), res.case_json);
+            /* What is finished is on disk, whatever ends the run (standard
+             * output takes the report once, at the end). */
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            if (strcmp(dc->out, "-"))
+                write_doc(dc->doc, dc->out, ts.tv_sec + ts.tv_nsec / 1e9 - dc->started_unix,
+                          false);
+        }
         json_decref(res.case_json);
     }
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
 }
 
 /* The verdict line; returns the exit status. */
@@ -247,9 +241,9 @@ static int verdict(uint64_t violations, int failed_backends, uint64_t seed)
     else if (failed_backends)
         fprintf(stderr, "poolbench stress: FAILED: %d backend%s could not be stress-tested\n",
                 failed_backends, failed_backends == 1 ? "" : "s");
-    else if (!interrupted)
+    else if (!pbh_stop)
         fprintf(stderr, "poolbench stress: passed (seed %llu)\n", (unsigned long long)seed);
-    return interrupted ? 130 : (violations || failed_backends) ? 1 : 0;
+    return pbh_stop ? 130 : (violations || failed_backends) ? 1 : 0;
 }
 
 static int run_stress(const pbr_args *a)
@@ -291,6 +285,8 @@ static int run_stress(const pbr_args *a)
     engine_opts(cli, seed, command, &dc, &o);
     uint64_t violations = 0;
     int failed_backends = 0;
+    pbh_signals_saved saved;
+    pbh_signals_catch(&saved);
     stress_all(names, n, &o, &dc, &violations, &failed_backends);
     free(names);
     fputs(later, stderr);
@@ -299,9 +295,10 @@ static int run_stress(const pbr_args *a)
     if (dc.doc) {
         clock_gettime(CLOCK_REALTIME, &ts);
         double duration = ts.tv_sec + ts.tv_nsec / 1e9 - dc.started_unix;
-        if (write_doc(dc.doc, dc.out, duration, !interrupted) != 0 && status == 0)
+        if (write_doc(dc.doc, dc.out, duration, !pbh_stop) != 0 && status == 0)
             status = 2;
         json_decref(dc.doc);
     }
+    pbh_signals_restore(&saved);
     return status;
 }

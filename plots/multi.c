@@ -6,10 +6,11 @@
  *   Runs are ordered by run.started_unix (ties keep command-line order). A
  *   panel is one SCENARIO/METRIC pair; a series is one case (backend and
  *   parameters) of it, followed across the runs that have it. A point is the
- *   median with its 95% confidence interval. Series and step changes come
- *   from results/history.c (pbr_history_series: a median outside the previous
- *   run's 95% CI of the median), so the chart marks exactly what
- *   `poolbench history` prints.
+ *   median with its 95% confidence interval. Series (comparable runs only:
+ *   one host, suite, workers and pin policy) and step changes (change
+ *   points beyond the noise band) come from results/history.c, so the chart
+ *   marks exactly what `poolbench history` prints. Each run's label (date,
+ *   time, revision) is distinct: a repeat gets "#2".
  *
  * COMPARE
  *   Cases are matched on backend, scenario and canonical params, as
@@ -45,6 +46,18 @@ static bool matches(const char *const *patterns, const char *scenario, const cha
 static void put_subtitle_var(pb__plot_data *out, const char *sub)
 {
     pb__plot_var_str(out, "subtitle", sub);
+}
+
+/* Whether the metric mname of a case of scenario is drawn: it matches the
+ * --metric patterns, or else it is the case's headline (its scenario's
+ * table wrote it), or else, for files from before headlines were written,
+ * the case's first metric. */
+static bool metric_wanted(const pb__plot_input *in, const char *scenario, const char *mname,
+                          const char *headline, bool first)
+{
+    if (in->metrics)
+        return matches(in->metrics, scenario, mname);
+    return headline ? !strcmp(mname, headline) : first;
 }
 
 /* Line type of a backend, as extract.c assigns them: fixed for ours, the
@@ -183,8 +196,8 @@ static int select_series(hchart *h, const pb__plot_input *in, const char *const 
         if (!(s->params = json_loads(src->params_key, 0, NULL)))
             return -ENOMEM;
         h->nseries++;
-        if (pbr_history_series((const json_t *const *)in->docs, in->ndocs, src->backend,
-                               src->scenario, src->params_key, src->metric, &s->pts, &s->n) < 0)
+        if (pbr_history_series((const json_t *const *)in->docs, in->ndocs, src, NULL, &s->pts,
+                               &s->n) < 0)
             return -ENOMEM;
     }
     for (size_t k = 0; k < h->nseries; k++)
@@ -202,22 +215,34 @@ static int put_runs(hchart *h, const pb__plot_input *in, FILE *f)
         return -ENOMEM;
     for (size_t r = 0; r < in->ndocs; r++)
         h->run_of[h->order[r]] = r;
+    char(*labels)[64] = calloc(in->ndocs ? in->ndocs : 1, sizeof *labels);
+    if (!labels)
+        return -ENOMEM;
     fputs("run label\n", f);
     for (size_t r = 0; r < in->ndocs; r++) {
-        const json_t *doc = in->docs[h->order[r]];
-        const char *started = pbr_json_str(json_object_get(doc, "run"), "started", "");
-        const char *rev = pbr_json_str(json_object_get(doc, "environment"), "git_revision", "");
-        char label[64];
-        /* "11-21 08:00\nabc1234": date and revision on two lines. */
-        if (strlen(started) >= 16)
-            snprintf(label, sizeof label, "%.5s %.5s%s%.7s", started + 5, started + 11,
-                     rev[0] ? "\\n" : "", rev);
+        /* "11-21 08:00\nabc1234": date and revision on two lines; a label
+         * seen before gets " #2", " #3": no two runs share one. */
+        char one[48];
+        pbr_run_label(in->docs[h->order[r]], one, sizeof one);
+        char *gap = strchr(one, ' ') ? strchr(strchr(one, ' ') + 1, ' ') : NULL;
+        if (gap)
+            snprintf(labels[r], sizeof labels[r], "%.*s\\n%s", (int)(gap - one), one, gap + 1);
         else
-            snprintf(label, sizeof label, "run %zu", r + 1);
+            snprintf(labels[r], sizeof labels[r], "%s", *one ? one : "run");
+        int same = 1;
+        for (size_t k = 0; k < r; k++)
+            same += !strcmp(labels[k], labels[r]);
         fprintf(f, "%zu ", r);
-        pb__plot_put_str(f, label);
+        if (same > 1) {
+            char d[80];
+            snprintf(d, sizeof d, "%s #%d", labels[r], same);
+            pb__plot_put_str(f, d);
+        } else {
+            pb__plot_put_str(f, labels[r]);
+        }
         fputc('\n', f);
     }
+    free(labels);
     return 0;
 }
 
@@ -439,15 +464,12 @@ int pb__extract_compare(const pb__plot_chart *chart, const pb__plot_input *in,
             continue;
         }
         const char *scenario = pbr_json_str(c, "scenario", "");
-        /* The case's own headline (its scenario's table wrote it); files
-         * from before it was written: the first metric. */
         const char *headline = pbr_json_str(c, "headline", NULL);
         const char *mname;
         const json_t *m;
         bool first_metric = true;
         json_object_foreach(json_object_get(c, "metrics"), mname, m) {
-            bool want = in->metrics ? matches(in->metrics, scenario, mname)
-                                    : headline ? !strcmp(mname, headline) : first_metric;
+            bool want = metric_wanted(in, scenario, mname, headline, first_metric);
             first_metric = false;
             if (!want)
                 continue;
@@ -502,6 +524,131 @@ int pb__extract_compare(const pb__plot_chart *chart, const pb__plot_input *in,
     free(b);
     free(n);
     pb__plot_var_int(out, "nrows", (long long)nrows);
+    put_subtitle_var(out, sub);
+    return 0;
+}
+
+/* ---- hosts -------------------------------------------------------------- */
+
+/* The hosts of docs in order of first appearance, each with its newest run:
+ * hosts[k] names the host, runs[k] indexes docs. Returns the count. */
+static size_t newest_per_host(const pb__plot_input *in, const char **hosts, size_t *runs,
+                              size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < in->ndocs; i++) {
+        const char *h = pbr_doc_host(in->docs[i]);
+        double t = pbr_json_num(json_object_get(in->docs[i], "run"), "started_unix", 0);
+        size_t k = 0;
+        while (k < n && strcmp(hosts[k], h))
+            k++;
+        if (k == n) {
+            if (n == max)
+                continue;
+            hosts[n] = h;
+            runs[n++] = i;
+        } else if (t >= pbr_json_num(json_object_get(in->docs[runs[k]], "run"), "started_unix",
+                                     0)) {
+            runs[k] = i;
+        }
+    }
+    return n;
+}
+
+/* The backend the hosts chart shows: the one asked for, else the first
+ * pool backend of the first run. */
+static const char *hosts_backend(const pb__plot_input *in)
+{
+    if (in->backend)
+        return in->backend;
+    size_t i;
+    const json_t *c;
+    json_array_foreach(json_object_get(in->docs[0], "results"), i, c) {
+        const char *b = pbr_json_str(c, "backend", "");
+        if (strcmp(b, "floor"))
+            return b;
+    }
+    return NULL;
+}
+
+/* One backend across hosts: for each case of that backend (its headline
+ * metric, or the --metric patterns), one bar per host, the newest run of
+ * each, in % of the first host's median with the 95% CI.
+ * Data: one table, header "case" then "HOST HOST_lo HOST_hi" per host; a
+ * host without the case has NaN there.
+ * Vars: nhosts, ncases, backend, subtitle. */
+int pb__extract_hosts(const pb__plot_chart *chart, const pb__plot_input *in, pb__plot_data *out)
+{
+    const char *hosts[PB__PLOT_MAX_SERIES];
+    size_t runs[PB__PLOT_MAX_SERIES];
+    size_t nh = newest_per_host(in, hosts, runs, PB__PLOT_MAX_SERIES);
+    if (nh < 2)
+        return pb__plot_skip(out, "the runs given come from %s host (%s): merge the results "
+                                  "of two or more (poolbench merge)",
+                             nh ? "one" : "no", nh ? hosts[0] : "");
+    const char *backend = hosts_backend(in);
+    if (!backend)
+        return pb__plot_skip(out, "no pool backend in %s", in->paths[runs[0]]);
+    const json_t *first = in->docs[runs[0]];
+    FILE *f = out->data;
+    fprintf(f, "# poolbench plot: %s — %s\n# backend %s; values in %% of host %s's median\n",
+            chart->name, chart->summary, backend, hosts[0]);
+    fputs("case", f);
+    for (size_t h = 0; h < nh; h++) {
+        fputc(' ', f);
+        pb__plot_put_str(f, hosts[h]);
+        fputs(" lo hi", f);
+    }
+    fputc('\n', f);
+    size_t ncases = 0, i;
+    const json_t *c;
+    json_array_foreach(json_object_get(first, "results"), i, c) {
+        if (strcmp(pbr_json_str(c, "backend", ""), backend) ||
+            strcmp(pbr_json_str(c, "outcome", ""), "ok"))
+            continue;
+        const char *scenario = pbr_json_str(c, "scenario", "");
+        const char *headline = pbr_json_str(c, "headline", NULL);
+        char *key = pbr_params_key(json_object_get(c, "params"));
+        if (!key)
+            return -ENOMEM;
+        const char *mname;
+        const json_t *m;
+        bool first_metric = true;
+        json_object_foreach(json_object_get(c, "metrics"), mname, m) {
+            bool want = metric_wanted(in, scenario, mname, headline, first_metric);
+            first_metric = false;
+            double b50 = pbr_json_num(m, "p50", 0);
+            if (!want || !(b50 > 0))
+                continue;
+            char cl[160], label[200];
+            compare_label(first, c, cl, sizeof cl);
+            /* The backend is the chart's: the label is the rest. */
+            const char *rest = strchr(cl, '/') ? strchr(cl, '/') + 1 : cl;
+            snprintf(label, sizeof label, "%s: %s", rest, mname);
+            pb__plot_put_str(f, label);
+            for (size_t h = 0; h < nh; h++) {
+                const json_t *hc = pbr_find_case(in->docs[runs[h]], backend, scenario, key);
+                const json_t *hm = json_object_get(json_object_get(hc, "metrics"), mname);
+                double k = 100.0 / b50;
+                pb__plot_put_num(f, pbr_json_num(hm, "p50", NAN) * k);
+                pb__plot_put_num(f, pbr_json_num(hm, "ci_low", NAN) * k);
+                pb__plot_put_num(f, pbr_json_num(hm, "ci_high", NAN) * k);
+            }
+            fputc('\n', f);
+            ncases++;
+        }
+        free(key);
+    }
+    if (ncases == 0)
+        return pb__plot_skip(out, "no ok case of backend '%s' in %s", backend,
+                             in->paths[runs[0]]);
+    pb__plot_var_int(out, "nhosts", (long long)nh);
+    pb__plot_var_int(out, "ncases", (long long)ncases);
+    pb__plot_var_str(out, "backend", backend);
+    char sub[256] = "";
+    snprintf(sub, sizeof sub, "%zu hosts, the newest run of each; %% of %s's median (lower "
+                              "is faster for times, slower for rates)",
+             nh, hosts[0]);
     put_subtitle_var(out, sub);
     return 0;
 }

@@ -86,6 +86,7 @@ typedef struct pb__plot_input {
      * NULL: the defaults (history: its chart's sources; compare: each
      * case's headline metric, as the results file names it). */
     const char *const *metrics;
+    const char *backend; /* hosts: the backend shown; NULL: the first */
 } pb__plot_input;
 
 /* Returns 0, PB__PLOT_SKIP (out->why set) or -ENOMEM. */
@@ -95,7 +96,8 @@ typedef int (*pb__plot_extract_fn)(const pb__plot_chart *chart, const pb__plot_i
 typedef enum {
     PB__PLOT_PER_RUN, /* drawn from one results file (the last one given) */
     PB__PLOT_HISTORY, /* drawn from two or more files, ordered by run time */
-    PB__PLOT_COMPARE  /* drawn from exactly two files: base, then new */
+    PB__PLOT_COMPARE, /* drawn from exactly two files: base, then new */
+    PB__PLOT_HOSTS    /* drawn from runs of two or more hosts (a merged file) */
 } pb__plot_kind;
 
 #define PB__PLOT_MAX_SOURCES 6
@@ -144,7 +146,7 @@ int pb__plot_fixed_lt(const char *backend);
  * (line type 1-8), solid, then dashed (9-16), then dotted (17-24). */
 int pb__plot_series_lt(int backend_lt, size_t k);
 
-/* --- extractors (extract.c; history and compare in multi.c) ------------- */
+/* --- extractors (extract.c; history, compare and hosts in multi.c) ------ */
 
 int pb__extract_latency(const pb__plot_chart *chart, const pb__plot_input *in,
                         pb__plot_data *out);
@@ -162,6 +164,8 @@ int pb__extract_history(const pb__plot_chart *chart, const pb__plot_input *in,
                         pb__plot_data *out);
 int pb__extract_compare(const pb__plot_chart *chart, const pb__plot_input *in,
                         pb__plot_data *out);
+int pb__extract_hosts(const pb__plot_chart *chart, const pb__plot_input *in,
+                      pb__plot_data *out);
 
 /* A short description of the run for chart subtitles: "suite quick · host vm ·
  * 2026-11-21 08:00 UTC · rev abcdef1". Caller frees; NULL on ENOMEM. */

@@ -79,6 +79,8 @@ static const pb__plot_chart charts[] = {
      {{"roundtrip", "roundtrip", NULL, NULL}, {"startup", "startup", NULL, NULL}}},
     {"compare", "compare.gp", "base against new per case, relative to the base median",
      PB__PLOT_COMPARE, pb__extract_compare, NULL, {{NULL, NULL, NULL, NULL}}},
+    {"hosts", "hosts.gp", "one backend across hosts side by side (runs of several hosts)",
+     PB__PLOT_HOSTS, pb__extract_hosts, NULL, {{NULL, NULL, NULL, NULL}}},
 };
 
 const pb__plot_chart *pb__plot_charts(size_t *n)
@@ -188,6 +190,7 @@ typedef struct plot_opts {
     const char *format;
     char **charts;  /* NULL: all */
     char **metrics; /* NULL: defaults */
+    const char *backend; /* hosts: the backend shown */
     bool keep_data;
 } plot_opts;
 
@@ -327,7 +330,7 @@ static char *default_out_dir(const char *path)
 
 /* The command line, as parsed. */
 typedef struct plot_cli {
-    const char *out, *format, *chart, *metric;
+    const char *out, *format, *chart, *metric, *backend;
     bool keep_data;
 } plot_cli;
 
@@ -345,6 +348,8 @@ static const pbr_option plot_options[] = {
     {.name = "metric", PBR_STRING(plot_cli, metric), .arg = "LIST",
      .help = "history and compare: SCENARIO/METRIC patterns (shell\n"
              "globs, comma-separated), e.g. 'roundtrip/*,map/throughput'"},
+    {.name = "backend", PBR_STRING(plot_cli, backend), .arg = "NAME",
+     .help = "hosts: the backend shown (default: the first of the runs)"},
     {.name = "keep-data", PBR_FLAG(plot_cli, keep_data),
      .help = "keep each chart's data file (NAME.dat) beside it, to rerun\n"
              "its script by hand"},
@@ -361,8 +366,10 @@ const pbr_command pb_plot_command = {
     .about = "Draws charts from results files with gnuplot and prints the path of each.\n"
              "One file: the charts of that run. Two: also base (first) against new per\n"
              "case, and the history. More: the history of the chosen metrics across runs\n"
-             "(ordered by when each run started). A folder stands for its *.json files.\n"
-             "The per-run charts show the run that started last.",
+             "(ordered by when each run started). A folder stands for its *.json files,\n"
+             "a merged file (poolbench merge) for its runs; runs of several hosts also\n"
+             "get one backend across the hosts. The per-run charts show the run that\n"
+             "started last.",
     .epilogue = "exit status: 0 every chart that could be drawn was drawn, 1 gnuplot failed\n"
                 "on a chart or none could be drawn, 2 bad usage, an unreadable results file,\n"
                 "or no gnuplot",
@@ -456,7 +463,7 @@ static int read_inputs(plot_job *j, const pbr_args *a)
     int rc = pbr_paths_expand((const char *const *)a->args, (size_t)a->nargs, &j->paths,
                               &j->nfiles, err, sizeof err);
     if (rc == 0)
-        rc = pbr_read_all(j->paths, j->nfiles, &j->docs, err, sizeof err);
+        rc = pbr_read_all(&j->paths, &j->nfiles, &j->docs, err, sizeof err);
     if (rc == -ENOMEM)
         return nomem();
     if (rc < 0) {
@@ -519,6 +526,14 @@ static const pb__plot_input *chart_input(const plot_job *j, const pb__plot_chart
 {
     if (c->kind == PB__PLOT_PER_RUN)
         return one;
+    if (c->kind == PB__PLOT_HOSTS) {
+        /* Only when the runs come from several hosts: its extractor says
+         * why not when asked for by name. */
+        for (size_t i = 1; i < j->nfiles; i++)
+            if (strcmp(pbr_doc_host(j->docs[i]), pbr_doc_host(j->docs[0])))
+                return all;
+        return j->o.charts ? all : NULL;
+    }
     bool fits = c->kind == PB__PLOT_HISTORY ? j->nfiles >= 2 : j->nfiles == 2;
     if (fits)
         return all;
@@ -540,7 +555,8 @@ static int draw_all(plot_job *j)
     pb__plot_input one = {.docs = j->docs + newest, .paths = cpaths + newest, .ndocs = 1,
                           .metrics = (const char *const *)j->o.metrics};
     pb__plot_input all = {.docs = j->docs, .paths = cpaths, .ndocs = j->nfiles,
-                          .metrics = (const char *const *)j->o.metrics};
+                          .metrics = (const char *const *)j->o.metrics,
+                          .backend = j->o.backend};
     for (size_t i = 0; i < sizeof charts / sizeof charts[0]; i++) {
         const pb__plot_chart *c = &charts[i];
         const pb__plot_input *in = chart_wanted(&j->o, c->name) ? chart_input(j, c, &one, &all)
@@ -560,7 +576,8 @@ static int draw_all(plot_job *j)
 static int run_plot(const pbr_args *a)
 {
     const plot_cli *cli = a->opts;
-    plot_job j = {.o = {.out_dir = cli->out, .format = cli->format, .keep_data = cli->keep_data}};
+    plot_job j = {.o = {.out_dir = cli->out, .format = cli->format, .keep_data = cli->keep_data,
+                        .backend = cli->backend}};
     int status = 0;
     if (cli->chart)
         status = read_chart_list(&j, cli->chart);

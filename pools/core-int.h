@@ -70,6 +70,11 @@ bool pb__pool_waiter_spins(const pb_pool *pool);
 /* Whether the pool's backend notices cancels late (backend.h). */
 bool pb__pool_cancel_noticed_late(const pb_pool *pool);
 
+#ifdef PB_TEST_KNOBS
+/* The planted slowdown of this pool's round trips, in % (pool.c). */
+double pb__pool_test_slowdown(const pb_pool *pool);
+#endif
+
 /* Whether the pool has been shut down (for map's PB_ESHUTDOWN). */
 bool pb__pool_is_shutdown(const pb_pool *pool);
 

@@ -42,6 +42,14 @@
  * pb_future_cancel_noticed() notifies them later. Result waiters, callbacks
  * and the state see the cancel at once, as in Python.
  *
+ * Completion order. A process-wide counter is taken when a future becomes
+ * done (before its waiters are told) and again after the last waiter was
+ * told, both under the future's lock (pb_future_completion_order). The
+ * counter is read-modify-written with acq_rel ordering, so last(f) <
+ * first(g) means f's notifications happen before g's: that is the order an
+ * as_completed iterator must honour, and what its check in the benchmark
+ * holds it to. One atomic per completion (two when someone waits).
+ *
  * Memory. One allocation per future: the struct followed by the argument
  * bytes. The result is adopted from the worker's outcome without copying
  * (thread backends), or copied once from the bytes a process sent. Results,
@@ -84,6 +92,10 @@ struct pb_future {
     void *slot;                /* the backend's */
 
     int64_t submitted, started, ended, completed;
+    uint64_t order_first, order_last; /* completion order; written under the lock */
+#ifdef PB_TEST_KNOBS
+    double test_slowdown; /* the pool's planted slowdown in %, taken at submit */
+#endif
 
     /* The outcome, written once before the done state is published. */
     int code, task_code, signal, exit_status;
@@ -131,6 +143,10 @@ pb_future *pb__future_new(pb_pool *pool, const pb_task *task, const void *arg, s
     f->slot = NULL;
     f->submitted = pb_now_ns();
     f->started = f->ended = f->completed = 0;
+    f->order_first = f->order_last = 0;
+#ifdef PB_TEST_KNOBS
+    f->test_slowdown = pb__pool_test_slowdown(pool);
+#endif
     f->code = f->task_code = f->signal = f->exit_status = 0;
     f->data = NULL;
     f->len = 0;
@@ -221,6 +237,22 @@ int pb__future_code(const pb_future *f)
     return s == PB_CANCELLED ? PB_ECANCELED : f->code;
 }
 
+/* The completion counter (see "Completion order" above). */
+static _Atomic uint64_t completion_counter;
+
+int pb_future_completion_order(const pb_future *f, uint64_t *first, uint64_t *last)
+{
+    if (!f || !first || !last || !pb_future_done(f))
+        return PB_EINVAL;
+    /* Written by the completer under the lock, the last one after the done
+     * state is visible: taking the lock waits for it. */
+    pb__lock_acquire((pb__lock *)&f->lock);
+    *first = f->order_first;
+    *last = f->order_last;
+    pb__lock_release((pb__lock *)&f->lock);
+    return 0;
+}
+
 int pb_future_times(const pb_future *f, pb_times *t)
 {
     if (!f || !t)
@@ -295,6 +327,20 @@ int pb_future_result(pb_future *f, int64_t timeout, const void **data, size_t *l
     int r = pb__future_wait(f, pb__deadline(timeout));
     if (r)
         return r;
+#ifdef PB_TEST_KNOBS
+    /* A round trip: submitted after this thread's last result returned
+     * (one task in flight), not one of a burst, whose queueing would make
+     * the delay grow with its place in the queue. */
+    static _Thread_local int64_t last_result;
+    double slow = f->test_slowdown;
+    if (slow > 0 && f->completed > f->submitted && f->submitted >= last_result)
+        for (int64_t end = pb_now_ns() + (int64_t)((double)(f->completed - f->submitted) *
+                                                   slow / 100.0);
+             pb_now_ns() < end;)
+            ;
+    if (slow > 0)
+        last_result = pb_now_ns();
+#endif
     int code = pb__future_code(f);
     if (code == 0) {
         if (data)
@@ -416,16 +462,21 @@ static bool waiters_locked(pb_future *f, pb__entry *entries, uint32_t n)
 {
     assert(locked(f));
     bool hold = cancel_unnoticed(f, atomic_load_explicit(&f->state, memory_order_relaxed));
-    bool callbacks = false;
+    bool callbacks = false, told = false;
     for (uint32_t i = 0; i < n; i++) {
         if (entries[i].fn) {
             callbacks = true;
             continue;
         }
         pb__waiter *w = entries[i].ud;
-        if (!hold || entries_append(f, NULL, w) != 0)
+        if (!hold || entries_append(f, NULL, w) != 0) {
             w->notify(w, f);
+            told = true;
+        }
     }
+    /* After the last waiter told: the end of this completion's order. */
+    if (told)
+        f->order_last = atomic_fetch_add_explicit(&completion_counter, 1, memory_order_acq_rel) + 1;
     return callbacks;
 }
 
@@ -440,6 +491,8 @@ static void deliver_locked(pb_future *f)
     assert(locked(f) && state_done(atomic_load_explicit(&f->state, memory_order_relaxed)));
     pb__entry inl[PB__INLINE_ENTRIES], *entries;
     uint32_t n = take_entries_locked(f, inl, &entries);
+    f->order_first = atomic_fetch_add_explicit(&completion_counter, 1, memory_order_acq_rel) + 1;
+    f->order_last = f->order_first;
     bool callbacks = waiters_locked(f, entries, n);
     f->delivering = callbacks;
     pb__lock_release(&f->lock);
@@ -486,6 +539,9 @@ void pb_future_cancel_noticed(pb_future *f)
             else
                 ((pb__waiter *)f->entries[i].ud)->notify(f->entries[i].ud, f);
         }
+        if (k < f->nentries) /* the waiters are told now: the completion's order ends now */
+            f->order_last =
+                atomic_fetch_add_explicit(&completion_counter, 1, memory_order_acq_rel) + 1;
         f->nentries = k;
     }
     pb__lock_release(&f->lock);

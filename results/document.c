@@ -9,7 +9,13 @@
  * folder (same filesystem, so rename is atomic), flushed with fsync, renamed
  * over the target, and the folder is fsynced so the rename itself survives a
  * crash. On any failure the temporary file is removed and the old target, if
- * any, is untouched.
+ * any, is untouched. `poolbench run` rewrites its file this way after every
+ * finished case, so the temporary must not outlive even a SIGKILL: it is
+ * made without a name (O_TMPFILE) and given one only for the rename, two
+ * system calls before it replaces the target. Where the filesystem cannot
+ * make unnamed files, a named one (".NAME.XXXXXX") is used, as readers of a
+ * folder skip hidden files. The writer installs no signal handler; the
+ * program keeps a signal from ending it in the middle of a write.
  *
  * Reading. Every command that reads results (compare, export, history, plot)
  * goes through pbr_read(), so a bad file gets the same one-line message
@@ -70,13 +76,18 @@ json_t *pbr_document_new(json_t *run, json_t *env)
     return doc;
 }
 
+void pbr__utc_text(double unix_time, char *buf, size_t len)
+{
+    time_t t = (time_t)unix_time;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
 json_t *pbr_run_new(const pbr_run_info *in)
 {
     char started[32];
-    time_t t = (time_t)in->started_unix;
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(started, sizeof started, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    pbr__utc_text(in->started_unix, started, sizeof started);
     return json_pack("{s:s, s:s, s:s, s:s, s:f, s:f, s:b, s:i, s:i, s:i, s:s, s:s}", "kind",
                      in->kind, "command", in->command ? in->command : "", "suite",
                      in->suite ? in->suite : "", "started", started, "started_unix",
@@ -118,56 +129,116 @@ static int write_stdout(const json_t *doc, char *err, size_t errlen)
     return 0;
 }
 
-int pbr_write_atomic(const char *path, const json_t *doc, char *err, size_t errlen)
+/* The folder path is in, into dir[0..len); 0 or -ENAMETOOLONG. */
+static int dir_of(const char *path, char *dir, size_t len)
 {
-    if (!strcmp(path, "-"))
-        return write_stdout(doc, err, errlen);
-    char dir[PATH_MAX], tmp[PATH_MAX];
     const char *slash = strrchr(path, '/');
-    const char *base = slash ? slash + 1 : path;
-    if (!*base) {
-        snprintf(err, errlen, "%s: not a file name", path);
-        return -EINVAL;
-    }
     if (!slash)
-        strcpy(dir, ".");
+        snprintf(dir, len, ".");
     else if (slash == path)
-        strcpy(dir, "/");
-    else if ((size_t)(slash - path) >= sizeof dir) {
-        snprintf(err, errlen, "%s: path too long", path);
+        snprintf(dir, len, "/");
+    else if ((size_t)(slash - path) >= len)
         return -ENAMETOOLONG;
-    } else {
+    else {
         memcpy(dir, path, (size_t)(slash - path));
         dir[slash - path] = '\0';
     }
+    return 0;
+}
+
+/* Writes text and a newline to fd and flushes it to disk. 0 or -errno. */
+static int write_text(int fd, const char *text)
+{
+    int rc = write_all(fd, text, strlen(text));
+    if (rc == 0)
+        rc = write_all(fd, "\n", 1);
+    if (rc == 0 && fsync(fd) < 0)
+        rc = -errno;
+    return rc;
+}
+
+/* The unnamed way: an O_TMPFILE in dir, written, then linked as tmp (a name
+ * unique to this process) and renamed over path. Returns 0, -EOPNOTSUPP
+ * when the filesystem (or the kernel, or a missing /proc) cannot do it and
+ * nothing was done, or another -errno with err set. */
+static int write_unnamed(const char *path, const char *dir, const char *base, const char *text,
+                         char *err, size_t errlen)
+{
+    int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666); /* less the umask */
+    if (fd < 0) {
+        int e = errno;
+        if (e == EOPNOTSUPP || e == EISDIR || e == EINVAL)
+            return -EOPNOTSUPP;
+        snprintf(err, errlen, "%s: cannot create a temporary file in %s: %s", path, dir,
+                 strerror(e));
+        return -e;
+    }
+    /* The permission bits of the file it replaces, as pbr__temp_open gives. */
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+        (void)fchmod(fd, st.st_mode & 07777);
+    int rc = write_text(fd, text);
+    if (rc < 0) {
+        snprintf(err, errlen, "%s: cannot write a temporary file in %s: %s", path, dir,
+                 strerror(-rc));
+        close(fd);
+        return rc;
+    }
+    char proc[64], tmp[PATH_MAX];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    static unsigned serial;
+    for (int tries = 0;; tries++) {
+        if ((size_t)snprintf(tmp, sizeof tmp, "%s/.%s.%ld.%u", dir, base, (long)getpid(),
+                             serial++) >= sizeof tmp) {
+            close(fd);
+            snprintf(err, errlen, "%s: path too long", path);
+            return -ENAMETOOLONG;
+        }
+        if (linkat(AT_FDCWD, proc, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) == 0)
+            break;
+        rc = -errno;
+        if (rc == -EEXIST && tries < 100)
+            continue;
+        close(fd);
+        if (rc == -ENOENT || rc == -EPERM || rc == -EOPNOTSUPP || rc == -EXDEV)
+            return -EOPNOTSUPP; /* no /proc, or no linking here: the named way */
+        snprintf(err, errlen, "%s: cannot name the temporary file %s: %s", path, tmp,
+                 strerror(-rc));
+        return rc;
+    }
+    close(fd);
+    if ((rc = pbr__out_replaceable(path, err, errlen)) < 0) {
+        unlink(tmp);
+        return rc;
+    }
+    if (rename(tmp, path) < 0) {
+        rc = -errno;
+        snprintf(err, errlen, "%s: cannot rename %s over it: %s", path, tmp, strerror(-rc));
+        unlink(tmp);
+        return rc;
+    }
+    return 0;
+}
+
+/* The named way: mkstemp's ".NAME.XXXXXX", written, renamed over path. */
+static int write_named(const char *path, const char *dir, const char *base, const char *text,
+                       char *err, size_t errlen)
+{
+    char tmp[PATH_MAX];
     if ((size_t)snprintf(tmp, sizeof tmp, "%s/.%s.XXXXXX", dir, base) >= sizeof tmp) {
         snprintf(err, errlen, "%s: path too long", path);
         return -ENAMETOOLONG;
     }
-
-    char *text = json_dumps(doc, JSON_INDENT(2) | JSON_REAL_PRECISION(PBR__REAL_PRECISION));
-    if (!text) {
-        snprintf(err, errlen, "%s: cannot encode the results as JSON (out of memory?)", path);
-        return -ENOMEM;
-    }
-
     int rc = 0;
     int fd = pbr__temp_open(path, tmp, sizeof tmp);
     if (fd < 0) {
         rc = fd;
         snprintf(err, errlen, "%s: cannot create a temporary file in %s: %s", path, dir,
                  strerror(-rc));
-        free(text);
         return rc;
     }
-
-    if ((rc = write_all(fd, text, strlen(text))) < 0 || (rc = write_all(fd, "\n", 1)) < 0) {
+    if ((rc = write_text(fd, text)) < 0)
         snprintf(err, errlen, "%s: cannot write %s: %s", path, tmp, strerror(-rc));
-    } else if (fsync(fd) < 0) {
-        rc = -errno;
-        snprintf(err, errlen, "%s: cannot flush %s to disk: %s", path, tmp, strerror(-rc));
-    }
-    free(text);
     if (close(fd) < 0 && rc == 0) {
         rc = -errno;
         snprintf(err, errlen, "%s: cannot write %s: %s", path, tmp, strerror(-rc));
@@ -178,10 +249,37 @@ int pbr_write_atomic(const char *path, const json_t *doc, char *err, size_t errl
         rc = -errno;
         snprintf(err, errlen, "%s: cannot rename %s over it: %s", path, tmp, strerror(-rc));
     }
-    if (rc < 0) {
+    if (rc < 0)
         unlink(tmp);
-        return rc;
+    return rc;
+}
+
+int pbr_write_atomic(const char *path, const json_t *doc, char *err, size_t errlen)
+{
+    if (!strcmp(path, "-"))
+        return write_stdout(doc, err, errlen);
+    char dir[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    if (!*base) {
+        snprintf(err, errlen, "%s: not a file name", path);
+        return -EINVAL;
     }
+    if (dir_of(path, dir, sizeof dir) < 0) {
+        snprintf(err, errlen, "%s: path too long", path);
+        return -ENAMETOOLONG;
+    }
+    char *text = json_dumps(doc, JSON_INDENT(2) | JSON_REAL_PRECISION(PBR__REAL_PRECISION));
+    if (!text) {
+        snprintf(err, errlen, "%s: cannot encode the results as JSON (out of memory?)", path);
+        return -ENOMEM;
+    }
+    int rc = write_unnamed(path, dir, base, text, err, errlen);
+    if (rc == -EOPNOTSUPP)
+        rc = write_named(path, dir, base, text, err, errlen);
+    free(text);
+    if (rc < 0)
+        return rc;
 
     /* Make the rename durable. Failure here does not undo a complete,
      * correctly named file, so it is not reported. */
@@ -531,6 +629,7 @@ static void check_case(vctx *v, const json_t *c, size_t idx)
             field(v, ck, sub, "name", T_STR, false);
             field(v, ck, sub, "passed", T_BOOL, false);
             field(v, ck, sub, "reason", T_STR, false);
+            field(v, ck, sub, "evidence", T_STR, true);
         }
     }
 }
@@ -618,7 +717,11 @@ int pbr_validate(const json_t *doc, const char *name, char *err, size_t errlen)
     }
     const char *s = json_string_value(schema);
     if (strcmp(s, PBR_SCHEMA) != 0) {
-        if (!strncmp(s, "poolbench-results/", strlen("poolbench-results/")))
+        const char *what = pbr__schema_what(s);
+        if (what)
+            vfail(&v, "%s, not a results file (use it with %s)", what,
+                  pbr__schema_use(s));
+        else if (!strncmp(s, "poolbench-results/", strlen("poolbench-results/")))
             vfail(&v,
                   "written by another version of poolbench: schema '%s', this poolbench "
                   "reads '%s'",
@@ -650,7 +753,7 @@ int pbr_validate(const json_t *doc, const char *name, char *err, size_t errlen)
     return v.failed ? -EINVAL : 0;
 }
 
-json_t *pbr_read(const char *path, char *err, size_t errlen)
+json_t *pbr__load(const char *path, char *err, size_t errlen)
 {
     /* Read it whole: the parser's error position can then be compared with
      * the size to tell a truncated file from a malformed one. */
@@ -684,7 +787,13 @@ json_t *pbr_read(const char *path, char *err, size_t errlen)
         one_line(err);
         return NULL;
     }
-    if (pbr_validate(doc, path, err, errlen) < 0) {
+    return doc;
+}
+
+json_t *pbr_read(const char *path, char *err, size_t errlen)
+{
+    json_t *doc = pbr__load(path, err, errlen);
+    if (doc && pbr_validate(doc, path, err, errlen) < 0) {
         json_decref(doc);
         return NULL;
     }

@@ -2,7 +2,8 @@
  * files.c — the files poolbench reads and writes: many results files at
  * once, as compare, export, history and plot take them (arguments expanded
  * into paths, a folder standing for its *.json files, every file read with
- * pbr_read()), how any input file is read (pbr_read_text: whole, capped,
+ * pbr_read_any(), a merged file of several hosts standing for the runs it
+ * holds), how any input file is read (pbr_read_text: whole, capped,
  * regular files or standard input only), and where a results file may be
  * written.
  *
@@ -159,21 +160,81 @@ int pbr_paths_expand(const char *const *args, size_t nargs, char ***paths, size_
     return 0;
 }
 
-int pbr_read_all(char *const *paths, size_t n, json_t ***docs, char *err, size_t errlen)
+int pbr_read_all(char ***paths, size_t *n, json_t ***docs, char *err, size_t errlen)
 {
-    json_t **d = calloc(n ? n : 1, sizeof *d);
-    if (!d) {
+    char **names = NULL;
+    json_t **d = NULL;
+    size_t nn = 0, cap = 0;
+    int rc = 0;
+    for (size_t i = 0; i < *n && rc == 0; i++) {
+        const char *path = (*paths)[i];
+        pbr_file_kind kind;
+        json_t *doc = pbr_read_any(path, &kind, err, errlen);
+        if (!doc) {
+            rc = -EINVAL;
+            break;
+        }
+        if (kind == PBR_FILE_AB || kind == PBR_FILE_NOISE) {
+            /* The same words as pbr_read() gives a file of another kind. */
+            pbr_validate(doc, path, err, errlen);
+            json_decref(doc);
+            rc = -EINVAL;
+            break;
+        }
+        json_t *runs = kind == PBR_FILE_MATRIX ? json_object_get(doc, "runs") : NULL;
+        size_t m = runs ? json_array_size(runs) : 1;
+        for (size_t k = 0; k < m && rc == 0; k++) {
+            if (nn + 2 > cap) {
+                size_t nc = cap ? cap * 2 : 16;
+                char **nv = realloc(names, nc * sizeof *nv);
+                json_t **nd = nv ? realloc(d, nc * sizeof *nd) : NULL;
+                if (nv)
+                    names = nv;
+                if (!nd) {
+                    rc = -ENOMEM;
+                    break;
+                }
+                d = nd;
+                cap = nc;
+            }
+            json_t *r = runs ? json_incref(json_array_get(runs, k)) : json_incref(doc);
+            char *name;
+            if (runs) {
+                size_t len = strlen(path) + strlen(pbr_doc_host(r)) + 3;
+                name = malloc(len);
+                if (name)
+                    snprintf(name, len, "%s[%s]", path, pbr_doc_host(r));
+            } else {
+                name = strdup(path);
+            }
+            if (!name) {
+                json_decref(r);
+                rc = -ENOMEM;
+                break;
+            }
+            names[nn] = name;
+            d[nn++] = r;
+            names[nn] = NULL;
+        }
+        json_decref(doc);
+    }
+    if (rc == -ENOMEM)
+        snprintf(err, errlen, "out of memory");
+    if (rc < 0) {
+        for (size_t i = 0; i < nn; i++)
+            free(names[i]);
+        free(names);
+        pbr_docs_free(d, nn);
+        return rc;
+    }
+    if (!names && !(names = calloc(1, sizeof *names))) {
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
     }
-    for (size_t i = 0; i < n; i++) {
-        d[i] = pbr_read(paths[i], err, errlen);
-        if (!d[i]) {
-            pbr_docs_free(d, i);
-            return -EINVAL;
-        }
-    }
-    *docs = d;
+    pbr_paths_free(*paths);
+    *paths = names;
+    *n = nn;
+    *docs = d ? d : calloc(1, sizeof *d);
     return 0;
 }
 

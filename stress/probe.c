@@ -16,11 +16,16 @@
  *
  * THE TABLE
  *
- * A file of PBS_SLOTS 32-byte slots, created by the harness in $TMPDIR and
- * mapped MAP_SHARED. Forked workers inherit the mapping; exec'd workers (and
- * workers of any other pool that runs this program's tasks in another
- * process) find the file by the path each probe argument carries, and map
- * it on their first probe. A slot holds (id, pid, started, ended): when the
+ * A file of PBS_SLOTS 32-byte slots, created by the harness and mapped
+ * MAP_SHARED. It is a memfd, which has no name in any folder and vanishes
+ * with the harness however it ends (a SIGKILLed run leaves nothing behind);
+ * the harness keeps its descriptor open and names it as
+ * /proc/<pid>/fd/<fd>. Where memfd_create is missing, it is a file in
+ * $TMPDIR, "poolbench-stress-<pid>-XXXXXX", removed at the end; a later run
+ * removes such files whose process is gone. Forked workers inherit the
+ * mapping; exec'd workers (and workers of any other pool that runs this
+ * program's tasks in another process on this host) open the file by the
+ * path each probe argument carries, and map it on their first probe. A slot holds (id, pid, started, ended): when the
  * probe began and when its work was done, so a task that failed can be told
  * apart as "never started", "started, then stuck" or "done, but its result
  * never arrived". The writer clears the id, stores the fields and then the
@@ -29,8 +34,11 @@
  * reads as "unknown" rather than as someone else's. Thread workers share the
  * harness's own mapping.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -62,6 +70,7 @@ static pthread_mutex_t map_mu = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic(slot *) table;
 static char table_path[256];
 static bool table_owner; /* this process created the file */
+static int table_fd = -1; /* the memfd, kept open while the table is in use */
 
 static const char *const inner_names[PBS_INNER_COUNT] = {
     [PBS_INNER_CHECKSUM] = "checksum", [PBS_INNER_ECHO] = "echo",
@@ -101,35 +110,82 @@ static size_t slot_of(uint64_t id)
     return (size_t)(h >> 48) & (PBS_SLOTS - 1);
 }
 
-int pbs__probe_table_open(char *err, size_t errlen)
+/* Removes "poolbench-stress-<pid>-*" files in dir whose process is gone:
+ * left by a run that was killed where no memfd could be made. */
+static void remove_stale_tables(const char *dir)
 {
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        long pid;
+        char rest[64];
+        if (sscanf(e->d_name, "poolbench-stress-%ld-%63s", &pid, rest) != 2 || pid <= 0)
+            continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue; /* alive, or not ours to ask about */
+        char path[PATH_MAX];
+        if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, e->d_name) < sizeof path)
+            unlink(path);
+    }
+    closedir(d);
+}
+
+/* A file for the table: a memfd if possible, else a file in $TMPDIR. Its
+ * path into path[0..size). Returns the descriptor or -errno (err set). */
+static int create_table_file(char *path, size_t size, bool *named, char *err, size_t errlen)
+{
+    int fd = memfd_create("poolbench-stress", MFD_CLOEXEC);
+    if (fd >= 0) {
+        snprintf(path, size, "/proc/%ld/fd/%d", (long)getpid(), fd);
+        *named = false;
+        return fd;
+    }
     const char *dir = getenv("TMPDIR");
     if (!dir || !*dir)
         dir = "/tmp";
-    char path[sizeof table_path];
-    if ((size_t)snprintf(path, sizeof path, "%s/poolbench-stress-XXXXXX", dir) >= sizeof path) {
+    remove_stale_tables(dir);
+    if ((size_t)snprintf(path, size, "%s/poolbench-stress-%ld-XXXXXX", dir, (long)getpid()) >=
+        size) {
         snprintf(err, errlen, "TMPDIR is too long for the probe table's path");
         return -ENAMETOOLONG;
     }
-    int fd = mkostemp(path, O_CLOEXEC);
+    fd = mkostemp(path, O_CLOEXEC);
     if (fd < 0) {
         int e = errno;
         snprintf(err, errlen, "cannot create the probe table in %s: %s", dir, strerror(e));
         return -e;
     }
+    *named = true;
+    return fd;
+}
+
+int pbs__probe_table_open(char *err, size_t errlen)
+{
+    char path[sizeof table_path];
+    bool named;
+    int fd = create_table_file(path, sizeof path, &named, err, errlen);
+    if (fd < 0)
+        return fd;
     size_t size = PBS_SLOTS * sizeof(slot);
     if (ftruncate(fd, (off_t)size) != 0) {
         int e = errno;
         close(fd);
-        unlink(path);
+        if (named)
+            unlink(path);
         snprintf(err, errlen, "cannot size the probe table %s: %s", path, strerror(e));
         return -e;
     }
     void *m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     int e = errno;
-    close(fd); /* the mapping keeps the file; no fd outlives this call */
+    if (named)
+        close(fd); /* the mapping keeps the file; no fd outlives this call */
     if (m == MAP_FAILED) {
-        unlink(path);
+        if (named)
+            unlink(path);
+        else
+            close(fd);
         snprintf(err, errlen, "cannot map the probe table %s: %s", path, strerror(e));
         return -e;
     }
@@ -139,8 +195,11 @@ int pbs__probe_table_open(char *err, size_t errlen)
     slot *old = atomic_load(&table);
     if (old)
         munmap(old, size);
+    if (table_fd >= 0)
+        close(table_fd);
     memcpy(table_path, path, sizeof table_path);
-    table_owner = true;
+    table_owner = named;
+    table_fd = named ? -1 : fd;
     atomic_store(&table, (slot *)m);
     pthread_mutex_unlock(&map_mu);
     return 0;
@@ -154,6 +213,9 @@ void pbs__probe_table_close(void)
         munmap(t, PBS_SLOTS * sizeof(slot));
     if (table_owner && table_path[0])
         unlink(table_path);
+    if (table_fd >= 0)
+        close(table_fd);
+    table_fd = -1;
     table_path[0] = '\0';
     table_owner = false;
     pthread_mutex_unlock(&map_mu);

@@ -67,6 +67,25 @@ void pbs_tally_merge(pbs_outcomes *a, const pbs_outcomes *b);
 /* Records check "completed": every task tallied succeeded. */
 void pbs_check_completed(pb_sc *sc, const pbs_outcomes *o);
 
+/* The as_completed order check (as_completed.c), apart from the scenario so
+ * tests can hold it to iterators that get the order wrong. One entry per
+ * yield, in yield order: whether the future was seen done before the
+ * iterator was created, and its pb_future_completion_order(). */
+typedef struct pbs_yield {
+    bool done_before;
+    uint64_t first, last;
+} pbs_yield;
+
+typedef struct pbs_order_evidence {
+    size_t early;       /* yields of futures done before the iterator */
+    size_t early_after; /* ... that came after a notified one (wrong) */
+    size_t notified;    /* yields of futures the iterator was notified of */
+    size_t inversions;  /* notified yields after one whose completion began
+                           after theirs had ended (wrong) */
+} pbs_order_evidence;
+
+void pbs_completion_order_check(const pbs_yield *y, size_t k, pbs_order_evidence *ev);
+
 /* A burst (throughput.c, granularity.c): submits n tasks of granularity g
  * (`spin` for g ns, `noop` for 0) into fs[0..n) as fast as it can, then takes
  * every result in order; *elapsed is the time from before the first submit

@@ -70,10 +70,11 @@ def main():
             "name": "timeout", "params": {"timeout": "3153600000s"}})],
             "century.json: scenarios[0].params.timeout: must be at most 3600s")
         values = ",".join(str(i) for i in range(1, 1001))
+        durations = ",".join(f"{i}us" for i in range(1, 1001))
         refused("suite 1000 x 1000 x 1000", ["run", "--suite", suite("sweep.json", {
-            "name": "as_completed",
-            "params": {"tasks": values, "max_spin": values, "slack": values}})],
-            "sweep.json: scenarios[0].params: sweeps over tasks (1000 values) x max_spin")
+            "name": "throughput",
+            "params": {"tasks": values, "granularity": durations, "work": durations}})],
+            "sweep.json: scenarios[0].params: sweeps over granularity (1000 values) x tasks")
 
         s = suite("one.json", {"name": "roundtrip", "params": {"samples": 10}})
         args = ["run", "--suite", s, "--backend", "fork", "--repetitions", "1", "--warmup", "0",

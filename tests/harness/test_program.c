@@ -10,8 +10,14 @@
  *                           JSON Schema, when python3-jsonschema is there)
  *                           holding a case per backend and scenario, floor
  *                           ratios, bindings, skips with reasons
- *   test_program interrupt  SIGINT and SIGTERM after the first case: exit
- *                           130, the finished cases written, complete=false
+ *   test_program interrupt  SIGINT, SIGTERM, SIGHUP (once, or several at
+ *                           once) and SIGKILL after the first case: the
+ *                           finished case is on disk before the signal;
+ *                           afterwards the file holds it, complete=false,
+ *                           exit 130 (137 for SIGKILL), no temporary left
+ *   test_program hosts      two runs named as two hosts (--host), merged:
+ *                           compared host by host, across hosts only when
+ *                           asked, one history series per host
  *   test_program plugin     a backend from a shared object (--load): listed,
  *                           measured next to ours, held against the floor
  *
@@ -364,10 +370,47 @@ static void test_e2e(void **state)
 
 /* ---- Interruption ---- */
 
-static void interrupt_with(int sig)
+/* The files in tmpdir whose names start with prefix or a dot followed by
+ * it (a writer's temporary). */
+static int files_like(const char *prefix)
 {
-    char out[256];
-    snprintf(out, sizeof out, "%s/interrupted-%d.json", tmpdir, sig);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "ls -A '%s' | grep -c -e '^%s' -e '^\\.%s' > '%s/count'", tmpdir,
+             prefix, prefix, tmpdir);
+    if (system(cmd) < 0)
+        return -1;
+    char path[300];
+    snprintf(path, sizeof path, "%s/count", tmpdir);
+    char *c = slurp(path);
+    int n = atoi(c);
+    free(c);
+    return n;
+}
+
+/* Checks the results file of an interrupted run: valid, incomplete, and
+ * holding exactly the first case (roundtrip on both backends). */
+static void expect_first_case_only(const char *out)
+{
+    char msg[512] = "";
+    json_t *doc = pbr_read(out, msg, sizeof msg);
+    if (!doc)
+        fail_msg("pbr_read: %s", msg);
+    assert_true(json_is_false(json_object_get(json_object_get(doc, "run"), "complete")));
+    const json_t *results = json_object_get(doc, "results");
+    assert_int_equal(json_array_size(results), 2);
+    assert_non_null(find(results, "thread", "roundtrip"));
+    assert_non_null(find(results, "fork", "roundtrip"));
+    assert_null(find(results, "thread", "timeout"));
+    json_decref(doc);
+}
+
+/* Runs the interrupt suite and, once the second case has begun (the first
+ * is finished and written), sends sig `times` times in a row. */
+static void interrupt_with(int sig, int times)
+{
+    char name[64], out[256];
+    snprintf(name, sizeof name, "interrupted-%d-%d.json", sig, times);
+    snprintf(out, sizeof out, "%s/%s", tmpdir, name);
     const char *argv[] = {POOLBENCH, "run", "--suite", PB_HARNESS_TEST_DATA "/interrupt.json",
                           "--out", out, NULL};
     int errpipe[2];
@@ -396,7 +439,10 @@ static void interrupt_with(int sig)
     while (fgets(line, sizeof line, err)) {
         fputs(line, logf);
         if (!sent && strstr(line, "case 2/")) {
-            assert_int_equal(kill(pid, sig), 0);
+            /* The first case is on disk before the second begins. */
+            expect_first_case_only(out);
+            for (int i = 0; i < times; i++)
+                assert_int_equal(kill(pid, sig), 0);
             sent = true;
         }
     }
@@ -405,31 +451,97 @@ static void interrupt_with(int sig)
     int ws;
     while (waitpid(pid, &ws, 0) < 0)
         assert_int_equal(errno, EINTR);
-    if (!sent || exit_status(ws) != 130)
-        fail_msg("signal %d: sent %d, exit %d, stderr:\n%s", sig, sent, exit_status(ws), log);
-    assert_non_null(strstr(log, "interrupted; writing the 2 finished cases"));
+    int want = sig == SIGKILL ? 128 + SIGKILL : 130;
+    if (!sent || exit_status(ws) != want)
+        fail_msg("signal %d x%d: sent %d, exit %d, stderr:\n%s", sig, times, sent,
+                 exit_status(ws), log);
+    if (sig != SIGKILL)
+        assert_non_null(strstr(log, "interrupted; writing the 2 finished cases"));
     free(log);
-
-    char msg[512] = "";
-    json_t *doc = pbr_read(out, msg, sizeof msg);
-    if (!doc)
-        fail_msg("pbr_read: %s", msg);
-    assert_true(json_is_false(json_object_get(json_object_get(doc, "run"), "complete")));
-    const json_t *results = json_object_get(doc, "results");
-    /* The first case (roundtrip on both backends) finished; the second,
-     * cut short, is not written at all. */
-    assert_int_equal(json_array_size(results), 2);
-    assert_non_null(find(results, "thread", "roundtrip"));
-    assert_non_null(find(results, "fork", "roundtrip"));
-    assert_null(find(results, "thread", "timeout"));
-    json_decref(doc);
+    expect_first_case_only(out);
+    /* The results file, and no temporary beside it. */
+    assert_int_equal(files_like(name), 1);
 }
 
 static void test_interrupt(void **state)
 {
     (void)state;
-    interrupt_with(SIGINT);
-    interrupt_with(SIGTERM);
+    interrupt_with(SIGINT, 1);
+    interrupt_with(SIGTERM, 1);
+    interrupt_with(SIGHUP, 1);
+    /* As `timeout` does: the program, then its process group. */
+    interrupt_with(SIGTERM, 2);
+    interrupt_with(SIGINT, 3);
+    /* Nothing to catch: what was written after the first case stays. */
+    interrupt_with(SIGKILL, 1);
+}
+
+/* ---- Results of several hosts ---- */
+
+/* Two runs that name different hosts (--host), merged: the merged file holds
+ * both whole, compares with itself host by host, and the two runs are not
+ * compared with each other unless --across-hosts says so. */
+static void test_hosts(void **state)
+{
+    (void)state;
+    char files[2][256], merged[256];
+    const char *hosts[2] = {"alpha", "beta"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(files[i], sizeof files[i], "%s/%s.json", tmpdir, hosts[i]);
+        const char *args[] = {"run",       "--suite", PB_HARNESS_TEST_DATA "/tiny.json",
+                              "--backend", "thread",  "--scenario", "roundtrip,errors",
+                              "--host",    hosts[i],  "--out", files[i], "--quiet", NULL};
+        outcome o = run_poolbench(args);
+        if (o.status != 0)
+            fail_msg("run --host %s: exit %d: %s", hosts[i], o.status, o.err);
+        outcome_free(&o);
+        char err[512];
+        json_t *d = pbr_read(files[i], err, sizeof err);
+        assert_non_null(d);
+        assert_string_equal(pbr_doc_host(d), hosts[i]);
+        json_decref(d);
+    }
+    snprintf(merged, sizeof merged, "%s/matrix.json", tmpdir);
+    const char *merge[] = {"merge", files[0], files[1], "--out", merged, NULL};
+    outcome o = run_poolbench(merge);
+    assert_int_equal(o.status, 0);
+    assert_non_null(strstr(o.out, "merged 2 runs (hosts: alpha beta)"));
+    outcome_free(&o);
+
+    /* Each host against itself: nothing changed. */
+    const char *same[] = {"compare", merged, merged, NULL};
+    o = run_poolbench(same);
+    if (o.status != 0)
+        fail_msg("compare matrix matrix: exit %d: %s%s", o.status, o.err, o.out);
+    assert_non_null(strstr(o.out, "Hosts: 2, each compared with itself."));
+    assert_non_null(strstr(o.out, "alpha: thread/roundtrip"));
+    assert_non_null(strstr(o.out, "beta: thread/roundtrip"));
+    outcome_free(&o);
+    /* One host's run against the merged file: that host only. */
+    const char *one[] = {"compare", files[1], merged, NULL};
+    o = run_poolbench(one);
+    assert_int_equal(o.status, 0);
+    assert_non_null(strstr(o.out, "host 'alpha' only in new (not compared)"));
+    outcome_free(&o);
+    /* Two machines: refused, then compared when asked, and said so. */
+    const char *machines[] = {"compare", files[0], files[1], NULL};
+    o = run_poolbench(machines);
+    assert_int_equal(o.status, 2);
+    assert_non_null(strstr(o.err, "compares two machines, not two commits"));
+    outcome_free(&o);
+    const char *across[] = {"compare", files[0], files[1], "--across-hosts", NULL};
+    o = run_poolbench(across);
+    assert_true(o.status == 0 || o.status == 1); /* the machines' difference, whatever it is */
+    assert_non_null(strstr(o.out, "poolbench compare: two machines, not two commits "
+                                  "(--across-hosts): host 'alpha' (base) against host 'beta'"));
+    outcome_free(&o);
+    /* The history of the merged file: one series per host. */
+    const char *hist[] = {"history", "--metric", "roundtrip", "--backend", "thread", merged, NULL};
+    o = run_poolbench(hist);
+    assert_int_equal(o.status, 0);
+    assert_non_null(strstr(o.out, "host alpha, suite"));
+    assert_non_null(strstr(o.out, "host beta, suite"));
+    outcome_free(&o);
 }
 
 /* ---- A backend loaded from a plugin ---- */
@@ -506,8 +618,9 @@ static void expect_refused(const char **args, const char *want)
 static void test_conventions(void **state)
 {
     (void)state;
-    static const char *const commands[] = {"run",     "list",    "env",  "compare",
-                                           "export",  "history", "plot", "stress"};
+    static const char *const commands[] = {"run",     "list",    "env",  "compare", "export",
+                                           "history", "plot",    "stress", "ab", "calibrate",
+                                           "merge"};
     char version[64];
     snprintf(version, sizeof version, "poolbench %s\n", PB_VERSION_STRING);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
@@ -574,7 +687,7 @@ static void test_conventions(void **state)
     const char *top_help[] = {"help", "compare", NULL};
     o = run_poolbench(top_help);
     assert_int_equal(o.status, 0);
-    assert_non_null(strstr(o.out, "usage: poolbench compare BASE.json NEW.json"));
+    assert_non_null(strstr(o.out, "usage: poolbench compare AB.json | BASE.json NEW.json"));
     outcome_free(&o);
     const char *top_bad[] = {"--bogus", NULL};
     expect_refused(top_bad, "poolbench: unknown option '--bogus'");
@@ -600,10 +713,14 @@ int main(int argc, char **argv)
         const struct CMUnitTest t[] = {cmocka_unit_test_setup_teardown(test_interrupt, setup, teardown)};
         return cmocka_run_group_tests_name("interrupt", t, NULL, NULL);
     }
+    if (!strcmp(group, "hosts")) {
+        const struct CMUnitTest t[] = {cmocka_unit_test_setup_teardown(test_hosts, setup, teardown)};
+        return cmocka_run_group_tests_name("hosts", t, NULL, NULL);
+    }
     if (!strcmp(group, "plugin")) {
         const struct CMUnitTest t[] = {cmocka_unit_test_setup_teardown(test_plugin, setup, teardown)};
         return cmocka_run_group_tests_name("plugin", t, NULL, NULL);
     }
-    fprintf(stderr, "usage: test_program cli|e2e|interrupt|plugin\n");
+    fprintf(stderr, "usage: test_program cli|e2e|interrupt|hosts|plugin\n");
     return 2;
 }

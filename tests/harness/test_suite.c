@@ -508,36 +508,40 @@ static void test_plan_sizes(void **state)
 {
     (void)state;
     /* 1000 x 1000 x 1000 cases: counted, not built. */
-    size_t len = 0;
-    char *values = malloc(8 * 1000 + 1);
+    size_t len = 0, dlen = 0;
+    char *values = malloc(8 * 1000 + 1), *durations = malloc(10 * 1000 + 1);
     assert_non_null(values);
-    values[0] = '\0';
-    for (int i = 1; i <= 1000; i++)
+    assert_non_null(durations);
+    values[0] = durations[0] = '\0';
+    for (int i = 1; i <= 1000; i++) {
         len += (size_t)sprintf(values + len, "%s%d", i > 1 ? "," : "", i);
-    size_t cap = 3 * len + 256;
+        dlen += (size_t)sprintf(durations + dlen, "%s%dus", i > 1 ? "," : "", i);
+    }
+    size_t cap = len + 2 * dlen + 256;
     char *json = malloc(cap);
     assert_non_null(json);
     snprintf(json, cap,
-             "{\"floor\": false, \"scenarios\": [{\"name\": \"as_completed\", \"params\": "
-             "{\"tasks\": \"%s\", \"max_spin\": \"%s\", \"slack\": \"%s\"}}]}",
-             values, values, values);
-    plan_refused(json, "good.json: scenarios[0].params: sweeps over tasks (1000 values) x "
-                       "max_spin (1000 values) x slack (1000 values) make more than 10000 cases");
+             "{\"floor\": false, \"scenarios\": [{\"name\": \"throughput\", \"params\": "
+             "{\"tasks\": \"%s\", \"granularity\": \"%s\", \"work\": \"%s\"}}]}",
+             values, durations, durations);
+    plan_refused(json, "good.json: scenarios[0].params: sweeps over granularity (1000 values) x "
+                       "tasks (1000 values) x work (1000 values) make more than 10000 cases");
     free(json);
     free(values);
+    free(durations);
 
     /* Within one entry's limit, past the run's. */
     plan_refused("{\"floor\": false, \"scenarios\": ["
                  " {\"name\": \"timeout\", \"params\": {\"timeout\": \"1,2,3,4,5,6,7,8,9,10\","
                  "  \"samples\": \"1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20\"}},"
-                 " {\"name\": \"as_completed\", \"params\": {\"tasks\": \"1,2,3,4,5,6,7,8,9,10\","
-                 "  \"max_spin\": \"1,2,3,4,5,6,7,8,9,10\", \"slack\": \"1,2,3,4,5,6,7,8,9,10,11,"
-                 "12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33,34,35,36,37,38,"
-                 "39,40,41,42,43,44,45,46,47,48,49,50,51,52,53,54,55,56,57,58,59,60,61,62,63,64,65,"
-                 "66,67,68,69,70,71,72,73,74,75,76,77,78,79,80,81,82,83,84,85,86,87,88,89,90,91,92,"
-                 "93,94,95,96,97,98,99,100\"}}]}",
-                 "good.json: scenarios[1].params: sweeps over tasks (10 values) x max_spin "
-                 "(10 values) x slack (100 values): 10000 cases, after the 200 before them");
+                 " {\"name\": \"throughput\", \"params\": {\"tasks\": \"1,2,3,4,5,6,7,8,9,10\","
+                 "  \"granularity\": \"1us,2us,3us,4us,5us,6us,7us,8us,9us,10us\", \"work\": \"1,2,3,4,"
+                 "5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33,"
+                 "34,35,36,37,38,39,40,41,42,43,44,45,46,47,48,49,50,51,52,53,54,55,56,57,58,59,60,"
+                 "61,62,63,64,65,66,67,68,69,70,71,72,73,74,75,76,77,78,79,80,81,82,83,84,85,86,87,"
+                 "88,89,90,91,92,93,94,95,96,97,98,99,100\"}}]}",
+                 "good.json: scenarios[1].params: sweeps over granularity (10 values) x tasks "
+                 "(10 values) x work (100 values): 10000 cases, after the 200 before them");
 
     /* The same case twice: from two entries, and from one sweep. */
     plan_refused("{\"scenarios\": [\"roundtrip\", {\"name\": \"map\"}, \"roundtrip\"]}",

@@ -22,6 +22,8 @@
 #include <pb/backend.h>
 #include <pb/pool.h>
 
+#include "scenarios/common.h" /* the as_completed order check */
+
 /* ---- A backend driven by the test ---- */
 
 #define MANUAL_MAX 4096
@@ -798,6 +800,85 @@ static void test_as_completed_order_and_deadline(void **state)
     pb_pool_destroy(p);
 }
 
+/* The completion order the core records (pb_future_completion_order), and
+ * the benchmark's as_completed order check built on it: the real iterator
+ * passes it, an iterator that yielded in submission order fails it. */
+static void test_completion_order(void **state)
+{
+    (void)state;
+    pb_pool *p = manual_pool();
+    enum { N = 8 };
+    pb_future *fs[N];
+    for (int i = 0; i < N; i++)
+        assert_int_equal(pb_submit(p, pb_task_find("unit_echo"), NULL, 0, &fs[i]), 0);
+    pthread_mutex_lock(&the_manual->lock);
+    the_manual->n = 0; /* completed by hand below, in our order */
+    pthread_mutex_unlock(&the_manual->lock);
+    uint64_t a, b;
+    assert_int_equal(pb_future_completion_order(fs[0], &a, &b), PB_EINVAL); /* not done */
+
+    /* Two done before the iterator exists, the rest after, shuffled. */
+    bool done_before[N] = {0};
+    const int before[] = {5, 1}, after[] = {3, 0, 7, 2, 6, 4};
+    for (size_t k = 0; k < 2; k++) {
+        pb_future_set_result(fs[before[k]], NULL, 0, 0, 0);
+        pb_future_release(fs[before[k]]);
+    }
+    for (int i = 0; i < N; i++)
+        done_before[i] = pb_future_done(fs[i]);
+    pb_as_completed *it;
+    assert_int_equal(pb_as_completed_new(fs, N, PB_FOREVER, &it), 0);
+    for (size_t k = 0; k < 6; k++) {
+        pb_future_set_result(fs[after[k]], NULL, 0, 0, 0);
+        pb_future_release(fs[after[k]]);
+    }
+    pbs_yield got[N], submitted[N];
+    for (int k = 0; k < N; k++) {
+        pb_future *g;
+        assert_int_equal(pb_as_completed_next(it, &g), 0);
+        int i = 0;
+        while (fs[i] != g)
+            i++;
+        got[k].done_before = done_before[i];
+        assert_int_equal(pb_future_completion_order(g, &got[k].first, &got[k].last), 0);
+        /* Nobody waited on the early ones; the iterator waited on the rest. */
+        if (done_before[i])
+            assert_true(got[k].last == got[k].first);
+        else
+            assert_true(got[k].last > got[k].first);
+    }
+    pb_as_completed_free(it);
+    for (int i = 0; i < N; i++) {
+        submitted[i].done_before = done_before[i];
+        assert_int_equal(pb_future_completion_order(fs[i], &submitted[i].first,
+                                                    &submitted[i].last), 0);
+    }
+    /* Completions by hand in one thread: each one's counters come after
+     * the one before. */
+    for (size_t k = 1; k < 6; k++)
+        assert_true(submitted[after[k]].first > submitted[after[k - 1]].last);
+
+    pbs_order_evidence ev;
+    pbs_completion_order_check(got, N, &ev);
+    assert_int_equal(ev.early, 2);
+    assert_int_equal(ev.notified, 6);
+    assert_int_equal(ev.inversions, 0);
+    assert_int_equal(ev.early_after, 0);
+
+    /* Submission order: 1 comes after 0 (notified), and of the notified
+     * 0 2 3 4 6 7 (completion ranks 1 3 0 5 4 2), 3, 6 and 7 follow a later
+     * completion. */
+    pbs_completion_order_check(submitted, N, &ev);
+    assert_int_equal(ev.early, 2);
+    assert_int_equal(ev.early_after, 2); /* 1 and 5 both after 0 */
+    assert_int_equal(ev.notified, 6);
+    assert_int_equal(ev.inversions, 3);
+
+    for (int i = 0; i < N; i++)
+        pb_future_release(fs[i]);
+    pb_pool_destroy(p);
+}
+
 static void test_shutdown_cancel_futures(void **state)
 {
     (void)state;
@@ -896,6 +977,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_cancel_noticed_late),
         cmocka_unit_test(test_stat),
         cmocka_unit_test(test_as_completed_order_and_deadline),
+        cmocka_unit_test(test_completion_order),
         cmocka_unit_test(test_shutdown_cancel_futures),
         cmocka_unit_test(test_bad_arguments),
     };

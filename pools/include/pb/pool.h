@@ -273,6 +273,18 @@ typedef struct pb_times {
  * has submitted and completed only. Returns 0 or PB_EINVAL. */
 int pb_future_times(const pb_future *f, pb_times *t);
 
+/* Where f's completion falls in the order in which the futures core saw
+ * futures of this process become done: one process-wide counter, taken as f
+ * became done (*first) and again once every pb_wait or as_completed waiting
+ * on f had been told (*last; equal to *first when none was waiting). For
+ * two futures f and g, last(f) < first(g) means f was done, and every
+ * waiter had heard of it, before g began to complete: an as_completed
+ * iterator waiting on both must yield f first. Unlike timestamps, this
+ * order cannot be blurred by a thread preempted between its clock read and
+ * its notification. Returns 0 with both written once f is done, PB_EINVAL
+ * (NULL, or f not done: nothing written). */
+int pb_future_completion_order(const pb_future *f, uint64_t *first, uint64_t *last);
+
 typedef void (*pb_done_fn)(pb_future *f, void *ud);
 
 /* Adds a callback run once when f is done, in the order added. It runs in the
