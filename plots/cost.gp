@@ -1,6 +1,6 @@
 # cost.gp — what each task costs the machine, beside how fast the pool is.
-# Left: round-trip latency (one task in flight) against the CPU time each
-# task cost. Right: the throughput of a burst of empty tasks against the
+# Top: round-trip latency (one task in flight) against the CPU time each
+# task cost. Bottom: the throughput of a burst of empty tasks against the
 # same. One point per backend, at the CPU time of the pool and of its caller
 # together; a thin line reaches back to the pool's own share, the rest being
 # the caller's (submitting, waiting, a waiter that spins). Fast and cheap is
@@ -14,13 +14,13 @@
 # Data: block 0 "backend lt cpu_ns pool_cpu_ns p50_ns" (round trip), block 1
 # "backend lt cpu_ns pool_cpu_ns p50" (tasks/s); lt is the backend's colour.
 
-width = 1000
+height = 680
 dirname(p) = strstrt(p, "/") ? substr(p, 1, strstrt(p, "/")) . dirname(substr(p, strstrt(p, "/") + 1, strlen(p))) : ""
 load dirname(ARG0) . "common.gp"
 
 panels = (nrt > 0) + (ntp > 0)
 eval chart_title("What a task costs: latency and throughput against CPU time per task")
-set multiplot layout 1, panels margins 0.08, 0.97, 0.12, 0.85 spacing 0.09, 0
+set multiplot layout panels, 1 margins 0.12, 0.95, 0.08, 0.87 spacing 0, 0.1
 unset key
 set logscale x
 set logscale y
