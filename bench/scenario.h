@@ -270,6 +270,36 @@ static inline void pb_samples_add(pb_samples *s, double v)
         pb__samples_grow(s, v);
 }
 
+/* ---- Cost: what the pool spends (measured by the harness) ----
+ *
+ * Every pool scenario marks the interval it measures, so the harness can
+ * say what the pool spent in it: CPU time (user and system) of the pool's
+ * threads in this process and of its worker processes, per task and as
+ * cores kept busy, and, kept apart, the CPU time of the threads driving
+ * the pool; and, after the first window, the memory of the pool's
+ * processes and what creating the pool added to this one (results/FORMAT.md
+ * names the metrics). A scenario that marks no window gets no cost
+ * metrics.
+ *
+ * pb_sc_cost_begin() opens a window, pb_sc_cost_end() closes it with the
+ * number of tasks the pool ran in it (items of a map, not its chunks;
+ * pools started, for a scenario whose unit is a pool's start). Both are
+ * called from the scenario's own thread, outside any timed region (each
+ * reads /proc for a few hundred microseconds), and windows do not nest; a
+ * repetition may open several, and its cost metrics sum them all. `point`,
+ * when not NULL, names a point of a sweep within the repetition ("w4"):
+ * that window's own figures are then also recorded as
+ * cpu_per_task_<point>, submitter_cpu_per_task_<point> and
+ * cores_busy_<point>. Misuse (end without begin) fails the case. */
+void pb_sc_cost_begin(pb_sc *sc);
+void pb_sc_cost_end(pb_sc *sc, size_t tasks, const char *point);
+
+/* Called first and last in a thread the scenario starts to drive the pool
+ * (a submitter of its own): that thread's CPU time then counts as the
+ * caller's, not the pool's. */
+void pb_sc_thread_enter(pb_sc *sc);
+void pb_sc_thread_leave(pb_sc *sc);
+
 /* ---- Verdicts ---- */
 
 /* Records check `name` for this repetition. Several calls with one name in a

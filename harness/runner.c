@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cost.h"
 #include "progress.h"
 #include "rng.h"
 #include "runner.h"
@@ -67,6 +68,7 @@ typedef struct pbh_backend {
     int workers;
     char **bindings;  /* per worker, NULL when unknown */
     json_t *info;     /* what pb_pool_describe() said, or NULL */
+    char *cost_hidden; /* why its processes' cost cannot be measured, or NULL */
 } pbh_backend;
 
 typedef struct pbh_cell {
@@ -99,6 +101,7 @@ struct pb_sc {
     pbh_cell *cell;
     int rep;
     pb_pool *pool;
+    pbh_meter *meter; /* what the pool spends (cost.c) */
     pb_rng rng;
     pthread_mutex_t lock;
     int verdict;      /* 0, PB_SC_SKIPPED, or a negative code */
@@ -209,6 +212,11 @@ pb_pool *pb_sc_pool(pb_sc *sc)
     return sc->pool;
 }
 
+pbh_meter *pbh_sc_meter(pb_sc *sc)
+{
+    return sc->meter;
+}
+
 static void set_verdict(pb_sc *sc, int verdict, const char *fmt, va_list ap)
 {
     pthread_mutex_lock(&sc->lock);
@@ -272,6 +280,8 @@ int pb_sc_pool_create(pb_sc *sc, const pb_pool_opts *opts, pb_pool **out)
         pb_sc_pool_opts(sc, &def);
         opts = &def;
     }
+    if (sc->meter)
+        pbh_meter_baseline(sc->meter); /* what the process held before this pool */
     int rc = pb_pool_create(sc->cell->backend, opts, out);
     if (rc == PB_ENOTSUP) {
         pb_sc_skip(sc, "backend '%s' cannot run this: %s", sc->cell->backend, pb_pool_last_error());
@@ -477,6 +487,7 @@ static void free_backends(pbh_runner *r)
     for (size_t i = 0; r->backends && i < r->cfg->nbackends; i++) {
         pbh_backend *b = &r->backends[i];
         free(b->create_error);
+        free(b->cost_hidden);
         json_decref(b->info);
         for (int w = 0; b->bindings && w < b->workers; w++)
             free(b->bindings[w]);
@@ -537,6 +548,16 @@ static int probe_backends(pbh_runner *r, char *err, size_t errlen)
                 pb_report rep;
                 memcpy(&rep, data, sizeof rep);
                 b->in_process = rep.pid == (int32_t)getpid();
+                /* A worker that is not our descendant (an MPI rank) cannot
+                 * be measured from here: its cases say so (cost.c). */
+                char why[256];
+                snprintf(why, sizeof why,
+                         "its tasks ran in process %d, which does not descend from poolbench "
+                         "(started by a launcher such as mpiexec, perhaps on another host): "
+                         "the CPU time and memory of its workers cannot be read from here",
+                         (int)rep.pid);
+                if (!b->in_process && !pbh_cost_descends((pid_t)rep.pid))
+                    b->cost_hidden = xstrdup(why);
             }
             pb_future_release(f);
         }
@@ -657,11 +678,17 @@ static void run_rep(pbh_runner *r, pbh_cell *cell, int rep)
     r->token++;
 
     const pb_scenario *s = cell->c->scenario;
-    int rc = 0;
-    if (!(s->flags & (PB_SC_FLOOR | PB_SC_OWN_POOLS)))
+    int rc = pbh_meter_new(&sc.meter);
+    if (rc == 0 && cell->info && cell->info->cost_hidden)
+        pbh_meter_hide(sc.meter, cell->info->cost_hidden);
+    if (rc == 0 && !(s->flags & (PB_SC_FLOOR | PB_SC_OWN_POOLS)))
         rc = pb_sc_pool_create(&sc, NULL, &sc.pool);
-    if (rc == 0)
+    if (rc == 0) {
+        pbh_meter_watch(sc.meter, sc.pool);
         rc = s->run(&sc);
+        pbh_cost_record(&sc, sc.meter);
+        pbh_meter_watch(sc.meter, NULL);
+    }
     if (sc.pool) {
         if (rc == 0 && sc.verdict == 0 && !pbh_stop) {
             int prc = pb_sc_probe(&sc, sc.pool);
@@ -670,6 +697,7 @@ static void run_rep(pbh_runner *r, pbh_cell *cell, int rep)
         }
         pb_pool_destroy(sc.pool);
     }
+    pbh_meter_free(sc.meter);
     pthread_mutex_destroy(&sc.lock);
     if (pbh_stop)
         return; /* the case is discarded */
@@ -789,6 +817,8 @@ static json_t *case_json_new(const pbh_runner *r, const pbh_cell *cell, bool *fa
                 json_object_set_new(m, "trusted", json_false());
         }
     }
+    if (cell->info && cell->info->cost_hidden && cell->state != CELL_SKIPPED)
+        json_object_set_new(c, "unmeasured", json_string(cell->info->cost_hidden));
     json_object_set_new(c, "metrics", metrics);
     json_object_set_new(c, "checks", cell->state == CELL_SKIPPED ? json_array() : checks);
     if (cell->state == CELL_SKIPPED)
@@ -930,6 +960,9 @@ int pbh_execute(const pbh_config *cfg, json_t **doc, pbh_outcome *out, char *err
         snprintf(err, errlen, "out of memory building the results document");
         return PB_ENOMEM;
     }
+    double peak = pbh_cost_peak_rss();
+    if (isfinite(peak))
+        json_object_set_new(json_object_get(d, "environment"), "harness_peak_rss", json_real(peak));
     *doc = d;
     return 0;
 }

@@ -3,7 +3,8 @@
  * document itself (so it shows exactly what was written).
  *
  * One row per case: backend, scenario with its swept parameters, the
- * scenario's headline metric with p50 and p99, the ratio to the floor
+ * scenario's headline metric with p50 and p99, the CPU time per task the
+ * pool spent beside it and, apart, its caller's (harness/cost.c), the ratio to the floor
  * (1.0 = as good as the machine's floor; larger is worse), and for a pool
  * from another library the adapter tax (adapter ÷ the library's own loop,
  * harness/native.c). Skipped and failed cases say so with their reason.
@@ -112,8 +113,8 @@ void pbh_print_summary(FILE *out, const json_t *doc)
         wc = lc > wc ? lc : wc;
     }
     wc = wc > 44 ? 44 : wc;
-    fprintf(out, "\n%-*s  %-*s  %-*s  %13s  %13s  %8s  %9s\n", wb, "BACKEND", wc, "CASE", wm + 6,
-            "METRIC", "P50", "P99", "VS FLOOR", "VS NATIVE");
+    fprintf(out, "\n%-*s  %-*s  %-*s  %13s  %13s  %9s  %9s  %8s  %9s\n", wb, "BACKEND", wc, "CASE",
+            wm + 6, "METRIC", "P50", "P99", "CPU/TASK", "CALLER", "VS FLOOR", "VS NATIVE");
     bool any_failed = false;
     json_array_foreach(results, i, c)
     {
@@ -140,7 +141,12 @@ void pbh_print_summary(FILE *out, const json_t *doc)
                 break;
             }
         }
-        char p50[32] = "-", p99[32] = "-", ratio[32] = "", tax[32] = "";
+        char p50[32] = "-", p99[32] = "-", ratio[32] = "", tax[32] = "", cpu[32], caller[32];
+        /* What each task cost: the pool's CPU time, and its caller's. */
+        format_cell(json_object_get(json_object_get(metrics, "cpu_per_task"), "p50"), "ns", cpu,
+                    sizeof cpu);
+        format_cell(json_object_get(json_object_get(metrics, "submitter_cpu_per_task"), "p50"), "ns",
+                    caller, sizeof caller);
         if (m) {
             const char *unit = str(m, "unit");
             format_cell(json_object_get(m, "p50"), unit, p50, sizeof p50);
@@ -152,8 +158,8 @@ void pbh_print_summary(FILE *out, const json_t *doc)
             if (t)
                 snprintf(tax, sizeof tax, "%.2fx", json_number_value(t));
         }
-        fprintf(out, "%-*s  %-*.*s  %-*s  %13s  %13s  %8s  %9s%s\n", wb, str(c, "backend"), wc, wc,
-                label, wm + 6, m ? name : "-", p50, p99, ratio, tax,
+        fprintf(out, "%-*s  %-*.*s  %-*s  %13s  %13s  %9s  %9s  %8s  %9s%s\n", wb, str(c, "backend"),
+                wc, wc, label, wm + 6, m ? name : "-", p50, p99, cpu, caller, ratio, tax,
                 !strcmp(outcome, "failed") ? "  FAILED" : "");
         any_failed |= !strcmp(outcome, "failed");
     }

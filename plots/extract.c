@@ -215,6 +215,11 @@ static int backend_lt(const json_t *doc, const char *backend)
     return lt;
 }
 
+int pb__plot_backend_lt(const json_t *doc, const char *backend)
+{
+    return backend_lt(doc, backend);
+}
+
 /* The line type of a backend's k-th series (k from 0): the backend's colour,
  * solid, then dashed, then dotted (common.gp defines 1-8, 9-16, 17-24). */
 int pb__plot_series_lt(int backend_lt, size_t k)

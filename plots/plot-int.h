@@ -146,6 +146,10 @@ int pb__plot_fixed_lt(const char *backend);
  * (line type 1-8), solid, then dashed (9-16), then dotted (17-24). */
 int pb__plot_series_lt(int backend_lt, size_t k);
 
+/* The line type (colour) of a backend in doc: fixed for thread, fork and
+ * exec, the others 4, 5, ... in order of first appearance. */
+int pb__plot_backend_lt(const json_t *doc, const char *backend);
+
 /* --- extractors (extract.c; history, compare and hosts in multi.c) ------ */
 
 int pb__extract_latency(const pb__plot_chart *chart, const pb__plot_input *in,
@@ -161,6 +165,12 @@ int pb__extract_grouped(const pb__plot_chart *chart, const pb__plot_input *in,
 int pb__extract_lifecycle(const pb__plot_chart *chart, const pb__plot_input *in,
                           pb__plot_data *out);
 int pb__extract_history(const pb__plot_chart *chart, const pb__plot_input *in,
+                        pb__plot_data *out);
+/* What a pool costs (cost.c): latency and throughput against CPU per task;
+ * speedup and CPU per task against the number of workers. */
+int pb__extract_cost(const pb__plot_chart *chart, const pb__plot_input *in,
+                     pb__plot_data *out);
+int pb__extract_scaling(const pb__plot_chart *chart, const pb__plot_input *in,
                         pb__plot_data *out);
 int pb__extract_compare(const pb__plot_chart *chart, const pb__plot_input *in,
                         pb__plot_data *out);

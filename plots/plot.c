@@ -72,6 +72,22 @@ static const pb__plot_chart charts[] = {
      {{"startup", "startup", NULL, "ns"},
       {"startup", "shutdown", NULL, "ns"},
       {"faults", "recovery", NULL, "ns"}}},
+    /* What a pool costs: [0] the latency and [1] the burst throughput (its
+     * parameter at 0: empty tasks) against [2] + [3] the CPU per task. */
+    {"cost", "cost.gp",
+     "round-trip latency and burst throughput against the CPU each task cost, per backend",
+     PB__PLOT_PER_RUN, pb__extract_cost, NULL,
+     {{"roundtrip", "roundtrip", NULL, "ns"},
+      {"throughput", "throughput", "granularity", "tasks/s"},
+      {NULL, "cpu_per_task", NULL, "ns"},
+      {NULL, "submitter_cpu_per_task", NULL, "ns"}}},
+    /* [0] speedup per worker count, [1] + [2] CPU per task per count. */
+    {"scaling", "scaling.gp",
+     "speedup against the number of workers with the ideal, and CPU per task",
+     PB__PLOT_PER_RUN, pb__extract_scaling, NULL,
+     {{"scaling", "speedup_w%", NULL, "ratio"},
+      {"scaling", "cpu_per_task_w%", NULL, "ns"},
+      {"scaling", "submitter_cpu_per_task_w%", NULL, "ns"}}},
     /* The default metrics of the history (--metric overrides), one panel
      * each. */
     {"history", "history.gp", "chosen metrics across runs, step changes marked",

@@ -183,5 +183,6 @@ const pb_backend pb__backend_exec = {
     .shutdown = pb__proc_shutdown,
     .destroy = pb__proc_destroy,
     .binding = pb__proc_binding,
+    .worker_pids = pb__proc_worker_pids,
     .waiter_sleeps = true, /* results arrive through the collector thread */
 };

@@ -105,6 +105,7 @@ const pb_backend pb__backend_fork = {
     .shutdown = pb__proc_shutdown,
     .destroy = pb__proc_destroy,
     .binding = pb__proc_binding,
+    .worker_pids = pb__proc_worker_pids,
     .waiter_sleeps = true, /* results arrive through the collector thread */
     .unsupported = (const pb_unsupported[]){
         {"worker_program", "it names the program an exec worker runs"},

@@ -557,6 +557,15 @@ int pb_pool_stat(const pb_pool *pool, const char *name, int64_t *value)
     return pool->backend->stat(pool->state, name, value);
 }
 
+int pb_pool_worker_pids(const pb_pool *pool, pid_t *pids, int max)
+{
+    if (!pool || max < 0 || (max > 0 && !pids))
+        return PB_EINVAL;
+    if (!pool->backend->worker_pids)
+        return PB_ENOTSUP;
+    return pool->backend->worker_pids(pool->state, pids, max);
+}
+
 int pb__pool_submit_future(pb_pool *pool, pb_future *f)
 {
     assert(pb_future_state(f) == PB_PENDING);

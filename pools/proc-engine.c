@@ -1470,3 +1470,17 @@ int pb__proc_binding(void *state, int worker, char *buf, size_t size)
     /* Between two workers: the binding the next one gets. */
     return pb__placement_cpus(pp->placement, worker, buf, size);
 }
+
+int pb__proc_worker_pids(void *state, pid_t *pids, int max)
+{
+    ppool *pp = state;
+    int n = 0;
+    pthread_mutex_lock(&pp->mu);
+    for (int i = 0; i < pp->workers && pp->slots; i++) {
+        const proc *p = pp->slots[i];
+        if (p && p->pid > 0 && n++ < max)
+            pids[n - 1] = p->pid;
+    }
+    pthread_mutex_unlock(&pp->mu);
+    return n;
+}

@@ -45,6 +45,7 @@ int pb__proc_submit(void *state, pb_future *f);
 void pb__proc_shutdown(void *state, bool wait, bool cancel_futures);
 void pb__proc_destroy(void *state);
 int pb__proc_binding(void *state, int worker, char *buf, size_t size);
+int pb__proc_worker_pids(void *state, pid_t *pids, int max);
 
 /* In a freshly forked child: closes every fd the engine holds in this process
  * (the sockets, pidfds, epoll and event fds of every pool) except keep. The

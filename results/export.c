@@ -17,7 +17,14 @@
  *               bytes_per_second counter; lower real_time is then better for
  *               both, as those tools assume. Dimensionless metrics (ratio,
  *               count, %) have no place in a time field and are left out:
- *               use bench-custom or csv for them.
+ *               use bench-custom or csv for them. cpu_time is the CPU time
+ *               the case spent per task, the pool's and its caller's
+ *               (cpu_per_task + submitter_cpu_per_task, FORMAT.md), one
+ *               value per repetition as real_time; those two metrics are
+ *               therefore not families of their own. A case with no CPU
+ *               figure (a floor, an MPI pool, a file from before poolbench
+ *               measured it) repeats real_time there and says so in the
+ *               entry's `label`, as Google Benchmark's tools show it.
  *
  * bench-custom  github-action-benchmark's custom tools: an array of
  *               {name, unit, value, range, extra}. The tool is told one
@@ -92,7 +99,7 @@ static bool is_rate(const char *unit)
 /* One Google Benchmark entry; counter is the rate's counter name or NULL. */
 static json_t *gb_entry_new(const char *run_name, const char *suffix, size_t family,
                             const char *run_type, size_t reps, long long rep_index,
-                            long long iterations, const char *aggregate, double t,
+                            long long iterations, const char *aggregate, double t, double cpu,
                             const char *counter, const json_t *c)
 {
     char name[1024];
@@ -114,7 +121,10 @@ static json_t *gb_entry_new(const char *run_name, const char *suffix, size_t fam
     }
     rc |= json_object_set_new(e, "iterations", json_integer(iterations));
     rc |= json_object_set_new(e, "real_time", json_real(t));
-    rc |= json_object_set_new(e, "cpu_time", json_real(t));
+    rc |= json_object_set_new(e, "cpu_time", json_real(isnan(cpu) ? t : cpu));
+    if (isnan(cpu))
+        rc |= json_object_set_new(e, "label", json_string("cpu_time not measured: a copy of "
+                                                          "real_time"));
     if (!aggregate || strcmp(aggregate, "cv"))
         rc |= json_object_set_new(e, "time_unit", json_string("ns"));
     if (counter && (!aggregate || strcmp(aggregate, "cv")) && t > 0)
@@ -130,6 +140,26 @@ static json_t *gb_entry_new(const char *run_name, const char *suffix, size_t fam
     return e;
 }
 
+/* The names of the CPU time per task of a case: the pool's, the caller's. */
+static const char *const cpu_metrics[] = {"cpu_per_task", "submitter_cpu_per_task"};
+
+/* Into cpu[0..nr): case c's CPU time per task (pool + caller), repetition
+ * by repetition when its repetitions number nr, else their median in each;
+ * NaN throughout when the case has no such figure. */
+static void case_cpu(const json_t *c, size_t nr, double *cpu)
+{
+    const json_t *metrics = json_object_get(c, "metrics");
+    const json_t *a = json_object_get(metrics, cpu_metrics[0]);
+    const json_t *b = json_object_get(metrics, cpu_metrics[1]);
+    const json_t *ra = json_object_get(a, "repetitions"), *rb = json_object_get(b, "repetitions");
+    bool each = json_array_size(ra) == nr && json_array_size(rb) == nr;
+    double all = pbr_json_num(a, "p50", NAN) + pbr_json_num(b, "p50", NAN);
+    for (size_t i = 0; i < nr; i++)
+        cpu[i] = each ? json_number_value(json_array_get(ra, i)) +
+                            json_number_value(json_array_get(rb, i))
+                      : all;
+}
+
 /* Appends a metric's family to benchmarks; 0 (also when skipped), -ENOMEM,
  * or -ERANGE with err naming what cannot be written. */
 static int gb_metric(json_t *benchmarks, size_t family, const json_t *c, const char *mname,
@@ -143,13 +173,18 @@ static int gb_metric(json_t *benchmarks, size_t family, const json_t *c, const c
         counter = "items_per_second";
     else if (strcmp(unit, "ns"))
         return 0;
+    for (size_t k = 0; k < sizeof cpu_metrics / sizeof cpu_metrics[0]; k++)
+        if (!strcmp(mname, cpu_metrics[k]))
+            return 0; /* carried as every family's cpu_time */
 
     json_t *ra = json_object_get(m, "repetitions");
     size_t nr = json_array_size(ra);
     double *t = malloc((nr ? nr : 1) * sizeof *t);
+    double *cpu = malloc((nr ? nr : 1) * sizeof *cpu);
     char *run_name = bench_name(c, mname);
-    if (!t || !run_name) {
+    if (!t || !cpu || !run_name) {
         free(t);
+        free(cpu);
         free(run_name);
         return -ENOMEM;
     }
@@ -163,6 +198,7 @@ static int gb_metric(json_t *benchmarks, size_t family, const json_t *c, const c
     for (size_t i = 0; i < nr; i++)
         if (counter)
             t[i] = t[i] > 0 ? 1e9 / t[i] : 0;
+    case_cpu(c, nr, cpu);
 
     long long n = (long long)pbr_json_num(m, "n", 0);
     long long per = n / (long long)nr > 0 ? n / (long long)nr : 1;
@@ -170,11 +206,14 @@ static int gb_metric(json_t *benchmarks, size_t family, const json_t *c, const c
     for (size_t i = 0; i < nr && rc == 0; i++)
         if (json_array_append_new(benchmarks, gb_entry_new(run_name, NULL, family, "iteration",
                                                            nr, (long long)i, per, NULL, t[i],
-                                                           counter, c)))
+                                                           cpu[i], counter, c)))
             rc = -ENOMEM;
 
-    pbr_summary s = {0};
+    pbr_summary s = {0}, sc = {0};
     if (rc == 0 && pbr_summarize(t, nr, &s) < 0)
+        rc = -ENOMEM;
+    bool has_cpu = !isnan(cpu[0]);
+    if (rc == 0 && has_cpu && pbr_summarize(cpu, nr, &sc) < 0)
         rc = -ENOMEM;
     const char *names[] = {"mean", "median", "stddev", "cv"};
     double vals[] = {s.mean, s.p50, s.stddev, s.mean != 0 ? s.stddev / s.mean : 0};
@@ -193,12 +232,15 @@ static int gb_metric(json_t *benchmarks, size_t family, const json_t *c, const c
             rc = -ERANGE;
         }
     }
+    double cvals[] = {sc.mean, sc.p50, sc.stddev, sc.mean != 0 ? sc.stddev / sc.mean : 0};
     for (size_t k = 0; k < 4 && rc == 0; k++)
         if (json_array_append_new(benchmarks,
                                   gb_entry_new(run_name, names[k], family, "aggregate", nr, -1,
-                                               (long long)nr, names[k], vals[k], counter, c)))
+                                               (long long)nr, names[k], vals[k],
+                                               has_cpu ? cvals[k] : NAN, counter, c)))
             rc = -ENOMEM;
     free(t);
+    free(cpu);
     free(run_name);
     return rc;
 }

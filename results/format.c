@@ -46,6 +46,12 @@ static const scale ns_scales[] = {
     {1, " ns", 1}, {1e3, " us", 2}, {1e6, " ms", 2}, {1e9, " s", 3}, {0, NULL, 0}};
 static const scale ns_chart_scales[] = {
     {1, " ns", 1}, {1e3, " µs", 2}, {1e6, " ms", 2}, {1e9, " s", 3}, {0, NULL, 0}};
+/* Sizes (memory): binary multiples, as /proc and ps count them. */
+static const scale bytes_scales[] = {{1, " B", 0},
+                                     {1024.0, " KiB", 1},
+                                     {1024.0 * 1024, " MiB", 2},
+                                     {1024.0 * 1024 * 1024, " GiB", 2},
+                                     {0, NULL, 0}};
 static const scale bytes_rate_scales[] = {
     {1, " B/s", 0}, {1e3, " kB/s", 2}, {1e6, " MB/s", 2}, {1e9, " GB/s", 2}, {0, NULL, 0}};
 /* Any other "<something>/s": the multiplier goes before the unit, which
@@ -88,6 +94,8 @@ void pbr_format_value(char *buf, size_t len, const char *unit, double v, pbr_for
     ul = strlen(unit);
     if (!strcmp(unit, "ns")) {
         put_scales(buf, len, v, style == PBR_FORMAT_CHART ? ns_chart_scales : ns_scales, "", style);
+    } else if (!strcmp(unit, "bytes")) {
+        put_scales(buf, len, v, bytes_scales, "", style);
     } else if (!strcmp(unit, "bytes/s")) {
         put_scales(buf, len, v, bytes_rate_scales, "", style);
     } else if (ul > 2 && !strcmp(unit + ul - 2, "/s")) {

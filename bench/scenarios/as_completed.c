@@ -94,6 +94,7 @@ static int run(pb_sc *sc)
     pb_samples *m = pb_sc_metric(sc, "delivery", "ns", PBR_LOWER, n);
 
     size_t submitted = 0;
+    pb_sc_cost_begin(sc);
     for (; submitted < n; submitted++)
         if ((rc = pbs_submit(sc, pool, pb_workload("spin"), &len[submitted], sizeof len[submitted],
                              &fs[submitted])))
@@ -117,6 +118,7 @@ static int run(pb_sc *sc)
         yielded[k] = pb_now_ns();
         order[k++] = f;
     }
+    pb_sc_cost_end(sc, k, NULL);
     pb_as_completed_free(it);
 
     /* Which future each yield was, without a quadratic search. */

@@ -99,6 +99,7 @@ static int run(pb_sc *sc)
     pb_samples *m = pb_sc_metric(sc, "callback", "ns", PBR_LOWER, n);
 
     const pb_task *noop = pb_workload("noop");
+    pb_sc_cost_begin(sc);
     for (; submitted < n; submitted++) {
         if ((rc = pbs_submit(sc, pool, noop, NULL, 0, &fs[submitted])))
             goto out;
@@ -119,6 +120,7 @@ static int run(pb_sc *sc)
         while (atomic_load(&c.recs[i].done) < k && pb_now_ns() < deadline &&
                !pb_sc_stopping(sc))
             pbs_nap(10000);
+    pb_sc_cost_end(sc, n, NULL);
 
     size_t not_once = 0, out_of_order = 0;
     for (size_t i = 0; i < n; i++) {

@@ -47,11 +47,13 @@ static int run(pb_sc *sc)
         rc = pbs_submit(sc, pool, noop, NULL, 0, &fs[k]);
     if (rc)
         goto out; /* fs[k - 1] may be NULL: pbs_submit cleared it */
+    pb_sc_cost_begin(sc);
     for (size_t i = workers; i < n; i++) {
         int64_t t0 = pb_now_ns();
         cancelled[i] = pb_future_cancel(fs[i]);
         dt[i] = pb_now_ns() - t0;
     }
+    pb_sc_cost_end(sc, backlog, NULL); /* per cancel */
     size_t holders_cancelled = 0;
     for (size_t i = 0; i < workers; i++)
         holders_cancelled += cancelled[i] = pb_future_cancel(fs[i]);

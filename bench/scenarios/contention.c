@@ -22,6 +22,7 @@ typedef struct gate {
 } gate;
 
 typedef struct worker_arg {
+    pb_sc *sc;
     pb_pool *pool;
     gate *start;
     size_t n;
@@ -36,6 +37,7 @@ static void *submitter(void *p)
 {
     worker_arg *a = p;
     const pb_task *noop = pb_workload("noop");
+    pb_sc_thread_enter(a->sc);
     pthread_mutex_lock(&a->start->lock);
     while (!a->start->open)
         pthread_cond_wait(&a->start->cond, &a->start->lock);
@@ -50,6 +52,7 @@ static void *submitter(void *p)
     }
     for (size_t i = 0; i < a->submitted; i++)
         pbs_tally(&a->outcomes, pb_future_result(a->fs[i], PB_FOREVER, NULL, NULL));
+    pb_sc_thread_leave(a->sc);
     return NULL;
 }
 
@@ -90,7 +93,7 @@ static int run(pb_sc *sc)
     gate start = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false};
     size_t started = 0;
     for (size_t i = 0; i < s; i++) {
-        args[i] = (worker_arg){.pool = pool, .start = &start, .n = per};
+        args[i] = (worker_arg){.sc = sc, .pool = pool, .start = &start, .n = per};
         args[i].fs = calloc(per, sizeof *args[i].fs);
         args[i].dt = calloc(per, sizeof *args[i].dt);
         if (!args[i].fs || !args[i].dt) {
@@ -109,6 +112,7 @@ static int run(pb_sc *sc)
     /* Give the threads a moment to reach the gate, so the clock starts
      * with every submitter ready rather than with thread creation. */
     pbs_nap(2000000);
+    pb_sc_cost_begin(sc);
     int64_t t0 = pb_now_ns();
     pthread_mutex_lock(&start.lock);
     start.open = true;
@@ -117,6 +121,7 @@ static int run(pb_sc *sc)
     for (size_t i = 0; i < started; i++)
         pthread_join(threads[i], NULL);
     int64_t t1 = pb_now_ns();
+    pb_sc_cost_end(sc, per * started, NULL);
 
     size_t done = 0;
     pbs_outcomes o = {0};

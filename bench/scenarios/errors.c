@@ -29,6 +29,7 @@ static int run(pb_sc *sc)
     size_t done = 0, bad_code = 0, bad_message = 0;
     int seen_rc = 0, seen_code = 0;
     char seen_message[160] = "";
+    pb_sc_cost_begin(sc);
     for (size_t i = 0; i < n && !pb_sc_stopping(sc); i++) {
         int32_t code = (int32_t)(1 + i % 100);
         pb_future *f;
@@ -53,6 +54,7 @@ static int run(pb_sc *sc)
         }
         pb_future_release(f);
     }
+    pb_sc_cost_end(sc, done, NULL);
     pb_sc_check(sc, "code", bad_code == 0,
                 "%zu of %zu failures arrived wrong (first: result %s, task code %d)", bad_code, done,
                 pb_strerror(seen_rc), seen_code);

@@ -67,6 +67,7 @@ static int run(pb_sc *sc)
     char first_wrong[512] = "";
     if ((rc = pbs_warm(sc, pool, 3)))
         goto out;
+    pb_sc_cost_begin(sc);
     for (size_t i = 0; i < n && !pb_sc_stopping(sc); i++) {
         pb_future *f, *p = NULL;
         if ((rc = pbs_submit(sc, pool, bad, fault, hang ? 0 : strlen(fault), &f)))
@@ -118,6 +119,7 @@ static int run(pb_sc *sc)
         if (!ok)
             break; /* a broken pool, or one that lost a task: no second fault */
     }
+    pb_sc_cost_end(sc, tried, NULL); /* per fault: the crash or hang, and the recovery */
     if (!rc) {
         char how[32];
         snprintf(how, sizeof how, "exit status %d", expect_status);

@@ -44,7 +44,12 @@ static int run(pb_sc *sc)
     for (int64_t g = gmax; g >= gmin && g > 0 && !pb_sc_stopping(sc); g /= 2) {
         size_t n = pbs_burst_size(tasks, work, workers, g);
         int64_t elapsed;
-        if ((rc = pbs_burst(sc, pool, n, g, fs, &elapsed)))
+        char point[32];
+        snprintf(point, sizeof point, "g%lld", (long long)g);
+        pb_sc_cost_begin(sc);
+        rc = pbs_burst(sc, pool, n, g, fs, &elapsed);
+        pb_sc_cost_end(sc, n, point);
+        if (rc)
             break;
         pbs_metg_record(sc, n, g, workers, elapsed, &best);
     }

@@ -38,6 +38,7 @@ static int run(pb_sc *sc)
     size_t got = 0, misplaced = 0;
     pbs_outcomes o = {0};
     size_t first_misplaced = SIZE_MAX;
+    pb_sc_cost_begin(sc);
     int64_t t0 = pb_now_ns();
     rc = pb_map_new(pool, pb_workload("echo"), args, n, chunk, PB_FOREVER, &m);
     if (rc) {
@@ -64,6 +65,7 @@ static int run(pb_sc *sc)
             break;
     }
     int64_t t1 = pb_now_ns();
+    pb_sc_cost_end(sc, got, NULL); /* items, not chunks */
     pb_map_free(m);
     free(idx);
     free(args);

@@ -93,7 +93,10 @@ static int run_job(pb_sc *sc, pb_pool_opts *opts, pb_native_job *job, nwork *w, 
     job->ud = w;
     job->spin = w->g;
     job->chunk = w->chunk;
+    /* The library's whole loop: its set-up and tear-down too. */
+    pb_sc_cost_begin(sc);
     int rc = pb_native_run(pb_sc_backend(sc), opts, job);
+    pb_sc_cost_end(sc, rc ? 0 : w->items, NULL);
     if (rc == PB_ENOTSUP) {
         rc = pb_sc_skip(sc, "%s", pb_pool_last_error());
     } else if (rc) {

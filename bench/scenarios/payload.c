@@ -36,6 +36,7 @@ static int run(pb_sc *sc)
     size_t done = 0, damaged = 0, failed = 0;
     int first_rc = 0;
     int64_t sum = 0;
+    pb_sc_cost_begin(sc);
     for (size_t i = 0; i < n && !pb_sc_stopping(sc); i++) {
         pb_future *f;
         const void *data;
@@ -54,6 +55,7 @@ static int run(pb_sc *sc)
             damaged++;
         pb_future_release(f);
     }
+    pb_sc_cost_end(sc, done, NULL);
     if (sum > 0)
         pb_samples_add(bw, 2.0 * (double)size * (double)done * 1e9 / (double)sum);
     free(buf);

@@ -60,6 +60,7 @@ static int run(pb_sc *sc)
         !strcmp(via, "callback") ? CALLBACK : !strcmp(via, "as_completed") ? AS_COMPLETED : RESULT;
 
     size_t done = 0, failed = 0, bad_calls = 0;
+    pb_sc_cost_begin(sc);
     for (size_t i = 0; i < n && !pb_sc_stopping(sc) && !rc; i++) {
         pb_future *f;
         atomic_store(&cs->calls, 0);
@@ -117,6 +118,7 @@ static int run(pb_sc *sc)
         failed += r != 0;
         done++;
     }
+    pb_sc_cost_end(sc, done, NULL);
     size_t no_times = 0;
     for (size_t i = 0; i < done; i++) {
         if (!ended[i]) {

@@ -43,6 +43,7 @@ static int run(pb_sc *sc)
 
     size_t done = 0;
     pbs_outcomes o = {0};
+    pb_sc_cost_begin(sc);
     for (size_t i = 0; i < n && !pb_sc_stopping(sc); i++) {
         pb_future *f;
         st[i].t0 = pb_now_ns();
@@ -59,6 +60,7 @@ static int run(pb_sc *sc)
         pbs_tally(&o, rc);
         done++;
     }
+    pb_sc_cost_end(sc, done, NULL);
 
     for (size_t i = 0; i < done; i++) {
         const stamp *s = &st[i];

@@ -24,6 +24,7 @@ static int run(pb_sc *sc)
     for (size_t i = 0; i < n && !pb_sc_stopping(sc); i++) {
         pb_pool *pool;
         pb_future *f;
+        pb_sc_cost_begin(sc);
         int64_t t0 = pb_now_ns();
         int rc = pb_sc_pool_create(sc, NULL, &pool);
         int64_t t1 = pb_now_ns();
@@ -35,6 +36,7 @@ static int run(pb_sc *sc)
             pb_future_release(f);
         }
         int64_t t2 = pb_now_ns();
+        pb_sc_cost_end(sc, 1, NULL); /* per pool started */
         if (rc) {
             pb_pool_destroy(pool);
             return pb_sc_fail(sc, rc, "the first task of a new pool failed: %s", pb_strerror(rc));

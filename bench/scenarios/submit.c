@@ -47,7 +47,9 @@ static int run(pb_sc *sc)
 
     pbs_outcomes o = {0};
     if (backlog == 0) {
-        for (size_t i = 0; i < n && !pb_sc_stopping(sc); i++) {
+        size_t i = 0;
+        pb_sc_cost_begin(sc);
+        for (; i < n && !pb_sc_stopping(sc); i++) {
             pb_future *f;
             if (gil)
                 pb_pool_stat(pool, "gil_wait_ns", &g0);
@@ -62,11 +64,14 @@ static int run(pb_sc *sc)
             pbs_tally(&o, pb_future_result(f, PB_FOREVER, NULL, NULL));
             pb_future_release(f);
         }
+        pb_sc_cost_end(sc, i, NULL);
     } else {
         size_t k = 0;
         rc = pbs_hold_workers(sc, pool, hold, fs, &k);
         for (size_t i = 0; i < backlog && !rc; i++)
             rc = pbs_submit(sc, pool, noop, NULL, 0, &fs[k++]);
+        size_t measured = 0;
+        pb_sc_cost_begin(sc);
         for (size_t i = 0; i < n && !rc; i++) {
             if (gil)
                 pb_pool_stat(pool, "gil_wait_ns", &g0);
@@ -78,10 +83,12 @@ static int run(pb_sc *sc)
                 break;
             }
             k++;
+            measured++;
             pb_samples_add(m, (double)(t1 - t0));
             if (gil && pb_pool_stat(pool, "gil_wait_ns", &g1) == 0)
                 pb_samples_add(gw, (double)(g1 - g0));
         }
+        pb_sc_cost_end(sc, measured, NULL); /* per submit onto the backlog */
         /* Drop what has not started; wait for the rest. */
         for (size_t i = 0; i < k; i++)
             pb_future_cancel(fs[i]);

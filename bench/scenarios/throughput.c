@@ -33,7 +33,9 @@ static int run(pb_sc *sc)
     pb_samples *tp = pb_sc_metric(sc, "throughput", "tasks/s", PBR_HIGHER, 1);
     pb_samples *eff = g ? pb_sc_metric(sc, "efficiency", "ratio", PBR_HIGHER, 1) : NULL;
     int64_t elapsed;
+    pb_sc_cost_begin(sc);
     rc = pbs_burst(sc, pool, n, g, fs, &elapsed);
+    pb_sc_cost_end(sc, n, NULL);
     free(fs);
     if (rc)
         return rc;

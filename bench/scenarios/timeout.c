@@ -28,12 +28,14 @@ static int run(pb_sc *sc)
         return rc;
     pb_samples *m = pb_sc_metric(sc, "overshoot", "ns", PBR_LOWER, n);
 
-    size_t got = 0, early = 0, wrong = 0, unusable = 0;
+    size_t got = 0, early = 0, wrong = 0, unusable = 0, tasks = 0;
     int wrong_rc = 0;
+    pb_sc_cost_begin(sc);
     while (got < n && !pb_sc_stopping(sc)) {
         pb_future *f;
         if ((rc = pbs_submit(sc, pool, sleep_task, &len_ns, sizeof len_ns, &f)))
             break;
+        tasks++;
         size_t timeouts = 0;
         int r = 0;
         while (got < n && !pb_sc_stopping(sc)) {
@@ -58,6 +60,7 @@ static int run(pb_sc *sc)
             unusable++;
         pb_future_release(f);
     }
+    pb_sc_cost_end(sc, tasks, NULL);
     if (rc)
         return rc;
     pb_sc_check(sc, "etimedout", wrong == 0 && early == 0,

@@ -492,6 +492,22 @@ static int py_stat(void *state, const char *name, int64_t *value)
     return PB_ENOTSUP;
 }
 
+/* Process pools: the pids of the workers alive now, from the slot table
+ * the workers write (a dead one's slot until its replacement takes it). */
+static int py_worker_pids(void *state, pid_t *pids, int max)
+{
+    pbpy_pool *p = state;
+    if (!p->slots)
+        return PB_ENOTSUP;
+    int n = 0;
+    for (int i = 0; i < p->workers; i++) {
+        int64_t pid = ((const volatile int64_t *)p->slots)[i];
+        if (pid > 0 && !pid_dead(pid) && n++ < max)
+            pids[n - 1] = (pid_t)pid;
+    }
+    return n;
+}
+
 /* Makes a process pool's slot table (see python-int.h). Returns 0 or a
  * negative errno. */
 static int slots_new(pbpy_pool *p)
@@ -721,6 +737,7 @@ PB__ADAPTER_EXPORT const pb_backend pb__backend_py_process = {
     },
     .options = process_options,
     .stat = py_stat,
+    .worker_pids = py_worker_pids,
     .cancel_noticed_late = true,
 };
 
@@ -741,4 +758,5 @@ PB__ADAPTER_EXPORT const pb_backend pb__backend_py_mp = {
     },
     .options = process_options,
     .stat = py_stat,
+    .worker_pids = py_worker_pids,
 };

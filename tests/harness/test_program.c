@@ -299,8 +299,9 @@ static void test_e2e(void **state)
     }
 
     const char *scenarios[] = {"submit", "roundtrip", "retrieval", "timeout", "throughput",
-                               "granularity", "map", "as_completed", "cancel", "callbacks",
-                               "errors", "faults", "contention", "startup", "payload"};
+                               "granularity", "scaling", "map", "as_completed", "cancel",
+                               "callbacks", "errors", "faults", "contention", "startup",
+                               "idle", "payload"};
     for (const char *const *b = pb_backend_names(); *b; b++) {
         if (!pb_backend_summary(*b))
             continue; /* it cannot run here (mpi outside mpiexec): left out of the run */
@@ -324,6 +325,23 @@ static void test_e2e(void **state)
             assert_string_equal(str(binding, "policy"), "none");
             assert_true(json_array_size(json_object_get(binding, "workers")) >= 1);
             assert_true(json_object_size(json_object_get(c, "metrics")) >= 1);
+            /* What the pool spent: every scenario marks its interval. */
+            const json_t *metrics = json_object_get(c, "metrics");
+            const char *cost[] = {"cores_busy", "submitter_cores_busy", "pool_threads",
+                                  "cpu_per_task", "cpu_user_per_task", "cpu_sys_per_task",
+                                  "submitter_cpu_per_task"};
+            size_t ncost = !strcmp(scenarios[s], "idle") ? 3 : 7; /* no task in idle's */
+            for (size_t k = 0; k < ncost; k++)
+                if (!json_object_get(metrics, cost[k]))
+                    fail_msg("%s/%s has no %s", *b, scenarios[s], cost[k]);
+            /* Each of a process pool's processes, with its memory. */
+            if (!strcmp(*b, "fork") || !strcmp(*b, "exec")) {
+                assert_true(json_number_value(json_object_get(
+                                json_object_get(metrics, "pool_processes"), "p50")) >= 1);
+                assert_non_null(json_object_get(metrics, "worker_rss"));
+                assert_non_null(json_object_get(metrics, "worker_pss"));
+            }
+            assert_null(json_object_get(c, "unmeasured"));
         }
         /* Crash scenarios never run on workers inside poolbench. */
         const json_t *faults = find(results, *b, "faults");
@@ -345,6 +363,14 @@ static void test_e2e(void **state)
             assert_true(json_number_value(json_object_get(rt, "ratio_to_floor")) > 0);
         }
     }
+    /* The scaling sweep: 1 and 2 workers, speedup against 1. */
+    const json_t *sc = json_object_get(find(results, "thread", "scaling"), "metrics");
+    assert_true(json_number_value(json_object_get(json_object_get(sc, "speedup_w1"), "p50")) == 1.0);
+    assert_non_null(json_object_get(sc, "speedup_w2"));
+    assert_non_null(json_object_get(sc, "cpu_per_task_w2"));
+    assert_non_null(json_object_get(sc, "peak_workers"));
+    assert_true(json_number_value(json_object_get(json_object_get(doc, "environment"),
+                                                  "harness_peak_rss")) > 0);
     const char *floor[] = {"clock", "futex_pingpong", "pipe_pingpong", "thread_start", "spawn",
                            "timedwait"};
     for (size_t i = 0; i < sizeof floor / sizeof floor[0]; i++) {

@@ -644,6 +644,8 @@ static void test_skips(void **state)
         {"map", "no case of scenario 'map' in the results"},
         {"timeout", "no case of scenario 'timeout' in the results"},
         {"lifecycle", "no usable case for startup/startup, startup/shutdown, faults/recovery"},
+        {"cost", "with metric 'cpu_per_task' (files from before poolbench measured CPU time"},
+        {"scaling", "no case of scenario 'scaling' in the results"},
     };
     const char *name[] = {"sparse.json"};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
@@ -657,6 +659,112 @@ static void test_skips(void **state)
     assert_int_equal(extract("latency", &sparse_doc, name, 1, NULL, &d), 0);
     assert_non_null(strstr(d.vars_buf, "has_floor=0; "));
     pb__plot_data_free(&d);
+}
+
+/* The median over the repetitions of a + b, from the results file. */
+static double median_of_sums(const json_t *a, const json_t *b)
+{
+    const json_t *ra = json_object_get(a, "repetitions"), *rb = json_object_get(b, "repetitions");
+    size_t n = json_array_size(ra);
+    assert_true(n > 0 && n <= 64 && json_array_size(rb) == n);
+    double v[64];
+    for (size_t i = 0; i < n; i++) {
+        double x = json_number_value(json_array_get(ra, i)) + json_number_value(json_array_get(rb, i));
+        size_t k = i;
+        for (; k > 0 && v[k - 1] > x; k--)
+            v[k] = v[k - 1];
+        v[k] = x;
+    }
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* Latency and burst throughput against CPU per task: one row per backend,
+ * at the pool's and the caller's CPU together. */
+static void test_cost(void **state)
+{
+    (void)state;
+    pb__plot_data d;
+    assert_int_equal(extract("cost", &run_doc, run_name, 1, NULL, &d), 0);
+    golden_pair("cost", &d);
+    assert_non_null(strstr(d.vars_buf, "nrt=3; ntp=3; "));
+    const char *backends[] = {"thread", "fork", "exec"};
+    for (int b = 0; b < 3; b++) {
+        double v[8];
+        /* lt cpu pool_cpu p50 */
+        assert_int_equal(row(d.data_buf, 0, backends[b], v, 8), 4);
+        assert_close(v[0], b + 1);
+        const json_t *cpu = metric_of(run_doc, backends[b], "roundtrip", NULL, 0, "cpu_per_task");
+        const json_t *sub =
+            metric_of(run_doc, backends[b], "roundtrip", NULL, 0, "submitter_cpu_per_task");
+        assert_close(v[1], median_of_sums(cpu, sub));
+        assert_close(v[2], stat(cpu, "p50"));
+        assert_close(v[3], stat(metric_of(run_doc, backends[b], "roundtrip", NULL, 0, "roundtrip"),
+                                "p50"));
+        /* The burst of empty tasks, not the ones of other granularities. */
+        assert_int_equal(row(d.data_buf, 1, backends[b], v, 8), 4);
+        cpu = metric_of(run_doc, backends[b], "throughput", "granularity", 0, "cpu_per_task");
+        sub = metric_of(run_doc, backends[b], "throughput", "granularity", 0,
+                        "submitter_cpu_per_task");
+        assert_close(v[1], median_of_sums(cpu, sub));
+        assert_close(v[3], stat(metric_of(run_doc, backends[b], "throughput", "granularity", 0,
+                                          "throughput"),
+                                "p50"));
+    }
+    pb__plot_data_free(&d);
+}
+
+/* Speedup and CPU per task against the number of workers, per backend. */
+static void test_scaling(void **state)
+{
+    (void)state;
+    pb__plot_data d;
+    assert_int_equal(extract("scaling", &run_doc, run_name, 1, NULL, &d), 0);
+    golden_pair("scaling", &d);
+    assert_non_null(strstr(d.vars_buf, "nseries=3; lts='1 2 3'; pus=2; wmax=4; "));
+    const char *fork = strstr(d.data_buf, "\"fork\" speedup ci_low ci_high cpu_ns pool_cpu_ns\n");
+    assert_non_null(fork);
+    const json_t *c = metric_of(run_doc, "fork", "scaling", NULL, 0, "speedup_w3");
+    for (int w = 1; w <= 4; w++) {
+        char name[32], prefix[8];
+        snprintf(prefix, sizeof prefix, "\n%d ", w);
+        const char *line = strstr(fork, prefix);
+        assert_non_null(line);
+        double sp, lo, hi, cpu;
+        assert_int_equal(sscanf(line + 1, "%*d %lf %lf %lf %lf", &sp, &lo, &hi, &cpu), 4);
+        snprintf(name, sizeof name, "speedup_w%d", w);
+        c = metric_of(run_doc, "fork", "scaling", NULL, 0, name);
+        assert_close(sp, stat(c, "p50"));
+        assert_close(lo, stat(c, "ci_low"));
+        snprintf(name, sizeof name, "cpu_per_task_w%d", w);
+        const json_t *p = metric_of(run_doc, "fork", "scaling", NULL, 0, name);
+        snprintf(name, sizeof name, "submitter_cpu_per_task_w%d", w);
+        assert_close(cpu, median_of_sums(p, metric_of(run_doc, "fork", "scaling", NULL, 0, name)));
+    }
+    pb__plot_data_free(&d);
+
+    /* With --pin, each backend's unpinned sweep is a second, dashed series. */
+    json_t *doc = json_deep_copy(run_doc);
+    size_t i;
+    json_t *k;
+    json_array_foreach(json_object_get(doc, "results"), i, k) {
+        if (strcmp(json_string_value(json_object_get(k, "scenario")), "scaling"))
+            continue;
+        json_object_set_new(json_object_get(k, "binding"), "policy", json_string("compact"));
+        json_t *ms = json_object_get(k, "metrics");
+        json_object_set(ms, "speedup_w1_unpinned", json_object_get(ms, "speedup_w1"));
+        json_object_set(ms, "speedup_w2_unpinned", json_object_get(ms, "speedup_w3"));
+    }
+    const char *name[] = {"pinned.json"};
+    assert_int_equal(extract("scaling", &doc, name, 1, NULL, &d), 0);
+    assert_non_null(strstr(d.vars_buf, "nseries=6; lts='1 9 2 10 3 11'; "));
+    assert_non_null(strstr(d.data_buf, "\"thread compact\" speedup"));
+    const char *un = strstr(d.data_buf, "\"thread unpinned\" speedup");
+    assert_non_null(un);
+    double sp;
+    assert_int_equal(sscanf(strstr(un, "\n2 ") + 1, "%*d %lf", &sp), 1);
+    assert_close(sp, stat(metric_of(run_doc, "thread", "scaling", NULL, 0, "speedup_w3"), "p50"));
+    pb__plot_data_free(&d);
+    json_decref(doc);
 }
 
 /* Failed cases are left out and counted; a metric in another unit is named. */
@@ -745,6 +853,7 @@ int main(void)
         cmocka_unit_test(test_granularity), cmocka_unit_test(test_map),
         cmocka_unit_test(test_timeout),     cmocka_unit_test(test_lifecycle),
         cmocka_unit_test(test_history),     cmocka_unit_test(test_compare),
+        cmocka_unit_test(test_cost),        cmocka_unit_test(test_scaling),
         cmocka_unit_test(test_compare_headline), cmocka_unit_test(test_hosts),
         cmocka_unit_test(test_skips),       cmocka_unit_test(test_failed_and_units),
         cmocka_unit_test(test_line_types),  cmocka_unit_test(test_var_quoting),

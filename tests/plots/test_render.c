@@ -36,7 +36,8 @@ static char tmpdir[300];
 
 static const char *const all_charts[] = {"latency",   "cdf-roundtrip", "cdf-retrieval",
                                          "granularity", "map",         "timeout",
-                                         "lifecycle", "history",       "compare"};
+                                         "lifecycle", "cost",          "scaling",
+                                         "history",   "compare"};
 #define NCHARTS (sizeof all_charts / sizeof all_charts[0])
 
 static char *slurp(const char *path, size_t *len)

@@ -40,6 +40,9 @@ static void test_table(void **state)
         {"tasks/s", 181300, PBR_FORMAT_SHORT, "181k tasks/s"},
         {"tasks/s", 3.19e6, PBR_FORMAT_SHORT, "3.19M tasks/s"},
         {"bytes/s", 2.5e9, PBR_FORMAT_TABLE, "2.50 GB/s"},
+        {"bytes", 811520, PBR_FORMAT_TABLE, "792.5 KiB"}, /* memory: binary multiples */
+        {"bytes", 4321280, PBR_FORMAT_SHORT, "4.12 MiB"},
+        {"bytes", 512, PBR_FORMAT_TABLE, "512 B"},
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         char buf[64];

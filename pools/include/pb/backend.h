@@ -213,6 +213,15 @@ typedef struct pb_backend {
      * not keep. NULL: PB_ENOTSUP for every name. */
     int (*stat)(void *state, const char *name, int64_t *value);
 
+    /* Optional: the process ids of this pool's worker processes alive now,
+     * as pb_pool_worker_pids() (pool.h) hands them out: up to max into
+     * pids, returning how many there are (which may be more than max), or a
+     * negative code. A pool whose workers are threads leaves it NULL. The
+     * harness also finds, without asking, every process descending from its
+     * own, so this is a cross-check and a guide, not the only way a pool's
+     * processes are found. */
+    int (*worker_pids)(void *state, pid_t *pids, int max);
+
     /* Optional: true for a pool whose own futures tell wait() and
      * as_completed() about a cancel only when the pool takes the cancelled
      * future off its queue, as Python's concurrent.futures does (a future

@@ -27,6 +27,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -203,6 +204,15 @@ int pb_pool_describe(const pb_pool *pool, char *buf, size_t size);
  * Returns 0 with *value set, PB_ENOTSUP (the backend does not keep it) or
  * PB_EINVAL. */
 int pb_pool_stat(const pb_pool *pool, const char *name, int64_t *value);
+
+/* The process ids of the pool's worker processes alive now (fork and exec
+ * workers, a Python process pool's workers), for whoever accounts for the
+ * CPU time and memory a pool spends (the harness reads /proc/<pid>). Writes
+ * up to max of them into pids and returns how many there are (which may be
+ * more than max; a worker being replaced is left out until its successor
+ * runs), PB_ENOTSUP when the backend cannot tell (a pool whose workers are
+ * threads), or PB_EINVAL. */
+int pb_pool_worker_pids(const pb_pool *pool, pid_t *pids, int max);
 
 /* Stops accepting work. wait: block until every running and queued task has
  * finished. cancel_futures: cancel every future still PENDING before this

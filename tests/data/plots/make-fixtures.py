@@ -118,6 +118,7 @@ HEADLINES = {
     "granularity": "metg", "map": "throughput", "timeout": "overshoot", "startup": "startup",
     "faults": "recovery", "futex_pingpong": "roundtrip", "pipe_pingpong": "roundtrip",
     "thread_start": "startup", "spawn": "startup", "timedwait": "overshoot",
+    "scaling": "peak_speedup",
 }
 
 
@@ -160,6 +161,47 @@ BACKENDS = ["thread", "fork", "exec"]
 RT = {"thread": 12e3, "fork": 30e3, "exec": 33e3}
 START = {"thread": 150e3, "fork": 900e3, "exec": 4.5e6}
 STOP = {"thread": 60e3, "fork": 400e3, "exec": 700e3}
+# CPU time per task (ns) of the pool and of its caller, per round trip.
+CPU = {"thread": 9e3, "fork": 14e3, "exec": 15e3}
+CALLER = {"thread": 20e3, "fork": 5e3, "exec": 5e3}
+
+
+def add_cost(rng, results):
+    """What the harness's cost accounting adds to the cases the cost chart
+    reads (harness/cost.c), and the scaling scenario's cases, drawn from
+    their own generator so that every other number stays as it was."""
+    for c in results:
+        b, sc = c["backend"], c["scenario"]
+        if b == "floor" or c["outcome"] != "ok":
+            continue
+        if sc == "roundtrip" or (sc == "throughput" and c["params"]["granularity"] == 0):
+            k = 1.0 if sc == "roundtrip" else 0.05
+            c["metrics"]["cpu_per_task"] = metric("ns", "lower", rate(rng, CPU[b] * k, 0.05))
+            c["metrics"]["submitter_cpu_per_task"] = metric("ns", "lower",
+                                                            rate(rng, CALLER[b] * k, 0.05))
+            c["metrics"]["cores_busy"] = metric("ratio", "lower", rate(rng, 0.5, 0.05))
+    for b in BACKENDS:
+        ms = {}
+        tp1 = 2e9 / (100e3 + RT[b])
+        one = None
+        for w in (1, 2, 3, 4):
+            eff = 1.0 if w == 1 else 0.97 if w == 2 else 0.97 * 0.9 ** (w - 2)
+            reps = [[tp1 * min(w, 2) * eff * (1 + rng.gauss(0, 0.02))] for _ in range(5)]
+            one = one or reps  # speedup: over 1 worker in the same repetition
+            ms["throughput_w%d" % w] = metric("tasks/s", "higher", reps)
+            ms["speedup_w%d" % w] = metric("ratio", "higher",
+                                           [[r[0] / o[0]] for r, o in zip(reps, one)])
+            ms["efficiency_w%d" % w] = metric("ratio", "higher",
+                                              [[r[0] / o[0] / w] for r, o in zip(reps, one)])
+            ms["cpu_per_task_w%d" % w] = metric("ns", "lower",
+                                                rate(rng, 100e3 + CPU[b] * (1 + 0.2 * w), 0.03))
+            ms["submitter_cpu_per_task_w%d" % w] = metric("ns", "lower",
+                                                          rate(rng, CALLER[b] / w, 0.05))
+        ms["peak_speedup"] = metric("ratio", "higher", rate(rng, 2 * 0.97, 0.02))
+        ms["peak_workers"] = metric("count", "higher", [[2.0]] * 5)
+        results.append(case(b, "scaling", {"granularity": 100000, "max_workers": 0,
+                                           "tasks": 20000, "work": 50000000,
+                                           "measure": "burst"}, ms))
 
 
 def full_run(seed, started, unix, rev, slow=None):
@@ -249,6 +291,7 @@ def full_run(seed, started, unix, rev, slow=None):
             res.append(case(b, "faults", params,
                             {"detection": metric("ns", "lower", latency(rng, med * 0.3, 0.1, n=5)),
                              "recovery": metric("ns", "lower", latency(rng, med, 0.1, n=5))}))
+    add_cost(random.Random(seed + 1000), res)
     return document(started, unix, rev, res)
 
 
