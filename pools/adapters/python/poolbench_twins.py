@@ -28,6 +28,7 @@ by spawn or forkserver, unpickles these functions by reference), so it
 imports nothing from poolbench's C side and only the standard library.
 """
 
+import concurrent.futures as _futures
 import errno
 import os
 import struct
@@ -144,7 +145,8 @@ def start_worker(spec):
     spec = (kind, cpus, slots, init, init_arg):
       kind      "thread" or "process";
       cpus      None, or per worker slot the CPUs to bind it to (--pin);
-      slots     thread pools: [next index, lock]; process pools: where the
+      slots     thread pools: [next index, lock, the executor]; process
+                pools: where the
                 slot table is, (host pid, fd, workers, track, pairs) (see
                 _Slots; with track, py-mp's record of started futures);
       init      the twin of the pool's initializer task, or None;
@@ -166,6 +168,7 @@ def start_worker(spec):
         with slots[1]:
             slot = slots[0]
             slots[0] += 1
+        _local.executor = slots[2]  # the pool a task may submit subtasks to
     if cpus:
         os.sched_setaffinity(0, cpus[slot % len(cpus)])
     if init is not None:
@@ -311,6 +314,74 @@ def work(arg):
     else:
         _spin_for(ns)
     return None
+
+
+# Nested tasks (workloads.h, `nest`): a task submits subtasks to its own
+# pool — here through the executor's own submit() and Future.result(), as a
+# Python program would — and waits for them to the deadlines the tree
+# shares; a wait that passes them says why. A worker process has no pool.
+
+_NEST = struct.Struct("=iiiiiiqqq")
+_NEST_RESULT = struct.Struct("=qq")
+NEST_DEADLOCK, NEST_TIMEOUT = 100000, 200000
+ENOTSUP, EPROTO = errno.ENOTSUP, errno.EPROTO
+
+
+def _fib_alone(n):
+    return n if n < 2 else _fib_alone(n - 1) + _fib_alone(n - 2)
+
+
+def _nest(arg):
+    if len(arg) != _NEST.size:
+        raise TaskFailed(EINVAL, "nest: argument must be a pb_nest_arg (%d bytes given)" % len(arg))
+    shape, level, n, cutoff, depth, fanout, leaf, deadline, grace = _NEST.unpack(arg)
+    if (n <= cutoff or n < 2) if shape == 0 else level >= depth:
+        if shape == 0:
+            return _NEST_RESULT.pack(_fib_alone(n), 1)
+        _spin_for(leaf)
+        return _NEST_RESULT.pack(1, 1)
+    ex = getattr(_local, "executor", None)
+    if ex is None:
+        raise TaskFailed(ENOTSUP, "nested tasks need their pool inside the task, and this one "
+                         "runs in a worker process, which has no handle to its pool")
+    k = 2 if shape == 0 else fanout
+    subs = [ex.submit(_nest, _NEST.pack(shape, level + 1, n - 1 - i, cutoff, depth, fanout, leaf,
+                                         deadline, grace)) for i in range(k)]
+    value, tasks, never = 0, 1, 0
+    try:
+        for i, f in enumerate(subs):
+            try:
+                r = f.result(max(deadline - _ns(), 0) / 1e9)
+            except _futures.TimeoutError:
+                never += sum(1 for g in subs[i:] if g.cancel())
+                if f.cancelled():
+                    r = None
+                else:
+                    try:
+                        r = f.result(max(grace - _ns(), 0) / 1e9)
+                    except _futures.TimeoutError:
+                        raise TaskFailed(NEST_TIMEOUT + level, "timed out at depth %d: a subtask "
+                                         "was still running at the deadline and after the grace "
+                                         "(slow, not stuck)" % level) from None
+            except _futures.CancelledError:
+                r = None
+            if r is None:
+                raise TaskFailed(NEST_DEADLOCK + level, "deadlock at depth %d: %d of the %d "
+                                 "subtasks a task there waited for had not started when the "
+                                 "deadline passed (every worker waiting, none left to run them)"
+                                 % (level, never, k))
+            v, t = _NEST_RESULT.unpack(r)
+            value, tasks = value + v, tasks + t
+    except BaseException:
+        for g in subs:
+            g.cancel()
+        raise
+    return _NEST_RESULT.pack(value, tasks)
+
+
+@twin("nest")
+def nest(arg):
+    return _nest(arg)
 
 
 @twin("echo")
