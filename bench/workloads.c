@@ -55,6 +55,19 @@ const pb_task *pb_workload(const char *name)
     return t;
 }
 
+/* Copies a task's argument of `size` bytes, a `what` (a type's name), into
+ * out; false after failing the task when it is another size. */
+static bool arg_of(pb_task_ctx *ctx, const char *who, const char *what, const void *arg,
+                   size_t len, void *out, size_t size)
+{
+    if (len != size) {
+        pb_task_fail(ctx, EINVAL, "%s: argument must be a %s (%zu bytes given)", who, what, len);
+        return false;
+    }
+    memcpy(out, arg, size);
+    return true;
+}
+
 /* The int64_t argument of spin and sleep, or -1 after failing the task. */
 static int64_t ns_arg(pb_task_ctx *ctx, const char *who, const void *arg, size_t len)
 {
@@ -384,11 +397,8 @@ void pb_workload_run(const pb_work *w)
 PB_TASK(work)
 {
     pb_work w;
-    if (len != sizeof w) {
-        pb_task_fail(ctx, EINVAL, "work: argument must be a pb_work (%zu bytes given)", len);
+    if (!arg_of(ctx, "work", "pb_work", arg, len, &w, sizeof w))
         return;
-    }
-    memcpy(&w, arg, sizeof w);
     if (w.ns < 0 || w.kind < PB_WORK_SPIN || w.kind > PB_WORK_SLEEP) {
         pb_task_fail(ctx, EINVAL, "work: bad kind %d or duration %lld ns", (int)w.kind,
                      (long long)w.ns);
@@ -468,11 +478,8 @@ static int nest_wait(pb_task_ctx *ctx, const pb_nest_arg *a, pb_future *const *f
 PB_TASK(nest)
 {
     pb_nest_arg a;
-    if (len != sizeof a) {
-        pb_task_fail(ctx, EINVAL, "nest: argument must be a pb_nest_arg (%zu bytes given)", len);
+    if (!arg_of(ctx, "nest", "pb_nest_arg", arg, len, &a, sizeof a))
         return;
-    }
-    memcpy(&a, arg, sizeof a);
     pb_nest_result res = {.value = 0, .tasks = 1};
     bool leaf = a.shape == PB_NEST_FIB ? a.n <= a.cutoff || a.n < 2 : a.level >= a.depth;
     if (leaf) {
