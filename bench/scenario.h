@@ -22,7 +22,9 @@
  *     CLOCK_MONOTONIC nanoseconds (pb_now_ns()); rates are one sample per
  *     repetition;
  *   - checks: named pass/fail verdicts with a reason when they fail;
- *   - or a verdict on the whole case: skipped (with why) or failed (with why).
+ *   - or a verdict on the whole case: skipped (with why), failed (with why),
+ *     or deadlock (with the depth where the pool stopped: nested tasks);
+ *   - and, beside samples, a word that they cannot be trusted (with why).
  *
  * Bounds. Every number has a floor (`min`) and a ceiling (`max`, or its
  * kind's PB_PARAM_MAX_*): a value outside is refused when the suite is read.
@@ -115,9 +117,11 @@ enum {
 typedef struct pb_sc pb_sc;
 
 /* The result of a run function: 0 (measured; checks may still have failed),
- * PB_SC_SKIPPED (pb_sc_skip() said why), or a negative code (failed;
- * pb_sc_fail() said why, else the harness names the code). */
+ * PB_SC_SKIPPED (pb_sc_skip() said why), PB_SC_DEADLOCK (pb_sc_deadlock()
+ * said where), or a negative code (failed; pb_sc_fail() said why, else the
+ * harness names the code). */
 #define PB_SC_SKIPPED 1
+#define PB_SC_DEADLOCK 2
 
 struct pb_param_value; /* below */
 
@@ -318,6 +322,22 @@ int pb_sc_skip(pb_sc *sc, const char *fmt, ...) __attribute__((format(printf, 2,
 /* Marks the case failed (an operation failed, not a check) with a reason.
  * Returns code (negative; PB_EINVAL if code was not). */
 int pb_sc_fail(pb_sc *sc, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Marks the case's outcome `deadlock`: the pool stopped making progress (its
+ * workers all waited on work queued behind them), found at nesting depth
+ * `depth`, with a reason. Like a skip, what the pool did is the finding,
+ * not a failure of the run; later repetitions of the case do not run.
+ * Returns PB_SC_DEADLOCK. The scenario must have left the pool able to be
+ * destroyed (or abandoned it). */
+int pb_sc_deadlock(pb_sc *sc, int depth, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Marks every metric of the case untrusted, with a reason (the case's
+ * `untrusted`), when what was measured is not what the metric means — an
+ * open-loop generator that could not keep to its schedule on this machine.
+ * The figures are still recorded and shown; the first reason is kept.
+ * Ignored in warm-up repetitions. */
+void pb_sc_untrusted(pb_sc *sc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---- The floor ---- */
 

@@ -17,7 +17,9 @@
  * the adapter's case must equal which of the native case, a fixed value
  * pins one more native parameter (a burst of one task per item for the
  * throughput scenario, of empty items for map's chunks). Backends that have
- * no native cases (thread, fork, exec: no outside library) get nothing.
+ * no native cases (thread, fork, exec: no outside library) get nothing, and
+ * neither do cases of a task shape other than the plain one (fixed spinning
+ * tasks, balanced: bench/workloads.h), which the native loops do not run.
  */
 #include <math.h>
 #include <string.h>
@@ -51,6 +53,16 @@ static const char *str(const json_t *o, const char *key)
 static bool same(const json_t *a, const json_t *b)
 {
     return a && b && json_equal((json_t *)a, (json_t *)b);
+}
+
+/* Whether a case's task shape, if it has one, is the plain one. */
+static bool plain_shape(const json_t *params)
+{
+    const json_t *dist = json_object_get(params, "dist"), *kind = json_object_get(params, "kind");
+    const json_t *k = json_object_get(params, "imbalance");
+    return (!dist || !strcmp(json_string_value(dist) ? json_string_value(dist) : "", "fixed")) &&
+           (!kind || !strcmp(json_string_value(kind) ? json_string_value(kind) : "", "spin")) &&
+           (!k || (json_is_integer(k) && json_integer_value(k) == 1));
 }
 
 /* The native case of backend that r pairs with a case whose parameters are
@@ -88,7 +100,8 @@ void pbh_native_annotate(json_t *results)
     json_array_foreach(results, i, c)
     {
         const char *backend = str(c, "backend");
-        if (!strcmp(backend, "floor") || strcmp(str(c, "outcome"), "ok"))
+        if (!strcmp(backend, "floor") || strcmp(str(c, "outcome"), "ok") ||
+            !plain_shape(json_object_get(c, "params")))
             continue;
         for (size_t k = 0; k < sizeof refs / sizeof refs[0]; k++) {
             const native_ref *r = &refs[k];

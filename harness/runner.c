@@ -40,7 +40,7 @@
 
 volatile sig_atomic_t pbh_stop;
 
-enum { CELL_RUNNING, CELL_SKIPPED, CELL_FAILED };
+enum { CELL_RUNNING, CELL_SKIPPED, CELL_FAILED, CELL_DEADLOCK };
 
 typedef struct pbh_metric {
     char *name;
@@ -85,6 +85,8 @@ typedef struct pbh_cell {
     int nbinding;
     int on_binding;      /* -1 unknown, 0 no, 1 yes */
     int reps_done;
+    int deadlock_depth;  /* CELL_DEADLOCK: where */
+    char *untrusted;     /* why its metrics cannot be trusted (pb_sc_untrusted), or NULL */
 } pbh_cell;
 
 typedef struct pbh_runner {
@@ -104,7 +106,8 @@ struct pb_sc {
     pbh_meter *meter; /* what the pool spends (cost.c) */
     pb_rng rng;
     pthread_mutex_t lock;
-    int verdict;      /* 0, PB_SC_SKIPPED, or a negative code */
+    int verdict;      /* 0, PB_SC_SKIPPED, PB_SC_DEADLOCK, or a negative code */
+    int depth;        /* PB_SC_DEADLOCK: where */
     char reason[512];
 };
 
@@ -245,6 +248,35 @@ int pb_sc_fail(pb_sc *sc, int code, const char *fmt, ...)
     set_verdict(sc, code, fmt, ap);
     va_end(ap);
     return code;
+}
+
+int pb_sc_deadlock(pb_sc *sc, int depth, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    set_verdict(sc, PB_SC_DEADLOCK, fmt, ap);
+    va_end(ap);
+    pthread_mutex_lock(&sc->lock);
+    if (sc->verdict == PB_SC_DEADLOCK)
+        sc->depth = depth;
+    pthread_mutex_unlock(&sc->lock);
+    return PB_SC_DEADLOCK;
+}
+
+void pb_sc_untrusted(pb_sc *sc, const char *fmt, ...)
+{
+    if (sc->rep < 0)
+        return;
+    pthread_mutex_lock(&sc->lock);
+    if (!sc->cell->untrusted) {
+        char why[512];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(why, sizeof why, fmt, ap);
+        va_end(ap);
+        sc->cell->untrusted = xstrdup(why);
+    }
+    pthread_mutex_unlock(&sc->lock);
 }
 
 int pb_sc_outcome(int code)
@@ -588,6 +620,7 @@ static int probe_backends(pbh_runner *r, char *err, size_t errlen)
 static void free_cell(pbh_cell *cell, int reps)
 {
     free(cell->reason);
+    free(cell->untrusted);
     for (size_t i = 0; i < cell->nmetrics; i++) {
         pbh_metric *m = cell->metrics[i];
         for (int r = 0; r < reps; r++)
@@ -706,6 +739,9 @@ static void run_rep(pbh_runner *r, pbh_cell *cell, int rep)
 
     if (sc.verdict == PB_SC_SKIPPED || rc == PB_SC_SKIPPED) {
         cell_end(cell, CELL_SKIPPED, *sc.reason ? sc.reason : "skipped by the scenario");
+    } else if (sc.verdict == PB_SC_DEADLOCK || rc == PB_SC_DEADLOCK) {
+        cell->deadlock_depth = sc.depth;
+        cell_end(cell, CELL_DEADLOCK, *sc.reason ? sc.reason : "deadlock");
     } else if (sc.verdict < 0 || rc < 0) {
         char msg[600];
         if (*sc.reason)
@@ -777,6 +813,9 @@ static json_t *case_json_new(const pbh_runner *r, const pbh_cell *cell, bool *fa
     } else if (cell->state == CELL_FAILED) {
         outcome = "failed";
         snprintf(reason, sizeof reason, "%s", cell->reason ? cell->reason : "");
+    } else if (cell->state == CELL_DEADLOCK) {
+        outcome = "deadlock";
+        snprintf(reason, sizeof reason, "%s", cell->reason ? cell->reason : "");
     } else if (check_failed) {
         outcome = "failed";
         for (size_t i = 0; i < cell->nchecks; i++)
@@ -796,6 +835,8 @@ static json_t *case_json_new(const pbh_runner *r, const pbh_cell *cell, bool *fa
     json_object_set_new(c, "params", pbh_case_params_json_new(cell->c));
     json_object_set_new(c, "outcome", json_string(outcome));
     json_object_set_new(c, "reason", json_string(reason));
+    if (cell->state == CELL_DEADLOCK)
+        json_object_set_new(c, "deadlock_depth", json_integer(cell->deadlock_depth));
     if (cell->info && cell->state != CELL_SKIPPED) {
         json_t *workers = json_array();
         for (int i = 0; cell->binding && i < cell->nbinding; i++)
@@ -819,6 +860,14 @@ static json_t *case_json_new(const pbh_runner *r, const pbh_cell *cell, bool *fa
     }
     if (cell->info && cell->info->cost_hidden && cell->state != CELL_SKIPPED)
         json_object_set_new(c, "unmeasured", json_string(cell->info->cost_hidden));
+    if (cell->untrusted && cell->state != CELL_SKIPPED) {
+        /* The scenario said its figures are not what they mean here. */
+        json_object_set_new(c, "untrusted", json_string(cell->untrusted));
+        const char *k;
+        json_t *m;
+        json_object_foreach(metrics, k, m)
+            json_object_set_new(m, "trusted", json_false());
+    }
     json_object_set_new(c, "metrics", metrics);
     json_object_set_new(c, "checks", cell->state == CELL_SKIPPED ? json_array() : checks);
     if (cell->state == CELL_SKIPPED)

@@ -121,9 +121,9 @@ void pbh_print_summary(FILE *out, const json_t *doc)
         case_label(results, c, label, sizeof label);
         const char *outcome = str(c, "outcome");
         const json_t *metrics = json_object_get(c, "metrics");
-        if (!strcmp(outcome, "skipped")) {
-            fprintf(out, "%-*s  %-*.*s  skipped: %.120s\n", wb, str(c, "backend"), wc, wc, label,
-                    str(c, "reason"));
+        if (!strcmp(outcome, "skipped") || !strcmp(outcome, "deadlock")) {
+            fprintf(out, "%-*s  %-*.*s  %s: %.120s\n", wb, str(c, "backend"), wc, wc, label,
+                    outcome, str(c, "reason"));
             continue;
         }
         const pb_scenario *s = pb_scenario_find(str(c, "scenario"));
@@ -160,7 +160,8 @@ void pbh_print_summary(FILE *out, const json_t *doc)
         }
         fprintf(out, "%-*s  %-*.*s  %-*s  %13s  %13s  %9s  %9s  %8s  %9s%s\n", wb, str(c, "backend"),
                 wc, wc, label, wm + 6, m ? name : "-", p50, p99, cpu, caller, ratio, tax,
-                !strcmp(outcome, "failed") ? "  FAILED" : "");
+                !strcmp(outcome, "failed") ? "  FAILED"
+                : json_is_string(json_object_get(c, "untrusted")) ? "  untrusted" : "");
         any_failed |= !strcmp(outcome, "failed");
     }
     if (any_failed) {

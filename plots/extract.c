@@ -916,24 +916,96 @@ static size_t put_sweep_blocks(FILE *f, const selection *s, const pb__plot_sourc
     return nseries;
 }
 
+/* What a chart of one metric against a parameter (chart->sources[0])
+ * starts with: the selection (select_or_skip) and the data file's header
+ * comments, `note` after the parameter's name. */
+static int sweep_begin(const pb__plot_chart *chart, const pb__plot_input *in, pb__plot_data *out,
+                       selection *s, const char *note)
+{
+    const pb__plot_source *src = &chart->sources[0];
+    int rc = select_or_skip(in->docs[0], src, out, s);
+    if (rc != 0)
+        return rc;
+    put_header_comment(out->data, chart, in);
+    fprintf(out->data, "# scenario '%s', metric '%s' (%s) against parameter '%s'%s\n",
+            src->scenario, src->metric, src->unit ? src->unit : "", src->param, note);
+    return 0;
+}
+
+/* ... and what it ends with: the number of series, their line types and
+ * the subtitle. */
+static void sweep_end(pb__plot_data *out, const pb__plot_input *in, size_t nseries, const char *lts)
+{
+    pb__plot_var_int(out, "nseries", (long long)nseries);
+    pb__plot_var_str(out, "lts", lts);
+    put_subtitle(out, in->docs[0]);
+}
+
 /* map (and any "metric against a parameter" chart). Data: one block per
  * series, rows "x p50 ci_low ci_high". Vars: nseries, lts. */
 int pb__extract_sweep(const pb__plot_chart *chart, const pb__plot_input *in, pb__plot_data *out)
 {
+    selection s;
+    int rc = sweep_begin(chart, in, out, &s, "");
+    if (rc == 0) {
+        char lts[512] = "";
+        size_t n = put_sweep_blocks(out->data, &s, &chart->sources[0], 0, lts, sizeof lts, false);
+        sweep_end(out, in, n, lts);
+    }
+    selection_free(&s);
+    return rc;
+}
+
+/* load: latency against offered load. Data: one block per series, header
+ * "label p50 p99 trusted", rows "load_percent p50 p99 trusted" (ns; trusted
+ * 0 when the case is marked untrusted, the generator having been late). The
+ * label carries the series' capacity (the mean of its cases' capacity
+ * medians), since offered load is a share of it. Vars: nseries, lts. */
+int pb__extract_load(const pb__plot_chart *chart, const pb__plot_input *in, pb__plot_data *out)
+{
     const pb__plot_source *src = &chart->sources[0];
     selection s;
-    int rc = select_or_skip(in->docs[0], src, out, &s);
+    int rc = sweep_begin(chart, in, out, &s, " (% of capacity)");
     if (rc != 0)
         goto done;
-    put_header_comment(out->data, chart, in);
-    fprintf(out->data, "# scenario '%s', metric '%s' (%s) against parameter '%s'\n",
-            src->scenario, src->metric, src->unit ? src->unit : "", src->param);
     char lts[512] = "";
-    size_t n = put_sweep_blocks(out->data, &s, src, 0, lts, sizeof lts, false);
-    pb__plot_var_int(out, "nseries", (long long)n);
-    pb__plot_var_str(out, "lts", lts);
-    put_subtitle(out, in->docs[0]);
-    rc = 0;
+    size_t nseries = 0, off = 0;
+    for (size_t i = 0; i < s.n && nseries < PB__PLOT_MAX_SERIES; i++) {
+        const pick *p = &s.picks[i];
+        if (i == 0 || p->series != s.picks[i - 1].series) {
+            double cap = 0;
+            size_t ncap = 0;
+            for (size_t j = i; j < s.n && s.picks[j].series == p->series; j++) {
+                const json_t *m = json_object_get(json_object_get(s.picks[j].kase, "metrics"),
+                                                  "capacity");
+                double v = pbr_json_num(m, "p50", NAN);
+                if (isfinite(v)) {
+                    cap += v;
+                    ncap++;
+                }
+            }
+            char label[160], capacity[32] = "";
+            series_label(&s, p, src->param, label, sizeof label - 40);
+            if (ncap)
+                pbr_format_value(capacity, sizeof capacity, "tasks/s", cap / (double)ncap,
+                                 PBR_FORMAT_CHART);
+            size_t used = strlen(label);
+            if (ncap)
+                snprintf(label + used, sizeof label - used, " (capacity %s)", capacity);
+            fputs(nseries ? "\n\n" : "", out->data);
+            pb__plot_put_str(out->data, label);
+            fputs(" p50 p99 trusted\n", out->data);
+            if (off < sizeof lts)
+                off += (size_t)snprintf(lts + off, sizeof lts - off, "%s%d", off ? " " : "",
+                                        pick_lt(&s, i));
+            nseries++;
+        }
+        put_x(out->data, p->x);
+        pb__plot_put_num(out->data, pbr_json_num(p->metric, "p50", NAN));
+        pb__plot_put_num(out->data, pbr_json_num(p->metric, "p99", NAN));
+        fprintf(out->data, " %d\n", json_is_string(json_object_get(p->kase, "untrusted")) ? 0 : 1);
+    }
+    sweep_end(out, in, nseries, lts);
 done:
     selection_free(&s);
     return rc;

@@ -160,6 +160,8 @@ int pb__extract_granularity(const pb__plot_chart *chart, const pb__plot_input *i
                             pb__plot_data *out);
 int pb__extract_sweep(const pb__plot_chart *chart, const pb__plot_input *in,
                       pb__plot_data *out);
+int pb__extract_load(const pb__plot_chart *chart, const pb__plot_input *in,
+                     pb__plot_data *out);
 int pb__extract_grouped(const pb__plot_chart *chart, const pb__plot_input *in,
                         pb__plot_data *out);
 int pb__extract_lifecycle(const pb__plot_chart *chart, const pb__plot_input *in,

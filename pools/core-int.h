@@ -46,8 +46,13 @@ bool pb__future_counts_done(const pb_future *f);
 int pb__future_code(const pb_future *f);
 
 /* Waits until f is done or the absolute deadline (-1: none) passes.
- * Returns 0 or PB_ETIMEDOUT. */
+ * Returns 0 or PB_ETIMEDOUT. A worker of f's pool helps meanwhile
+ * (future.c, "Help-while-waiting"). */
 int pb__future_wait(pb_future *f, int64_t deadline);
+
+/* The pool whose task the calling thread is running (pb_future_task_run),
+ * or NULL. */
+pb_pool *pb__running_pool(void);
 
 /* ---- Tasks (registry.c) ---- */
 
@@ -66,6 +71,12 @@ int pb__pool_submit_future(pb_pool *pool, pb_future *f);
 
 /* Whether waiters on this pool's futures should spin before sleeping. */
 bool pb__pool_waiter_spins(const pb_pool *pool);
+
+/* Whether the pool's backend helps while waiting (backend.h, help), and
+ * that help: runs one queued task of pool in the calling thread; false when
+ * none was queued. */
+bool pb__pool_helps(const pb_pool *pool);
+bool pb__pool_help(pb_pool *pool);
 
 /* Whether the pool's backend notices cancels late (backend.h). */
 bool pb__pool_cancel_noticed_late(const pb_pool *pool);

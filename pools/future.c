@@ -50,6 +50,23 @@
  * as_completed iterator must honour, and what its check in the benchmark
  * holds it to. One atomic per completion (two when someone waits).
  *
+ * Help-while-waiting. A thread running a task of pool P (through
+ * pb_future_task_run, which notes P in a thread-local for the task's
+ * length) that waits in pb__future_wait for another future of P, where P's
+ * backend fills `help` (backend.h), does not just sleep: it asks the
+ * backend to run one queued task of P here, and again while that finds
+ * one, and only when the queue is empty sleeps on the future's state for a
+ * short nap (HELP_NAP_MIN, doubling to HELP_NAP_MAX) before asking again —
+ * the backend's queue has no word a waiter could sleep on together with the
+ * future's, so new subtasks queued meanwhile (by a task running elsewhere)
+ * are found within one nap. That is the whole cost of helping: while a
+ * nested task waits with nothing queued, its worker wakes up to
+ * 1/HELP_NAP_MAX times a second. The task run by helping nests on the
+ * helper's stack; HELP_DEPTH_MAX bounds that (deeper waits block as
+ * without help). A waiter that is no worker of the future's pool — the
+ * program's own threads, a worker of another pool — never helps, so
+ * closed-loop measurements and callbacks run where they always did.
+ *
  * Memory. One allocation per future: the struct followed by the argument
  * bytes. The result is adopted from the worker's outcome without copying
  * (thread backends), or copied once from the bytes a process sent. Results,
@@ -117,6 +134,15 @@ static inline bool state_done(uint32_t s)
 {
     return s == PB_FINISHED || s == PB_CANCELLED;
 }
+
+/* Help-while-waiting (see DESIGN): the pool whose task this thread runs
+ * (NULL: none), and how many helped tasks are nested on its stack. */
+static _Thread_local pb_pool *running_pool;
+static _Thread_local unsigned help_depth;
+
+#define HELP_NAP_MIN 2000     /* ns */
+#define HELP_NAP_MAX 50000    /* ns */
+#define HELP_DEPTH_MAX 256
 
 /* Whether f's lock is taken (by someone: the lock keeps no owner). For
  * assertions in the `_locked` helpers. */
@@ -286,6 +312,40 @@ void **pb_future_slot(pb_future *f)
 
 /* ---- Waiting ---- */
 
+pb_pool *pb__running_pool(void)
+{
+    return running_pool;
+}
+
+/* pb__future_wait for a worker of f's pool whose backend helps (see
+ * DESIGN): runs queued tasks of the pool until f is done or the deadline
+ * passes, napping on f's state while nothing is queued. */
+static int help_wait(pb_future *f, int64_t deadline)
+{
+    int64_t nap = HELP_NAP_MIN;
+    for (;;) {
+        help_depth++;
+        bool ran = pb__pool_help(f->pool);
+        help_depth--;
+        uint32_t s = atomic_load_explicit(&f->state, memory_order_acquire);
+        if (state_done(s))
+            return 0;
+        int64_t now = pb_now_ns();
+        if (deadline >= 0 && now >= deadline)
+            return PB_ETIMEDOUT;
+        if (ran) {
+            nap = HELP_NAP_MIN;
+            continue;
+        }
+        int64_t until = now + nap;
+        if (deadline >= 0 && deadline < until)
+            until = deadline;
+        pb__sleep(&f->state, &f->sleepers, s, until);
+        if (nap < HELP_NAP_MAX)
+            nap = nap * 2 < HELP_NAP_MAX ? nap * 2 : HELP_NAP_MAX;
+    }
+}
+
 int pb__future_wait(pb_future *f, int64_t deadline)
 {
     uint32_t s = atomic_load_explicit(&f->state, memory_order_acquire);
@@ -294,6 +354,9 @@ int pb__future_wait(pb_future *f, int64_t deadline)
     int64_t now = pb_now_ns();
     if (deadline >= 0 && now >= deadline)
         return PB_ETIMEDOUT;
+    if (running_pool && running_pool == f->pool && help_depth < HELP_DEPTH_MAX &&
+        pb__pool_helps(f->pool))
+        return help_wait(f, deadline);
 
     /* Spin a little: a worker on another core often finishes within it
      * (unless the backend says completion needs a thread we would starve). */
@@ -681,14 +744,20 @@ int pb_future_set_error(pb_future *f, const pb_error *err, int64_t started, int6
     return 0;
 }
 
+void pb_future_task_run(pb_future *f, pb_outcome *out)
+{
+    pb_pool *outer = running_pool; /* a task run by helping, inside another */
+    running_pool = f->pool;
+    pb_task_run(f->task, f->arg, f->arg_len, out);
+    running_pool = outer;
+}
+
 bool pb_future_run(pb_future *f)
 {
     if (!pb_future_set_running(f))
         return false;
-    size_t len;
-    const void *arg = pb_future_arg(f, &len);
     pb_outcome o;
-    pb_task_run(f->task, arg, len, &o);
+    pb_future_task_run(f, &o);
     pb_future_complete(f, &o);
     return true;
 }

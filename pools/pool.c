@@ -53,6 +53,7 @@ struct pb_pool {
     void *state;
     int workers;
     _Atomic bool shut;
+    unsigned forks; /* fork_count when created: another value means a forked copy */
 #ifdef PB_TEST_KNOBS
     double test_slowdown_pct; /* see test_slowdown_of() */
 #endif
@@ -81,6 +82,23 @@ double pb__pool_test_slowdown(const pb_pool *pool)
     return pool ? pool->test_slowdown_pct : 0;
 }
 #endif
+
+/* Forks of this process so far, counted in the child (pthread_atfork): a
+ * pool whose `forks` differs is the copy a forked child (a fork worker)
+ * inherited, with none of the pool's threads or workers behind it, and
+ * pb_submit refuses it (pool.h, "Nested tasks"). */
+static _Atomic unsigned fork_count;
+static pthread_once_t fork_watch_once = PTHREAD_ONCE_INIT;
+
+static void count_fork(void)
+{
+    atomic_fetch_add_explicit(&fork_count, 1, memory_order_relaxed);
+}
+
+static void watch_forks(void)
+{
+    pthread_atfork(NULL, NULL, count_fork);
+}
 
 static pthread_mutex_t backends_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t modules_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -474,6 +492,8 @@ int pb_pool_create(const char *backend, const pb_pool_opts *opts, pb_pool **out)
     if (!pool)
         return pb_backend_error(PB_ENOMEM, "out of memory");
     pool->backend = b;
+    pthread_once(&fork_watch_once, watch_forks);
+    pool->forks = atomic_load_explicit(&fork_count, memory_order_relaxed);
     int workers = o.workers;
     r = b->create(&o, &pool->state, &workers);
     if (r) {
@@ -566,9 +586,24 @@ int pb_pool_worker_pids(const pb_pool *pool, pid_t *pids, int max)
     return pool->backend->worker_pids(pool->state, pids, max);
 }
 
+/* PB_ENOTSUP, with the message, when pool is a forked copy (see fork_count);
+ * else 0. */
+static int refuse_forked_copy(const pb_pool *pool)
+{
+    if (pool->forks == atomic_load_explicit(&fork_count, memory_order_relaxed))
+        return 0;
+    return pb_backend_error(PB_ENOTSUP, "%s pool: it belongs to the process that created it; "
+                            "this process is a fork of that one (a fork worker, say) and has "
+                            "only a copy without workers, so a nested submit cannot reach it",
+                            pool->backend->name);
+}
+
 int pb__pool_submit_future(pb_pool *pool, pb_future *f)
 {
     assert(pb_future_state(f) == PB_PENDING);
+    int forked = refuse_forked_copy(pool);
+    if (forked)
+        return forked;
     if (atomic_load_explicit(&pool->shut, memory_order_acquire))
         return PB_ESHUTDOWN;
     return pool->backend->submit(pool->state, f);
@@ -577,6 +612,16 @@ int pb__pool_submit_future(pb_pool *pool, pb_future *f)
 bool pb__pool_waiter_spins(const pb_pool *pool)
 {
     return pool && !pool->backend->waiter_sleeps;
+}
+
+bool pb__pool_helps(const pb_pool *pool)
+{
+    return pool && pool->backend->help;
+}
+
+bool pb__pool_help(pb_pool *pool)
+{
+    return pool->backend->help(pool->state);
 }
 
 bool pb__pool_cancel_noticed_late(const pb_pool *pool)
@@ -593,6 +638,9 @@ int pb_submit(pb_pool *pool, const pb_task *task, const void *arg, size_t len, p
 {
     if (!pool || !task || !out || (!arg && len))
         return PB_EINVAL;
+    int forked = refuse_forked_copy(pool);
+    if (forked)
+        return forked;
     if (atomic_load_explicit(&pool->shut, memory_order_acquire))
         return PB_ESHUTDOWN;
     /* Two references: the caller's and the backend's. */

@@ -17,6 +17,12 @@
  *   business: a task that takes a lock some other parent thread held at fork
  *   time deadlocks in any fork-based pool (fork.c's header says more).
  *
+ * Nested tasks: a task here has no pool to submit subtasks to.
+ * pb_task_pool() is NULL (pb_task_run is called outside any pool), and a
+ * fork worker's copy of a pool its parent created refuses pb_submit with
+ * PB_ENOTSUP (pool.c counts forks), instead of queueing where no worker
+ * will ever look. A task may still create and use a pool of its own.
+ *
  * Exit: end of file on the socket (the pool closed it: shutdown, recycling)
  * is a normal exit, status 0. A malformed frame from the pool or a failed
  * write is not supposed to happen; the worker exits with status 70

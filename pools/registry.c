@@ -9,8 +9,9 @@
  * serialise on a mutex.
  *
  * Running a task: pb_task_run() gives the function a pb_task_ctx on the
- * stack; pb_task_return() and pb_task_fail() fill it; the outcome is handed
- * back to the backend with its buffers, which pb_future_complete() adopts.
+ * stack, naming the pool that runs it when there is one (nested tasks);
+ * pb_task_return() and pb_task_fail() fill it; the outcome is handed back to
+ * the backend with its buffers, which pb_future_complete() adopts.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -33,6 +34,7 @@ struct pb_task_ctx {
     bool failed;
     int code;
     char *message;
+    pb_pool *pool; /* the pool running the task (pb_future_task_run), or NULL */
 };
 
 static _Atomic(pb_task *) table[PB__TASKS_MAX];
@@ -158,9 +160,16 @@ int pb_task_fail(pb_task_ctx *ctx, int code, const char *fmt, ...)
     return PB_ETASK;
 }
 
+pb_pool *pb_task_pool(pb_task_ctx *ctx)
+{
+    return ctx ? ctx->pool : NULL;
+}
+
 void pb_task_run(const pb_task *task, const void *arg, size_t len, pb_outcome *out)
 {
-    pb_task_ctx ctx = {0};
+    /* A worker thread of this process runs it through pb_future_task_run,
+     * which names the pool; a worker process calls this directly (NULL). */
+    pb_task_ctx ctx = {.pool = pb__running_pool()};
     out->started = pb_now_ns();
     task->fn(&ctx, arg, len);
     out->ended = pb_now_ns();

@@ -314,6 +314,28 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* Help-while-waiting (pb/backend.h, help): a worker whose task waits for a
+ * future of this pool runs the next queued task meanwhile, so nested tasks
+ * cannot deadlock the pool. Does not count towards max_tasks_per_worker. */
+static bool tpool_help(void *state)
+{
+    tpool *tp = state;
+    if (atomic_load_explicit(&tp->qlen, memory_order_relaxed) == 0)
+        return false;
+    bool closed;
+    const char *broken;
+    pb_future *f = pop(tp, &closed, &broken);
+    if (!f)
+        return false;
+    if (broken)
+        fail_broken(f, broken);
+    else {
+        pb_future_run(f);
+        pb_future_release(f);
+    }
+    return true;
+}
+
 /* ---- The backend ---- */
 
 static void tpool_join(tpool *tp)
@@ -454,6 +476,7 @@ const pb_backend pb__backend_thread = {
     .shutdown = tpool_shutdown,
     .destroy = tpool_destroy,
     .binding = tpool_binding,
+    .help = tpool_help,
     .unsupported = (const pb_unsupported[]){
         {"task_timeout", "a thread cannot be killed"},
         {"worker_program", "it names the program an exec worker runs"},

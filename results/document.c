@@ -561,7 +561,7 @@ static void check_metric(vctx *v, const json_t *m, const char *at)
 
 static void check_case(vctx *v, const json_t *c, size_t idx)
 {
-    static const char *const outcomes[] = {"ok", "failed", "skipped", NULL};
+    static const char *const outcomes[] = {"ok", "failed", "skipped", "deadlock", NULL};
     char at[256], sub[512];
     snprintf(at, sizeof at, "results[%zu]", idx);
     if (!json_is_object(c)) {
@@ -586,6 +586,8 @@ static void check_case(vctx *v, const json_t *c, size_t idx)
     }
     need_enum(v, c, at, "outcome", outcomes);
     field(v, c, at, "reason", T_STR, false);
+    field(v, c, at, "deadlock_depth", T_INT | T_GE0, true);
+    field(v, c, at, "untrusted", T_STR, true);
 
     json_t *b = field(v, c, at, "binding", T_OBJ, true);
     if (b) {

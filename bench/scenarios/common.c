@@ -1,6 +1,9 @@
 /*
  * common.c — helpers shared by the scenario files. See common.h.
  */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -112,17 +115,156 @@ int pbs_hold_workers(pb_sc *sc, pb_pool *pool, int64_t hold, pb_future **fs, siz
     return 0;
 }
 
-int pbs_burst(pb_sc *sc, pb_pool *pool, size_t n, int64_t g, pb_future **fs, int64_t *elapsed)
+/* What pbs_destroy_within shares with the thread destroying the pool: the
+ * last of the two to let go frees it. */
+typedef struct reaper {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool done, abandoned;
+    pb_pool *pool;
+} reaper;
+
+static void reaper_free(reaper *r)
 {
-    const pb_task *task = pb_workload(g ? "spin" : "noop");
-    const void *arg = g ? &g : NULL;
-    size_t len = g ? sizeof g : 0;
+    pthread_cond_destroy(&r->cv);
+    pthread_mutex_destroy(&r->mu);
+    free(r);
+}
+
+static void *reap(void *arg)
+{
+    reaper *r = arg;
+    pb_pool_destroy(r->pool);
+    pthread_mutex_lock(&r->mu);
+    r->done = true;
+    bool alone = r->abandoned;
+    pthread_cond_signal(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+    if (alone)
+        reaper_free(r);
+    return NULL;
+}
+
+int pbs_destroy_within(pb_pool *pool, int64_t limit)
+{
+    reaper *r = calloc(1, sizeof *r);
+    pthread_condattr_t ca;
+    if (!r || pthread_condattr_init(&ca) != 0) {
+        free(r);
+        pb_pool_destroy(pool); /* no room to do better */
+        return 0;
+    }
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&r->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&r->mu, NULL);
+    r->pool = pool;
+    /* The destroying thread takes no signal: SIGINT stays the harness's. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_t t;
+    int started = pthread_create(&t, NULL, reap, r);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (started != 0) {
+        reaper_free(r);
+        pb_pool_destroy(pool);
+        return 0;
+    }
+    int64_t end = pb_now_ns() + limit;
+    struct timespec ts = {.tv_sec = end / 1000000000, .tv_nsec = end % 1000000000};
+    pthread_mutex_lock(&r->mu);
+    while (!r->done && pthread_cond_timedwait(&r->cv, &r->mu, &ts) != ETIMEDOUT)
+        ;
+    bool done = r->done;
+    r->abandoned = !done;
+    pthread_mutex_unlock(&r->mu);
+    if (!done) {
+        pthread_detach(t);
+        return PB_ETIMEDOUT;
+    }
+    pthread_join(t, NULL);
+    reaper_free(r);
+    return 0;
+}
+
+/* ---- Task shapes ---- */
+
+/* The index of word among names (NULL-terminated); 0 if absent. */
+static int word_index(const char *const *names, const char *word)
+{
+    for (int i = 0; names[i]; i++)
+        if (!strcmp(names[i], word))
+            return i;
+    return 0;
+}
+
+void pbs_shape(pb_sc *sc, int64_t mean, int workers, pb_shape *out)
+{
+    *out = (pb_shape){
+        .dist = (pb_dist)word_index(pb_dist_names, pb_sc_word(sc, "dist")),
+        .mean = mean,
+        .kind = (pb_work_kind)word_index(pb_work_names, pb_sc_word(sc, "kind")),
+        .imbalance = pb_sc_num(sc, "imbalance"),
+        .workers = workers > 0 ? workers : 1,
+        .seed = (uint64_t)pb_sc_num(sc, "seed"),
+    };
+}
+
+int pbs_shape_check(const pb_scenario *s, const pb_param_value *v, char *err, size_t errlen)
+{
+    int64_t k = pb_param_num(s, v, "imbalance");
+    if (k <= PBS_IMBALANCE_MAX)
+        return 0;
+    snprintf(err, errlen, "parameter imbalance (%lld) is above %d", (long long)k,
+             PBS_IMBALANCE_MAX);
+    return PB_EINVAL;
+}
+
+uint64_t pbs_stream(const pb_sc *sc, unsigned purpose)
+{
+    /* Repetitions count from -warmup: shift them clear of 0. */
+    return ((uint64_t)(uint32_t)(pb_sc_repetition(sc) + 1000000) << 32) | purpose;
+}
+
+int pbs_tasks_draw(pb_sc *sc, const pb_shape *shape, size_t n, uint64_t stream, pbs_tasks *t)
+{
+    memset(t, 0, sizeof *t);
+    t->n = n;
+    if (pb_shape_plain(shape)) {
+        t->task = pb_workload(shape->mean ? "spin" : "noop");
+        t->g = shape->mean;
+        t->total = (double)n * (double)shape->mean;
+        return 0;
+    }
+    t->task = pb_workload("work");
+    if (!(t->works = pbs_calloc(sc, n, sizeof *t->works)))
+        return PB_ENOMEM;
+    pb_shaper shaper;
+    pb_shaper_init(&shaper, shape, stream);
+    for (size_t i = 0; i < n; i++) {
+        t->works[i] = pb_shaper_next(&shaper);
+        t->total += (double)t->works[i].ns;
+    }
+    return 0;
+}
+
+void pbs_tasks_free(pbs_tasks *t)
+{
+    free(t->works);
+    t->works = NULL;
+}
+
+int pbs_burst(pb_sc *sc, pb_pool *pool, const pbs_tasks *t, pb_future **fs, int64_t *elapsed)
+{
     int rc = 0;
-    size_t k = 0;
+    size_t k = 0, n = t->n;
     pbs_outcomes o = {0};
     int64_t t0 = pb_now_ns();
     for (; k < n; k++) {
-        rc = pb_submit(pool, task, arg, len, &fs[k]);
+        size_t len;
+        const void *arg = pbs_task_arg(t, k, &len);
+        rc = pb_submit(pool, t->task, arg, len, &fs[k]);
         if (rc)
             break;
     }
@@ -131,6 +273,8 @@ int pbs_burst(pb_sc *sc, pb_pool *pool, size_t n, int64_t g, pb_future **fs, int
     int64_t t1 = pb_now_ns();
     pbs_release_all(fs, k);
     *elapsed = t1 - t0;
+    if (rc == PB_ENOTSUP) /* a task this backend cannot run (a Python pool: no twin) */
+        return pb_sc_skip(sc, "%s", pb_pool_last_error());
     if (rc)
         return pb_sc_fail(sc, rc, "pb_submit failed after %zu tasks: %s", k, pb_strerror(rc));
     pbs_check_completed(sc, &o);
@@ -147,22 +291,23 @@ size_t pbs_burst_size(int64_t tasks, int64_t work, int workers, int64_t g)
     return (size_t)(fill < tasks ? fill : tasks);
 }
 
-double pbs_metg_point(size_t n, int64_t g, int workers, int64_t elapsed, double *best)
+double pbs_metg_point(size_t n, double work, int workers, int64_t elapsed, double *best)
 {
     if (elapsed <= 0 || n == 0 || workers <= 0)
         return 0;
-    double eff = (double)n * (double)g / workers / (double)elapsed;
+    double eff = work / workers / (double)elapsed;
     double effective = (double)elapsed * workers / (double)n;
     if (eff >= 0.5 && (*best < 0 || effective < *best))
         *best = effective;
     return eff;
 }
 
-void pbs_metg_record(pb_sc *sc, size_t n, int64_t g, int workers, int64_t elapsed, double *best)
+void pbs_metg_record(pb_sc *sc, size_t n, int64_t g, double work, int workers, int64_t elapsed,
+                     double *best)
 {
     if (elapsed <= 0)
         return;
-    double eff = pbs_metg_point(n, g, workers, elapsed, best);
+    double eff = pbs_metg_point(n, work, workers, elapsed, best);
     char name[64];
     snprintf(name, sizeof name, "efficiency_g%lld", (long long)g);
     pb_samples_add(pb_sc_metric(sc, name, "ratio", PBR_HIGHER, 1), eff);

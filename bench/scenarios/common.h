@@ -86,12 +86,80 @@ typedef struct pbs_order_evidence {
 
 void pbs_completion_order_check(const pbs_yield *y, size_t k, pbs_order_evidence *ev);
 
-/* A burst (throughput.c, granularity.c): submits n tasks of granularity g
- * (`spin` for g ns, `noop` for 0) into fs[0..n) as fast as it can, then takes
- * every result in order; *elapsed is the time from before the first submit
- * to after the last result. Records check "completed". Returns 0 or the
- * submit's error (case failed). */
-int pbs_burst(pb_sc *sc, pb_pool *pool, size_t n, int64_t g, pb_future **fs, int64_t *elapsed);
+/* Destroys pool, waiting at most `limit` ns for pb_pool_destroy() to
+ * return: a pool whose workers are stuck (nested tasks that never give up)
+ * would hold the run forever. Returns 0 when it was destroyed; PB_ETIMEDOUT
+ * when it was abandoned instead — its destroy goes on in a thread of its
+ * own, blocking no signal the harness needs, and whatever the pool holds
+ * stays until the program ends. */
+int pbs_destroy_within(pb_pool *pool, int64_t limit);
+
+/* ---- Task shapes (workloads.h): parameters of throughput, granularity
+ * and load ---- */
+
+/* The shape parameters, in a scenario's params table. */
+#define PBS_SHAPE_PARAMS                                                                          \
+    {"dist", PB_PARAM_WORD, "fixed",                                                              \
+     "task durations around the granularity: fixed, uniform, exponential, bimodal (9 short : "   \
+     "1 long), pareto (heavy tail)",                                                              \
+     0, pb_dist_names},                                                                           \
+    {"kind", PB_PARAM_WORD, "spin",                                                               \
+     "what tasks do: spin (CPU), memory (stream a buffer twice the LLC), sleep (like blocking "  \
+     "I/O), mix (each one of those)",                                                             \
+     0, pb_work_names},                                                                           \
+    {"imbalance", PB_PARAM_COUNT, "1", "one worker's share of the tasks takes k times longer "   \
+     "(1: balanced)", 1, NULL},                                                                   \
+    {"seed", PB_PARAM_COUNT, "1", "seed of the task draws: the same seed replays the same tasks", \
+     0, NULL}
+
+/* Largest imbalance factor accepted (check hooks use it). */
+#define PBS_IMBALANCE_MAX 1000
+
+/* The shape the case's parameters describe, with mean duration `mean` on a
+ * pool of `workers`. */
+void pbs_shape(pb_sc *sc, int64_t mean, int workers, pb_shape *out);
+
+/* The shape parameters checked together with the granularity parameter
+ * `mean` (the check hook's share): imbalance at most PBS_IMBALANCE_MAX.
+ * Returns 0 or PB_EINVAL with err set. */
+int pbs_shape_check(const pb_scenario *s, const pb_param_value *v, char *err, size_t errlen);
+
+/* The tasks of one burst or schedule, drawn before anything is measured. */
+typedef struct pbs_tasks {
+    const pb_task *task; /* `spin`/`noop` for the plain shape, else `work` */
+    size_t n;
+    int64_t g;           /* plain shape: every task spins g ns (0: noop) */
+    pb_work *works;      /* otherwise: n arguments of `work` */
+    double total;        /* ns of work in all n tasks */
+} pbs_tasks;
+
+/* Draws n tasks of shape from the stream `stream` of its seed (scenarios
+ * pass one per repetition and purpose, pbs_stream()). Returns 0, or
+ * PB_ENOMEM with the case failed. */
+int pbs_tasks_draw(pb_sc *sc, const pb_shape *shape, size_t n, uint64_t stream, pbs_tasks *t);
+void pbs_tasks_free(pbs_tasks *t);
+
+/* The argument of task i. */
+static inline const void *pbs_task_arg(const pbs_tasks *t, size_t i, size_t *len)
+{
+    if (t->works) {
+        *len = sizeof t->works[i];
+        return &t->works[i];
+    }
+    *len = t->g ? sizeof t->g : 0;
+    return t->g ? &t->g : NULL;
+}
+
+/* A stream for pbs_tasks_draw: this repetition's (warm-ups included),
+ * told apart by `purpose` (a burst's index in a sweep, say). */
+uint64_t pbs_stream(const pb_sc *sc, unsigned purpose);
+
+/* A burst (throughput.c, granularity.c, load.c's capacity): submits the n
+ * tasks of t into fs[0..n) as fast as it can, then takes every result in
+ * order; *elapsed is the time from before the first submit to after the last
+ * result. Records check "completed". Returns 0 or the submit's error (case
+ * failed). */
+int pbs_burst(pb_sc *sc, pb_pool *pool, const pbs_tasks *t, pb_future **fs, int64_t *elapsed);
 
 /* Holds every worker busy (submit.c, cancel.c): submits one `sleep` task of
  * hold ns per worker into fs[*k], fs[*k + 1], ... (advancing *k past each
@@ -105,16 +173,18 @@ int pbs_hold_workers(pb_sc *sc, pb_pool *pool, int64_t hold, pb_future **fs, siz
  * least 1; tasks when g is 0. */
 size_t pbs_burst_size(int64_t tasks, int64_t work, int workers, int64_t g);
 
-/* One point of a METG(50%) sweep (granularity.c, native.c): n tasks of
- * granularity g on `workers` workers took `elapsed` ns. Returns the
- * point's efficiency, (n g / workers) / elapsed, and lowers *best (-1:
- * none yet) to the point's effective granularity, elapsed * workers / n,
- * when the efficiency is at least 50%. */
-double pbs_metg_point(size_t n, int64_t g, int workers, int64_t elapsed, double *best);
+/* One point of a METG(50%) sweep (granularity.c, native.c): n tasks
+ * holding `work` ns of work in all (n g for tasks of granularity g) on
+ * `workers` workers took `elapsed` ns. Returns the point's efficiency,
+ * (work / workers) / elapsed, and lowers *best (-1: none yet) to the
+ * point's effective granularity, elapsed * workers / n, when the efficiency
+ * is at least 50%. */
+double pbs_metg_point(size_t n, double work, int workers, int64_t elapsed, double *best);
 
 /* The same, and records the point's efficiency_g<NS> and throughput_g<NS>
- * metrics (one value per repetition; NS the granularity in ns). Nothing for
- * a point that took no time. */
-void pbs_metg_record(pb_sc *sc, size_t n, int64_t g, int workers, int64_t elapsed, double *best);
+ * metrics (one value per repetition; NS the nominal granularity g in ns).
+ * Nothing for a point that took no time. */
+void pbs_metg_record(pb_sc *sc, size_t n, int64_t g, double work, int workers, int64_t elapsed,
+                     double *best);
 
 #endif /* PB_BENCH_SCENARIOS_COMMON_H */

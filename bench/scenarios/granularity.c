@@ -17,12 +17,18 @@
  * Metrics: metg (ns, one per repetition), and per point efficiency_g<NS> and
  * throughput_g<NS> (one per repetition; NS the nominal granularity in ns)
  * for the efficiency curve.
+ *
+ * Task shapes (workloads.h): `dist`, `kind` and `imbalance` shape every
+ * point's tasks, g being the mean duration; efficiency then counts the
+ * drawn work, whatever its spread. Each point draws from its own stream of
+ * `seed`.
  */
 #include "common.h"
 
 static int check(const pb_scenario *sc, const pb_param_value *v, char *err, size_t errlen)
 {
-    return pb_param_not_above(sc, v, "min", "max", err, errlen);
+    int rc = pb_param_not_above(sc, v, "min", "max", err, errlen);
+    return rc ? rc : pbs_shape_check(sc, v, err, errlen);
 }
 
 static int run(pb_sc *sc)
@@ -41,17 +47,25 @@ static int run(pb_sc *sc)
         return PB_ENOMEM;
     pb_samples *metg = pb_sc_metric(sc, "metg", "ns", PBR_LOWER, 1);
     double best = -1;
+    unsigned point = 0;
     for (int64_t g = gmax; g >= gmin && g > 0 && !pb_sc_stopping(sc); g /= 2) {
         size_t n = pbs_burst_size(tasks, work, workers, g);
+        pb_shape shape;
+        pbs_shape(sc, g, workers, &shape);
+        pbs_tasks t;
+        if ((rc = pbs_tasks_draw(sc, &shape, n, pbs_stream(sc, point++), &t)))
+            break;
         int64_t elapsed;
-        char point[32];
-        snprintf(point, sizeof point, "g%lld", (long long)g);
+        char label[32];
+        snprintf(label, sizeof label, "g%lld", (long long)g);
         pb_sc_cost_begin(sc);
-        rc = pbs_burst(sc, pool, n, g, fs, &elapsed);
-        pb_sc_cost_end(sc, n, point);
+        rc = pbs_burst(sc, pool, &t, fs, &elapsed);
+        pb_sc_cost_end(sc, n, label);
+        double total = t.total;
+        pbs_tasks_free(&t);
         if (rc)
             break;
-        pbs_metg_record(sc, n, g, workers, elapsed, &best);
+        pbs_metg_record(sc, n, g, total, workers, elapsed, &best);
     }
     free(fs);
     if (rc)
@@ -66,6 +80,7 @@ static const pb_param params[] = {
     {"min", PB_PARAM_NS, "1us", "the sweep halves g while it is at least this", 1, NULL},
     {"tasks", PB_PARAM_COUNT, "5000", "tasks per point (at most)", 1, NULL},
     {"work", PB_PARAM_NS, "20ms", "cap: a point fills each worker for at most this long", 1, NULL},
+    PBS_SHAPE_PARAMS,
     {NULL, 0, NULL, NULL, 0, NULL},
 };
 

@@ -181,7 +181,7 @@ static int metg_sweep(pb_sc *sc, pb_pool_opts *opts, int workers)
         size_t n = pbs_burst_size(tasks, work, workers, g);
         int64_t elapsed;
         if (!(rc = burst(sc, opts, n, g, 1, &elapsed)))
-            pbs_metg_record(sc, n, g, workers, elapsed, &best);
+            pbs_metg_record(sc, n, g, (double)n * (double)g, workers, elapsed, &best);
     }
     if (!rc && best >= 0)
         pb_samples_add(metg, best);

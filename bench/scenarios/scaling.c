@@ -54,11 +54,16 @@ static int burst_point(pb_sc *sc, pb_pool *pool, int workers, const char *point,
     if (!fs)
         return PB_ENOMEM;
     int64_t elapsed;
+    /* Plain tasks: every one spins g ns (a no-op for 0). */
+    pbs_tasks t = {.task = pb_workload(g ? "spin" : "noop"), .n = wake, .g = g,
+                   .total = (double)wake * (double)g};
     /* Every worker started and awake before the clock runs. */
-    int rc = pbs_burst(sc, pool, wake, g, fs, &elapsed);
+    int rc = pbs_burst(sc, pool, &t, fs, &elapsed);
     if (rc == 0) {
+        t.n = n;
+        t.total = (double)n * (double)g;
         pb_sc_cost_begin(sc);
-        rc = pbs_burst(sc, pool, n, g, fs, &elapsed);
+        rc = pbs_burst(sc, pool, &t, fs, &elapsed);
         pb_sc_cost_end(sc, n, point);
     }
     free(fs);

@@ -281,10 +281,8 @@ static void run(pb__adapter *a, pb_future *f)
             pb_error e = {.code = PB_EBROKEN, .message = broken};
             pb_future_set_error(f, &e, 0, 0);
         } else {
-            size_t len;
-            const void *arg = pb_future_arg(f, &len);
             pb_outcome o;
-            pb_task_run(pb_future_task(f), arg, len, &o);
+            pb_future_task_run(f, &o); /* a nested task's pb_task_pool() is this pool */
             pb_future_complete(f, &o);
         }
     }

@@ -395,6 +395,29 @@ static void test_map(void **state)
     pb__plot_data_free(&d);
 }
 
+/* load: a block per backend titled with its capacity, rows "load p50 p99
+ * trusted" in load order, the untrusted step flagged 0. */
+static void test_load(void **state)
+{
+    (void)state;
+    pb__plot_data d;
+    assert_int_equal(extract("load", &run_doc, run_name, 1, NULL, &d), 0);
+    golden_pair("load", &d);
+    assert_non_null(strstr(d.vars_buf, "nseries=3; lts='1 2 3'; "));
+    const char *blk = strstr(d.data_buf, "\"exec (capacity ");
+    assert_non_null(blk);
+    const json_t *m = metric_of(run_doc, "exec", "load", "load", 95, "sojourn");
+    char want[128];
+    snprintf(want, sizeof want, "\n95 %.6g %.6g 1\n", stat(m, "p50"), stat(m, "p99"));
+    assert_non_null(strstr(blk, want));
+    m = metric_of(run_doc, "exec", "load", "load", 10, "sojourn");
+    snprintf(want, sizeof want, "\n10 %.6g %.6g 0\n", stat(m, "p50"), stat(m, "p99"));
+    assert_non_null(strstr(blk, want));
+    const char *l10 = strstr(blk, "\n10 "), *l50 = strstr(blk, "\n50 "), *l120 = strstr(blk, "\n120 ");
+    assert_true(l10 && l50 && l120 && l10 < l50 && l50 < l120);
+    pb__plot_data_free(&d);
+}
+
 static void test_timeout(void **state)
 {
     (void)state;
@@ -643,6 +666,7 @@ static void test_skips(void **state)
         {"granularity", "no usable case of scenario 'throughput'"},
         {"map", "no case of scenario 'map' in the results"},
         {"timeout", "no case of scenario 'timeout' in the results"},
+        {"load", "no case of scenario 'load' in the results"},
         {"lifecycle", "no usable case for startup/startup, startup/shutdown, faults/recovery"},
         {"cost", "with metric 'cpu_per_task' (files from before poolbench measured CPU time"},
         {"scaling", "no case of scenario 'scaling' in the results"},
@@ -851,6 +875,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_latency),     cmocka_unit_test(test_cdf),
         cmocka_unit_test(test_granularity), cmocka_unit_test(test_map),
+        cmocka_unit_test(test_load),
         cmocka_unit_test(test_timeout),     cmocka_unit_test(test_lifecycle),
         cmocka_unit_test(test_history),     cmocka_unit_test(test_compare),
         cmocka_unit_test(test_cost),        cmocka_unit_test(test_scaling),

@@ -35,9 +35,9 @@ static char work[256]; /* this test's scratch folder */
 static char tmpdir[300];
 
 static const char *const all_charts[] = {"latency",   "cdf-roundtrip", "cdf-retrieval",
-                                         "granularity", "map",         "timeout",
-                                         "lifecycle", "cost",          "scaling",
-                                         "history",   "compare"};
+                                         "granularity", "map",         "load",
+                                         "timeout",   "lifecycle",     "cost",
+                                         "scaling",   "history",       "compare"};
 #define NCHARTS (sizeof all_charts / sizeof all_charts[0])
 
 static char *slurp(const char *path, size_t *len)

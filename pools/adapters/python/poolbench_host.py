@@ -130,10 +130,15 @@ def _context(method):
 
 
 def thread_pool(workers, cpus, init, init_arg):
-    spec = ("thread", cpus, [0, threading.Lock()], init, init_arg)
-    return _cf.ThreadPoolExecutor(
+    # The third slot: the executor itself, so a task can submit subtasks to
+    # its own pool (the nest twin); workers start after it is filled in.
+    slots = [0, threading.Lock(), None]
+    spec = ("thread", cpus, slots, init, init_arg)
+    ex = _cf.ThreadPoolExecutor(
         max_workers=workers, initializer=twins.start_worker, initargs=(spec,)
     )
+    slots[2] = ex
+    return ex
 
 
 def process_pool(workers, method, cpus, init, init_arg, max_tasks, slots):

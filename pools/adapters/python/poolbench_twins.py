@@ -28,6 +28,7 @@ by spawn or forkserver, unpickles these functions by reference), so it
 imports nothing from poolbench's C side and only the standard library.
 """
 
+import concurrent.futures as _futures
 import errno
 import os
 import struct
@@ -144,7 +145,8 @@ def start_worker(spec):
     spec = (kind, cpus, slots, init, init_arg):
       kind      "thread" or "process";
       cpus      None, or per worker slot the CPUs to bind it to (--pin);
-      slots     thread pools: [next index, lock]; process pools: where the
+      slots     thread pools: [next index, lock, the executor]; process
+                pools: where the
                 slot table is, (host pid, fd, workers, track, pairs) (see
                 _Slots; with track, py-mp's record of started futures);
       init      the twin of the pool's initializer task, or None;
@@ -166,6 +168,7 @@ def start_worker(spec):
         with slots[1]:
             slot = slots[0]
             slots[0] += 1
+        _local.executor = slots[2]  # the pool a task may submit subtasks to
     if cpus:
         os.sched_setaffinity(0, cpus[slot % len(cpus)])
     if init is not None:
@@ -241,6 +244,144 @@ def sleep(arg):
         if left <= 0:
             return arg
         time.sleep(left / 1e9)
+
+
+_stream = {"buf": None, "at": 0}
+
+
+def _buffer_size():
+    """Twice the last-level cache, between 16 MiB and 512 MiB: as
+    pb_workload_buffer_size() (bench/workloads.c) reckons it."""
+    best, best_level = 0, 0
+    for i in range(16):
+        base = "/sys/devices/system/cpu/cpu0/cache/index%d/" % i
+        try:
+            with open(base + "level") as f:
+                level = int(f.read().strip() or 0)
+        except (OSError, ValueError):
+            break
+        try:
+            with open(base + "size") as f:
+                text = f.read().strip()
+        except OSError:
+            continue
+        unit = {"K": 1024, "M": 1024 * 1024}.get(text[-1:], 1)
+        try:
+            size = int(text.rstrip("KM")) * unit
+        except ValueError:
+            continue
+        if level > best_level or (level == best_level and size > best):
+            best, best_level = size, level
+    if not best:
+        try:
+            best = max(os.sysconf("SC_LEVEL3_CACHE_SIZE"), 0)
+        except (ValueError, OSError):
+            best = 0
+    return min(max(2 * best, 16 << 20), 512 << 20)
+
+
+def _stream_for(ns):
+    """Memory work: streams over a buffer larger than the last-level cache
+    (CRC of 64 KiB at a time, C speed), going on where this process stopped."""
+    import zlib
+
+    if _stream["buf"] is None:
+        buf = bytearray(_buffer_size())
+        for i in range(0, len(buf), 4096):
+            buf[i] = (i >> 12) & 0xFF | 1
+        _stream["buf"] = memoryview(buf)
+    buf, size, at = _stream["buf"], len(_stream["buf"]), _stream["at"]
+    end = _ns() + ns
+    while True:
+        zlib.crc32(buf[at:at + 65536])
+        at = at + 65536 if at + 65536 < size else 0
+        if _ns() >= end:
+            break
+    _stream["at"] = at
+
+
+@twin("work")
+def work(arg):
+    if len(arg) != 16:
+        raise TaskFailed(EINVAL, "work: argument must be a pb_work (%d bytes given)" % len(arg))
+    ns, kind, _ = struct.unpack("=qii", arg)
+    if ns < 0 or not 0 <= kind <= 2:
+        raise TaskFailed(EINVAL, "work: bad kind %d or duration %d ns" % (kind, ns))
+    if kind == 1:
+        _stream_for(ns)
+    elif kind == 2:
+        sleep.raw(struct.pack("=q", ns))
+    else:
+        _spin_for(ns)
+    return None
+
+
+# Nested tasks (workloads.h, `nest`): a task submits subtasks to its own
+# pool — here through the executor's own submit() and Future.result(), as a
+# Python program would — and waits for them to the deadlines the tree
+# shares; a wait that passes them says why. A worker process has no pool.
+
+_NEST = struct.Struct("=iiiiiiqqq")
+_NEST_RESULT = struct.Struct("=qq")
+NEST_DEADLOCK, NEST_TIMEOUT = 100000, 200000
+ENOTSUP, EPROTO = errno.ENOTSUP, errno.EPROTO
+
+
+def _fib_alone(n):
+    return n if n < 2 else _fib_alone(n - 1) + _fib_alone(n - 2)
+
+
+def _nest(arg):
+    if len(arg) != _NEST.size:
+        raise TaskFailed(EINVAL, "nest: argument must be a pb_nest_arg (%d bytes given)" % len(arg))
+    shape, level, n, cutoff, depth, fanout, leaf, deadline, grace = _NEST.unpack(arg)
+    if (n <= cutoff or n < 2) if shape == 0 else level >= depth:
+        if shape == 0:
+            return _NEST_RESULT.pack(_fib_alone(n), 1)
+        _spin_for(leaf)
+        return _NEST_RESULT.pack(1, 1)
+    ex = getattr(_local, "executor", None)
+    if ex is None:
+        raise TaskFailed(ENOTSUP, "nested tasks need their pool inside the task, and this one "
+                         "runs in a worker process, which has no handle to its pool")
+    k = 2 if shape == 0 else fanout
+    subs = [ex.submit(_nest, _NEST.pack(shape, level + 1, n - 1 - i, cutoff, depth, fanout, leaf,
+                                         deadline, grace)) for i in range(k)]
+    value, tasks, never = 0, 1, 0
+    try:
+        for i, f in enumerate(subs):
+            try:
+                r = f.result(max(deadline - _ns(), 0) / 1e9)
+            except _futures.TimeoutError:
+                never += sum(1 for g in subs[i:] if g.cancel())
+                if f.cancelled():
+                    r = None
+                else:
+                    try:
+                        r = f.result(max(grace - _ns(), 0) / 1e9)
+                    except _futures.TimeoutError:
+                        raise TaskFailed(NEST_TIMEOUT + level, "timed out at depth %d: a subtask "
+                                         "was still running at the deadline and after the grace "
+                                         "(slow, not stuck)" % level) from None
+            except _futures.CancelledError:
+                r = None
+            if r is None:
+                raise TaskFailed(NEST_DEADLOCK + level, "deadlock at depth %d: %d of the %d "
+                                 "subtasks a task there waited for had not started when the "
+                                 "deadline passed (every worker waiting, none left to run them)"
+                                 % (level, never, k))
+            v, t = _NEST_RESULT.unpack(r)
+            value, tasks = value + v, tasks + t
+    except BaseException:
+        for g in subs:
+            g.cancel()
+        raise
+    return _NEST_RESULT.pack(value, tasks)
+
+
+@twin("nest")
+def nest(arg):
+    return _nest(arg)
 
 
 @twin("echo")

@@ -233,6 +233,21 @@ typedef struct pb_backend {
      * callbacks see the cancel at once, as in Python. false (default):
      * a cancelled future is done everywhere at once. */
     bool cancel_noticed_late;
+
+    /* Optional: help-while-waiting. Runs one task queued in this pool, now,
+     * in the calling thread — claim it (pb_future_set_running, skipping a
+     * cancelled one), run it (pb_future_run) and release it, as a worker
+     * would — and returns true; returns false at once when nothing is
+     * queued. The core calls it only from a thread that is running a task of
+     * this pool (inside pb_future_task_run(), so one of the pool's own
+     * workers) while that task waits for the result of another future of
+     * the same pool (nested tasks: pool.h, "Nested tasks"): the waiting
+     * worker runs queued work instead of sleeping, so a pool whose workers
+     * all wait on subtasks queued behind them still makes progress. It may
+     * recurse (a task run here waits and helps in turn). NULL: a waiting
+     * task blocks its worker, and a pool whose workers all wait on queued
+     * subtasks deadlocks. */
+    bool (*help)(void *state);
 } pb_backend;
 
 /* Runs backend's native loop (its `native` function) with opts resolved as
@@ -326,10 +341,19 @@ void pb_outcome_clear(pb_outcome *out);
  * anyway). */
 int pb_future_complete(pb_future *f, pb_outcome *out);
 
+/* Runs f's task on f's argument in the calling thread and fills *out, as
+ * pb_task_run() does, as a task of f's pool: inside it pb_task_pool() is
+ * that pool, and a wait for another future of that pool may help (the
+ * backend's `help`). A backend whose workers are threads of this process
+ * runs tasks through this (or pb_future_run), so that nested tasks work on
+ * it; f must be RUNNING (pb_future_set_running) and is not released. */
+void pb_future_task_run(pb_future *f, pb_outcome *out);
+
 /* The whole step of a worker that is a thread of this process: claims f
- * (pb_future_set_running), runs its task in the calling thread (pb_task_run)
- * and completes f with the outcome (pb_future_complete). Returns false, doing
- * nothing, if f was cancelled while queued. Does not release f. */
+ * (pb_future_set_running), runs its task in the calling thread
+ * (pb_future_task_run) and completes f with the outcome
+ * (pb_future_complete). Returns false, doing nothing, if f was cancelled
+ * while queued. Does not release f. */
 bool pb_future_run(pb_future *f);
 
 #ifdef __cplusplus

@@ -112,6 +112,38 @@ int pb_task_return(pb_task_ctx *ctx, const void *data, size_t len);
 int pb_task_fail(pb_task_ctx *ctx, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Nested tasks.
+ *
+ * A task may submit subtasks to the pool that runs it and wait for them
+ * (fork-join recursion, a tree of tasks): pb_task_pool(ctx) is that pool.
+ * Many pools deadlock here — every worker waits for a subtask queued behind
+ * it, and nobody is left to run it. The `thread` backend does not: a task
+ * of a pool waiting in pb_future_result() or pb_future_error() (and so in
+ * pb_map_next()) for another future of the same pool helps while it waits
+ * (help-while-waiting): its worker runs the pool's queued tasks, one at a
+ * time, until the future it waits for is done or its timeout passes. So a
+ * waiting task's result may come a little after its future is done (the
+ * worker finishes the task it took first), and a worker may run a task in
+ * the middle of another. pb_wait() and as_completed do not help: in a task,
+ * wait for subtasks one by one with pb_future_result(). Other backends that
+ * run tasks in threads of this process (the adapters) give the pool too,
+ * and block while waiting, as their library does: whether they deadlock is
+ * what poolbench's `nested` scenario measures. (A backend helps when it
+ * fills pb_backend.help: pb/backend.h.)
+ *
+ * A task that runs in a worker process (fork, exec, mpi, and Python's
+ * process pools) has no handle to its pool: pb_task_pool() is NULL there,
+ * and pb_submit() on a pool created before a fork() — the copy a forked
+ * worker inherits, which has none of its workers — returns PB_ENOTSUP. A
+ * pool belongs to the process that created it; a task may create and use a
+ * pool of its own anywhere.
+ */
+
+/* Inside a task: the pool running it, for submitting subtasks to (see
+ * above), or NULL when there is none to submit to: the task runs in a
+ * worker process, or outside any pool (pb_task_run). */
+pb_pool *pb_task_pool(pb_task_ctx *ctx);
+
 /* ------------------------------------------------------------------------
  * Pools
  * ------------------------------------------------------------------------ */
@@ -231,8 +263,9 @@ void pb_pool_destroy(pb_pool *pool);
  * (pb_future_release() it). Returns 0 or PB_EINVAL (NULL pool/task/out, NULL
  * arg with len > 0), PB_ESHUTDOWN (after shutdown), PB_EBROKEN (the pool is
  * broken: its initializer failed), PB_ENOTSUP (the backend cannot run this
- * task, say a Python pool that has no Python twin of it:
- * pb_pool_last_error() names it), PB_ENOMEM. */
+ * task, say a Python pool that has no Python twin of it, or the pool was
+ * created by the process this one was forked from — see "Nested tasks":
+ * pb_pool_last_error() says which), PB_ENOMEM. */
 int pb_submit(pb_pool *pool, const pb_task *task, const void *arg, size_t len,
               pb_future **out);
 

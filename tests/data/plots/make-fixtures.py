@@ -13,7 +13,9 @@ Cases, parameters and metric names follow what the harness writes
 (bench/scenarios/*.c, harness/floor.c).
 
 Files written (beside this script):
-  run.json          every scenario a chart reads; thread's faults cases skipped
+  run.json          every scenario a chart reads; thread's faults cases skipped;
+                    a load sweep (exec's lowest step untrusted) and nested
+                    cases (fork and exec skipped, glib deadlocked)
   sparse.json       only a roundtrip case without histogram: most charts skip
   new.json          run.json with fork's round trip 30% slower (compare chart)
   history/h1..h5    five runs of roundtrip and startup; fork steps up at h4
@@ -118,7 +120,7 @@ HEADLINES = {
     "granularity": "metg", "map": "throughput", "timeout": "overshoot", "startup": "startup",
     "faults": "recovery", "futex_pingpong": "roundtrip", "pipe_pingpong": "roundtrip",
     "thread_start": "startup", "spawn": "startup", "timedwait": "overshoot",
-    "scaling": "peak_speedup",
+    "scaling": "peak_speedup", "load": "sojourn", "nested": "elapsed",
 }
 
 
@@ -292,6 +294,51 @@ def full_run(seed, started, unix, rev, slow=None):
                             {"detection": metric("ns", "lower", latency(rng, med * 0.3, 0.1, n=5)),
                              "recovery": metric("ns", "lower", latency(rng, med, 0.1, n=5))}))
     add_cost(random.Random(seed + 1000), res)
+    # Open loop (bench/scenarios/load.c): sojourn grows as the offered load
+    # nears capacity (an M/D/1-like curve), the lowest step of exec is
+    # marked untrusted (its generator late). Drawn from a generator of their
+    # own, so the cases above keep their numbers.
+    lrng = random.Random(seed + 1000)
+    cap = {"thread": 18e3, "fork": 15e3, "exec": 14.5e3}
+    for load in (10, 25, 50, 75, 90, 95, 120):
+        for b in BACKENDS:
+            rho = min(load / 100.0, 0.97)
+            svc = 100e3 * slow.get(b, 1.0)
+            wait = svc * rho / (2 * (1 - rho))
+            ms = {"sojourn": metric("ns", "lower", latency(lrng, svc + wait + RT[b], 0.3, n=200),
+                                    True),
+                  "queueing": metric("ns", "lower", latency(lrng, wait + RT[b] / 2, 0.3, n=200)),
+                  "service": metric("ns", "lower", latency(lrng, svc, 0.05, n=200)),
+                  "lag": metric("ns", "lower", latency(lrng, 40e3, 0.3, n=200)),
+                  "capacity": metric("tasks/s", "higher", rate(lrng, cap[b])),
+                  "offered": metric("tasks/s", "higher", rate(lrng, cap[b] * load / 100.0))}
+            params = {"load": load, "granularity": 100000, "arrivals": "poisson",
+                      "duration": 200000000, "tasks": 20000, "capacity": 20000000, "cap": 1000,
+                      "overload": "reject", "spin": 0, "dist": "fixed", "kind": "spin",
+                      "imbalance": 1, "seed": 1}
+            c = case(b, "load", params, ms)
+            if b == "exec" and load == 10:
+                c["untrusted"] = ("the generator could not keep to its schedule: its p99 lag "
+                                  "(180 us) is 40% of the p99 sojourn (450 us), more than 25%")
+                for m in ms.values():
+                    m["trusted"] = False
+            res.append(c)
+    # Nested tasks (bench/scenarios/nested.c): thread finishes, the process
+    # pools cannot reach their pool from a task, an adapter deadlocks.
+    nparams = {"shape": "fib", "depth": 8, "cutoff": 15, "fanout": 2, "leaf": 10000,
+               "deadline": 1000000000}
+    res.append(case("thread", "nested", nparams,
+                    {"elapsed": metric("ns", "lower", rate(lrng, 160e3, 0.05)),
+                     "per_task": metric("ns", "lower", rate(lrng, 1.5e3, 0.05))}))
+    for b in ("fork", "exec"):
+        res.append(case(b, "nested", nparams, {}, "skipped",
+                        "nested tasks need their pool inside the task, and this one runs in a "
+                        "worker process, which has no handle to its pool"))
+    dl = case("glib", "nested", nparams, {}, "deadlock",
+              "deadlock at depth 1: 2 of the 2 subtasks a task there waited for had not started "
+              "when the deadline passed (every worker waiting, none left to run them)")
+    dl["deadlock_depth"] = 1
+    res.append(dl)
     return document(started, unix, rev, res)
 
 
