@@ -189,8 +189,9 @@ int pbr_history_series(const json_t *const *docs, size_t ndocs, const char *back
 typedef struct pbr_mwu {
     double u;   /* U of the first sample: R1 - n1 (n1 + 1) / 2, midranks for ties */
     double p;   /* two-sided p-value */
-    bool exact; /* p from the exact distribution (no ties, n1 + n2 <= 60) rather
-                   than the normal approximation with tie and continuity correction */
+    bool exact; /* p from the exact permutation distribution over midranks (n1 + n2
+                   <= 60, ties or not) rather than the normal approximation with tie
+                   and continuity correction */
 } pbr_mwu;
 
 /* Two-sided Mann-Whitney U test of x[0..n1) against y[0..n2). Returns 0,
