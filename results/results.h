@@ -25,7 +25,7 @@ typedef enum { PBR_LOWER, PBR_HIGHER } pbr_better;
 typedef struct pbr_summary {
     size_t n;
     double min, mean, stddev, p50, p90, p99, p999, max;
-    double ci_low, ci_high; /* 95% CI of the median, from order statistics */
+    double ci_low, ci_high; /* 95% CI of the median, from the samples' order statistics */
     double mad;             /* median absolute deviation, unscaled */
     size_t outliers;        /* |x - p50| > 3 * 1.4826 * mad (mad 0: 3 * 1.253314 *
                                the mean absolute deviation from p50) */
@@ -39,8 +39,17 @@ int pbr_summarize(const double *x, size_t n, pbr_summary *out);
 /* The p-th percentile (0..100) of sorted[0..n), type 7. */
 double pbr_percentile_sorted(const double *sorted, size_t n, double p);
 
+/* Widens [*ci_low, *ci_high], a 95% confidence interval of the median from
+ * pooled samples, to cover the same order-statistic interval taken over the
+ * repetitions' medians medians[0..nreps) (with 5 or fewer: their min and
+ * max), so that a metric whose repetitions disagree gets an interval as wide
+ * as their disagreement (stats.c says why). nreps < 2 leaves it as it is. */
+void pbr_ci_repetitions(const double *medians, size_t nreps, double *ci_low, double *ci_high);
+
 /* A METRIC object (FORMAT.md) from per-repetition samples: reps[r][0..lens[r])
- * for r < nreps. The summary is over all samples pooled; `repetitions` holds
+ * for r < nreps. The summary is over all samples pooled, but for the 95% CI
+ * of the median, which also covers the repetition medians' own interval
+ * (pbr_ci_repetitions); `repetitions` holds
  * each repetition's median; `trusted` is computed as FORMAT.md says; a
  * log-linear histogram is included when include_histogram. NULL on ENOMEM or
  * when there is no sample at all. */
