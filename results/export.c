@@ -215,8 +215,8 @@ static json_t *gb_row_new(const gb_family *f, size_t family_index, int row, size
     double t = agg ? gb_stat(row, f->t, f->nreps) : f->t[rep];
     rc |= json_object_set_new(e, "real_time", json_real(t));
     rc |= json_object_set_new(e, "cpu_time", json_real(t));
-    if (row != GB_ROW_CV)
-        rc |= json_object_set_new(e, "time_unit", json_string("ns"));
+    /* Google Benchmark writes the time unit on every row, cv's too. */
+    rc |= json_object_set_new(e, "time_unit", json_string("ns"));
     for (size_t k = 0; k < f->ncounters; k++) {
         const gb_counter *c = &f->counters[k];
         double v = agg ? gb_stat(row, c->v, f->nreps) : c->v[rep];

@@ -310,7 +310,7 @@ def group_export():
               str({k: (aggs.get(k, {}).get("real_time"), v) for k, v in exp.items()}))
         check("gb cv unit of " + name, aggs.get("cv", {}).get("aggregate_unit") == "percentage"
               and aggs.get("median", {}).get("aggregate_unit") == "time"
-              and "time_unit" not in aggs.get("cv", {}))
+              and aggs.get("cv", {}).get("time_unit") == "ns")
         if rate:
             # Counters: each repetition's own rate; aggregates of the rates,
             # as Google Benchmark aggregates counters (the stddev row holds
