@@ -19,4 +19,8 @@
  * interval of the median of n samples ([x(j), x(n+1-j)]); 0 when n = 0. */
 size_t pbr__median_ci_rank(size_t n);
 
+/* document.c: the units a metric may have (FORMAT.md; results/schema.json
+ * lists the same), NULL-terminated. */
+extern const char *const pbr__units[];
+
 #endif

@@ -459,7 +459,7 @@ def group_errors():
         (["history"], "needs results files or folders"),
         (["history", "--format", "xml", "history"], "--format: expected text, tsv or json"),
         (["history", "nowhere"], "nowhere: No such file or directory"),
-        (["history", "bad"], "bad/missing-p50.json: missing field"),
+        (["history", "bad"], "bad/floor-kind-number.json: field"),
         (["history", "golden"], "golden: no .json file in this folder"),
         (["history", "--metric", "nope", "history"], "no series matches"),
         (["history", "--bogus", "history"], "unknown option"),
