@@ -26,9 +26,10 @@
 #include "runner.h"
 #include "suite.h"
 
-#ifndef PB_RESULTS_DEFAULT_DIR
+/* Where results go by default: results/runs/ under the current folder
+ * (`make run` in the source tree writes there too), wherever the program
+ * is installed. */
 #define PB_RESULTS_DEFAULT_DIR "results/runs"
-#endif
 
 static void on_signal(int sig)
 {
@@ -159,8 +160,8 @@ static const pbr_option run_options[] = {
     {.name = "warmup", PBR_INT(run_cli, warmup, 0, 1000000), .arg = "N",
      .help = "warm-up repetitions per case, discarded (default: the suite's)"},
     {.name = "out", .key = 'o', PBR_STRING(run_cli, out), .arg = "FILE", .expect = "a file name",
-     .help = "where to write the results (default:\n" PB_RESULTS_DEFAULT_DIR
-             "/<UTC time>-<suite>.json)"},
+     .help = "where to write the results (default, under the current\nfolder: "
+             PB_RESULTS_DEFAULT_DIR "/<UTC time>-<suite>.json)"},
     {.name = "quiet", .key = 'q', PBR_FLAG(run_cli, quiet), .help = "no progress on stderr"},
     PBH_LOAD_OPTION(run_cli),
     {0},

@@ -27,8 +27,10 @@
  *
  * The driver then writes `data` to a file and runs
  *     gnuplot -e "datafile='...'; outfile='...'; fmt='png'; <vars>" SCRIPT.gp
- * Scripts are found in $POOLBENCH_PLOTS_DIR, else PB_PLOTS_SOURCE_DIR (the
- * source tree, for a build that was not installed), else PB_PLOTS_INSTALL_DIR.
+ * Scripts are found in $POOLBENCH_PLOTS_DIR, else, for an installed program,
+ * in its own <datadir>/poolbench/plots (relative to the executable:
+ * pbr_install_dir), else in PB_PLOTS_SOURCE_DIR (the source tree, for a
+ * program run from its build tree).
  *
  * Series colours: every backend of a run gets a fixed line type (thread 1,
  * fork 2, exec 3, the others 4, 5, ... in order of first appearance), so one
@@ -170,8 +172,8 @@ char *pb__plot_run_subtitle(const json_t *doc);
 /* --- gnuplot (gnuplot.c) -------------------------------------------------- */
 
 /* The directory holding the .gp scripts: $POOLBENCH_PLOTS_DIR if set, else
- * the first of PB_PLOTS_SOURCE_DIR, PB_PLOTS_INSTALL_DIR that holds
- * common.gp. NULL with err set when none does. */
+ * an installed program's own (pbr_install_dir), else PB_PLOTS_SOURCE_DIR.
+ * NULL with err set when the one chosen holds no common.gp. */
 const char *pb__plot_scripts_dir(char *err, size_t errlen);
 
 /* The full path of `gnuplot` found on PATH (caller frees), or NULL. */

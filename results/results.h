@@ -90,6 +90,11 @@ int pbr_write_atomic(const char *path, const json_t *doc, char *err, size_t errl
  * 'poolbench-results/1')", "...: truncated JSON at line 40", ...). */
 json_t *pbr_read(const char *path, char *err, size_t errlen);
 
+/* An installed poolbench's data folder <sub> ("suites", "plots"), found
+ * relative to the running executable (paths.c): into buf, 0, or -ENOENT
+ * when there is none (a program run from its build tree), -ENAMETOOLONG. */
+int pbr_install_dir(const char *sub, char *buf, size_t len);
+
 /* A string member of obj, or dflt when it is absent or not a string. */
 const char *pbr_json_str(const json_t *obj, const char *key, const char *dflt);
 
