@@ -32,16 +32,17 @@
  * pbr_install_dir), else in PB_PLOTS_SOURCE_DIR (the source tree, for a
  * program run from its build tree).
  *
- * Series colours: every backend of a run gets a fixed line type (thread 1,
- * fork 2, exec 3, the others 4, 5, ... in order of first appearance), so one
- * backend has one colour in every chart; plots/common.gp defines the
- * palette. Further series of the same backend (other parameter values) keep
- * its colour, dashed then dotted: see pb__plot_series_lt().
+ * Series colours: a backend's colour and marker follow from its name alone
+ * (style.c), the same in every chart and every run; plots/common.gp defines
+ * the palette. A backend with settings ("fork:transport=shm") and further
+ * series of one backend (other parameter values) keep its colour in another
+ * line style: see pb__plot_series_lt().
  */
 #ifndef PB_PLOTS_PLOT_INT_H
 #define PB_PLOTS_PLOT_INT_H
 
 #include <jansson.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -108,13 +109,55 @@ struct pb__plot_chart {
     const char *summary; /* for --help and the skip lines */
     pb__plot_kind kind;
     pb__plot_extract_fn extract;
-    const char *what; /* passed to the script as `what` (e.g. "Round trip"), or NULL */
+    const char *title; /* drawn on top and the SVG's <title>, passed as `title`; NULL: summary */
     pb__plot_source sources[PB__PLOT_MAX_SOURCES]; /* meaning is the extractor's; see plot.c */
 };
 
 /* The chart table (plot.c) and lookup by name (NULL when unknown). */
 const pb__plot_chart *pb__plot_charts(size_t *n);
 const pb__plot_chart *pb__plot_chart_find(const char *name);
+
+/* --- drawing charts (render.c) ------------------------------------------- */
+
+typedef enum { PB__PLOT_DRAWN, PB__PLOT_SKIPPED, PB__PLOT_FAILED } pb__plot_status;
+
+/* What became of one chart. */
+typedef struct pb__plot_outcome {
+    const pb__plot_chart *chart;
+    pb__plot_status status;
+    char path[PATH_MAX]; /* DRAWN: the chart file */
+    char why[1024];      /* SKIPPED: what the results lack; FAILED: gnuplot's complaint */
+} pb__plot_outcome;
+
+typedef struct pb__plot_render_opts {
+    json_t *const *docs;       /* the results, in the order given */
+    const char *const *paths;  /* their names, for messages */
+    size_t ndocs;
+    const char *out_dir;       /* made if missing */
+    const char *format;        /* "png" or "svg" */
+    const char *const *charts; /* NULL-terminated names; NULL: every chart */
+    const char *const *metrics; /* history/compare patterns; NULL: defaults */
+    bool keep_data;            /* data files beside the charts, else a scratch folder */
+} pb__plot_render_opts;
+
+/* Draws every wanted chart that fits the number of documents (per-run
+ * charts from the newest run): *outcomes (malloc'd, *n of them, in table
+ * order) says what became of each; a history or compare chart that does not
+ * fit is left out unless asked for by name (then SKIPPED). Returns 0, or a
+ * negative code with err (no gnuplot, no scripts, no output folder, no
+ * memory) and nothing drawn. */
+int pb__plot_render(const pb__plot_render_opts *ro, pb__plot_outcome **outcomes, size_t *n,
+                    char *err, size_t errlen);
+
+/* Index of the document that started last (the last named among equals). */
+size_t pb__plot_newest(json_t *const *docs, size_t n);
+
+/* mkdir -p. 0 or -errno (-ENOTDIR when it exists and is not a folder). */
+int pb__plot_mkdir_p(const char *path);
+
+/* A file read whole, NUL-terminated (its length in *len when not NULL);
+ * NULL with errno set when it cannot be. */
+char *pb__plot_slurp(const char *path, size_t *len);
 
 /* --- pb__plot_data (extract.c) ------------------------------------------ */
 
@@ -138,12 +181,19 @@ void pb__plot_put_num(FILE *f, double v);
 /* A data-file field gnuplot reads as one string: double quotes, inner ones
  * and line breaks dropped. */
 void pb__plot_put_str(FILE *f, const char *s);
-/* Line type 1-3 of our own backends (thread, fork, exec), so each keeps its
- * colour in every chart and run; 0 for any other backend. */
+/* Colour slots and line styles of common.gp's palette (style.c). */
+#define PB__PLOT_SLOTS 20
+#define PB__PLOT_STYLES 4
+
+/* The line type of a backend, from its name alone (style.c): its colour
+ * slot (1-12 for the backends poolbench knows, 13-20 hashed for others),
+ * in a line style of its own when the name carries settings
+ * ("fork:transport=shm"). Never 0. */
 int pb__plot_fixed_lt(const char *backend);
 
-/* The line type of a backend's k-th series (k from 0): the backend's colour
- * (line type 1-8), solid, then dashed (9-16), then dotted (17-24). */
+/* The line type of a backend's k-th series in a chart (k from 0): its
+ * colour, stepping through the line styles (solid, dashed, dotted,
+ * dash-dot) from its own. */
 int pb__plot_series_lt(int backend_lt, size_t k);
 
 /* --- extractors (extract.c; history and compare in multi.c) ------------- */
