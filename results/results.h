@@ -197,6 +197,31 @@ int pbr_history_series(const json_t *const *docs, size_t ndocs, const char *back
                        pbr_history_point **points, size_t *npoints);
 
 /* ------------------------------------------------------------------------
+ * Which pool for what (digest.c)
+ * ------------------------------------------------------------------------ */
+
+#define PBR_DIGEST_MAX 8
+
+/* One question a person choosing a pool asks, answered from one run. */
+typedef struct pbr_digest_entry {
+    const char *question; /* "fastest for tiny tasks" (static) */
+    bool answered;        /* false: not measured in this run (answer says so) */
+    bool trusted;         /* the winner's figure is trusted (FORMAT.md) */
+    char best[64];        /* the winning backend; "" when none */
+    char answer[512];     /* one line: "thread: 6.4M tasks/s (no-op tasks); then ..." */
+} pbr_digest_entry;
+
+/* The digest of doc into out[0..max): the fastest for tiny tasks, the
+ * lowest round trip, the cheapest CPU per task, the lowest p99 under load,
+ * the backends that survive worker crashes — each from the ok cases of the
+ * scenario that measures it, or "not measured in this run". Returns the
+ * number of entries. */
+size_t pbr_digest(const json_t *doc, pbr_digest_entry *out, size_t max);
+
+/* "which pool for what (this run, this machine):" and one line per entry. */
+void pbr_digest_print(FILE *out, const json_t *doc);
+
+/* ------------------------------------------------------------------------
  * Significance
  * ------------------------------------------------------------------------ */
 
