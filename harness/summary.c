@@ -12,7 +12,6 @@
  * aside, is one note); failed cases are listed with theirs. Last, which
  * pool for what, as this run answers it (results/digest.c).
  */
-#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,72 +95,7 @@ static void case_label(const json_t *results, const json_t *c, char *buf, size_t
     }
 }
 
-/* Whether s[at..at+len) is a word: not inside a longer name. */
-static bool whole_word(const char *s, size_t at, size_t len)
-{
-    bool before = at == 0 || !(isalnum((unsigned char)s[at - 1]) || s[at - 1] == '_' ||
-                               s[at - 1] == '-');
-    char c = s[at + len];
-    bool after = !(isalnum((unsigned char)c) || c == '_' || c == '-');
-    return before && after;
-}
-
-/* reason with the backend's own name, as a word, replaced by "it": the
- * same reason for every backend it applies to ("thread has no native loop"
- * and "fork has no native loop" are one note). */
-static void generic_reason(const char *reason, const char *backend, char *buf, size_t size)
-{
-    size_t bl = strlen(backend), o = 0;
-    for (size_t i = 0; reason[i] && o + 1 < size;) {
-        if (bl && !strncmp(reason + i, backend, bl) && whole_word(reason, i, bl)) {
-            o += (size_t)snprintf(buf + o, size - o, "it");
-            i += bl;
-        } else {
-            buf[o++] = reason[i++];
-        }
-    }
-    buf[o < size ? o : size - 1] = '\0';
-}
-
-/* The notes on skipped cases: one per (scenario, generic reason), with the
- * backends it covers. */
-typedef struct skip_note {
-    const char *scenario;
-    char reason[512];
-    char backends[256];
-} skip_note;
-
 #define PBH_MAX_NOTES 32
-
-/* The note number (from 1) of skipped case c, adding the note if new; 0
- * when there is no room. */
-static int note_of(skip_note *notes, size_t *n, const json_t *c)
-{
-    char reason[512];
-    const char *backend = str(c, "backend"), *scenario = str(c, "scenario");
-    generic_reason(str(c, "reason"), backend, reason, sizeof reason);
-    size_t k;
-    for (k = 0; k < *n; k++)
-        if (!strcmp(notes[k].scenario, scenario) && !strcmp(notes[k].reason, reason))
-            break;
-    if (k == *n) {
-        if (*n == PBH_MAX_NOTES)
-            return 0;
-        notes[k].scenario = scenario;
-        snprintf(notes[k].reason, sizeof notes[k].reason, "%s", reason);
-        notes[k].backends[0] = '\0';
-        (*n)++;
-    }
-    /* The backend, once. */
-    char *b = notes[k].backends;
-    size_t bl = strlen(backend), used = strlen(b);
-    bool listed = false;
-    for (const char *p = b; (p = strstr(p, backend)); p += bl)
-        listed |= (p == b || p[-1] == ' ') && (p[bl] == ',' || p[bl] == '\0');
-    if (!listed && used + bl + 3 < sizeof notes[k].backends)
-        snprintf(b + used, sizeof notes[k].backends - used, "%s%s", used ? ", " : "", backend);
-    return (int)k + 1;
-}
 
 void pbh_print_summary(FILE *out, const json_t *doc)
 {
@@ -187,7 +121,7 @@ void pbh_print_summary(FILE *out, const json_t *doc)
     fprintf(out, "\n%-*s  %-*s  %-*s  %13s  %13s  %8s  %9s\n", wb, "BACKEND", wc, "CASE", wm + 6,
             "METRIC", "P50", "P99", "VS FLOOR", "VS NATIVE");
     bool any_failed = false;
-    skip_note notes[PBH_MAX_NOTES];
+    pbr_skip_note notes[PBH_MAX_NOTES];
     size_t nnotes = 0;
     json_array_foreach(results, i, c)
     {
@@ -195,7 +129,7 @@ void pbh_print_summary(FILE *out, const json_t *doc)
         const char *outcome = str(c, "outcome");
         const json_t *metrics = json_object_get(c, "metrics");
         if (!strcmp(outcome, "skipped")) {
-            int k = note_of(notes, &nnotes, c);
+            int k = pbr_skip_note_add(notes, &nnotes, PBH_MAX_NOTES, c);
             if (k)
                 fprintf(out, "%-*s  %-*.*s  skipped [%d]\n", wb, str(c, "backend"), wc, wc, label,
                         k);

@@ -22,7 +22,16 @@
  * those that could not (skipped: the reason's gist; failed).
  *
  * New questions (other scenarios, new cost metrics) are one more row.
+ *
+ * SKIP NOTES
+ *
+ * A skipped case's reason is shown once, whole, for every backend and case
+ * it stands for: the summary's rows and the report's table point at the
+ * note. Reasons often name their backend ("thread has no native loop: ...");
+ * with that name, as a word, made "it", one scenario's reasons that differ
+ * only by it are one note listing the backends.
  */
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -254,6 +263,64 @@ static void answer_crashes(const json_t *doc, pbr_digest_entry *e)
                  why_na[0] ? ": " : "", why_na);
     if (oy)
         snprintf(e->best, sizeof e->best, "%.*s", (int)strcspn(yes, " "), yes);
+}
+
+/* ---- skip notes ---------------------------------------------------------- */
+
+/* Whether s[at..at+len) is a word: not inside a longer name. */
+static bool whole_word(const char *s, size_t at, size_t len)
+{
+    bool before = at == 0 || !(isalnum((unsigned char)s[at - 1]) || s[at - 1] == '_' ||
+                               s[at - 1] == '-');
+    char c = s[at + len];
+    bool after = !(isalnum((unsigned char)c) || c == '_' || c == '-');
+    return before && after;
+}
+
+/* reason with the backend's own name, as a word, replaced by "it": the
+ * same reason for every backend it applies to ("thread has no native loop"
+ * and "fork has no native loop" are one note). */
+static void generic_reason(const char *reason, const char *backend, char *buf, size_t size)
+{
+    size_t bl = strlen(backend), o = 0;
+    for (size_t i = 0; reason[i] && o + 1 < size;) {
+        if (bl && !strncmp(reason + i, backend, bl) && whole_word(reason, i, bl)) {
+            o += (size_t)snprintf(buf + o, size - o, "it");
+            i += bl;
+        } else {
+            buf[o++] = reason[i++];
+        }
+    }
+    buf[o < size ? o : size - 1] = '\0';
+}
+
+int pbr_skip_note_add(pbr_skip_note *notes, size_t *n, size_t max, const json_t *c)
+{
+    char reason[512];
+    const char *backend = pbr_json_str(c, "backend", ""),
+               *scenario = pbr_json_str(c, "scenario", "");
+    generic_reason(pbr_json_str(c, "reason", ""), backend, reason, sizeof reason);
+    size_t k;
+    for (k = 0; k < *n; k++)
+        if (!strcmp(notes[k].scenario, scenario) && !strcmp(notes[k].reason, reason))
+            break;
+    if (k == *n) {
+        if (*n == max)
+            return 0;
+        notes[k].scenario = scenario;
+        snprintf(notes[k].reason, sizeof notes[k].reason, "%s", reason);
+        notes[k].backends[0] = '\0';
+        (*n)++;
+    }
+    /* The backend, once. */
+    char *b = notes[k].backends;
+    size_t bl = strlen(backend), used = strlen(b);
+    bool listed = false;
+    for (const char *p = b; (p = strstr(p, backend)); p += bl)
+        listed |= (p == b || p[-1] == ' ') && (p[bl] == ',' || p[bl] == '\0');
+    if (!listed && used + bl + 3 < sizeof notes[k].backends)
+        snprintf(b + used, sizeof notes[k].backends - used, "%s%s", used ? ", " : "", backend);
+    return (int)k + 1;
 }
 
 size_t pbr_digest(const json_t *doc, pbr_digest_entry *out, size_t max)

@@ -221,6 +221,17 @@ size_t pbr_digest(const json_t *doc, pbr_digest_entry *out, size_t max);
 /* "which pool for what (this run, this machine):" and one line per entry. */
 void pbr_digest_print(FILE *out, const json_t *doc);
 
+/* A skip reason shown once for the cases it stands for (digest.c). */
+typedef struct pbr_skip_note {
+    const char *scenario; /* borrowed from the document */
+    char reason[512];     /* whole, the backend's own name made "it" */
+    char backends[256];   /* "thread, glib, libuv" */
+} pbr_skip_note;
+
+/* The note number (from 1) of skipped case c in notes[0..*n), added (and
+ * *n grown) when new; 0 when notes already holds max. */
+int pbr_skip_note_add(pbr_skip_note *notes, size_t *n, size_t max, const json_t *c);
+
 /* ------------------------------------------------------------------------
  * Significance
  * ------------------------------------------------------------------------ */
