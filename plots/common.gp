@@ -29,7 +29,7 @@ if (!exists("chart_id")) chart_id = "poolbench_chart"
 width = exists("width") ? width : 800
 height = exists("height") ? height : 500
 if (fmt eq "svg") {
-    set terminal svg size width, height dynamic noenhanced name chart_id \
+    set terminal svg size width, height fixed noenhanced name chart_id \
         font "DejaVu Sans,12" background "white"
 } else {
     set terminal pngcairo size width, height noenhanced font "DejaVu Sans,10" background "white"

@@ -369,7 +369,7 @@ static bool param_varies(const json_t *doc, const char *scenario, const char *ke
 
 /* "fork/map chunksize=16": backend/scenario and the parameters that tell the
  * scenario's cases apart (a parameter every case shares says nothing). */
-static void compare_label(const json_t *doc, const json_t *c, char *buf, size_t len)
+void pb__plot_case_label(const json_t *doc, const json_t *c, char *buf, size_t len)
 {
     const char *scenario = pbr_json_str(c, "scenario", "");
     size_t off = (size_t)snprintf(buf, len, "%s/%s", pbr_json_str(c, "backend", ""), scenario);
@@ -500,7 +500,7 @@ int pb__extract_compare(const pb__plot_chart *chart, const pb__plot_input *in,
                          json_is_true(json_object_get(bm, "trusted"));
             r->lt = pb__plot_fixed_lt(backend);
             char cl[160];
-            compare_label(neu, c, cl, sizeof cl);
+            pb__plot_case_label(neu, c, cl, sizeof cl);
             snprintf(r->label, sizeof r->label, "%s · %s%s", cl, mname, r->trusted ? "" : " *");
         }
     }

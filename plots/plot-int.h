@@ -215,6 +215,10 @@ int pb__extract_history(const pb__plot_chart *chart, const pb__plot_input *in,
 int pb__extract_compare(const pb__plot_chart *chart, const pb__plot_input *in,
                         pb__plot_data *out);
 
+/* "fork/map chunksize=16": backend/scenario and the parameters that tell
+ * the scenario's cases in doc apart (multi.c). */
+void pb__plot_case_label(const json_t *doc, const json_t *c, char *buf, size_t len);
+
 /* A short description of the run for chart subtitles: "suite quick · host vm ·
  * 2026-11-21 08:00 UTC · rev abcdef1". Caller frees; NULL on ENOMEM. */
 char *pb__plot_run_subtitle(const json_t *doc);

@@ -615,7 +615,8 @@ int pbr_validate(const json_t *doc, const char *name, char *err, size_t errlen)
 
 json_t *pbr_read(const char *path, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "re");
+    bool from_stdin = !strcmp(path, "-"); /* "-": standard input */
+    FILE *f = from_stdin ? stdin : fopen(path, "re");
     if (!f) {
         snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
         return NULL;
@@ -647,7 +648,8 @@ json_t *pbr_read(const char *path, char *err, size_t errlen)
     }
     bool rerr = ferror(f);
     int saved = errno;
-    fclose(f);
+    if (!from_stdin)
+        fclose(f);
     if (!buf) {
         snprintf(err, errlen, "%s: out of memory reading it", path);
         return NULL;

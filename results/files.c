@@ -54,6 +54,10 @@ int pbr_paths_expand(const char *const *args, size_t nargs, char ***paths, size_
     int rc = 0;
     for (size_t a = 0; a < nargs && rc == 0; a++) {
         struct stat st;
+        if (!strcmp(args[a], "-")) { /* standard input, read by pbr_read() */
+            rc = push(&v, &n, &cap, strdup(args[a]));
+            continue;
+        }
         if (stat(args[a], &st) < 0) {
             rc = -errno;
             snprintf(err, errlen, "%s: %s", args[a], strerror(errno));

@@ -87,7 +87,8 @@ int pbr_write_atomic(const char *path, const json_t *doc, char *err, size_t errl
  * fields of FORMAT.md with the right types. Returns the document (caller owns
  * it) or NULL with one line in err naming the file and what is wrong
  * ("results/a.json: not a poolbench results file (schema 'x/2', expected
- * 'poolbench-results/1')", "...: truncated JSON at line 40", ...). */
+ * 'poolbench-results/1')", "...: truncated JSON at line 40", ...). path "-"
+ * is standard input. */
 json_t *pbr_read(const char *path, char *err, size_t errlen);
 
 /* An installed poolbench's data folder <sub> ("suites", "plots"), found
@@ -135,8 +136,8 @@ void pbr_format_value(char *buf, size_t len, const char *unit, double v, pbr_for
  * Many files: history, compare, plots
  * ------------------------------------------------------------------------ */
 
-/* Expands command-line arguments into results file paths: a file is taken
- * as is, a folder contributes its *.json files (not recursing) in name
+/* Expands command-line arguments into results file paths: a file (and "-",
+ * standard input) is taken as is, a folder contributes its *.json files (not recursing) in name
  * order. Returns 0 with *paths a NULL-terminated array of *npaths strings
  * (free with pbr_paths_free), or -errno with one line in err naming the
  * argument ("runs/: cannot open folder: ...", "runs/: no .json file in this

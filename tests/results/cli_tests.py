@@ -29,6 +29,13 @@ def run(*args):
     return p.returncode, p.stdout, p.stderr
 
 
+def run_in(text, *args):
+    """run() with text on standard input."""
+    p = subprocess.run([PB] + list(args), cwd=DATA, input=text, capture_output=True, text=True,
+                       timeout=60)
+    return p.returncode, p.stdout, p.stderr
+
+
 def check(name, cond, detail=""):
     global passed, failed
     if cond:
@@ -420,6 +427,32 @@ def group_export():
         check("csv row %s/%s %s" % (c["backend"], c["scenario"], k), ok, str(r))
 
 
+def group_stdio():
+    """- stands for standard input wherever a results file is read, and for
+    standard output wherever one is written (report, plot: one chart)."""
+    with open(os.path.join(DATA, "quick-base.json")) as f:
+        base = f.read()
+    for args in (["export", "--format", "csv"], ["export", "--format", "googlebench"],
+                 ["history", "--format", "tsv"]):
+        _, want, _ = run(*(args + ["quick-base.json"]))
+        rc, out, err = run_in(base, *(args + ["-"]))
+        out = out.replace("\t-\t", "\tquick-base.json\t")  # history's file column
+        check(" ".join(args) + " -", rc == 0 and out == want, err)
+    _, want, _ = run("compare", "quick-base.json", "quick-slow20.json")
+    rc, out, err = run_in(base, "compare", "-", "quick-slow20.json")
+    check("compare - NEW", rc == 1 and out.replace("'-'", "'quick-base.json'").split("\n")[3:] ==
+          want.split("\n")[3:], err)
+    rc, out, err = run_in(base, "report", "-", "--out", "-")
+    check("report - --out -: the page on standard output",
+          rc == 0 and out.startswith("<!DOCTYPE html>") and out.rstrip().endswith("</html>") and
+          "data:image/svg+xml;base64," in out, (rc, err, out[:200]))
+    rc, out, err = run_in(base, "plot", "-", "--chart", "latency", "--format", "svg", "--out", "-")
+    check("plot - --out -: one chart on standard output",
+          rc == 0 and "<svg" in out and out.rstrip().endswith("</svg>"), (rc, err))
+    rc, out, err = run_in("", "export", "--format", "csv", "-")
+    check("empty standard input: one line, exit 2", rc == 2 and err.count("\n") == 1, err)
+
+
 def group_errors():
     # Every bad input: exit 2 and one line naming the file or option.
     cases = [
@@ -475,6 +508,6 @@ def group_errors():
 
 
 {"compare": group_compare, "export": group_export, "history": group_history,
- "errors": group_errors}[GROUP]()
+ "stdio": group_stdio, "errors": group_errors}[GROUP]()
 print("%d passed, %d failed" % (passed, failed))
 sys.exit(1 if failed else 0)
