@@ -25,13 +25,17 @@ configure: deps $(BUILD_DIR)/CMakeCache.txt
 build: configure
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
-# Runs the suite, then draws the charts of that run beside its results file.
+# Runs the suite, then draws the charts of that run beside its results file
+# and writes the HTML report among them (index.html: open it in a browser).
 # The run's own exit status (1 when a check failed) is kept.
 run: build
 	@mkdir -p $(RUNS_DIR); \
 	out=$(RUNS_DIR)/$$(date -u +%Y%m%dT%H%M%SZ)-$(notdir $(basename $(SUITE))).json; \
 	$(POOLBENCH) run --suite $(SUITE) --out $$out; status=$$?; \
-	if [ -f $$out ]; then $(POOLBENCH) plot $$out --out $${out%.json}-charts || status=$$?; fi; \
+	if [ -f $$out ]; then \
+	    $(POOLBENCH) plot $$out --out $${out%.json}-charts || status=$$?; \
+	    printf 'report: '; $(POOLBENCH) report $$out --out $${out%.json}-charts || status=$$?; \
+	fi; \
 	exit $$status
 
 test: build

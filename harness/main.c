@@ -25,7 +25,7 @@
 static const pbr_command *const commands[] = {
     &pbh_run_command,     &pbh_list_command,    &pbh_env_command,  &pbr_compare_command,
     &pbr_export_command,  &pbr_history_command, &pb_plot_command,  &pbh_stress_command,
-    &pbh_ab_command,      &pbh_calibrate_command, &pbr_merge_command,
+    &pbh_ab_command,      &pbh_calibrate_command, &pbr_merge_command, &pb_report_command,
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

@@ -47,9 +47,10 @@
 #include "suite.h"
 #include "workloads.h"
 
-#ifndef PB_RESULTS_DEFAULT_DIR
+/* Where results go by default: results/runs/ under the current folder
+ * (`make run` in the source tree writes there too), wherever the program
+ * is installed. */
 #define PB_RESULTS_DEFAULT_DIR "results/runs"
-#endif
 
 /* The runner's on_case hook: the results so far, on disk. */
 static int write_partial(void *ud, const json_t *doc, char *err, size_t errlen)
@@ -137,8 +138,8 @@ static const pbr_option run_options[] = {
      .help = "warm-up repetitions per case, discarded (default: the suite's)"},
     {.name = "out", .key = 'o', PBR_STRING(run_cli, out), .arg = "FILE", .expect = "a file name",
      .help = "where to write the results: a new path or a regular file\n"
-             "(- for standard output; default:\n" PB_RESULTS_DEFAULT_DIR
-             "/<UTC time>-<suite>.json)"},
+             "(- for standard output; default, under the current folder:\n"
+             PB_RESULTS_DEFAULT_DIR "/<UTC time>-<suite>.json)"},
     {.name = "host", PBR_STRING(run_cli, host), .arg = "NAME", .expect = "a host name",
      .help = "the name this machine goes by in the results (default: its\n"
              "hostname): a runner of a CI matrix (poolbench merge)"},

@@ -10,13 +10,11 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "results.h"
 #include "suite.h"
 
 #ifndef PB_SUITES_SOURCE_DIR
 #define PB_SUITES_SOURCE_DIR ""
-#endif
-#ifndef PB_SUITES_INSTALL_DIR
-#define PB_SUITES_INSTALL_DIR ""
 #endif
 
 /* Keys, values and parser messages from the file are quoted as they are: a
@@ -71,10 +69,14 @@ static const char *json_kind(const json_t *v)
 
 void pbh_suite_dirs(const char *dirs[3])
 {
+    /* An installed program's own suites (relative to it: results/paths.c)
+     * shadow any source tree; a program in its build tree has none. */
+    static char installed[PATH_MAX];
     const char *env = getenv("POOLBENCH_SUITES_DIR");
     dirs[0] = env && *env ? env : NULL;
-    dirs[1] = *PB_SUITES_SOURCE_DIR ? PB_SUITES_SOURCE_DIR : NULL;
-    dirs[2] = *PB_SUITES_INSTALL_DIR ? PB_SUITES_INSTALL_DIR : NULL;
+    bool is_installed = pbr_install_dir("suites", installed, sizeof installed) == 0;
+    dirs[1] = is_installed ? installed : NULL;
+    dirs[2] = !is_installed && *PB_SUITES_SOURCE_DIR ? PB_SUITES_SOURCE_DIR : NULL;
 }
 
 static bool is_file(const char *path)

@@ -48,7 +48,9 @@ typedef struct pbh_suite {
 
 /* Finds a suite: "-" is standard input; name_or_path is a file if it contains a '/' or names an
  * existing file; otherwise NAME.json is looked up in $POOLBENCH_SUITES_DIR,
- * then PB_SUITES_SOURCE_DIR (the source tree), then PB_SUITES_INSTALL_DIR.
+ * then, for an installed program, its own <datadir>/poolbench/suites
+ * (found relative to the executable: pbr_install_dir), else — a program
+ * run from its build tree — PB_SUITES_SOURCE_DIR (the source tree).
  * Returns 0 with the path in buf, or PB_ENOENT with err saying where it
  * looked. */
 int pbh_suite_locate(const char *name_or_path, char *buf, size_t size, char *err,

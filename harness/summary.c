@@ -7,7 +7,11 @@
  * pool spent beside it and, apart, its caller's (harness/cost.c), the ratio to the floor
  * (1.0 = as good as the machine's floor; larger is worse), and for a pool
  * from another library the adapter tax (adapter ÷ the library's own loop,
- * harness/native.c). Skipped and failed cases say so with their reason.
+ * harness/native.c). A skipped case's row points at its reason, which is
+ * printed once, whole, under the table, for every backend and case it
+ * stands for (the same reason of one scenario, the backend's own name
+ * aside, is one note); failed cases are listed with theirs. Last, which
+ * pool for what, as this run answers it (results/digest.c).
  */
 #include <math.h>
 #include <stdio.h>
@@ -92,6 +96,8 @@ static void case_label(const json_t *results, const json_t *c, char *buf, size_t
     }
 }
 
+#define PBH_MAX_NOTES 32
+
 void pbh_print_summary(FILE *out, const json_t *doc)
 {
     const json_t *results = json_object_get(doc, "results");
@@ -116,14 +122,26 @@ void pbh_print_summary(FILE *out, const json_t *doc)
     fprintf(out, "\n%-*s  %-*s  %-*s  %13s  %13s  %9s  %9s  %8s  %9s\n", wb, "BACKEND", wc, "CASE",
             wm + 6, "METRIC", "P50", "P99", "CPU/TASK", "CALLER", "VS FLOOR", "VS NATIVE");
     bool any_failed = false;
+    pbr_skip_note notes[PBH_MAX_NOTES];
+    size_t nnotes = 0;
     json_array_foreach(results, i, c)
     {
         case_label(results, c, label, sizeof label);
         const char *outcome = str(c, "outcome");
         const json_t *metrics = json_object_get(c, "metrics");
-        if (!strcmp(outcome, "skipped") || !strcmp(outcome, "deadlock")) {
-            fprintf(out, "%-*s  %-*.*s  %s: %.120s\n", wb, str(c, "backend"), wc, wc, label,
-                    outcome, str(c, "reason"));
+        if (!strcmp(outcome, "deadlock")) {
+            fprintf(out, "%-*s  %-*.*s  deadlock: %.120s\n", wb, str(c, "backend"), wc, wc, label,
+                    str(c, "reason"));
+            continue;
+        }
+        if (!strcmp(outcome, "skipped")) {
+            int k = pbr_skip_note_add(notes, &nnotes, PBH_MAX_NOTES, c);
+            if (k)
+                fprintf(out, "%-*s  %-*.*s  skipped [%d]\n", wb, str(c, "backend"), wc, wc, label,
+                        k);
+            else
+                fprintf(out, "%-*s  %-*.*s  skipped: %s\n", wb, str(c, "backend"), wc, wc, label,
+                        str(c, "reason"));
             continue;
         }
         const pb_scenario *s = pb_scenario_find(str(c, "scenario"));
@@ -174,5 +192,13 @@ void pbh_print_summary(FILE *out, const json_t *doc)
             fprintf(out, "  %s %s: %s\n", str(c, "backend"), label, str(c, "reason"));
         }
     }
+    if (nnotes) {
+        fprintf(out, "\nskipped, and why:\n");
+        for (size_t k = 0; k < nnotes; k++)
+            fprintf(out, "  [%zu] %s on %s: %s\n", k + 1, notes[k].scenario, notes[k].backends,
+                    notes[k].reason);
+    }
+    fputc('\n', out);
+    pbr_digest_print(out, doc);
     fputc('\n', out);
 }

@@ -12,8 +12,7 @@
 #   npanels                  number of panels
 #   panel_series             series per panel, space-separated
 #   panel_titles             panel titles as quoted words ("" with one panel)
-#   what                     what was timed, e.g. "Round-trip latency"
-#   subtitle                 the run the data comes from
+#   title, chart_id, subtitle  (common.gp)
 # Data: one block per series, panel by panel; its header names the series;
 # rows "x_ns F".
 
@@ -26,13 +25,13 @@ first_series(p) = p == 1 ? 1 : first_series(p - 1) + int(word(panel_series, p - 
 
 # The panels share the time axis: its range over every series. (Before any
 # range is set: stats on one column reads it as y, subject to the y range.)
-stats datafile using (us($1)) nooutput
+stats datafile using (secs($1)) nooutput
 xmin = STATS_min
 xmax = STATS_max
 
-eval chart_title(what . ": distribution per backend")
+eval chart_title(title)
 set logscale x
-set format x "%g"
+set format x time_format
 set yrange [0:100]
 set ytics 25
 set grid xtics ytics lc rgb "#dddddd"
@@ -43,10 +42,10 @@ set label 3 "p50" at graph 0.005, first 50 offset 0,0.6 tc rgb "#777777" font ",
 set label 4 "p99" at graph 0.005, first 99 offset 0,-0.6 tc rgb "#777777" font ",8"
 
 if (npanels == 1) {
-    set xlabel "latency (µs, log scale)"
+    set xlabel "latency (log scale)"
     set ylabel "share of samples at or below (%)"
     set key bottom right Right noreverse
-    plot for [i=1:nseries] datafile index (i - 1) using (us($1)):($2 * 100) \
+    plot for [i=1:nseries] datafile index (i - 1) using (secs($1)):($2 * 100) \
          with lines lt lt_of(i) title columnheader(1)
 } else {
     set xrange [xmin / 1.5 : xmax * 1.5]
@@ -57,10 +56,10 @@ if (npanels == 1) {
         if (p > 1) { unset label 998; unset label 999 }
         set title word(panel_titles, p) font ",11" offset 0,-0.4
         set ylabel "at or below (%)"
-        if (p == npanels) { set xlabel "latency (µs, log scale)" } else { unset xlabel }
+        if (p == npanels) { set xlabel "latency (log scale)" } else { unset xlabel }
         f = first_series(p)
         n = int(word(panel_series, p))
-        plot for [i=f:f + n - 1] datafile index (i - 1) using (us($1)):($2 * 100) \
+        plot for [i=f:f + n - 1] datafile index (i - 1) using (secs($1)):($2 * 100) \
              with lines lt lt_of(i) title columnheader(1)
     }
     unset multiplot

@@ -89,7 +89,7 @@ static size_t cost_block(FILE *f, const json_t *doc, const pb__plot_source *y,
             continue;
         done[rows++] = backend;
         pb__plot_put_str(f, backend);
-        fprintf(f, " %d", pb__plot_backend_lt(doc, backend));
+        fprintf(f, " %d", pb__plot_fixed_lt(backend));
         pb__plot_put_num(f, total);
         pb__plot_put_num(f, pbr_json_num(pm, "p50", NAN));
         pb__plot_put_num(f, pbr_json_num(ym, "p50", NAN));
@@ -262,7 +262,7 @@ int pb__extract_scaling(const pb__plot_chart *chart, const pb__plot_input *in,
                 fputc('\n', out->data);
                 wmax = w[k] > wmax ? w[k] : wmax;
             }
-            int lt = pb__plot_series_lt(pb__plot_backend_lt(doc, backend),
+            int lt = pb__plot_series_lt(pb__plot_fixed_lt(backend),
                                         b < PB__PLOT_MAX_SERIES ? per_backend[b]++ : 0);
             if (lts_len < sizeof lts)
                 lts_len += (size_t)snprintf(lts + lts_len, sizeof lts - lts_len, "%s%d",

@@ -20,31 +20,31 @@ load dirname(ARG0) . "common.gp"
 
 panels = (nrt > 0) + (ntp > 0)
 eval chart_title("What a task costs: latency and throughput against CPU time per task")
-set multiplot layout panels, 1 margins 0.12, 0.95, 0.08, 0.87 spacing 0, 0.1
+set multiplot layout panels, 1 margins 0.12, 0.95, 0.16, 0.87 spacing 0, 0.1
 unset key
 set logscale x
 set logscale y
 set grid xtics ytics lc rgb "#dddddd"
 set offsets graph 0.12, graph 0.12, graph 0.12, graph 0.12
-set xlabel "CPU time per task, pool + caller (µs, log scale)"
-set format x "%g"
+set xlabel "CPU time per task, pool + caller (log scale)"
+set format x time_format
 
 if (nrt > 0) {
-    set ylabel "round-trip latency, median (µs, log scale)"
-    set format y "%g"
-    plot datafile index 0 using (us($4)):(us($5)):(us($3) - us($4)):(0):2 \
+    set ylabel "round-trip latency, median (log scale)"
+    set format y time_format
+    plot datafile index 0 using (secs($4)):(secs($5)):(secs($3) - secs($4)):(0):2 \
             with vectors nohead lw 1 lc variable notitle, \
-         '' index 0 using (us($3)):(us($5)):2 with points pt 7 ps 1.5 lc variable notitle, \
-         '' index 0 using (us($3)):(us($5)):1 with labels offset 0,1 font ",9" notitle
+         '' index 0 using (secs($3)):(secs($5)):2 with points pt 7 ps 1.5 lc variable notitle, \
+         '' index 0 using (secs($3)):(secs($5)):1 with labels offset 0,1 font ",9" notitle
     unset label 998
     unset label 999
 }
 if (ntp > 0) {
     set ylabel "tasks/s, burst of empty tasks (log scale)"
     set format y "%.0s%c"
-    plot datafile index 1 using (us($4)):5:(us($3) - us($4)):(0):2 \
+    plot datafile index 1 using (secs($4)):5:(secs($3) - secs($4)):(0):2 \
             with vectors nohead lw 1 lc variable notitle, \
-         '' index 1 using (us($3)):5:2 with points pt 7 ps 1.5 lc variable notitle, \
-         '' index 1 using (us($3)):5:1 with labels offset 0,1 font ",9" notitle
+         '' index 1 using (secs($3)):5:2 with points pt 7 ps 1.5 lc variable notitle, \
+         '' index 1 using (secs($3)):5:1 with labels offset 0,1 font ",9" notitle
 }
 unset multiplot

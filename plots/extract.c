@@ -135,15 +135,6 @@ void pb__plot_put_str(FILE *f, const char *s)
     fputc('"', f);
 }
 
-int pb__plot_fixed_lt(const char *backend)
-{
-    static const char *const fixed[] = {"thread", "fork", "exec"};
-    for (int i = 0; i < 3; i++)
-        if (!strcmp(backend, fixed[i]))
-            return i + 1;
-    return 0;
-}
-
 /* ---- small helpers ------------------------------------------------------ */
 
 /* An x value: integers (granularities, chunk sizes, deadlines in ns) exactly,
@@ -184,47 +175,6 @@ static double unit_scale(const pb__plot_source *src, const json_t *metric)
     if (src->unit && !strcmp(src->unit, "%") && !strcmp(pbr_json_str(metric, "unit", ""), "ratio"))
         return 100.0;
     return 1.0;
-}
-
-/* Line type of a backend: fixed for ours, so each keeps its colour from run
- * to run; the others follow in order of first appearance in the document. */
-static int backend_lt(const json_t *doc, const char *backend)
-{
-    int lt = pb__plot_fixed_lt(backend);
-    if (lt)
-        return lt;
-    lt = 4;
-    const json_t *results = json_object_get(doc, "results");
-    const char *seen[PB__PLOT_MAX_SERIES];
-    size_t nseen = 0, i;
-    const json_t *c;
-    json_array_foreach(results, i, c) {
-        const char *b = pbr_json_str(c, "backend", "");
-        if (!strcmp(b, "floor") || pb__plot_fixed_lt(b))
-            continue;
-        if (!strcmp(b, backend))
-            return lt;
-        bool dup = false;
-        for (size_t k = 0; k < nseen; k++)
-            dup = dup || !strcmp(seen[k], b);
-        if (!dup && nseen < PB__PLOT_MAX_SERIES) {
-            seen[nseen++] = b;
-            lt++;
-        }
-    }
-    return lt;
-}
-
-int pb__plot_backend_lt(const json_t *doc, const char *backend)
-{
-    return backend_lt(doc, backend);
-}
-
-/* The line type of a backend's k-th series (k from 0): the backend's colour,
- * solid, then dashed, then dotted (common.gp defines 1-8, 9-16, 17-24). */
-int pb__plot_series_lt(int backend_lt, size_t k)
-{
-    return (backend_lt - 1) % 8 + 1 + 8 * (int)(k % 3);
 }
 
 /* ---- selecting cases ---------------------------------------------------- */
@@ -318,7 +268,7 @@ static int add_pick(selection *s, size_t *cap, const json_t *doc, const json_t *
     p->kase = c;
     p->metric = m;
     p->backend = pbr_json_str(c, "backend", "");
-    p->blt = backend_lt(doc, p->backend);
+    p->blt = pb__plot_fixed_lt(p->backend);
     p->x = x;
     if (series_key_of(p->backend, json_object_get(c, "params"), drop, &p->series_key) < 0)
         return -ENOMEM;
@@ -612,6 +562,10 @@ static double floor_p50(const json_t *doc, const json_t *kase, const json_t *met
     json_array_foreach(json_object_get(doc, "results"), i, c) {
         if (strcmp(pbr_json_str(c, "backend", ""), fb) || strcmp(pbr_json_str(c, "scenario", ""), fs))
             continue;
+        /* The floor object may name the floor case's own parameters
+         * (spin_pingpong between=processes): only that case is the floor. */
+        if (floor_fit(fl, c) < 0)
+            continue;
         double v = pbr_json_num(json_object_get(json_object_get(c, "metrics"), fm), "p50", NAN);
         int fit = floor_fit(c, kase);
         if (!isnan(v) && fit > best_fit) {
@@ -633,26 +587,48 @@ static double floor_p50(const json_t *doc, const json_t *kase, const json_t *met
     return NAN;
 }
 
-/* Data: one block, one row per series:
- *   label lt p50 p99 p999 floor floor_name      (ns)
- * Vars: nrows, has_floor. */
+/* "spin_pingpong threads": a floor reference's scenario and the string
+ * values of the parameters that pick it; "" without one. */
+static void floor_label(const json_t *metric, char *buf, size_t len)
+{
+    const json_t *fl = json_object_get(metric, "floor");
+    size_t off = (size_t)snprintf(buf, len, "%s", pbr_json_str(fl, "scenario", ""));
+    const char *key;
+    const json_t *v;
+    json_object_foreach(json_object_get(fl, "params"), key, v) {
+        if (off < len && json_is_string(v))
+            off += (size_t)snprintf(buf + off, len - off, " %s", json_string_value(v));
+    }
+}
+
+/* Data: one block, one row per series, in style order:
+ *   label lt p50 p99 p999 floor      (ns; floor NaN where the case has none)
+ * Vars: nrows, has_floor, lts, notes (one quoted word per row, what the right
+ * margin says of it: "12.3 µs · p99 41 µs · 1.4x spinning floor"). */
 int pb__extract_latency(const pb__plot_chart *chart, const pb__plot_input *in,
                         pb__plot_data *out)
 {
     const pb__plot_source *src = &chart->sources[0];
     const json_t *doc = in->docs[0];
     selection s;
+    char *notes = NULL;
+    size_t notes_len = 0;
+    FILE *nf = NULL;
     int rc = select_or_skip(doc, src, out, &s);
     if (rc != 0)
         goto done;
+    if (!(nf = open_memstream(&notes, &notes_len))) {
+        rc = -ENOMEM;
+        goto done;
+    }
     put_header_comment(out->data, chart, in);
-    fprintf(out->data, "# scenario '%s', metric '%s', values in ns\n", src->scenario,
-            src->metric);
-    fprintf(out->data, "case lt p50 p99 p999 floor floor_name\n");
+    fprintf(out->data, "# scenario '%s', metric '%s', values in ns; floor: the p50 of the "
+                       "floor case the metric names\n", src->scenario, src->metric);
+    fprintf(out->data, "case lt p50 p99 p999 floor\n");
     int has_floor = 0;
     int lts[PB__PLOT_MAX_SERIES];
     char ltbuf[512];
-    size_t nrows = series_lts(&s, ltbuf, sizeof ltbuf, lts);
+    series_lts(&s, ltbuf, sizeof ltbuf, lts);
     size_t row = 0;
     for (size_t i = 0; i < s.n && row < PB__PLOT_MAX_SERIES; i++) {
         const pick *p = &s.picks[i];
@@ -662,24 +638,45 @@ int pb__extract_latency(const pb__plot_chart *chart, const pb__plot_input *in,
         series_label(&s, p, NULL, label, sizeof label);
         const char *fname;
         double fl = floor_p50(doc, p->kase, p->metric, &fname);
+        double p50 = pbr_json_num(p->metric, "p50", NAN), p99 = pbr_json_num(p->metric, "p99", NAN);
         has_floor |= !isnan(fl);
         pb__plot_put_str(out->data, label);
         fprintf(out->data, " %d", lts[row]);
-        pb__plot_put_num(out->data, pbr_json_num(p->metric, "p50", NAN));
-        pb__plot_put_num(out->data, pbr_json_num(p->metric, "p99", NAN));
+        pb__plot_put_num(out->data, p50);
+        pb__plot_put_num(out->data, p99);
         pb__plot_put_num(out->data, pbr_json_num(p->metric, "p999", NAN));
         pb__plot_put_num(out->data, fl);
-        fputc(' ', out->data);
-        pb__plot_put_str(out->data, fname);
         fputc('\n', out->data);
+        /* The row's words for the right margin. */
+        char v50[32], v99[32], ratio[200] = "";
+        pbr_format_value(v50, sizeof v50, "ns", p50, PBR_FORMAT_CHART);
+        pbr_format_value(v99, sizeof v99, "ns", p99, PBR_FORMAT_CHART);
+        if (!isnan(fl) && fl > 0) {
+            char fdesc[128];
+            floor_label(p->metric, fdesc, sizeof fdesc);
+            const char *kind = pbr_json_str(json_object_get(p->metric, "floor"), "kind", "");
+            snprintf(ratio, sizeof ratio, " · %.2g× %s%sfloor (%s)", p50 / fl, kind,
+                     *kind ? " " : "", fdesc);
+        }
+        fprintf(nf, "%s\"%s · p99 %s%s\"", row ? " " : "", v50, v99, ratio);
         row++;
     }
-    (void)nrows;
+    if (fclose(nf)) {
+        nf = NULL;
+        rc = -ENOMEM;
+        goto done;
+    }
+    nf = NULL;
     pb__plot_var_int(out, "nrows", (long long)row);
     pb__plot_var_int(out, "has_floor", has_floor);
+    pb__plot_var_str(out, "lts", ltbuf);
+    pb__plot_var_str(out, "notes", notes);
     put_subtitle(out, doc);
     rc = 0;
 done:
+    if (nf)
+        fclose(nf);
+    free(notes);
     selection_free(&s);
     return rc;
 }
@@ -780,7 +777,7 @@ static void facet_title(const char *key, const json_t *v, char *buf, size_t len)
  * panel per value, blocks ordered panel by panel, each backend in its own
  * colour in every panel.
  * Vars: nseries, lts, npanels, panel_series (blocks per panel), panel_titles
- * (quoted words; "" with one panel), what. */
+ * (quoted words; "" with one panel). */
 int pb__extract_cdf(const pb__plot_chart *chart, const pb__plot_input *in, pb__plot_data *out)
 {
     const pb__plot_source *src = &chart->sources[0];
@@ -868,7 +865,6 @@ int pb__extract_cdf(const pb__plot_chart *chart, const pb__plot_input *in, pb__p
     pb__plot_var_int(out, "npanels", (long long)npanels);
     pb__plot_var_str(out, "panel_series", counts);
     pb__plot_var_str(out, "panel_titles", titles);
-    pb__plot_var_str(out, "what", chart->what ? chart->what : src->metric);
     put_subtitle(out, doc);
     rc = 0;
 done:
@@ -884,8 +880,15 @@ done:
  * libraries' own loops, labelled "<series> native" and drawn in their
  * backend's second (dashed) line type, beside the adapter's. Returns the
  * number of blocks. */
+/* Words added to a series' legend title, by backend. */
+typedef struct series_note {
+    const char *backend;
+    char text[64];
+} series_note;
+
 static size_t put_sweep_blocks(FILE *f, const selection *s, const pb__plot_source *src,
-                               size_t already, char *lts, size_t ltslen, bool native)
+                               size_t already, char *lts, size_t ltslen, bool native,
+                               const series_note *notes, size_t nnotes)
 {
     size_t nseries = 0, off = strlen(lts);
     for (size_t i = 0; i < s->n; i++) {
@@ -894,13 +897,19 @@ static size_t put_sweep_blocks(FILE *f, const selection *s, const pb__plot_sourc
         if (new_series) {
             if (already + nseries >= PB__PLOT_MAX_SERIES)
                 break;
-            char label[160];
-            series_label(s, p, src->param, label, sizeof label - 8);
+            char label[240];
+            series_label(s, p, src->param, label, 160);
             if (native)
                 strcat(label, " native");
+            for (size_t k = 0; k < nnotes; k++)
+                if (!strcmp(notes[k].backend, p->backend)) {
+                    size_t l = strlen(label);
+                    snprintf(label + l, sizeof label - l, " · %s", notes[k].text);
+                    break;
+                }
             fputs(already + nseries ? "\n\n" : "", f);
             pb__plot_put_str(f, label);
-            fputs(" p50 ci_low ci_high\n", f);
+            fputs(" p50 ci_low ci_high p99\n", f);
             if (off < ltslen)
                 off += (size_t)snprintf(lts + off, ltslen - off, "%s%d", off ? " " : "",
                                         native ? pb__plot_series_lt(p->blt, 1) : pick_lt(s, i));
@@ -911,7 +920,13 @@ static size_t put_sweep_blocks(FILE *f, const selection *s, const pb__plot_sourc
         pb__plot_put_num(f, k * pbr_json_num(p->metric, "p50", NAN));
         pb__plot_put_num(f, k * pbr_json_num(p->metric, "ci_low", NAN));
         pb__plot_put_num(f, k * pbr_json_num(p->metric, "ci_high", NAN));
+        pb__plot_put_num(f, k * pbr_json_num(p->metric, "p99", NAN));
         fputc('\n', f);
+        /* A no-op task (granularity 0) is no point on the granularity
+         * continuum: a blank line keeps a line from joining it to the rest. */
+        if (p->x == 0 && src->param && !strcmp(src->param, "granularity") && i + 1 < s->n &&
+            s->picks[i + 1].series == p->series)
+            fputc('\n', f);
     }
     return nseries;
 }
@@ -939,21 +954,6 @@ static void sweep_end(pb__plot_data *out, const pb__plot_input *in, size_t nseri
     pb__plot_var_int(out, "nseries", (long long)nseries);
     pb__plot_var_str(out, "lts", lts);
     put_subtitle(out, in->docs[0]);
-}
-
-/* map (and any "metric against a parameter" chart). Data: one block per
- * series, rows "x p50 ci_low ci_high". Vars: nseries, lts. */
-int pb__extract_sweep(const pb__plot_chart *chart, const pb__plot_input *in, pb__plot_data *out)
-{
-    selection s;
-    int rc = sweep_begin(chart, in, out, &s, "");
-    if (rc == 0) {
-        char lts[512] = "";
-        size_t n = put_sweep_blocks(out->data, &s, &chart->sources[0], 0, lts, sizeof lts, false);
-        sweep_end(out, in, n, lts);
-    }
-    selection_free(&s);
-    return rc;
 }
 
 /* load: latency against offered load. Data: one block per series, header
@@ -1011,6 +1011,104 @@ done:
     return rc;
 }
 
+/* How a sweep's parameter reads on an axis: its label and gnuplot format
+ * (bytes with binary prefixes). Parameters not listed read as their name. */
+static const struct {
+    const char *param, *label, *format;
+    const char *zero; /* what a 0 means (drawn apart, left of the axis), or NULL */
+} axes[] = {
+    {"chunksize", "chunk size: items per task sent to a worker (log scale)", "%g", "auto"},
+    {"submitters", "threads submitting at once (log scale)", "%g", NULL},
+    {"size", "payload: bytes sent, and echoed back, per task (log scale)", "%.0b %BB", NULL},
+};
+
+/* A metric against a parameter, one panel per source (map: throughput
+ * against chunk size; contention: throughput and submit time against the
+ * submitters; payload: round trip and bytes/s against the size). A source
+ * with no usable case is left out; the chart is skipped when all are.
+ * Data: per panel, one block per series, rows "x p50 ci_low ci_high p99".
+ * Vars: nseries, lts, npanels, panel_series, panel_titles and panel_units
+ * (quoted words), xlabel, xformat, xzero and zero_label (where a 0 sits and
+ * what it is called; "" when no case has one). */
+int pb__extract_sweep(const pb__plot_chart *chart, const pb__plot_input *in, pb__plot_data *out)
+{
+    selection sel[PB__PLOT_MAX_SOURCES];
+    memset(sel, 0, sizeof sel);
+    size_t nsrc = 0;
+    while (nsrc < PB__PLOT_MAX_SOURCES && chart->sources[nsrc].scenario)
+        nsrc++;
+    int rc = 0, first_empty = -1;
+    size_t npanels = 0;
+    for (size_t k = 0; k < nsrc && rc == 0; k++) {
+        rc = select_cases(in->docs[0], &chart->sources[k], &sel[k]);
+        if (rc == 0 && sel[k].n)
+            npanels++;
+        else if (rc == 0 && first_empty < 0)
+            first_empty = (int)k;
+    }
+    if (rc == 0 && npanels == 0)
+        rc = skip_empty(out, &chart->sources[first_empty], &sel[first_empty]);
+    if (rc != 0)
+        goto done;
+    put_header_comment(out->data, chart, in);
+    char lts[512] = "", counts[64] = "", titles[512] = "", units[128] = "";
+    size_t n = 0, coff = 0, toff = 0, uoff = 0, panel = 0;
+    const char *param = chart->sources[0].param;
+    for (size_t k = 0; k < nsrc; k++) {
+        const pb__plot_source *src = &chart->sources[k];
+        if (!sel[k].n)
+            continue;
+        fprintf(out->data, "# panel %zu: scenario '%s', metric '%s' (%s) against '%s'\n",
+                panel + 1, src->scenario, src->metric, src->unit ? src->unit : "", src->param);
+        size_t got = put_sweep_blocks(out->data, &sel[k], src, n, lts, sizeof lts, false, NULL, 0);
+        n += got;
+        if (coff < sizeof counts)
+            coff += (size_t)snprintf(counts + coff, sizeof counts - coff, "%s%zu",
+                                     panel ? " " : "", got);
+        if (toff < sizeof titles)
+            toff += (size_t)snprintf(titles + toff, sizeof titles - toff, "%s\"%s: %s\"",
+                                     panel ? " " : "", src->scenario, src->metric);
+        if (uoff < sizeof units)
+            uoff += (size_t)snprintf(units + uoff, sizeof units - uoff, "%s\"%s\"",
+                                     panel ? " " : "", src->unit ? src->unit : "");
+        panel++;
+    }
+    const char *xlabel = param, *xformat = "%g", *zero = NULL;
+    for (size_t a = 0; a < sizeof axes / sizeof axes[0]; a++)
+        if (param && !strcmp(axes[a].param, param)) {
+            xlabel = axes[a].label;
+            xformat = axes[a].format;
+            zero = axes[a].zero;
+        }
+    /* A 0 (chunksize 0: automatic) has no place on a log axis: it is drawn
+     * apart, at a quarter of the smallest value, on a tick of its own. */
+    double xmin = INFINITY;
+    bool has_zero = false;
+    for (size_t k = 0; k < nsrc; k++)
+        for (size_t i = 0; i < sel[k].n; i++) {
+            double x = sel[k].picks[i].x;
+            has_zero |= x == 0;
+            if (x > 0 && x < xmin)
+                xmin = x;
+        }
+    pb__plot_var_num(out, "xzero", isfinite(xmin) ? xmin / 4 : 1);
+    pb__plot_var_str(out, "zero_label", has_zero ? (zero ? zero : "0") : "");
+    pb__plot_var_int(out, "nseries", (long long)n);
+    pb__plot_var_str(out, "lts", lts);
+    pb__plot_var_int(out, "npanels", (long long)npanels);
+    pb__plot_var_str(out, "panel_series", counts);
+    pb__plot_var_str(out, "panel_titles", titles);
+    pb__plot_var_str(out, "panel_units", units);
+    pb__plot_var_str(out, "xlabel", xlabel ? xlabel : "");
+    pb__plot_var_str(out, "xformat", xformat);
+    put_subtitle(out, in->docs[0]);
+    rc = 0;
+done:
+    for (size_t k = 0; k < PB__PLOT_MAX_SOURCES; k++)
+        selection_free(&sel[k]);
+    return rc;
+}
+
 /* Keeps of s only the native bursts of one task per item (native scenario,
  * loop=burst, chunksize=1): what the throughput of no-op and spinning
  * tasks is held against. */
@@ -1045,6 +1143,61 @@ static void keep_plain_bursts(selection *s)
  * words), gmin and gmax (the smallest non-zero and the largest granularity in
  * ns: the script places granularity 0 relative to gmin), has_zero.
  */
+/* METG(50%) of one backend, as the chart shows it. */
+typedef struct metg_row {
+    const pick *p;     /* the case it comes from */
+    const selection *from;
+    double v;          /* ns: the METG, or the sweep's coarse end (bound 1) */
+    int bound;         /* 0 inside the sweep, -1 an upper bound, 1 beyond the coarse end */
+} metg_row;
+
+/* METG is measured within the sweep only: when even the finest point swept
+ * (the sweep's min) kept 50%, the METG found is an upper bound (the true
+ * one may lie below the sweep); when no point reached 50% there is none,
+ * only "above the sweep's coarse end". One row per backend of metg or of
+ * the sweep; returns how many. */
+static size_t metg_rows(const selection *metg, const selection *sweep,
+                        const pb__plot_source *sweep_src, metg_row *rows, size_t max)
+{
+    size_t n = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        const selection *from = pass == 0 ? metg : sweep;
+        for (size_t i = 0; i < from->n && n < max; i++) {
+            const pick *p = &from->picks[i];
+            bool seen = false;
+            for (size_t k = 0; k < n && !seen; k++)
+                seen = !strcmp(rows[k].p->backend, p->backend);
+            if (seen)
+                continue;
+            /* The backend's finest and coarsest swept points. */
+            double fine = INFINITY, fine_eff = NAN, coarse = 0;
+            for (size_t k = 0; k < sweep->n; k++) {
+                const pick *q = &sweep->picks[k];
+                if (strcmp(q->backend, p->backend))
+                    continue;
+                if (q->x < fine) {
+                    fine = q->x;
+                    fine_eff = unit_scale(sweep_src, q->metric) * pbr_json_num(q->metric, "p50", NAN);
+                }
+                coarse = q->x > coarse ? q->x : coarse;
+            }
+            double v = pass == 0 ? pbr_json_num(p->metric, "p50", NAN) : coarse;
+            if (isnan(v) || (pass == 1 && coarse <= 0))
+                continue;
+            rows[n++] = (metg_row){p, from, v, pass == 1 ? 1 : fine_eff >= 50 ? -1 : 0};
+        }
+    }
+    return n;
+}
+
+/* "METG 390 µs", "METG ≤ 2 µs", "METG > 256 µs": a row's words. */
+static void metg_words(const metg_row *r, char *buf, size_t len)
+{
+    char dur[32];
+    format_ns(dur, sizeof dur, r->v);
+    snprintf(buf, len, "METG %s%s", r->bound < 0 ? "≤ " : r->bound > 0 ? "> " : "", dur);
+}
+
 int pb__extract_granularity(const pb__plot_chart *chart, const pb__plot_input *in,
                             pb__plot_data *out)
 {
@@ -1057,7 +1210,7 @@ int pb__extract_granularity(const pb__plot_chart *chart, const pb__plot_input *i
     if (rc < 0)
         goto done;
     int ti = sel[0].n ? 0 : 1, ei = sel[2].n ? 2 : 3;
-    const selection *tput = &sel[ti], *eff = &sel[ei], *metg = &sel[4];
+    const selection *tput = &sel[ti], *eff = &sel[ei];
     if (tput->n == 0 && eff->n == 0) {
         const pb__plot_source *a = &chart->sources[0], *b = &chart->sources[2];
         rc = pb__plot_skip(out, "no usable case of scenario '%s' (metric '%s') or '%s' "
@@ -1065,6 +1218,8 @@ int pb__extract_granularity(const pb__plot_chart *chart, const pb__plot_input *i
                            a->scenario, a->metric, b->scenario, b->metric);
         goto done;
     }
+    metg_row metgs[PB__PLOT_MAX_SERIES];
+    size_t nm = metg_rows(&sel[4], &sel[2], &chart->sources[2], metgs, PB__PLOT_MAX_SERIES);
     double gmin = INFINITY, gmax = 0;
     bool has_zero = false;
     const selection *both[2] = {tput, eff};
@@ -1077,6 +1232,8 @@ int pb__extract_granularity(const pb__plot_chart *chart, const pb__plot_input *i
                 gmax = g;
             has_zero |= g == 0;
         }
+    for (size_t k = 0; k < nm; k++) /* a METG may lie past the coarse end */
+        gmax = metgs[k].v > gmax ? metgs[k].v : gmax;
     if (!isfinite(gmin))
         gmin = gmax = 1000; /* only no-op tasks: place them at 1 µs / 4 */
 
@@ -1087,43 +1244,39 @@ int pb__extract_granularity(const pb__plot_chart *chart, const pb__plot_input *i
             chart->sources[ei].scenario, chart->sources[ei].metric);
     char lts_t[512] = "", lts_e[512] = "";
     size_t nt = put_sweep_blocks(out->data, tput, &chart->sources[ti], 0, lts_t, sizeof lts_t,
-                                 false);
+                                 false, NULL, 0);
     if (ti == 0) {
         keep_plain_bursts(&sel[5]);
         nt += put_sweep_blocks(out->data, &sel[5], &chart->sources[5], nt, lts_t, sizeof lts_t,
-                               true);
+                               true, NULL, 0);
+    }
+    /* Each efficiency series says its backend's METG in the legend. */
+    series_note notes[PB__PLOT_MAX_SERIES];
+    for (size_t k = 0; k < nm; k++) {
+        notes[k].backend = metgs[k].p->backend;
+        metg_words(&metgs[k], notes[k].text, sizeof notes[k].text);
     }
     size_t ne = put_sweep_blocks(out->data, eff, &chart->sources[ei], nt, lts_e, sizeof lts_e,
-                                 false);
-    size_t nm = 0;
-    char note[256] = "";
-    size_t noff = 0;
-    for (size_t i = 0; i < metg->n; i++) {
-        const pick *p = &metg->picks[i];
-        double v = pbr_json_num(p->metric, "p50", NAN);
-        if (isnan(v))
-            continue;
-        if (nm == 0)
-            fputs(nt + ne ? "\n\nbackend lt metg\n" : "backend lt metg\n", out->data);
+                                 false, notes, nm);
+    for (size_t k = 0; k < nm; k++) {
+        if (k == 0)
+            fputs(nt + ne ? "\n\n# METG(50%): bound -1 an upper bound (the sweep's fine end "
+                            "kept 50%), 1 never 50% (metg: the coarse end)\n"
+                            "backend lt metg bound\n"
+                          : "backend lt metg bound\n",
+                  out->data);
         char label[128];
-        series_label(metg, p, NULL, label, sizeof label);
+        series_label(metgs[k].from, metgs[k].p, NULL, label, sizeof label);
         pb__plot_put_str(out->data, label);
-        fprintf(out->data, " %d", p->blt);
-        pb__plot_put_num(out->data, v);
-        fputc('\n', out->data);
-        char dur[32];
-        format_ns(dur, sizeof dur, v);
-        if (noff < sizeof note)
-            noff += (size_t)snprintf(note + noff, sizeof note - noff, "%s%s %s",
-                                     nm ? ", " : "METG(50%): ", label, dur);
-        nm++;
+        fprintf(out->data, " %d", metgs[k].p->blt);
+        pb__plot_put_num(out->data, metgs[k].v);
+        fprintf(out->data, " %d\n", metgs[k].bound);
     }
     pb__plot_var_int(out, "ntput", (long long)nt);
     pb__plot_var_str(out, "lts_tput", lts_t);
     pb__plot_var_int(out, "neff", (long long)ne);
     pb__plot_var_str(out, "lts_eff", lts_e);
     pb__plot_var_int(out, "nmetg", (long long)nm);
-    pb__plot_var_str(out, "metg_note", note);
     pb__plot_var_num(out, "gmin", gmin);
     pb__plot_var_num(out, "gmax", gmax);
     pb__plot_var_int(out, "has_zero", has_zero);
@@ -1357,8 +1510,8 @@ static void note_skips(const life *l, const json_t *doc, const char *scenario, c
                 woff += (size_t)snprintf(who + woff, sizeof who - woff, "%s%s", woff ? ", " : "",
                                          l->backends[b]);
             const char *reason = pbr_json_str(c, "reason", "");
-            if (!why[0])
-                snprintf(why, sizeof why, "%.*s", (int)strcspn(reason, ";"), reason);
+            if (!why[0]) /* the gist: up to a ';' or '(' (no quotes: it goes in a label) */
+                snprintf(why, sizeof why, "%.*s", (int)strcspn(reason, ";(\""), reason);
             break;
         }
     }

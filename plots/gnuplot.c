@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "plot-int.h"
+#include "results.h"
 
 extern char **environ;
 
@@ -42,25 +43,27 @@ const char *pb__plot_scripts_dir(char *err, size_t errlen)
                  env);
         return NULL;
     }
+    /* An installed program's own scripts, relative to it (results/paths.c),
+     * shadow any source tree; a program in its build tree has none. */
+    static char installed[PATH_MAX];
+    if (pbr_install_dir("plots", installed, sizeof installed) == 0) {
+        if (has_common_gp(installed))
+            return installed;
+        snprintf(err, errlen, "%s holds no common.gp (the chart scripts): reinstall poolbench, "
+                              "or set POOLBENCH_PLOTS_DIR", installed);
+        return NULL;
+    }
 #ifdef PB_PLOTS_SOURCE_DIR
     if (has_common_gp(PB_PLOTS_SOURCE_DIR))
         return PB_PLOTS_SOURCE_DIR;
 #endif
-#ifdef PB_PLOTS_INSTALL_DIR
-    if (has_common_gp(PB_PLOTS_INSTALL_DIR))
-        return PB_PLOTS_INSTALL_DIR;
-#endif
-    snprintf(err, errlen, "chart scripts not found (looked in %s and %s); set POOLBENCH_PLOTS_DIR "
-                          "to the folder holding common.gp",
+    snprintf(err, errlen, "chart scripts not found (no share/poolbench/plots beside this "
+                          "program, nor %s); set POOLBENCH_PLOTS_DIR to the folder holding "
+                          "common.gp",
 #ifdef PB_PLOTS_SOURCE_DIR
-             PB_PLOTS_SOURCE_DIR,
+             PB_PLOTS_SOURCE_DIR
 #else
-             "(no source dir)",
-#endif
-#ifdef PB_PLOTS_INSTALL_DIR
-             PB_PLOTS_INSTALL_DIR
-#else
-             "(no install dir)"
+             "a source tree"
 #endif
     );
     return NULL;

@@ -13,7 +13,7 @@
 #   panel_units              each panel's unit ("ns", "tasks/s", ...), quoted words
 #   lts                      line type of each series, in block order
 #   nsteps                   number of step changes marked
-#   subtitle                 what the chart covers
+#   title, chart_id, subtitle  (common.gp; subtitle: what the chart covers)
 # Data: block 0 "run label"; then per series (panel by panel) a block
 #   "run p50 ci_low ci_high step"; values in the metric's unit; step 1 worse,
 #   -1 better, 0 none.
@@ -23,10 +23,11 @@ dirname(p) = strstrt(p, "/") ? substr(p, 1, strstrt(p, "/")) . dirname(substr(p,
 load dirname(ARG0) . "common.gp"
 
 
-# Times are shown in µs; other units as they are.
+# Times are drawn in seconds (SI prefixes, as every chart); other units as
+# they are.
 unit(p) = word(panel_units, p)
-scale(p) = unit(p) eq "ns" ? 1e-3 : 1
-shown_unit(p) = unit(p) eq "ns" ? "µs" : unit(p)
+scale(p) = unit(p) eq "ns" ? 1e-9 : 1
+shown_unit(p) = unit(p) eq "ns" ? "time" : unit(p)
 # Block of series s (1-based, counted over all panels) is index s.
 first_series(p) = p == 1 ? 1 : first_series(p - 1) + int(word(panel_series, p - 1))
 
@@ -34,7 +35,8 @@ first_series(p) = p == 1 ? 1 : first_series(p - 1) + int(word(panel_series, p - 
 every_k = nruns <= 12 ? 1 : int(ceil(nruns / 12.0))
 run_label(p, run) = p == npanels && int(run) % every_k == 0 ? strcol(2) : ""
 
-eval chart_title("History: chosen metrics across runs")
+eval chart_title(title)
+eval footnote("points: medians; bars: 95% CI of the median over the repetitions; rings: a median outside the previous run's CI")
 set multiplot layout npanels, 1 margins 0.11, 0.80, (npanels > 1 ? 0.11 : 0.17), 0.87 spacing 0, 0.08
 set xrange [-0.5:nruns - 0.5]
 set grid xtics ytics lc rgb "#dddddd"
@@ -44,12 +46,12 @@ set logscale y
 set format y "%g"
 
 do for [p=1:npanels] {
-    if (p > 1) { unset label 998; unset label 999 }
+    if (p > 1) { unset label 997; unset label 998; unset label 999 }
     set title word(panel_titles, p) font ",11"
-    set ylabel sprintf("median (%s, log scale)", shown_unit(p))
+    set ylabel sprintf("median%s (log scale)", shown_unit(p) eq "time" ? "" : " (" . shown_unit(p) . ")")
     if (p == npanels) { set xlabel "run (oldest first: date and revision)" offset 0,-0.6 } else { unset xlabel }
     # Rates read best as 20k, 1.5M; everything else plainly.
-    if (strstrt(unit(p), "/s") > 0) { set format y "%.0s%c" } else { set format y "%g" }
+    if (strstrt(unit(p), "/s") > 0) { set format y "%.0s%c" } else { set format y (unit(p) eq "ns" ? time_format : "%g") }
     k = scale(p)
     f = first_series(p)
     n = int(word(panel_series, p))

@@ -20,21 +20,21 @@ load dirname(ARG0) . "common.gp"
 
 eval chart_title("Latency against offered load (open loop)")
 set xlabel "offered load (% of the capacity measured in the same run)"
-set ylabel "sojourn: due to completed (µs, log scale)"
+set ylabel "sojourn: due to completed (log scale)"
 set logscale y
-set format y "%g"
+set format y time_format
 set offsets graph 0.03, graph 0.03, 0, 0
 set grid xtics ytics lc rgb "#dddddd"
 set key outside right top Left reverse nobox
 set arrow 1 from first 100, graph 0 to first 100, graph 1 nohead dt 3 lw 1.5 lc rgb "#777777"
 
-plot for [i=1:nseries] datafile index (i - 1) using 1:(us($2)) \
+plot for [i=1:nseries] datafile index (i - 1) using 1:(secs($2)) \
          with linespoints lt lt_of(i) dt 1 title columnheader(1), \
-     for [i=1:nseries] datafile index (i - 1) using 1:(us($3)) \
+     for [i=1:nseries] datafile index (i - 1) using 1:(secs($3)) \
          with linespoints lt lt_of(i) dt 2 notitle, \
-     for [i=1:nseries] datafile index (i - 1) using 1:($4 > 0.5 ? NaN : us($2)) \
+     for [i=1:nseries] datafile index (i - 1) using 1:($4 > 0.5 ? NaN : secs($2)) \
          with points pt 6 ps 2.2 lc rgb "#C00000" notitle, \
-     for [i=1:nseries] datafile index (i - 1) using 1:($4 > 0.5 ? NaN : us($3)) \
+     for [i=1:nseries] datafile index (i - 1) using 1:($4 > 0.5 ? NaN : secs($3)) \
          with points pt 6 ps 2.2 lc rgb "#C00000" notitle, \
      NaN with lines lw 2 dt 1 lc rgb "#555555" title "median (p50)", \
      NaN with lines lw 2 dt 2 lc rgb "#555555" title "p99", \

@@ -60,21 +60,6 @@ static bool metric_wanted(const pb__plot_input *in, const char *scenario, const 
     return headline ? !strcmp(mname, headline) : first;
 }
 
-/* Line type of a backend, as extract.c assigns them: fixed for ours, the
- * others numbered from 4 in the order this chart meets them. */
-static int lt_of(const char *backend, const char **others, size_t *nothers)
-{
-    int lt = pb__plot_fixed_lt(backend);
-    if (lt)
-        return lt;
-    for (size_t i = 0; i < *nothers; i++)
-        if (!strcmp(others[i], backend))
-            return 4 + (int)i;
-    if (*nothers < PB__PLOT_MAX_SERIES)
-        others[(*nothers)++] = backend;
-    return 4 + (int)(*nothers - 1);
-}
-
 /* ---- history ------------------------------------------------------------ */
 
 typedef struct hseries {
@@ -178,8 +163,6 @@ static int select_series(hchart *h, const pb__plot_input *in, const char *const 
 {
     if (!(h->series = calloc(PB__PLOT_MAX_SERIES, sizeof *h->series)))
         return -ENOMEM;
-    const char *others[PB__PLOT_MAX_SERIES];
-    size_t nothers = 0;
     for (size_t i = 0; i < h->nall; i++) {
         const pbr_series *src = &h->all[i];
         if (!matches(patterns, src->scenario, src->metric))
@@ -192,7 +175,7 @@ static int select_series(hchart *h, const pb__plot_input *in, const char *const 
         hseries *s = &h->series[h->nseries];
         s->src = src;
         s->panel = p;
-        s->lt = lt_of(src->backend, others, &nothers);
+        s->lt = pb__plot_fixed_lt(src->backend);
         if (!(s->params = json_loads(src->params_key, 0, NULL)))
             return -ENOMEM;
         h->nseries++;
@@ -411,7 +394,7 @@ static bool param_varies(const json_t *doc, const char *scenario, const char *ke
 
 /* "fork/map chunksize=16": backend/scenario and the parameters that tell the
  * scenario's cases apart (a parameter every case shares says nothing). */
-static void compare_label(const json_t *doc, const json_t *c, char *buf, size_t len)
+void pb__plot_case_label(const json_t *doc, const json_t *c, char *buf, size_t len)
 {
     const char *scenario = pbr_json_str(c, "scenario", "");
     size_t off = (size_t)snprintf(buf, len, "%s/%s", pbr_json_str(c, "backend", ""), scenario);
@@ -430,24 +413,48 @@ static void compare_label(const json_t *doc, const json_t *c, char *buf, size_t 
     }
 }
 
-/* Data: one block, one row per (case, metric), rows in the new file's order:
- *   label lt base base_lo base_hi new new_lo new_hi verdict trusted
- * in % of the base median; verdict 1 better, -1 worse, 0 the intervals
- * overlap; trusted 0 when either side's metric is not trusted.
- * Vars: nrows, subtitle. */
+/* One row of the compare chart. */
+typedef struct crow {
+    char label[200];
+    int lt;
+    double w, lo, hi, blo, bhi; /* factors in the bad direction: > 1 worse */
+    int verdict;                /* 1 worse, -1 better, 0 the intervals overlap */
+    bool trusted;
+} crow;
+
+/* Worse first (most changed first), then better, then the rest. */
+static int cmp_crow(const void *a, const void *b)
+{
+    const crow *x = a, *y = b;
+    int rx = x->verdict > 0 ? 0 : x->verdict < 0 ? 1 : 2;
+    int ry = y->verdict > 0 ? 0 : y->verdict < 0 ? 1 : 2;
+    if (rx != ry)
+        return rx - ry;
+    double dx = fabs(log(x->w)), dy = fabs(log(y->w));
+    return (dx < dy) - (dx > dy);
+}
+
+#define PB__COMPARE_MAX_ROWS 60
+
+/* Data: one block, rows worst first:
+ *   label lt w lo hi blo bhi verdict trusted
+ * every figure a factor new/base in the metric's bad direction (new/base for
+ * lower-is-better metrics, base/new for higher-is-better ones), so that
+ * above 1 is worse whatever the metric: w the medians', [lo, hi] the new
+ * median's 95% CI, [blo, bhi] the base's, over the base median. verdict 1
+ * worse, -1 better (the two intervals apart), 0 they overlap; trusted 0 when
+ * either side's metric is not trusted. At most PB__COMPARE_MAX_ROWS rows:
+ * every change first, then as many unchanged ones as fit.
+ * Vars: nrows, omitted (rows left out), xmax (the axis runs 1/xmax..xmax),
+ * subtitle. */
 int pb__extract_compare(const pb__plot_chart *chart, const pb__plot_input *in,
                         pb__plot_data *out)
 {
     const json_t *base = in->docs[0], *neu = in->docs[1];
     FILE *f = out->data;
-    size_t nrows = 0, unmatched = 0, zero_base = 0;
-    const char *others[PB__PLOT_MAX_SERIES];
-    size_t nothers = 0;
-    fprintf(f, "# poolbench plot: %s — %s\n# base %s\n# new  %s\n", chart->name, chart->summary,
-            pbr_printable(in->paths[0]), pbr_printable(in->paths[1]));
-    fputs("# values in % of the base median; verdict 1 better, -1 worse, 0 intervals overlap\n",
-          f);
-    fputs("case lt base base_lo base_hi new new_lo new_hi verdict trusted\n", f);
+    size_t nrows = 0, cap = 0, unmatched = 0, zero_base = 0;
+    crow *rows = NULL;
+    int rc = 0;
     size_t i;
     const json_t *c;
     json_array_foreach(json_object_get(neu, "results"), i, c) {
@@ -455,8 +462,10 @@ int pb__extract_compare(const pb__plot_chart *chart, const pb__plot_input *in,
         if (!strcmp(backend, "floor") || strcmp(pbr_json_str(c, "outcome", ""), "ok"))
             continue;
         char *key = pbr_params_key(json_object_get(c, "params"));
-        if (!key)
-            return -ENOMEM;
+        if (!key) {
+            rc = -ENOMEM;
+            goto done;
+        }
         const json_t *bc = pbr_find_case(base, backend, pbr_json_str(c, "scenario", ""), key);
         free(key);
         if (!bc || strcmp(pbr_json_str(bc, "outcome", ""), "ok")) {
@@ -477,55 +486,93 @@ int pb__extract_compare(const pb__plot_chart *chart, const pb__plot_input *in,
             double b50 = pbr_json_num(bm, "p50", NAN), n50 = pbr_json_num(m, "p50", NAN);
             if (isnan(b50) || isnan(n50))
                 continue;
-            if (b50 == 0) {
+            if (b50 <= 0 || n50 <= 0) {
                 zero_base++;
                 continue;
             }
-            double k = 100.0 / b50;
-            double blo = pbr_json_num(bm, "ci_low", NAN) * k, bhi = pbr_json_num(bm, "ci_high", NAN) * k;
-            double nlo = pbr_json_num(m, "ci_low", NAN) * k, nhi = pbr_json_num(m, "ci_high", NAN) * k;
-            int verdict = 0;
+            if (nrows == cap) {
+                size_t nc = cap ? cap * 2 : 64;
+                crow *nr = realloc(rows, nc * sizeof *nr);
+                if (!nr) {
+                    rc = -ENOMEM;
+                    goto done;
+                }
+                rows = nr;
+                cap = nc;
+            }
+            crow *r = &rows[nrows++];
             bool higher = !strcmp(pbr_json_str(m, "better", ""), "higher");
-            if (nlo > bhi)
-                verdict = higher ? 1 : -1;
-            else if (nhi < blo)
-                verdict = higher ? -1 : 1;
-            bool trusted = json_is_true(json_object_get(m, "trusted")) &&
-                           json_is_true(json_object_get(bm, "trusted"));
-            char cl[160], label[192];
-            compare_label(neu, c, cl, sizeof cl);
-            if (headline && !strcmp(mname, headline))
-                snprintf(label, sizeof label, "%s", cl);
-            else
-                snprintf(label, sizeof label, "%s: %s", cl, mname);
-            pb__plot_put_str(f, label);
-            fprintf(f, " %d", lt_of(backend, others, &nothers));
-            pb__plot_put_num(f, 100.0);
-            pb__plot_put_num(f, blo);
-            pb__plot_put_num(f, bhi);
-            pb__plot_put_num(f, n50 * k);
-            pb__plot_put_num(f, nlo);
-            pb__plot_put_num(f, nhi);
-            fprintf(f, " %d %d\n", verdict, trusted ? 1 : 0);
-            nrows++;
+            double nlo = pbr_json_num(m, "ci_low", n50), nhi = pbr_json_num(m, "ci_high", n50);
+            double blo = pbr_json_num(bm, "ci_low", b50), bhi = pbr_json_num(bm, "ci_high", b50);
+            if (!higher) {
+                r->w = n50 / b50;
+                r->lo = nlo / b50;
+                r->hi = nhi / b50;
+                r->blo = blo / b50;
+                r->bhi = bhi / b50;
+            } else { /* base/new: a lower rate is worse */
+                r->w = b50 / n50;
+                r->lo = nhi > 0 ? b50 / nhi : NAN;
+                r->hi = nlo > 0 ? b50 / nlo : NAN;
+                r->blo = bhi > 0 ? b50 / bhi : NAN;
+                r->bhi = blo > 0 ? b50 / blo : NAN;
+            }
+            r->verdict = r->lo > r->bhi ? 1 : r->hi < r->blo ? -1 : 0;
+            r->trusted = json_is_true(json_object_get(m, "trusted")) &&
+                         json_is_true(json_object_get(bm, "trusted"));
+            r->lt = pb__plot_fixed_lt(backend);
+            char cl[160];
+            pb__plot_case_label(neu, c, cl, sizeof cl);
+            snprintf(r->label, sizeof r->label, "%s · %s%s", cl, mname, r->trusted ? "" : " *");
         }
     }
     if (nrows == 0) {
         if (unmatched)
-            return pb__plot_skip(out, "no ok case of %s matches one of %s with the chosen metrics",
-                                 in->paths[1], in->paths[0]);
-        return pb__plot_skip(out, "no case in common between %s and %s with the chosen metrics",
-                             in->paths[0], in->paths[1]);
+            rc = pb__plot_skip(out, "no ok case of %s matches one of %s with the chosen metrics",
+                               in->paths[1], in->paths[0]);
+        else
+            rc = pb__plot_skip(out, "no case in common between %s and %s with the chosen metrics",
+                               in->paths[0], in->paths[1]);
+        goto done;
+    }
+    qsort(rows, nrows, sizeof *rows, cmp_crow);
+    size_t shown = nrows < PB__COMPARE_MAX_ROWS ? nrows : PB__COMPARE_MAX_ROWS;
+    /* The axis: symmetric around 1, wide enough for every median shown (and
+     * at least x1.3), at most x10; what lies beyond sits on the edge. */
+    double xmax = 1.3;
+    for (size_t k = 0; k < shown; k++) {
+        double d = fmax(rows[k].w, 1 / rows[k].w) * 1.15;
+        xmax = d > xmax ? d : xmax;
+    }
+    xmax = xmax > 10 ? 10 : xmax;
+    fprintf(f, "# poolbench plot: %s — %s\n# base %s\n# new  %s\n", chart->name, chart->summary,
+            in->paths[0], in->paths[1]);
+    fputs("# factors new/base in each metric's bad direction (above 1: worse), worst first;\n"
+          "# verdict 1 worse, -1 better, 0 the 95% CIs overlap\n", f);
+    fputs("case lt w lo hi blo bhi verdict trusted\n", f);
+    for (size_t k = 0; k < shown; k++) {
+        const crow *r = &rows[k];
+        pb__plot_put_str(f, r->label);
+        fprintf(f, " %d", r->lt);
+        double v[] = {r->w, r->lo, r->hi, r->blo, r->bhi};
+        for (size_t j = 0; j < 5; j++) /* on the axis: clamped to its ends */
+            pb__plot_put_num(f, isnan(v[j]) ? NAN : fmin(fmax(v[j], 1 / xmax), xmax));
+        fprintf(f, " %d %d\n", r->verdict, r->trusted ? 1 : 0);
     }
     char *b = doc_brief(base, in->paths[0]), *n = doc_brief(neu, in->paths[1]);
     char sub[400];
     snprintf(sub, sizeof sub, "base %s → new %s%s", b ? b : in->paths[0], n ? n : in->paths[1],
-             zero_base ? " · cases with a zero base median left out" : "");
+             zero_base ? " · cases with a zero median left out" : "");
     free(b);
     free(n);
-    pb__plot_var_int(out, "nrows", (long long)nrows);
+    pb__plot_var_int(out, "nrows", (long long)shown);
+    pb__plot_var_int(out, "omitted", (long long)(nrows - shown));
+    pb__plot_var_num(out, "xmax", xmax);
     put_subtitle_var(out, sub);
-    return 0;
+    rc = 0;
+done:
+    free(rows);
+    return rc;
 }
 
 /* ---- hosts -------------------------------------------------------------- */
@@ -621,7 +668,7 @@ int pb__extract_hosts(const pb__plot_chart *chart, const pb__plot_input *in, pb_
             if (!want || !(b50 > 0))
                 continue;
             char cl[160], label[200];
-            compare_label(first, c, cl, sizeof cl);
+            pb__plot_case_label(first, c, cl, sizeof cl);
             /* The backend is the chart's: the label is the rest. */
             const char *rest = strchr(cl, '/') ? strchr(cl, '/') + 1 : cl;
             snprintf(label, sizeof label, "%s: %s", rest, mname);

@@ -27,19 +27,22 @@
  *
  * The driver then writes `data` to a file and runs
  *     gnuplot -e "datafile='...'; outfile='...'; fmt='png'; <vars>" SCRIPT.gp
- * Scripts are found in $POOLBENCH_PLOTS_DIR, else PB_PLOTS_SOURCE_DIR (the
- * source tree, for a build that was not installed), else PB_PLOTS_INSTALL_DIR.
+ * Scripts are found in $POOLBENCH_PLOTS_DIR, else, for an installed program,
+ * in its own <datadir>/poolbench/plots (relative to the executable:
+ * pbr_install_dir), else in PB_PLOTS_SOURCE_DIR (the source tree, for a
+ * program run from its build tree).
  *
- * Series colours: every backend of a run gets a fixed line type (thread 1,
- * fork 2, exec 3, the others 4, 5, ... in order of first appearance), so one
- * backend has one colour in every chart; plots/common.gp defines the
- * palette. Further series of the same backend (other parameter values) keep
- * its colour, dashed then dotted: see pb__plot_series_lt().
+ * Series colours: a backend's colour and marker follow from its name alone
+ * (style.c), the same in every chart and every run; plots/common.gp defines
+ * the palette. A backend with settings ("fork:transport=shm") and further
+ * series of one backend (other parameter values) keep its colour in another
+ * line style: see pb__plot_series_lt().
  */
 #ifndef PB_PLOTS_PLOT_INT_H
 #define PB_PLOTS_PLOT_INT_H
 
 #include <jansson.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -108,13 +111,56 @@ struct pb__plot_chart {
     const char *summary; /* for --help and the skip lines */
     pb__plot_kind kind;
     pb__plot_extract_fn extract;
-    const char *what; /* passed to the script as `what` (e.g. "Round trip"), or NULL */
+    const char *title; /* drawn on top and the SVG's <title>, passed as `title`; NULL: summary */
     pb__plot_source sources[PB__PLOT_MAX_SOURCES]; /* meaning is the extractor's; see plot.c */
 };
 
 /* The chart table (plot.c) and lookup by name (NULL when unknown). */
 const pb__plot_chart *pb__plot_charts(size_t *n);
 const pb__plot_chart *pb__plot_chart_find(const char *name);
+
+/* --- drawing charts (render.c) ------------------------------------------- */
+
+typedef enum { PB__PLOT_DRAWN, PB__PLOT_SKIPPED, PB__PLOT_FAILED } pb__plot_status;
+
+/* What became of one chart. */
+typedef struct pb__plot_outcome {
+    const pb__plot_chart *chart;
+    pb__plot_status status;
+    char path[PATH_MAX]; /* DRAWN: the chart file */
+    char why[1024];      /* SKIPPED: what the results lack; FAILED: gnuplot's complaint */
+} pb__plot_outcome;
+
+typedef struct pb__plot_render_opts {
+    json_t *const *docs;       /* the results, in the order given */
+    const char *const *paths;  /* their names, for messages */
+    size_t ndocs;
+    const char *out_dir;       /* made if missing */
+    const char *format;        /* "png" or "svg" */
+    const char *const *charts; /* NULL-terminated names; NULL: every chart */
+    const char *const *metrics; /* history/compare patterns; NULL: defaults */
+    bool keep_data;            /* data files beside the charts, else a scratch folder */
+    const char *backend;       /* hosts: the backend shown; NULL: the first */
+} pb__plot_render_opts;
+
+/* Draws every wanted chart that fits the number of documents (per-run
+ * charts from the newest run): *outcomes (malloc'd, *n of them, in table
+ * order) says what became of each; a history or compare chart that does not
+ * fit is left out unless asked for by name (then SKIPPED). Returns 0, or a
+ * negative code with err (no gnuplot, no scripts, no output folder, no
+ * memory) and nothing drawn. */
+int pb__plot_render(const pb__plot_render_opts *ro, pb__plot_outcome **outcomes, size_t *n,
+                    char *err, size_t errlen);
+
+/* Index of the document that started last (the last named among equals). */
+size_t pb__plot_newest(json_t *const *docs, size_t n);
+
+/* mkdir -p. 0 or -errno (-ENOTDIR when it exists and is not a folder). */
+int pb__plot_mkdir_p(const char *path);
+
+/* A file read whole, NUL-terminated (its length in *len when not NULL);
+ * NULL with errno set when it cannot be. */
+char *pb__plot_slurp(const char *path, size_t *len);
 
 /* --- pb__plot_data (extract.c) ------------------------------------------ */
 
@@ -138,17 +184,20 @@ void pb__plot_put_num(FILE *f, double v);
 /* A data-file field gnuplot reads as one string: double quotes, inner ones
  * and line breaks dropped. */
 void pb__plot_put_str(FILE *f, const char *s);
-/* Line type 1-3 of our own backends (thread, fork, exec), so each keeps its
- * colour in every chart and run; 0 for any other backend. */
+/* Colour slots and line styles of common.gp's palette (style.c). */
+#define PB__PLOT_SLOTS 20
+#define PB__PLOT_STYLES 4
+
+/* The line type of a backend, from its name alone (style.c): its colour
+ * slot (1-12 for the backends poolbench knows, 13-20 hashed for others),
+ * in a line style of its own when the name carries settings
+ * ("fork:transport=shm"). Never 0. */
 int pb__plot_fixed_lt(const char *backend);
 
-/* The line type of a backend's k-th series (k from 0): the backend's colour
- * (line type 1-8), solid, then dashed (9-16), then dotted (17-24). */
+/* The line type of a backend's k-th series in a chart (k from 0): its
+ * colour, stepping through the line styles (solid, dashed, dotted,
+ * dash-dot) from its own. */
 int pb__plot_series_lt(int backend_lt, size_t k);
-
-/* The line type (colour) of a backend in doc: fixed for thread, fork and
- * exec, the others 4, 5, ... in order of first appearance. */
-int pb__plot_backend_lt(const json_t *doc, const char *backend);
 
 /* --- extractors (extract.c; history, compare and hosts in multi.c) ------ */
 
@@ -179,6 +228,10 @@ int pb__extract_compare(const pb__plot_chart *chart, const pb__plot_input *in,
 int pb__extract_hosts(const pb__plot_chart *chart, const pb__plot_input *in,
                       pb__plot_data *out);
 
+/* "fork/map chunksize=16": backend/scenario and the parameters that tell
+ * the scenario's cases in doc apart (multi.c). */
+void pb__plot_case_label(const json_t *doc, const json_t *c, char *buf, size_t len);
+
 /* A short description of the run for chart subtitles: "suite quick · host vm ·
  * 2026-11-21 08:00 UTC · rev abcdef1". Caller frees; NULL on ENOMEM. */
 char *pb__plot_run_subtitle(const json_t *doc);
@@ -186,8 +239,8 @@ char *pb__plot_run_subtitle(const json_t *doc);
 /* --- gnuplot (gnuplot.c) -------------------------------------------------- */
 
 /* The directory holding the .gp scripts: $POOLBENCH_PLOTS_DIR if set, else
- * the first of PB_PLOTS_SOURCE_DIR, PB_PLOTS_INSTALL_DIR that holds
- * common.gp. NULL with err set when none does. */
+ * an installed program's own (pbr_install_dir), else PB_PLOTS_SOURCE_DIR.
+ * NULL with err set when the one chosen holds no common.gp. */
 const char *pb__plot_scripts_dir(char *err, size_t errlen);
 
 /* The full path of `gnuplot` found on PATH (caller frees), or NULL. */

@@ -21,7 +21,7 @@ dirname(p) = strstrt(p, "/") ? substr(p, 1, strstrt(p, "/")) . dirname(substr(p,
 load dirname(ARG0) . "common.gp"
 
 eval chart_title("Scaling: speedup and CPU per task against the number of workers")
-set multiplot layout 2, 1 margins 0.1, 0.8, 0.09, 0.87 spacing 0, 0.07
+set multiplot layout 2, 1 margins 0.14, 0.8, 0.17, 0.87 spacing 0, 0.07
 set xrange [0.8 : wmax + 0.2]
 if (wmax <= 16) { set xtics 1 }
 set grid xtics ytics lc rgb "#dddddd"
@@ -38,8 +38,9 @@ plot ideal(x) with lines dt 2 lw 1.5 lc rgb "#888888" title "ideal: min(W, PUs)"
 unset label 998
 unset label 999
 set xlabel "workers"
-set ylabel "CPU per task, pool + caller (µs)"
+set ylabel "CPU per task, pool + caller"
+set format y time_format
 set yrange [0:*]
-plot for [i=1:nseries] datafile index (i - 1) using 1:(us($5)) \
+plot for [i=1:nseries] datafile index (i - 1) using 1:(secs($5)) \
      with linespoints lt lt_of(i) notitle
 unset multiplot

@@ -38,6 +38,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
+#include <regex.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -462,13 +463,35 @@ static __attribute__((noinline)) void path_join(char *out, size_t len, const cha
     snprintf(out, len, "%s.%s", a, b);
 }
 
+const char *const pbr__units[] = {"ns", "tasks/s", "bytes/s", "bytes", "ratio", "count", "%",
+                                   NULL};
+
+/* An RFC 3339 date-time (JSON Schema's "date-time"), checked the same way
+ * by the schema's `pattern` for run.started: the two must stay equal. */
+#define PBR__DATE_TIME                                                                        \
+    "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:"      \
+    "([0-5][0-9]|60)(\\.[0-9]+)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"
+
+static bool is_date_time(const char *s)
+{
+    regex_t re;
+    if (regcomp(&re, PBR__DATE_TIME, REG_EXTENDED | REG_NOSUB))
+        return true; /* cannot happen with this pattern; never refuse for it */
+    bool ok = regexec(&re, s, 0, NULL, 0) == 0;
+    regfree(&re);
+    return ok;
+}
+
 static void check_run(vctx *v, const json_t *run)
 {
     static const char *const kinds[] = {"run", "stress", NULL};
     need_enum(v, run, "run", "kind", kinds);
     field(v, run, "run", "command", T_STR, false);
     field(v, run, "run", "suite", T_STR, false);
-    field(v, run, "run", "started", T_STR, false);
+    json_t *started = field(v, run, "run", "started", T_STR, false);
+    if (started && !is_date_time(json_string_value(started)))
+        vfail(v, "field 'run.started' is '%s', not a UTC date and time like "
+                 "2026-11-21T08:00:00Z (RFC 3339)", json_string_value(started));
     field(v, run, "run", "started_unix", T_NUM, false);
     field(v, run, "run", "duration_s", T_NUM, false);
     field(v, run, "run", "complete", T_BOOL, false);
@@ -498,6 +521,9 @@ static void check_environment(vctx *v, const json_t *env)
     field(v, env, "environment", "aslr", T_INT | T_NULL, false);
     json_t *la = field(v, env, "environment", "loadavg", T_ARR, false);
     need_elems(v, la, "environment.loadavg", T_NUM | T_NULL);
+    if (la && !v->failed && json_array_size(la) != 3)
+        vfail(v, "field 'environment.loadavg' has %zu values, expected 3 (1, 5 and 15 minutes)",
+              json_array_size(la));
     field(v, env, "environment", "timer_slack_ns", T_INT | T_NULL, false);
     json_t *libs = field(v, env, "environment", "libraries", T_OBJ, false);
     if (libs && !v->failed) {
@@ -514,12 +540,27 @@ static void check_environment(vctx *v, const json_t *env)
     }
 }
 
+/* Where a metric names another case (floor, native): backend, scenario,
+ * metric, and optionally the parameters that pick it. */
+static void check_reference(vctx *v, const json_t *m, const char *at, const char *key)
+{
+    json_t *r = field(v, m, at, key, T_OBJ, true);
+    if (!r)
+        return;
+    char sub[512];
+    path_join(sub, sizeof sub, at, key);
+    field(v, r, sub, "backend", T_STR, false);
+    field(v, r, sub, "scenario", T_STR, false);
+    field(v, r, sub, "metric", T_STR, false);
+    field(v, r, sub, "params", T_OBJ, true);
+}
+
 static void check_metric(vctx *v, const json_t *m, const char *at)
 {
     static const char *const betters[] = {"lower", "higher", NULL};
     static const char *const nums[] = {"min", "mean", "p50", "p90", "p99", "p999",
                                        "max", "ci_low", "ci_high"};
-    field(v, m, at, "unit", T_STR, false);
+    need_enum(v, m, at, "unit", pbr__units);
     need_enum(v, m, at, "better", betters);
     field(v, m, at, "n", T_INT | T_GE0, false);
     for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++)
@@ -549,14 +590,15 @@ static void check_metric(vctx *v, const json_t *m, const char *at)
                            (upper && json_array_size(upper) != json_array_size(lower))))
             vfail(v, "field '%s': lower, upper and counts differ in length", sub);
     }
-    json_t *fl = field(v, m, at, "floor", T_OBJ, true);
-    if (fl) {
+    check_reference(v, m, at, "floor");
+    json_t *fl = json_object_get(m, "floor");
+    if (fl && !v->failed) {
         path_join(sub, sizeof sub, at, "floor");
-        field(v, fl, sub, "backend", T_STR, false);
-        field(v, fl, sub, "scenario", T_STR, false);
-        field(v, fl, sub, "metric", T_STR, false);
+        field(v, fl, sub, "kind", T_STR, true);
     }
     field(v, m, at, "ratio_to_floor", T_NUM, true);
+    check_reference(v, m, at, "native");
+    field(v, m, at, "ratio_to_native", T_NUM, true);
 }
 
 static void check_case(vctx *v, const json_t *c, size_t idx)
@@ -598,6 +640,12 @@ static void check_case(vctx *v, const json_t *c, size_t idx)
         path_join(el, sizeof el, sub, "workers");
         need_elems(v, w, el, T_STR);
         field(v, b, sub, "tasks_on_binding", T_BOOL | T_NULL, false);
+    }
+
+    json_t *info = field(v, c, at, "backend_info", T_OBJ, true);
+    if (info) {
+        path_join(sub, sizeof sub, at, "backend_info");
+        field(v, info, sub, "untrusted", T_STR, true);
     }
 
     json_t *metrics = field(v, c, at, "metrics", T_OBJ, false);

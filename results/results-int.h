@@ -56,4 +56,8 @@ json_t *pbr__load(const char *path, char *err, size_t errlen);
  * every build by scripts/revision.cmake. */
 extern const char pbr__git_revision[];
 
+/* document.c: the units a metric may have (FORMAT.md; results/schema.json
+ * lists the same), NULL-terminated. */
+extern const char *const pbr__units[];
+
 #endif

@@ -26,7 +26,7 @@ typedef enum { PBR_LOWER, PBR_HIGHER } pbr_better;
 typedef struct pbr_summary {
     size_t n;
     double min, mean, stddev, p50, p90, p99, p999, max;
-    double ci_low, ci_high; /* 95% CI of the median, from order statistics */
+    double ci_low, ci_high; /* 95% CI of the median, from the samples' order statistics */
     double mad;             /* median absolute deviation, unscaled */
     size_t outliers;        /* |x - p50| > 3 * 1.4826 * mad (mad 0: 3 * 1.253314 *
                                the mean absolute deviation from p50) */
@@ -40,8 +40,17 @@ int pbr_summarize(const double *x, size_t n, pbr_summary *out);
 /* The p-th percentile (0..100) of sorted[0..n), type 7. */
 double pbr_percentile_sorted(const double *sorted, size_t n, double p);
 
+/* Widens [*ci_low, *ci_high], a 95% confidence interval of the median from
+ * pooled samples, to cover the same order-statistic interval taken over the
+ * repetitions' medians medians[0..nreps) (with 5 or fewer: their min and
+ * max), so that a metric whose repetitions disagree gets an interval as wide
+ * as their disagreement (stats.c says why). nreps < 2 leaves it as it is. */
+void pbr_ci_repetitions(const double *medians, size_t nreps, double *ci_low, double *ci_high);
+
 /* A METRIC object (FORMAT.md) from per-repetition samples: reps[r][0..lens[r])
- * for r < nreps. The summary is over all samples pooled; `repetitions` holds
+ * for r < nreps. The summary is over all samples pooled, but for the 95% CI
+ * of the median, which also covers the repetition medians' own interval
+ * (pbr_ci_repetitions); `repetitions` holds
  * each repetition's median; `trusted` is computed as FORMAT.md says; a
  * log-linear histogram is included when include_histogram. NULL on ENOMEM or
  * when there is no sample at all. */
@@ -124,6 +133,11 @@ int pbr_read_text(const char *path, size_t cap, const char *what, char **text, s
  * PBR_RESULTS_MAX_BYTES); a key twice in one object, or two cases with the
  * same backend, scenario and parameters, make it invalid. */
 json_t *pbr_read(const char *path, char *err, size_t errlen);
+
+/* An installed poolbench's data folder <sub> ("suites", "plots"), found
+ * relative to the running executable (paths.c): into buf, 0, or -ENOENT
+ * when there is none (a program run from its build tree), -ENAMETOOLONG. */
+int pbr_install_dir(const char *sub, char *buf, size_t len);
 
 /* A string member of obj, or dflt when it is absent or not a string. */
 const char *pbr_json_str(const json_t *obj, const char *key, const char *dflt);
@@ -372,14 +386,51 @@ json_t *pbr_read_any(const char *path, pbr_file_kind *kind, char *err, size_t er
 const char *pbr_doc_host(const json_t *doc);
 
 /* ------------------------------------------------------------------------
+ * Which pool for what (digest.c)
+ * ------------------------------------------------------------------------ */
+
+#define PBR_DIGEST_MAX 8
+
+/* One question a person choosing a pool asks, answered from one run. */
+typedef struct pbr_digest_entry {
+    const char *question; /* "fastest for tiny tasks" (static) */
+    bool answered;        /* false: not measured in this run (answer says so) */
+    bool trusted;         /* the winner's figure is trusted (FORMAT.md) */
+    char best[64];        /* the winning backend; "" when none */
+    char answer[512];     /* one line: "thread: 6.4M tasks/s (no-op tasks); then ..." */
+} pbr_digest_entry;
+
+/* The digest of doc into out[0..max): the fastest for tiny tasks, the
+ * lowest round trip, the cheapest CPU per task, the lowest p99 under load,
+ * the backends that survive worker crashes — each from the ok cases of the
+ * scenario that measures it, or "not measured in this run". Returns the
+ * number of entries. */
+size_t pbr_digest(const json_t *doc, pbr_digest_entry *out, size_t max);
+
+/* "which pool for what (this run, this machine):" and one line per entry. */
+void pbr_digest_print(FILE *out, const json_t *doc);
+
+/* A skip reason shown once for the cases it stands for (digest.c). */
+typedef struct pbr_skip_note {
+    const char *scenario; /* borrowed from the document */
+    char reason[512];     /* whole, the backend's own name made "it" */
+    char backends[256];   /* "thread, glib, libuv" */
+} pbr_skip_note;
+
+/* The note number (from 1) of skipped case c in notes[0..*n), added (and
+ * *n grown) when new; 0 when notes already holds max. */
+int pbr_skip_note_add(pbr_skip_note *notes, size_t *n, size_t max, const json_t *c);
+
+/* ------------------------------------------------------------------------
  * Significance
  * ------------------------------------------------------------------------ */
 
 typedef struct pbr_mwu {
     double u;   /* U of the first sample: R1 - n1 (n1 + 1) / 2, midranks for ties */
     double p;   /* two-sided p-value */
-    bool exact; /* p from the exact distribution (no ties, n1 + n2 <= 60) rather
-                   than the normal approximation with tie and continuity correction */
+    bool exact; /* p from the exact permutation distribution over midranks (n1 + n2
+                   <= 60, ties or not) rather than the normal approximation with tie
+                   and continuity correction */
 } pbr_mwu;
 
 /* Two-sided Mann-Whitney U test of x[0..n1) against y[0..n2). Returns 0,

@@ -7,7 +7,8 @@ set -eu
 # command-or-header probe : package
 pkgs="gcc g++ cmake make pkg-config libhwloc-dev libjansson-dev libcmocka-dev gnuplot-nox \
 libglib2.0-dev libuv1-dev libtbb-dev libboost-dev libopenmpi-dev openmpi-bin libpython3-dev \
-python3 python3-jsonschema"
+python3 python3-jsonschema python3-scipy python3-yaml libbenchmark-dev libbenchmark-tools \
+chromium chromium-driver"
 
 missing=""
 for p in $pkgs; do

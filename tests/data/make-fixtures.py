@@ -70,13 +70,19 @@ def metric(unit, better, reps, histogram=False):
     scale = 1.4826 * mad if mad else 1.253314 * sum(abs(v - p50) for v in allv) / n
     outliers = sum(1 for v in allv if abs(v - p50) > 3 * scale)
     meds = [pct(sorted(r), 50) for r in reps if r]
-    trusted = (len(meds) >= 3 and allv[n - j] - allv[j - 1] <= 0.10 * abs(p50)
+    # The CI of the median also covers the repetition medians' own
+    # order-statistic interval (with 5 repetitions or fewer: min to max).
+    ci_low, ci_high = allv[j - 1], allv[n - j]
+    if len(meds) >= 2:
+        sm, jr = sorted(meds), ci_rank(len(meds))
+        ci_low, ci_high = min(ci_low, sm[jr - 1]), max(ci_high, sm[len(meds) - jr])
+    trusted = (len(meds) >= 3 and ci_high - ci_low <= 0.10 * abs(p50)
                and max(meds) - min(meds) <= 0.25 * abs(p50))
     m = {
         "unit": unit, "better": better, "n": n,
         "min": allv[0], "mean": mean, "stddev": sd,
         "p50": p50, "p90": pct(allv, 90), "p99": pct(allv, 99), "p999": pct(allv, 99.9),
-        "max": allv[-1], "ci_low": allv[j - 1], "ci_high": allv[n - j],
+        "max": allv[-1], "ci_low": ci_low, "ci_high": ci_high,
         "mad": mad, "outliers": outliers, "trusted": trusted,
         "repetitions": meds,
     }
@@ -326,6 +332,33 @@ def main():
     text = json.dumps(quick_doc(seed=13), indent=2)
     with open(os.path.join(HERE, "bad", "truncated.json"), "w") as f:
         f.write(text[: len(text) // 3])
+    # One broken rule each, that the reader and the JSON Schema both refuse
+    # (tests/results/schema_reader.py runs both over every bad file).
+    def bad(name, change):
+        d = copy.deepcopy(quick_doc(seed=14))
+        change(d)
+        dump(d, "bad", name)
+    bad("unit-unknown.json",
+        lambda d: d["results"][4]["metrics"]["roundtrip"].update(unit="usec"))
+    bad("started-not-a-date.json", lambda d: d["run"].update(started="yesterday morning"))
+    bad("started-no-zone.json", lambda d: d["run"].update(started="2026-11-21T08:00:00"))
+    bad("started-month-13.json", lambda d: d["run"].update(started="2026-13-21T08:00:00Z"))
+    bad("loadavg-two.json", lambda d: d["environment"].update(loadavg=[0.1, 0.2]))
+    bad("native-no-metric.json", lambda d: d["results"][4]["metrics"]["roundtrip"].update(
+        native={"backend": "thread", "scenario": "native"}))
+    bad("ratio-to-native-text.json",
+        lambda d: d["results"][4]["metrics"]["roundtrip"].update(ratio_to_native="1.2"))
+    bad("untrusted-not-text.json", lambda d: d["results"][4].update(
+        backend_info={"untrusted": True}))
+    bad("floor-kind-number.json", lambda d: d["results"][4]["metrics"]["roundtrip"].update(
+        floor={"backend": "floor", "scenario": "futex_pingpong", "metric": "roundtrip",
+               "kind": 2}))
+    bad("n-negative.json", lambda d: d["results"][4]["metrics"]["roundtrip"].update(n=-1))
+
+    def uneven(d):
+        h = d["results"][4]["metrics"]["roundtrip"]["histogram"]
+        h["counts"] = h["counts"][:-1]
+    bad("histogram-uneven.json", uneven)
     # Not a results file at all.
     with open(os.path.join(HERE, "bad", "not-results.json"), "w") as f:
         f.write('{"context": {"date": "2026-11-21"}, "benchmarks": []}\n')

@@ -224,28 +224,47 @@ static int teardown(void **state)
 
 static const char *run_name[] = {"run.json"};
 
+/* Each row against the floor of its kind: the floor case the metric names,
+ * with the parameters it names (a spinning floor between threads for
+ * thread, a spinning one between processes for fork:transport=shm, the
+ * sleeping pipe ping-pong for fork and exec), never one fixed floor for
+ * all. */
 static void test_latency(void **state)
 {
     (void)state;
     pb__plot_data d;
     assert_int_equal(extract("latency", &run_doc, run_name, 1, NULL, &d), 0);
     golden_pair("latency", &d);
-    static const struct { const char *backend, *floor; } want[] = {
-        {"thread", "futex_pingpong"}, {"fork", "pipe_pingpong"}, {"exec", "pipe_pingpong"}};
-    for (size_t i = 0; i < 3; i++) {
+    static const struct {
+        const char *backend, *floor, *between, *kind;
+    } want[] = {{"thread", "spin_pingpong", "threads", "spinning"},
+                {"fork", "pipe_pingpong", NULL, "sleeping"},
+                {"exec", "pipe_pingpong", NULL, "sleeping"},
+                {"fork:transport=shm", "spin_pingpong", "processes", "spinning"}};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         double v[8];
-        /* lt p50 p99 p999 floor "floor_name" */
-        assert_int_equal(row(d.data_buf, 0, want[i].backend, v, 8), 6);
-        assert_int_equal((int)v[0], (int)i + 1);
+        /* lt p50 p99 p999 floor */
+        assert_int_equal(row(d.data_buf, 0, want[i].backend, v, 8), 5);
+        assert_int_equal((int)v[0], pb__plot_fixed_lt(want[i].backend));
         const json_t *m = metric_of(run_doc, want[i].backend, "roundtrip", NULL, 0, "roundtrip");
         assert_close(v[1], stat(m, "p50"));
         assert_close(v[2], stat(m, "p99"));
         assert_close(v[3], stat(m, "p999"));
-        const json_t *fm = metric_of(run_doc, "floor", want[i].floor, NULL, 0, "roundtrip");
+        const json_t *fm = want[i].between ? metric_of_s(run_doc, "floor", want[i].floor, "between",
+                                                         want[i].between, "roundtrip")
+                                           : metric_of(run_doc, "floor", want[i].floor, NULL, 0,
+                                                       "roundtrip");
         assert_close(v[4], stat(fm, "p50"));
+        /* The right margin says which floor, of which kind, and the ratio. */
+        char says[200];
+        snprintf(says, sizeof says, "%s floor (%s%s%s)", want[i].kind, want[i].floor,
+                 want[i].between ? " " : "", want[i].between ? want[i].between : "");
+        assert_non_null(strstr(d.vars_buf, says));
     }
-    assert_non_null(strstr(d.vars_buf, "nrows=3; "));
+    assert_non_null(strstr(d.vars_buf, "nrows=4; "));
     assert_non_null(strstr(d.vars_buf, "has_floor=1; "));
+    /* No mark sits on a label: the numbers are words of the right margin. */
+    assert_non_null(strstr(d.vars_buf, "notes='\"12 µs · p99 "));
     pb__plot_data_free(&d);
 }
 
@@ -285,7 +304,7 @@ static void test_cdf(void **state)
     pb__plot_data d;
     assert_int_equal(extract("cdf-roundtrip", &run_doc, run_name, 1, NULL, &d), 0);
     golden_pair("cdf-roundtrip", &d);
-    check_cdf_blocks(d.data_buf, 3);
+    check_cdf_blocks(d.data_buf, 4);
     assert_non_null(strstr(d.data_buf, "\"thread\" F\n"));
     assert_null(strstr(d.data_buf, "samples=")); /* the same everywhere: not in labels */
     /* Every bucket edge of the histogram is one point: a bucket adds its
@@ -316,6 +335,7 @@ static void test_cdf(void **state)
     assert_non_null(strstr(d.vars_buf, "lts='1 2 3 1 2 3 1 2 3'; npanels=3; "
                                        "panel_series='3 3 3'; panel_titles='\"via=result\" "
                                        "\"via=callback\" \"via=as_completed\"'; "));
+    assert_null(strstr(d.vars_buf, "what=")); /* the title comes from the chart table */
     /* Panel by panel: thread's callback block comes after every result block. */
     const char *r = strstr(d.data_buf, "\"exec\" F\n");
     const char *cb = strstr(r + 1, "\"thread\" F\n");
@@ -326,12 +346,11 @@ static void test_cdf(void **state)
     snprintf(first, sizeof first, "\"thread\" F\n%.6g 0\n",
              json_number_value(json_array_get(json_object_get(hr, "lower"), 0)));
     assert_ptr_equal(strstr(r, first), cb);
-    assert_non_null(strstr(d.vars_buf, "what='Retrieval latency'; "));
     pb__plot_data_free(&d);
 
     /* Without a varying parameter, one panel. */
     assert_int_equal(extract("cdf-roundtrip", &run_doc, run_name, 1, NULL, &d), 0);
-    assert_non_null(strstr(d.vars_buf, "npanels=1; panel_series='3'; "));
+    assert_non_null(strstr(d.vars_buf, "npanels=1; panel_series='4'; "));
     pb__plot_data_free(&d);
 }
 
@@ -345,38 +364,91 @@ static void test_granularity(void **state)
      * 6 METG. Check one row of each against the results. */
     double v[8];
     const char *t = d.data_buf;
-    /* fork's throughput at 10 µs: third row of block 1. */
-    const char *blk = strstr(t, "\"fork\" p50 ci_low ci_high\n");
+    const char *blk = strstr(t, "\"fork\" p50 ci_low ci_high p99\n");
     assert_non_null(blk);
     const json_t *m = metric_of(run_doc, "fork", "throughput", "granularity", 10000, "throughput");
-    char want[64];
-    snprintf(want, sizeof want, "\n10000 %.6g %.6g %.6g\n", stat(m, "p50"), stat(m, "ci_low"),
-             stat(m, "ci_high"));
+    char want[96];
+    snprintf(want, sizeof want, "\n10000 %.6g %.6g %.6g %.6g\n", stat(m, "p50"),
+             stat(m, "ci_low"), stat(m, "ci_high"), stat(m, "p99"));
+    assert_non_null(strstr(blk, want));
+    /* A no-op task is no point on the granularity axis: a blank line
+     * follows its row, so no line joins it to 1 µs. */
+    m = metric_of(run_doc, "fork", "throughput", "granularity", 0, "throughput");
+    snprintf(want, sizeof want, "\n0 %.6g %.6g %.6g %.6g\n\n1000 ", stat(m, "p50"),
+             stat(m, "ci_low"), stat(m, "ci_high"), stat(m, "p99"));
     assert_non_null(strstr(blk, want));
     /* Efficiency comes from the sweep's metric family efficiency_g<NS>,
-     * stored as a ratio and drawn in %. */
+     * stored as a ratio and drawn in %; its legend title says the METG. */
     m = metric_of(run_doc, "exec", "granularity", NULL, 0, "efficiency_g62500");
-    snprintf(want, sizeof want, "\n62500 %.6g %.6g %.6g\n", 100 * stat(m, "p50"),
+    snprintf(want, sizeof want, "\n62500 %.6g %.6g %.6g ", 100 * stat(m, "p50"),
              100 * stat(m, "ci_low"), 100 * stat(m, "ci_high"));
-    blk = strstr(t, "\"exec\" p50 ci_low ci_high\n");
-    blk = strstr(blk + 1, "\"exec\" p50 ci_low ci_high\n"); /* exec's efficiency block */
+    blk = strstr(t, "\"exec · METG ");
     assert_non_null(blk);
     assert_non_null(strstr(blk, want));
     /* 10 points, 1 ms down by halves while >= 1 µs, ascending. */
     assert_non_null(strstr(blk, "\n1953 "));
     assert_true(strstr(blk, "\n1953 ") < strstr(blk, "\n1000000 "));
-    /* METG rows: backend, lt, metg in ns. */
-    assert_int_equal(row(t, 6, "exec", v, 4), 2);
+    /* METG rows: backend, lt, metg in ns, bound (0: inside the sweep). */
+    assert_int_equal(row(t, 6, "exec", v, 4), 3);
     assert_int_equal((int)v[0], 3);
     assert_close(v[1], stat(metric_of(run_doc, "exec", "granularity", NULL, 0, "metg"), "p50"));
+    assert_int_equal((int)v[2], 0);
     assert_non_null(strstr(d.vars_buf, "ntput=3; "));
     assert_non_null(strstr(d.vars_buf, "neff=3; "));
     assert_non_null(strstr(d.vars_buf, "nmetg=3; "));
     assert_non_null(strstr(d.vars_buf, "gmin=1000; ")); /* the burst scenario's 1 µs */
     assert_non_null(strstr(d.vars_buf, "gmax=1e+06; "));
     assert_non_null(strstr(d.vars_buf, "has_zero=1; "));
-    assert_non_null(strstr(d.vars_buf, "metg_note='METG(50%): thread "));
     pb__plot_data_free(&d);
+}
+
+/* Sets the p50 of every efficiency_g<NS> of backend's granularity case to
+ * eff (a ratio), and drops its metg when drop_metg. */
+static void set_sweep(json_t *doc, const char *backend, double eff, bool drop_metg)
+{
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(doc, "results"), i, c) {
+        if (strcmp(json_string_value(json_object_get(c, "backend")), backend) ||
+            strcmp(json_string_value(json_object_get(c, "scenario")), "granularity"))
+            continue;
+        json_t *ms = json_object_get(c, "metrics");
+        const char *name;
+        json_t *m;
+        json_object_foreach(ms, name, m) {
+            if (!strncmp(name, "efficiency_g", 12))
+                json_object_set_new(m, "p50", json_real(eff));
+        }
+        if (drop_metg)
+            json_object_del(ms, "metg");
+    }
+}
+
+/* METG is measured inside the sweep only, and the chart says when it is
+ * not: a backend whose finest point still kept 50% has an upper bound
+ * ("≤", bound -1); one that never reached 50% has none, only "> the coarse
+ * end" (bound 1, at that end). */
+static void test_metg_bounds(void **state)
+{
+    (void)state;
+    json_t *doc = json_deep_copy(run_doc);
+    set_sweep(doc, "thread", 0.8, false); /* 80% everywhere, even at 1 µs */
+    set_sweep(doc, "exec", 0.2, true);    /* 20% everywhere: no METG */
+    pb__plot_data d;
+    const char *name[] = {"edited.json"};
+    assert_int_equal(extract("granularity", &doc, name, 1, NULL, &d), 0);
+    double v[4];
+    assert_int_equal(row(d.data_buf, 6, "thread", v, 4), 3);
+    assert_int_equal((int)v[2], -1);
+    assert_int_equal(row(d.data_buf, 6, "fork", v, 4), 3);
+    assert_int_equal((int)v[2], 0);
+    assert_int_equal(row(d.data_buf, 6, "exec", v, 4), 3);
+    assert_int_equal((int)v[2], 1);
+    assert_close(v[1], 1e6); /* the sweep's coarse end */
+    assert_non_null(strstr(d.data_buf, "\"thread · METG ≤ "));
+    assert_non_null(strstr(d.data_buf, "\"exec · METG > 1 ms\""));
+    pb__plot_data_free(&d);
+    json_decref(doc);
 }
 
 static void test_map(void **state)
@@ -386,12 +458,54 @@ static void test_map(void **state)
     assert_int_equal(extract("map", &run_doc, run_name, 1, NULL, &d), 0);
     golden_pair("map", &d);
     /* Rows sorted by chunk size; "tasks" is the same everywhere: no label. */
-    const char *blk = strstr(d.data_buf, "\"exec\" p50 ci_low ci_high\n");
+    const char *blk = strstr(d.data_buf, "\"exec\" p50 ci_low ci_high p99\n");
     assert_non_null(blk);
-    const char *c1 = strstr(blk, "\n1 "), *c16 = strstr(blk, "\n16 "), *c256 = strstr(blk, "\n256 ");
-    assert_true(c1 && c16 && c256 && c1 < c16 && c16 < c256);
+    const char *c0 = strstr(blk, "\n0 "), *c1 = strstr(blk, "\n1 "), *c16 = strstr(blk, "\n16 "),
+               *c256 = strstr(blk, "\n256 ");
+    assert_true(c0 && c1 && c16 && c256 && c0 < c1 && c1 < c16 && c16 < c256);
     assert_null(strstr(d.data_buf, "tasks="));
-    assert_non_null(strstr(d.vars_buf, "nseries=3; lts='1 2 3'; "));
+    assert_non_null(strstr(d.vars_buf, "nseries=3; lts='1 2 3'; npanels=1; "));
+    /* chunksize 0 (automatic) sits apart, on a tick of its own. */
+    assert_non_null(strstr(d.vars_buf, "xzero=0.25; zero_label='auto'; "));
+    pb__plot_data_free(&d);
+}
+
+/* contention and payload: a panel per metric, each against its parameter. */
+static void test_sweep_panels(void **state)
+{
+    (void)state;
+    pb__plot_data d;
+    assert_int_equal(extract("contention", &run_doc, run_name, 1, NULL, &d), 0);
+    golden_pair("contention", &d);
+    assert_non_null(strstr(d.vars_buf, "npanels=2; panel_series='3 3'; "
+                                       "panel_titles='\"contention: throughput\" "
+                                       "\"contention: submit\"'; panel_units='\"tasks/s\" "
+                                       "\"ns\"'; "));
+    double v[6];
+    /* Block 4 (exec's submit): its row at 4 submitters. */
+    const json_t *m = metric_of(run_doc, "exec", "contention", "submitters", 4, "submit");
+    const char *blk = strstr(d.data_buf, "# panel 2");
+    assert_non_null(blk);
+    char want[96];
+    snprintf(want, sizeof want, "\n4 %.6g %.6g %.6g %.6g\n", stat(m, "p50"), stat(m, "ci_low"),
+             stat(m, "ci_high"), stat(m, "p99"));
+    assert_non_null(strstr(blk, want));
+    (void)v;
+    pb__plot_data_free(&d);
+
+    assert_int_equal(extract("payload", &run_doc, run_name, 1, NULL, &d), 0);
+    golden_pair("payload", &d);
+    assert_non_null(strstr(d.vars_buf, "panel_units='\"ns\" \"bytes/s\"'; "));
+    assert_non_null(strstr(d.vars_buf, "xformat='%.0b %BB'; "));
+    m = metric_of(run_doc, "fork", "payload", "size", 1048576, "bytes_per_s");
+    snprintf(want, sizeof want, "\n1048576 %.6g ", stat(m, "p50"));
+    assert_non_null(strstr(strstr(d.data_buf, "# panel 2"), want));
+    pb__plot_data_free(&d);
+
+    /* A file without either: skipped, saying so. */
+    const char *name[] = {"sparse.json"};
+    assert_int_equal(extract("contention", &sparse_doc, name, 1, NULL, &d), PB__PLOT_SKIP);
+    assert_non_null(strstr(d.why, "no case of scenario 'contention'"));
     pb__plot_data_free(&d);
 }
 
@@ -535,6 +649,9 @@ static void test_history(void **state)
         json_decref(docs[i]);
 }
 
+/* Compare: each row a factor new/base in its metric's bad direction (above
+ * 1 worse, for a latency and a throughput alike), worst first, every row
+ * naming its metric. */
 static void test_compare(void **state)
 {
     (void)state;
@@ -544,24 +661,48 @@ static void test_compare(void **state)
     assert_int_equal(extract("compare", docs, names, 2, NULL, &d), 0);
     golden_pair("compare", &d);
     double v[10];
-    /* lt base base_lo base_hi new new_lo new_hi verdict trusted */
-    assert_int_equal(row(d.data_buf, 0, "fork/roundtrip", v, 10), 9);
+    /* lt w lo hi blo bhi verdict trusted */
+    assert_int_equal(row(d.data_buf, 0, "fork/roundtrip · roundtrip", v, 10), 8);
     const json_t *b = metric_of(run_doc, "fork", "roundtrip", NULL, 0, "roundtrip");
     const json_t *n = metric_of(new_doc, "fork", "roundtrip", NULL, 0, "roundtrip");
-    assert_close(v[1], 100);
-    assert_close(v[4], 100 * stat(n, "p50") / stat(b, "p50"));
-    assert_true(v[4] > 120);
-    assert_int_equal((int)v[7], -1); /* slower round trip: worse */
-    assert_int_equal(row(d.data_buf, 0, "thread/roundtrip", v, 10), 9);
-    assert_int_equal((int)v[7], 0);
-    /* Headline metrics only by default: no "roundtrip: queueing" rows. */
-    assert_null(strstr(d.data_buf, ": queueing"));
+    assert_close(v[1], stat(n, "p50") / stat(b, "p50"));
+    assert_true(v[1] > 1.2);
+    assert_close(v[4], stat(b, "ci_low") / stat(b, "p50"));
+    assert_int_equal((int)v[6], 1); /* slower round trip: worse */
+    /* Worse rows come first: a row of fork, the backend new.json slowed
+     * (its round trip, or its sojourn under load), is the first row. */
+    const char *first = strstr(d.data_buf, "case lt w lo hi blo bhi verdict trusted\n");
+    assert_non_null(first);
+    first = strchr(first, '\n') + 1;
+    assert_int_equal(strncmp(first, "\"fork/", 6), 0);
+    /* A throughput is turned around: base/new, so a slower pool is above 1. */
+    assert_int_equal(row(d.data_buf, 0, "fork/map chunksize=16 · throughput", v, 10), 8);
+    b = metric_of(run_doc, "fork", "map", "chunksize", 16, "throughput");
+    n = metric_of(new_doc, "fork", "map", "chunksize", 16, "throughput");
+    assert_close(v[1], stat(b, "p50") / stat(n, "p50"));
+    /* Headline metrics only by default: no queueing rows. */
+    assert_null(strstr(d.data_buf, "· queueing"));
+    /* Rows are ordered: every worse row before every other. */
+    const char *p = first;
+    int last_rank = 0;
+    while (*p == '"') {
+        const char *end = strchr(p, '\n');
+        double f[10];
+        char label[200];
+        const char *q = strchr(p + 1, '"');
+        snprintf(label, sizeof label, "%.*s", (int)(q - p - 1), p + 1);
+        assert_int_equal(row(p, 0, label, f, 10), 8);
+        int rank = f[6] > 0 ? 0 : f[6] < 0 ? 1 : 2;
+        assert_true(rank >= last_rank);
+        last_rank = rank;
+        p = end + 1;
+    }
     pb__plot_data_free(&d);
 
     const char *q[] = {"roundtrip/queueing", NULL};
     assert_int_equal(extract("compare", docs, names, 2, q, &d), 0);
-    assert_non_null(strstr(d.data_buf, "\"fork/roundtrip: queueing\""));
-    assert_non_null(strstr(d.vars_buf, "nrows=3; "));
+    assert_non_null(strstr(d.data_buf, "\"fork/roundtrip · queueing\""));
+    assert_non_null(strstr(d.vars_buf, "nrows=4; omitted=0; "));
     pb__plot_data_free(&d);
 
     /* No common case: skipped. */
@@ -638,8 +779,8 @@ static void test_compare_headline(void **state)
     static const struct {
         const char *headline, *row, *not_row;
     } cases[] = {
-        {"second", "\"thread/newscenario\"", "thread/newscenario: first"},
-        {NULL, "\"thread/newscenario: first\"", "thread/newscenario: second"},
+        {"second", "\"thread/newscenario · second\"", "thread/newscenario · first"},
+        {NULL, "\"thread/newscenario · first\"", "thread/newscenario · second"},
     };
     const char *names[2] = {"run.json", "new.json"};
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
@@ -710,7 +851,7 @@ static void test_cost(void **state)
     pb__plot_data d;
     assert_int_equal(extract("cost", &run_doc, run_name, 1, NULL, &d), 0);
     golden_pair("cost", &d);
-    assert_non_null(strstr(d.vars_buf, "nrt=3; ntp=3; "));
+    assert_non_null(strstr(d.vars_buf, "nrt=4; ntp=3; ")); /* fork:transport=shm too */
     const char *backends[] = {"thread", "fork", "exec"};
     for (int b = 0; b < 3; b++) {
         double v[8];
@@ -780,7 +921,7 @@ static void test_scaling(void **state)
     }
     const char *name[] = {"pinned.json"};
     assert_int_equal(extract("scaling", &doc, name, 1, NULL, &d), 0);
-    assert_non_null(strstr(d.vars_buf, "nseries=6; lts='1 9 2 10 3 11'; "));
+    assert_non_null(strstr(d.vars_buf, "nseries=6; lts='1 21 2 22 3 23'; ")); /* dashed: + SLOTS */
     assert_non_null(strstr(d.data_buf, "\"thread compact\" speedup"));
     const char *un = strstr(d.data_buf, "\"thread unpinned\" speedup");
     assert_non_null(un);
@@ -811,7 +952,7 @@ static void test_failed_and_units(void **state)
     const char *name[] = {"edited.json"};
     pb__plot_data d;
     assert_int_equal(extract("map", &doc, name, 1, NULL, &d), PB__PLOT_SKIP);
-    assert_non_null(strstr(d.why, "9 failed, 0 skipped; thread: order check failed"));
+    assert_non_null(strstr(d.why, "12 failed, 0 skipped; thread: order check failed"));
     pb__plot_data_free(&d);
     assert_int_equal(extract("latency", &doc, name, 1, NULL, &d), PB__PLOT_SKIP);
     assert_non_null(strstr(d.why, "has unit 'ms', the chart expects 'ns'"));
@@ -819,15 +960,32 @@ static void test_failed_and_units(void **state)
     json_decref(doc);
 }
 
-/* A backend of our own keeps its colour whatever else is in the file; others
- * follow in order of appearance. */
+/* A backend's colour and marker come from its name alone: the same line
+ * type whatever else a file holds and in what order, for the backends
+ * poolbench knows and for others (hashed into the reserve slots); a backend
+ * with settings keeps its base's colour in another line style. */
 static void test_line_types(void **state)
 {
     (void)state;
+    static const char *const known[] = {"thread", "fork",  "exec",      "glib",
+                                        "libuv",  "tbb",   "openmp",    "asio",
+                                        "mpi",    "py-thread", "py-process", "py-mp"};
+    for (int i = 0; i < 12; i++)
+        assert_int_equal(pb__plot_fixed_lt(known[i]), i + 1);
+    int ext = pb__plot_fixed_lt("external");
+    assert_true(ext >= 13 && ext <= PB__PLOT_SLOTS);
+    assert_int_equal(pb__plot_fixed_lt("external"), ext); /* stable */
+    int shm = pb__plot_fixed_lt("fork:transport=shm");
+    assert_int_equal((shm - 1) % PB__PLOT_SLOTS + 1, 2); /* fork's colour */
+    assert_true(shm > PB__PLOT_SLOTS);                   /* another line style */
+    assert_int_equal(pb__plot_fixed_lt("fork:transport=shm"), shm);
+    /* A backend's further series step through the styles from its own. */
     assert_int_equal(pb__plot_series_lt(1, 0), 1);
-    assert_int_equal(pb__plot_series_lt(2, 1), 10);
-    assert_int_equal(pb__plot_series_lt(3, 2), 19);
-    assert_int_equal(pb__plot_series_lt(3, 3), 3);
+    assert_int_equal(pb__plot_series_lt(2, 1), 2 + PB__PLOT_SLOTS);
+    assert_int_equal(pb__plot_series_lt(3, 3), 3 + 3 * PB__PLOT_SLOTS);
+    assert_int_equal(pb__plot_series_lt(3, 4), 3);
+
+    /* In a file where glib comes first and exec last, glib is still 4. */
     json_t *doc = json_deep_copy(sparse_doc);
     json_t *results = json_object_get(doc, "results");
     json_t *c = json_deep_copy(json_array_get(results, 0));
@@ -840,13 +998,13 @@ static void test_line_types(void **state)
     pb__plot_data d;
     assert_int_equal(extract("latency", &doc, name, 1, NULL, &d), 0);
     double v[8];
-    assert_int_equal(row(d.data_buf, 0, "thread", v, 8), 6);
+    assert_int_equal(row(d.data_buf, 0, "thread", v, 8), 5);
     assert_int_equal((int)v[0], 1);
-    assert_int_equal(row(d.data_buf, 0, "exec", v, 8), 6);
+    assert_int_equal(row(d.data_buf, 0, "exec", v, 8), 5);
     assert_int_equal((int)v[0], 3);
-    assert_int_equal(row(d.data_buf, 0, "glib", v, 8), 6);
+    assert_int_equal(row(d.data_buf, 0, "glib", v, 8), 5);
     assert_int_equal((int)v[0], 4);
-    /* Rows in line-type order: thread, exec, glib. */
+    /* Rows in style order: thread, exec, glib. */
     assert_true(strstr(d.data_buf, "\"thread\"") < strstr(d.data_buf, "\"exec\""));
     assert_true(strstr(d.data_buf, "\"exec\"") < strstr(d.data_buf, "\"glib\""));
     pb__plot_data_free(&d);
@@ -874,7 +1032,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_latency),     cmocka_unit_test(test_cdf),
-        cmocka_unit_test(test_granularity), cmocka_unit_test(test_map),
+        cmocka_unit_test(test_granularity), cmocka_unit_test(test_metg_bounds),
+        cmocka_unit_test(test_map),         cmocka_unit_test(test_sweep_panels),
         cmocka_unit_test(test_load),
         cmocka_unit_test(test_timeout),     cmocka_unit_test(test_lifecycle),
         cmocka_unit_test(test_history),     cmocka_unit_test(test_compare),

@@ -29,6 +29,13 @@ def run(*args):
     return p.returncode, p.stdout, p.stderr
 
 
+def run_in(text, *args):
+    """run() with text on standard input."""
+    p = subprocess.run([PB] + list(args), cwd=DATA, input=text, capture_output=True, text=True,
+                       timeout=60)
+    return p.returncode, p.stdout, p.stderr
+
+
 def check(name, cond, detail=""):
     global passed, failed
     if cond:
@@ -355,6 +362,59 @@ def median(v):
     return s[lo] + (h - lo) * (s[min(lo + 1, n - 1)] - s[lo])
 
 
+def gb_stats(v):
+    """Google Benchmark's aggregates of per-repetition values (statistics.cc):
+    mean, median (of two: their mean), sample stddev, cv = stddev / mean."""
+    mean = sum(v) / len(v)
+    sd = math.sqrt(sum((x - mean) ** 2 for x in v) / (len(v) - 1))
+    return {"mean": mean, "median": median(v), "stddev": sd, "cv": sd / mean}
+
+
+def close(a, b):
+    return abs(a - b) <= 1e-9 * abs(b) + 1e-12
+
+
+def with_payload_case(doc):
+    """doc plus a payload case: a round trip per repetition and the byte
+    rate measured with it (2 x size bytes per round trip)."""
+    d = json.loads(json.dumps(doc))
+    rt = [41000.0, 40500.0, 42000.0, 40800.0, 41200.0, 40900.0, 41500.0, 40700.0, 41100.0]
+    size = 4096
+
+    def metric(unit, better, reps):
+        s = sorted(reps)
+        return {"unit": unit, "better": better, "n": len(reps), "min": s[0],
+                "mean": sum(reps) / len(reps), "stddev": 1.0, "p50": median(reps),
+                "p90": s[-2], "p99": s[-1], "p999": s[-1], "max": s[-1], "ci_low": s[2],
+                "ci_high": s[-3], "mad": 1.0, "outliers": 0, "trusted": True,
+                "repetitions": reps}
+    d["results"].append({
+        "backend": "fork", "scenario": "payload", "headline": "roundtrip",
+        "params": {"size": size}, "outcome": "ok", "reason": "",
+        "metrics": {"roundtrip": metric("ns", "lower", rt),
+                    "bytes_per_s": metric("bytes/s", "higher",
+                                          [2 * size * 1e9 / t for t in rt])},
+        "checks": [{"name": "intact", "passed": True, "reason": ""}]})
+    return d
+
+
+def ci_with_repetitions(m):
+    """The metric's CI widened to its repetition medians' order-statistic
+    interval (FORMAT.md): [m(j), m(r+1-j)], j the largest rank with binomial
+    coverage >= 95% (1 for 5 repetitions or fewer)."""
+    lo, hi = m["ci_low"], m["ci_high"]
+    r = sorted(m["repetitions"])
+    if len(r) < 2:
+        return lo, hi
+    n, j, cdf = len(r), 1, 0.0
+    for k in range(n // 2 + 1):
+        cdf += math.comb(n, k) / 2 ** n
+        if cdf > 0.025:
+            break
+        j = k + 1
+    return min(lo, r[j - 1]), max(hi, r[n - j])
+
+
 def group_export():
     src = load("quick-base.json")
 
@@ -372,9 +432,9 @@ def group_export():
     want = {}
     for c in src["results"]:
         for mname, m in c["metrics"].items():
-            if m["unit"] in ("ns", "tasks/s", "bytes/s"):
+            if m["unit"] in ("ns", "tasks/s"):
                 want[gb_name(c, mname)] = (c, m)
-    check("gb: one family per time or rate metric", set(by_name) == set(want),
+    check("gb: one family per time or task-rate metric", set(by_name) == set(want),
           str(sorted(set(by_name) ^ set(want))))
     for name, (c, m) in want.items():
         entries = by_name.get(name, [])
@@ -383,24 +443,88 @@ def group_export():
         its = [e for e in entries if e["run_type"] == "iteration"]
         aggs = {e["aggregate_name"]: e for e in entries if e["run_type"] == "aggregate"}
         ok = (len(its) == len(t) and
-              all(abs(e["real_time"] - x) <= 1e-9 * abs(x) and e["cpu_time"] == e["real_time"]
+              all(close(e["real_time"], x) and e["cpu_time"] == e["real_time"]
                   and e["repetition_index"] == i and e["repetitions"] == len(t)
                   and e["time_unit"] == "ns" for i, (e, x) in enumerate(zip(its, t))))
         check("gb iterations of " + name, ok, str(its[:2]))
-        mean = sum(t) / len(t)
-        sd = math.sqrt(sum((x - mean) ** 2 for x in t) / (len(t) - 1))
-        exp = {"mean": mean, "median": median(t), "stddev": sd, "cv": sd / mean}
+        exp = gb_stats(t)
         ok = set(aggs) == set(exp) and all(
-            abs(aggs[k]["real_time"] - v) <= 1e-9 * abs(v) + 1e-12 and
-            aggs[k]["name"] == name + "_" + k for k, v in exp.items())
+            close(aggs[k]["real_time"], v) and aggs[k]["name"] == name + "_" + k and
+            aggs[k]["iterations"] == len(t) for k, v in exp.items())
         check("gb aggregates of " + name, ok,
               str({k: (aggs.get(k, {}).get("real_time"), v) for k, v in exp.items()}))
         check("gb cv unit of " + name, aggs.get("cv", {}).get("aggregate_unit") == "percentage"
-              and aggs.get("median", {}).get("aggregate_unit") == "time")
+              and aggs.get("median", {}).get("aggregate_unit") == "time"
+              and aggs.get("cv", {}).get("time_unit") == "ns")
         if rate:
-            check("gb counter of " + name,
-                  abs(aggs["median"]["items_per_second"] - 1e9 / exp["median"]) < 1e-6 *
-                  (1e9 / exp["median"]))
+            # Counters: each repetition's own rate; aggregates of the rates,
+            # as Google Benchmark aggregates counters (the stddev row holds
+            # the rates' standard deviation, the cv row their cv).
+            rates = m["repetitions"]
+            check("gb counter of the repetitions of " + name,
+                  all(close(e["items_per_second"], r) for e, r in zip(its, rates)))
+            cexp = gb_stats(rates)
+            check("gb counter aggregates of " + name,
+                  all(close(aggs[k]["items_per_second"], v) for k, v in cexp.items()),
+                  str({k: (aggs[k].get("items_per_second"), v) for k, v in cexp.items()}))
+        else:
+            check("gb: no counter on a time without a byte rate, " + name,
+                  all(not any(k.endswith("_per_second") for k in e) for e in entries))
+
+    # A byte rate is the bytes_per_second counter of its case's time per
+    # iteration (the payload round trip), never a family in ns per byte.
+    with tempfile.TemporaryDirectory() as tmp:
+        p = os.path.join(tmp, "payload.json")
+        doc = with_payload_case(src)
+        with open(p, "w") as f:
+            json.dump(doc, f)
+        gbp = json.loads(expect("googlebench byte rate",
+                                ["export", "--format", "googlebench", p], 0))
+        fam = [e for e in gbp["benchmarks"] if e["run_name"] == "fork/payload/size:4096/roundtrip"]
+        case = doc["results"][-1]["metrics"]
+        its = [e for e in fam if e["run_type"] == "iteration"]
+        aggs = {e["aggregate_name"]: e for e in fam if e["run_type"] == "aggregate"}
+        check("byte rate: no family of its own",
+              not any("bytes_per_s" in e["name"] for e in gbp["benchmarks"]))
+        check("byte rate: the round trip is the time per iteration",
+              [e["real_time"] for e in its] == case["roundtrip"]["repetitions"], str(its[:1]))
+        check("byte rate: bytes_per_second on each repetition",
+              all(close(e["bytes_per_second"], b)
+                  for e, b in zip(its, case["bytes_per_s"]["repetitions"])) and len(its) == 9)
+        cexp = gb_stats(case["bytes_per_s"]["repetitions"])
+        check("byte rate: aggregates of bytes_per_second",
+              all(close(aggs[k]["bytes_per_second"], v) for k, v in cexp.items()))
+
+        # --rows: one row per metric, unique names (github-action-benchmark's
+        # googlecpp tool takes every row as a benchmark of its own).
+        out = expect("googlebench --rows median",
+                     ["export", "--format", "googlebench", "--rows", "median", p], 0)
+        rows = json.loads(out)["benchmarks"]
+        names = [r["name"] for r in rows]
+        check("--rows median: unique names, aggregates only",
+              len(names) == len(set(names)) and
+              all(r["run_type"] == "aggregate" and r["aggregate_name"] == "median"
+                  for r in rows), str(names[:4]))
+        check("--rows median: one row per family", len(rows) == len(want) + 1)
+        out = expect("googlebench --rows mean,median,stddev,cv",
+                     ["export", "--format", "googlebench", "--rows", "mean,median,stddev,cv", p],
+                     0)
+        check("aggregates only: no repetition row",
+              all(r["run_type"] == "aggregate" for r in json.loads(out)["benchmarks"]))
+
+        # One repetition: no aggregates, as Google Benchmark writes none.
+        one = json.loads(json.dumps(src))
+        for c in one["results"]:
+            for m in c["metrics"].values():
+                m["repetitions"] = m["repetitions"][:1]
+        p1 = os.path.join(tmp, "one.json")
+        with open(p1, "w") as f:
+            json.dump(one, f)
+        rows = json.loads(expect("googlebench one repetition",
+                                 ["export", "--format", "googlebench", "--rows", "median", p1],
+                                 0))["benchmarks"]
+        check("one repetition: the repetition row stands alone",
+              rows and all(r["run_type"] == "iteration" for r in rows))
 
     for better, bigger in (("lower", False), ("higher", True)):
         out = expect("bench-custom " + better,
@@ -413,7 +537,8 @@ def group_export():
               sorted(e["name"] for e in arr) == sorted(exp))
         for e in arr:
             m = exp[e["name"]]
-            half = (m["ci_high"] - m["ci_low"]) / 2
+            lo, hi = ci_with_repetitions(m)
+            half = max(m["p50"] - lo, hi - m["p50"])
             check("bench-custom " + e["name"],
                   e["unit"] == m["unit"] and e["value"] == m["p50"] and
                   e["range"].startswith("± ") and
@@ -438,6 +563,32 @@ def group_export():
               (r["ratio_to_floor"] == "" if "ratio_to_floor" not in m
                else abs(float(r["ratio_to_floor"]) - m["ratio_to_floor"]) < 1e-12))
         check("csv row %s/%s %s" % (c["backend"], c["scenario"], k), ok, str(r))
+
+
+def group_stdio():
+    """- stands for standard input wherever a results file is read, and for
+    standard output wherever one is written (report, plot: one chart)."""
+    with open(os.path.join(DATA, "quick-base.json")) as f:
+        base = f.read()
+    for args in (["export", "--format", "csv"], ["export", "--format", "googlebench"],
+                 ["history", "--format", "tsv"]):
+        _, want, _ = run(*(args + ["quick-base.json"]))
+        rc, out, err = run_in(base, *(args + ["-"]))
+        out = out.replace("\t-\t", "\tquick-base.json\t")  # history's file column
+        check(" ".join(args) + " -", rc == 0 and out == want, err)
+    _, want, _ = run("compare", "quick-base.json", "quick-slow20.json")
+    rc, out, err = run_in(base, "compare", "-", "quick-slow20.json")
+    check("compare - NEW", rc == 1 and out.replace("'-'", "'quick-base.json'").split("\n")[3:] ==
+          want.split("\n")[3:], err)
+    rc, out, err = run_in(base, "report", "-", "--out", "-")
+    check("report - --out -: the page on standard output",
+          rc == 0 and out.startswith("<!DOCTYPE html>") and out.rstrip().endswith("</html>") and
+          "data:image/svg+xml;base64," in out, (rc, err, out[:200]))
+    rc, out, err = run_in(base, "plot", "-", "--chart", "latency", "--format", "svg", "--out", "-")
+    check("plot - --out -: one chart on standard output",
+          rc == 0 and "<svg" in out and out.rstrip().endswith("</svg>"), (rc, err))
+    rc, out, err = run_in("", "export", "--format", "csv", "-")
+    check("empty standard input: one line, exit 2", rc == 2 and err.count("\n") == 1, err)
 
 
 def group_errors():
@@ -479,7 +630,7 @@ def group_errors():
         (["history"], "needs results files or folders"),
         (["history", "--format", "xml", "history"], "--format: expected text, tsv or json"),
         (["history", "nowhere"], "nowhere: No such file or directory"),
-        (["history", "bad"], "bad/missing-p50.json: missing field"),
+        (["history", "bad"], "bad/floor-kind-number.json: field"),
         (["history", "golden"], "golden: no .json file in this folder"),
         (["history", "--metric", "nope", "history"], "no series matches"),
         (["history", "--bogus", "history"], "unknown option"),
@@ -495,6 +646,6 @@ def group_errors():
 
 
 {"compare": group_compare, "export": group_export, "history": group_history,
- "errors": group_errors, "hosts": group_hosts}[GROUP]()
+ "stdio": group_stdio, "errors": group_errors, "hosts": group_hosts}[GROUP]()
 print("%d passed, %d failed" % (passed, failed))
 sys.exit(1 if failed else 0)

@@ -7,6 +7,7 @@
  * 3 * 1.4826 * MAD outliers, the `trusted` rule of FORMAT.md).
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "results-int.h"
 #include "results.h"
@@ -212,6 +213,60 @@ static void metric_object(void **state)
     assert_null(pbr_metric_new("ns", PBR_LOWER, reps, zero, 2, false));
 }
 
+/* The interval of the median respects the repetitions: five repetitions
+ * of 400 samples each, tight within (+-1%), whose medians run from 3.6 to
+ * 35 us, as a futex ping-pong on a noisy machine did. The pooled order
+ * statistics alone give a few ns; the interval must reach from the lowest
+ * to the highest repetition median (5 repetitions: [min, max]). */
+static void ci_respects_repetitions(void **state)
+{
+    (void)state;
+    static const double medians[] = {3600, 35000, 5200, 9100, 20500};
+    static double samples[5][400];
+    const double *reps[5];
+    size_t lens[5];
+    for (int r = 0; r < 5; r++) {
+        for (int i = 0; i < 400; i++)
+            samples[r][i] = medians[r] * (1.0 + 0.01 * ((i % 21) - 10) / 10.0);
+        reps[r] = samples[r];
+        lens[r] = 400;
+    }
+    json_t *m = pbr_metric_new("ns", PBR_LOWER, reps, lens, 5, false);
+    assert_non_null(m);
+    assert_near(num(m, "ci_low"), 3600, 1e-9);
+    assert_near(num(m, "ci_high"), 35000, 1e-9);
+    assert_false(json_is_true(json_object_get(m, "trusted")));
+    json_decref(m);
+
+    /* The pooled interval alone, for comparison: about one sample step. */
+    double all[2000];
+    for (int r = 0; r < 5; r++)
+        memcpy(all + 400 * r, samples[r], sizeof samples[r]);
+    pbr_summary s;
+    assert_int_equal(pbr_summarize(all, 2000, &s), 0);
+    assert_true(s.ci_high - s.ci_low < 200);
+
+    /* Nine repetitions: [m(2), m(8)] of the sorted medians (P(B <= 1) =
+     * 10/512 = .0195, P(B <= 2) = 46/512 = .0898: j = 2). */
+    const double nine[] = {10, 90, 20, 80, 30, 70, 40, 60, 50};
+    double lo = 49, hi = 51;
+    pbr_ci_repetitions(nine, 9, &lo, &hi);
+    assert_near(lo, 20, 0);
+    assert_near(hi, 80, 0);
+    /* A pooled interval already wider stays as it is. */
+    lo = 5;
+    hi = 95;
+    pbr_ci_repetitions(nine, 9, &lo, &hi);
+    assert_near(lo, 5, 0);
+    assert_near(hi, 95, 0);
+    /* One repetition: nothing to widen by. */
+    lo = 49;
+    hi = 51;
+    pbr_ci_repetitions(nine, 1, &lo, &hi);
+    assert_near(lo, 49, 0);
+    assert_near(hi, 51, 0);
+}
+
 static bool trusted_of(const double *const *reps, const size_t *lens, size_t nreps)
 {
     json_t *m = pbr_metric_new("ns", PBR_LOWER, reps, lens, nreps, false);
@@ -239,8 +294,8 @@ static void trusted_flag(void **state)
 
     /* Repetition medians 100, 100, 100, 100, 130 over pooled median 100:
      * spread 30% > 25%. Pooled sorted: 99 x4, 100 x12, 101 x4, 129..131 x5;
-     * n = 25: P(B<=7) = .0216, P(B<=8) = .0539, so j = 8 and the CI is
-     * [x8, x18] = [100, 101], narrow: only the spread rule rejects it. */
+     * n = 25: P(B<=7) = .0216, P(B<=8) = .0539, so j = 8 and the pooled CI
+     * is [x8, x18] = [100, 101]; the repetitions widen it to [100, 130]. */
     const double *spread[] = {a, b, a, b, slow};
     const size_t lens5[] = {5, 5, 5, 5, 5};
     assert_false(trusted_of(spread, lens5, 5));
@@ -300,7 +355,8 @@ int main(void)
         cmocka_unit_test(percentiles_type7), cmocka_unit_test(summary_basic),
         cmocka_unit_test(summary_mad_outliers), cmocka_unit_test(summary_degenerate),
         cmocka_unit_test(median_ci_ranks), cmocka_unit_test(metric_object),
-        cmocka_unit_test(trusted_flag), cmocka_unit_test(histogram_buckets),
+        cmocka_unit_test(ci_respects_repetitions), cmocka_unit_test(trusted_flag),
+        cmocka_unit_test(histogram_buckets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,6 +16,9 @@ Files written (beside this script):
   run.json          every scenario a chart reads; thread's faults cases skipped;
                     a load sweep (exec's lowest step untrusted) and nested
                     cases (fork and exec skipped, glib deadlocked)
+                    thread's round trip held against a spinning floor
+                    (spin_pingpong between=threads), the others against
+                    sleeping ones; a backend with settings (fork:transport=shm)
   sparse.json       only a roundtrip case without histogram: most charts skip
   new.json          run.json with fork's round trip 30% slower (compare chart)
   history/h1..h5    five runs of roundtrip and startup; fork steps up at h4
@@ -106,8 +109,12 @@ def rate(rng, med, spread=0.03, reps=5):
     return [[med * (1 + rng.gauss(0, spread))] for _ in range(reps)]
 
 
-def with_floor(m, floor_case, fm="roundtrip"):
+def with_floor(m, floor_case, fm="roundtrip", kind=None, params=None):
     m["floor"] = {"backend": "floor", "scenario": floor_case["scenario"], "metric": fm}
+    if params:
+        m["floor"]["params"] = params
+    if kind:
+        m["floor"]["kind"] = kind
     fp = floor_case["metrics"][fm]["p50"]
     m["ratio_to_floor"] = r6(m["p50"] / fp)
     return m
@@ -121,6 +128,7 @@ HEADLINES = {
     "faults": "recovery", "futex_pingpong": "roundtrip", "pipe_pingpong": "roundtrip",
     "thread_start": "startup", "spawn": "startup", "timedwait": "overshoot",
     "scaling": "peak_speedup", "load": "sojourn", "nested": "elapsed",
+    "contention": "throughput", "payload": "roundtrip", "spin_pingpong": "roundtrip",
 }
 
 
@@ -176,6 +184,7 @@ def add_cost(rng, results):
         b, sc = c["backend"], c["scenario"]
         if b == "floor" or c["outcome"] != "ok":
             continue
+        b = b.split(":")[0]  # a backend with settings costs as its base
         if sc == "roundtrip" or (sc == "throughput" and c["params"]["granularity"] == 0):
             k = 1.0 if sc == "roundtrip" else 0.05
             c["metrics"]["cpu_per_task"] = metric("ns", "lower", rate(rng, CPU[b] * k, 0.05))
@@ -220,19 +229,33 @@ def full_run(seed, started, unix, rev, slow=None):
                   {"startup": metric("ns", "lower", latency(rng, 40e3, 0.1, n=40))})
     spawn = case("floor", "spawn", {"samples": 20},
                  {"startup": metric("ns", "lower", latency(rng, 700e3, 0.1, n=20))})
-    res += [futex, pipe, tstart, spawn]
+    # Spinning floors, one per kind of hand-off (between threads, between
+    # processes): the floor case the metric names by its params is the one.
+    spin = {between: case("floor", "spin_pingpong", {"between": between, "samples": 2000},
+                          {"roundtrip": metric("ns", "lower",
+                                               latency(rng, 0.9e3 if between == "threads"
+                                                       else 1.6e3, 0.15))})
+            for between in ("threads", "processes")}
+    res += [futex, pipe, tstart, spawn, spin["threads"], spin["processes"]]
     waits = {}
     for t in (0, 100000, 1000000, 10000000):
         waits[t] = case("floor", "timedwait", {"timeout": t, "samples": 100},
                         {"overshoot": metric("ns", "lower",
                                              latency(rng, 2e3 if t == 0 else 55e3 + t / 1e3, 0.1))})
         res.append(waits[t])
-    for b in BACKENDS:
-        fl = futex if b == "thread" else pipe
+    for b in BACKENDS + ["fork:transport=shm"]:
         k = slow.get(b, 1.0)
-        ms = {"roundtrip": with_floor(metric("ns", "lower", latency(rng, RT[b] * k), True), fl)}
+        m = metric("ns", "lower", latency(rng, RT.get(b, 5e3) * k), True)
+        if b == "thread":  # a pool that spins: the spinning floor between threads
+            m = with_floor(m, spin["threads"], kind="spinning", params={"between": "threads"})
+        elif b == "fork:transport=shm":
+            m = with_floor(m, spin["processes"], kind="spinning",
+                           params={"between": "processes"})
+        else:
+            m = with_floor(m, pipe, kind="sleeping")
+        ms = {"roundtrip": m}
         for part, share in (("submit", 0.05), ("queueing", 0.3), ("run", 0.1), ("retrieval", 0.4)):
-            ms[part] = metric("ns", "lower", latency(rng, RT[b] * share * k))
+            ms[part] = metric("ns", "lower", latency(rng, RT.get(b, 5e3) * share * k))
         res.append(case(b, "roundtrip", {"samples": 2000}, ms))
     for via in ("result", "callback", "as_completed"):
         for b in BACKENDS:
@@ -262,9 +285,9 @@ def full_run(seed, started, unix, rev, slow=None):
             g //= 2
         res.append(case(b, "granularity", {"max": 1000000, "min": 1000, "tasks": 5000,
                                            "work": 20000000}, ms))
-    for cs in (1, 16, 256):
+    for cs in (0, 1, 16, 256):  # 0: automatic chunks
         for b in BACKENDS:
-            per_item = RT[b] / 2 / cs + 300
+            per_item = RT[b] / 2 / (cs or 32) + 300
             res.append(case(b, "map", {"chunksize": cs, "tasks": 10000},
                             {"throughput": metric("tasks/s", "higher",
                                                   rate(rng, 1e9 / per_item))}))
@@ -293,6 +316,21 @@ def full_run(seed, started, unix, rev, slow=None):
             res.append(case(b, "faults", params,
                             {"detection": metric("ns", "lower", latency(rng, med * 0.3, 0.1, n=5)),
                              "recovery": metric("ns", "lower", latency(rng, med, 0.1, n=5))}))
+    for subs in (1, 2, 4):
+        for b in BACKENDS:
+            res.append(case(b, "contention", {"submitters": subs, "tasks": 20000},
+                            {"throughput": metric("tasks/s", "higher",
+                                                  rate(rng, 2e9 / RT[b] / (1 + 0.2 * subs))),
+                             "submit": metric("ns", "lower",
+                                              latency(rng, RT[b] * 0.05 * subs, 0.3))}))
+    for size in (4096, 1048576):
+        for b in BACKENDS:
+            rt = latency(rng, RT[b] + size / 2, 0.2)
+            res.append(case(b, "payload", {"size": size, "samples": 200},
+                            {"roundtrip": metric("ns", "lower", rt),
+                             "bytes_per_s": metric("bytes/s", "higher",
+                                                   [[2 * size * 1e9 / (sum(r) / len(r))]
+                                                    for r in rt])}))
     add_cost(random.Random(seed + 1000), res)
     # Open loop (bench/scenarios/load.c): sojourn grows as the offered load
     # nears capacity (an M/D/1-like curve), the lowest step of exec is
