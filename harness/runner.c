@@ -826,6 +826,24 @@ static json_t *case_json_new(const pbh_runner *r, const pbh_cell *cell, bool *fa
             }
     }
     *failed = !strcmp(outcome, "failed");
+    /* Failed checks that the backend documents as its library's own way
+     * (backend.h, pb_departure) are recorded as failed, marked, and do not
+     * fail the run. */
+    const char *departure = NULL;
+    if (*failed && cell->state != CELL_FAILED && check_failed) {
+        for (size_t i = 0; i < cell->nchecks; i++) {
+            if (!cell->checks[i].reps_failed)
+                continue;
+            const char *why = pb_backend_departure(cell->backend, cell->c->scenario->name,
+                                                   cell->checks[i].name);
+            if (!why) {
+                departure = NULL;
+                break;
+            }
+            departure = departure ? departure : why;
+        }
+        *failed = departure == NULL;
+    }
 
     json_t *c = json_object();
     json_object_set_new(c, "backend", json_string(cell->backend));
@@ -835,6 +853,8 @@ static json_t *case_json_new(const pbh_runner *r, const pbh_cell *cell, bool *fa
     json_object_set_new(c, "params", pbh_case_params_json_new(cell->c));
     json_object_set_new(c, "outcome", json_string(outcome));
     json_object_set_new(c, "reason", json_string(reason));
+    if (departure)
+        json_object_set_new(c, "departure", json_string(departure));
     if (cell->state == CELL_DEADLOCK)
         json_object_set_new(c, "deadlock_depth", json_integer(cell->deadlock_depth));
     if (cell->info && cell->state != CELL_SKIPPED) {

@@ -176,9 +176,10 @@ void pbh_print_summary(FILE *out, const json_t *doc)
             if (t)
                 snprintf(tax, sizeof tax, "%.2fx", json_number_value(t));
         }
+        bool departs = json_is_string(json_object_get(c, "departure"));
         fprintf(out, "%-*s  %-*.*s  %-*s  %13s  %13s  %9s  %9s  %8s  %9s%s\n", wb, str(c, "backend"),
                 wc, wc, label, wm + 6, m ? name : "-", p50, p99, cpu, caller, ratio, tax,
-                !strcmp(outcome, "failed") ? "  FAILED"
+                !strcmp(outcome, "failed") ? (departs ? "  FAILED (documented)" : "  FAILED")
                 : json_is_string(json_object_get(c, "untrusted")) ? "  untrusted" : "");
         any_failed |= !strcmp(outcome, "failed");
     }
@@ -190,6 +191,9 @@ void pbh_print_summary(FILE *out, const json_t *doc)
                 continue;
             case_label(results, c, label, sizeof label);
             fprintf(out, "  %s %s: %s\n", str(c, "backend"), label, str(c, "reason"));
+            if (json_is_string(json_object_get(c, "departure")))
+                fprintf(out, "    documented departure, not a failure of the run: %s\n",
+                        str(c, "departure"));
         }
     }
     if (nnotes) {

@@ -539,6 +539,15 @@ const char *pb_backend_unsupported(const char *backend, const char *option)
     return b ? unsupported_reason(b, option) : NULL;
 }
 
+const char *pb_backend_departure(const char *backend, const char *scenario, const char *check)
+{
+    const pb_backend *b = backend && scenario && check ? pb_backend_find(backend) : NULL;
+    for (const pb_departure *d = b ? b->departures : NULL; d && d->scenario; d++)
+        if (!strcmp(d->scenario, scenario) && !strcmp(d->check, check))
+            return d->why;
+    return NULL;
+}
+
 int pb_pool_workers(const pb_pool *pool)
 {
     return pool ? pool->workers : PB_EINVAL;

@@ -630,6 +630,7 @@ static void check_case(vctx *v, const json_t *c, size_t idx)
     field(v, c, at, "reason", T_STR, false);
     field(v, c, at, "deadlock_depth", T_INT | T_GE0, true);
     field(v, c, at, "untrusted", T_STR, true);
+    field(v, c, at, "departure", T_STR, true);
 
     json_t *b = field(v, c, at, "binding", T_OBJ, true);
     if (b) {

@@ -735,6 +735,12 @@ PB__ADAPTER_EXPORT const pb_backend pb__backend_py_process = {
         {"worker_program", "it names the program an exec worker runs"},
         {NULL, NULL},
     },
+    .departures = (const pb_departure[]){
+        {"faults", "exactly_one_failed",
+         "a worker's death breaks the whole ProcessPoolExecutor: every pending future fails "
+         "with BrokenProcessPool and the pool takes no more work"},
+        {NULL, NULL, NULL},
+    },
     .options = process_options,
     .stat = py_stat,
     .worker_pids = py_worker_pids,
@@ -755,6 +761,14 @@ PB__ADAPTER_EXPORT const pb_backend pb__backend_py_mp = {
         {"task_timeout", "multiprocessing.Pool has no time limit for a task"},
         {"worker_program", "it names the program an exec worker runs"},
         {NULL, NULL},
+    },
+    .departures = (const pb_departure[]){
+        {"faults", "exactly_one_failed",
+         "multiprocessing.Pool replaces a worker that died but never fails the task it was "
+         "running: that result never comes"},
+        {"cancel", "cancelled_some",
+         "multiprocessing.Pool has no cancel: a task handed to apply_async cannot be withdrawn"},
+        {NULL, NULL, NULL},
     },
     .options = process_options,
     .stat = py_stat,

@@ -48,6 +48,19 @@ typedef struct pb_unsupported {
     const char *reason;
 } pb_unsupported;
 
+/* A check of a benchmark scenario that this backend fails by the design of
+ * the library it adapts, not by a bug (Python's ProcessPoolExecutor breaks
+ * the whole pool when a worker dies; a multiprocessing.Pool never hears of
+ * it): the case is still recorded as failed, with the library's own error,
+ * and marked with `why` as a documented departure, which does not fail the
+ * run (results/FORMAT.md). The benchmark's counterpart of the conformance
+ * suite's departures tables (tests/conformance/departures/). */
+typedef struct pb_departure {
+    const char *scenario; /* "faults" */
+    const char *check;    /* "exactly_one_failed" */
+    const char *why;      /* a phrase: "a worker's death breaks the whole pool" */
+} pb_departure;
+
 /* One setting a backend takes through pb_pool_opts.options ("key=value"). */
 typedef struct pb_backend_option {
     const char *key;          /* "transport" */
@@ -161,6 +174,10 @@ typedef struct pb_backend {
      * are written once. A limit that depends on the value (more workers than
      * a library's fixed threadpool) stays a check in create(). */
     const pb_unsupported *unsupported;
+
+    /* Optional: the scenario checks this backend is documented to fail
+     * (pb_departure), ended by an entry whose scenario is NULL. */
+    const pb_departure *departures;
 
     /* Optional: the settings this backend takes through pb_pool_opts.options
      * (or "name:key=value" in the backend name), ended by an entry whose key

@@ -204,6 +204,11 @@ const char *pb_backend_summary(const char *backend);
  * pb_pool_create() refuses such an option with PB_ENOTSUP, quoting this. */
 const char *pb_backend_unsupported(const char *backend, const char *option);
 
+/* Why the named backend is documented to fail check `check` of benchmark
+ * scenario `scenario` by the design of the library it adapts (backend.h,
+ * pb_departure), or NULL when it is not (or the backend is unknown). */
+const char *pb_backend_departure(const char *backend, const char *scenario, const char *check);
+
 /* The number of workers the pool runs. */
 int pb_pool_workers(const pb_pool *pool);
 
