@@ -158,6 +158,7 @@ static void gb_family_free(gb_family *f)
 {
     free(f->name);
     free(f->t);
+    free(f->cpu);
     for (size_t k = 0; k < f->ncounters; k++)
         free(f->counters[k].v);
 }
