@@ -4,26 +4,35 @@
  * The floor is what this machine can do at best for the same hand-off,
  * measured in the same run on the same CPUs; a backend's ratio to it stays
  * comparable across machines and noisy runs where raw nanoseconds do not.
- * The pairing depends on where a backend's tasks run, which the harness
- * learns by asking a pool's task for its pid (public API only, so pools
- * plugged in from outside are paired the same way):
+ * The pairing depends on two things the harness learns from a pool of each
+ * backend through the public API (so pools plugged in from outside are
+ * paired the same way):
  *
- *   - tasks in the harness's own process (thread, glib, libuv): the round
- *     trip is a hand-off between two threads, whose floor is a futex
- *     ping-pong; start-up is creating threads, whose floor is one
- *     pthread_create + join;
- *   - tasks in other processes (fork, exec): the round trip crosses process
- *     boundaries, whose floor is a pipe ping-pong with a child process;
- *     start-up is starting processes, whose floor is posix_spawn of a tiny
- *     program (poolbench itself, exiting at once).
+ *   - where its tasks run, by asking a task for its pid: in the harness's
+ *     own process (thread, glib, libuv) or in other processes (fork, exec);
+ *   - whether its hand-offs spin, by pb_pool_spins(): a worker or a waiting
+ *     caller that busy-waits a few µs before it sleeps answers much faster
+ *     than one that sleeps at once, at the price of CPU time.
  *
- * Throughput of empty tasks (granularity 0) is held against the rate of the
- * same ping-pong, i.e. one hand-off at a time: a ratio below 1 means the pool
- * overlaps hand-offs (batching, pipelining) rather than paying each in turn.
- * A timeout's overshoot is held against a condition-variable timed wait for
- * the same deadline — what any blocking wait with a timeout pays — except
- * for a timeout of 0, which in this API is a poll that need not wait at all.
+ * That gives four kinds of backend, and each metric below names its floor
+ * for each kind:
  *
+ *   round trip (roundtrip, errors): a sleeping pool against the sleeping
+ *     ping-pong (futex between threads, pipes between processes), a spinning
+ *     pool against the spinning one (spin_pingpong between threads or
+ *     processes);
+ *   bursts (throughput of empty tasks, map): against the rate of streaming
+ *     one item per hand-off without waiting for an answer — the 1→1 mutex
+ *     queue between threads, the one-way pipe stream between processes;
+ *   start-up: one pthread_create + join, or posix_spawn of a tiny program;
+ *   a timeout's overshoot: a condition-variable timed wait for the same
+ *     deadline with the default timer slack, as a pool's caller has it —
+ *     except for a timeout of 0, which in this API is a poll that need not
+ *     wait at all. timedwait_tight (1 ns of slack) is measured beside it.
+ *
+ * Each metric's "floor" object in the results names the floor case (its
+ * scenario, the parameter that picks it, the metric) and the kind of
+ * hand-off it stands for, which the summary prints next to the ratio.
  * ratio_to_floor (FORMAT.md) is p50 / floor p50 for lower-is-better metrics
  * and floor p50 / p50 for higher-is-better ones, so in both cases 1 is "as
  * good as the floor" and larger is worse.
@@ -33,25 +42,73 @@
 
 #include "runner.h"
 
+/* Kinds of backend, the index into a pairing. */
+enum { THREADS_SLEEP, THREADS_SPIN, PROCS_SLEEP, PROCS_SPIN };
+
+static const pbh_floor_choice round_trip[PBH_FLOOR_KINDS] = {
+    [THREADS_SLEEP] = {"futex_pingpong", NULL, NULL, "roundtrip", "sleeping"},
+    [THREADS_SPIN] = {"spin_pingpong", "between", "threads", "roundtrip", "spinning"},
+    [PROCS_SLEEP] = {"pipe_pingpong", NULL, NULL, "roundtrip", "sleeping"},
+    [PROCS_SPIN] = {"spin_pingpong", "between", "processes", "roundtrip", "spinning"},
+};
+
+static const pbh_floor_choice stream[PBH_FLOOR_KINDS] = {
+    [THREADS_SLEEP] = {"queue", NULL, NULL, "rate", "queue"},
+    [THREADS_SPIN] = {"queue", NULL, NULL, "rate", "queue"},
+    [PROCS_SLEEP] = {"pipe_stream", NULL, NULL, "rate", "stream"},
+    [PROCS_SPIN] = {"pipe_stream", NULL, NULL, "rate", "stream"},
+};
+
+static const pbh_floor_choice startup[PBH_FLOOR_KINDS] = {
+    [THREADS_SLEEP] = {"thread_start", NULL, NULL, "startup", "start"},
+    [THREADS_SPIN] = {"thread_start", NULL, NULL, "startup", "start"},
+    [PROCS_SLEEP] = {"spawn", NULL, NULL, "startup", "start"},
+    [PROCS_SPIN] = {"spawn", NULL, NULL, "startup", "start"},
+};
+
+static const pbh_floor_choice timed_wait[PBH_FLOOR_KINDS] = {
+    [THREADS_SLEEP] = {"timedwait", NULL, NULL, "overshoot", "timed wait"},
+    [THREADS_SPIN] = {"timedwait", NULL, NULL, "overshoot", "timed wait"},
+    [PROCS_SLEEP] = {"timedwait", NULL, NULL, "overshoot", "timed wait"},
+    [PROCS_SPIN] = {"timedwait", NULL, NULL, "overshoot", "timed wait"},
+};
+
 static const pbh_floor_ref refs[] = {
-    {"roundtrip", "roundtrip", NULL, true, 0, "futex_pingpong", "pipe_pingpong", "roundtrip", NULL},
-    {"errors", "roundtrip", NULL, true, 0, "futex_pingpong", "pipe_pingpong", "roundtrip", NULL},
-    {"throughput", "throughput", "granularity", true, 0, "futex_pingpong", "pipe_pingpong", "rate",
-     NULL},
-    {"startup", "startup", NULL, true, 0, "thread_start", "spawn", "startup", NULL},
+    {"roundtrip", "roundtrip", NULL, true, 0, round_trip, NULL},
+    {"errors", "roundtrip", NULL, true, 0, round_trip, NULL},
+    {"throughput", "throughput", "granularity", true, 0, stream, NULL},
+    {"map", "throughput", NULL, true, 0, stream, NULL},
+    {"startup", "startup", NULL, true, 0, startup, NULL},
     /* Not for timeout 0: that is a poll, which no wait should be held
      * against (the floor still measures it, for the record). */
-    {"timeout", "overshoot", "timeout", false, 0, "timedwait", "timedwait", "overshoot", "timeout"},
+    {"timeout", "overshoot", "timeout", false, 0, timed_wait, "timeout"},
+};
+
+/* Floors measured beside a scenario without being its ratio's reference. */
+static const struct {
+    const char *floor, *scenario;
+} beside[] = {
+    {"timedwait_tight", "timeout"},
 };
 
 static const pbh_floor_mirror mirrors[] = {
     {"timedwait", "timeout", "timeout", "timeout"},
+    {"timedwait_tight", "timeout", "timeout", "timeout"},
 };
 
-const pbh_floor_ref *pbh_floor_refs(size_t *n)
+bool pbh_floor_serves(const char *floor, const char *scenario)
 {
-    *n = sizeof refs / sizeof refs[0];
-    return refs;
+    for (size_t i = 0; i < sizeof refs / sizeof refs[0]; i++) {
+        if (strcmp(refs[i].scenario, scenario))
+            continue;
+        for (int k = 0; k < PBH_FLOOR_KINDS; k++)
+            if (!strcmp(refs[i].by_kind[k].scenario, floor))
+                return true;
+    }
+    for (size_t i = 0; i < sizeof beside / sizeof beside[0]; i++)
+        if (!strcmp(beside[i].floor, floor) && !strcmp(beside[i].scenario, scenario))
+            return true;
+    return false;
 }
 
 const pbh_floor_mirror *pbh_floor_mirror_of(const char *floor)
@@ -68,21 +125,25 @@ static const char *str(const json_t *o, const char *key)
     return s ? s : "";
 }
 
-/* The floor case `scenario` whose `match` parameter equals that of params
- * (any floor case of that scenario when match is NULL). */
-static const json_t *find_floor(const json_t *results, const char *scenario, const char *match,
+/* The floor case of choice f (its scenario, with parameter f->param equal
+ * to f->value when set) whose `match` parameter equals that of params (any
+ * when match is NULL). */
+static const json_t *find_floor(const json_t *results, const pbh_floor_choice *f, const char *match,
                                 const json_t *params)
 {
     size_t i;
     const json_t *c;
     json_array_foreach(results, i, c)
     {
-        if (strcmp(str(c, "backend"), "floor") || strcmp(str(c, "scenario"), scenario) ||
+        if (strcmp(str(c, "backend"), "floor") || strcmp(str(c, "scenario"), f->scenario) ||
             strcmp(str(c, "outcome"), "ok"))
+            continue;
+        const json_t *fparams = json_object_get(c, "params");
+        if (f->param && strcmp(str(fparams, f->param), f->value))
             continue;
         if (match) {
             const json_t *a = json_object_get(params, match);
-            const json_t *b = json_object_get(json_object_get(c, "params"), match);
+            const json_t *b = json_object_get(fparams, match);
             if (!a || !b || !json_equal((json_t *)a, (json_t *)b))
                 continue;
         }
@@ -91,7 +152,18 @@ static const json_t *find_floor(const json_t *results, const char *scenario, con
     return NULL;
 }
 
-void pbh_floor_annotate(json_t *results, int (*in_process)(const char *backend, void *ud),
+/* The "floor" object of a metric held against choice f. */
+static json_t *floor_ref_new(const pbh_floor_choice *f)
+{
+    json_t *ref = json_pack("{s:s, s:s, s:s, s:s}", "backend", "floor", "scenario", f->scenario,
+                            "metric", f->metric, "kind", f->kind);
+    if (ref && f->param)
+        json_object_set_new(ref, "params", json_pack("{s:s}", f->param, f->value));
+    return ref;
+}
+
+void pbh_floor_annotate(json_t *results, bool (*kind_of)(const char *backend, void *ud,
+                                                         pbh_backend_kind *kind),
                         void *ud)
 {
     size_t i;
@@ -101,36 +173,37 @@ void pbh_floor_annotate(json_t *results, int (*in_process)(const char *backend, 
         const char *backend = str(c, "backend");
         if (!strcmp(backend, "floor"))
             continue;
+        pbh_backend_kind bk;
+        if (!kind_of(backend, ud, &bk))
+            continue;
+        int k = (bk.in_process ? THREADS_SLEEP : PROCS_SLEEP) + (bk.spins ? 1 : 0);
         const json_t *params = json_object_get(c, "params");
         json_t *metrics = json_object_get(c, "metrics");
-        for (size_t k = 0; k < sizeof refs / sizeof refs[0]; k++) {
-            const pbh_floor_ref *r = &refs[k];
-            if (strcmp(str(c, "scenario"), r->scenario))
+        for (size_t r = 0; r < sizeof refs / sizeof refs[0]; r++) {
+            const pbh_floor_ref *ref = &refs[r];
+            if (strcmp(str(c, "scenario"), ref->scenario))
                 continue;
-            json_t *m = json_object_get(metrics, r->metric);
+            json_t *m = json_object_get(metrics, ref->metric);
             if (!m)
                 continue;
-            if (r->when_param) {
-                const json_t *v = json_object_get(params, r->when_param);
-                if (!json_is_integer(v) || (json_integer_value(v) == r->when_value) != r->when_equal)
+            if (ref->when_param) {
+                const json_t *v = json_object_get(params, ref->when_param);
+                if (!json_is_integer(v) ||
+                    (json_integer_value(v) == ref->when_value) != ref->when_equal)
                     continue;
             }
-            int inproc = in_process(backend, ud);
-            if (inproc < 0)
-                continue;
-            const char *fs = inproc ? r->floor_in_process : r->floor_other;
-            const json_t *fc = find_floor(results, fs, r->match_param, params);
-            const json_t *fm = fc ? json_object_get(json_object_get(fc, "metrics"), r->floor_metric) : NULL;
+            const pbh_floor_choice *f = &ref->by_kind[k];
+            const json_t *fc = find_floor(results, f, ref->match_param, params);
+            const json_t *fm = fc ? json_object_get(json_object_get(fc, "metrics"), f->metric) : NULL;
             if (!fm)
                 continue;
             double fp50 = json_number_value(json_object_get(fm, "p50"));
             double p50 = json_number_value(json_object_get(m, "p50"));
             bool higher = !strcmp(str(m, "better"), "higher");
             double ratio = higher ? (p50 > 0 ? fp50 / p50 : NAN) : (fp50 > 0 ? p50 / fp50 : NAN);
-            json_t *ref = json_pack("{s:s, s:s, s:s}", "backend", "floor", "scenario", fs, "metric",
-                                    r->floor_metric);
-            if (ref)
-                json_object_set_new(m, "floor", ref);
+            json_t *fref = floor_ref_new(f);
+            if (fref)
+                json_object_set_new(m, "floor", fref);
             /* A zero floor (a timed wait that returned at its deadline to the
              * nanosecond) has no meaningful ratio: leave it out rather than
              * write infinity. */

@@ -62,6 +62,7 @@ typedef struct pbh_backend {
     int create_rc;    /* of the probe pool */
     char *create_error;
     int in_process;   /* 1, 0, -1 unknown */
+    bool spins;       /* pb_pool_spins() of the probe pool */
     int workers;
     char **bindings;  /* per worker, NULL when unknown */
 } pbh_backend;
@@ -511,6 +512,7 @@ static int probe_backends(pbh_runner *r, char *err, size_t errlen)
             continue;
         }
         b->workers = pb_pool_workers(pool);
+        b->spins = pb_pool_spins(pool);
         b->bindings = calloc((size_t)(b->workers > 0 ? b->workers : 1), sizeof *b->bindings);
         for (int w = 0; b->bindings && w < b->workers; w++) {
             char buf[1024];
@@ -770,13 +772,16 @@ static json_t *case_json(const pbh_runner *r, const pbh_cell *cell, bool *failed
     return c;
 }
 
-static int backend_in_process(const char *backend, void *ud)
+static bool backend_kind(const char *backend, void *ud, pbh_backend_kind *kind)
 {
     const pbh_runner *r = ud;
     for (size_t i = 0; i < r->cfg->nbackends; i++)
-        if (!strcmp(r->backends[i].name, backend))
-            return r->backends[i].in_process;
-    return -1;
+        if (!strcmp(r->backends[i].name, backend) && r->backends[i].in_process >= 0) {
+            kind->in_process = r->backends[i].in_process == 1;
+            kind->spins = r->backends[i].spins;
+            return true;
+        }
+    return false;
 }
 
 static void utc_text(time_t t, char *buf, size_t size)
@@ -872,7 +877,7 @@ int pbh_execute(const pbh_config *cfg, json_t **doc, pbh_outcome *out, char *err
     free(cells);
     out->interrupted = pbh_stop != 0;
 
-    pbh_floor_annotate(results, backend_in_process, &r);
+    pbh_floor_annotate(results, backend_kind, &r);
 
     char started[64];
     utc_text(wall.tv_sec, started, sizeof started);

@@ -3,9 +3,10 @@
  * document itself (so it shows exactly what was written).
  *
  * One row per case: backend, scenario with its swept parameters, the
- * scenario's headline metric with p50 and p99, and the ratio to the floor
- * (1.0 = as good as the machine's floor; larger is worse). Skipped and
- * failed cases say so with their reason.
+ * scenario's headline metric with p50 and p99, the ratio to the floor
+ * (1.0 = as good as the machine's floor; larger is worse) and which floor
+ * that is ("pipe_stream", "spin_pingpong processes": floor.c pairs them by
+ * the kind of hand-off). Skipped and failed cases say so with their reason.
  */
 #include <math.h>
 #include <stdio.h>
@@ -70,6 +71,20 @@ static void case_label(const json_t *results, const json_t *c, char *buf, size_t
     }
 }
 
+/* "spin_pingpong processes": the floor case a ratio uses (its scenario and
+ * the parameter values that pick it). */
+static void floor_label(const json_t *ref, char *buf, size_t size)
+{
+    size_t used = (size_t)snprintf(buf, size, "%s", str(ref, "scenario"));
+    const char *key;
+    json_t *v;
+    json_object_foreach(json_object_get(ref, "params"), key, v)
+    {
+        if (used < size && json_is_string(v))
+            used += (size_t)snprintf(buf + used, size - used, " %s", json_string_value(v));
+    }
+}
+
 void pbh_print_summary(FILE *out, const json_t *doc)
 {
     const json_t *results = json_object_get(doc, "results");
@@ -91,8 +106,8 @@ void pbh_print_summary(FILE *out, const json_t *doc)
         wc = lc > wc ? lc : wc;
     }
     wc = wc > 44 ? 44 : wc;
-    fprintf(out, "\n%-*s  %-*s  %-*s  %13s  %13s  %8s\n", wb, "BACKEND", wc, "CASE", wm + 6, "METRIC",
-            "P50", "P99", "VS FLOOR");
+    fprintf(out, "\n%-*s  %-*s  %-*s  %13s  %13s  %8s  %s\n", wb, "BACKEND", wc, "CASE", wm + 6,
+            "METRIC", "P50", "P99", "VS FLOOR", "FLOOR");
     bool any_failed = false;
     json_array_foreach(results, i, c)
     {
@@ -119,17 +134,20 @@ void pbh_print_summary(FILE *out, const json_t *doc)
                 break;
             }
         }
-        char p50[32] = "-", p99[32] = "-", ratio[32] = "";
+        char p50[32] = "-", p99[32] = "-", ratio[32] = "", floor[96] = "";
         if (m) {
             const char *unit = str(m, "unit");
             format_cell(json_object_get(m, "p50"), unit, p50, sizeof p50);
             format_cell(json_object_get(m, "p99"), unit, p99, sizeof p99);
             const json_t *r = json_object_get(m, "ratio_to_floor");
-            if (r)
+            if (r) {
                 snprintf(ratio, sizeof ratio, "%.2fx", json_number_value(r));
+                floor_label(json_object_get(m, "floor"), floor, sizeof floor);
+            }
         }
-        fprintf(out, "%-*s  %-*.*s  %-*s  %13s  %13s  %8s%s\n", wb, str(c, "backend"), wc, wc, label,
-                wm + 6, m ? name : "-", p50, p99, ratio, !strcmp(outcome, "failed") ? "  FAILED" : "");
+        fprintf(out, "%-*s  %-*.*s  %-*s  %13s  %13s  %8s  %-24s%s\n", wb, str(c, "backend"), wc, wc,
+                label, wm + 6, m ? name : "-", p50, p99, ratio, floor,
+                !strcmp(outcome, "failed") ? "  FAILED" : "");
         any_failed |= !strcmp(outcome, "failed");
     }
     if (any_failed) {

@@ -618,6 +618,10 @@ static double floor_p50(const json_t *doc, const json_t *kase, const json_t *met
     json_array_foreach(json_object_get(doc, "results"), i, c) {
         if (strcmp(pb__plot_str(c, "backend"), fb) || strcmp(pb__plot_str(c, "scenario"), fs))
             continue;
+        /* The floor object may name the floor case's own parameters
+         * (spin_pingpong between=processes): only that case is the floor. */
+        if (floor_fit(fl, c) < 0)
+            continue;
         double v = pb__plot_stat(json_object_get(json_object_get(c, "metrics"), fm), "p50");
         int fit = floor_fit(c, kase);
         if (!isnan(v) && fit > best_fit) {

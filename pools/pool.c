@@ -389,6 +389,11 @@ const char *pb_pool_backend(const pb_pool *pool)
     return pool ? pool->backend->name : "";
 }
 
+bool pb_pool_spins(const pb_pool *pool)
+{
+    return pool && pool->backend->spins && pool->backend->spins(pool->state);
+}
+
 int pb_pool_binding(const pb_pool *pool, int worker, char *buf, size_t size)
 {
     if (!pool || !buf || !size || worker < 0 || worker >= pool->workers)

@@ -445,6 +445,12 @@ static int tpool_binding(void *state, int worker, char *buf, size_t size)
     return 0;
 }
 
+static bool tpool_spins(void *state)
+{
+    (void)state;
+    return true; /* one idle worker spins for the next task; waiters spin for results */
+}
+
 const pb_backend pb__backend_thread = {
     .name = "thread",
     .summary = "pthreads sharing one queue; spin-then-sleep hand-off (poolbench)",
@@ -454,6 +460,7 @@ const pb_backend pb__backend_thread = {
     .shutdown = tpool_shutdown,
     .destroy = tpool_destroy,
     .binding = tpool_binding,
+    .spins = tpool_spins,
     .unsupported = (const pb_unsupported[]){
         {"task_timeout", "a thread cannot be killed"},
         {"worker_program", "it names the program an exec worker runs"},

@@ -1,8 +1,14 @@
 /*
  * common.c — helpers shared by the scenario files. See common.h.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common.h"
 
@@ -142,4 +148,102 @@ size_t pbs_burst_size(int64_t tasks, int64_t work, int workers, int64_t g)
     if (fill < 1)
         fill = 1;
     return (size_t)(fill < tasks ? fill : tasks);
+}
+
+bool pbs_io(int fd, void *buf, size_t len, bool write_it)
+{
+    size_t done = 0;
+    while (done < len) {
+        ssize_t r = write_it ? write(fd, (char *)buf + done, len - done)
+                             : read(fd, (char *)buf + done, len - done);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return false;
+        done += (size_t)r;
+    }
+    return true;
+}
+
+int pbs_child_start(pb_sc *sc, pbs_child *c)
+{
+    int down[2], up[2]; /* caller -> child, child -> caller */
+    if (pipe2(down, O_CLOEXEC) != 0)
+        return pb_sc_fail(sc, -errno, "pipe: %s", pb_strerror(-errno));
+    if (pipe2(up, O_CLOEXEC) != 0) {
+        int e = errno;
+        close(down[0]);
+        close(down[1]);
+        return pb_sc_fail(sc, -e, "pipe: %s", pb_strerror(-e));
+    }
+    sigset_t pipe_only;
+    sigemptyset(&pipe_only);
+    sigaddset(&pipe_only, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_only, &c->old_mask);
+    c->pid = fork();
+    if (c->pid == 0) {
+        close(down[1]);
+        close(up[0]);
+        c->in = down[0];
+        c->out = up[1];
+        return 0;
+    }
+    int e = errno;
+    close(down[0]);
+    close(up[1]);
+    c->out = down[1];
+    c->in = up[0];
+    if (c->pid < 0) {
+        c->pid = -1;
+        pbs_child_end(c);
+        return pb_sc_fail(sc, -e, "fork: %s", pb_strerror(-e));
+    }
+    return 0;
+}
+
+void pbs_child_end(pbs_child *c)
+{
+    close(c->out); /* end of file: the child exits */
+    close(c->in);
+    if (c->pid > 0)
+        while (waitpid(c->pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+    sigset_t pipe_only;
+    sigemptyset(&pipe_only);
+    sigaddset(&pipe_only, SIGPIPE);
+    struct timespec zero = {0, 0};
+    while (sigtimedwait(&pipe_only, NULL, &zero) == SIGPIPE)
+        ;
+    pthread_sigmask(SIG_SETMASK, &c->old_mask, NULL);
+}
+
+int pbs_timedwait_floor(pb_sc *sc, unsigned long slack_ns)
+{
+    size_t n = (size_t)pb_sc_num(sc, "samples");
+    int64_t T = pb_sc_num(sc, "timeout");
+    int old_slack = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
+    if (slack_ns && prctl(PR_SET_TIMERSLACK, slack_ns, 0, 0, 0) != 0)
+        return pb_sc_fail(sc, -errno, "cannot set the timer slack: %s", pb_strerror(-errno));
+    pthread_condattr_t attr;
+    pthread_cond_t cond;
+    pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&cond, &attr);
+    pthread_condattr_destroy(&attr);
+    pb_samples *m = pb_sc_metric(sc, "overshoot", "ns", PBR_LOWER, n);
+    pthread_mutex_lock(&lock);
+    for (size_t i = 0; i < n && !pb_sc_stopping(sc); i++) {
+        int64_t t0 = pb_now_ns(), deadline = t0 + T;
+        struct timespec ts = {.tv_sec = deadline / 1000000000, .tv_nsec = deadline % 1000000000};
+        while (pthread_cond_timedwait(&cond, &lock, &ts) != ETIMEDOUT)
+            ; /* a spurious wake-up: the deadline stands */
+        int64_t t1 = pb_now_ns();
+        pb_samples_add(m, (double)(t1 - deadline));
+    }
+    pthread_mutex_unlock(&lock);
+    pthread_cond_destroy(&cond);
+    if (slack_ns && old_slack > 0)
+        prctl(PR_SET_TIMERSLACK, (unsigned long)old_slack, 0, 0, 0);
+    return 0;
 }

@@ -377,16 +377,22 @@ static void test_plan(void **state)
     assert_int_equal(json_integer_value(json_object_get(params, "samples")), 100);
     json_decref(params);
 
-    /* The floor comes first: the clock, the ping-pongs throughput is held
-     * against, and timed waits for exactly the timeouts run here. */
+    /* The floor comes first: the clock, the streams bursts and maps are held
+     * against (no ping-pong: no round trip runs), and timed waits, with
+     * both slacks, for exactly the timeouts run here. */
     assert_true(p.cases[0].scenario->flags & PB_SC_FLOOR);
     assert_int_equal(count(&p, "clock"), 1);
-    assert_int_equal(count(&p, "futex_pingpong"), 1);
-    assert_int_equal(count(&p, "pipe_pingpong"), 1);
+    assert_int_equal(count(&p, "queue"), 1);
+    assert_int_equal(count(&p, "pipe_stream"), 1);
+    assert_int_equal(count(&p, "futex_pingpong"), 0);
+    assert_int_equal(count(&p, "pipe_pingpong"), 0);
+    assert_int_equal(count(&p, "spin_pingpong"), 0);
     assert_int_equal(count(&p, "spawn"), 0);
     assert_int_equal(count(&p, "timedwait"), 2);
     assert_non_null(find_case(&p, "timedwait timeout=1ms"));
     assert_non_null(find_case(&p, "timedwait timeout=10ms"));
+    assert_int_equal(count(&p, "timedwait_tight"), 2);
+    assert_non_null(find_case(&p, "timedwait_tight timeout=10ms"));
     bool floor_done = false;
     for (size_t i = 0; i < p.ncases; i++) {
         bool fl = p.cases[i].scenario->flags & PB_SC_FLOOR;

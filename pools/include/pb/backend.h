@@ -101,6 +101,12 @@ typedef struct pb_backend {
      * pays off when the completing thread is already running elsewhere. */
     bool waiter_sleeps;
 
+    /* Optional: whether this pool's hand-offs spin before they sleep (a
+     * worker waiting for work, or a caller waiting for a result, busy-waits
+     * a few µs), as pb_pool_spins() reports it; it may depend on the pool's
+     * settings. NULL: false. */
+    bool (*spins)(void *state);
+
     /* Optional: the options this backend cannot honour at all, each with its
      * reason, ended by an entry whose option is NULL. The core refuses a pool
      * that sets one of them (PB_ENOTSUP, "<name> backend: <option> is not

@@ -172,6 +172,15 @@ int pb_pool_workers(const pb_pool *pool);
 /* The name of the pool's backend. */
 const char *pb_pool_backend(const pb_pool *pool);
 
+/* Whether the pool's hand-offs spin: a worker waiting for work, or a caller
+ * waiting for a result, busy-waits a few microseconds before it sleeps.
+ * Such a pool answers sooner than one that sleeps at once, and pays in CPU
+ * time; the spinning is bounded and an idle pool sleeps. The harness holds a
+ * spinning pool's round trip against the machine's spinning floor
+ * (spin_pingpong) and a sleeping pool's against the sleeping one (futex or
+ * pipe ping-pong). false for NULL. */
+bool pb_pool_spins(const pb_pool *pool);
+
 /* Writes into buf (NUL-terminated, truncated to size) the CPUs worker i is
  * actually bound to, as a list like "0,2-3", or "" when it is not bound.
  * Returns 0, PB_EINVAL (i out of range) or PB_ENOTSUP (the backend cannot
