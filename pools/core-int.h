@@ -45,6 +45,19 @@ int pb__future_code(const pb_future *f);
  * Returns 0 or PB_ETIMEDOUT. */
 int pb__future_wait(pb_future *f, int64_t deadline);
 
+/* As pb_future_set_result() / pb_future_set_error(), for a backend that
+ * completes f in a thread which must not run the user's done-callbacks (a
+ * caller waiting on a process pool, reading results itself): with quiet,
+ * waiters are notified and woken but the callbacks are left for
+ * pb__future_run_callbacks(), which the backend must then call from its own
+ * thread while holding a reference. Returns 1 when callbacks were left, 0,
+ * or a negative code as the public functions. */
+int pb__future_set_result_ex(pb_future *f, const void *data, size_t len, int64_t started,
+                             int64_t ended, bool quiet);
+int pb__future_set_error_ex(pb_future *f, const pb_error *err, int64_t started, int64_t ended,
+                            bool quiet);
+void pb__future_run_callbacks(pb_future *f);
+
 /* ---- Tasks (registry.c) ---- */
 
 /* Inside a task: sets its result to buf (malloc'd), taking ownership. */
@@ -62,6 +75,18 @@ int pb__pool_submit_future(pb_pool *pool, pb_future *f);
 
 /* Whether waiters on this pool's futures should spin before sleeping. */
 bool pb__pool_waiter_spins(const pb_pool *pool);
+
+/* When the pool's backend helps waiters (pb_backend.help): takes a
+ * reference to pool (a future keeps its pool's struct alive, so that a
+ * waiter may call into it however the pool's destruction races with the
+ * wait) and returns true. pb__pool_release() gives it back. */
+bool pb__pool_retain_for_help(pb_pool *pool);
+void pb__pool_release(pb_pool *pool);
+
+/* Lets the backend use the calling thread until satisfied(ud) or the
+ * absolute deadline; returns what pb_backend.help returned, or 0 once the
+ * pool is being destroyed. */
+int pb__pool_help(pb_pool *pool, bool (*satisfied)(void *ud), void *ud, int64_t deadline);
 
 /* Whether the pool has been shut down (for map's PB_ESHUTDOWN). */
 bool pb__pool_is_shutdown(const pb_pool *pool);

@@ -8,13 +8,15 @@
  *
  * Starting a worker. posix_spawn runs the worker program (by default this
  * very program, /proc/self/exe) with arguments
- *     <argv0> --pb-worker=<fd> [--pb-cpus=<list>]
- * where fd is the worker's end of its socket, dup2'ed into place by the
- * spawn's file actions (every other fd of the engine is close-on-exec), and
- * the environment variable PB_EXEC_WORKER=1. The program's main() calls
+ *     <argv0> --pb-worker=<sock>,<shm>,<pool> [--pb-cpus=<list>]
+ * naming the worker's end of its socket, its shared region and the pool's
+ * shared page: three fds that the spawn's file actions let through (dup2
+ * of an fd onto itself clears its close-on-exec flag; every other fd of the
+ * engine stays close-on-exec), and the environment variable
+ * PB_EXEC_WORKER=1. The program's main() calls
  * pb_worker_main_if_requested(argc, argv) first thing, which recognises the
  * arguments, binds itself to its CPUs with the shared placement code, and
- * runs the worker loop until the pool closes the socket.
+ * runs the worker loop until the pool says goodbye.
  *
  * Failures at create, never a hang:
  *   - the program cannot be executed (ENOENT, EACCES, ENOEXEC...): glibc's
@@ -52,16 +54,24 @@ int pb_worker_main_if_requested(int argc, char **argv)
 {
     if (argc < 2 || !argv || !argv[1] || strncmp(argv[1], WORKER_ARG, strlen(WORKER_ARG)) != 0)
         return 0;
-    char *end;
-    long fd = strtol(argv[1] + strlen(WORKER_ARG), &end, 10);
-    if (*end || fd < 0 || fd > 1 << 20 || fcntl((int)fd, F_GETFD) < 0) {
-        static const char msg[] = "poolbench worker: bad or closed --pb-worker fd\n";
-        ssize_t ignored = write(2, msg, sizeof msg - 1);
-        (void)ignored;
-        _exit(2);
+    const char *at = argv[1] + strlen(WORKER_ARG);
+    int fd[3];
+    for (int i = 0; i < 3; i++) {
+        char *end;
+        long v = strtol(at, &end, 10);
+        if (end == at || *end != (i < 2 ? ',' : '\0') || v < 0 || v > 1 << 20 ||
+            fcntl((int)v, F_GETFD) < 0) {
+            static const char msg[] = "poolbench worker: bad or closed --pb-worker fds\n";
+            ssize_t ignored = write(2, msg, sizeof msg - 1);
+            (void)ignored;
+            _exit(2);
+        }
+        fd[i] = (int)v;
+        at = end + 1;
     }
-    /* Neither the fd nor the mark reach programs a task may start. */
-    fcntl((int)fd, F_SETFD, FD_CLOEXEC);
+    /* Neither the fds nor the mark reach programs a task may start. */
+    for (int i = 0; i < 3; i++)
+        fcntl(fd[i], F_SETFD, FD_CLOEXEC);
     unsetenv(ENV_MARK);
 
     int status = 0;
@@ -77,7 +87,8 @@ int pb_worker_main_if_requested(int argc, char **argv)
                      pb_strerror(status));
         pb__placement_free(p);
     }
-    pb__proc_worker_main((int)fd, status, message, true);
+    pb__proc_fds fds = { fd[0], fd[1], fd[2] };
+    pb__proc_worker_main(&fds, status, message, true);
 }
 
 /* environ plus PB_EXEC_WORKER=1 (any earlier value dropped). */
@@ -101,11 +112,9 @@ static char **worker_environ(void)
 
 static int exec_start(const pb__proc_start *st, pid_t *pid, char *err, size_t errsize)
 {
-    /* dup2 onto the fd itself would leave close-on-exec set, so the target
-     * is 3, or 4 when the socket already is 3. */
-    int target = st->fd == 3 ? 4 : 3;
-    char fdarg[32], cpusarg[300];
-    snprintf(fdarg, sizeof fdarg, WORKER_ARG "%d", target);
+    char fdarg[64], cpusarg[300];
+    snprintf(fdarg, sizeof fdarg, WORKER_ARG "%d,%d,%d", st->fds.sock, st->fds.shm,
+             st->fds.pool);
     char *argv[4];
     int argc = 0;
     const char *program = st->program;
@@ -147,7 +156,13 @@ static int exec_start(const pb__proc_start *st, pid_t *pid, char *err, size_t er
     sigemptyset(&none);
     sigemptyset(&term);
     sigaddset(&term, SIGTERM);
-    r = posix_spawn_file_actions_adddup2(&fa, st->fd, target);
+    /* dup2 of an fd onto itself clears its close-on-exec flag (glibc, and
+     * POSIX.1-2024): exactly these three reach the worker. */
+    r = posix_spawn_file_actions_adddup2(&fa, st->fds.sock, st->fds.sock);
+    if (!r)
+        r = posix_spawn_file_actions_adddup2(&fa, st->fds.shm, st->fds.shm);
+    if (!r)
+        r = posix_spawn_file_actions_adddup2(&fa, st->fds.pool, st->fds.pool);
     if (!r)
         r = posix_spawnattr_setsigmask(&attr, &none);
     if (!r)
@@ -178,9 +193,13 @@ const pb_backend pb__backend_exec = {
                "hang- and timeout-safe",
     .create = exec_create,
     .submit = pb__proc_submit,
-    .cancel = NULL,
+    .cancel = pb__proc_cancel,
     .shutdown = pb__proc_shutdown,
     .destroy = pb__proc_destroy,
     .binding = pb__proc_binding,
-    .waiter_sleeps = true, /* results arrive through the collector thread */
+    .waiter_sleeps = true, /* a waiter reads results itself (help), or sleeps */
+    .help = pb__proc_help,
+    .submit_many = pb__proc_submit_many,
+    .spins = pb__proc_spins,
+    .options = pb__proc_options,
 };

@@ -59,7 +59,8 @@ struct pb_future {
     pb__lock lock;             /* guards entries and the done transitions */
     bool spin;                 /* waiters spin before sleeping (per backend) */
 
-    pb_pool *pool;             /* for the backend's cancel hint */
+    pb_pool *pool;             /* for the backend's cancel hint and help */
+    bool helped;               /* the pool's backend helps waiters: pool is retained */
     const pb_task *task;
     void *slot;                /* the backend's */
 
@@ -97,6 +98,7 @@ pb_future *pb__future_new(pb_pool *pool, const pb_task *task, const void *arg, s
     atomic_init(&f->refs, refs);
     atomic_init(&f->lock, PB__LOCK_INIT);
     f->pool = pool;
+    f->helped = pb__pool_retain_for_help(pool);
     f->spin = pb__pool_waiter_spins(pool);
     f->task = task;
     f->slot = NULL;
@@ -118,6 +120,8 @@ pb_future *pb__future_new(pb_pool *pool, const pb_task *task, const void *arg, s
 
 static void future_free(pb_future *f)
 {
+    if (f->helped)
+        pb__pool_release(f->pool);
     free(f->data);
     free(f->message);
     if (f->entries != f->inline_entries)
@@ -203,6 +207,11 @@ void **pb_future_slot(pb_future *f)
 
 /* ---- Waiting ---- */
 
+static bool future_done(void *ud)
+{
+    return state_done(atomic_load_explicit(&((pb_future *)ud)->state, memory_order_acquire));
+}
+
 int pb__future_wait(pb_future *f, int64_t deadline)
 {
     uint32_t s = atomic_load_explicit(&f->state, memory_order_acquire);
@@ -211,6 +220,20 @@ int pb__future_wait(pb_future *f, int64_t deadline)
     int64_t now = pb_now_ns();
     if (deadline >= 0 && now >= deadline)
         return PB_ETIMEDOUT;
+
+    /* A backend that can deliver results in this very thread (a process
+     * pool reading its workers' results) is asked first: then the result
+     * reaches this thread in one wake-up fewer. It says 0 when it cannot
+     * use this thread now. */
+    while (f->helped) {
+        int r = pb__pool_help(f->pool, future_done, f, deadline);
+        if (state_done(atomic_load_explicit(&f->state, memory_order_acquire)))
+            return 0;
+        if (deadline >= 0 && pb_now_ns() >= deadline)
+            return PB_ETIMEDOUT;
+        if (r <= 0)
+            break;
+    }
 
     /* Spin a little: a worker on another core often finishes within it
      * (unless the backend says completion needs a thread we would starve). */
@@ -354,6 +377,31 @@ static uint32_t take_entries_locked(pb_future *f, pb__entry inl[PB__INLINE_ENTRI
     return n;
 }
 
+static void run_callbacks(pb_future *f, pb__entry inl[PB__INLINE_ENTRIES], pb__entry *entries,
+                          uint32_t n);
+
+/* deliver_locked() for a completer that must not run the user's callbacks
+ * (a waiter that reads a process pool's results itself): notifies waiters
+ * and wakes result sleepers as deliver_locked() does, but leaves the
+ * callbacks in place, marked `delivering` so that later ones are appended
+ * behind them, for pb__future_run_callbacks(). Returns whether any wait. */
+static bool deliver_quietly_locked(pb_future *f)
+{
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < f->nentries; i++) {
+        pb__entry e = f->entries[i];
+        if (!e.fn)
+            ((pb__waiter *)e.ud)->notify(e.ud, f);
+        else
+            f->entries[k++] = e;
+    }
+    f->nentries = k;
+    f->delivering = k > 0;
+    pb__lock_release(&f->lock);
+    pb__wake(&f->state, &f->sleepers, INT_MAX);
+    return k > 0;
+}
+
 /* Delivers a done state just stored (the outcome was written before it),
  * with the lock held on entry; releases it. Notifies waiters under the lock
  * (so they may be freed right after they unregister), wakes result sleepers,
@@ -381,6 +429,14 @@ static void deliver_locked(pb_future *f)
             free(entries);
         return;
     }
+    run_callbacks(f, inl, entries, n);
+}
+
+/* Runs entries[0..n) (their callbacks), then those appended meanwhile,
+ * until none is left; then clears `delivering`. Without the lock. */
+static void run_callbacks(pb_future *f, pb__entry inl[PB__INLINE_ENTRIES], pb__entry *entries,
+                          uint32_t n)
+{
     for (;;) {
         for (uint32_t i = 0; i < n; i++)
             if (entries[i].fn)
@@ -398,12 +454,28 @@ static void deliver_locked(pb_future *f)
     }
 }
 
-/* FINISHED, with the outcome written and the lock held; releases it. */
-static void finish_locked(pb_future *f)
+void pb__future_run_callbacks(pb_future *f)
+{
+    pb__entry inl[PB__INLINE_ENTRIES];
+    run_callbacks(f, inl, inl, 0);
+}
+
+void pb_future_run_callbacks(pb_future *f)
+{
+    pb__future_run_callbacks(f);
+}
+
+/* FINISHED, with the outcome written and the lock held; releases it.
+ * quiet: leave the callbacks (see deliver_quietly_locked); returns whether
+ * any wait. */
+static bool finish_locked(pb_future *f, bool quiet)
 {
     f->completed = pb_now_ns();
     atomic_store(&f->state, PB_FINISHED);
+    if (quiet)
+        return deliver_quietly_locked(f);
     deliver_locked(f);
+    return false;
 }
 
 /* ---- Transitions ---- */
@@ -484,33 +556,8 @@ int pb_future_complete(pb_future *f, pb_outcome *out)
     return 0;
 }
 
-int pb_future_set_result(pb_future *f, const void *data, size_t len, int64_t started,
-                         int64_t ended)
-{
-    void *copy = NULL;
-    if (len) {
-        copy = malloc(len);
-        if (!copy) {
-            pb_error e = {.code = PB_EBROKEN, .message = "out of memory copying the result"};
-            pb_future_set_error(f, &e, started, ended);
-            return PB_ENOMEM;
-        }
-        memcpy(copy, data, len);
-    }
-    if (!begin_complete(f)) {
-        free(copy);
-        return PB_EINVAL;
-    }
-    f->code = 0;
-    f->data = copy;
-    f->len = len;
-    f->started = started;
-    f->ended = ended;
-    finish_locked(f);
-    return 0;
-}
-
-int pb_future_set_error(pb_future *f, const pb_error *err, int64_t started, int64_t ended)
+int pb__future_set_error_ex(pb_future *f, const pb_error *err, int64_t started, int64_t ended,
+                            bool quiet)
 {
     if (!err || (err->code != PB_ETASK && err->code != PB_EBROKEN && err->code != PB_EKILLED))
         return PB_EINVAL;
@@ -526,8 +573,55 @@ int pb_future_set_error(pb_future *f, const pb_error *err, int64_t started, int6
     f->message = msg; /* NULL on ENOMEM reads as "" */
     f->started = started;
     f->ended = ended;
-    finish_locked(f);
-    return 0;
+    return finish_locked(f, quiet);
+}
+
+int pb__future_set_result_ex(pb_future *f, const void *data, size_t len, int64_t started,
+                             int64_t ended, bool quiet)
+{
+    void *copy = NULL;
+    if (len) {
+        copy = malloc(len);
+        if (!copy) {
+            pb_error e = {.code = PB_EBROKEN, .message = "out of memory copying the result"};
+            int r = pb__future_set_error_ex(f, &e, started, ended, quiet);
+            return quiet ? r : PB_ENOMEM;
+        }
+        memcpy(copy, data, len);
+    }
+    if (!begin_complete(f)) {
+        free(copy);
+        return PB_EINVAL;
+    }
+    f->code = 0;
+    f->data = copy;
+    f->len = len;
+    f->started = started;
+    f->ended = ended;
+    return finish_locked(f, quiet);
+}
+
+int pb_future_set_result(pb_future *f, const void *data, size_t len, int64_t started,
+                         int64_t ended)
+{
+    return pb__future_set_result_ex(f, data, len, started, ended, false);
+}
+
+int pb_future_set_error(pb_future *f, const pb_error *err, int64_t started, int64_t ended)
+{
+    return pb__future_set_error_ex(f, err, started, ended, false);
+}
+
+int pb_future_set_result_quiet(pb_future *f, const void *data, size_t len, int64_t started,
+                               int64_t ended)
+{
+    return pb__future_set_result_ex(f, data, len, started, ended, true);
+}
+
+int pb_future_set_error_quiet(pb_future *f, const pb_error *err, int64_t started,
+                              int64_t ended)
+{
+    return pb__future_set_error_ex(f, err, started, ended, true);
 }
 
 bool pb_future_run(pb_future *f)

@@ -38,6 +38,11 @@ struct pb_pool {
     void *state;
     int workers;
     _Atomic bool shut;
+    /* With a backend that helps waiters: the owner's reference plus one per
+     * future alive; the threads inside help(); whether destroy began. */
+    _Atomic int refs;
+    _Atomic uint32_t helpers;
+    _Atomic bool closed;
 };
 
 static pthread_mutex_t backends_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -360,6 +365,7 @@ int pb_pool_create(const char *backend, const pb_pool_opts *opts, pb_pool **out)
     if (!pool)
         return pb_backend_error(PB_ENOMEM, "out of memory");
     pool->backend = b;
+    atomic_init(&pool->refs, 1);
     int workers = o.workers;
     int r = b->create(&o, &pool->state, &workers);
     if (r) {
@@ -415,6 +421,33 @@ bool pb__pool_waiter_spins(const pb_pool *pool)
     return pool && !pool->backend->waiter_sleeps;
 }
 
+bool pb__pool_retain_for_help(pb_pool *pool)
+{
+    if (!pool || !pool->backend->help)
+        return false;
+    atomic_fetch_add_explicit(&pool->refs, 1, memory_order_relaxed);
+    return true;
+}
+
+void pb__pool_release(pb_pool *pool)
+{
+    if (atomic_fetch_sub_explicit(&pool->refs, 1, memory_order_acq_rel) == 1)
+        free(pool);
+}
+
+int pb__pool_help(pb_pool *pool, bool (*satisfied)(void *ud), void *ud, int64_t deadline)
+{
+    /* Counted in before looking at `closed`; destroy sets `closed` before
+     * counting: one of the two sees the other (both sequentially
+     * consistent). */
+    atomic_fetch_add(&pool->helpers, 1);
+    int r = atomic_load(&pool->closed) ? 0
+                                        : pool->backend->help(pool->state, satisfied, ud, deadline);
+    if (atomic_fetch_sub(&pool->helpers, 1) == 1 && atomic_load(&pool->closed))
+        pb__futex_wake(&pool->helpers, INT_MAX);
+    return r;
+}
+
 bool pb__pool_is_shutdown(const pb_pool *pool)
 {
     return atomic_load_explicit(&pool->shut, memory_order_acquire);
@@ -439,6 +472,44 @@ int pb_submit(pb_pool *pool, const pb_task *task, const void *arg, size_t len, p
     return 0;
 }
 
+int pb_submit_many(pb_pool *pool, const pb_task *task, const pb_bytes *args, size_t n,
+                   pb_future **out)
+{
+    if (!pool || !task || (!out && n))
+        return PB_EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        out[i] = NULL;
+        if (args && !args[i].data && args[i].len)
+            return PB_EINVAL;
+    }
+    if (atomic_load_explicit(&pool->shut, memory_order_acquire))
+        return PB_ESHUTDOWN;
+    if (!pool->backend->submit_many) {
+        for (size_t i = 0; i < n; i++) {
+            int r = pb_submit(pool, task, args ? args[i].data : NULL, args ? args[i].len : 0,
+                              &out[i]);
+            if (r)
+                return r;
+        }
+        return 0;
+    }
+    int r = 0;
+    for (size_t i = 0; i < n && !r; i++) {
+        out[i] = pb__future_new(pool, task, args ? args[i].data : NULL, args ? args[i].len : 0, 2);
+        if (!out[i])
+            r = PB_ENOMEM;
+    }
+    if (!r && n)
+        r = pool->backend->submit_many(pool->state, out, n);
+    if (r) {
+        for (size_t i = 0; i < n && out[i]; i++) {
+            pb__future_discard(out[i]);
+            out[i] = NULL;
+        }
+    }
+    return r;
+}
+
 void pb__pool_cancel_hint(pb_pool *pool, pb_future *f)
 {
     if (pool && pool->backend->cancel)
@@ -459,8 +530,16 @@ void pb_pool_destroy(pb_pool *pool)
     if (!pool)
         return;
     pb_pool_shutdown(pool, true, false);
+    /* Every future is done now; threads still inside help() leave at once. */
+    atomic_store(&pool->closed, true);
+    uint32_t n;
+    while ((n = atomic_load(&pool->helpers)) != 0)
+        pb__futex_wait(&pool->helpers, n, -1);
     pool->backend->destroy(pool->state);
-    free(pool);
+    if (pool->backend->help)
+        pb__pool_release(pool);
+    else
+        free(pool);
 }
 
 /* Until a process backend provides the exec worker entry point, no process is

@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -36,6 +37,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "wire-int.h" /* to start a worker by hand as the pool does */
 
 static const char *g_backend;
 static char g_dir[PATH_MAX];    /* scratch directory for gate and pid files */
@@ -565,19 +568,35 @@ static void test_shutdown_cancel_with_held_worker(void **s)
     hold_init(&h);
     pb_future *held = submit(p, "f_hold", h.arg, strlen(h.arg));
     int pid = hold_pid(&h);
-    pb_future *queued[5];
-    for (int i = 0; i < 5; i++)
+    /* The worker may hold a few of these in its own queue (prefetch): those
+     * are RUNNING, so cancel_futures leaves them alone and they run. Enough
+     * are submitted that the last ones wait in the pool's queue whatever the
+     * prefetch (at most 32). */
+    enum { Q = 40 };
+    pb_future *queued[Q];
+    for (int i = 0; i < Q; i++)
         queued[i] = submit(p, "f_pid", NULL, 0);
     assert_int_equal(pb_pool_shutdown(p, false, true), 0);
-    for (int i = 0; i < 5; i++) {
-        assert_true(pb_future_cancelled(queued[i]));
-        pb_future_release(queued[i]);
+    int cancelled = 0;
+    for (int i = 0; i < Q; i++) {
+        if (pb_future_cancelled(queued[i])) {
+            cancelled++;
+        } else {
+            assert_true(pb_future_running(queued[i]));
+            assert_true(i < cancelled + 33); /* only the first ones can be held */
+        }
     }
+    assert_true(pb_future_cancelled(queued[Q - 1]));
     pb_future *late = NULL;
     assert_int_equal(pb_submit(p, task("f_pid"), NULL, 0, &late), PB_ESHUTDOWN);
     assert_true(pb_future_running(held));
     hold_open(&h);
     assert_int_equal(pid_of(held), pid);
+    for (int i = 0; i < Q; i++) {
+        if (!pb_future_cancelled(queued[i]))
+            assert_int_equal(pid_of(queued[i]), pid);
+        pb_future_release(queued[i]);
+    }
     pb_future_release(held);
     pb_pool_destroy(p);
 }
@@ -789,21 +808,36 @@ static void test_fork_rejects_worker_program(void **s)
 
 /* A worker that gets bytes it cannot read as a frame says why on stderr and
  * exits with status 70 (EX_SOFTWARE). Run as the exec backend starts it:
- * this program with --pb-worker=3. */
+ * this program with --pb-worker=3,4,5 (its socket, its shared region and the
+ * pool's page, made here as the pool makes them). */
 static void test_worker_rejects_garbage(void **s)
 {
     (void)s;
     int sv[2], err[2];
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
     assert_int_equal(pipe(err), 0);
+    int region = memfd_create("region", 0), page = memfd_create("page", 0);
+    assert_true(region >= 0 && page >= 0);
+    pb__shm *shm;
+    pb__shm_pool *pool_page;
+    size_t len;
+    assert_int_equal(pb__shm_init(region, 0, 65536, &shm, &len), 0);
+    assert_int_equal(pb__shm_pool_init(page, &pool_page), 0);
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
         dup2(err[1], 2);
-        dup2(sv[1], 3);
-        execl("/proc/self/exe", "faults-worker", "--pb-worker=3", (char *)NULL);
+        /* Out of the way first, then into place. */
+        int a = fcntl(sv[1], F_DUPFD, 10), b = fcntl(region, F_DUPFD, 10),
+            c = fcntl(page, F_DUPFD, 10);
+        dup2(a, 3);
+        dup2(b, 4);
+        dup2(c, 5);
+        execl("/proc/self/exe", "faults-worker", "--pb-worker=3,4,5", (char *)NULL);
         _exit(127);
     }
+    close(region);
+    close(page);
     close(sv[1]);
     close(err[1]);
     char buf[4096];

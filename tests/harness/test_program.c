@@ -164,7 +164,7 @@ static void test_cli(void **state)
         {{"run", "--suite", tiny, "--pin", "garbage", "--out", out}, "refuses this pool (--pin 'garbage'"},
         {{"run", "--suite", tiny, "--backend", "thread,fork:x=1,y=2", "--out", out},
          "backend 'fork:x=1,y=2' refuses this pool (--pin 'none', --workers 0): fork backend: "
-         "unknown option 'x' (it takes none)"},
+         "unknown option 'x' (it takes: transport, prefetch)"},
         {{"run", "--suite", tiny, "--backend", "thread:=", "--out", out}, "'=' is not key=value"},
         {{"run", "--load", "/nonexistent/plugin.so"}, "poolbench run: --load /nonexistent/plugin.so:"},
         {{"list", "--bogus"}, "poolbench list: unknown option '--bogus'"},

@@ -101,6 +101,26 @@ typedef struct pb_backend {
      * pays off when the completing thread is already running elsewhere. */
     bool waiter_sleeps;
 
+    /* Optional: a thread is about to block until satisfied(ud) holds (a
+     * future of this pool is done) or the absolute CLOCK_MONOTONIC deadline
+     * passes (-1: none). A backend whose results must be read by some
+     * thread of this process (a collector reading worker processes) may
+     * read them in this one meanwhile, so that the result reaches the
+     * waiter in two wake-ups (worker, waiter) instead of three (worker,
+     * collector, waiter). Returns 1 once satisfied(ud) holds or the
+     * deadline passed (the core looks again and may call again), 0 when it
+     * cannot use this thread now (the core then waits as usual). It must not
+     * run done-callbacks in this thread: pb_future_set_result_quiet() and
+     * pb_future_set_error_quiet() leave them for the backend's own thread. Called without any core lock, from
+     * any number of threads at once; never after destroy() began. NULL:
+     * none. */
+    int (*help)(void *state, bool (*satisfied)(void *ud), void *ud, int64_t deadline);
+
+    /* Optional: queues fs[0..n) as submit() does, at once and all or
+     * nothing: 0, or a negative code with none of them kept. NULL: the core
+     * calls submit() for each. */
+    int (*submit_many)(void *state, pb_future *const *fs, size_t n);
+
     /* Optional: whether this pool's hand-offs spin before they sleep (a
      * worker waiting for work, or a caller waiting for a result, busy-waits
      * a few µs), as pb_pool_spins() reports it; it may depend on the pool's
@@ -170,6 +190,19 @@ int pb_future_set_result(pb_future *f, const void *data, size_t len, int64_t sta
  * (copied; NULL means "") as in pb_error. Returns 0 or PB_EINVAL (bad code, or
  * f already done). */
 int pb_future_set_error(pb_future *f, const pb_error *err, int64_t started, int64_t ended);
+
+/* As pb_future_set_result() / pb_future_set_error(), for a thread that
+ * must not run the user's done-callbacks (a waiter the backend uses through
+ * help()): waiters are notified and woken, but the callbacks are left for
+ * pb_future_run_callbacks(), which the backend must then call from its own
+ * thread while holding a reference to f (later callbacks queue behind them,
+ * so their order holds). Return 1 when callbacks were left, 0 when there
+ * were none, or the negative codes of the functions above. */
+int pb_future_set_result_quiet(pb_future *f, const void *data, size_t len, int64_t started,
+                               int64_t ended);
+int pb_future_set_error_quiet(pb_future *f, const pb_error *err, int64_t started,
+                              int64_t ended);
+void pb_future_run_callbacks(pb_future *f);
 
 /* ---- Running a task in this process ---- */
 
