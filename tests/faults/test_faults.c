@@ -211,9 +211,19 @@ static void crash_case(const char *name, int sig, int status)
         expect_message(e.message, "exited with status %d", status);
     }
     assert_true(pid > 0);
+    /* The dead worker ran nothing after the crash. (It may have run a task
+     * submitted after the crashing one before that one reached it: a worker
+     * that falls idle takes over tasks another holds and has not started.
+     * Such a task ended before the pool saw the death.) */
+    pb_times crash_times;
+    pb_future_times(crash, &crash_times);
     for (int i = 0; i < 4; i++) {
         assert_true(pid_of(before[i]) != 0);
-        assert_true(pid_of(after[i]) != pid); /* the dead worker ran nothing after */
+        if (pid_of(after[i]) == pid) {
+            pb_times t;
+            pb_future_times(after[i], &t);
+            assert_true(t.ended <= crash_times.completed);
+        }
         pb_future_release(before[i]);
         pb_future_release(after[i]);
     }
@@ -1008,10 +1018,15 @@ int main(int argc, char **argv)
     pb_worker_main_if_requested(argc, argv);
     faults_tasks_linked();
     if (argc < 2) {
-        fprintf(stderr, "usage: %s fork|exec|leaks [helper-program]\n", argv[0]);
+        fprintf(stderr, "usage: %s fork|exec|leaks [helper-program]\n"
+                        "  (fork and exec may carry the backend's settings: "
+                        "fork:transport=shm,prefetch=0)\n", argv[0]);
         return 2;
     }
     g_backend = argv[1];
+    /* The backend's own name, without settings. */
+    char base[16];
+    snprintf(base, sizeof base, "%.*s", (int)strcspn(g_backend, ":"), g_backend);
     if (argc > 2)
         snprintf(g_helper, sizeof g_helper, "%s", argv[2]);
     if (setup_dir() < 0) {
@@ -1026,7 +1041,7 @@ int main(int argc, char **argv)
         };
         g_backend = "fork";
         rc = cmocka_run_group_tests_name("leaks", tests, NULL, NULL);
-    } else if (strcmp(g_backend, "fork") == 0 || strcmp(g_backend, "exec") == 0) {
+    } else if (strcmp(base, "fork") == 0 || strcmp(base, "exec") == 0) {
         const struct CMUnitTest common[] = {
             cmocka_unit_test(test_crash_segv),
             cmocka_unit_test(test_crash_abort),
@@ -1051,7 +1066,7 @@ int main(int argc, char **argv)
             cmocka_unit_test_setup_teardown(test_emfile_at_respawn, save_nofile, restore_nofile),
         };
         rc = cmocka_run_group_tests_name(g_backend, common, NULL, NULL);
-        if (strcmp(g_backend, "exec") == 0) {
+        if (strcmp(base, "exec") == 0) {
             const struct CMUnitTest exec_only[] = {
                 cmocka_unit_test(test_exec_program_missing),
                 cmocka_unit_test(test_exec_program_not_a_worker),
