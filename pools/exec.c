@@ -8,11 +8,12 @@
  *
  * Starting a worker. posix_spawn runs the worker program (by default this
  * very program, /proc/self/exe) with arguments
- *     <argv0> --pb-worker=<sock>,<shm>,<pool> [--pb-cpus=<list>]
- * naming the worker's end of its socket, its shared region and the pool's
- * shared page: three fds that the spawn's file actions let through (dup2
- * of an fd onto itself clears its close-on-exec flag; every other fd of the
- * engine stays close-on-exec), and the environment variable
+ *     <argv0> --pb-worker=<sock>,<shm>,<offset> [--pb-cpus=<list>]
+ * naming the worker's end of its socket and the pool's shared memory (two
+ * fds that the spawn's file actions let through: dup2 of an fd onto itself
+ * clears its close-on-exec flag; every other fd of the engine stays
+ * close-on-exec) and where the worker's region lies in it, and the
+ * environment variable
  * PB_EXEC_WORKER=1. The program's main() calls
  * pb_worker_main_if_requested(argc, argv) first thing, which recognises the
  * arguments, binds itself to its CPUs with the shared placement code, and
@@ -54,24 +55,26 @@ int pb_worker_main_if_requested(int argc, char **argv)
 {
     if (argc < 2 || !argv || !argv[1] || strncmp(argv[1], WORKER_ARG, strlen(WORKER_ARG)) != 0)
         return 0;
+    /* <socket fd>,<shared memory fd>,<offset of the worker's region> */
     const char *at = argv[1] + strlen(WORKER_ARG);
-    int fd[3];
+    unsigned long long v[3];
     for (int i = 0; i < 3; i++) {
         char *end;
-        long v = strtol(at, &end, 10);
-        if (end == at || *end != (i < 2 ? ',' : '\0') || v < 0 || v > 1 << 20 ||
-            fcntl((int)v, F_GETFD) < 0) {
+        errno = 0;
+        v[i] = strtoull(at, &end, 10);
+        if (end == at || *end != (i < 2 ? ',' : '\0') || errno ||
+            (i < 2 && (v[i] > 1 << 20 || fcntl((int)v[i], F_GETFD) < 0))) {
             static const char msg[] = "poolbench worker: bad or closed --pb-worker fds\n";
             ssize_t ignored = write(2, msg, sizeof msg - 1);
             (void)ignored;
             _exit(2);
         }
-        fd[i] = (int)v;
         at = end + 1;
     }
+    pb__proc_fds fds = { (int)v[0], (int)v[1], v[2] };
     /* Neither the fds nor the mark reach programs a task may start. */
-    for (int i = 0; i < 3; i++)
-        fcntl(fd[i], F_SETFD, FD_CLOEXEC);
+    fcntl(fds.sock, F_SETFD, FD_CLOEXEC);
+    fcntl(fds.shm, F_SETFD, FD_CLOEXEC);
     unsetenv(ENV_MARK);
 
     int status = 0;
@@ -87,7 +90,6 @@ int pb_worker_main_if_requested(int argc, char **argv)
                      pb_strerror(status));
         pb__placement_free(p);
     }
-    pb__proc_fds fds = { fd[0], fd[1], fd[2] };
     pb__proc_worker_main(&fds, status, message, true);
 }
 
@@ -113,8 +115,8 @@ static char **worker_environ(void)
 static int exec_start(const pb__proc_start *st, pid_t *pid, char *err, size_t errsize)
 {
     char fdarg[64], cpusarg[300];
-    snprintf(fdarg, sizeof fdarg, WORKER_ARG "%d,%d,%d", st->fds.sock, st->fds.shm,
-             st->fds.pool);
+    snprintf(fdarg, sizeof fdarg, WORKER_ARG "%d,%d,%llu", st->fds.sock, st->fds.shm,
+             (unsigned long long)st->fds.offset);
     char *argv[4];
     int argc = 0;
     const char *program = st->program;
@@ -157,12 +159,10 @@ static int exec_start(const pb__proc_start *st, pid_t *pid, char *err, size_t er
     sigemptyset(&term);
     sigaddset(&term, SIGTERM);
     /* dup2 of an fd onto itself clears its close-on-exec flag (glibc, and
-     * POSIX.1-2024): exactly these three reach the worker. */
+     * POSIX.1-2024): exactly these two reach the worker. */
     r = posix_spawn_file_actions_adddup2(&fa, st->fds.sock, st->fds.sock);
     if (!r)
         r = posix_spawn_file_actions_adddup2(&fa, st->fds.shm, st->fds.shm);
-    if (!r)
-        r = posix_spawn_file_actions_adddup2(&fa, st->fds.pool, st->fds.pool);
     if (!r)
         r = posix_spawnattr_setsigmask(&attr, &none);
     if (!r)

@@ -244,7 +244,7 @@ static void fdreg_close(int fd)
 
 static bool kept(const pb__proc_fds *keep, int fd)
 {
-    return fd == keep->sock || fd == keep->shm || fd == keep->pool;
+    return fd == keep->sock || fd == keep->shm;
 }
 
 void pb__proc_close_engine_fds(const pb__proc_fds *keep)
@@ -332,8 +332,8 @@ struct proc {
     int pidfd;
     int sock;  /* -1 once closed */
     bool eof;  /* the socket said end of file */
-    pb__shm *shm;
-    size_t shm_len;
+    pb__shm *shm;          /* its region of the pool's shared memory */
+    unsigned region;       /* which one */
     unsigned char *task_bytes, *result_bytes;
 
     /* Under mu: the tasks handed over and not yet answered, oldest first (a
@@ -430,8 +430,15 @@ struct ppool {
     _Atomic bool leading;    /* a waiting caller holds the role */
     done *scratch;           /* [depth + 1]: the role's completions of one drain */
 
-    int ep, ep_rx, evfd, kickfd, pool_fd;
+    int ep, ep_rx, evfd, kickfd;
+    /* The shared memory (wire-int.h): the pool's page, then the regions,
+     * of which those in free_regions (under mu) belong to no process. */
+    int shm_fd;
+    unsigned char *area;
+    size_t area_len, region_len;
     pb__shm_pool *pool_shm;
+    unsigned *free_regions;
+    unsigned nfree;
     tag twake, tkick;
     pthread_t collector;
     bool collector_started;
@@ -997,12 +1004,15 @@ static void reap_blocking(pid_t pid)
         ;
 }
 
-static void proc_free(proc *p)
+static void proc_free(ppool *pp, proc *p)
 {
     pb__rxbuf_free(&p->rx);
     pb__rxbuf_free(&p->rrx);
-    if (p->shm)
-        munmap(p->shm, p->shm_len);
+    if (p->shm) { /* its process is gone: the region is free again */
+        pthread_mutex_lock(&pp->mu);
+        pp->free_regions[pp->nfree++] = p->region;
+        pthread_mutex_unlock(&pp->mu);
+    }
     free(p->fl);
     free(p->iov);
     free(p->heads);
@@ -1019,7 +1029,7 @@ static int spawn_proc(ppool *pp, int slot, proc **out, char *err, size_t errsize
     }
     if (!p || !p->fl || !p->iov || !p->heads) {
         if (p)
-            proc_free(p);
+            proc_free(pp, p);
         snprintf(err, errsize, "out of memory");
         return PB_ENOMEM;
     }
@@ -1028,39 +1038,38 @@ static int spawn_proc(ppool *pp, int slot, proc **out, char *err, size_t errsize
     p->tsock = (tag){ T_SOCK, p };
     p->tpid = (tag){ T_PID, p };
 
-    int shm_fd = fdreg_open(FD_MEMFD, 0);
-    int r = shm_fd;
-    if (r >= 0)
-        r = pb__shm_init(shm_fd, pp->shm_transport ? RING_BYTES : 0, RING_BYTES, &p->shm,
-                         &p->shm_len);
-    if (r < 0) {
-        snprintf(err, errsize, "cannot set up the shared region: %s", strerror(-r));
-        fdreg_close(shm_fd);
-        proc_free(p);
-        return r;
+    pthread_mutex_lock(&pp->mu);
+    bool region = pp->nfree > 0;
+    if (region)
+        p->region = pp->free_regions[--pp->nfree];
+    pthread_mutex_unlock(&pp->mu);
+    if (!region) { /* every one is held by a dying process: after it is reaped */
+        snprintf(err, errsize, "every region of shared memory is held by a dying worker");
+        proc_free(pp, p);
+        return -EAGAIN;
     }
+    uint64_t offset = PB__SHM_CONTROL + (uint64_t)p->region * pp->region_len;
+    p->shm = pb__shm_format(pp->area + offset, pp->shm_transport ? RING_BYTES : 0, RING_BYTES);
     p->task_bytes = pb__shm_task_bytes(p->shm);
     p->result_bytes = pb__shm_result_bytes(p->shm);
     atomic_store(&p->shm->results.want_data, 1); /* nobody reads yet: BELL */
 
     int sv[2];
-    r = fdreg_socketpair(sv);
+    int r = fdreg_socketpair(sv);
     if (r < 0) {
         snprintf(err, errsize, "socketpair: %s", strerror(-r));
-        fdreg_close(shm_fd);
-        proc_free(p);
+        proc_free(pp, p);
         return r;
     }
-    pb__proc_start st = { .index = slot, .fds = { sv[1], shm_fd, pp->pool_fd },
+    pb__proc_start st = { .index = slot, .fds = { sv[1], pp->shm_fd, offset },
                           .placement = pp->placement, .program = pp->program };
     pid_t pid = -1;
     err[0] = '\0';
     r = pp->ops->start(&st, &pid, err, errsize);
     fdreg_close(sv[1]);
-    fdreg_close(shm_fd);
     if (r < 0) {
         fdreg_close(sv[0]);
-        proc_free(p);
+        proc_free(pp, p);
         return r;
     }
     p->pid = pid;
@@ -1099,7 +1108,7 @@ fail:
     epoll_ctl(pp->ep_rx, EPOLL_CTL_DEL, p->sock, NULL);
     epoll_ctl(pp->ep, EPOLL_CTL_DEL, p->sock, NULL);
     fdreg_close(p->sock);
-    proc_free(p);
+    proc_free(pp, p);
     return r;
 }
 
@@ -1609,7 +1618,7 @@ static void bury(ppool *pp)
     while (pp->graveyard) {
         proc *p = pp->graveyard;
         pp->graveyard = p->next;
-        proc_free(p);
+        proc_free(pp, p);
     }
 }
 
@@ -1847,6 +1856,13 @@ static void respawn(ppool *pp)
         proc *p;
         char err[512];
         int r = spawn_proc(pp, i, &p, err, sizeof err);
+        if (r == -EAGAIN) {
+            /* No region free: again once a dying worker is reaped. */
+            pthread_mutex_lock(&pp->mu);
+            pp->retry_at = pb_now_ns() + RETRY_MIN_NS;
+            pthread_mutex_unlock(&pp->mu);
+            return;
+        }
         pthread_mutex_lock(&pp->mu);
         if (r == 0)
             slot_set(pp, i, p);
@@ -2103,9 +2119,10 @@ static void teardown(ppool *pp)
     fdreg_close(pp->ep_rx);
     fdreg_close(pp->evfd);
     fdreg_close(pp->kickfd);
-    fdreg_close(pp->pool_fd);
-    if (pp->pool_shm)
-        munmap(pp->pool_shm, PB__SHM_CONTROL);
+    fdreg_close(pp->shm_fd);
+    if (pp->area)
+        munmap(pp->area, pp->area_len);
+    free(pp->free_regions);
     pb__placement_free(pp->placement);
     free(pp->slots);
     free(pp->scratch);
@@ -2177,7 +2194,7 @@ int pb__proc_create(const pb__proc_ops *ops, const pb_pool_opts *opts, void **st
     pp->max_tasks = opts->max_tasks_per_worker;
     pp->timeout = opts->task_timeout;
     pp->timer_at = -1;
-    pp->ep = pp->ep_rx = pp->evfd = pp->kickfd = pp->pool_fd = -1;
+    pp->ep = pp->ep_rx = pp->evfd = pp->kickfd = pp->shm_fd = -1;
     pp->twake.kind = T_WAKE;
     pp->tkick.kind = T_KICK;
     int r = read_options(pp, opts);
@@ -2214,19 +2231,37 @@ int pb__proc_create(const pb__proc_ops *ops, const pb_pool_opts *opts, void **st
     pp->ep_rx = pp->ep < 0 ? -1 : fdreg_open(FD_EPOLL, 0);
     pp->evfd = pp->ep_rx < 0 ? -1 : fdreg_open(FD_EVENT, 0);
     pp->kickfd = pp->evfd < 0 ? -1 : fdreg_open(FD_EVENT, 0);
-    pp->pool_fd = pp->kickfd < 0 ? -1 : fdreg_open(FD_MEMFD, 0);
+    pp->shm_fd = pp->kickfd < 0 ? -1 : fdreg_open(FD_MEMFD, 0);
     struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &pp->twake };
     struct epoll_event kv = { .events = EPOLLIN, .data.ptr = &pp->tkick };
     r = pp->ep < 0 ? pp->ep : pp->ep_rx < 0 ? pp->ep_rx : pp->evfd < 0 ? pp->evfd
-        : pp->kickfd < 0 ? pp->kickfd : pp->pool_fd < 0 ? pp->pool_fd : 0;
+        : pp->kickfd < 0 ? pp->kickfd : pp->shm_fd < 0 ? pp->shm_fd : 0;
     if (!r && (epoll_ctl(pp->ep, EPOLL_CTL_ADD, pp->evfd, &ev) < 0 ||
                epoll_ctl(pp->ep_rx, EPOLL_CTL_ADD, pp->kickfd, &kv) < 0))
         r = -errno;
-    if (!r)
-        r = pb__shm_pool_init(pp->pool_fd, &pp->pool_shm);
+    /* A region for every worker and as many again for dying ones (a region
+     * is only touched where used: the rest of the mapping costs address
+     * space, not memory). */
+    unsigned nregions = 2 * (unsigned)pp->workers + 16;
+    pp->region_len = pb__shm_size(pp->shm_transport ? RING_BYTES : 0, RING_BYTES);
+    pp->area_len = PB__SHM_CONTROL + (size_t)nregions * pp->region_len;
+    pp->free_regions = calloc(nregions, sizeof *pp->free_regions);
+    if (!r && !pp->free_regions)
+        r = PB_ENOMEM;
+    if (!r) {
+        void *base;
+        r = pb__shm_area_init(pp->shm_fd, pp->area_len, &base);
+        if (!r) {
+            pp->area = base;
+            pp->pool_shm = base;
+        }
+    }
+    for (unsigned i = 0; i < nregions && pp->free_regions; i++)
+        pp->free_regions[pp->nfree++] = nregions - 1 - i; /* the lowest first */
     if (r < 0) {
         teardown(pp);
-        return pb_backend_error(r, "cannot set up the collector's event loop: %s", strerror(-r));
+        return pb_backend_error(r, "cannot set up the collector's event loop and shared memory: %s",
+                                strerror(-r));
     }
 
     /* Start every worker now, from the creator, before the collector thread

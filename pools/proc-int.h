@@ -26,11 +26,11 @@
 #include "placement-int.h"
 #include "sync-int.h"
 
-/* The file descriptors a worker process is given. */
+/* What a worker process is given to talk to its pool. */
 typedef struct pb__proc_fds {
-    int sock; /* the worker's end of its socket */
-    int shm;  /* its shared region (a memfd; wire-int.h) */
-    int pool; /* the pool's shared page (a memfd) */
+    int sock;        /* the worker's end of its socket */
+    int shm;         /* the pool's shared memory (a memfd; wire-int.h) */
+    uint64_t offset; /* where the worker's own region begins in it */
 } pb__proc_fds;
 
 typedef struct pb__proc_start {
@@ -77,7 +77,7 @@ void pb__proc_close_engine_fds(const pb__proc_fds *keep);
  * negative errno from a failed start step explained by message), then runs
  * tasks until the pool says goodbye, then exits the process with _exit(0)
  * (after flushing stdio when flush_stdio; a forked child must not flush
- * buffers it inherited). Closes fds->shm and fds->pool once mapped. */
+ * buffers it inherited). Closes fds->shm once mapped. */
 _Noreturn void pb__proc_worker_main(const pb__proc_fds *fds, int status, const char *message,
                                     bool flush_stdio);
 

@@ -106,7 +106,7 @@ static atomic_bool task_running, watch_gone;
 typedef struct worker {
     int fd;               /* the socket */
     pb__shm *shm;         /* this worker's region */
-    pb__shm_pool *pool;   /* the pool's page (NULL: none) */
+    pb__shm_pool *pool;   /* the pool's page */
     bool ring_tasks;      /* transport "shm": tasks come through the task ring */
     unsigned char *tasks, *results; /* the rings' bytes */
     int32_t pid;
@@ -207,7 +207,7 @@ static size_t take_tasks(worker *w)
 static bool spin_for_tasks(worker *w)
 {
     int32_t none = 0;
-    if (!w->pool || !atomic_compare_exchange_strong(&w->pool->spinner, &none, w->pid))
+    if (!atomic_compare_exchange_strong(&w->pool->spinner, &none, w->pid))
         return false;
     bool got = false;
     int64_t end = pb_now_ns() + PB__SPIN_NS_WORKER;
@@ -356,19 +356,12 @@ static void start_orphan_watch(int fd)
 
 /* ---- The loop ---- */
 
-/* Maps the shared region and the pool's page. Returns 0, or a negative
+/* Maps the pool's page and this worker's region. Returns 0, or a negative
  * errno with why[] saying what failed. */
-static int attach(worker *w, int shm_fd, int pool_fd, char *why, size_t whysize)
+static int attach(worker *w, const pb__proc_fds *fds, char *why, size_t whysize)
 {
-    size_t len;
-    int r = pb__shm_attach(shm_fd, &w->shm, &len, why, whysize);
-    close(shm_fd);
-    if (r == 0 && pool_fd >= 0 && pb__shm_pool_attach(pool_fd, &w->pool) != 0) {
-        snprintf(why, whysize, "cannot map the pool's shared page");
-        r = -EPROTO;
-    }
-    if (pool_fd >= 0)
-        close(pool_fd);
+    int r = pb__shm_attach(fds->shm, fds->offset, &w->shm, &w->pool, why, whysize);
+    close(fds->shm);
     if (r < 0)
         return r;
     w->ring_tasks = w->shm->task_cap != 0;
@@ -382,7 +375,7 @@ _Noreturn void pb__proc_worker_main(const pb__proc_fds *fds, int status, const c
 {
     worker w = { .fd = fds->sock, .pid = (int32_t)getpid(), .flush_stdio = flush_stdio };
     char why[256];
-    if (status == 0 && attach(&w, fds->shm, fds->pool, why, sizeof why) < 0) {
+    if (status == 0 && attach(&w, fds, why, sizeof why) < 0) {
         status = -EPROTO;
         message = why;
     }

@@ -155,9 +155,15 @@ int pb__rxbuf_reserve(pb__rxbuf *rx, uint64_t want);
 /* ------------------------------------------------------------------------
  * The shared region (wire-shm.c)
  *
- * One memfd per worker process, mapped by the pool and by the worker: a
- * control page, then the task ring (transport "shm" only), then the result
- * ring. A ring is a byte stream between one producer and one consumer, the
+ * One memfd per pool: its page (the single spinner, below) at offset 0, then
+ * one region per worker process alive — a dying process keeps its region
+ * until it is reaped. A region is a control page, then the task ring
+ * (transport "shm" only), then the result ring. The pool maps the whole
+ * memfd once (one mapping, not one per worker: forking a process with
+ * thousands of mappings is slow) and not into forked children
+ * (MADV_DONTFORK); each worker maps the pool's page and its own region only.
+ *
+ * A ring is a byte stream between one producer and one consumer, the
  * same bytes a socket would carry: the producer copies bytes in and then
  * publishes `tail`, the consumer copies bytes out and then publishes
  * `head`; both count bytes since the start, so tail - head is what is
@@ -240,19 +246,20 @@ typedef struct pb__shm_pool {
 /* The size of a region with rings of these sizes. */
 size_t pb__shm_size(uint32_t task_cap, uint32_t result_cap);
 
-/* Pool side: sizes the memfd fd, maps it (MADV_DONTFORK: forked workers do
- * not inherit other workers' regions) and writes the control page. Returns 0
- * or a negative errno; *out and *len describe the mapping. */
-int pb__shm_init(int fd, uint32_t task_cap, uint32_t result_cap, pb__shm **out, size_t *len);
+/* Pool side: sizes the memfd fd to len bytes, maps it (not into forked
+ * children: MADV_DONTFORK) and writes the pool's page at its start. Returns
+ * 0 or a negative errno; *base is the mapping. */
+int pb__shm_area_init(int fd, size_t len, void **base);
 
-/* Worker side: maps the region in fd and checks its control page. Returns 0,
- * or a negative errno with why[] saying what was wrong. */
-int pb__shm_attach(int fd, pb__shm **out, size_t *len, char *why, size_t whysize);
+/* Pool side: makes a fresh region of a worker at `at` (a page boundary in
+ * the area, with pb__shm_size() bytes): control page reset, rings empty. */
+pb__shm *pb__shm_format(void *at, uint32_t task_cap, uint32_t result_cap);
 
-/* The pool's page: pb__shm_pool_init (pool) and pb__shm_pool_attach
- * (worker), as above. */
-int pb__shm_pool_init(int fd, pb__shm_pool **out);
-int pb__shm_pool_attach(int fd, pb__shm_pool **out);
+/* Worker side: maps the pool's page and the region at offset in fd, and
+ * checks them. Returns 0, or a negative errno with why[] saying what was
+ * wrong. */
+int pb__shm_attach(int fd, uint64_t offset, pb__shm **region, pb__shm_pool **page, char *why,
+                   size_t whysize);
 
 /* The bytes of the two rings. */
 unsigned char *pb__shm_task_bytes(pb__shm *s);

@@ -54,95 +54,83 @@ unsigned char *pb__shm_result_bytes(pb__shm *s)
     return (unsigned char *)s + PB__SHM_CONTROL + s->task_cap;
 }
 
-int pb__shm_init(int fd, uint32_t task_cap, uint32_t result_cap, pb__shm **out, size_t *len)
+int pb__shm_area_init(int fd, size_t len, void **base)
 {
     _Static_assert(sizeof(pb__shm) <= PB__SHM_CONTROL, "the control block fits its page");
-    if (!cap_valid(task_cap, true) || !cap_valid(result_cap, false))
-        return -EINVAL;
-    size_t size = pb__shm_size(task_cap, result_cap);
-    if (ftruncate(fd, (off_t)size) != 0)
+    _Static_assert(sizeof(pb__shm_pool) <= PB__SHM_CONTROL, "the pool's page fits a page");
+    if (ftruncate(fd, (off_t)len) != 0)
         return -errno;
-    void *m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (m == MAP_FAILED)
         return -errno;
-    if (madvise(m, size, MADV_DONTFORK) != 0) {
+    if (madvise(m, len, MADV_DONTFORK) != 0) {
         int e = errno;
-        munmap(m, size);
+        munmap(m, len);
         return -e;
     }
-    pb__shm *s = m; /* a fresh memfd reads as zeros: the counters and flags start at 0 */
+    ((pb__shm_pool *)m)->magic = POOL_MAGIC; /* a fresh memfd reads as zeros */
+    *base = m;
+    return 0;
+}
+
+pb__shm *pb__shm_format(void *at, uint32_t task_cap, uint32_t result_cap)
+{
+    pb__shm *s = at;
+    memset(s, 0, PB__SHM_CONTROL); /* counters and flags at 0; ring bytes need no reset */
     s->magic = PB__SHM_MAGIC;
     s->version = PB__WIRE_VERSION;
     s->task_cap = task_cap;
     s->result_cap = result_cap;
-    *out = s;
-    *len = size;
-    return 0;
+    return s;
 }
 
-int pb__shm_attach(int fd, pb__shm **out, size_t *len, char *why, size_t whysize)
+int pb__shm_attach(int fd, uint64_t offset, pb__shm **region, pb__shm_pool **page, char *why,
+                   size_t whysize)
 {
     struct stat st;
     if (fstat(fd, &st) != 0) {
         int e = errno;
-        snprintf(why, whysize, "cannot look at the shared region: %s", strerror(e));
+        snprintf(why, whysize, "cannot look at the shared memory: %s", strerror(e));
         return -e;
     }
-    if (st.st_size < (off_t)PB__SHM_CONTROL) {
-        snprintf(why, whysize, "the shared region is %lld bytes, too small", (long long)st.st_size);
+    if (offset % PB__SHM_CONTROL || offset < PB__SHM_CONTROL ||
+        (uint64_t)st.st_size < offset + PB__SHM_CONTROL) {
+        snprintf(why, whysize, "no region at offset %llu of the shared memory (%lld bytes)",
+                 (unsigned long long)offset, (long long)st.st_size);
         return -EINVAL;
     }
-    size_t size = (size_t)st.st_size;
-    void *m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (m == MAP_FAILED) {
+    void *p = mmap(NULL, PB__SHM_CONTROL, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    void *c = p == MAP_FAILED ? MAP_FAILED
+                              : mmap(NULL, PB__SHM_CONTROL, PROT_READ, MAP_SHARED, fd, (off_t)offset);
+    if (p == MAP_FAILED || c == MAP_FAILED) {
         int e = errno;
-        snprintf(why, whysize, "cannot map the shared region: %s", strerror(e));
+        if (p != MAP_FAILED)
+            munmap(p, PB__SHM_CONTROL);
+        snprintf(why, whysize, "cannot map the shared memory: %s", strerror(e));
         return -e;
     }
-    pb__shm *s = m;
-    if (s->magic != PB__SHM_MAGIC || s->version != PB__WIRE_VERSION ||
-        !cap_valid(s->task_cap, true) || !cap_valid(s->result_cap, false) ||
-        pb__shm_size(s->task_cap, s->result_cap) != size) {
-        snprintf(why, whysize, "the shared region is not a version %u poolbench region",
+    const pb__shm *h = c;
+    uint32_t tcap = h->task_cap, rcap = h->result_cap;
+    bool ok = ((pb__shm_pool *)p)->magic == POOL_MAGIC && h->magic == PB__SHM_MAGIC &&
+              h->version == PB__WIRE_VERSION && cap_valid(tcap, true) && cap_valid(rcap, false) &&
+              offset + pb__shm_size(tcap, rcap) <= (uint64_t)st.st_size;
+    munmap(c, PB__SHM_CONTROL);
+    if (!ok) {
+        munmap(p, PB__SHM_CONTROL);
+        snprintf(why, whysize, "the shared memory is not a version %u poolbench region",
                  PB__WIRE_VERSION);
-        munmap(m, size);
         return -EPROTO;
     }
-    *out = s;
-    *len = size;
-    return 0;
-}
-
-int pb__shm_pool_init(int fd, pb__shm_pool **out)
-{
-    if (ftruncate(fd, PB__SHM_CONTROL) != 0)
-        return -errno;
-    void *m = mmap(NULL, PB__SHM_CONTROL, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (m == MAP_FAILED)
-        return -errno;
-    madvise(m, PB__SHM_CONTROL, MADV_DONTFORK);
-    pb__shm_pool *p = m;
-    p->magic = POOL_MAGIC;
-    *out = p;
-    return 0;
-}
-
-int pb__shm_pool_attach(int fd, pb__shm_pool **out)
-{
-    struct stat st;
-    if (fstat(fd, &st) != 0)
-        return -errno;
-    if (st.st_size != PB__SHM_CONTROL)
-        return -EPROTO;
-    void *m = mmap(NULL, PB__SHM_CONTROL, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (m == MAP_FAILED)
-        return -errno;
-    pb__shm_pool *p = m;
-    if (p->magic != POOL_MAGIC) {
-        munmap(m, PB__SHM_CONTROL);
-        return -EPROTO;
+    void *r = mmap(NULL, pb__shm_size(tcap, rcap), PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+                   (off_t)offset);
+    if (r == MAP_FAILED) {
+        int e = errno;
+        munmap(p, PB__SHM_CONTROL);
+        snprintf(why, whysize, "cannot map its region of the shared memory: %s", strerror(e));
+        return -e;
     }
-    *out = p;
+    *region = r;
+    *page = p;
     return 0;
 }
 

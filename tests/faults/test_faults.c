@@ -818,36 +818,34 @@ static void test_fork_rejects_worker_program(void **s)
 
 /* A worker that gets bytes it cannot read as a frame says why on stderr and
  * exits with status 70 (EX_SOFTWARE). Run as the exec backend starts it:
- * this program with --pb-worker=3,4,5 (its socket, its shared region and the
- * pool's page, made here as the pool makes them). */
+ * this program with --pb-worker=3,4,4096 (its socket, the pool's shared
+ * memory and where its region lies in it, made here as the pool makes
+ * them). */
 static void test_worker_rejects_garbage(void **s)
 {
     (void)s;
     int sv[2], err[2];
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
     assert_int_equal(pipe(err), 0);
-    int region = memfd_create("region", 0), page = memfd_create("page", 0);
-    assert_true(region >= 0 && page >= 0);
-    pb__shm *shm;
-    pb__shm_pool *pool_page;
-    size_t len;
-    assert_int_equal(pb__shm_init(region, 0, 65536, &shm, &len), 0);
-    assert_int_equal(pb__shm_pool_init(page, &pool_page), 0);
+    int shm = memfd_create("shm", 0);
+    assert_true(shm >= 0);
+    size_t region = pb__shm_size(0, 65536);
+    void *area;
+    assert_int_equal(pb__shm_area_init(shm, 4096 + region, &area), 0);
+    pb__shm_format((char *)area + 4096, 0, 65536);
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
         dup2(err[1], 2);
         /* Out of the way first, then into place. */
-        int a = fcntl(sv[1], F_DUPFD, 10), b = fcntl(region, F_DUPFD, 10),
-            c = fcntl(page, F_DUPFD, 10);
+        int a = fcntl(sv[1], F_DUPFD, 10), b = fcntl(shm, F_DUPFD, 10);
         dup2(a, 3);
         dup2(b, 4);
-        dup2(c, 5);
-        execl("/proc/self/exe", "faults-worker", "--pb-worker=3,4,5", (char *)NULL);
+        execl("/proc/self/exe", "faults-worker", "--pb-worker=3,4,4096", (char *)NULL);
         _exit(127);
     }
-    close(region);
-    close(page);
+    close(shm);
+    munmap(area, 4096 + region);
     close(sv[1]);
     close(err[1]);
     char buf[4096];
