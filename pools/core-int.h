@@ -24,9 +24,10 @@ struct pb__waiter {
 };
 
 /* A new PENDING future for task with a copy of arg, holding `refs`
- * references. NULL on ENOMEM. */
+ * references, submitted at `submitted` (0: now; a batch shares one time).
+ * NULL on ENOMEM. */
 pb_future *pb__future_new(pb_pool *pool, const pb_task *task, const void *arg, size_t len,
-                          int refs);
+                          int refs, int64_t submitted);
 
 /* Frees a future nobody has seen (submission failed). */
 void pb__future_discard(pb_future *f);
@@ -68,10 +69,11 @@ void pb__task_return_owned(pb_task_ctx *ctx, void *buf, size_t len);
 /* The backend hint after a successful cancel (pool may be NULL). */
 void pb__pool_cancel_hint(pb_pool *pool, pb_future *f);
 
-/* pb_submit without argument checks, for map: submits an already-built
- * future holding two references. Returns 0 or a negative code (the future
- * then is the caller's to discard). */
-int pb__pool_submit_future(pb_pool *pool, pb_future *f);
+/* pb_submit_many without argument checks, for map: submits fs[0..n),
+ * already built, each holding two references. Returns 0, or a negative code
+ * with *submitted of them (a prefix) submitted — none, unless the backend
+ * has no batch submit; the others are the caller's to discard. */
+int pb__pool_submit_futures(pb_pool *pool, pb_future *const *fs, size_t n, size_t *submitted);
 
 /* Whether waiters on this pool's futures should spin before sleeping. */
 bool pb__pool_waiter_spins(const pb_pool *pool);

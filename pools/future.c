@@ -88,7 +88,7 @@ static inline bool state_done(uint32_t s)
 }
 
 pb_future *pb__future_new(pb_pool *pool, const pb_task *task, const void *arg, size_t len,
-                          int refs)
+                          int refs, int64_t submitted)
 {
     pb_future *f = malloc(sizeof *f + len);
     if (!f)
@@ -102,7 +102,7 @@ pb_future *pb__future_new(pb_pool *pool, const pb_task *task, const void *arg, s
     f->spin = pb__pool_waiter_spins(pool);
     f->task = task;
     f->slot = NULL;
-    f->submitted = pb_now_ns();
+    f->submitted = submitted ? submitted : pb_now_ns();
     f->started = f->ended = f->completed = 0;
     f->code = f->task_code = f->signal = f->exit_status = 0;
     f->data = NULL;

@@ -409,11 +409,24 @@ int pb_pool_binding(const pb_pool *pool, int worker, char *buf, size_t size)
     return pool->backend->binding(pool->state, worker, buf, size);
 }
 
-int pb__pool_submit_future(pb_pool *pool, pb_future *f)
+int pb__pool_submit_futures(pb_pool *pool, pb_future *const *fs, size_t n, size_t *submitted)
 {
+    *submitted = 0;
     if (atomic_load_explicit(&pool->shut, memory_order_acquire))
         return PB_ESHUTDOWN;
-    return pool->backend->submit(pool->state, f);
+    if (pool->backend->submit_many) {
+        int r = n ? pool->backend->submit_many(pool->state, fs, n) : 0;
+        if (!r)
+            *submitted = n;
+        return r;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int r = pool->backend->submit(pool->state, fs[i]);
+        if (r)
+            return r;
+        ++*submitted;
+    }
+    return 0;
 }
 
 bool pb__pool_waiter_spins(const pb_pool *pool)
@@ -460,7 +473,7 @@ int pb_submit(pb_pool *pool, const pb_task *task, const void *arg, size_t len, p
     if (atomic_load_explicit(&pool->shut, memory_order_acquire))
         return PB_ESHUTDOWN;
     /* Two references: the caller's and the backend's. */
-    pb_future *f = pb__future_new(pool, task, arg, len, 2);
+    pb_future *f = pb__future_new(pool, task, arg, len, 2, 0);
     if (!f)
         return PB_ENOMEM;
     int r = pool->backend->submit(pool->state, f);
@@ -484,25 +497,19 @@ int pb_submit_many(pb_pool *pool, const pb_task *task, const pb_bytes *args, siz
     }
     if (atomic_load_explicit(&pool->shut, memory_order_acquire))
         return PB_ESHUTDOWN;
-    if (!pool->backend->submit_many) {
-        for (size_t i = 0; i < n; i++) {
-            int r = pb_submit(pool, task, args ? args[i].data : NULL, args ? args[i].len : 0,
-                              &out[i]);
-            if (r)
-                return r;
-        }
-        return 0;
-    }
     int r = 0;
+    int64_t now = pb_now_ns(); /* one call: one submission time */
     for (size_t i = 0; i < n && !r; i++) {
-        out[i] = pb__future_new(pool, task, args ? args[i].data : NULL, args ? args[i].len : 0, 2);
+        out[i] = pb__future_new(pool, task, args ? args[i].data : NULL, args ? args[i].len : 0, 2,
+                                now);
         if (!out[i])
             r = PB_ENOMEM;
     }
-    if (!r && n)
-        r = pool->backend->submit_many(pool->state, out, n);
+    size_t submitted = 0;
+    if (!r)
+        r = pb__pool_submit_futures(pool, out, n, &submitted);
     if (r) {
-        for (size_t i = 0; i < n && out[i]; i++) {
+        for (size_t i = submitted; i < n && out[i]; i++) {
             pb__future_discard(out[i]);
             out[i] = NULL;
         }

@@ -115,24 +115,40 @@ int pbs_hold_workers(pb_sc *sc, pb_pool *pool, int64_t hold, pb_future **fs, siz
     return 0;
 }
 
-int pbs_burst(pb_sc *sc, pb_pool *pool, size_t n, int64_t g, pb_future **fs, int64_t *elapsed)
+int pbs_burst(pb_sc *sc, pb_pool *pool, size_t n, int64_t g, bool many, pb_future **fs,
+              int64_t *elapsed)
 {
     const pb_task *task = pb_workload(g ? "spin" : "noop");
     const void *arg = g ? &g : NULL;
     size_t len = g ? sizeof g : 0;
+    pb_bytes *args = NULL;
+    if (many && g) {
+        args = pbs_calloc(sc, n, sizeof *args);
+        if (!args)
+            return PB_ENOMEM;
+        for (size_t i = 0; i < n; i++)
+            args[i] = (pb_bytes){arg, len};
+    }
     int rc = 0;
     size_t k = 0;
     pbs_outcomes o = {0};
     int64_t t0 = pb_now_ns();
-    for (; k < n; k++) {
-        rc = pb_submit(pool, task, arg, len, &fs[k]);
-        if (rc)
-            break;
+    if (many) {
+        rc = pb_submit_many(pool, task, args, n, fs);
+        for (; k < n && fs[k]; k++) /* all, or none (or a prefix: see pb/pool.h) */
+            ;
+    } else {
+        for (; k < n; k++) {
+            rc = pb_submit(pool, task, arg, len, &fs[k]);
+            if (rc)
+                break;
+        }
     }
     for (size_t i = 0; i < k; i++)
         pbs_tally(&o, pb_future_result(fs[i], PB_FOREVER, NULL, NULL));
     int64_t t1 = pb_now_ns();
     pbs_release_all(fs, k);
+    free(args);
     *elapsed = t1 - t0;
     if (rc)
         return pb_sc_fail(sc, rc, "pb_submit failed after %zu tasks: %s", k, pb_strerror(rc));

@@ -68,11 +68,13 @@ void pbs_tally_merge(pbs_outcomes *a, const pbs_outcomes *b);
 void pbs_check_completed(pb_sc *sc, const pbs_outcomes *o);
 
 /* A burst (throughput.c, granularity.c): submits n tasks of granularity g
- * (`spin` for g ns, `noop` for 0) into fs[0..n) as fast as it can, then takes
- * every result in order; *elapsed is the time from before the first submit
- * to after the last result. Records check "completed". Returns 0 or the
+ * (`spin` for g ns, `noop` for 0) into fs[0..n) as fast as it can — one
+ * pb_submit each, or all in one pb_submit_many when many — then takes every
+ * result in order; *elapsed is the time from before the first submit to
+ * after the last result. Records check "completed". Returns 0 or the
  * submit's error (case failed). */
-int pbs_burst(pb_sc *sc, pb_pool *pool, size_t n, int64_t g, pb_future **fs, int64_t *elapsed);
+int pbs_burst(pb_sc *sc, pb_pool *pool, size_t n, int64_t g, bool many, pb_future **fs,
+              int64_t *elapsed);
 
 /* Holds every worker busy (submit.c, cancel.c): submits one `sleep` task of
  * hold ns per worker into fs[*k], fs[*k + 1], ... (advancing *k past each

@@ -46,7 +46,7 @@ static int run(pb_sc *sc)
     for (int64_t g = gmax; g >= gmin && g > 0 && !pb_sc_stopping(sc); g /= 2) {
         size_t n = pbs_burst_size(tasks, work, workers, g);
         int64_t elapsed;
-        if ((rc = pbs_burst(sc, pool, n, g, fs, &elapsed)))
+        if ((rc = pbs_burst(sc, pool, n, g, false, fs, &elapsed)))
             break;
         if (elapsed <= 0)
             continue;
