@@ -79,8 +79,9 @@ static void test_values(void **state)
     assert_int_equal(parse_ok(c, "16"), 16);
     parse_bad(c, "1.5", "whole number");
     parse_bad(c, "1e3", "whole number");
-    parse_bad(c, "0", "at least 1");
+    assert_int_equal(parse_ok(c, "0"), 0); /* automatic chunks */
     parse_bad(c, "16us", "whole number");
+    parse_bad(param("map", "tasks"), "0", "at least 1");
 
     const pb_param *w = param("retrieval", "via");
     pb_param_value v;
@@ -214,8 +215,8 @@ static void test_bad_suites(void **state)
          "scenarios[0].params.chunk", "scenario 'map' has no parameter 'chunk' (it has: chunksize, tasks)"},
         {"{\"scenarios\": [{\"name\": \"map\", \"params\": []}]}", "scenarios[0].params",
          "expected an object"},
-        {"{\"scenarios\": [{\"name\": \"map\", \"params\": {\"chunksize\": 0}}]}",
-         "scenarios[0].params.chunksize", "at least 1"},
+        {"{\"scenarios\": [{\"name\": \"map\", \"params\": {\"tasks\": 0}}]}",
+         "scenarios[0].params.tasks", "at least 1"},
         {"{\"scenarios\": [{\"name\": \"map\", \"params\": {\"chunksize\": 1.5}}]}",
          "scenarios[0].params.chunksize", "expected a whole number, got 1.5"},
         {"{\"scenarios\": [{\"name\": \"timeout\", \"params\": {\"timeout\": 1.5}}]}",
