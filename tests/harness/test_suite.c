@@ -363,7 +363,7 @@ static void test_plan(void **state)
     char err[512] = "";
     assert_int_equal(pbh_plan_build(s, NULL, 0, &p, err, sizeof err), 0);
     assert_int_equal(count(&p, "throughput"), 2);
-    assert_int_equal(count(&p, "map"), 3);     /* the default sweep 1,16,256 */
+    assert_int_equal(count(&p, "map"), 4);     /* the default sweep 1,16,256,0 */
     assert_int_equal(count(&p, "timeout"), 2);
     assert_int_equal(count(&p, "submit"), 4);  /* the product of two sweeps */
     assert_non_null(find_case(&p, "map chunksize=16"));
@@ -406,7 +406,7 @@ static void test_plan(void **state)
      * the floor for startup (thread start, spawn) but no ping-pong. */
     const char *only[] = {"map", "startup"};
     assert_int_equal(pbh_plan_build(s, only, 2, &p, err, sizeof err), 0);
-    assert_int_equal(count(&p, "map"), 3);
+    assert_int_equal(count(&p, "map"), 4);
     assert_int_equal(count(&p, "startup"), 1);
     assert_int_equal(count(&p, "throughput"), 0);
     assert_int_equal(count(&p, "spawn"), 1);
