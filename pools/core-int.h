@@ -64,6 +64,10 @@ void pb__future_run_callbacks(pb_future *f);
 /* Inside a task: sets its result to buf (malloc'd), taking ownership. */
 void pb__task_return_owned(pb_task_ctx *ctx, void *buf, size_t len);
 
+/* pb_task_run() without the two clock reads (started and ended are 0): for
+ * the items of a chunk, whose times nobody sees. */
+void pb__task_call(const pb_task *task, const void *arg, size_t len, pb_outcome *out);
+
 /* ---- Pools (pool.c) ---- */
 
 /* The backend hint after a successful cancel (pool may be NULL). */

@@ -109,7 +109,7 @@ PB_TASK(pb__chunk)
             return;
         }
         pb_outcome o;
-        pb_task_run(task, p, ilen, &o);
+        pb__task_call(task, p, ilen, &o); /* an item's own times are not kept */
         p += ilen;
         int32_t code = o.code, tcode = o.task_code;
         const void *bytes = o.code ? o.message : o.data;

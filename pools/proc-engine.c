@@ -159,7 +159,8 @@
 #define READ_SLACK 65536     /* read this much beyond a known frame size */
 #define RING_BYTES (64u * 1024)
 #define PREFETCH_MAX 32
-#define PREFETCH_DEFAULT "2"
+#define PREFETCH_DEFAULT "32"
+#define PREFETCH_WINDOW_NS (100 * 1000LL) /* prefetch covers about this much work */
 #define START_PUMP 16        /* at create, read handshakes after every this many starts */
 
 /* Marks a queued future that already went RUNNING (its worker died before
@@ -172,7 +173,8 @@ const pb_backend_option pb__proc_options[] = {
      "how tasks reach a worker: socket (nothing spins) or shm (rings in shared memory; a "
      "worker and a waiting caller spin a few us first)"},
     {"prefetch", "0..32", PREFETCH_DEFAULT,
-     "tasks a worker may hold beyond the one it runs (0: strictly work-conserving)"},
+     "tasks a worker may hold beyond the one it runs, at most: as many as cover about 100 us "
+     "of its recent tasks (0: one task at a time)"},
     {NULL, NULL, NULL, NULL},
 };
 
@@ -342,6 +344,7 @@ struct proc {
     flight *fl;
     unsigned fl_head, fl_n;
     unsigned handed;   /* tasks handed over in its life, taken back ones too */
+    int64_t run_avg;   /* how long its tasks ran lately (ns, a moving average) */
     uint64_t seq;      /* task frames sent (the next one's claim number) */
     struct iovec *iov; /* frames not yet (wholly) written */
     int iov_first, iov_end;
@@ -775,7 +778,16 @@ static unsigned room_locked(const ppool *pp, const proc *p)
      * run (wire-int.h). */
     if (p->fl_n && p->seq - p->fl[p->fl_head].seq >= PB__SHM_CLAIMS - 1)
         return 0;
-    unsigned room = pp->depth - p->fl_n;
+    /* Beyond the one it runs, enough tasks to keep it busy for about
+     * PREFETCH_WINDOW_NS, at most prefetch: none for long tasks, whose
+     * hand-off costs next to nothing and which had better stay cancellable
+     * in the pool's queue; many for short ones. */
+    int64_t avg = p->run_avg > 0 ? p->run_avg : 1;
+    unsigned extra = avg >= PREFETCH_WINDOW_NS ? 0 : (unsigned)(PREFETCH_WINDOW_NS / avg);
+    unsigned depth = 1 + (extra < pp->depth - 1 ? extra : pp->depth - 1);
+    if (p->fl_n >= depth)
+        return 0;
+    unsigned room = depth - p->fl_n;
     if (pp->max_tasks && pp->max_tasks - p->handed < room)
         room = pp->max_tasks - p->handed;
     return room;
@@ -1035,6 +1047,7 @@ static int spawn_proc(ppool *pp, int slot, proc **out, char *err, size_t errsize
     }
     p->slot = slot;
     p->pidfd = p->sock = -1;
+    p->run_avg = PREFETCH_WINDOW_NS * 2 / 3; /* unknown: one task beyond the first */
     p->tsock = (tag){ T_SOCK, p };
     p->tpid = (tag){ T_PID, p };
 
@@ -1465,6 +1478,11 @@ static bool ring_frames(ppool *pp, proc *p)
             else
                 *d = (done){ .f = x.f, .has_frame = true, .fr = fr }; /* bytes stay in rrx */
             nd++;
+            /* Its times come from the worker: bounded so nonsense cannot
+             * overflow the average. */
+            int64_t ran = fr.ended - fr.started;
+            ran = ran < 0 ? 0 : ran > 1000000000 ? 1000000000 : ran;
+            p->run_avg += (ran - p->run_avg) / 8;
             /* The next task started after this one ended: it cannot be
              * overdue before then. */
             if (pp->timeout)

@@ -417,8 +417,10 @@ _Noreturn void pb__proc_worker_main(const pb__proc_fds *fds, int status, const c
         const void *body;
         size_t body_len;
         if (is_task) {
+            /* No fence needed: the pool's compare-and-swap on `running` is
+             * what decides, and `started` is published with it. */
             atomic_store_explicit(&s->started, pb_now_ns(), memory_order_relaxed);
-            atomic_store(&s->running, fr.id);
+            atomic_store_explicit(&s->running, fr.id, memory_order_release);
         }
         if (task) {
             atomic_store(&task_running, true);

@@ -158,12 +158,11 @@ int pb_task_fail(pb_task_ctx *ctx, int code, const char *fmt, ...)
     return PB_ETASK;
 }
 
-void pb_task_run(const pb_task *task, const void *arg, size_t len, pb_outcome *out)
+void pb__task_call(const pb_task *task, const void *arg, size_t len, pb_outcome *out)
 {
     pb_task_ctx ctx = {0};
-    out->started = pb_now_ns();
     task->fn(&ctx, arg, len);
-    out->ended = pb_now_ns();
+    out->started = out->ended = 0;
     if (ctx.failed) {
         free(ctx.data);
         out->code = PB_ETASK;
@@ -178,6 +177,14 @@ void pb_task_run(const pb_task *task, const void *arg, size_t len, pb_outcome *o
         out->len = ctx.len;
         out->message = NULL;
     }
+}
+
+void pb_task_run(const pb_task *task, const void *arg, size_t len, pb_outcome *out)
+{
+    int64_t started = pb_now_ns();
+    pb__task_call(task, arg, len, out);
+    out->started = started;
+    out->ended = pb_now_ns();
 }
 
 void pb_outcome_clear(pb_outcome *out)
