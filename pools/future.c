@@ -33,6 +33,15 @@
  * with the future's lock held (so a waiter that unregisters under the same
  * lock can be freed as soon as it has done so).
  *
+ * Quiet completion. A backend may complete a future from a thread that must
+ * not run the user's callbacks (a caller waiting on a process pool reads its
+ * workers' results itself: pb_backend.help). Then the waiters are notified
+ * and woken as usual, but the callbacks stay in the list, `delivering` set
+ * so that later ones queue behind them, until the backend's own thread runs
+ * them (pb_future_run_callbacks()). pb__future_wait() gives such a backend
+ * the waiting thread first; the pool's struct is kept alive by the futures
+ * that may call into it (pool.c).
+ *
  * Memory. One allocation per future: the struct followed by the argument
  * bytes. The result is adopted from the worker's outcome without copying
  * (thread backends), or copied once from the bytes a process sent. Results,

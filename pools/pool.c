@@ -6,6 +6,14 @@
  * that are already valid and complete (workers resolved, pin checked,
  * initializer found), and submit() is never called after shutdown began.
  *
+ * Lifetime. A backend that helps waiters (pb_backend.help) may be called by
+ * a thread blocked in pb_future_result() on one of its futures, however that
+ * races with pb_pool_destroy(). So every future of such a pool holds a
+ * reference to the pool's struct (`refs`), destroy marks the pool `closed`
+ * and waits until no thread is inside help() (`helpers`; both sides
+ * sequentially consistent) before it destroys the backend, and the struct
+ * goes with the last future.
+ *
  * Backends: the built-in ones are listed in backends.c; others arrive through
  * pb_backend_register(). The list only grows; the names array handed out by
  * pb_backend_names() is rebuilt under a lock on registration (documented as

@@ -20,6 +20,10 @@
  *      A backend whose results arrive as bytes (another process) uses
  *      pb_future_set_result() / pb_future_set_error() instead.
  *   4. pb_future_release(f).
+ *   A backend whose results must be read by some thread of this process may
+ *   also use the thread that waits for one (help(), below), completing
+ *   futures there quietly (pb_future_set_result_quiet()) and leaving their
+ *   callbacks to its own thread.
  *   Every future a backend accepted must reach a done state by the time
  *   destroy() returns: completed, failed, or cancelled with pb_future_cancel().
  *

@@ -241,7 +241,10 @@ bool pb_future_cancelled(const pb_future *f);
  * future is cancelled (now or already), false if it is running or finished. */
 bool pb_future_cancel(pb_future *f);
 
-/* Waits up to timeout for f to be done. Returns:
+/* Waits up to timeout for f to be done. (On a pool whose workers are other
+ * processes the waiting thread reads the pool's results itself, so the
+ * result reaches it in one wake-up fewer; callbacks still run where
+ * pb_future_add_done_callback() says.) Returns:
  *   0             finished; *data and *len (either may be NULL) hold the result,
  *                 valid until the future's last release;
  *   PB_ETIMEDOUT  not done yet; nothing written, the future unchanged;
