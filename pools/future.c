@@ -49,6 +49,7 @@
  * a future done holds a reference while doing so, so the wake-up never
  * touches freed memory.
  */
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -245,7 +246,9 @@ int pb__future_wait(pb_future *f, int64_t deadline)
     }
 
     /* Spin a little: a worker on another core often finishes within it
-     * (unless the backend says completion needs a thread we would starve). */
+     * (unless the backend says completion needs a thread we would starve).
+     * Every 64 looks it yields: on a machine with fewer cores than runnable
+     * threads the worker we wait for may need this very core. */
     int64_t spin_end = now + (f->spin ? PB__SPIN_NS_WAITER : 0);
     if (deadline >= 0 && deadline < spin_end)
         spin_end = deadline;
@@ -253,8 +256,11 @@ int pb__future_wait(pb_future *f, int64_t deadline)
         pb__cpu_relax();
         if (state_done(atomic_load_explicit(&f->state, memory_order_acquire)))
             return 0;
-        if ((i & 63) == 0 && pb_now_ns() >= spin_end)
-            break;
+        if ((i & 63) == 0) {
+            if (pb_now_ns() >= spin_end)
+                break;
+            sched_yield();
+        }
     }
 
     for (;;) {

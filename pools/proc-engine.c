@@ -135,6 +135,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -2026,8 +2027,11 @@ static bool role_try_waiter(ppool *pp, bool (*satisfied)(void *ud), void *ud)
         if (!atomic_load_explicit(&pp->rd_want, memory_order_relaxed) &&
             !atomic_load_explicit(&pp->role, memory_order_relaxed) && role_try(pp))
             return true;
-        if ((i & 63) == 0 && pb_now_ns() >= end)
-            break;
+        if ((i & 63) == 0) {
+            if (pb_now_ns() >= end)
+                break;
+            sched_yield();
+        }
     }
     return false;
 }
@@ -2065,6 +2069,8 @@ int pb__proc_help(void *state, bool (*satisfied)(void *ud), void *ud, int64_t de
                     spin_end = now + PB__SPIN_NS_WAITER;
                 else if (now >= spin_end)
                     goto sleep;
+                else
+                    sched_yield(); /* the worker may need this very core */
             }
             pb__cpu_relax();
             continue;
