@@ -14,14 +14,10 @@
 
 #include <pb/backend.h>
 
-#include <linux/futex.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/syscall.h>
 #include <sys/types.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "placement-int.h"
 #include "sync-int.h"
@@ -85,20 +81,12 @@ _Noreturn void pb__proc_worker_main(const pb__proc_fds *fds, int status, const c
  * sync-int.h only work within one). */
 static inline int pb__futex_wait_shared(_Atomic uint32_t *addr, uint32_t val, int64_t deadline)
 {
-    struct timespec ts, *tp = NULL;
-    if (deadline >= 0) {
-        ts.tv_sec = deadline / 1000000000;
-        ts.tv_nsec = deadline % 1000000000;
-        tp = &ts;
-    }
-    long r = syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAIT_BITSET, val, tp, NULL,
-                     FUTEX_BITSET_MATCH_ANY);
-    return r == 0 ? 0 : -errno;
+    return pb__futex_wait_flags(addr, val, deadline, 0);
 }
 
 static inline void pb__futex_wake_shared(_Atomic uint32_t *addr, int n)
 {
-    syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAKE, n, NULL, NULL, 0);
+    pb__futex_wake_flags(addr, n, 0);
 }
 
 #endif /* PB_PROC_INT_H */

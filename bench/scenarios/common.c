@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -192,6 +193,8 @@ int pbs_child_start(pb_sc *sc, pbs_child *c)
         close(down[1]);
         return pb_sc_fail(sc, -e, "pipe: %s", pb_strerror(-e));
     }
+    cpu_set_t cpus;
+    bool bind = pb_sc_floor_cpus(sc, 0, &cpus) == 1;
     sigset_t pipe_only;
     sigemptyset(&pipe_only);
     sigaddset(&pipe_only, SIGPIPE);
@@ -202,6 +205,8 @@ int pbs_child_start(pb_sc *sc, pbs_child *c)
         close(up[0]);
         c->in = down[0];
         c->out = up[1];
+        if (bind)
+            sched_setaffinity(0, sizeof cpus, &cpus);
         return 0;
     }
     int e = errno;

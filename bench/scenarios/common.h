@@ -104,10 +104,11 @@ typedef struct pbs_child {
     sigset_t old_mask;
 } pbs_child;
 
-/* Forks the child. Returns 0 in both processes (c->pid tells which), or a
+/* Forks the child, bound where the pools' worker 0 is bound
+ * (pb_sc_floor_cpus). Returns 0 in both processes (c->pid tells which), or a
  * negative code with the case failed. The child may only use what is safe
- * after fork() in a threaded process (read, write, sched_setaffinity, _exit)
- * and ends with _exit. */
+ * after fork() in a threaded process (read, write, _exit) and ends with
+ * _exit. */
 int pbs_child_start(pb_sc *sc, pbs_child *c);
 
 /* In the caller: closes both pipes (the child sees end of file), reaps the

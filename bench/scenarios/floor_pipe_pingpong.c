@@ -13,7 +13,6 @@
  * The child only calls read, write, sched_setaffinity and _exit (see
  * pbs_child_start() in common.c for the rest).
  */
-#include <sched.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -21,8 +20,6 @@
 static int run(pb_sc *sc)
 {
     size_t n = (size_t)pb_sc_num(sc, "samples");
-    cpu_set_t cpus;
-    bool bind = pb_sc_floor_cpus(sc, 0, &cpus) == 1;
     pb_samples *rt = pb_sc_metric(sc, "roundtrip", "ns", PBR_LOWER, n);
     pb_samples *rate = pb_sc_metric(sc, "rate", "tasks/s", PBR_HIGHER, 1);
 
@@ -31,8 +28,6 @@ static int run(pb_sc *sc)
     if (rc)
         return rc;
     if (child.pid == 0) {
-        if (bind)
-            sched_setaffinity(0, sizeof cpus, &cpus);
         uint64_t msg;
         while (pbs_io(child.in, &msg, sizeof msg, false) && pbs_io(child.out, &msg, sizeof msg, true))
             ;

@@ -18,7 +18,6 @@
  * thread while the child lives (pb__floor_pipes() in common.c).
  */
 #include <errno.h>
-#include <sched.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -27,8 +26,6 @@
 static int run(pb_sc *sc)
 {
     size_t n = (size_t)pb_sc_num(sc, "messages");
-    cpu_set_t cpus;
-    bool bind = pb_sc_floor_cpus(sc, 0, &cpus) == 1;
     pb_samples *rate = pb_sc_metric(sc, "rate", "tasks/s", PBR_HIGHER, 1);
 
     pbs_child child;
@@ -36,8 +33,6 @@ static int run(pb_sc *sc)
     if (rc)
         return rc;
     if (child.pid == 0) {
-        if (bind)
-            sched_setaffinity(0, sizeof cpus, &cpus);
         static unsigned char buf[65536];
         uint64_t want = (uint64_t)n * 8, got = 0;
         while (got < want) {
