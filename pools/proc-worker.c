@@ -13,8 +13,10 @@
  * task ring (transport "shm": the worker spins for a few µs if no other
  * worker of the pool is spinning, then sleeps on the futex word `bell`;
  * `closing` means goodbye). Frames to the pool always go into the result
- * ring; a BELL over the socket wakes the pool when it asked for one. When
- * the ring is full the worker sleeps on `bell` until the pool made room.
+ * ring; a BELL over the socket wakes the pool when it asked for one — once
+ * per batch of results while the worker has more queued work, and when it
+ * runs dry (ring_results). When the ring is full the worker sleeps on
+ * `bell` until the pool made room.
  *
  * What the pool learns from the control page, and why. Before running a
  * task the worker stores its start time, then its id in `running`; after
@@ -89,6 +91,7 @@
 #define NAP_NS (500 * 1000000LL) /* a sleeping worker looks at its socket this often */
 #define BELL_GRACE_NS 5000       /* transport "shm": how long a result may wait for a
                                     spinning waiter before the worker BELLs */
+#define RING_BATCH 16            /* tell the pool of results at least this often */
 
 #if defined(__SANITIZE_THREAD__)
 #define PB__ORPHAN_WATCH 0
@@ -112,6 +115,7 @@ typedef struct worker {
     int32_t pid;
     bool flush_stdio;
     pb__rxbuf rx;         /* bytes received from the pool, not yet used */
+    unsigned unrung;      /* results put in the ring since the last look at want_data */
 } worker;
 
 static _Noreturn void leave(const worker *w, int status)
@@ -174,6 +178,20 @@ static void bell_pool(const worker *w, _Atomic uint32_t *flag)
         leave(w, r == -EPIPE || r == -ECONNRESET ? 0 : EXIT_IO);
 }
 
+/* Results are in the ring that the pool was not told of: tell it, if it
+ * asked (it sleeps). Called when the worker is about to wait for more work
+ * or for room, and every RING_BATCH results: a worker with more queued
+ * work tells of its results in batches, so that a sleeping pool wakes once
+ * per batch, not once per result (the adaptive prefetch keeps a batch to
+ * about 100 us of work), and hears of the first ones while the others run. */
+static void ring_results(worker *w)
+{
+    if (!w->unrung)
+        return;
+    w->unrung = 0;
+    bell_pool(w, &w->shm->results.want_data);
+}
+
 /* Sleeps on `bell` while it still reads `seen` (the caller set its flag and
  * looked again after reading it), for at most NAP_NS; then, if the pool hung
  * up, leaves. */
@@ -232,7 +250,10 @@ static bool spin_for_tasks(worker *w)
 static void wait_for_tasks(worker *w)
 {
     pb__shm *s = w->shm;
-    if (take_tasks(w) || spin_for_tasks(w))
+    if (take_tasks(w))
+        goto check;
+    ring_results(w); /* ran dry: whatever it finished is all there is */
+    if (spin_for_tasks(w))
         goto check;
     for (;;) {
         uint32_t seen = atomic_load(&s->bell);
@@ -253,6 +274,7 @@ check:
 /* Transport "socket": one blocking recv. */
 static void recv_tasks(worker *w)
 {
+    ring_results(w); /* about to wait: whatever it finished is all there is */
     uint64_t want = w->rx.len - w->rx.off + 65536;
     if (pb__rxbuf_reserve(&w->rx, want) < 0)
         leave(w, EXIT_IO);
@@ -290,21 +312,23 @@ static void next_frame(worker *w, pb__frame *fr, uint64_t *need)
 
 /* ---- Sending ---- */
 
-/* Puts iov[0..n) into the result ring, waiting for room as needed, and
- * wakes the pool if it asked. */
+/* Puts iov[0..n) (one frame) into the result ring, waiting for room as
+ * needed; the pool hears of it with the batch (ring_results). */
 static void put_results(worker *w, struct iovec *iov, int n)
 {
     pb__shm *s = w->shm;
+    w->unrung++;
     while (n > 0) {
         size_t copied;
         int k = pb__ring_putv(&s->results, w->results, s->result_cap, iov, n, &copied);
         iov += k;
         n -= k;
-        if (copied)
-            bell_pool(w, &s->results.want_data);
         if (n == 0)
-            return;
-        /* Full: sleep until the pool made room. */
+            break;
+        /* Full: tell the pool (it must read to make room), then sleep
+         * until it made room. The rest of this frame is news again. */
+        ring_results(w);
+        w->unrung = 1;
         uint32_t seen = atomic_load(&s->bell);
         atomic_store(&s->results.want_space, 1);
         if (pb__ring_room(&s->results, s->result_cap) > 0) {
@@ -313,6 +337,8 @@ static void put_results(worker *w, struct iovec *iov, int n)
         }
         nap(w, seen);
     }
+    if (w->unrung >= RING_BATCH)
+        ring_results(w);
 }
 
 /* ---- Orphans ---- */
