@@ -279,7 +279,8 @@ int pb_future_result(pb_future *f, int64_t timeout, const void **data, size_t *l
 {
     if (!f || !pb__timeout_valid(timeout))
         return PB_EINVAL;
-    int r = pb__future_wait(f, pb__deadline(timeout));
+    /* A done future needs no deadline (and no clock read). */
+    int r = future_done(f) ? 0 : pb__future_wait(f, pb__deadline(timeout));
     if (r)
         return r;
     int code = pb__future_code(f);
@@ -296,7 +297,7 @@ int pb_future_error(pb_future *f, int64_t timeout, pb_error *err)
 {
     if (!f || !err || !pb__timeout_valid(timeout))
         return PB_EINVAL;
-    int r = pb__future_wait(f, pb__deadline(timeout));
+    int r = future_done(f) ? 0 : pb__future_wait(f, pb__deadline(timeout));
     if (r)
         return r;
     err->code = pb__future_code(f);

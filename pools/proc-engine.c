@@ -158,7 +158,13 @@
 #define RETRY_MAX_NS (1000 * 1000000LL)
 #define START_FAILURES_MAX 3 /* consecutive failed starts before queued work fails */
 #define READ_SLACK 65536     /* read this much beyond a known frame size */
-#define RING_BYTES (64u * 1024)
+/* A ring's size: big enough that a large result (a map's chunk) crosses it
+ * in few pieces, small enough that a pool of thousands of workers stays
+ * small (every page of a ring is touched in time): 64 MiB for the pool's
+ * rings of each kind, each between 64 KiB and 1 MiB. */
+#define RING_BUDGET (64u << 20)
+#define RING_MIN (64u << 10)
+#define RING_MAX (1u << 20)
 #define PREFETCH_MAX 32
 #define PREFETCH_DEFAULT "32"
 #define PREFETCH_WINDOW_NS (100 * 1000LL) /* prefetch covers about this much work */
@@ -440,6 +446,7 @@ struct ppool {
     int shm_fd;
     unsigned char *area;
     size_t area_len, region_len;
+    uint32_t ring; /* bytes of each ring (RING_BUDGET) */
     pb__shm_pool *pool_shm;
     unsigned *free_regions;
     unsigned nfree;
@@ -1063,7 +1070,7 @@ static int spawn_proc(ppool *pp, int slot, proc **out, char *err, size_t errsize
         return -EAGAIN;
     }
     uint64_t offset = PB__SHM_CONTROL + (uint64_t)p->region * pp->region_len;
-    p->shm = pb__shm_format(pp->area + offset, pp->shm_transport ? RING_BYTES : 0, RING_BYTES);
+    p->shm = pb__shm_format(pp->area + offset, pp->shm_transport ? pp->ring : 0, pp->ring);
     p->task_bytes = pb__shm_task_bytes(p->shm);
     p->result_bytes = pb__shm_result_bytes(p->shm);
     atomic_store(&p->shm->results.want_data, 1); /* nobody reads yet: BELL */
@@ -2267,7 +2274,10 @@ int pb__proc_create(const pb__proc_ops *ops, const pb_pool_opts *opts, void **st
      * is only touched where used: the rest of the mapping costs address
      * space, not memory). */
     unsigned nregions = 2 * (unsigned)pp->workers + 16;
-    pp->region_len = pb__shm_size(pp->shm_transport ? RING_BYTES : 0, RING_BYTES);
+    pp->ring = RING_MAX;
+    while (pp->ring > RING_MIN && (uint64_t)pp->ring * (unsigned)pp->workers > RING_BUDGET)
+        pp->ring /= 2;
+    pp->region_len = pb__shm_size(pp->shm_transport ? pp->ring : 0, pp->ring);
     pp->area_len = PB__SHM_CONTROL + (size_t)nregions * pp->region_len;
     pp->free_regions = calloc(nregions, sizeof *pp->free_regions);
     if (!r && !pp->free_regions)
