@@ -169,6 +169,7 @@
 #define PREFETCH_DEFAULT "32"
 #define PREFETCH_WINDOW_NS (100 * 1000LL) /* prefetch covers about this much work */
 #define START_PUMP 16        /* at create, read handshakes after every this many starts */
+#define ROLE_WAIT_NS 5000    /* transport "socket": how long a waiter waits for the reader role */
 
 /* Marks a queued future that already went RUNNING (its worker died before
  * running it, so it goes round again): pb_future_set_running is not
@@ -2020,15 +2021,16 @@ static void *collector_main(void *arg)
  * A waiter reading for itself
  * ------------------------------------------------------------------------ */
 
-/* Takes the role for a waiter: at once, or (transport "shm", where the
- * collector may hold it for a moment) within the waiter's spin. */
+/* Takes the role for a waiter: at once, or within a short wait while the
+ * collector holds it for a moment (it reads a result that came before this
+ * thread waited: its future may be the one, and sleeping on it would cost a
+ * third wake-up) — the waiter's spin on transport "shm", ROLE_WAIT_NS on
+ * "socket", as a mutex spins before it sleeps. */
 static bool role_try_waiter(ppool *pp, bool (*satisfied)(void *ud), void *ud)
 {
     if (!atomic_load(&pp->rd_want) && role_try(pp))
         return true;
-    if (!pp->shm_transport)
-        return false;
-    int64_t end = pb_now_ns() + PB__SPIN_NS_WAITER;
+    int64_t end = pb_now_ns() + (pp->shm_transport ? PB__SPIN_NS_WAITER : ROLE_WAIT_NS);
     for (unsigned i = 1; !satisfied(ud); i++) {
         pb__cpu_relax();
         if (!atomic_load_explicit(&pp->rd_want, memory_order_relaxed) &&
