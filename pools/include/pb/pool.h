@@ -229,6 +229,11 @@ int pb_submit_many(pb_pool *pool, const pb_task *task, const pb_bytes *args, siz
  * Futures
  * ------------------------------------------------------------------------ */
 
+/* PENDING: queued in the pool. RUNNING: handed to a worker — running, or
+ * waiting in that worker's own queue (a process pool's workers hold a few
+ * tasks ahead when tasks are short: the `prefetch` setting); it runs exactly
+ * once, and cannot be cancelled any more. A ready task never waits behind a
+ * running one while another worker is idle. */
 typedef enum { PB_PENDING, PB_RUNNING, PB_CANCELLED, PB_FINISHED } pb_state;
 
 pb_state pb_future_state(const pb_future *f);
