@@ -5,12 +5,14 @@
  * Values are kept in base units (nanoseconds, bytes) so results compare as
  * plain numbers; people write and read them with units ("100us", "4KiB").
  * Parsing is strict: a value that is not exactly representable (1.5ns), out
- * of range, or followed by junk is refused with a message saying what was
+ * of range (below min, above max), written other than in decimal ("0x10ms",
+ * "inf"), or followed by junk is refused with a message saying what was
  * expected, since a typo in a suite should stop the run, not change it.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +104,48 @@ static const unit byte_units[] = {{"B", 1},
                                   {"GiB", 1024.0 * 1024 * 1024},
                                   {NULL, 0}};
 
+int64_t pb_param_max(const pb_param *p)
+{
+    switch (p->kind) {
+    case PB_PARAM_NS:
+        return PB_PARAM_MAX_NS;
+    case PB_PARAM_BYTES:
+        return PB_PARAM_MAX_BYTES;
+    case PB_PARAM_COUNT:
+    case PB_PARAM_WORD:
+        break;
+    }
+    return PB_PARAM_MAX_COUNT;
+}
+
+/* Decimal digits, at most one '.', then an optional exponent: what strtod
+ * reads beyond that (hex "0x10", "inf", "nan") is not a value here. */
+static bool plain_decimal(const char *s, const char *end)
+{
+    bool digits = false, dot = false;
+    for (; s < end && *s != 'e' && *s != 'E'; s++) {
+        if (*s >= '0' && *s <= '9')
+            digits = true;
+        else if (*s == '.' && !dot)
+            dot = true;
+        else
+            return false;
+    }
+    if (!digits)
+        return false;
+    if (s < end) { /* the exponent: e, a sign, digits */
+        s++;
+        if (s < end && (*s == '+' || *s == '-'))
+            s++;
+        if (s == end)
+            return false;
+        for (; s < end; s++)
+            if (*s < '0' || *s > '9')
+                return false;
+    }
+    return true;
+}
+
 static int parse_number(const pb_param *p, const char *text, int64_t *out)
 {
     const unit *units = p->kind == PB_PARAM_NS ? ns_units : p->kind == PB_PARAM_BYTES ? byte_units : NULL;
@@ -110,7 +154,7 @@ static int parse_number(const pb_param *p, const char *text, int64_t *out)
     char *end;
     errno = 0;
     double v = strtod(text, &end);
-    if (end == text || errno == ERANGE || !isfinite(v) || v < 0)
+    if (end == text || errno == ERANGE || !isfinite(v) || v < 0 || !plain_decimal(text, end))
         return PB_EINVAL;
     double scale = 1;
     if (*end) {
@@ -126,9 +170,10 @@ static int parse_number(const pb_param *p, const char *text, int64_t *out)
         return PB_EINVAL; /* a count is an integer */
     }
     double x = v * scale;
-    if (x > 9.2e18 || x != floor(x))
+    if (x != floor(x))
         return PB_EINVAL;
-    *out = (int64_t)x;
+    /* Past int64_t: above any limit, which the caller then names. */
+    *out = x > 9.2e18 ? INT64_MAX : (int64_t)x;
     return 0;
 }
 
@@ -175,6 +220,13 @@ int pb_param_parse(const pb_param *p, const char *text, pb_param_value *out, cha
         pb_param_value m = {.num = p->min};
         pb_param_format(p, &m, lo, sizeof lo);
         snprintf(err, errlen, "must be at least %s, got '%s'", lo, text);
+        return PB_EINVAL;
+    }
+    if (out->num > pb_param_max(p)) {
+        char hi[32];
+        pb_param_value m = {.num = pb_param_max(p)};
+        pb_param_format(p, &m, hi, sizeof hi);
+        snprintf(err, errlen, "must be at most %s, got '%s'", hi, text);
         return PB_EINVAL;
     }
     return 0;

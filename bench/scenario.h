@@ -24,6 +24,13 @@
  *   - checks: named pass/fail verdicts with a reason when they fail;
  *   - or a verdict on the whole case: skipped (with why) or failed (with why).
  *
+ * Bounds. Every number has a floor (`min`) and a ceiling (`max`, or its
+ * kind's PB_PARAM_MAX_*): a value outside is refused when the suite is read.
+ * A wait or task whose length a parameter sets must still end soon after
+ * pb_sc_stopping() turns true (the workloads `spin` and `sleep` end early on
+ * their own, see workloads.h), so even an hour-long setting can be
+ * interrupted.
+ *
  * Measuring, not the harness. pb_sc_metric() allocates the sample array up
  * front (pass how many samples will come); pb_samples_add() then only stores
  * a double. Nothing in a measured region should allocate, print or format:
@@ -75,9 +82,26 @@ typedef struct pb_param {
     pb_param_kind kind;
     const char *defaults;    /* "1" or a sweep "0,100us,1ms" (one case per value) */
     const char *description; /* one line for `poolbench list` */
-    int64_t min;             /* numbers: smallest value accepted (max is INT64_MAX) */
+    int64_t min;             /* numbers: smallest value accepted (the largest: its
+                                kind's PB_PARAM_MAX_*) */
     const char *const *choices; /* PB_PARAM_WORD: the words allowed, NULL-terminated */
 } pb_param;
+
+/* What a number may be at most: every duration, count and size is bounded
+ * by what can run, so a typo ("3153600000s", 10^15 samples) is refused when
+ * the suite is read, naming the parameter and the limit, instead of a run
+ * that never ends, memory that runs out, or arithmetic that overflows (8 x
+ * 1 hour still fits an int64_t of nanoseconds many times over). A scenario
+ * that needs less says so in its check(). */
+#define PB_PARAM_MAX_NS ((int64_t)3600 * 1000000000) /* 1 hour */
+#define PB_PARAM_MAX_COUNT ((int64_t)1000000)
+#define PB_PARAM_MAX_BYTES ((int64_t)256 << 20)      /* 256 MiB */
+/* Samples one metric of one case may keep over its repetitions (32 MB of
+ * doubles): see pb_scenario.kept. */
+#define PB_MAX_KEPT_SAMPLES ((int64_t)4000000)
+
+/* The largest value p accepts: its kind's PB_PARAM_MAX_*. */
+int64_t pb_param_max(const pb_param *p);
 
 enum {
     PB_SC_FLOOR = 1u << 0,        /* a floor measurement: runs once, backend "floor",
@@ -114,6 +138,12 @@ typedef struct pb_scenario {
      * run() may take the combination as checked. */
     int (*check)(const struct pb_scenario *s, const struct pb_param_value *values, char *err,
                  size_t errlen);
+    /* Optional: the PB_PARAM_COUNT parameter whose value is how many samples
+     * one repetition keeps in a metric ("samples"). The harness keeps every
+     * measured repetition's samples until the case ends, so it refuses,
+     * before the run, a case where this times the repetitions passes
+     * PB_MAX_KEPT_SAMPLES. NULL: a handful of samples per repetition. */
+    const char *kept;
 } pb_scenario;
 
 /* Every scenario, floor measurements included, in list.h order; *n gets the
@@ -245,7 +275,10 @@ static inline void pb_samples_add(pb_samples *s, double v)
 /* Records check `name` for this repetition. Several calls with one name in a
  * repetition combine: it passes only if all passed; the first failure's
  * reason is kept. A check failed in any repetition (warm-ups included) fails
- * the case. reason is formatted only when passed is false. */
+ * the case. The message is the check's evidence whether it passed or not
+ * (write it so it reads either way: "0 of 200 futures ..."): the results
+ * keep the first failure's as `reason` and the last repetition's as
+ * `evidence`. */
 void pb_sc_check(pb_sc *sc, const char *name, bool passed, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 

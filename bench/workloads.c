@@ -6,18 +6,114 @@
  * A malformed argument is reported as a task failure (code EINVAL) rather
  * than guessed at: a scenario that sends the wrong bytes should see it.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "workloads.h"
+
+/* ---- The stop flag (workloads.h: Interruption) ---- */
+
+#define STOP_ENV "POOLBENCH_WORKLOAD_STOP_FD"
+#define STOP_NAME "poolbench-workload-stop"
+#define STOP_SLICE_NS (50 * 1000000LL) /* how often a long sleep looks at it */
+
+static atomic_int own_stop;
+/* The flag: this process's own, or the shared page once there is one. Set
+ * before any worker runs a task (share) or at load (attach). */
+static atomic_int *_Atomic stop_flag = &own_stop;
+
+bool pb_workloads_interrupted(void)
+{
+    return atomic_load_explicit(atomic_load_explicit(&stop_flag, memory_order_relaxed),
+                                memory_order_relaxed) != 0;
+}
+
+void pb_workloads_interrupt(void)
+{
+    atomic_store_explicit(atomic_load_explicit(&stop_flag, memory_order_relaxed), 1,
+                          memory_order_relaxed);
+}
+
+void pb_workloads_resume(void)
+{
+    atomic_store_explicit(atomic_load_explicit(&stop_flag, memory_order_relaxed), 0,
+                          memory_order_relaxed);
+}
+
+int pb_workloads_share_stop(void)
+{
+    static int fd = -1;
+    if (fd >= 0)
+        return 0;
+    /* Not close-on-exec: exec'd workers map it. Moved above the low fds a
+     * spawner may dup2 its own onto in the child (the exec backend puts its
+     * socket at 3 or 4). */
+    int m = memfd_create(STOP_NAME, 0);
+    if (m < 0)
+        return -errno;
+    int f = fcntl(m, F_DUPFD, 10);
+    close(m);
+    if (f < 0)
+        return -errno;
+    void *page = MAP_FAILED;
+    if (ftruncate(f, (off_t)sizeof(atomic_int)) == 0)
+        page = mmap(NULL, sizeof(atomic_int), PROT_READ | PROT_WRITE, MAP_SHARED, f, 0);
+    char num[16];
+    snprintf(num, sizeof num, "%d", f);
+    if (page == MAP_FAILED || setenv(STOP_ENV, num, 1) != 0) {
+        int e = errno;
+        if (page != MAP_FAILED)
+            munmap(page, sizeof(atomic_int));
+        close(f);
+        return -e;
+    }
+    atomic_store((atomic_int *)page, atomic_load(&own_stop));
+    atomic_store(&stop_flag, (atomic_int *)page);
+    fd = f;
+    return 0;
+}
+
+/* In an exec'd worker (PB_EXEC_WORKER=1 until its main() runs): the parent's
+ * flag, read-only, if the fd named is really that memfd. Runs before main. */
+__attribute__((constructor)) static void attach_stop(void)
+{
+    const char *env = getenv(STOP_ENV);
+    const char *worker = getenv("PB_EXEC_WORKER");
+    if (!env)
+        return;
+    char *end;
+    long f = strtol(env, &end, 10);
+    unsetenv(STOP_ENV); /* nothing this process starts inherits it */
+    if (!worker || strcmp(worker, "1") || *end || end == env || f < 0 || f > 1 << 20)
+        return;
+    char link[64], target[128];
+    snprintf(link, sizeof link, "/proc/self/fd/%ld", f);
+    ssize_t n = readlink(link, target, sizeof target - 1);
+    if (n <= 0)
+        return;
+    target[n] = '\0';
+    struct stat st;
+    if (strncmp(target, "/memfd:" STOP_NAME, strlen("/memfd:" STOP_NAME)) == 0 &&
+        fstat((int)f, &st) == 0 && st.st_size >= (off_t)sizeof(atomic_int)) {
+        void *page = mmap(NULL, sizeof(atomic_int), PROT_READ, MAP_SHARED, (int)f, 0);
+        if (page != MAP_FAILED)
+            atomic_store(&stop_flag, (atomic_int *)page);
+        close((int)f);
+    }
+}
 
 uint64_t pb_workload_checksum(const void *data, size_t len)
 {
@@ -63,12 +159,38 @@ static int64_t ns_arg(pb_task_ctx *ctx, const char *who, const void *arg, size_t
 }
 
 /* Busy on the clock for ns: the vDSO clock read costs tens of ns, so this
- * overruns by at most one read. */
-static void spin_for(int64_t ns)
+ * overruns by at most one read. Ends early when interrupted (returns
+ * false). */
+bool pb_workload_spin(int64_t ns)
 {
     int64_t end = pb_now_ns() + ns;
     while (pb_now_ns() < end)
-        ;
+        if (pb_workloads_interrupted())
+            return false;
+    return true;
+}
+
+/* Sleeps until the CLOCK_MONOTONIC time end (ns), in slices so that an
+ * interruption is seen within one; the last slice ends at `end` itself, so
+ * the sleep is as exact as one call. false when interrupted. */
+static bool sleep_until(int64_t end)
+{
+    for (;;) {
+        if (pb_workloads_interrupted())
+            return false;
+        int64_t now = pb_now_ns();
+        if (now >= end)
+            return true;
+        int64_t to = end - now > STOP_SLICE_NS ? now + STOP_SLICE_NS : end;
+        struct timespec ts = {.tv_sec = to / 1000000000, .tv_nsec = to % 1000000000};
+        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+            ;
+    }
+}
+
+static void interrupted(pb_task_ctx *ctx, const char *who)
+{
+    pb_task_fail(ctx, EINTR, "%s: interrupted (the run is stopping)", who);
 }
 
 PB_TASK(noop)
@@ -80,7 +202,10 @@ PB_TASK(spin)
     int64_t ns = ns_arg(ctx, "spin", arg, len);
     if (ns < 0)
         return;
-    spin_for(ns);
+    if (!pb_workload_spin(ns)) {
+        interrupted(ctx, "spin");
+        return;
+    }
     pb_task_return(ctx, arg, len);
 }
 
@@ -91,10 +216,10 @@ static void sleep_task(pb_task_ctx *ctx, const void *arg, size_t len)
     int64_t ns = ns_arg(ctx, "sleep", arg, len);
     if (ns < 0)
         return;
-    int64_t end = pb_now_ns() + ns;
-    struct timespec ts = {.tv_sec = end / 1000000000, .tv_nsec = end % 1000000000};
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
-        ;
+    if (!sleep_until(pb_now_ns() + ns)) {
+        interrupted(ctx, "sleep");
+        return;
+    }
     pb_task_return(ctx, arg, len);
 }
 
@@ -145,7 +270,10 @@ PB_TASK(report)
     if (len == sizeof(int64_t)) {
         int64_t ns;
         memcpy(&ns, arg, sizeof ns);
-        spin_for(ns);
+        if (!pb_workload_spin(ns)) {
+            interrupted(ctx, "report");
+            return;
+        }
         r.cpu = sched_getcpu();
     }
     pb_task_return(ctx, &r, sizeof r);
@@ -183,6 +311,8 @@ PB_TASK(crash)
 
 PB_TASK(hang)
 {
-    for (;;)
-        pause();
+    /* Until task_timeout kills its worker; or the run stops. */
+    while (sleep_until(INT64_MAX / 2))
+        ;
+    interrupted(ctx, "hang");
 }

@@ -1,28 +1,24 @@
 /*
- * cli.h — small helpers shared by the harness's commands: options, numbers,
- * plugins. Every error is one line on stderr naming the command and what was
- * wrong; the caller then exits with status 2.
+ * cli.h — what the harness's commands share beyond the option parser
+ * (results/command.h): plugins (--load), lists of names, and the backends a
+ * command runs over. Every error is one line on stderr naming the command
+ * and what was wrong; the command then exits with status 2.
  */
 #ifndef PB_HARNESS_CLI_H
 #define PB_HARNESS_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
-/* If argv[*i] is option `opt` ("--out FILE" or "--out=FILE"), sets *value,
- * advances *i past a separate value and returns 1. Returns 0 when argv[*i]
- * is another option, -1 (message printed) when the value is missing. */
-int pbh_opt_value(const char *cmd, int argc, char **argv, int *i, const char *opt,
-                  const char **value);
+#include "command.h"
 
-/* Parses a whole number in [lo, hi] for option opt. Returns 0, or -1 with a
- * message printed. */
-int pbh_parse_int(const char *cmd, const char *opt, const char *text, long lo, long hi, int *out);
-
-/* If argv[*i] is option opt, parses its value as pbh_parse_int() does into
- * *out and returns 1. Returns 0 when argv[*i] is another option, -1 (message
- * printed) when the value is missing or not a number in [lo, hi]. */
-int pbh_opt_int(const char *cmd, int argc, char **argv, int *i, const char *opt, long lo, long hi,
-                int *out);
+/* The --load option, for a command whose options struct has an int
+ * `plugins`: each --load PLUGIN.so is loaded as it is read (so the
+ * backends it registers are known to what follows) and counted. */
+int pbh_load_option(const char *path, void *plugins, char *err, size_t errlen);
+#define PBH_LOAD_OPTION(type)                                                        \
+    {.name = "load", PBR_CALL(type, plugins, pbh_load_option), .arg = "PLUGIN.so", \
+     .help = "load a shared object that registers backends (repeatable)"}
 
 /* Splits a comma-separated list into a NULL-terminated array of strings
  * (one allocation; free the array). Empty items are an error: returns NULL
@@ -33,13 +29,27 @@ char **pbh_split_list(const char *cmd, const char *opt, const char *text, int *n
 /* Whether spec ("fork" or "fork:transport=shm") names backend name. */
 bool pbh_backend_is(const char *name, const char *spec);
 
-/* dlopen()s a plugin (a shared object whose constructors register backends
- * and tasks). Returns 0, or -1 with a message printed. */
-int pbh_load_plugin(const char *cmd, const char *path);
+/* The backends a command runs over: those named in arg (--backend: a
+ * comma-separated list, each known and named once; "all" or NULL: not
+ * named), else dflt[0..ndflt) (a suite's), else every backend registered,
+ * where one that cannot be loaded (a module) is left out with a note. One
+ * that loads but cannot run in this process (mpi outside mpiexec) is left
+ * out of every one with a note appended to later[0..later_size), for the
+ * caller to tell once its work is done (it is not a fault, and must not read
+ * as one before an error line). Returns a NULL-terminated array of *n names
+ * (free the array; the names point into it, dflt or the registry), or NULL
+ * with one line told. */
+char **pbh_choose_backends(const char *cmd, const char *arg, char *const *dflt, size_t ndflt,
+                           char *later, size_t later_size, int *n);
 
-/* If argv[*i] is "--load PLUGIN.so" (or --load=PLUGIN.so), loads the plugin
- * and returns 1. Returns 0 when argv[*i] is another option, -1 (message
- * printed) when the value is missing or the plugin cannot be loaded. */
-int pbh_opt_load(const char *cmd, int argc, char **argv, int *i);
+/* "poolbench ARGV..." as one string (malloc'd), for a results file's
+ * run.command; NULL on ENOMEM. (ab.c) */
+char *pbh_join_args(int argc, char **argv);
+
+/* Whether a results file can be written at path (--out), checked before
+ * anything is measured (pbr_out_check's rules). Returns 0 with the path to
+ * write in resolved[0..len) (the file a link leads to), or -1 with one line
+ * in err naming --out. */
+int pbh_check_out_path(const char *path, char *resolved, size_t len, char *err, size_t errlen);
 
 #endif /* PB_HARNESS_CLI_H */

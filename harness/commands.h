@@ -1,20 +1,18 @@
 /*
- * commands.h — the subcommands of the `poolbench` program.
- *
- * Each takes the arguments after `poolbench` (argv[0] is the command's name)
- * and returns the process exit status: 0 fine, 1 a check failed or a
- * regression was found, 2 bad usage or bad input, 130 interrupted.
+ * commands.h — the harness's own commands (each a pbr_command, see
+ * results/command.h). The program's list of every command, the libraries'
+ * included, is in main.c.
  */
 #ifndef PB_HARNESS_COMMANDS_H
 #define PB_HARNESS_COMMANDS_H
 
-int pb_cmd_run(int argc, char **argv);     /* harness/run.c */
-int pb_cmd_list(int argc, char **argv);    /* harness/list.c */
-int pb_cmd_env(int argc, char **argv);     /* harness/env.c */
-int pb_cmd_stress(int argc, char **argv);  /* harness/stress.c */
-int pb_cmd_compare(int argc, char **argv); /* results/compare.c */
-int pb_cmd_export(int argc, char **argv);  /* results/export.c */
-int pb_cmd_history(int argc, char **argv); /* results/history.c */
-int pb_cmd_plot(int argc, char **argv);    /* plots/plot.c */
+#include "command.h"
 
-#endif
+extern const pbr_command pbh_run_command;    /* run.c */
+extern const pbr_command pbh_list_command;   /* list.c */
+extern const pbr_command pbh_env_command;    /* env.c */
+extern const pbr_command pbh_stress_command; /* stress.c */
+extern const pbr_command pbh_ab_command;        /* ab.c */
+extern const pbr_command pbh_calibrate_command; /* calibrate.c */
+
+#endif /* PB_HARNESS_COMMANDS_H */

@@ -11,28 +11,23 @@
 #include "commands.h"
 #include "results.h"
 
-static void env_usage(FILE *out)
-{
-    fprintf(out,
-            "usage: poolbench env [--help]\n\n"
-            "Prints this machine's environment as JSON: host, OS, kernel, CPU model,\n"
-            "hwloc topology (packages, NUMA nodes, cores, PUs, the CPUs this process may\n"
-            "use), cpufreq governor, ASLR, load average, timer slack, and the build's\n"
-            "compiler, flags, build type, library versions and git revision. It is the\n"
-            "`environment` object every results file records.\n");
-}
+static int run_env(const pbr_args *a);
 
-int pb_cmd_env(int argc, char **argv)
+const pbr_command pbh_env_command = {
+    .name = "env",
+    .summary = "print this machine's environment as JSON",
+    .synopsis = "[--help]",
+    .about = "Prints this machine's environment as JSON: host, OS, kernel, CPU model,\n"
+             "hwloc topology (packages, NUMA nodes, cores, PUs, the CPUs this process may\n"
+             "use), cpufreq governor, ASLR, load average, timer slack, and the build's\n"
+             "compiler, flags, build type, library versions and git revision. It is the\n"
+             "`environment` object every results file records.",
+    .run = run_env,
+};
+
+static int run_env(const pbr_args *a)
 {
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            env_usage(stdout);
-            return 0;
-        }
-        fprintf(stderr, "poolbench env: unknown argument '%s' (try poolbench env --help)\n",
-                argv[i]);
-        return 2;
-    }
+    (void)a;
     json_t *env = pbr_environment_new();
     if (!env) {
         fprintf(stderr, "poolbench env: out of memory\n");

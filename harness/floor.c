@@ -30,6 +30,16 @@
  *     except for a timeout of 0, which in this API is a poll that need not
  *     wait at all. timedwait_tight (1 ns of slack) is measured beside it.
  *
+ * A backend whose hand-offs are of another kind has rows of its own, which
+ * replace the general ones for its metrics, whatever its kind: the mpi
+ * backend's workers are ranks of an MPI job, so its round trips (and
+ * failing tasks) are held against MPI's own ping-pong between rank 0 and
+ * rank 1, its bursts (empty tasks, map) against a one-way stream of MPI
+ * messages, and its start-up — the ranks exist before the pool, so starting
+ * one is messages to its ranks and a first task — against the same
+ * ping-pong. Those floors are measured only where that backend can run
+ * (under mpiexec).
+ *
  * Each metric's "floor" object in the results names the floor case (its
  * scenario, the parameter that picks it, the metric) and the kind of
  * hand-off it stands for, which the summary prints next to the ratio.
@@ -40,6 +50,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "cli.h"
 #include "runner.h"
 
 /* Kinds of backend, the index into a pairing. */
@@ -84,6 +95,31 @@ static const pbh_floor_ref refs[] = {
     {"timeout", "overshoot", "timeout", false, 0, timed_wait, "timeout"},
 };
 
+/* The same choice for every kind of backend. */
+#define ANY_KIND(...) {__VA_ARGS__, __VA_ARGS__, __VA_ARGS__, __VA_ARGS__}
+
+static const pbh_floor_choice mpi_round_trip[PBH_FLOOR_KINDS] =
+    ANY_KIND({"mpi_pingpong", NULL, NULL, "roundtrip", "mpi ping-pong"});
+static const pbh_floor_choice mpi_stream[PBH_FLOOR_KINDS] =
+    ANY_KIND({"mpi_stream", NULL, NULL, "rate", "mpi stream"});
+
+/* A row for one backend only, whose hand-offs are of another kind (mpi: MPI
+ * messages between ranks). Its rows replace the general ones for its
+ * metrics, and its floors are measured only where that backend can run
+ * (pb_backend_summary() answers: mpi under mpiexec). */
+typedef struct backend_ref {
+    const char *backend;
+    pbh_floor_ref ref;
+} backend_ref;
+
+static const backend_ref backend_refs[] = {
+    {"mpi", {"roundtrip", "roundtrip", NULL, true, 0, mpi_round_trip, NULL}},
+    {"mpi", {"errors", "roundtrip", NULL, true, 0, mpi_round_trip, NULL}},
+    {"mpi", {"throughput", "throughput", "granularity", true, 0, mpi_stream, NULL}},
+    {"mpi", {"map", "throughput", NULL, true, 0, mpi_stream, NULL}},
+    {"mpi", {"startup", "startup", NULL, true, 0, mpi_round_trip, NULL}},
+};
+
 /* Floors measured beside a scenario without being its ratio's reference. */
 static const struct {
     const char *floor, *scenario;
@@ -108,6 +144,13 @@ bool pbh_floor_serves(const char *floor, const char *scenario)
     for (size_t i = 0; i < sizeof beside / sizeof beside[0]; i++)
         if (!strcmp(beside[i].floor, floor) && !strcmp(beside[i].scenario, scenario))
             return true;
+    /* A backend's own floors, where that backend can run. */
+    for (size_t i = 0; i < sizeof backend_refs / sizeof backend_refs[0]; i++) {
+        const pbh_floor_ref *r = &backend_refs[i].ref;
+        if (!strcmp(r->scenario, scenario) && !strcmp(r->by_kind[0].scenario, floor) &&
+            pb_backend_summary(backend_refs[i].backend))
+            return true;
+    }
     return false;
 }
 
@@ -162,6 +205,55 @@ static json_t *floor_ref_new(const pbh_floor_choice *f)
     return ref;
 }
 
+/* Adds m's "floor" and ratio_to_floor from choice f, if its floor case was
+ * measured. */
+static void annotate_metric(const json_t *results, json_t *m, const pbh_floor_choice *f,
+                            const char *match_param, const json_t *params)
+{
+    const json_t *fc = find_floor(results, f, match_param, params);
+    const json_t *fm = fc ? json_object_get(json_object_get(fc, "metrics"), f->metric) : NULL;
+    if (!fm)
+        return;
+    double fp50 = json_number_value(json_object_get(fm, "p50"));
+    double p50 = json_number_value(json_object_get(m, "p50"));
+    bool higher = !strcmp(str(m, "better"), "higher");
+    double ratio = higher ? (p50 > 0 ? fp50 / p50 : NAN) : (fp50 > 0 ? p50 / fp50 : NAN);
+    json_t *fref = floor_ref_new(f);
+    if (fref)
+        json_object_set_new(m, "floor", fref);
+    /* A zero floor (a timed wait that returned at its deadline to the
+     * nanosecond) has no meaningful ratio: leave it out rather than write
+     * infinity. */
+    if (isfinite(ratio))
+        json_object_set_new(m, "ratio_to_floor", json_real(ratio));
+}
+
+/* The metric r is about, in case c, when r applies to c's parameters. */
+static json_t *metric_of(json_t *c, const pbh_floor_ref *r)
+{
+    if (strcmp(str(c, "scenario"), r->scenario))
+        return NULL;
+    json_t *m = json_object_get(json_object_get(c, "metrics"), r->metric);
+    if (m && r->when_param) {
+        const json_t *v = json_object_get(json_object_get(c, "params"), r->when_param);
+        if (!json_is_integer(v) || (json_integer_value(v) == r->when_value) != r->when_equal)
+            return NULL;
+    }
+    return m;
+}
+
+/* Whether backend (a spec: "mpi:idle=sleep" is mpi) has rows of its own for
+ * r's scenario and metric. */
+static bool has_own_rows(const char *backend, const pbh_floor_ref *r)
+{
+    for (size_t k = 0; k < sizeof backend_refs / sizeof backend_refs[0]; k++)
+        if (pbh_backend_is(backend_refs[k].backend, backend) &&
+            !strcmp(backend_refs[k].ref.scenario, r->scenario) &&
+            !strcmp(backend_refs[k].ref.metric, r->metric))
+            return true;
+    return false;
+}
+
 void pbh_floor_annotate(json_t *results, bool (*kind_of)(const char *backend, void *ud,
                                                          pbh_backend_kind *kind),
                         void *ud)
@@ -173,42 +265,26 @@ void pbh_floor_annotate(json_t *results, bool (*kind_of)(const char *backend, vo
         const char *backend = str(c, "backend");
         if (!strcmp(backend, "floor"))
             continue;
-        pbh_backend_kind bk;
-        if (!kind_of(backend, ud, &bk))
-            continue;
-        int k = (bk.in_process ? THREADS_SLEEP : PROCS_SLEEP) + (bk.spins ? 1 : 0);
         const json_t *params = json_object_get(c, "params");
-        json_t *metrics = json_object_get(c, "metrics");
+        pbh_backend_kind bk;
+        int k = -1; /* the backend's kind, once asked; -2: not probed */
         for (size_t r = 0; r < sizeof refs / sizeof refs[0]; r++) {
-            const pbh_floor_ref *ref = &refs[r];
-            if (strcmp(str(c, "scenario"), ref->scenario))
+            json_t *m = metric_of(c, &refs[r]);
+            if (!m || has_own_rows(backend, &refs[r]))
                 continue;
-            json_t *m = json_object_get(metrics, ref->metric);
-            if (!m)
-                continue;
-            if (ref->when_param) {
-                const json_t *v = json_object_get(params, ref->when_param);
-                if (!json_is_integer(v) ||
-                    (json_integer_value(v) == ref->when_value) != ref->when_equal)
-                    continue;
-            }
-            const pbh_floor_choice *f = &ref->by_kind[k];
-            const json_t *fc = find_floor(results, f, ref->match_param, params);
-            const json_t *fm = fc ? json_object_get(json_object_get(fc, "metrics"), f->metric) : NULL;
-            if (!fm)
-                continue;
-            double fp50 = json_number_value(json_object_get(fm, "p50"));
-            double p50 = json_number_value(json_object_get(m, "p50"));
-            bool higher = !strcmp(str(m, "better"), "higher");
-            double ratio = higher ? (p50 > 0 ? fp50 / p50 : NAN) : (fp50 > 0 ? p50 / fp50 : NAN);
-            json_t *fref = floor_ref_new(f);
-            if (fref)
-                json_object_set_new(m, "floor", fref);
-            /* A zero floor (a timed wait that returned at its deadline to the
-             * nanosecond) has no meaningful ratio: leave it out rather than
-             * write infinity. */
-            if (isfinite(ratio))
-                json_object_set_new(m, "ratio_to_floor", json_real(ratio));
+            if (k == -1)
+                k = kind_of(backend, ud, &bk)
+                        ? (bk.in_process ? THREADS_SLEEP : PROCS_SLEEP) + (bk.spins ? 1 : 0)
+                        : -2;
+            if (k >= 0)
+                annotate_metric(results, m, &refs[r].by_kind[k], refs[r].match_param, params);
+        }
+        /* A backend's own rows hold the same floor for every kind. */
+        for (size_t r = 0; r < sizeof backend_refs / sizeof backend_refs[0]; r++) {
+            const pbh_floor_ref *ref = &backend_refs[r].ref;
+            json_t *m = pbh_backend_is(backend_refs[r].backend, backend) ? metric_of(c, ref) : NULL;
+            if (m)
+                annotate_metric(results, m, &ref->by_kind[0], ref->match_param, params);
         }
     }
 }

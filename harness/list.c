@@ -15,17 +15,6 @@
 #include "scenario.h"
 #include "suite.h"
 
-static void usage(FILE *out)
-{
-    fprintf(out, "usage: poolbench list [--load PLUGIN.so]...\n"
-                 "\n"
-                 "Lists the pool backends, the scenarios with their parameters and defaults,\n"
-                 "the floor measurements and the suites.\n"
-                 "\n"
-                 "  --load PLUGIN.so  load a shared object that registers backends (repeatable)\n"
-                 "  --help            this help\n");
-}
-
 static const char *kind_text(pb_param_kind k)
 {
     switch (k) {
@@ -112,37 +101,60 @@ static void list_suites(void)
         printf("  (none found)\n");
 }
 
-int pb_cmd_list(int argc, char **argv)
-{
-    for (int i = 1; i < argc; i++) {
-        int m;
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage(stdout);
-            return 0;
-        }
-        if ((m = pbh_opt_load("list", argc, argv, &i)) < 0)
-            return 2;
-        if (m)
-            continue;
-        fprintf(stderr, "poolbench list: unknown %s '%s' (try poolbench list --help)\n",
-                argv[i][0] == '-' ? "option" : "argument", argv[i]);
-        return 2;
-    }
+typedef struct list_cli {
+    int plugins;
+} list_cli;
 
+static const pbr_option list_options[] = {
+    PBH_LOAD_OPTION(list_cli),
+    {0},
+};
+
+static int run_list(const pbr_args *a);
+
+const pbr_command pbh_list_command = {
+    .name = "list",
+    .summary = "list backends, scenarios with their parameters, and suites",
+    .synopsis = "[--load PLUGIN.so]...",
+    .about = "Lists the pool backends, the scenarios with their parameters and defaults,\n"
+             "the floor measurements and the suites.",
+    .options = list_options,
+    .opts_size = sizeof(list_cli),
+    .run = run_list,
+};
+
+/* Each backend: its summary, its own settings, and what it cannot do (its
+ * table's words, as pb_pool_create quotes them when it refuses). */
+static void list_backends(void)
+{
     printf("backends:\n");
     for (const char *const *b = pb_backend_names(); b && *b; b++) {
-        const char *summary = pb_backend_summary(*b);
-        /* A module backend that cannot be loaded is listed with the reason. */
-        printf("  %-15s %s%s\n", *b, summary ? summary : "unavailable: ",
-               summary ? "" : pb_pool_last_error());
-        const pb_backend *t = summary ? pb_backend_find(*b) : NULL;
+        /* A module backend that cannot be loaded is listed with the reason;
+         * one that cannot be used in this process (mpi outside mpiexec) with
+         * what it is, what it cannot do, and why not here. */
+        const pb_backend *t = pb_backend_find(*b);
+        if (!t) {
+            printf("  %-15s unavailable: %s\n", *b, pb_pool_last_error());
+            continue;
+        }
+        printf("  %-15s %s\n", *b, t->summary ? t->summary : "");
+        if (!pb_backend_summary(*b))
+            printf("  %-15s   not here: %s\n", "", pb_pool_last_error());
         for (const pb_backend_option *o = t ? t->options : NULL; o && o->key; o++)
             printf("  %-15s   :%s=%s (default %s) %s\n", "", o->key, o->values,
                    o->default_text ? o->default_text : "none", o->description);
         for (const pb_unsupported *u = t ? t->unsupported : NULL; u && u->option; u++)
             printf("  %-15s   no %s: %s\n", "", u->option, u->reason);
+        if (t && t->native)
+            printf("  %-15s   native loop: %s\n", "", t->native_summary ? t->native_summary : "yes");
     }
 
+}
+
+static int run_list(const pbr_args *a)
+{
+    (void)a;
+    list_backends();
     size_t n;
     const pb_scenario *const *all = pb_scenarios(&n);
     printf("\nscenarios (parameter = default; a list is a sweep, one case per value):\n");

@@ -7,12 +7,31 @@
  * parameters appear in a case's label: those that sweep in the defaults or
  * in the suite (the axes a reader compares along), so "timeout timeout=1ms"
  * but not "roundtrip samples=2000".
+ *
+ * Sizes are checked before anything is built: an entry's sweeps multiply,
+ * so the product is counted (without overflow) and a plan over
+ * PBH_PLAN_MAX_CASES is refused naming the entry and its sweeps, instead of
+ * failing for memory. Every case comes once: two entries (or one sweep
+ * listing a value twice) asking for the same case would make two results
+ * for one (backend, scenario, parameters), which a results file cannot
+ * hold.
  */
+#include <assert.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "runner.h"
+
+/* How many parameters s declares. */
+static size_t count_params(const pb_scenario *s)
+{
+    size_t np = 0;
+    while (s->params && s->params[np].name)
+        np++;
+    return np;
+}
 
 static void free_case(pbh_case *c)
 {
@@ -65,7 +84,7 @@ static int values_of(const pbh_entry *e, const pb_param *p, pb_param_value **val
 }
 
 static int push_case(pbh_plan *plan, size_t *cap, const pb_scenario *s, const pb_param_value *vals,
-                     const bool *shown, size_t np)
+                     const bool *shown, size_t np, int entry)
 {
     if (plan->ncases == *cap) {
         size_t ncap = *cap ? 2 * *cap : 32;
@@ -78,6 +97,7 @@ static int push_case(pbh_plan *plan, size_t *cap, const pb_scenario *s, const pb
     pbh_case *c = &plan->cases[plan->ncases];
     memset(c, 0, sizeof *c);
     c->scenario = s;
+    c->entry = entry;
     c->nvalues = np;
     c->values = malloc((np ? np : 1) * sizeof *c->values);
     c->shown = malloc((np ? np : 1) * sizeof *c->shown);
@@ -106,7 +126,7 @@ static int push_case(pbh_plan *plan, size_t *cap, const pb_scenario *s, const pb
 /* Pushes one case per combination of lists[i][0..counts[i]), i < np (s's
  * parameters). */
 static int expand(pbh_plan *plan, size_t *cap, const pb_scenario *s, size_t np,
-                  pb_param_value **lists, const size_t *counts, const bool *shown)
+                  pb_param_value **lists, const size_t *counts, const bool *shown, int entry)
 {
     size_t *idx = calloc(np ? np : 1, sizeof *idx);
     pb_param_value *cur = calloc(np ? np : 1, sizeof *cur);
@@ -114,7 +134,7 @@ static int expand(pbh_plan *plan, size_t *cap, const pb_scenario *s, size_t np,
     while (!rc) {
         for (size_t i = 0; i < np; i++)
             cur[i] = lists[i][idx[i]];
-        rc = push_case(plan, cap, s, cur, shown, np);
+        rc = push_case(plan, cap, s, cur, shown, np, entry);
         /* Odometer over the sweeps, last parameter fastest; done when every
          * digit has wrapped. */
         bool more = false;
@@ -170,13 +190,57 @@ static int mirror_values(const pbh_entry *const *sel, size_t nsel, const char *n
     return 0;
 }
 
-static int expand_entry(pbh_plan *plan, size_t *cap, const pbh_entry *e,
-                        const pbh_entry *const *sel, size_t nsel)
+/* Where an entry comes from, for messages: "FILE: scenarios[2]" or "scenario
+ * 'x'" (an entry the suite does not hold). */
+static void entry_where(const pbh_suite *suite, const pbh_entry *e, char *buf, size_t len)
+{
+    const char *file = suite->path && *suite->path ? suite->path : suite->name;
+    if (e >= suite->entries && e < suite->entries + suite->nentries)
+        snprintf(buf, len, "%s: scenarios[%zu]", file, (size_t)(e - suite->entries));
+    else
+        snprintf(buf, len, "%s: scenario '%s'", file, e->scenario->name);
+}
+
+/* The number of cases lists of counts[0..np) make, counted before any is
+ * built; PB_EINVAL with err (naming the entry and its sweeps) when it, with
+ * the `already` cases planned, passes PBH_PLAN_MAX_CASES. */
+static int check_sweep_size(const pbh_suite *suite, const pbh_entry *e, const size_t *counts,
+                            size_t np, size_t already, char *err, size_t errlen)
+{
+    size_t total = 1;
+    bool over = false;
+    for (size_t i = 0; i < np; i++) {
+        if (counts[i] > PBH_PLAN_MAX_CASES || total > PBH_PLAN_MAX_CASES / counts[i])
+            over = true;
+        else
+            total *= counts[i];
+    }
+    if (!over && total <= PBH_PLAN_MAX_CASES - already)
+        return 0;
+    char where[PATH_MAX + 64], sweeps[512] = "";
+    entry_where(suite, e, where, sizeof where);
+    for (size_t i = 0; i < np; i++) {
+        if (counts[i] < 2)
+            continue;
+        size_t used = strlen(sweeps);
+        snprintf(sweeps + used, sizeof sweeps - used, "%s%s (%zu values)", used ? " x " : "",
+                 e->scenario->params[i].name, counts[i]);
+    }
+    if (over)
+        snprintf(err, errlen, "%s.params: sweeps over %s make more than %d cases, the most a run "
+                 "holds", where, sweeps, PBH_PLAN_MAX_CASES);
+    else
+        snprintf(err, errlen, "%s%s%s: %zu cases, after the %zu before them, make more than %d, "
+                 "the most a run holds", where, *sweeps ? ".params: sweeps over " : "", sweeps,
+                 total, already, PBH_PLAN_MAX_CASES);
+    return PB_EINVAL;
+}
+
+static int expand_entry(pbh_plan *plan, size_t *cap, const pbh_suite *suite, const pbh_entry *e,
+                        const pbh_entry *const *sel, size_t nsel, char *err, size_t errlen)
 {
     const pb_scenario *s = e->scenario;
-    size_t np = 0;
-    while (s->params && s->params[np].name)
-        np++;
+    size_t np = count_params(s);
     pb_param_value **lists = calloc(np ? np : 1, sizeof *lists);
     size_t *counts = calloc(np ? np : 1, sizeof *counts);
     bool *shown = calloc(np ? np : 1, sizeof *shown);
@@ -208,13 +272,101 @@ static int expand_entry(pbh_plan *plan, size_t *cap, const pbh_entry *e,
         shown[i] = sweep_default || counts[i] > 1;
     }
     if (!rc)
-        rc = expand(plan, cap, s, np, lists, counts, shown);
+        rc = check_sweep_size(suite, e, counts, np, plan->ncases, err, errlen);
+    int entry = e >= suite->entries && e < suite->entries + suite->nentries
+                    ? (int)(e - suite->entries)
+                    : -1;
+    if (!rc)
+        rc = expand(plan, cap, s, np, lists, counts, shown, entry);
     for (size_t i = 0; lists && i < np; i++)
         free(lists[i]);
     free(lists);
     free(counts);
     free(shown);
     return rc;
+}
+
+/* Orders cases by scenario, then values: equal ones end up side by side. */
+static int cmp_cases(const void *a, const void *b)
+{
+    const pbh_case *x = *(const pbh_case *const *)a, *y = *(const pbh_case *const *)b;
+    if (x->scenario != y->scenario)
+        return strcmp(x->scenario->name, y->scenario->name);
+    for (size_t i = 0; i < x->nvalues; i++) {
+        if (x->values[i].num != y->values[i].num)
+            return x->values[i].num < y->values[i].num ? -1 : 1;
+        if (x->values[i].word != y->values[i].word)
+            return strcmp(x->values[i].word ? x->values[i].word : "",
+                          y->values[i].word ? y->values[i].word : "");
+    }
+    return (x > y) - (x < y); /* plan order among equals */
+}
+
+static bool same_case(const pbh_case *x, const pbh_case *y)
+{
+    if (x->scenario != y->scenario)
+        return false;
+    for (size_t i = 0; i < x->nvalues; i++)
+        if (x->values[i].num != y->values[i].num || x->values[i].word != y->values[i].word)
+            return false;
+    return true;
+}
+
+/* Every case once. 0, PB_EINVAL with err naming where the two come from,
+ * or PB_ENOMEM. */
+static int check_unique(const pbh_plan *plan, const pbh_suite *suite, char *err, size_t errlen)
+{
+    if (plan->ncases < 2)
+        return 0;
+    const pbh_case **order = malloc(plan->ncases * sizeof *order);
+    if (!order)
+        return PB_ENOMEM;
+    for (size_t i = 0; i < plan->ncases; i++)
+        order[i] = &plan->cases[i];
+    qsort(order, plan->ncases, sizeof *order, cmp_cases);
+    const pbh_case *a = NULL, *b = NULL;
+    for (size_t i = 1; i < plan->ncases; i++)
+        if (same_case(order[i - 1], order[i]) && (!b || order[i] < b)) {
+            a = order[i - 1];
+            b = order[i];
+        }
+    free(order);
+    if (!b)
+        return 0;
+    const char *file = suite->path && *suite->path ? suite->path : suite->name;
+    char from[128];
+    if (a->entry >= 0 && b->entry >= 0 && a->entry != b->entry)
+        snprintf(from, sizeof from, "scenarios[%d] and scenarios[%d] both ask for it", a->entry,
+                 b->entry);
+    else if (b->entry >= 0)
+        snprintf(from, sizeof from, "scenarios[%d] lists one value twice", b->entry);
+    else
+        snprintf(from, sizeof from, "it is asked for twice");
+    snprintf(err, errlen, "%s: case '%s' comes twice (%s); a run measures each case once (more "
+             "repetitions measure it more)", file, b->label, from);
+    return PB_EINVAL;
+}
+
+/* Combinations of values no single range rules out: each case past its
+ * scenario's own check. 0 or PB_EINVAL with err. */
+static int check_cases(const pbh_plan *plan, const pbh_suite *suite, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < plan->ncases; i++) {
+        const pbh_case *c = &plan->cases[i];
+        /* Floor cases come first (runner.h), and a case has one value per
+         * parameter its scenario declares. */
+        assert(i == 0 || !(c->scenario->flags & PB_SC_FLOOR) ||
+               (plan->cases[i - 1].scenario->flags & PB_SC_FLOOR));
+        assert(c->nvalues == count_params(c->scenario));
+        char why[256] = "";
+        if (c->scenario->check && c->scenario->check(c->scenario, c->values, why, sizeof why)) {
+            snprintf(err, errlen, "%s%scase '%s': %s", suite->path ? suite->path : "",
+                     suite->path && *suite->path ? ": " : "", c->label,
+                     why[0] ? why : "invalid parameters");
+            return PB_EINVAL;
+        }
+    }
+    return 0;
 }
 
 int pbh_plan_build(const pbh_suite *suite, const char *const *only, size_t nonly, pbh_plan *plan,
@@ -276,7 +428,7 @@ int pbh_plan_build(const pbh_suite *suite, const char *const *only, size_t nonly
             if (explicit || !wanted)
                 continue;
             defaults[ndef].scenario = f;
-            rc = expand_entry(plan, &cap, &defaults[ndef++], sel, nsel);
+            rc = expand_entry(plan, &cap, suite, &defaults[ndef++], sel, nsel, err, errlen);
             if (rc)
                 break;
         }
@@ -286,20 +438,13 @@ int pbh_plan_build(const pbh_suite *suite, const char *const *only, size_t nonly
         for (size_t j = 0; j < nsel && !rc; j++) {
             bool is_floor = sel[j]->scenario->flags & PB_SC_FLOOR;
             if (is_floor == (pass == 0))
-                rc = expand_entry(plan, &cap, sel[j], sel, nsel);
+                rc = expand_entry(plan, &cap, suite, sel[j], sel, nsel, err, errlen);
         }
 
-    /* Combinations of values no single range rules out. */
-    for (size_t i = 0; !rc && i < plan->ncases; i++) {
-        const pbh_case *c = &plan->cases[i];
-        char why[256] = "";
-        if (c->scenario->check && c->scenario->check(c->scenario, c->values, why, sizeof why)) {
-            snprintf(err, errlen, "%s%scase '%s': %s", suite->path ? suite->path : "",
-                     suite->path && *suite->path ? ": " : "", c->label,
-                     why[0] ? why : "invalid parameters");
-            rc = PB_EINVAL;
-        }
-    }
+    if (!rc)
+        rc = check_unique(plan, suite, err, errlen);
+    if (!rc)
+        rc = check_cases(plan, suite, err, errlen);
 
     free(sel);
     free(defaults);
@@ -311,7 +456,36 @@ int pbh_plan_build(const pbh_suite *suite, const char *const *only, size_t nonly
     return rc;
 }
 
-json_t *pbh_case_params_json(const pbh_case *c)
+int pbh_plan_check_kept(const pbh_plan *plan, const pbh_suite *suite, int repetitions,
+                        const char *reps_from, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < plan->ncases; i++) {
+        const pbh_case *c = &plan->cases[i];
+        const pb_param *p = c->scenario->kept ? pb_scenario_param(c->scenario, c->scenario->kept)
+                                              : NULL;
+        if (!p)
+            continue;
+        int64_t per = c->values[p - c->scenario->params].num;
+        if (per <= PB_MAX_KEPT_SAMPLES / (repetitions > 0 ? repetitions : 1))
+            continue;
+        const char *file = suite->path && *suite->path ? suite->path : suite->name;
+        char where[PATH_MAX + 64];
+        if (c->entry >= 0)
+            snprintf(where, sizeof where, "%s: scenarios[%d].params.%s", file, c->entry, p->name);
+        else
+            snprintf(where, sizeof where, "%s: scenario '%s', parameter %s", file,
+                     c->scenario->name, p->name);
+        snprintf(err, errlen,
+                 "%s: %lld samples a repetition x %d repetitions (%s) keep %lld per metric of "
+                 "case '%s'; at most %lld (take fewer samples or repetitions)",
+                 where, (long long)per, repetitions, reps_from ? reps_from : "the suite's",
+                 (long long)per * repetitions, c->label, (long long)PB_MAX_KEPT_SAMPLES);
+        return PB_EINVAL;
+    }
+    return 0;
+}
+
+json_t *pbh_case_params_json_new(const pbh_case *c)
 {
     json_t *o = json_object();
     for (size_t i = 0; o && i < c->nvalues; i++) {

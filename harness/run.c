@@ -10,10 +10,29 @@
  * Exit status: 0 every check passed; 1 a check failed or a case failed;
  * 2 bad usage or input (nothing is measured); 130 interrupted (the cases
  * finished so far are written, with run.complete = false).
+ *
+ * NOTHING MEASURED IS LOST
+ *
+ * The results file is rewritten, atomically (pbr_write_atomic), after every
+ * finished case, marked incomplete until the last write. So whatever ends
+ * the program — a signal it handles, SIGKILL, a power cut — the file on disk
+ * holds every case finished before it, and is never half written.
+ *
+ * Signals (signals.c). SIGINT, SIGTERM and SIGHUP ask the run to stop: the
+ * current repetition is finished or cut short, the unfinished case
+ * discarded, the file written once more (incomplete), the summary printed,
+ * exit 130. Several at once are one request; one that insists, a second or
+ * more later, ends the program at once (status 130), after the write under
+ * way if there is one.
+ *
+ * Interruption is prompt however long the suite's durations: the first
+ * SIGINT or SIGTERM sets pbh_stop, which scenarios poll between waits, and
+ * interrupts the workloads (bench/workloads.h), so a task asked to spin or
+ * sleep for an hour — in a thread, a forked or an exec'd worker — ends
+ * within a slice and every wait on it returns.
  */
 #include <errno.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,44 +43,18 @@
 #include "cli.h"
 #include "commands.h"
 #include "runner.h"
+#include "signals.h"
 #include "suite.h"
+#include "workloads.h"
 
 #ifndef PB_RESULTS_DEFAULT_DIR
 #define PB_RESULTS_DEFAULT_DIR "results/runs"
 #endif
 
-static void usage(FILE *out)
+/* The runner's on_case hook: the results so far, on disk. */
+static int write_partial(void *ud, const json_t *doc, char *err, size_t errlen)
 {
-    fprintf(out,
-            "usage: poolbench run [OPTIONS]\n"
-            "\n"
-            "Runs a suite of scenarios over pool backends, next to this machine's floor,\n"
-            "prints a summary table and writes a results file (JSON).\n"
-            "\n"
-            "  --suite NAME|FILE   the suite to run (default: quick); a name is looked up\n"
-            "                      in the suite folders (poolbench list shows them)\n"
-            "  --backend LIST      comma-separated backends (default: the suite's, or all)\n"
-            "  --scenario LIST     only these scenarios: the suite's entries for them, or\n"
-            "                      their defaults when the suite has none\n"
-            "  --workers N         workers per pool (0: one per usable CPU; default 0)\n"
-            "  --pin POLICY        none, compact, scatter, or a CPU list like 0,2-3\n"
-            "                      (default: none)\n"
-            "  --repetitions N     measured repetitions per case (default: the suite's)\n"
-            "  --warmup N          warm-up repetitions per case, discarded (default: the suite's)\n"
-            "  --out FILE          where to write the results (default:\n"
-            "                      " PB_RESULTS_DEFAULT_DIR "/<UTC time>-<suite>.json)\n"
-            "  --quiet             no progress on stderr\n"
-            "  --load PLUGIN.so    load a shared object that registers backends (repeatable)\n"
-            "  --help              this help\n"
-            "\n"
-            "Exit status: 0 all checks passed, 1 a check failed, 2 bad usage or input,\n"
-            "130 interrupted (finished cases are written, marked incomplete).\n");
-}
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    pbh_stop = 1;
+    return pbh_write_results(ud, doc, err, errlen) < 0 ? PB_EINVAL : 0;
 }
 
 /* mkdir -p. Returns 0 or -errno. */
@@ -82,50 +75,6 @@ static int make_dirs(const char *path)
         }
     }
     return 0;
-}
-
-/* Whether the folder that will hold path exists and is writable. */
-static int check_out_dir(const char *path, char *err, size_t errlen)
-{
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (!slash)
-        snprintf(dir, sizeof dir, ".");
-    else if (slash == dir)
-        dir[1] = '\0';
-    else
-        *slash = '\0';
-    struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        snprintf(err, errlen, "--out %.400s: folder '%.400s' does not exist", path, dir);
-        return -1;
-    }
-    if (access(dir, W_OK) != 0) {
-        snprintf(err, errlen, "--out %.400s: folder '%.400s' is not writable", path, dir);
-        return -1;
-    }
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-        snprintf(err, errlen, "--out %.400s: is a folder, not a file", path);
-        return -1;
-    }
-    return 0;
-}
-
-static char *join_command(int argc, char **argv)
-{
-    size_t len = strlen("poolbench") + 1;
-    for (int i = 0; i < argc; i++)
-        len += strlen(argv[i]) + 1;
-    char *s = malloc(len);
-    if (!s)
-        return NULL;
-    strcpy(s, "poolbench");
-    for (int i = 0; i < argc; i++) {
-        strcat(s, " ");
-        strcat(s, argv[i]);
-    }
-    return s;
 }
 
 /* results/runs/20261121T080000Z-quick.json */
@@ -153,217 +102,230 @@ static void default_out(const char *suite, char *buf, size_t size)
     snprintf(buf, size, "%s/%s-%s.json", PB_RESULTS_DEFAULT_DIR, stamp, *base ? base : "run");
 }
 
-int pb_cmd_run(int argc, char **argv)
-{
-    const char *suite_arg = NULL, *backend_arg = NULL, *scenario_arg = NULL, *pin = NULL,
-               *out_arg = NULL;
-    int workers = -1, reps = -1, warmup = -1;
-    bool quiet = false;
+/* ------------------------------------------------------------------------
+ * The command
+ * ------------------------------------------------------------------------ */
 
-    for (int i = 1; i < argc; i++) {
-        int m;
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage(stdout);
-            return 0;
-        }
-        if (!strcmp(argv[i], "--quiet") || !strcmp(argv[i], "-q")) {
-            quiet = true;
-            continue;
-        }
-        /* Each helper returns 1 for its option (value taken), 0 for another
-         * argument, -1 with the message printed. */
-        if ((m = pbh_opt_value("run", argc, argv, &i, "--suite", &suite_arg)) ||
-            (m = pbh_opt_value("run", argc, argv, &i, "--backend", &backend_arg)) ||
-            (m = pbh_opt_value("run", argc, argv, &i, "--scenario", &scenario_arg)) ||
-            (m = pbh_opt_value("run", argc, argv, &i, "--pin", &pin)) ||
-            (m = pbh_opt_value("run", argc, argv, &i, "--out", &out_arg)) ||
-            (m = pbh_opt_int("run", argc, argv, &i, "--workers", 0, 4096, &workers)) ||
-            (m = pbh_opt_int("run", argc, argv, &i, "--repetitions", 1, 1000000, &reps)) ||
-            (m = pbh_opt_int("run", argc, argv, &i, "--warmup", 0, 1000000, &warmup)) ||
-            (m = pbh_opt_load("run", argc, argv, &i))) {
-            if (m < 0)
-                return 2;
-            continue;
-        }
-        if (argv[i][0] == '-')
-            fprintf(stderr, "poolbench run: unknown option '%s' (try poolbench run --help)\n", argv[i]);
-        else
-            fprintf(stderr, "poolbench run: unexpected argument '%s' (try poolbench run --help)\n",
-                    argv[i]);
-        return 2;
-    }
-    if (pin && !*pin) {
-        fprintf(stderr, "poolbench run: --pin: empty policy (none, compact, scatter or a CPU list)\n");
-        return 2;
-    }
+typedef struct run_cli {
+    const char *suite, *backend, *scenario, *pin, *out, *host;
+    int workers, repetitions, warmup; /* -1: the suite's */
+    bool quiet;
+    int plugins;
+} run_cli;
 
-    char err[1024];
-    int status = 2;
-    pbh_suite *suite = NULL;
-    char **backends = NULL, **only = NULL;
-    int nbackends = 0, nonly = 0;
-    pbh_plan plan = {0};
-    json_t *doc = NULL;
-    char *command = NULL;
+static const run_cli run_defaults = {.suite = "quick", .workers = -1, .repetitions = -1,
+                                     .warmup = -1};
 
-    if (pbh_suite_load(suite_arg ? suite_arg : "quick", &suite, err, sizeof err)) {
-        fprintf(stderr, "poolbench run: %s\n", err);
-        goto out;
-    }
-    if (pbh_suite_check_backends(suite, err, sizeof err)) {
-        fprintf(stderr, "poolbench run: %s\n", err);
-        goto out;
-    }
+static const pbr_option run_options[] = {
+    {.name = "suite", PBR_STRING(run_cli, suite), .arg = "NAME|FILE",
+     .expect = "a suite name or file",
+     .help = "the suite to run (default: quick); a name is looked up\n"
+             "in the suite folders (poolbench list shows them)"},
+    {.name = "backend", PBR_STRING(run_cli, backend), .arg = "LIST",
+     .help = "comma-separated backends (default: the suite's, or all)"},
+    {.name = "scenario", PBR_STRING(run_cli, scenario), .arg = "LIST",
+     .help = "only these scenarios: the suite's entries for them, or\n"
+             "their defaults when the suite has none"},
+    {.name = "workers", PBR_INT(run_cli, workers, 0, 4096), .arg = "N",
+     .help = "workers per pool (0: one per usable CPU; default 0)"},
+    {.name = "pin", PBR_STRING(run_cli, pin), .arg = "POLICY",
+     .expect = "none, compact, scatter or a CPU list",
+     .help = "none, compact, scatter, or a CPU list like 0,2-3\n(default: none)"},
+    {.name = "repetitions", PBR_INT(run_cli, repetitions, 1, 1000000), .arg = "N",
+     .help = "measured repetitions per case (default: the suite's)"},
+    {.name = "warmup", PBR_INT(run_cli, warmup, 0, 1000000), .arg = "N",
+     .help = "warm-up repetitions per case, discarded (default: the suite's)"},
+    {.name = "out", .key = 'o', PBR_STRING(run_cli, out), .arg = "FILE", .expect = "a file name",
+     .help = "where to write the results: a new path or a regular file\n"
+             "(- for standard output; default:\n" PB_RESULTS_DEFAULT_DIR
+             "/<UTC time>-<suite>.json)"},
+    {.name = "host", PBR_STRING(run_cli, host), .arg = "NAME", .expect = "a host name",
+     .help = "the name this machine goes by in the results (default: its\n"
+             "hostname): a runner of a CI matrix (poolbench merge)"},
+    {.name = "quiet", .key = 'q', PBR_FLAG(run_cli, quiet), .help = "no progress on stderr"},
+    PBH_LOAD_OPTION(run_cli),
+    {0},
+};
 
-    /* Backends: --backend, else the suite's, else every one registered. */
-    const char *const *known = pb_backend_names();
-    bool every = false; /* not named: every backend registered */
-    if (backend_arg && strcmp(backend_arg, "all")) {
-        if (!(backends = pbh_split_list("run", "--backend", backend_arg, &nbackends)))
-            goto out;
-        for (int i = 0; i < nbackends; i++) {
-            bool found = false;
-            for (const char *const *k = known; k && *k; k++)
-                found |= pbh_backend_is(*k, backends[i]);
-            for (int j = 0; j < i; j++)
-                if (!strcmp(backends[j], backends[i])) {
-                    fprintf(stderr, "poolbench run: --backend: '%s' named twice\n", backends[i]);
-                    goto out;
-                }
-            if (!found) {
-                char list[256] = "";
-                for (const char *const *k = known; k && *k; k++) {
-                    size_t used = strlen(list);
-                    snprintf(list + used, sizeof list - used, "%s%s", used ? ", " : "", *k);
-                }
-                fprintf(stderr, "poolbench run: --backend: unknown backend '%s' (known: %s)\n",
-                        backends[i], list);
-                goto out;
-            }
-        }
-    } else if (!backend_arg && suite->nbackends) {
-        nbackends = (int)suite->nbackends;
-        backends = calloc((size_t)nbackends + 1, sizeof *backends);
-        if (!backends)
-            goto nomem;
-        for (int i = 0; i < nbackends; i++)
-            backends[i] = suite->backends[i];
-    } else {
-        every = true;
-        for (const char *const *k = known; k && *k; k++)
-            nbackends++;
-        backends = calloc((size_t)nbackends + 1, sizeof *backends);
-        if (!backends)
-            goto nomem;
-        for (int i = 0; i < nbackends; i++)
-            backends[i] = (char *)known[i];
-    }
-    /* A module backend (glib, libuv) that cannot be loaded: an error when
-     * asked for by name, a note when it was only part of every one. */
-    for (int i = 0; i < nbackends;) {
-        if (pb_backend_summary(backends[i])) {
-            i++;
-            continue;
-        }
-        fprintf(stderr, "poolbench run: %s%s\n", every ? "left out: " : "", pb_pool_last_error());
-        if (!every)
-            goto out;
-        memmove(&backends[i], &backends[i + 1], (size_t)(nbackends - i) * sizeof *backends);
-        nbackends--;
-    }
-    if (nbackends == 0) {
-        fprintf(stderr, "poolbench run: no backend to run (none is registered)\n");
-        goto out;
-    }
+static int run_run(const pbr_args *a);
 
-    if (scenario_arg && !(only = pbh_split_list("run", "--scenario", scenario_arg, &nonly)))
-        goto out;
-    if (pbh_plan_build(suite, (const char *const *)only, (size_t)nonly, &plan, err, sizeof err)) {
-        fprintf(stderr, "poolbench run: %s\n", err);
-        goto out;
-    }
+const pbr_command pbh_run_command = {
+    .name = "run",
+    .summary = "run a suite of scenarios over backends and write a results file",
+    .synopsis = "[OPTIONS]",
+    .about = "Runs a suite of scenarios over pool backends, next to this machine's floor,\n"
+             "prints a summary table and writes a results file (JSON).",
+    .epilogue = "Exit status: 0 all checks passed, 1 a check failed, 2 bad usage or input,\n"
+                "130 interrupted (finished cases are written, marked incomplete).",
+    .options = run_options,
+    .opts_size = sizeof(run_cli),
+    .defaults = &run_defaults,
+    .run = run_run,
+};
 
-    /* Where the results go, checked now rather than after the run. */
+/* One `poolbench run`: what it measures, and where the results go. */
+typedef struct run_job {
+    pbh_suite *suite;
+    char **backends, **only;
+    int nbackends, nonly;
+    pbh_plan plan;
     char out_path[PATH_MAX];
-    if (out_arg) {
-        if (!*out_arg) {
-            fprintf(stderr, "poolbench run: --out: empty file name\n");
-            goto out;
-        }
-        snprintf(out_path, sizeof out_path, "%s", out_arg);
+    char *command;
+    json_t *doc;
+    char not_here[2048]; /* backends left out that run elsewhere, told at the end */
+} run_job;
+
+static void job_free(run_job *j)
+{
+    json_decref(j->doc);
+    free(j->command);
+    pbh_plan_free(&j->plan);
+    free(j->only);
+    free(j->backends);
+    pbh_suite_free(j->suite);
+}
+
+/* The suite, and the backends and cases it comes to with the options.
+ * 0, or 2 (told). */
+static int plan_run(run_job *j, const run_cli *cli)
+{
+    char err[1024];
+    if (pbh_suite_load(cli->suite, &j->suite, err, sizeof err) ||
+        pbh_suite_check_backends(j->suite, err, sizeof err)) {
+        fprintf(stderr, "poolbench run: %s\n", err);
+        return 2;
+    }
+    j->backends = pbh_choose_backends("run", cli->backend, j->suite->backends, j->suite->nbackends,
+                                      j->not_here, sizeof j->not_here, &j->nbackends);
+    if (!j->backends)
+        return 2;
+    if (cli->scenario && !(j->only = pbh_split_list("run", "--scenario", cli->scenario, &j->nonly)))
+        return 2;
+    if (pbh_plan_build(j->suite, (const char *const *)j->only, (size_t)j->nonly, &j->plan, err,
+                       sizeof err)) {
+        fprintf(stderr, "poolbench run: %s\n", err);
+        return 2;
+    }
+    return 0;
+}
+
+/* Where the results go, checked now rather than after the run. 0, or 2
+ * (told). */
+static int choose_out(run_job *j, const run_cli *cli)
+{
+    char err[1024];
+    if (cli->out) {
+        snprintf(j->out_path, sizeof j->out_path, "%s", cli->out);
     } else {
         int rc = make_dirs(PB_RESULTS_DEFAULT_DIR);
         if (rc) {
             fprintf(stderr, "poolbench run: cannot create %s: %s (use --out FILE)\n",
                     PB_RESULTS_DEFAULT_DIR, strerror(-rc));
-            goto out;
+            return 2;
         }
-        default_out(suite->name, out_path, sizeof out_path);
+        default_out(j->suite->name, j->out_path, sizeof j->out_path);
     }
-    if (check_out_dir(out_path, err, sizeof err)) {
+    /* Never over the suite it runs, a device, or anything but a results
+     * file (results/files.c). */
+    pbr_input suite = {j->suite->path, "the suite file"};
+    char given[PATH_MAX];
+    snprintf(given, sizeof given, "%s", j->out_path);
+    if (pbr_out_check(cli->out ? "--out" : "results file", given, &suite, *j->suite->path ? 1 : 0,
+                      j->out_path, sizeof j->out_path, err, sizeof err)) {
         fprintf(stderr, "poolbench run: %s\n", err);
-        goto out;
+        return 2;
     }
+    return 0;
+}
 
-    if (!(command = join_command(argc, argv)))
-        goto nomem;
+/* Measures, writing the results after every finished case. 0, or 2
+ * (told). */
+static int measure(run_job *j, const run_cli *cli, const pbr_args *a, pbh_outcome *outcome)
+{
+    if (!(j->command = pbh_join_args(a->argc, a->argv))) {
+        fprintf(stderr, "poolbench run: out of memory\n");
+        return 2;
+    }
+    const pbh_suite *s = j->suite;
+    int reps = cli->repetitions >= 0 ? cli->repetitions : s->repetitions;
+    char err[1024];
+    if (pbh_plan_check_kept(&j->plan, s, reps, cli->repetitions >= 0 ? "--repetitions" : NULL,
+                            err, sizeof err)) {
+        fprintf(stderr, "poolbench run: %s\n", err);
+        return 2;
+    }
     pbh_config cfg = {
-        .backends = (const char *const *)backends,
-        .nbackends = (size_t)nbackends,
-        .plan = &plan,
-        .repetitions = reps >= 0 ? reps : suite->repetitions,
-        .warmup = warmup >= 0 ? warmup : suite->warmup,
-        .workers = workers >= 0 ? workers : suite->workers >= 0 ? suite->workers : 0,
-        .pin = pin ? pin : suite->pin ? suite->pin : "none",
-        .quiet = quiet,
-        .suite = suite->name,
-        .command = command,
+        .backends = (const char *const *)j->backends,
+        .nbackends = (size_t)j->nbackends,
+        .plan = &j->plan,
+        .repetitions = reps,
+        .warmup = cli->warmup >= 0 ? cli->warmup : s->warmup,
+        .workers = cli->workers >= 0 ? cli->workers : s->workers >= 0 ? s->workers : 0,
+        .pin = cli->pin ? cli->pin : s->pin ? s->pin : "none",
+        .quiet = cli->quiet,
+        .suite = s->name,
+        .command = j->command,
+        .host = cli->host,
+        /* Standard output takes the file once, at the end. */
+        .on_case = strcmp(j->out_path, "-") ? write_partial : NULL,
+        .on_case_ud = j->out_path,
     };
-
-    /* Ctrl-C or SIGTERM: finish the current measurement, write what is
-     * done. SA_RESETHAND: a second Ctrl-C ends the program at once. */
-    struct sigaction sa, old_int, old_term;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESETHAND | SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    pbh_stop = 0;
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
-
-    pbh_outcome outcome;
-    int rc = pbh_execute(&cfg, &doc, &outcome, err, sizeof err);
-
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+    pb_workloads_resume();
+    /* Before any pool: so workers in other processes see the stop flag. */
+    int src = pb_workloads_share_stop();
+    if (src < 0 && !cli->quiet)
+        fprintf(stderr, "poolbench run: note: tasks in worker processes will not see an "
+                        "interruption: %s\n", strerror(-src));
+    int rc = pbh_execute(&cfg, &j->doc, outcome, err, sizeof err);
     if (rc) {
         fprintf(stderr, "poolbench run: %s\n", err);
-        goto out;
+        return 2;
     }
+    return 0;
+}
 
-    if (!quiet && outcome.interrupted)
+/* The summary, then the results file, written the last time. Returns the
+ * exit status. */
+static int report(run_job *j, const run_cli *cli, const pbh_outcome *outcome)
+{
+    if (!cli->quiet && outcome->interrupted)
         fprintf(stderr, "poolbench run: interrupted; writing the %zu finished cases\n",
-                outcome.cases_written);
-    pbh_print_summary(stdout, doc);
+                outcome->cases_written);
+    /* With --out -, standard output is the results file's alone. */
+    bool to_stdout = !strcmp(j->out_path, "-");
+    pbh_print_summary(to_stdout ? stderr : stdout, j->doc);
     fflush(stdout);
-    if (pbr_write_atomic(out_path, doc, err, sizeof err) != 0) {
+    char err[1024];
+    if (pbh_write_results(j->out_path, j->doc, err, sizeof err) != 0) {
         fprintf(stderr, "poolbench run: %s\n", err);
-        status = 2;
-        goto out;
+        return 2;
     }
-    printf("results: %s%s\n", out_path, outcome.interrupted ? " (incomplete: interrupted)" : "");
-    status = outcome.interrupted ? 130 : outcome.cases_failed ? 1 : 0;
-    goto out;
+    if (!to_stdout)
+        printf("results: %s%s\n", j->out_path,
+               outcome->interrupted ? " (incomplete: interrupted)" : "");
+    if (!cli->quiet && j->not_here[0]) {
+        fflush(stdout);
+        fputs(j->not_here, stderr);
+    }
+    return outcome->interrupted ? 130 : outcome->cases_failed ? 1 : 0;
+}
 
-nomem:
-    fprintf(stderr, "poolbench run: out of memory\n");
-    status = 2;
-out:
-    json_decref(doc);
-    free(command);
-    pbh_plan_free(&plan);
-    free(only);
-    free(backends);
-    pbh_suite_free(suite);
+static int run_run(const pbr_args *a)
+{
+    const run_cli *cli = a->opts;
+    run_job j = {0};
+    pbh_outcome outcome;
+    int status = plan_run(&j, cli);
+    if (status == 0)
+        status = choose_out(&j, cli);
+    if (status == 0) {
+        pbh_signals_saved saved;
+        pbh_signals_catch(&saved);
+        status = measure(&j, cli, a, &outcome);
+        if (status == 0)
+            status = report(&j, cli, &outcome);
+        pbh_signals_restore(&saved);
+    }
+    job_free(&j);
     return status;
 }

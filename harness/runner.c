@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "progress.h"
+#include "rng.h"
 #include "runner.h"
 #include "workloads.h"
 
@@ -52,6 +53,7 @@ typedef struct pbh_metric {
 typedef struct pbh_check {
     char *name;
     char *reason;     /* the first failure's */
+    char *evidence;   /* the message of the last call (what the check saw) */
     int reps_seen, reps_failed;
     unsigned token;
     bool failed_now;  /* failed in the repetition `token` */
@@ -65,6 +67,7 @@ typedef struct pbh_backend {
     bool spins;       /* pb_pool_spins() of the probe pool */
     int workers;
     char **bindings;  /* per worker, NULL when unknown */
+    json_t *info;     /* what pb_pool_describe() said, or NULL */
 } pbh_backend;
 
 typedef struct pbh_cell {
@@ -97,7 +100,7 @@ struct pb_sc {
     pbh_cell *cell;
     int rep;
     pb_pool *pool;
-    uint64_t rng;
+    pb_rng rng;
     pthread_mutex_t lock;
     int verdict;      /* 0, PB_SC_SKIPPED, or a negative code */
     char reason[512];
@@ -192,13 +195,7 @@ bool pb_sc_stopping(const pb_sc *sc)
 
 uint64_t pb_sc_random(pb_sc *sc)
 {
-    /* xorshift64*: fast, and the same sequence for every backend. */
-    uint64_t x = sc->rng;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    sc->rng = x;
-    return x * 2685821657736338717ull;
+    return pb_rng_next(&sc->rng);
 }
 
 void pb_sc_pool_opts(const pb_sc *sc, pb_pool_opts *opts)
@@ -443,17 +440,24 @@ void pb_sc_check(pb_sc *sc, const char *name, bool passed, const char *fmt, ...)
         c->reps_seen++;
         c->failed_now = false;
     }
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    /* A failure's message stays the evidence of its repetition. */
+    if (!passed || !c->failed_now) {
+        char *e = strdup(buf);
+        if (e) {
+            free(c->evidence);
+            c->evidence = e;
+        }
+    }
     if (!passed && !c->failed_now) {
         c->failed_now = true;
         c->reps_failed++;
-        if (!c->reason) {
-            char buf[512];
-            va_list ap;
-            va_start(ap, fmt);
-            vsnprintf(buf, sizeof buf, fmt, ap);
-            va_end(ap);
+        if (!c->reason)
             c->reason = strdup(buf);
-        }
     }
     pthread_mutex_unlock(&sc->lock);
 }
@@ -474,6 +478,7 @@ static void free_backends(pbh_runner *r)
     for (size_t i = 0; r->backends && i < r->cfg->nbackends; i++) {
         pbh_backend *b = &r->backends[i];
         free(b->create_error);
+        json_decref(b->info);
         for (int w = 0; b->bindings && w < b->workers; w++)
             free(b->bindings[w]);
         free(b->bindings);
@@ -513,6 +518,14 @@ static int probe_backends(pbh_runner *r, char *err, size_t errlen)
         }
         b->workers = pb_pool_workers(pool);
         b->spins = pb_pool_spins(pool);
+        /* What the backend says its results should carry (the mpi backend:
+         * ranks, hosts, MCA settings, and whether its timings can be trusted
+         * on this machine). */
+        size_t info_size = 1 << 16; /* room for an MPI job of a thousand hosts */
+        char *info = malloc(info_size);
+        if (info && pb_pool_describe(pool, info, info_size) > 0)
+            b->info = json_loads(info, 0, NULL);
+        free(info);
         b->bindings = calloc((size_t)(b->workers > 0 ? b->workers : 1), sizeof *b->bindings);
         for (int w = 0; b->bindings && w < b->workers; w++) {
             char buf[1024];
@@ -569,6 +582,7 @@ static void free_cell(pbh_cell *cell, int reps)
     for (size_t i = 0; i < cell->nchecks; i++) {
         free(cell->checks[i].name);
         free(cell->checks[i].reason);
+        free(cell->checks[i].evidence);
     }
     free(cell->checks);
     for (int i = 0; cell->binding && i < cell->nbinding; i++)
@@ -641,9 +655,7 @@ static void run_rep(pbh_runner *r, pbh_cell *cell, int rep)
     pthread_mutex_init(&sc.lock, NULL);
     /* Seeded by the case, not the backend: every backend gets the same
      * random task lengths, in the same order. */
-    sc.rng = fnv(cell->c->label, 14695981039346656037ull) ^ ((uint64_t)(rep + 1000) * 0x9e3779b97f4a7c15ull);
-    if (!sc.rng)
-        sc.rng = 1;
+    pb_rng_seed(&sc.rng, fnv(cell->c->label, 14695981039346656037ull), (uint64_t)(rep + 1000));
     r->token++;
 
     const pb_scenario *s = cell->c->scenario;
@@ -682,7 +694,7 @@ static void run_rep(pbh_runner *r, pbh_cell *cell, int rep)
 
 /* ---- Results ---- */
 
-static json_t *checks_json(const pbh_cell *cell, bool *any_failed)
+static json_t *checks_json_new(const pbh_cell *cell, bool *any_failed)
 {
     json_t *a = json_array();
     for (size_t i = 0; a && i < cell->nchecks; i++) {
@@ -693,13 +705,14 @@ static json_t *checks_json(const pbh_cell *cell, bool *any_failed)
             snprintf(reason, sizeof reason, "%s (failed in %d of %d repetitions)",
                      c->reason ? c->reason : "", c->reps_failed, c->reps_seen);
         }
-        json_array_append_new(a, json_pack("{s:s, s:b, s:s}", "name", c->name, "passed",
-                                           c->reps_failed == 0, "reason", reason));
+        json_array_append_new(a, json_pack("{s:s, s:b, s:s, s:s}", "name", c->name, "passed",
+                                           c->reps_failed == 0, "reason", reason, "evidence",
+                                           c->evidence ? c->evidence : ""));
     }
     return a;
 }
 
-static json_t *metrics_json(const pbh_cell *cell, int reps)
+static json_t *metrics_json_new(const pbh_cell *cell, int reps)
 {
     json_t *o = json_object();
     const double **ptrs = calloc((size_t)reps, sizeof *ptrs);
@@ -726,10 +739,10 @@ static json_t *metrics_json(const pbh_cell *cell, int reps)
     return o;
 }
 
-static json_t *case_json(const pbh_runner *r, const pbh_cell *cell, bool *failed)
+static json_t *case_json_new(const pbh_runner *r, const pbh_cell *cell, bool *failed)
 {
     bool check_failed = false;
-    json_t *checks = checks_json(cell, &check_failed);
+    json_t *checks = checks_json_new(cell, &check_failed);
     const char *outcome = "ok";
     char reason[800] = "";
     if (cell->state == CELL_SKIPPED) {
@@ -752,7 +765,9 @@ static json_t *case_json(const pbh_runner *r, const pbh_cell *cell, bool *failed
     json_t *c = json_object();
     json_object_set_new(c, "backend", json_string(cell->backend));
     json_object_set_new(c, "scenario", json_string(cell->c->scenario->name));
-    json_object_set_new(c, "params", pbh_case_params_json(cell->c));
+    if (cell->c->scenario->headline)
+        json_object_set_new(c, "headline", json_string(cell->c->scenario->headline));
+    json_object_set_new(c, "params", pbh_case_params_json_new(cell->c));
     json_object_set_new(c, "outcome", json_string(outcome));
     json_object_set_new(c, "reason", json_string(reason));
     if (cell->info && cell->state != CELL_SKIPPED) {
@@ -764,8 +779,19 @@ static json_t *case_json(const pbh_runner *r, const pbh_cell *cell, bool *failed
                                       "tasks_on_binding",
                                       cell->on_binding < 0 ? json_null() : json_boolean(cell->on_binding)));
     }
-    json_object_set_new(c, "metrics",
-                        cell->state == CELL_SKIPPED ? json_object() : metrics_json(cell, r->cfg->repetitions));
+    json_t *metrics = cell->state == CELL_SKIPPED ? json_object() : metrics_json_new(cell, r->cfg->repetitions);
+    if (cell->info && cell->info->info && cell->state != CELL_SKIPPED) {
+        json_object_set(c, "backend_info", cell->info->info);
+        /* A backend that says its timings cannot be trusted here (more MPI
+         * ranks spinning than PUs) gets every metric marked so. */
+        if (json_is_string(json_object_get(cell->info->info, "untrusted"))) {
+            const char *k;
+            json_t *m;
+            json_object_foreach(metrics, k, m)
+                json_object_set_new(m, "trusted", json_false());
+        }
+    }
+    json_object_set_new(c, "metrics", metrics);
     json_object_set_new(c, "checks", cell->state == CELL_SKIPPED ? json_array() : checks);
     if (cell->state == CELL_SKIPPED)
         json_decref(checks);
@@ -784,11 +810,16 @@ static bool backend_kind(const char *backend, void *ud, pbh_backend_kind *kind)
     return false;
 }
 
-static void utc_text(time_t t, char *buf, size_t size)
+/* The run object as of now: complete only when said so. */
+static json_t *run_json_new(const pbh_config *cfg, double started_unix, int64_t t_start,
+                            bool complete)
 {
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    pbr_run_info info = {.kind = "run", .command = cfg->command, .suite = cfg->suite,
+                         .started_unix = started_unix,
+                         .duration_s = (double)(pb_now_ns() - t_start) / 1e9,
+                         .complete = complete, .repetitions = cfg->repetitions,
+                         .warmup = cfg->warmup, .workers = cfg->workers, .pin = cfg->pin};
+    return pbr_run_new(&info);
 }
 
 int pbh_execute(const pbh_config *cfg, json_t **doc, pbh_outcome *out, char *err, size_t errlen)
@@ -801,6 +832,7 @@ int pbh_execute(const pbh_config *cfg, json_t **doc, pbh_outcome *out, char *err
 
     struct timespec wall;
     clock_gettime(CLOCK_REALTIME, &wall);
+    double started_unix = (double)wall.tv_sec + (double)wall.tv_nsec / 1e9;
     int64_t t_start = pb_now_ns();
 
     const pbh_plan *plan = cfg->plan;
@@ -818,7 +850,13 @@ int pbh_execute(const pbh_config *cfg, json_t **doc, pbh_outcome *out, char *err
         return rc;
     }
 
-    json_t *results = json_array();
+    /* The document exists from the start, marked incomplete: each finished
+     * case goes into it, and cfg->on_case may write it out. */
+    json_t *env = pbr_environment_new();
+    if (env && cfg->host)
+        json_object_set_new(env, "host", json_string(cfg->host));
+    json_t *d = pbr_document_new(run_json_new(cfg, started_unix, t_start, false), env);
+    json_t *results = d ? json_object_get(d, "results") : NULL;
     char backends_text[512] = "";
     for (size_t i = 0; i < cfg->nbackends; i++) {
         size_t used = strlen(backends_text);
@@ -828,13 +866,14 @@ int pbh_execute(const pbh_config *cfg, json_t **doc, pbh_outcome *out, char *err
 
     pbh_cell *cells = calloc(cfg->nbackends + 1, sizeof *cells);
     if (!results || !cells) {
-        json_decref(results);
+        json_decref(d);
         free(cells);
         free_backends(&r);
         snprintf(err, errlen, "out of memory");
         return PB_ENOMEM;
     }
-    for (size_t ci = 0; ci < plan->ncases && !pbh_stop; ci++) {
+    rc = 0;
+    for (size_t ci = 0; ci < plan->ncases && !pbh_stop && !rc; ci++) {
         const pbh_case *c = &plan->cases[ci];
         bool floor = c->scenario->flags & PB_SC_FLOOR;
         size_t ncells = floor ? 1 : cfg->nbackends;
@@ -858,7 +897,7 @@ int pbh_execute(const pbh_config *cfg, json_t **doc, pbh_outcome *out, char *err
         if (!pbh_stop) {
             for (size_t b = 0; b < ncells; b++) {
                 bool failed;
-                json_t *cj = case_json(&r, &cells[b], &failed);
+                json_t *cj = case_json_new(&r, &cells[b], &failed);
                 if (cj) {
                     json_array_append_new(results, cj);
                     out->cases_written++;
@@ -869,6 +908,12 @@ int pbh_execute(const pbh_config *cfg, json_t **doc, pbh_outcome *out, char *err
                                           json_string_value(json_object_get(cj, "reason")));
                 }
             }
+            if (cfg->on_case) {
+                pbh_floor_annotate(results, backend_kind, &r);
+                pbh_native_annotate(results);
+                json_object_set_new(d, "run", run_json_new(cfg, started_unix, t_start, false));
+                rc = cfg->on_case(cfg->on_case_ud, d, err, errlen);
+            }
         }
         for (size_t b = 0; b < ncells; b++)
             free_cell(&cells[b], cfg->repetitions);
@@ -878,28 +923,18 @@ int pbh_execute(const pbh_config *cfg, json_t **doc, pbh_outcome *out, char *err
     out->interrupted = pbh_stop != 0;
 
     pbh_floor_annotate(results, backend_kind, &r);
-
-    char started[64];
-    utc_text(wall.tv_sec, started, sizeof started);
-    json_t *run = json_pack("{s:s, s:s, s:s, s:s, s:f, s:f, s:b, s:i, s:i, s:i, s:s, s:s}", "kind",
-                            "run", "command", cfg->command, "suite", cfg->suite ? cfg->suite : "",
-                            "started", started, "started_unix",
-                            (double)wall.tv_sec + (double)wall.tv_nsec / 1e9, "duration_s",
-                            (double)(pb_now_ns() - t_start) / 1e9, "complete", !out->interrupted,
-                            "repetitions", cfg->repetitions, "warmup", cfg->warmup, "workers",
-                            cfg->workers, "pin", cfg->pin, "poolbench_version", PB_VERSION_STRING);
-    json_t *env = pbr_environment_new();
-    bool complete = run && env;
-    json_t *d = pbr_document_new(run, env); /* takes both, even when it fails */
-    if (!d || !complete) {
+    pbh_native_annotate(results);
+    free_backends(&r);
+    if (rc) {
         json_decref(d);
-        json_decref(results);
-        free_backends(&r);
+        return rc;
+    }
+    json_t *run = run_json_new(cfg, started_unix, t_start, !out->interrupted);
+    if (!run || json_object_set_new(d, "run", run)) {
+        json_decref(d);
         snprintf(err, errlen, "out of memory building the results document");
         return PB_ENOMEM;
     }
-    json_object_set_new(d, "results", results);
-    free_backends(&r);
     *doc = d;
     return 0;
 }

@@ -89,14 +89,19 @@ int pbh_suite_locate(const char *name_or_path, char *buf, size_t size, char *err
         snprintf(err, errlen, "--suite: empty suite name");
         return PB_EINVAL;
     }
+    if (!strcmp(name_or_path, "-")) { /* standard input */
+        snprintf(buf, size, "-");
+        return 0;
+    }
     size_t len = strlen(name_or_path);
     bool looks_like_path = strchr(name_or_path, '/') ||
                            (len > 5 && !strcmp(name_or_path + len - 5, ".json"));
     if (looks_like_path || is_file(name_or_path)) {
-        if (!is_file(name_or_path)) {
-            struct stat st;
-            snprintf(err, errlen, "%s: %s", name_or_path,
-                     stat(name_or_path, &st) == 0 ? "not a regular file" : "no such suite file");
+        /* What is there but not a regular file is refused by the reader,
+         * which says what it is. */
+        struct stat st;
+        if (stat(name_or_path, &st) != 0) {
+            snprintf(err, errlen, "%s: no such suite file", name_or_path);
             return PB_ENOENT;
         }
         snprintf(buf, size, "%s", name_or_path);
@@ -466,49 +471,21 @@ int pbh_suite_load(const char *name_or_path, pbh_suite **out, char *err, size_t 
     int rc = pbh_suite_locate(name_or_path, path, sizeof path, err, errlen);
     if (rc)
         return rc;
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return -errno;
-    }
-    char *text = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (cap - len < 4096) {
-            if (cap > (size_t)16 << 20) {
-                fclose(f);
-                free(text);
-                snprintf(err, errlen, "%s: too large for a suite file (over 16 MiB)", path);
-                return PB_EINVAL;
-            }
-            char *grown = realloc(text, cap = cap ? 2 * cap : 8192);
-            if (!grown) {
-                fclose(f);
-                free(text);
-                return PB_ENOMEM;
-            }
-            text = grown;
-        }
-        size_t got = fread(text + len, 1, cap - len - 1, f);
-        len += got;
-        if (got == 0)
-            break;
-    }
-    bool failed = ferror(f);
-    fclose(f);
-    if (failed) {
-        free(text);
-        snprintf(err, errlen, "%s: read error", path);
-        return PB_EINVAL;
-    }
-    text[len] = '\0';
+    /* Whole, capped, and only a regular file (or "-", standard input), so
+     * a FIFO or a device given as a suite neither hangs nor floods. */
+    char *text;
+    size_t len;
+    rc = pbr_read_text(path, (size_t)16 << 20, "suite file", &text, &len, err, errlen);
+    if (rc)
+        return rc == -ENOMEM ? PB_ENOMEM : PB_EINVAL;
     if (strlen(text) != len) {
         free(text);
-        snprintf(err, errlen, "%s: not a text file (contains a NUL byte)", path);
+        snprintf(err, errlen, "%s: not a text file (contains a NUL byte)",
+                 strcmp(path, "-") ? path : "standard input");
         return PB_EINVAL;
     }
     pbh_suite *s;
-    rc = pbh_suite_parse(text, path, &s, err, errlen);
+    rc = pbh_suite_parse(text, strcmp(path, "-") ? path : "standard input", &s, err, errlen);
     free(text);
     if (rc)
         return rc;

@@ -46,7 +46,7 @@ typedef struct pbh_suite {
     bool floor;        /* measure the floor group (default true) */
 } pbh_suite;
 
-/* Finds a suite: name_or_path is a file if it contains a '/' or names an
+/* Finds a suite: "-" is standard input; name_or_path is a file if it contains a '/' or names an
  * existing file; otherwise NAME.json is looked up in $POOLBENCH_SUITES_DIR,
  * then PB_SUITES_SOURCE_DIR (the source tree), then PB_SUITES_INSTALL_DIR.
  * Returns 0 with the path in buf, or PB_ENOENT with err saying where it

@@ -6,7 +6,9 @@
  * scenario's headline metric with p50 and p99, the ratio to the floor
  * (1.0 = as good as the machine's floor; larger is worse) and which floor
  * that is ("pipe_stream", "spin_pingpong processes": floor.c pairs them by
- * the kind of hand-off). Skipped and failed cases say so with their reason.
+ * the kind of hand-off), and for a pool from another library the adapter
+ * tax (adapter ÷ the library's own loop, harness/native.c). Skipped and
+ * failed cases say so with their reason.
  */
 #include <math.h>
 #include <stdio.h>
@@ -32,16 +34,36 @@ static const char *str(const json_t *o, const char *key)
     return s ? s : "";
 }
 
+/* Whether v is the single value param p defaults to (a parameter the case
+ * leaves at its default says nothing: the native scenario's loops each use
+ * a few of its parameters). */
+static bool at_default(const pb_param *p, const json_t *v)
+{
+    if (!p || strchr(p->defaults, ','))
+        return false;
+    pb_param_value d;
+    char err[128];
+    if (pb_param_parse(p, p->defaults, &d, err, sizeof err))
+        return false;
+    if (json_is_string(v))
+        return d.word && !strcmp(d.word, json_string_value(v));
+    return json_is_integer(v) && json_integer_value(v) == d.num;
+}
+
 /* "timeout timeout=1ms": the scenario and the parameters that sweep in this
- * document (values differing between cases of the scenario). */
+ * document (values differing between cases of the scenario), except those
+ * at their single default. */
 static void case_label(const json_t *results, const json_t *c, char *buf, size_t size)
 {
     const char *scenario = str(c, "scenario");
+    const pb_scenario *sc = pb_scenario_find(scenario);
     size_t used = (size_t)snprintf(buf, size, "%s", scenario);
     const char *key;
     json_t *v;
     json_object_foreach(json_object_get(c, "params"), key, v)
     {
+        if (sc && at_default(pb_scenario_param(sc, key), v))
+            continue;
         bool varies = false;
         size_t i;
         const json_t *o;
@@ -106,8 +128,8 @@ void pbh_print_summary(FILE *out, const json_t *doc)
         wc = lc > wc ? lc : wc;
     }
     wc = wc > 44 ? 44 : wc;
-    fprintf(out, "\n%-*s  %-*s  %-*s  %13s  %13s  %8s  %s\n", wb, "BACKEND", wc, "CASE", wm + 6,
-            "METRIC", "P50", "P99", "VS FLOOR", "FLOOR");
+    fprintf(out, "\n%-*s  %-*s  %-*s  %13s  %13s  %8s  %-24s  %9s\n", wb, "BACKEND", wc, "CASE",
+            wm + 6, "METRIC", "P50", "P99", "VS FLOOR", "FLOOR", "VS NATIVE");
     bool any_failed = false;
     json_array_foreach(results, i, c)
     {
@@ -134,7 +156,7 @@ void pbh_print_summary(FILE *out, const json_t *doc)
                 break;
             }
         }
-        char p50[32] = "-", p99[32] = "-", ratio[32] = "", floor[96] = "";
+        char p50[32] = "-", p99[32] = "-", ratio[32] = "", floor[96] = "", tax[32] = "";
         if (m) {
             const char *unit = str(m, "unit");
             format_cell(json_object_get(m, "p50"), unit, p50, sizeof p50);
@@ -144,9 +166,12 @@ void pbh_print_summary(FILE *out, const json_t *doc)
                 snprintf(ratio, sizeof ratio, "%.2fx", json_number_value(r));
                 floor_label(json_object_get(m, "floor"), floor, sizeof floor);
             }
+            const json_t *t = json_object_get(m, "ratio_to_native");
+            if (t)
+                snprintf(tax, sizeof tax, "%.2fx", json_number_value(t));
         }
-        fprintf(out, "%-*s  %-*.*s  %-*s  %13s  %13s  %8s  %-24s%s\n", wb, str(c, "backend"), wc, wc,
-                label, wm + 6, m ? name : "-", p50, p99, ratio, floor,
+        fprintf(out, "%-*s  %-*.*s  %-*s  %13s  %13s  %8s  %-24.24s  %9s%s\n", wb, str(c, "backend"),
+                wc, wc, label, wm + 6, m ? name : "-", p50, p99, ratio, floor, tax,
                 !strcmp(outcome, "failed") ? "  FAILED" : "");
         any_failed |= !strcmp(outcome, "failed");
     }

@@ -108,25 +108,14 @@ void pb__plot_var_num(pb__plot_data *d, const char *name, double v)
 void pb__plot_var_str(pb__plot_data *d, const char *name, const char *v)
 {
     fprintf(d->vars, "%s='", name);
-    for (const char *p = v; *p; p++) {
+    /* Control characters from a file shown as escapes, never as bytes in the
+     * script or the chart (an SVG holding one is not XML). */
+    for (const char *p = pbr_printable(v); *p; p++) {
         if (*p == '\'')
             fputc('\'', d->vars); /* gnuplot: '' inside '...' is one quote */
-        if (*p != '\n' && *p != '\r')
-            fputc(*p, d->vars);
+        fputc(*p, d->vars);
     }
     fputs("'; ", d->vars);
-}
-
-const char *pb__plot_str(const json_t *obj, const char *key)
-{
-    const char *s = json_string_value(json_object_get(obj, key));
-    return s ? s : "";
-}
-
-double pb__plot_stat(const json_t *metric, const char *key)
-{
-    const json_t *v = json_object_get(metric, key);
-    return json_is_number(v) ? json_number_value(v) : NAN;
 }
 
 void pb__plot_put_num(FILE *f, double v)
@@ -140,8 +129,8 @@ void pb__plot_put_num(FILE *f, double v)
 void pb__plot_put_str(FILE *f, const char *s)
 {
     fputc('"', f);
-    for (; *s; s++)
-        if (*s != '"' && *s != '\n' && *s != '\r')
+    for (s = pbr_printable(s); *s; s++)
+        if (*s != '"')
             fputc(*s, f);
     fputc('"', f);
 }
@@ -192,7 +181,7 @@ static bool unit_ok(const pb__plot_source *src, const char *unit)
 /* The factor that turns a metric's values into the unit the script expects. */
 static double unit_scale(const pb__plot_source *src, const json_t *metric)
 {
-    if (src->unit && !strcmp(src->unit, "%") && !strcmp(pb__plot_str(metric, "unit"), "ratio"))
+    if (src->unit && !strcmp(src->unit, "%") && !strcmp(pbr_json_str(metric, "unit", ""), "ratio"))
         return 100.0;
     return 1.0;
 }
@@ -210,7 +199,7 @@ static int backend_lt(const json_t *doc, const char *backend)
     size_t nseen = 0, i;
     const json_t *c;
     json_array_foreach(results, i, c) {
-        const char *b = pb__plot_str(c, "backend");
+        const char *b = pbr_json_str(c, "backend", "");
         if (!strcmp(b, "floor") || pb__plot_fixed_lt(b))
             continue;
         if (!strcmp(b, backend))
@@ -323,7 +312,7 @@ static int add_pick(selection *s, size_t *cap, const json_t *doc, const json_t *
     memset(p, 0, sizeof *p);
     p->kase = c;
     p->metric = m;
-    p->backend = pb__plot_str(c, "backend");
+    p->backend = pbr_json_str(c, "backend", "");
     p->blt = backend_lt(doc, p->backend);
     p->x = x;
     if (series_key_of(p->backend, json_object_get(c, "params"), drop, &p->series_key) < 0)
@@ -347,10 +336,10 @@ static bool family_match(const char *family, const char *name, double *x)
 
 static bool usable_unit(selection *s, const pb__plot_source *src, const json_t *m)
 {
-    if (unit_ok(src, pb__plot_str(m, "unit")))
+    if (unit_ok(src, pbr_json_str(m, "unit", "")))
         return true;
     s->bad_unit++;
-    snprintf(s->unit_seen, sizeof s->unit_seen, "%s", pb__plot_str(m, "unit"));
+    snprintf(s->unit_seen, sizeof s->unit_seen, "%s", pbr_json_str(m, "unit", ""));
     return false;
 }
 
@@ -367,19 +356,19 @@ static int select_cases(const json_t *doc, const pb__plot_source *src, selection
     const json_t *c;
     bool family = strchr(src->metric, '%') != NULL;
     json_array_foreach(results, i, c) {
-        if (strcmp(pb__plot_str(c, "scenario"), src->scenario) ||
-            !strcmp(pb__plot_str(c, "backend"), "floor"))
+        if (strcmp(pbr_json_str(c, "scenario", ""), src->scenario) ||
+            !strcmp(pbr_json_str(c, "backend", ""), "floor"))
             continue;
         s->found++;
-        const char *outcome = pb__plot_str(c, "outcome");
+        const char *outcome = pbr_json_str(c, "outcome", "");
         if (strcmp(outcome, "ok")) {
             if (!strcmp(outcome, "skipped"))
                 s->skipped++;
             else
                 s->failed++;
             if (!s->reason[0])
-                snprintf(s->reason, sizeof s->reason, "%s: %s", pb__plot_str(c, "backend"),
-                         pb__plot_str(c, "reason"));
+                snprintf(s->reason, sizeof s->reason, "%s: %s", pbr_json_str(c, "backend", ""),
+                         pbr_json_str(c, "reason", ""));
             continue;
         }
         const json_t *metrics = json_object_get(c, "metrics");
@@ -533,7 +522,7 @@ static void put_header_comment(FILE *f, const pb__plot_chart *chart, const pb__p
 {
     fprintf(f, "# poolbench plot: %s — %s\n", chart->name, chart->summary);
     for (size_t i = 0; i < in->ndocs; i++)
-        fprintf(f, "# from %s\n", in->paths[i]);
+        fprintf(f, "# from %s\n", pbr_printable(in->paths[i]));
 }
 
 static void put_subtitle(pb__plot_data *out, const json_t *doc)
@@ -547,9 +536,9 @@ char *pb__plot_run_subtitle(const json_t *doc)
 {
     const json_t *run = json_object_get(doc, "run");
     const json_t *env = json_object_get(doc, "environment");
-    const char *suite = pb__plot_str(run, "suite");
-    const char *started = pb__plot_str(run, "started");
-    const char *rev = pb__plot_str(env, "git_revision");
+    const char *suite = pbr_json_str(run, "suite", "");
+    const char *started = pbr_json_str(run, "started", "");
+    const char *rev = pbr_json_str(env, "git_revision", "");
     const json_t *topo = json_object_get(env, "topology");
     char when[32] = "";
     /* "2026-11-21T08:00:00Z" → "2026-11-21 08:00 UTC" */
@@ -561,7 +550,7 @@ char *pb__plot_run_subtitle(const json_t *doc)
     if (!f)
         return NULL;
     fprintf(f, "%s%s%s", suite[0] ? "suite " : "", suite, suite[0] ? " · " : "");
-    fprintf(f, "%s", pb__plot_str(env, "host"));
+    fprintf(f, "%s", pbr_json_str(env, "host", ""));
     if (json_is_integer(json_object_get(topo, "pus")))
         fprintf(f, " (%lld PUs)", (long long)json_integer_value(json_object_get(topo, "pus")));
     if (when[0])
@@ -609,20 +598,20 @@ static double floor_p50(const json_t *doc, const json_t *kase, const json_t *met
     *name = "";
     if (!json_is_object(fl))
         return NAN;
-    const char *fb = pb__plot_str(fl, "backend"), *fs = pb__plot_str(fl, "scenario"),
-               *fm = pb__plot_str(fl, "metric");
+    const char *fb = pbr_json_str(fl, "backend", ""), *fs = pbr_json_str(fl, "scenario", ""),
+               *fm = pbr_json_str(fl, "metric", "");
     size_t i;
     const json_t *c;
     double best = NAN;
     int best_fit = -1;
     json_array_foreach(json_object_get(doc, "results"), i, c) {
-        if (strcmp(pb__plot_str(c, "backend"), fb) || strcmp(pb__plot_str(c, "scenario"), fs))
+        if (strcmp(pbr_json_str(c, "backend", ""), fb) || strcmp(pbr_json_str(c, "scenario", ""), fs))
             continue;
         /* The floor object may name the floor case's own parameters
          * (spin_pingpong between=processes): only that case is the floor. */
         if (floor_fit(fl, c) < 0)
             continue;
-        double v = pb__plot_stat(json_object_get(json_object_get(c, "metrics"), fm), "p50");
+        double v = pbr_json_num(json_object_get(json_object_get(c, "metrics"), fm), "p50", NAN);
         int fit = floor_fit(c, kase);
         if (!isnan(v) && fit > best_fit) {
             best = v;
@@ -635,10 +624,10 @@ static double floor_p50(const json_t *doc, const json_t *kase, const json_t *met
     }
     /* The floor case is not in this file (a filtered run): recover it from
      * the ratio the harness computed in the same run. */
-    double ratio = pb__plot_stat(metric, "ratio_to_floor"), p50 = pb__plot_stat(metric, "p50");
+    double ratio = pbr_json_num(metric, "ratio_to_floor", NAN), p50 = pbr_json_num(metric, "p50", NAN);
     if (isfinite(ratio) && ratio > 0 && isfinite(p50)) {
         *name = fs;
-        return !strcmp(pb__plot_str(metric, "better"), "higher") ? p50 * ratio : p50 / ratio;
+        return !strcmp(pbr_json_str(metric, "better", ""), "higher") ? p50 * ratio : p50 / ratio;
     }
     return NAN;
 }
@@ -675,9 +664,9 @@ int pb__extract_latency(const pb__plot_chart *chart, const pb__plot_input *in,
         has_floor |= !isnan(fl);
         pb__plot_put_str(out->data, label);
         fprintf(out->data, " %d", lts[row]);
-        pb__plot_put_num(out->data, pb__plot_stat(p->metric, "p50"));
-        pb__plot_put_num(out->data, pb__plot_stat(p->metric, "p99"));
-        pb__plot_put_num(out->data, pb__plot_stat(p->metric, "p999"));
+        pb__plot_put_num(out->data, pbr_json_num(p->metric, "p50", NAN));
+        pb__plot_put_num(out->data, pbr_json_num(p->metric, "p99", NAN));
+        pb__plot_put_num(out->data, pbr_json_num(p->metric, "p999", NAN));
         pb__plot_put_num(out->data, fl);
         fputc(' ', out->data);
         pb__plot_put_str(out->data, fname);
@@ -890,9 +879,12 @@ done:
 
 /* Writes the blocks of one selection: per series a header ("label" and the
  * column names given) and rows "x p50 ci_low ci_high", values times scale.
- * Appends the series' line types to lts. Returns the number of blocks. */
+ * Appends the series' line types to lts. `native`: the series are outside
+ * libraries' own loops, labelled "<series> native" and drawn in their
+ * backend's second (dashed) line type, beside the adapter's. Returns the
+ * number of blocks. */
 static size_t put_sweep_blocks(FILE *f, const selection *s, const pb__plot_source *src,
-                               size_t already, char *lts, size_t ltslen)
+                               size_t already, char *lts, size_t ltslen, bool native)
 {
     size_t nseries = 0, off = strlen(lts);
     for (size_t i = 0; i < s->n; i++) {
@@ -901,21 +893,23 @@ static size_t put_sweep_blocks(FILE *f, const selection *s, const pb__plot_sourc
         if (new_series) {
             if (already + nseries >= PB__PLOT_MAX_SERIES)
                 break;
-            char label[128];
-            series_label(s, p, src->param, label, sizeof label);
+            char label[160];
+            series_label(s, p, src->param, label, sizeof label - 8);
+            if (native)
+                strcat(label, " native");
             fputs(already + nseries ? "\n\n" : "", f);
             pb__plot_put_str(f, label);
             fputs(" p50 ci_low ci_high\n", f);
             if (off < ltslen)
                 off += (size_t)snprintf(lts + off, ltslen - off, "%s%d", off ? " " : "",
-                                        pick_lt(s, i));
+                                        native ? pb__plot_series_lt(p->blt, 1) : pick_lt(s, i));
             nseries++;
         }
         double k = unit_scale(src, p->metric);
         put_x(f, p->x);
-        pb__plot_put_num(f, k * pb__plot_stat(p->metric, "p50"));
-        pb__plot_put_num(f, k * pb__plot_stat(p->metric, "ci_low"));
-        pb__plot_put_num(f, k * pb__plot_stat(p->metric, "ci_high"));
+        pb__plot_put_num(f, k * pbr_json_num(p->metric, "p50", NAN));
+        pb__plot_put_num(f, k * pbr_json_num(p->metric, "ci_low", NAN));
+        pb__plot_put_num(f, k * pbr_json_num(p->metric, "ci_high", NAN));
         fputc('\n', f);
     }
     return nseries;
@@ -934,7 +928,7 @@ int pb__extract_sweep(const pb__plot_chart *chart, const pb__plot_input *in, pb_
     fprintf(out->data, "# scenario '%s', metric '%s' (%s) against parameter '%s'\n",
             src->scenario, src->metric, src->unit ? src->unit : "", src->param);
     char lts[512] = "";
-    size_t n = put_sweep_blocks(out->data, &s, src, 0, lts, sizeof lts);
+    size_t n = put_sweep_blocks(out->data, &s, src, 0, lts, sizeof lts, false);
     pb__plot_var_int(out, "nseries", (long long)n);
     pb__plot_var_str(out, "lts", lts);
     put_subtitle(out, in->docs[0]);
@@ -944,15 +938,35 @@ done:
     return rc;
 }
 
+/* Keeps of s only the native bursts of one task per item (native scenario,
+ * loop=burst, chunksize=1): what the throughput of no-op and spinning
+ * tasks is held against. */
+static void keep_plain_bursts(selection *s)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        const json_t *params = json_object_get(s->picks[i].kase, "params");
+        const json_t *chunk = json_object_get(params, "chunksize");
+        if (strcmp(pbr_json_str(params, "loop", ""), "burst") ||
+            (json_is_integer(chunk) && json_integer_value(chunk) != 1))
+            free(s->picks[i].series_key);
+        else
+            s->picks[kept++] = s->picks[i];
+    }
+    s->n = kept;
+}
+
 /* ---- throughput and efficiency against task granularity ------------------
  *
  * sources: [0] throughput against granularity (the burst scenario, with
  * no-op tasks), [1] throughput of the granularity sweep (used when [0] has
  * nothing), [2] efficiency of the sweep (denser; preferred), [3] efficiency
- * of the burst scenario (used when [2] has nothing), [4] METG(50%).
+ * of the burst scenario (used when [2] has nothing), [4] METG(50%), [5] the
+ * outside libraries' own bursts (native scenario), shown with [0].
  *
  * Data blocks, in order: ntput throughput series ("x p50 ci_low ci_high",
- * tasks/s), neff efficiency series (same columns, %), then, when nmetg > 0,
+ * tasks/s; a library's own burst as "<backend> native", dashed), neff
+ * efficiency series (same columns, %), then, when nmetg > 0,
  * one block "backend lt metg" (ns) with one row per backend.
  * Vars: ntput, lts_tput, neff, lts_eff, nmetg, metg_note (the METG values in
  * words), gmin and gmax (the smallest non-zero and the largest granularity in
@@ -962,10 +976,10 @@ int pb__extract_granularity(const pb__plot_chart *chart, const pb__plot_input *i
                             pb__plot_data *out)
 {
     const json_t *doc = in->docs[0];
-    selection sel[5];
+    selection sel[6];
     memset(sel, 0, sizeof sel);
     int rc = 0;
-    for (int k = 0; k < 5 && rc == 0; k++)
+    for (int k = 0; k < 6 && rc == 0; k++)
         rc = select_cases(doc, &chart->sources[k], &sel[k]);
     if (rc < 0)
         goto done;
@@ -999,14 +1013,21 @@ int pb__extract_granularity(const pb__plot_chart *chart, const pb__plot_input *i
             chart->sources[ti].scenario, chart->sources[ti].metric,
             chart->sources[ei].scenario, chart->sources[ei].metric);
     char lts_t[512] = "", lts_e[512] = "";
-    size_t nt = put_sweep_blocks(out->data, tput, &chart->sources[ti], 0, lts_t, sizeof lts_t);
-    size_t ne = put_sweep_blocks(out->data, eff, &chart->sources[ei], nt, lts_e, sizeof lts_e);
+    size_t nt = put_sweep_blocks(out->data, tput, &chart->sources[ti], 0, lts_t, sizeof lts_t,
+                                 false);
+    if (ti == 0) {
+        keep_plain_bursts(&sel[5]);
+        nt += put_sweep_blocks(out->data, &sel[5], &chart->sources[5], nt, lts_t, sizeof lts_t,
+                               true);
+    }
+    size_t ne = put_sweep_blocks(out->data, eff, &chart->sources[ei], nt, lts_e, sizeof lts_e,
+                                 false);
     size_t nm = 0;
     char note[256] = "";
     size_t noff = 0;
     for (size_t i = 0; i < metg->n; i++) {
         const pick *p = &metg->picks[i];
-        double v = pb__plot_stat(p->metric, "p50");
+        double v = pbr_json_num(p->metric, "p50", NAN);
         if (isnan(v))
             continue;
         if (nm == 0)
@@ -1036,7 +1057,7 @@ int pb__extract_granularity(const pb__plot_chart *chart, const pb__plot_input *i
     put_subtitle(out, doc);
     rc = 0;
 done:
-    for (int k = 0; k < 5; k++)
+    for (int k = 0; k < 6; k++)
         selection_free(&sel[k]);
     return rc;
 }
@@ -1118,8 +1139,8 @@ int pb__extract_grouped(const pb__plot_chart *chart, const pb__plot_input *in,
             for (size_t i = 0; i < s.n && !hit; i++)
                 if (s.picks[i].series == first[j]->series && s.picks[i].x == xs[k])
                     hit = &s.picks[i];
-            pb__plot_put_num(out->data, hit ? pb__plot_stat(hit->metric, "p50") : NAN);
-            pb__plot_put_num(out->data, hit ? pb__plot_stat(hit->metric, "p99") : NAN);
+            pb__plot_put_num(out->data, hit ? pbr_json_num(hit->metric, "p50", NAN) : NAN);
+            pb__plot_put_num(out->data, hit ? pbr_json_num(hit->metric, "p99", NAN) : NAN);
         }
         fputc('\n', out->data);
     }
@@ -1155,141 +1176,166 @@ typedef struct life_kind {
     char label[96];
 } life_kind;
 
+/* The chart's data: what each source selected, the kinds of bars, and the
+ * backends that have at least one. */
+typedef struct life {
+    selection sels[PB__PLOT_MAX_SOURCES];
+    life_kind kinds[PB__LIFE_MAX_KINDS];
+    size_t nk;
+    const char *backends[PB__PLOT_MAX_SERIES]; /* in line-type order */
+    int blts[PB__PLOT_MAX_SERIES];
+    size_t nb;
+} life;
+
+/* Adds the kinds of source si: one per distinct params set. */
+static void add_kinds(life *l, const pb__plot_source *src, size_t si)
+{
+    for (size_t i = 0; i < l->sels[si].n && l->nk < PB__LIFE_MAX_KINDS; i++) {
+        const pick *p = &l->sels[si].picks[i];
+        const char *pk = strchr(p->series_key, '\n') + 1;
+        size_t k;
+        for (k = 0; k < l->nk; k++)
+            if (l->kinds[k].src == src && !strcmp(l->kinds[k].params_key, pk))
+                break;
+        if (k < l->nk)
+            continue;
+        life_kind *kind = &l->kinds[l->nk++];
+        kind->src = src;
+        kind->sel = &l->sels[si];
+        snprintf(kind->params_key, sizeof kind->params_key, "%s", pk);
+        /* "recovery" or, with parameters that vary, "recovery fault=segv":
+         * the label minus the backend name. */
+        char label[128];
+        series_label(&l->sels[si], p, NULL, label, sizeof label);
+        snprintf(kind->label, sizeof kind->label, "%s%s", src->metric, label + strlen(p->backend));
+    }
+}
+
+/* Every backend with at least one kind, in line-type order. */
+static void find_backends(life *l)
+{
+    for (size_t k = 0; k < l->nk; k++)
+        for (size_t i = 0; i < l->kinds[k].sel->n; i++) {
+            const pick *p = &l->kinds[k].sel->picks[i];
+            size_t b;
+            for (b = 0; b < l->nb; b++)
+                if (!strcmp(l->backends[b], p->backend))
+                    break;
+            if (b < l->nb || l->nb == PB__PLOT_MAX_SERIES)
+                continue;
+            size_t at = l->nb;
+            while (at > 0 && l->blts[at - 1] > p->blt) {
+                l->backends[at] = l->backends[at - 1];
+                l->blts[at] = l->blts[at - 1];
+                at--;
+            }
+            l->backends[at] = p->backend;
+            l->blts[at] = p->blt;
+            l->nb++;
+        }
+}
+
+/* The header, then one row per backend: p50 and p99 of each kind. */
+static void put_life_rows(const life *l, FILE *f)
+{
+    fputs("# per backend, for each kind of bar: p50 and p99 in ns\n", f);
+    fputs("backend lt", f);
+    for (size_t k = 0; k < l->nk; k++) {
+        fputc(' ', f);
+        pb__plot_put_str(f, l->kinds[k].label);
+        fputs(" p99", f);
+    }
+    fputc('\n', f);
+    for (size_t b = 0; b < l->nb; b++) {
+        pb__plot_put_str(f, l->backends[b]);
+        fprintf(f, " %d", l->blts[b]);
+        for (size_t k = 0; k < l->nk; k++) {
+            const pick *hit = NULL;
+            for (size_t i = 0; i < l->kinds[k].sel->n && !hit; i++) {
+                const pick *p = &l->kinds[k].sel->picks[i];
+                if (!strcmp(p->backend, l->backends[b]) &&
+                    !strcmp(strchr(p->series_key, '\n') + 1, l->kinds[k].params_key))
+                    hit = p;
+            }
+            pb__plot_put_num(f, hit ? pbr_json_num(hit->metric, "p50", NAN) : NAN);
+            pb__plot_put_num(f, hit ? pbr_json_num(hit->metric, "p99", NAN) : NAN);
+        }
+        fputc('\n', f);
+    }
+}
+
+/* The backends of l that skipped scenario, and the gist of the harness's
+ * reason (up to its first ';'): "faults skipped on thread, glib: needs
+ * workers in other processes", appended to notes. */
+static void note_skips(const life *l, const json_t *doc, const char *scenario, char *notes,
+                       size_t size)
+{
+    char who[256] = "", why[160] = "";
+    size_t woff = 0;
+    for (size_t b = 0; b < l->nb; b++) {
+        size_t i;
+        const json_t *c;
+        json_array_foreach(json_object_get(doc, "results"), i, c) {
+            if (strcmp(pbr_json_str(c, "scenario", ""), scenario) ||
+                strcmp(pbr_json_str(c, "backend", ""), l->backends[b]) ||
+                strcmp(pbr_json_str(c, "outcome", ""), "skipped"))
+                continue;
+            if (woff < sizeof who)
+                woff += (size_t)snprintf(who + woff, sizeof who - woff, "%s%s", woff ? ", " : "",
+                                         l->backends[b]);
+            const char *reason = pbr_json_str(c, "reason", "");
+            if (!why[0])
+                snprintf(why, sizeof why, "%.*s", (int)strcspn(reason, ";"), reason);
+            break;
+        }
+    }
+    size_t noff = strlen(notes);
+    if (who[0] && noff < size)
+        snprintf(notes + noff, size - noff, "%s%s skipped on %s%s%s", noff ? "; " : "", scenario,
+                 who, why[0] ? ": " : "", why);
+}
+
 int pb__extract_lifecycle(const pb__plot_chart *chart, const pb__plot_input *in,
                           pb__plot_data *out)
 {
     const json_t *doc = in->docs[0];
-    selection sels[PB__PLOT_MAX_SOURCES];
-    memset(sels, 0, sizeof sels);
-    life_kind kinds[PB__LIFE_MAX_KINDS];
-    size_t nk = 0;
+    life l;
+    memset(&l, 0, sizeof l);
     int rc = 0;
-    for (size_t si = 0; si < PB__PLOT_MAX_SOURCES && chart->sources[si].scenario; si++) {
-        const pb__plot_source *src = &chart->sources[si];
-        if ((rc = select_cases(doc, src, &sels[si])) < 0)
-            goto done;
-        /* One kind per distinct params set of this source. */
-        for (size_t i = 0; i < sels[si].n && nk < PB__LIFE_MAX_KINDS; i++) {
-            const pick *p = &sels[si].picks[i];
-            const char *pk = strchr(p->series_key, '\n') + 1;
-            size_t k;
-            for (k = 0; k < nk; k++)
-                if (kinds[k].src == src && !strcmp(kinds[k].params_key, pk))
-                    break;
-            if (k < nk)
-                continue;
-            kinds[nk].src = src;
-            kinds[nk].sel = &sels[si];
-            snprintf(kinds[nk].params_key, sizeof kinds[nk].params_key, "%s", pk);
-            /* "recovery" or, with parameters that vary, "recovery fault=segv":
-             * the label minus the backend name. */
-            char label[128];
-            series_label(&sels[si], p, NULL, label, sizeof label);
-            const char *rest = label + strlen(p->backend);
-            snprintf(kinds[nk].label, sizeof kinds[nk].label, "%s%s", src->metric, rest);
-            nk++;
-        }
-    }
-    if (nk == 0) {
+    size_t nsrc = 0;
+    while (nsrc < PB__PLOT_MAX_SOURCES && chart->sources[nsrc].scenario)
+        nsrc++;
+    for (size_t si = 0; si < nsrc && rc == 0; si++)
+        if ((rc = select_cases(doc, &chart->sources[si], &l.sels[si])) == 0)
+            add_kinds(&l, &chart->sources[si], si);
+    if (rc == 0 && l.nk == 0) {
         char what[160] = "";
         size_t off = 0;
-        for (size_t si = 0; si < PB__PLOT_MAX_SOURCES && chart->sources[si].scenario; si++)
-            off += (size_t)snprintf(what + off, sizeof what - off, "%s%s/%s", si ? ", " : "",
-                                    chart->sources[si].scenario, chart->sources[si].metric);
+        for (size_t si = 0; si < nsrc; si++)
+            off += (size_t)snprintf(what + off, off < sizeof what ? sizeof what - off : 0,
+                                    "%s%s/%s", si ? ", " : "", chart->sources[si].scenario,
+                                    chart->sources[si].metric);
         rc = pb__plot_skip(out, "no usable case for %s", what);
-        goto done;
     }
-    /* Backends: every backend with at least one kind, in line-type order. */
-    const char *backends[PB__PLOT_MAX_SERIES];
-    int blts[PB__PLOT_MAX_SERIES];
-    size_t nb = 0;
-    for (size_t k = 0; k < nk; k++)
-        for (size_t i = 0; i < kinds[k].sel->n; i++) {
-            const pick *p = &kinds[k].sel->picks[i];
-            size_t b;
-            for (b = 0; b < nb; b++)
-                if (!strcmp(backends[b], p->backend))
-                    break;
-            if (b < nb || nb == PB__PLOT_MAX_SERIES)
-                continue;
-            size_t at = nb;
-            while (at > 0 && blts[at - 1] > p->blt) {
-                backends[at] = backends[at - 1];
-                blts[at] = blts[at - 1];
-                at--;
-            }
-            backends[at] = p->backend;
-            blts[at] = p->blt;
-            nb++;
+    if (rc == 0) {
+        find_backends(&l);
+        put_header_comment(out->data, chart, in);
+        put_life_rows(&l, out->data);
+        /* Footnote: per scenario, once, the backends that skipped it. */
+        char notes[512] = "";
+        for (size_t si = 0; si < nsrc; si++) {
+            bool dup = false;
+            for (size_t sj = 0; sj < si; sj++)
+                dup |= !strcmp(chart->sources[sj].scenario, chart->sources[si].scenario);
+            if (!dup)
+                note_skips(&l, doc, chart->sources[si].scenario, notes, sizeof notes);
         }
-
-    put_header_comment(out->data, chart, in);
-    fputs("# per backend, for each kind of bar: p50 and p99 in ns\n", out->data);
-    fputs("backend lt", out->data);
-    for (size_t k = 0; k < nk; k++) {
-        fputc(' ', out->data);
-        pb__plot_put_str(out->data, kinds[k].label);
-        fputs(" p99", out->data);
+        pb__plot_var_int(out, "nkinds", (long long)l.nk);
+        pb__plot_var_int(out, "nrows", (long long)l.nb);
+        pb__plot_var_str(out, "notes", notes);
+        put_subtitle(out, doc);
     }
-    fputc('\n', out->data);
-    for (size_t b = 0; b < nb; b++) {
-        pb__plot_put_str(out->data, backends[b]);
-        fprintf(out->data, " %d", blts[b]);
-        for (size_t k = 0; k < nk; k++) {
-            const pick *hit = NULL;
-            for (size_t i = 0; i < kinds[k].sel->n && !hit; i++) {
-                const pick *p = &kinds[k].sel->picks[i];
-                if (!strcmp(p->backend, backends[b]) &&
-                    !strcmp(strchr(p->series_key, '\n') + 1, kinds[k].params_key))
-                    hit = p;
-            }
-            pb__plot_put_num(out->data, hit ? pb__plot_stat(hit->metric, "p50") : NAN);
-            pb__plot_put_num(out->data, hit ? pb__plot_stat(hit->metric, "p99") : NAN);
-        }
-        fputc('\n', out->data);
-    }
-    /* Footnote: per scenario, the backends that skipped it and the gist of
-     * the harness's reason (up to its first ';'), once:
-     * "faults skipped on thread, glib: needs workers in other processes". */
-    char notes[512] = "";
-    size_t noff = 0;
-    for (size_t si = 0; si < PB__PLOT_MAX_SOURCES && chart->sources[si].scenario; si++) {
-        const char *scenario = chart->sources[si].scenario;
-        bool dup = false;
-        for (size_t sj = 0; sj < si; sj++)
-            dup |= !strcmp(chart->sources[sj].scenario, scenario);
-        if (dup)
-            continue;
-        char who[256] = "", why[160] = "";
-        size_t woff = 0;
-        for (size_t b = 0; b < nb; b++) {
-            size_t i;
-            const json_t *c;
-            json_array_foreach(json_object_get(doc, "results"), i, c) {
-                if (strcmp(pb__plot_str(c, "scenario"), scenario) ||
-                    strcmp(pb__plot_str(c, "backend"), backends[b]) ||
-                    strcmp(pb__plot_str(c, "outcome"), "skipped"))
-                    continue;
-                if (woff < sizeof who)
-                    woff += (size_t)snprintf(who + woff, sizeof who - woff, "%s%s",
-                                             woff ? ", " : "", backends[b]);
-                if (!why[0])
-                    snprintf(why, sizeof why, "%.*s", (int)strcspn(pb__plot_str(c, "reason"), ";"),
-                             pb__plot_str(c, "reason"));
-                break;
-            }
-        }
-        if (who[0] && noff < sizeof notes)
-            noff += (size_t)snprintf(notes + noff, sizeof notes - noff, "%s%s skipped on %s%s%s",
-                                     noff ? "; " : "", scenario, who, why[0] ? ": " : "", why);
-    }
-    pb__plot_var_int(out, "nkinds", (long long)nk);
-    pb__plot_var_int(out, "nrows", (long long)nb);
-    pb__plot_var_str(out, "notes", notes);
-    put_subtitle(out, doc);
-    rc = 0;
-done:
     for (size_t si = 0; si < PB__PLOT_MAX_SOURCES; si++)
-        selection_free(&sels[si]);
+        selection_free(&l.sels[si]);
     return rc;
 }

@@ -6,10 +6,11 @@
  *   Runs are ordered by run.started_unix (ties keep command-line order). A
  *   panel is one SCENARIO/METRIC pair; a series is one case (backend and
  *   parameters) of it, followed across the runs that have it. A point is the
- *   median with its 95% confidence interval. Series and step changes come
- *   from results/history.c (pbr_history_series: a median outside the previous
- *   run's 95% CI of the median), so the chart marks exactly what
- *   `poolbench history` prints.
+ *   median with its 95% confidence interval. Series (comparable runs only:
+ *   one host, suite, workers and pin policy) and step changes (change
+ *   points beyond the noise band) come from results/history.c, so the chart
+ *   marks exactly what `poolbench history` prints. Each run's label (date,
+ *   time, revision) is distinct: a repeat gets "#2".
  *
  * COMPARE
  *   Cases are matched on backend, scenario and canonical params, as
@@ -22,6 +23,8 @@
 #include <errno.h>
 #include <fnmatch.h>
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,6 +46,18 @@ static bool matches(const char *const *patterns, const char *scenario, const cha
 static void put_subtitle_var(pb__plot_data *out, const char *sub)
 {
     pb__plot_var_str(out, "subtitle", sub);
+}
+
+/* Whether the metric mname of a case of scenario is drawn: it matches the
+ * --metric patterns, or else it is the case's headline (its scenario's
+ * table wrote it), or else, for files from before headlines were written,
+ * the case's first metric. */
+static bool metric_wanted(const pb__plot_input *in, const char *scenario, const char *mname,
+                          const char *headline, bool first)
+{
+    if (in->metrics)
+        return matches(in->metrics, scenario, mname);
+    return headline ? !strcmp(mname, headline) : first;
 }
 
 /* Line type of a backend, as extract.c assigns them: fixed for ours, the
@@ -116,6 +131,195 @@ static void history_label(hseries *all, size_t n, hseries *h)
     }
 }
 
+/* One history chart in the making. */
+typedef struct hchart {
+    pbr_series *all; /* every series of the documents */
+    size_t nall;
+    hseries *series; /* those drawn, panel by panel once sorted */
+    size_t nseries;
+    hpanel panels[PB__HISTORY_MAX_PANELS];
+    size_t npanels;
+    size_t dropped;  /* panels or series that matched but did not fit */
+    size_t *order;   /* document indices in time order */
+    size_t *run_of;  /* run_of[doc index]: its x position */
+} hchart;
+
+static void hchart_free(hchart *h)
+{
+    if (h->series)
+        for (size_t s = 0; s < h->nseries; s++) {
+            json_decref(h->series[s].params);
+            free(h->series[s].pts);
+        }
+    free(h->series);
+    free(h->order);
+    free(h->run_of);
+    pbr_series_free(h->all, h->nall);
+}
+
+/* The panel for src's SCENARIO/METRIC, added if there is room; npanels
+ * when there is none. */
+static size_t panel_of(hchart *h, const pbr_series *src)
+{
+    size_t p;
+    for (p = 0; p < h->npanels; p++)
+        if (!strcmp(h->panels[p].scenario, src->scenario) &&
+            !strcmp(h->panels[p].metric, src->metric))
+            return p;
+    if (h->npanels == PB__HISTORY_MAX_PANELS)
+        return h->npanels;
+    h->panels[p] = (hpanel){src->scenario, src->metric, src->unit};
+    return h->npanels++;
+}
+
+/* The series whose SCENARIO/METRIC matches a pattern, with their points.
+ * 0 or -ENOMEM. */
+static int select_series(hchart *h, const pb__plot_input *in, const char *const *patterns)
+{
+    if (!(h->series = calloc(PB__PLOT_MAX_SERIES, sizeof *h->series)))
+        return -ENOMEM;
+    const char *others[PB__PLOT_MAX_SERIES];
+    size_t nothers = 0;
+    for (size_t i = 0; i < h->nall; i++) {
+        const pbr_series *src = &h->all[i];
+        if (!matches(patterns, src->scenario, src->metric))
+            continue;
+        size_t p = panel_of(h, src);
+        if (p == h->npanels || h->nseries == PB__PLOT_MAX_SERIES) {
+            h->dropped++;
+            continue;
+        }
+        hseries *s = &h->series[h->nseries];
+        s->src = src;
+        s->panel = p;
+        s->lt = lt_of(src->backend, others, &nothers);
+        if (!(s->params = json_loads(src->params_key, 0, NULL)))
+            return -ENOMEM;
+        h->nseries++;
+        if (pbr_history_series((const json_t *const *)in->docs, in->ndocs, src, NULL, &s->pts,
+                               &s->n) < 0)
+            return -ENOMEM;
+    }
+    for (size_t k = 0; k < h->nseries; k++)
+        history_label(h->series, h->nseries, &h->series[k]);
+    qsort(h->series, h->nseries, sizeof *h->series, cmp_series);
+    return 0;
+}
+
+/* Block 0: one row per run, in time order. 0 or -ENOMEM. */
+static int put_runs(hchart *h, const pb__plot_input *in, FILE *f)
+{
+    h->order = pbr_time_order((const json_t *const *)in->docs, in->ndocs);
+    h->run_of = malloc((in->ndocs ? in->ndocs : 1) * sizeof *h->run_of);
+    if (!h->order || !h->run_of)
+        return -ENOMEM;
+    for (size_t r = 0; r < in->ndocs; r++)
+        h->run_of[h->order[r]] = r;
+    char(*labels)[64] = calloc(in->ndocs ? in->ndocs : 1, sizeof *labels);
+    if (!labels)
+        return -ENOMEM;
+    fputs("run label\n", f);
+    for (size_t r = 0; r < in->ndocs; r++) {
+        /* "11-21 08:00\nabc1234": date and revision on two lines; a label
+         * seen before gets " #2", " #3": no two runs share one. */
+        char one[48];
+        pbr_run_label(in->docs[h->order[r]], one, sizeof one);
+        char *gap = strchr(one, ' ') ? strchr(strchr(one, ' ') + 1, ' ') : NULL;
+        if (gap)
+            snprintf(labels[r], sizeof labels[r], "%.*s\\n%s", (int)(gap - one), one, gap + 1);
+        else
+            snprintf(labels[r], sizeof labels[r], "%s", *one ? one : "run");
+        int same = 1;
+        for (size_t k = 0; k < r; k++)
+            same += !strcmp(labels[k], labels[r]);
+        fprintf(f, "%zu ", r);
+        if (same > 1) {
+            char d[80];
+            snprintf(d, sizeof d, "%s #%d", labels[r], same);
+            pb__plot_put_str(f, d);
+        } else {
+            pb__plot_put_str(f, labels[r]);
+        }
+        fputc('\n', f);
+    }
+    free(labels);
+    return 0;
+}
+
+/* Appends a word to a space-separated list in buf. */
+static void add_word(char *buf, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void add_word(char *buf, size_t size, const char *fmt, ...)
+{
+    size_t off = strlen(buf);
+    if (off + 1 >= size)
+        return;
+    if (off)
+        buf[off++] = ' ';
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf + off, size - off, fmt, ap);
+    va_end(ap);
+}
+
+/* One block per series of panel p; adds each one's line type to lts.
+ * Returns how many series the panel has; counts steps in *nsteps. */
+static size_t put_panel(const hchart *h, size_t p, FILE *f, char *lts, size_t ltsize,
+                        size_t *nsteps)
+{
+    size_t in_panel = 0, of_backend = 0;
+    for (size_t k = 0; k < h->nseries; k++) {
+        const hseries *s = &h->series[k];
+        if (s->panel != p)
+            continue;
+        fputs("\n\n", f);
+        pb__plot_put_str(f, s->label);
+        fputs(" p50 ci_low ci_high step\n", f);
+        for (size_t i = 0; i < s->n; i++) {
+            const pbr_history_point *pt = &s->pts[i];
+            fprintf(f, "%zu", h->run_of[pt->doc]);
+            pb__plot_put_num(f, pt->p50);
+            pb__plot_put_num(f, pt->ci_low);
+            pb__plot_put_num(f, pt->ci_high);
+            fprintf(f, " %d\n", pt->step == 0 ? 0 : pt->worse ? 1 : -1);
+            *nsteps += pt->step != 0;
+        }
+        bool first = in_panel == 0 || strcmp(h->series[k - 1].src->backend, s->src->backend);
+        of_backend = first ? 0 : of_backend + 1;
+        add_word(lts, ltsize, "%d", pb__plot_series_lt(s->lt, of_backend));
+        in_panel++;
+    }
+    return in_panel;
+}
+
+/* Every panel's blocks, and the variables that say how they are laid out. */
+static void put_panels(const hchart *h, const pb__plot_input *in, pb__plot_data *out)
+{
+    size_t nsteps = 0;
+    char lts[512] = "", counts[64] = "", titles[512] = "", units[128] = "";
+    for (size_t p = 0; p < h->npanels; p++) {
+        add_word(counts, sizeof counts, "%zu", put_panel(h, p, out->data, lts, sizeof lts, &nsteps));
+        /* Panel titles and units as gnuplot words: double-quoted. */
+        add_word(titles, sizeof titles, "\"%s: %s\"", h->panels[p].scenario, h->panels[p].metric);
+        add_word(units, sizeof units, "\"%s\"", h->panels[p].unit);
+    }
+    pb__plot_var_int(out, "nruns", (long long)in->ndocs);
+    pb__plot_var_int(out, "npanels", (long long)h->npanels);
+    pb__plot_var_str(out, "panel_series", counts);
+    pb__plot_var_str(out, "panel_titles", titles);
+    pb__plot_var_str(out, "panel_units", units);
+    pb__plot_var_str(out, "lts", lts);
+    pb__plot_var_int(out, "nsteps", (long long)nsteps);
+    char sub[256];
+    const char *first = pbr_json_str(json_object_get(in->docs[h->order[0]], "run"), "started", "");
+    const char *last =
+        pbr_json_str(json_object_get(in->docs[h->order[in->ndocs - 1]], "run"), "started", "");
+    snprintf(sub, sizeof sub, "%zu runs, %.10s to %.10s%s", in->ndocs, first, last,
+             h->dropped ? " · more matched than one chart can show: narrow --metric" : "");
+    put_subtitle_var(out, sub);
+}
+
 /* History: the series and step changes come from pbr_history_list() and
  * pbr_history_series() (results/history.c), so the chart marks exactly the
  * steps `poolbench history` prints. Runs are ordered by run.started_unix;
@@ -129,17 +333,6 @@ static void history_label(hseries *all, size_t n, hseries *h)
 int pb__extract_history(const pb__plot_chart *chart, const pb__plot_input *in,
                         pb__plot_data *out)
 {
-    pbr_series *all = NULL;
-    size_t nall = 0;
-    hseries *series = NULL;
-    size_t nseries = 0, npanels = 0, dropped_panels = 0, dropped_series = 0;
-    hpanel panels[PB__HISTORY_MAX_PANELS];
-    size_t *order = NULL, *run_of = NULL;
-    int rc = pbr_history_list((const json_t *const *)in->docs, in->ndocs, &all, &nall);
-    if (rc < 0)
-        return rc;
-    rc = -ENOMEM;
-
     /* The default patterns are the chart's sources. */
     const char *defaults[PB__PLOT_MAX_SOURCES + 1];
     char defbuf[PB__PLOT_MAX_SOURCES][128];
@@ -153,150 +346,27 @@ int pb__extract_history(const pb__plot_chart *chart, const pb__plot_input *in,
     defaults[nd] = NULL;
     const char *const *patterns = in->metrics ? in->metrics : defaults;
 
-    series = calloc(PB__PLOT_MAX_SERIES, sizeof *series);
-    if (!series)
-        goto done;
-    const char *others[PB__PLOT_MAX_SERIES];
-    size_t nothers = 0;
-    for (size_t i = 0; i < nall; i++) {
-        const pbr_series *src = &all[i];
-        if (!matches(patterns, src->scenario, src->metric))
-            continue;
-        size_t p;
-        for (p = 0; p < npanels; p++)
-            if (!strcmp(panels[p].scenario, src->scenario) && !strcmp(panels[p].metric, src->metric))
-                break;
-        if (p == npanels) {
-            if (npanels == PB__HISTORY_MAX_PANELS) {
-                dropped_panels++;
-                continue;
-            }
-            panels[p] = (hpanel){src->scenario, src->metric, src->unit};
-            npanels++;
-        }
-        if (nseries == PB__PLOT_MAX_SERIES) {
-            dropped_series++;
-            continue;
-        }
-        hseries *h = &series[nseries];
-        h->src = src;
-        h->panel = p;
-        h->lt = lt_of(src->backend, others, &nothers);
-        h->params = json_loads(src->params_key, 0, NULL);
-        if (!h->params)
-            goto done;
-        nseries++;
-        if (pbr_history_series((const json_t *const *)in->docs, in->ndocs, src->backend,
-                               src->scenario, src->params_key, src->metric, &h->pts, &h->n) < 0)
-            goto done;
-    }
-    if (nseries == 0) {
+    hchart h = {0};
+    int rc = pbr_history_list((const json_t *const *)in->docs, in->ndocs, &h.all, &h.nall);
+    if (rc == 0)
+        rc = select_series(&h, in, patterns);
+    if (rc == 0 && h.nseries == 0) {
         char pats[256] = "";
-        size_t off = 0;
-        for (const char *const *p = patterns; *p && off < sizeof pats; p++)
-            off += (size_t)snprintf(pats + off, sizeof pats - off, "%s%s", off ? ", " : "", *p);
+        for (const char *const *p = patterns; *p; p++)
+            add_word(pats, sizeof pats, "%s%s", *p, p[1] ? "," : "");
         rc = pb__plot_skip(out, "no case in these files has a metric matching %s", pats);
-        goto done;
     }
-    for (size_t s = 0; s < nseries; s++)
-        history_label(series, nseries, &series[s]);
-    qsort(series, nseries, sizeof *series, cmp_series);
-
-    /* Runs in time order; run_of[doc index] is the x position. */
-    order = pbr_time_order((const json_t *const *)in->docs, in->ndocs);
-    run_of = malloc((in->ndocs ? in->ndocs : 1) * sizeof *run_of);
-    if (!order || !run_of)
-        goto done;
-    for (size_t r = 0; r < in->ndocs; r++)
-        run_of[order[r]] = r;
-
-    FILE *f = out->data;
-    fprintf(f, "# poolbench plot: %s — %s\n", chart->name, chart->summary);
-    fprintf(f, "# runs in time order; block 0 names them, then one block per series:\n"
-               "# run p50 ci_low ci_high step (the median left the previous run's 95%% CI:\n"
-               "# 1 in the metric's bad direction, -1 in its good one)\n");
-    fputs("run label\n", f);
-    for (size_t r = 0; r < in->ndocs; r++) {
-        const json_t *doc = in->docs[order[r]];
-        const char *started = pb__plot_str(json_object_get(doc, "run"), "started");
-        const char *rev = pb__plot_str(json_object_get(doc, "environment"), "git_revision");
-        char label[64];
-        /* "11-21 08:00\nabc1234": date and revision on two lines. */
-        if (strlen(started) >= 16)
-            snprintf(label, sizeof label, "%.5s %.5s%s%.7s", started + 5, started + 11,
-                     rev[0] ? "\\n" : "", rev);
-        else
-            snprintf(label, sizeof label, "run %zu", r + 1);
-        fprintf(f, "%zu ", r);
-        pb__plot_put_str(f, label);
-        fputc('\n', f);
+    if (rc == 0) {
+        fprintf(out->data, "# poolbench plot: %s — %s\n", chart->name, chart->summary);
+        fprintf(out->data,
+                "# runs in time order; block 0 names them, then one block per series:\n"
+                "# run p50 ci_low ci_high step (the median left the previous run's 95%% CI:\n"
+                "# 1 in the metric's bad direction, -1 in its good one)\n");
+        rc = put_runs(&h, in, out->data);
     }
-    size_t nsteps = 0;
-    char lts[512] = "", counts[64] = "", titles[512] = "", units[128] = "";
-    size_t loff = 0, coff = 0, toff = 0, uoff = 0;
-    for (size_t p = 0; p < npanels; p++) {
-        size_t in_panel = 0, of_backend = 0;
-        for (size_t s = 0; s < nseries; s++) {
-            hseries *h = &series[s];
-            if (h->panel != p)
-                continue;
-            fputs("\n\n", f);
-            pb__plot_put_str(f, h->label);
-            fputs(" p50 ci_low ci_high step\n", f);
-            for (size_t k = 0; k < h->n; k++) {
-                const pbr_history_point *pt = &h->pts[k];
-                fprintf(f, "%zu", run_of[pt->doc]);
-                pb__plot_put_num(f, pt->p50);
-                pb__plot_put_num(f, pt->ci_low);
-                pb__plot_put_num(f, pt->ci_high);
-                fprintf(f, " %d\n", pt->step == 0 ? 0 : pt->worse ? 1 : -1);
-                nsteps += pt->step != 0;
-            }
-            bool first = in_panel == 0 || strcmp(series[s - 1].src->backend, h->src->backend);
-            of_backend = first ? 0 : of_backend + 1;
-            if (loff < sizeof lts)
-                loff += (size_t)snprintf(lts + loff, sizeof lts - loff, "%s%d", loff ? " " : "",
-                                         pb__plot_series_lt(h->lt, of_backend));
-            in_panel++;
-        }
-        if (coff < sizeof counts)
-            coff += (size_t)snprintf(counts + coff, sizeof counts - coff, "%s%zu",
-                                     p ? " " : "", in_panel);
-        /* Panel titles and units as gnuplot words: double-quoted. */
-        if (toff < sizeof titles)
-            toff += (size_t)snprintf(titles + toff, sizeof titles - toff, "%s\"%s: %s\"",
-                                     p ? " " : "", panels[p].scenario, panels[p].metric);
-        if (uoff < sizeof units)
-            uoff += (size_t)snprintf(units + uoff, sizeof units - uoff, "%s\"%s\"", p ? " " : "",
-                                     panels[p].unit);
-    }
-    pb__plot_var_int(out, "nruns", (long long)in->ndocs);
-    pb__plot_var_int(out, "npanels", (long long)npanels);
-    pb__plot_var_str(out, "panel_series", counts);
-    pb__plot_var_str(out, "panel_titles", titles);
-    pb__plot_var_str(out, "panel_units", units);
-    pb__plot_var_str(out, "lts", lts);
-    pb__plot_var_int(out, "nsteps", (long long)nsteps);
-    char sub[256];
-    const char *first = pb__plot_str(json_object_get(in->docs[order[0]], "run"), "started");
-    const char *last =
-        pb__plot_str(json_object_get(in->docs[order[in->ndocs - 1]], "run"), "started");
-    snprintf(sub, sizeof sub, "%zu runs, %.10s to %.10s%s", in->ndocs, first, last,
-             dropped_panels || dropped_series
-                 ? " · more matched than one chart can show: narrow --metric"
-                 : "");
-    put_subtitle_var(out, sub);
-    rc = 0;
-done:
-    if (series)
-        for (size_t s = 0; s < nseries; s++) {
-            json_decref(series[s].params);
-            free(series[s].pts);
-        }
-    free(series);
-    free(order);
-    free(run_of);
-    pbr_series_free(all, nall);
+    if (rc == 0)
+        put_panels(&h, in, out);
+    hchart_free(&h);
     return rc;
 }
 
@@ -305,8 +375,8 @@ done:
 static char *doc_brief(const json_t *doc, const char *path)
 {
     const json_t *run = json_object_get(doc, "run");
-    const char *started = pb__plot_str(run, "started");
-    const char *rev = pb__plot_str(json_object_get(doc, "environment"), "git_revision");
+    const char *started = pbr_json_str(run, "started", "");
+    const char *rev = pbr_json_str(json_object_get(doc, "environment"), "git_revision", "");
     const char *base = strrchr(path, '/');
     char *out = malloc(160);
     if (!out)
@@ -326,7 +396,7 @@ static bool param_varies(const json_t *doc, const char *scenario, const char *ke
     bool seen = false;
     size_t i;
     json_array_foreach(json_object_get(doc, "results"), i, c) {
-        if (strcmp(pb__plot_str(c, "scenario"), scenario))
+        if (strcmp(pbr_json_str(c, "scenario", ""), scenario))
             continue;
         const json_t *v = json_object_get(json_object_get(c, "params"), key);
         if (!seen) {
@@ -343,8 +413,8 @@ static bool param_varies(const json_t *doc, const char *scenario, const char *ke
  * scenario's cases apart (a parameter every case shares says nothing). */
 static void compare_label(const json_t *doc, const json_t *c, char *buf, size_t len)
 {
-    const char *scenario = pb__plot_str(c, "scenario");
-    size_t off = (size_t)snprintf(buf, len, "%s/%s", pb__plot_str(c, "backend"), scenario);
+    const char *scenario = pbr_json_str(c, "scenario", "");
+    size_t off = (size_t)snprintf(buf, len, "%s/%s", pbr_json_str(c, "backend", ""), scenario);
     const char *key;
     const json_t *v;
     json_object_foreach(json_object_get(c, "params"), key, v) {
@@ -374,38 +444,37 @@ int pb__extract_compare(const pb__plot_chart *chart, const pb__plot_input *in,
     const char *others[PB__PLOT_MAX_SERIES];
     size_t nothers = 0;
     fprintf(f, "# poolbench plot: %s — %s\n# base %s\n# new  %s\n", chart->name, chart->summary,
-            in->paths[0], in->paths[1]);
+            pbr_printable(in->paths[0]), pbr_printable(in->paths[1]));
     fputs("# values in % of the base median; verdict 1 better, -1 worse, 0 intervals overlap\n",
           f);
     fputs("case lt base base_lo base_hi new new_lo new_hi verdict trusted\n", f);
     size_t i;
     const json_t *c;
     json_array_foreach(json_object_get(neu, "results"), i, c) {
-        const char *backend = pb__plot_str(c, "backend");
-        if (!strcmp(backend, "floor") || strcmp(pb__plot_str(c, "outcome"), "ok"))
+        const char *backend = pbr_json_str(c, "backend", "");
+        if (!strcmp(backend, "floor") || strcmp(pbr_json_str(c, "outcome", ""), "ok"))
             continue;
         char *key = pbr_params_key(json_object_get(c, "params"));
         if (!key)
             return -ENOMEM;
-        const json_t *bc = pbr_find_case(base, backend, pb__plot_str(c, "scenario"), key);
+        const json_t *bc = pbr_find_case(base, backend, pbr_json_str(c, "scenario", ""), key);
         free(key);
-        if (!bc || strcmp(pb__plot_str(bc, "outcome"), "ok")) {
+        if (!bc || strcmp(pbr_json_str(bc, "outcome", ""), "ok")) {
             unmatched++;
             continue;
         }
-        const char *scenario = pb__plot_str(c, "scenario");
-        const char *headline = pb__plot_headline_metric(scenario);
+        const char *scenario = pbr_json_str(c, "scenario", "");
+        const char *headline = pbr_json_str(c, "headline", NULL);
         const char *mname;
         const json_t *m;
         bool first_metric = true;
         json_object_foreach(json_object_get(c, "metrics"), mname, m) {
-            bool want = in->metrics ? matches(in->metrics, scenario, mname)
-                                    : headline ? !strcmp(mname, headline) : first_metric;
+            bool want = metric_wanted(in, scenario, mname, headline, first_metric);
             first_metric = false;
             if (!want)
                 continue;
             const json_t *bm = json_object_get(json_object_get(bc, "metrics"), mname);
-            double b50 = pb__plot_stat(bm, "p50"), n50 = pb__plot_stat(m, "p50");
+            double b50 = pbr_json_num(bm, "p50", NAN), n50 = pbr_json_num(m, "p50", NAN);
             if (isnan(b50) || isnan(n50))
                 continue;
             if (b50 == 0) {
@@ -413,10 +482,10 @@ int pb__extract_compare(const pb__plot_chart *chart, const pb__plot_input *in,
                 continue;
             }
             double k = 100.0 / b50;
-            double blo = pb__plot_stat(bm, "ci_low") * k, bhi = pb__plot_stat(bm, "ci_high") * k;
-            double nlo = pb__plot_stat(m, "ci_low") * k, nhi = pb__plot_stat(m, "ci_high") * k;
+            double blo = pbr_json_num(bm, "ci_low", NAN) * k, bhi = pbr_json_num(bm, "ci_high", NAN) * k;
+            double nlo = pbr_json_num(m, "ci_low", NAN) * k, nhi = pbr_json_num(m, "ci_high", NAN) * k;
             int verdict = 0;
-            bool higher = !strcmp(pb__plot_str(m, "better"), "higher");
+            bool higher = !strcmp(pbr_json_str(m, "better", ""), "higher");
             if (nlo > bhi)
                 verdict = higher ? 1 : -1;
             else if (nhi < blo)
@@ -455,6 +524,131 @@ int pb__extract_compare(const pb__plot_chart *chart, const pb__plot_input *in,
     free(b);
     free(n);
     pb__plot_var_int(out, "nrows", (long long)nrows);
+    put_subtitle_var(out, sub);
+    return 0;
+}
+
+/* ---- hosts -------------------------------------------------------------- */
+
+/* The hosts of docs in order of first appearance, each with its newest run:
+ * hosts[k] names the host, runs[k] indexes docs. Returns the count. */
+static size_t newest_per_host(const pb__plot_input *in, const char **hosts, size_t *runs,
+                              size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < in->ndocs; i++) {
+        const char *h = pbr_doc_host(in->docs[i]);
+        double t = pbr_json_num(json_object_get(in->docs[i], "run"), "started_unix", 0);
+        size_t k = 0;
+        while (k < n && strcmp(hosts[k], h))
+            k++;
+        if (k == n) {
+            if (n == max)
+                continue;
+            hosts[n] = h;
+            runs[n++] = i;
+        } else if (t >= pbr_json_num(json_object_get(in->docs[runs[k]], "run"), "started_unix",
+                                     0)) {
+            runs[k] = i;
+        }
+    }
+    return n;
+}
+
+/* The backend the hosts chart shows: the one asked for, else the first
+ * pool backend of the first run. */
+static const char *hosts_backend(const pb__plot_input *in)
+{
+    if (in->backend)
+        return in->backend;
+    size_t i;
+    const json_t *c;
+    json_array_foreach(json_object_get(in->docs[0], "results"), i, c) {
+        const char *b = pbr_json_str(c, "backend", "");
+        if (strcmp(b, "floor"))
+            return b;
+    }
+    return NULL;
+}
+
+/* One backend across hosts: for each case of that backend (its headline
+ * metric, or the --metric patterns), one bar per host, the newest run of
+ * each, in % of the first host's median with the 95% CI.
+ * Data: one table, header "case" then "HOST HOST_lo HOST_hi" per host; a
+ * host without the case has NaN there.
+ * Vars: nhosts, ncases, backend, subtitle. */
+int pb__extract_hosts(const pb__plot_chart *chart, const pb__plot_input *in, pb__plot_data *out)
+{
+    const char *hosts[PB__PLOT_MAX_SERIES];
+    size_t runs[PB__PLOT_MAX_SERIES];
+    size_t nh = newest_per_host(in, hosts, runs, PB__PLOT_MAX_SERIES);
+    if (nh < 2)
+        return pb__plot_skip(out, "the runs given come from %s host (%s): merge the results "
+                                  "of two or more (poolbench merge)",
+                             nh ? "one" : "no", nh ? hosts[0] : "");
+    const char *backend = hosts_backend(in);
+    if (!backend)
+        return pb__plot_skip(out, "no pool backend in %s", in->paths[runs[0]]);
+    const json_t *first = in->docs[runs[0]];
+    FILE *f = out->data;
+    fprintf(f, "# poolbench plot: %s — %s\n# backend %s; values in %% of host %s's median\n",
+            chart->name, chart->summary, backend, hosts[0]);
+    fputs("case", f);
+    for (size_t h = 0; h < nh; h++) {
+        fputc(' ', f);
+        pb__plot_put_str(f, hosts[h]);
+        fputs(" lo hi", f);
+    }
+    fputc('\n', f);
+    size_t ncases = 0, i;
+    const json_t *c;
+    json_array_foreach(json_object_get(first, "results"), i, c) {
+        if (strcmp(pbr_json_str(c, "backend", ""), backend) ||
+            strcmp(pbr_json_str(c, "outcome", ""), "ok"))
+            continue;
+        const char *scenario = pbr_json_str(c, "scenario", "");
+        const char *headline = pbr_json_str(c, "headline", NULL);
+        char *key = pbr_params_key(json_object_get(c, "params"));
+        if (!key)
+            return -ENOMEM;
+        const char *mname;
+        const json_t *m;
+        bool first_metric = true;
+        json_object_foreach(json_object_get(c, "metrics"), mname, m) {
+            bool want = metric_wanted(in, scenario, mname, headline, first_metric);
+            first_metric = false;
+            double b50 = pbr_json_num(m, "p50", 0);
+            if (!want || !(b50 > 0))
+                continue;
+            char cl[160], label[200];
+            compare_label(first, c, cl, sizeof cl);
+            /* The backend is the chart's: the label is the rest. */
+            const char *rest = strchr(cl, '/') ? strchr(cl, '/') + 1 : cl;
+            snprintf(label, sizeof label, "%s: %s", rest, mname);
+            pb__plot_put_str(f, label);
+            for (size_t h = 0; h < nh; h++) {
+                const json_t *hc = pbr_find_case(in->docs[runs[h]], backend, scenario, key);
+                const json_t *hm = json_object_get(json_object_get(hc, "metrics"), mname);
+                double k = 100.0 / b50;
+                pb__plot_put_num(f, pbr_json_num(hm, "p50", NAN) * k);
+                pb__plot_put_num(f, pbr_json_num(hm, "ci_low", NAN) * k);
+                pb__plot_put_num(f, pbr_json_num(hm, "ci_high", NAN) * k);
+            }
+            fputc('\n', f);
+            ncases++;
+        }
+        free(key);
+    }
+    if (ncases == 0)
+        return pb__plot_skip(out, "no ok case of backend '%s' in %s", backend,
+                             in->paths[runs[0]]);
+    pb__plot_var_int(out, "nhosts", (long long)nh);
+    pb__plot_var_int(out, "ncases", (long long)ncases);
+    pb__plot_var_str(out, "backend", backend);
+    char sub[256] = "";
+    snprintf(sub, sizeof sub, "%zu hosts, the newest run of each; %% of %s's median (lower "
+                              "is faster for times, slower for rates)",
+             nh, hosts[0]);
     put_subtitle_var(out, sub);
     return 0;
 }

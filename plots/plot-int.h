@@ -84,8 +84,9 @@ typedef struct pb__plot_input {
     size_t ndocs;
     /* history/compare: "SCENARIO/METRIC" patterns (fnmatch), NULL-terminated;
      * NULL: the defaults (history: its chart's sources; compare: each
-     * scenario's headline metric). */
+     * case's headline metric, as the results file names it). */
     const char *const *metrics;
+    const char *backend; /* hosts: the backend shown; NULL: the first */
 } pb__plot_input;
 
 /* Returns 0, PB__PLOT_SKIP (out->why set) or -ENOMEM. */
@@ -95,10 +96,11 @@ typedef int (*pb__plot_extract_fn)(const pb__plot_chart *chart, const pb__plot_i
 typedef enum {
     PB__PLOT_PER_RUN, /* drawn from one results file (the last one given) */
     PB__PLOT_HISTORY, /* drawn from two or more files, ordered by run time */
-    PB__PLOT_COMPARE  /* drawn from exactly two files: base, then new */
+    PB__PLOT_COMPARE, /* drawn from exactly two files: base, then new */
+    PB__PLOT_HOSTS    /* drawn from runs of two or more hosts (a merged file) */
 } pb__plot_kind;
 
-#define PB__PLOT_MAX_SOURCES 5
+#define PB__PLOT_MAX_SOURCES 6
 
 struct pb__plot_chart {
     const char *name;    /* output base name: DIR/<name>.png */
@@ -113,11 +115,6 @@ struct pb__plot_chart {
 /* The chart table (plot.c) and lookup by name (NULL when unknown). */
 const pb__plot_chart *pb__plot_charts(size_t *n);
 const pb__plot_chart *pb__plot_chart_find(const char *name);
-
-/* The scenario's headline metric, for the compare chart and the default
- * history selection (plot.c's table). NULL when the scenario is unknown: the
- * case's first metric is used then. */
-const char *pb__plot_headline_metric(const char *scenario);
 
 /* --- pb__plot_data (extract.c) ------------------------------------------ */
 
@@ -136,10 +133,6 @@ void pb__plot_var_str(pb__plot_data *d, const char *name, const char *v);
 
 /* --- reading results and writing data files (extract.c; multi.c too) --- */
 
-/* A string member of obj, "" when absent or not a string. */
-const char *pb__plot_str(const json_t *obj, const char *key);
-/* A metric's statistic, NaN when absent or not a number. */
-double pb__plot_stat(const json_t *metric, const char *key);
 /* A data-file field after a space: "%.6g", or NaN (which gnuplot skips). */
 void pb__plot_put_num(FILE *f, double v);
 /* A data-file field gnuplot reads as one string: double quotes, inner ones
@@ -153,7 +146,7 @@ int pb__plot_fixed_lt(const char *backend);
  * (line type 1-8), solid, then dashed (9-16), then dotted (17-24). */
 int pb__plot_series_lt(int backend_lt, size_t k);
 
-/* --- extractors (extract.c; history and compare in multi.c) ------------- */
+/* --- extractors (extract.c; history, compare and hosts in multi.c) ------ */
 
 int pb__extract_latency(const pb__plot_chart *chart, const pb__plot_input *in,
                         pb__plot_data *out);
@@ -171,6 +164,8 @@ int pb__extract_history(const pb__plot_chart *chart, const pb__plot_input *in,
                         pb__plot_data *out);
 int pb__extract_compare(const pb__plot_chart *chart, const pb__plot_input *in,
                         pb__plot_data *out);
+int pb__extract_hosts(const pb__plot_chart *chart, const pb__plot_input *in,
+                      pb__plot_data *out);
 
 /* A short description of the run for chart subtitles: "suite quick · host vm ·
  * 2026-11-21 08:00 UTC · rev abcdef1". Caller frees; NULL on ENOMEM. */

@@ -23,7 +23,6 @@
  */
 #include <errno.h>
 #include <fnmatch.h>
-#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,8 +30,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "commands.h"
 #include "plot-int.h"
+#include "plots.h"
 #include "results.h"
 
 /* sources: scenario, metric, x parameter, unit the script expects. */
@@ -50,7 +49,8 @@ static const pb__plot_chart charts[] = {
      {{"retrieval", "retrieval", NULL, "ns"}}},
     /* Throughput: [0] the burst scenario (it has no-op tasks), else [1] the
      * sweep's per-point metrics. Efficiency: [2] the sweep (denser), else
-     * [3] the burst scenario. [4] METG(50%). */
+     * [3] the burst scenario. [4] METG(50%). [5] the outside libraries' own
+     * bursts (native scenario), drawn beside [0]. */
     {"granularity", "granularity.gp",
      "throughput and efficiency against task granularity per backend, METG(50%) marked",
      PB__PLOT_PER_RUN, pb__extract_granularity, NULL,
@@ -58,7 +58,8 @@ static const pb__plot_chart charts[] = {
       {"granularity", "throughput_g%", NULL, "tasks/s"},
       {"granularity", "efficiency_g%", NULL, "%"},
       {"throughput", "efficiency", "granularity", "%"},
-      {"granularity", "metg", NULL, "ns"}}},
+      {"granularity", "metg", NULL, "ns"},
+      {"native", "throughput", "granularity", "tasks/s"}}},
     {"map", "map.gp", "ordered map throughput against chunk size per backend",
      PB__PLOT_PER_RUN, pb__extract_sweep, NULL,
      {{"map", "throughput", "chunksize", "tasks/s"}}},
@@ -78,20 +79,8 @@ static const pb__plot_chart charts[] = {
      {{"roundtrip", "roundtrip", NULL, NULL}, {"startup", "startup", NULL, NULL}}},
     {"compare", "compare.gp", "base against new per case, relative to the base median",
      PB__PLOT_COMPARE, pb__extract_compare, NULL, {{NULL, NULL, NULL, NULL}}},
-};
-
-/* Each scenario's headline metric: what compare shows by default. */
-static const struct {
-    const char *scenario, *metric;
-} headlines[] = {
-    {"submit", "submit"},           {"roundtrip", "roundtrip"},
-    {"retrieval", "retrieval"},     {"timeout", "overshoot"},
-    {"throughput", "throughput"},   {"granularity", "metg"},
-    {"map", "throughput"},          {"as_completed", "delivery"},
-    {"cancel", "cancel"},           {"callbacks", "callback"},
-    {"errors", "roundtrip"},        {"faults", "recovery"},
-    {"contention", "throughput"},   {"startup", "startup"},
-    {"payload", "roundtrip"},
+    {"hosts", "hosts.gp", "one backend across hosts side by side (runs of several hosts)",
+     PB__PLOT_HOSTS, pb__extract_hosts, NULL, {{NULL, NULL, NULL, NULL}}},
 };
 
 const pb__plot_chart *pb__plot_charts(size_t *n)
@@ -108,33 +97,9 @@ const pb__plot_chart *pb__plot_chart_find(const char *name)
     return NULL;
 }
 
-const char *pb__plot_headline_metric(const char *scenario)
+static void charts_help(FILE *out)
 {
-    for (size_t i = 0; i < sizeof headlines / sizeof headlines[0]; i++)
-        if (!strcmp(headlines[i].scenario, scenario))
-            return headlines[i].metric;
-    return NULL;
-}
-
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "usage: poolbench plot RESULTS.json|DIR... [--out DIR] [--format png|svg]\n"
-            "                      [--chart LIST] [--metric LIST] [--keep-data]\n\n"
-            "Draws charts from results files with gnuplot and prints the path of each.\n"
-            "One file: the charts of that run. Two: also base (first) against new per\n"
-            "case, and the history. More: the history of the chosen metrics across runs\n"
-            "(ordered by when each run started). A folder stands for its *.json files.\n"
-            "The per-run charts show the run that started last.\n\n"
-            "  --out DIR        where the charts go (default: the last argument without\n"
-            "                   .json, plus -charts)\n"
-            "  --format FMT     png (default, 800x500) or svg\n"
-            "  --chart LIST     only these charts (comma-separated names, see below)\n"
-            "  --metric LIST    history and compare: SCENARIO/METRIC patterns (shell\n"
-            "                   globs, comma-separated), e.g. 'roundtrip/*,map/throughput'\n"
-            "  --keep-data      keep each chart's data file (NAME.dat) beside it, to rerun\n"
-            "                   its script by hand\n\n"
-            "charts:\n");
+    fprintf(out, "charts:\n");
     for (size_t i = 0; i < sizeof charts / sizeof charts[0]; i++)
         fprintf(out, "  %-14s %s\n", charts[i].name, charts[i].summary);
     fprintf(out, "\nThe scripts are plots/*.gp (or $POOLBENCH_PLOTS_DIR); edit them to restyle.\n");
@@ -225,6 +190,7 @@ typedef struct plot_opts {
     const char *format;
     char **charts;  /* NULL: all */
     char **metrics; /* NULL: defaults */
+    const char *backend; /* hosts: the backend shown */
     bool keep_data;
 } plot_opts;
 
@@ -261,7 +227,7 @@ static int draw(plot_state *st, const pb__plot_chart *chart, const pb__plot_inpu
         return rc < 0 ? rc : frc;
     }
     if (rc == PB__PLOT_SKIP) {
-        fprintf(stderr, "poolbench plot: skipped %s: %s\n", chart->name, d.why);
+        fprintf(stderr, "poolbench plot: skipped %s: %s\n", chart->name, pbr_printable(d.why));
         st->skipped++;
         pb__plot_data_free(&d);
         return 0;
@@ -362,202 +328,269 @@ static char *default_out_dir(const char *path)
     return out;
 }
 
-int pb_cmd_plot(int argc, char **argv)
+/* The command line, as parsed. */
+typedef struct plot_cli {
+    const char *out, *format, *chart, *metric, *backend;
+    bool keep_data;
+} plot_cli;
+
+static const plot_cli plot_defaults = {.format = "png"};
+
+static const pbr_option plot_options[] = {
+    {.name = "out", .key = 'o', PBR_STRING(plot_cli, out), .arg = "DIR",
+     .expect = "a folder name",
+     .help = "where the charts go (default: the last argument without\n"
+             ".json, plus -charts)"},
+    {.name = "format", .key = 'f', PBR_CHOICE(plot_cli, format, "png", "svg"), .arg = "FMT",
+     .help = "png (default, 800x500) or svg"},
+    {.name = "chart", PBR_STRING(plot_cli, chart), .arg = "LIST",
+     .help = "only these charts (comma-separated names, see below)"},
+    {.name = "metric", PBR_STRING(plot_cli, metric), .arg = "LIST",
+     .help = "history and compare: SCENARIO/METRIC patterns (shell\n"
+             "globs, comma-separated), e.g. 'roundtrip/*,map/throughput'"},
+    {.name = "backend", PBR_STRING(plot_cli, backend), .arg = "NAME",
+     .help = "hosts: the backend shown (default: the first of the runs)"},
+    {.name = "keep-data", PBR_FLAG(plot_cli, keep_data),
+     .help = "keep each chart's data file (NAME.dat) beside it, to rerun\n"
+             "its script by hand"},
+    {0},
+};
+
+static int run_plot(const pbr_args *a);
+
+const pbr_command pb_plot_command = {
+    .name = "plot",
+    .summary = "draw charts from results files with gnuplot",
+    .synopsis = "RESULTS.json|DIR... [--out DIR] [--format png|svg]\n"
+                "                      [--chart LIST] [--metric LIST] [--keep-data]",
+    .about = "Draws charts from results files with gnuplot and prints the path of each.\n"
+             "One file: the charts of that run. Two: also base (first) against new per\n"
+             "case, and the history. More: the history of the chosen metrics across runs\n"
+             "(ordered by when each run started). A folder stands for its *.json files,\n"
+             "a merged file (poolbench merge) for its runs; runs of several hosts also\n"
+             "get one backend across the hosts. The per-run charts show the run that\n"
+             "started last.",
+    .epilogue = "exit status: 0 every chart that could be drawn was drawn, 1 gnuplot failed\n"
+                "on a chart or none could be drawn, 2 bad usage, an unreadable results file,\n"
+                "or no gnuplot",
+    .more_help = charts_help,
+    .options = plot_options,
+    .opts_size = sizeof(plot_cli),
+    .defaults = &plot_defaults,
+    .operands = "results files or folders",
+    .min_operands = 1,
+    .max_operands = -1,
+    .run = run_plot,
+};
+
+/* One `poolbench plot`, step by step: what it reads, with what, and where
+ * it writes. */
+typedef struct plot_job {
+    plot_opts o;
+    char *charts_buf, *metrics_buf; /* what o.charts and o.metrics point into */
+    char **paths;
+    size_t nfiles;
+    json_t **docs;
+    char *gnuplot;
+    const char *scripts;
+    char *out_alloc;
+    char tmpdir[PATH_MAX];
+    const char *data_dir;
+} plot_job;
+
+static void job_free(plot_job *j)
 {
-    static const struct option longopts[] = {
-        {"out", required_argument, NULL, 'o'},      {"format", required_argument, NULL, 'f'},
-        {"chart", required_argument, NULL, 'c'},    {"metric", required_argument, NULL, 'm'},
-        {"keep-data", no_argument, NULL, 'k'},      {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    plot_opts o = {.format = "png"};
-    char *charts_arg = NULL, *metrics_arg = NULL, *out_alloc = NULL;
-    json_t **docs = NULL;
-    char **paths = NULL;
-    size_t nfiles = 0;
-    char tmpdir[PATH_MAX] = "";
-    int status = 2, ch;
+    if (j->tmpdir[0] && rmdir(j->tmpdir) && errno != ENOENT)
+        fprintf(stderr, "poolbench plot: could not remove %s: %s\n", j->tmpdir, strerror(errno));
+    pbr_docs_free(j->docs, j->nfiles);
+    pbr_paths_free(j->paths);
+    free(j->o.charts);
+    free(j->o.metrics);
+    free(j->charts_buf);
+    free(j->metrics_buf);
+    free(j->gnuplot);
+    free(j->out_alloc);
+}
 
-    optind = 0; /* GNU getopt: full re-initialisation (tests call us repeatedly) */
-    opterr = 0;
-    while ((ch = getopt_long(argc, argv, ":o:f:c:m:kh", longopts, NULL)) != -1) {
-        switch (ch) {
-        case 'o': o.out_dir = optarg; break;
-        case 'f': o.format = optarg; break;
-        case 'c': charts_arg = optarg; break;
-        case 'm': metrics_arg = optarg; break;
-        case 'k': o.keep_data = true; break;
-        case 'h': usage(stdout); return 0;
-        case ':':
-            fprintf(stderr, "poolbench plot: %s needs a value (see poolbench plot --help)\n",
-                    argv[optind - 1]);
-            return 2;
-        default:
-            fprintf(stderr, "poolbench plot: unknown option '%s' (see poolbench plot --help)\n",
-                    argv[optind - 1]);
-            return 2;
-        }
-    }
-    if (strcmp(o.format, "png") && strcmp(o.format, "svg")) {
-        fprintf(stderr, "poolbench plot: --format must be png or svg, not '%s'\n", o.format);
+static int nomem(void)
+{
+    fprintf(stderr, "poolbench plot: out of memory\n");
+    return 2;
+}
+
+/* --chart: known names, at least one. 0, or 2 (told). */
+static int read_chart_list(plot_job *j, const char *arg)
+{
+    if (!(j->charts_buf = strdup(arg)) || !(j->o.charts = split_list(j->charts_buf)))
+        return nomem();
+    if (!j->o.charts[0]) {
+        fprintf(stderr, "poolbench plot: --chart: expected at least one chart name\n");
         return 2;
     }
-    size_t nargs = (size_t)(argc - optind);
-    if (nargs == 0) {
-        fprintf(stderr, "poolbench plot: no results file given (usage: poolbench plot "
-                        "RESULTS.json... [--out DIR] [--format png|svg])\n");
+    for (char **c = j->o.charts; *c; c++)
+        if (!pb__plot_chart_find(*c)) {
+            fprintf(stderr, "poolbench plot: --chart: unknown chart '%s' (charts:", *c);
+            for (size_t i = 0; i < sizeof charts / sizeof charts[0]; i++)
+                fprintf(stderr, " %s", charts[i].name);
+            fprintf(stderr, ")\n");
+            return 2;
+        }
+    return 0;
+}
+
+/* --metric: SCENARIO/METRIC patterns, at least one. 0, or 2 (told). */
+static int read_metric_list(plot_job *j, const char *arg)
+{
+    if (!(j->metrics_buf = strdup(arg)) || !(j->o.metrics = split_list(j->metrics_buf)))
+        return nomem();
+    for (char **m = j->o.metrics; *m; m++)
+        if (!strchr(*m, '/')) {
+            fprintf(stderr, "poolbench plot: --metric: '%s' is not SCENARIO/METRIC "
+                            "(e.g. roundtrip/roundtrip, map/*)\n", *m);
+            return 2;
+        }
+    if (!j->o.metrics[0]) {
+        fprintf(stderr, "poolbench plot: --metric: expected at least one SCENARIO/METRIC\n");
         return 2;
     }
-    char **metric_list = NULL;
-    if (charts_arg) {
-        charts_arg = strdup(charts_arg);
-        if (!charts_arg || !(o.charts = split_list(charts_arg)))
-            goto nomem;
-        if (!o.charts[0]) {
-            fprintf(stderr, "poolbench plot: --chart needs at least one chart name\n");
-            goto out;
-        }
-        for (char **c = o.charts; *c; c++)
-            if (!pb__plot_chart_find(*c)) {
-                fprintf(stderr, "poolbench plot: unknown chart '%s' (charts:", *c);
-                for (size_t i = 0; i < sizeof charts / sizeof charts[0]; i++)
-                    fprintf(stderr, " %s", charts[i].name);
-                fprintf(stderr, ")\n");
-                goto out;
-            }
-    }
-    if (metrics_arg) {
-        metrics_arg = strdup(metrics_arg);
-        if (!metrics_arg || !(metric_list = split_list(metrics_arg)))
-            goto nomem;
-        for (char **m = metric_list; *m; m++)
-            if (!strchr(*m, '/')) {
-                fprintf(stderr, "poolbench plot: --metric '%s' is not SCENARIO/METRIC "
-                                "(e.g. roundtrip/roundtrip, map/*)\n", *m);
-                goto out;
-            }
-        if (!metric_list[0]) {
-            fprintf(stderr, "poolbench plot: --metric needs at least one SCENARIO/METRIC\n");
-            goto out;
-        }
-        o.metrics = metric_list;
-    }
+    return 0;
+}
 
-    /* A folder stands for its *.json files, in name order. */
-    char perr[512];
-    int prc = pbr_paths_expand((const char *const *)argv + optind, nargs, &paths, &nfiles, perr,
-                               sizeof perr);
-    if (prc == -ENOMEM)
-        goto nomem;
-    if (prc < 0) {
-        fprintf(stderr, "poolbench plot: %s\n", perr);
-        goto out;
+/* The results files: read and checked. 0, or 2 (told). */
+static int read_inputs(plot_job *j, const pbr_args *a)
+{
+    char err[512];
+    int rc = pbr_paths_expand((const char *const *)a->args, (size_t)a->nargs, &j->paths,
+                              &j->nfiles, err, sizeof err);
+    if (rc == 0)
+        rc = pbr_read_all(&j->paths, &j->nfiles, &j->docs, err, sizeof err);
+    if (rc == -ENOMEM)
+        return nomem();
+    if (rc < 0) {
+        fprintf(stderr, "poolbench plot: %s\n", err);
+        return 2;
     }
-    prc = pbr_read_all(paths, nfiles, &docs, perr, sizeof perr);
-    if (prc == -ENOMEM)
-        goto nomem;
-    if (prc < 0) {
-        fprintf(stderr, "poolbench plot: %s\n", perr);
-        goto out;
-    }
+    return 0;
+}
 
-    char *gnuplot = pb__plot_find_gnuplot();
-    if (!gnuplot) {
+/* gnuplot and the scripts. 0, or 2 (told). */
+static int find_tools(plot_job *j)
+{
+    if (!(j->gnuplot = pb__plot_find_gnuplot())) {
         fprintf(stderr, "poolbench plot: gnuplot not found on PATH; install it with "
                         "'sudo apt-get install gnuplot-nox' (or 'make deps')\n");
-        goto out;
+        return 2;
     }
-    char serr[512];
-    const char *scripts = pb__plot_scripts_dir(serr, sizeof serr);
-    if (!scripts) {
-        fprintf(stderr, "poolbench plot: %s\n", serr);
-        free(gnuplot);
-        goto out;
+    char err[512];
+    if (!(j->scripts = pb__plot_scripts_dir(err, sizeof err))) {
+        fprintf(stderr, "poolbench plot: %s\n", err);
+        return 2;
     }
+    return 0;
+}
 
-    if (!o.out_dir) {
-        out_alloc = default_out_dir(argv[argc - 1]);
-        if (!out_alloc) {
-            free(gnuplot);
-            goto nomem;
-        }
-        o.out_dir = out_alloc;
+/* The output folder, made; the data files' folder: beside the charts
+ * (--keep-data) or a temporary one. 0, or 2 (told). */
+static int make_dirs(plot_job *j, const char *last_arg)
+{
+    if (!j->o.out_dir) {
+        if (!(j->out_alloc = default_out_dir(last_arg)))
+            return nomem();
+        j->o.out_dir = j->out_alloc;
     }
-    int rc = mkdir_p(o.out_dir);
+    int rc = mkdir_p(j->o.out_dir);
     if (rc < 0) {
-        fprintf(stderr, "poolbench plot: cannot create output folder %s: %s\n", o.out_dir,
+        fprintf(stderr, "poolbench plot: cannot create output folder %s: %s\n", j->o.out_dir,
                 strerror(-rc));
-        free(gnuplot);
-        goto out;
+        return 2;
     }
-    const char *data_dir = o.out_dir;
-    if (!o.keep_data) {
-        const char *t = getenv("TMPDIR");
-        snprintf(tmpdir, sizeof tmpdir, "%s/poolbench-plot.XXXXXX", t && *t ? t : "/tmp");
-        if (!mkdtemp(tmpdir)) {
-            fprintf(stderr, "poolbench plot: cannot create a temporary folder in %s: %s\n",
-                    t && *t ? t : "/tmp", strerror(errno));
-            tmpdir[0] = '\0';
-            free(gnuplot);
-            goto out;
-        }
-        data_dir = tmpdir;
+    j->data_dir = j->o.out_dir;
+    if (j->o.keep_data)
+        return 0;
+    const char *t = getenv("TMPDIR");
+    snprintf(j->tmpdir, sizeof j->tmpdir, "%s/poolbench-plot.XXXXXX", t && *t ? t : "/tmp");
+    if (!mkdtemp(j->tmpdir)) {
+        fprintf(stderr, "poolbench plot: cannot create a temporary folder in %s: %s\n",
+                t && *t ? t : "/tmp", strerror(errno));
+        j->tmpdir[0] = '\0';
+        return 2;
     }
+    j->data_dir = j->tmpdir;
+    return 0;
+}
 
-    plot_state st = {.opts = &o, .gnuplot = gnuplot, .scripts = scripts, .data_dir = data_dir};
-    const char *const *cpaths = (const char *const *)paths;
-    size_t newest = newest_run(docs, nfiles);
-    pb__plot_input one = {.docs = docs + newest, .paths = cpaths + newest, .ndocs = 1,
-                          .metrics = (const char *const *)o.metrics};
-    pb__plot_input all = {.docs = docs, .paths = cpaths, .ndocs = nfiles,
-                          .metrics = (const char *const *)o.metrics};
-    status = 0;
-    for (size_t i = 0; i < sizeof charts / sizeof charts[0] && status == 0; i++) {
+/* Which documents chart c is drawn from: the newest run, or all of them
+ * (history, compare); NULL when their number does not fit the chart. */
+static const pb__plot_input *chart_input(const plot_job *j, const pb__plot_chart *c,
+                                         const pb__plot_input *one, const pb__plot_input *all)
+{
+    if (c->kind == PB__PLOT_PER_RUN)
+        return one;
+    if (c->kind == PB__PLOT_HOSTS) {
+        /* Only when the runs come from several hosts: its extractor says
+         * why not when asked for by name. */
+        for (size_t i = 1; i < j->nfiles; i++)
+            if (strcmp(pbr_doc_host(j->docs[i]), pbr_doc_host(j->docs[0])))
+                return all;
+        return j->o.charts ? all : NULL;
+    }
+    bool fits = c->kind == PB__PLOT_HISTORY ? j->nfiles >= 2 : j->nfiles == 2;
+    if (fits)
+        return all;
+    /* Not a lack in the results: only worth a line when asked for. */
+    if (j->o.charts)
+        fprintf(stderr, "poolbench plot: skipped %s: needs %s results files, got %zu\n", c->name,
+                c->kind == PB__PLOT_HISTORY ? "two or more" : "exactly two", j->nfiles);
+    return NULL;
+}
+
+/* Draws every chart wanted. Returns the exit status: 0, or 1 when a chart
+ * failed or none could be drawn. */
+static int draw_all(plot_job *j)
+{
+    plot_state st = {.opts = &j->o, .gnuplot = j->gnuplot, .scripts = j->scripts,
+                     .data_dir = j->data_dir};
+    const char *const *cpaths = (const char *const *)j->paths;
+    size_t newest = newest_run(j->docs, j->nfiles);
+    pb__plot_input one = {.docs = j->docs + newest, .paths = cpaths + newest, .ndocs = 1,
+                          .metrics = (const char *const *)j->o.metrics};
+    pb__plot_input all = {.docs = j->docs, .paths = cpaths, .ndocs = j->nfiles,
+                          .metrics = (const char *const *)j->o.metrics,
+                          .backend = j->o.backend};
+    for (size_t i = 0; i < sizeof charts / sizeof charts[0]; i++) {
         const pb__plot_chart *c = &charts[i];
-        if (!chart_wanted(&o, c->name))
-            continue;
-        const pb__plot_input *in = &one;
-        if (c->kind == PB__PLOT_HISTORY || c->kind == PB__PLOT_COMPARE) {
-            size_t need = 2;
-            bool fits = c->kind == PB__PLOT_HISTORY ? nfiles >= need : nfiles == need;
-            if (!fits) {
-                /* Not a lack in the results: only worth a line when asked for. */
-                if (o.charts)
-                    fprintf(stderr, "poolbench plot: skipped %s: needs %s results files, "
-                                    "got %zu\n",
-                            c->name, c->kind == PB__PLOT_HISTORY ? "two or more" : "exactly two",
-                            nfiles);
-                continue;
-            }
-            in = &all;
-        }
-        rc = draw(&st, c, in);
+        const pb__plot_input *in = chart_wanted(&j->o, c->name) ? chart_input(j, c, &one, &all)
+                                                                : NULL;
+        int rc = in ? draw(&st, c, in) : 0;
         if (rc < 0) {
             fprintf(stderr, "poolbench plot: %s while drawing %s\n", strerror(-rc), c->name);
-            status = 1;
+            return 1;
         }
     }
-    free(gnuplot);
-    if (status == 0 && (st.failed > 0 || st.drawn == 0)) {
-        if (st.drawn == 0 && st.failed == 0)
-            fprintf(stderr, "poolbench plot: no chart could be drawn from %s\n",
-                    paths[newest]);
-        status = 1;
-    }
-    goto out;
+    if (st.drawn == 0 && st.failed == 0)
+        fprintf(stderr, "poolbench plot: no chart could be drawn from %s\n",
+                pbr_printable(j->paths[newest]));
+    return st.failed > 0 || st.drawn == 0 ? 1 : 0;
+}
 
-nomem:
-    fprintf(stderr, "poolbench plot: out of memory\n");
-    status = 2;
-out:
-    if (tmpdir[0] && rmdir(tmpdir) && errno != ENOENT)
-        fprintf(stderr, "poolbench plot: could not remove %s: %s\n", tmpdir, strerror(errno));
-    pbr_docs_free(docs, nfiles);
-    pbr_paths_free(paths);
-    free(o.charts);
-    free(metric_list);
-    free(charts_arg);
-    free(metrics_arg);
-    free(out_alloc);
+static int run_plot(const pbr_args *a)
+{
+    const plot_cli *cli = a->opts;
+    plot_job j = {.o = {.out_dir = cli->out, .format = cli->format, .keep_data = cli->keep_data,
+                        .backend = cli->backend}};
+    int status = 0;
+    if (cli->chart)
+        status = read_chart_list(&j, cli->chart);
+    if (status == 0 && cli->metric)
+        status = read_metric_list(&j, cli->metric);
+    if (status == 0)
+        status = read_inputs(&j, a);
+    if (status == 0)
+        status = find_tools(&j);
+    if (status == 0)
+        status = make_dirs(&j, a->args[a->nargs - 1]);
+    if (status == 0)
+        status = draw_all(&j);
+    job_free(&j);
     return status;
 }

@@ -39,6 +39,10 @@ int pb__future_add_waiter(pb_future *f, pb__waiter *w);
 /* Unregisters w from f if it is still registered (f not yet done). */
 void pb__future_remove_waiter(pb_future *f, pb__waiter *w);
 
+/* Whether pb_wait and as_completed count f as done: done, unless it is a
+ * cancel its backend has not noticed yet (backend.h, cancel_noticed_late). */
+bool pb__future_counts_done(const pb_future *f);
+
 /* The outcome code of a done future: 0, PB_ECANCELED, PB_ETASK, ... */
 int pb__future_code(const pb_future *f);
 
@@ -94,18 +98,43 @@ void pb__pool_release(pb_pool *pool);
  * pool is being destroyed. */
 int pb__pool_help(pb_pool *pool, bool (*satisfied)(void *ud), void *ud, int64_t deadline);
 
+/* Whether the pool's backend notices cancels late (backend.h). */
+bool pb__pool_cancel_noticed_late(const pb_pool *pool);
+
+#ifdef PB_TEST_KNOBS
+/* The planted slowdown of this pool's round trips, in % (pool.c). */
+double pb__pool_test_slowdown(const pb_pool *pool);
+#endif
+
 /* Whether the pool has been shut down (for map's PB_ESHUTDOWN). */
 bool pb__pool_is_shutdown(const pb_pool *pool);
 
 /* A backend built as a loadable module (backends.c lists them; pool.c loads
- * one on first lookup). `loaded` and `error` are guarded by pool.c's lock. */
+ * one on first lookup). `loaded`, `handle` and `error` are guarded by
+ * pool.c's lock.
+ *
+ * A module whose workers are processes someone else starts (the mpi module:
+ * mpiexec starts every rank with the same program) names the environment
+ * variable that launcher sets in each process it starts, and the function
+ * (int fn(int argc, char **argv)) that pb_worker_main_if_requested() calls
+ * in such a process: it turns a worker rank into a worker and never returns
+ * there, and returns 0 in the rank that runs the program. */
 typedef struct {
     const char *name;   /* the backend's name, e.g. "glib" */
     const char *file;   /* the module, in <libpbpools' directory>/poolbench/ */
     const char *symbol; /* its const pb_backend */
+    const char *launch_env;    /* set in every process the launcher starts; NULL: none */
+    const char *worker_symbol; /* the module's worker entry point, for launch_env */
     const pb_backend *loaded;
+    void *handle;
     char error[320]; /* why loading failed (it is not tried again) */
 } pb__module_backend;
+
+/* pb_worker_main_if_requested()'s part for module backends with a launcher
+ * (see above): 0 when this process was not started by one (or is not the
+ * process it started, but a child of it); else what the module's worker
+ * entry point returns in rank 0, or a negative code with the message set. */
+int pb__module_worker_main(int argc, char **argv);
 
 /* ---- Small helpers ---- */
 

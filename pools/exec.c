@@ -34,6 +34,7 @@
  * The new image runs with an empty signal mask and SIGTERM at its default
  * action, so task_timeout's SIGTERM ends it.
  */
+#include "core-int.h"
 #include "proc-int.h"
 
 #include <errno.h>
@@ -54,7 +55,7 @@ extern char **environ;
 int pb_worker_main_if_requested(int argc, char **argv)
 {
     if (argc < 2 || !argv || !argv[1] || strncmp(argv[1], WORKER_ARG, strlen(WORKER_ARG)) != 0)
-        return 0;
+        return pb__module_worker_main(argc, argv); /* an MPI rank may be a worker */
     /* <socket fd>,<shared memory fd>,<offset of the worker's region> */
     const char *at = argv[1] + strlen(WORKER_ARG);
     unsigned long long v[3];

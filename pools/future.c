@@ -42,13 +42,38 @@
  * the waiting thread first; the pool's struct is kept alive by the futures
  * that may call into it (pool.c).
  *
+ * Cancels noticed late. A backend whose own pool tells wait() and
+ * as_completed() about a cancel only when it takes the cancelled future off
+ * its queue (Python's concurrent.futures; backend.h, cancel_noticed_late)
+ * gets the same from pb_wait and as_completed: while such a cancel is not
+ * yet noticed, a delivery puts the waiters back into the entries list
+ * instead of notifying them, pb__future_counts_done() says "not done", and
+ * pb_future_cancel_noticed() notifies them later. Result waiters, callbacks
+ * and the state see the cancel at once, as in Python.
+ *
+ * Completion order. A process-wide counter is taken when a future becomes
+ * done (before its waiters are told) and again after the last waiter was
+ * told, both under the future's lock (pb_future_completion_order). The
+ * counter is read-modify-written with acq_rel ordering, so last(f) <
+ * first(g) means f's notifications happen before g's: that is the order an
+ * as_completed iterator must honour, and what its check in the benchmark
+ * holds it to. One atomic per completion (two when someone waits).
+ *
  * Memory. One allocation per future: the struct followed by the argument
  * bytes. The result is adopted from the worker's outcome without copying
  * (thread backends), or copied once from the bytes a process sent. Results,
  * messages and the future itself are freed at the last release; whoever makes
  * a future done holds a reference while doing so, so the wake-up never
  * touches freed memory.
+ *
+ * Debug builds assert the cheap invariants above where they must hold: the
+ * `_locked` helpers run with the lock taken, a done state is stored once and
+ * only from not-done, a future discarded was never handed over, and no
+ * reference is taken on or dropped from a future with none left. (A future
+ * a backend drops without finishing it is that backend's bug, which
+ * `poolbench stress` reports: the core does not abort over it.)
  */
+#include <assert.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,12 +94,19 @@ struct pb_future {
     pb__lock lock;             /* guards entries and the done transitions */
     bool spin;                 /* waiters spin before sleeping (per backend) */
 
+    bool notice_late;          /* the backend notices cancels late (see DESIGN) */
+    _Atomic bool noticed;      /* ...and has noticed this one's */
+
     pb_pool *pool;             /* for the backend's cancel hint and help */
     bool helped;               /* the pool's backend helps waiters: pool is retained */
     const pb_task *task;
     void *slot;                /* the backend's */
 
     int64_t submitted, started, ended, completed;
+    uint64_t order_first, order_last; /* completion order; written under the lock */
+#ifdef PB_TEST_KNOBS
+    double test_slowdown; /* the pool's planted slowdown in %, taken at submit */
+#endif
 
     /* The outcome, written once before the done state is published. */
     int code, task_code, signal, exit_status;
@@ -97,6 +129,13 @@ static inline bool state_done(uint32_t s)
     return s == PB_FINISHED || s == PB_CANCELLED;
 }
 
+/* Whether f's lock is taken (by someone: the lock keeps no owner). For
+ * assertions in the `_locked` helpers. */
+static inline bool locked(pb_future *f)
+{
+    return atomic_load_explicit(&f->lock, memory_order_relaxed) != PB__LOCK_INIT;
+}
+
 pb_future *pb__future_new(pb_pool *pool, const pb_task *task, const void *arg, size_t len,
                           int refs, int64_t submitted)
 {
@@ -110,10 +149,16 @@ pb_future *pb__future_new(pb_pool *pool, const pb_task *task, const void *arg, s
     f->pool = pool;
     f->helped = pb__pool_retain_for_help(pool);
     f->spin = pb__pool_waiter_spins(pool);
+    f->notice_late = pb__pool_cancel_noticed_late(pool);
+    atomic_init(&f->noticed, false);
     f->task = task;
     f->slot = NULL;
     f->submitted = submitted ? submitted : pb_now_ns();
     f->started = f->ended = f->completed = 0;
+    f->order_first = f->order_last = 0;
+#ifdef PB_TEST_KNOBS
+    f->test_slowdown = pb__pool_test_slowdown(pool);
+#endif
     f->code = f->task_code = f->signal = f->exit_status = 0;
     f->data = NULL;
     f->len = 0;
@@ -141,18 +186,27 @@ static void future_free(pb_future *f)
 
 void pb__future_discard(pb_future *f)
 {
+    /* Only a future no backend ever took: still PENDING, nothing waits. */
+    assert(atomic_load(&f->state) == PB_PENDING && f->nentries == 0);
     future_free(f);
 }
 
 void pb_future_retain(pb_future *f)
 {
-    if (f)
-        atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
+    if (f) {
+        int before = atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
+        assert(before > 0);
+        (void)before;
+    }
 }
 
 void pb_future_release(pb_future *f)
 {
-    if (f && atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) == 1)
+    if (!f)
+        return;
+    int before = atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel);
+    assert(before > 0);
+    if (before == 1)
         future_free(f);
 }
 
@@ -178,10 +232,45 @@ bool pb_future_cancelled(const pb_future *f)
     return f && pb_future_state(f) == PB_CANCELLED;
 }
 
+/* A cancel that pb_wait and as_completed do not see yet (see DESIGN). */
+static inline bool cancel_unnoticed(const pb_future *f, uint32_t s)
+{
+    return s == PB_CANCELLED && f->notice_late &&
+           !atomic_load_explicit(&f->noticed, memory_order_acquire);
+}
+
+bool pb__future_counts_done(const pb_future *f)
+{
+    uint32_t s = atomic_load_explicit(&f->state, memory_order_acquire);
+    return state_done(s) && !cancel_unnoticed(f, s);
+}
+
 int pb__future_code(const pb_future *f)
 {
     uint32_t s = atomic_load_explicit(&f->state, memory_order_acquire);
     return s == PB_CANCELLED ? PB_ECANCELED : f->code;
+}
+
+/* The completion counter (see "Completion order" above). */
+static _Atomic uint64_t completion_counter;
+
+/* The next value of the completion counter (1 the first). */
+static uint64_t order_next(void)
+{
+    return atomic_fetch_add_explicit(&completion_counter, 1, memory_order_acq_rel) + 1;
+}
+
+int pb_future_completion_order(const pb_future *f, uint64_t *first, uint64_t *last)
+{
+    if (!f || !first || !last || !pb_future_done(f))
+        return PB_EINVAL;
+    /* Written by the completer under the lock, the last one after the done
+     * state is visible: taking the lock waits for it. */
+    pb__lock_acquire((pb__lock *)&f->lock);
+    *first = f->order_first;
+    *last = f->order_last;
+    pb__lock_release((pb__lock *)&f->lock);
+    return 0;
 }
 
 int pb_future_times(const pb_future *f, pb_times *t)
@@ -283,6 +372,20 @@ int pb_future_result(pb_future *f, int64_t timeout, const void **data, size_t *l
     int r = future_done(f) ? 0 : pb__future_wait(f, pb__deadline(timeout));
     if (r)
         return r;
+#ifdef PB_TEST_KNOBS
+    /* A round trip: submitted after this thread's last result returned
+     * (one task in flight), not one of a burst, whose queueing would make
+     * the delay grow with its place in the queue. */
+    static _Thread_local int64_t last_result;
+    double slow = f->test_slowdown;
+    if (slow > 0 && f->completed > f->submitted && f->submitted >= last_result)
+        for (int64_t end = pb_now_ns() + (int64_t)((double)(f->completed - f->submitted) *
+                                                   slow / 100.0);
+             pb_now_ns() < end;)
+            ;
+    if (slow > 0)
+        last_result = pb_now_ns();
+#endif
     int code = pb__future_code(f);
     if (code == 0) {
         if (data)
@@ -313,8 +416,10 @@ int pb_future_error(pb_future *f, int64_t timeout, pb_error *err)
 
 /* ---- Callbacks and waiters ---- */
 
+/* Lock held. */
 static int entries_append(pb_future *f, pb_done_fn fn, void *ud)
 {
+    assert(locked(f));
     if (f->nentries == f->capentries) {
         uint32_t cap = f->capentries * 2;
         pb__entry *e;
@@ -355,7 +460,7 @@ int pb__future_add_waiter(pb_future *f, pb__waiter *w)
 {
     int r = 0;
     pb__lock_acquire(&f->lock);
-    if (!state_done(atomic_load_explicit(&f->state, memory_order_relaxed)))
+    if (!pb__future_counts_done(f))
         r = entries_append(f, NULL, w) == 0 ? 1 : PB_ENOMEM;
     pb__lock_release(&f->lock);
     return r;
@@ -380,6 +485,7 @@ void pb__future_remove_waiter(pb_future *f, pb__waiter *w)
 static uint32_t take_entries_locked(pb_future *f, pb__entry inl[PB__INLINE_ENTRIES],
                                     pb__entry **out)
 {
+    assert(locked(f));
     pb__entry *entries = f->entries;
     uint32_t n = f->nentries;
     if (entries == f->inline_entries) {
@@ -393,6 +499,32 @@ static uint32_t take_entries_locked(pb_future *f, pb__entry inl[PB__INLINE_ENTRI
     return n;
 }
 
+/* Notifies the waiters among entries[0..n), just taken out of f (lock
+ * held), or, while f's cancel is not yet noticed, puts them back into f for
+ * pb_future_cancel_noticed() (a waiter that cannot be put back for want of
+ * memory is notified now). Returns whether entries holds callbacks. */
+static bool waiters_locked(pb_future *f, pb__entry *entries, uint32_t n)
+{
+    assert(locked(f));
+    bool hold = cancel_unnoticed(f, atomic_load_explicit(&f->state, memory_order_relaxed));
+    bool callbacks = false, told = false;
+    for (uint32_t i = 0; i < n; i++) {
+        if (entries[i].fn) {
+            callbacks = true;
+            continue;
+        }
+        pb__waiter *w = entries[i].ud;
+        if (!hold || entries_append(f, NULL, w) != 0) {
+            w->notify(w, f);
+            told = true;
+        }
+    }
+    /* After the last waiter told: the end of this completion's order. */
+    if (told)
+        f->order_last = order_next();
+    return callbacks;
+}
+
 static void run_callbacks(pb_future *f, pb__entry inl[PB__INLINE_ENTRIES], pb__entry *entries,
                           uint32_t n);
 
@@ -400,17 +532,26 @@ static void run_callbacks(pb_future *f, pb__entry inl[PB__INLINE_ENTRIES], pb__e
  * (a waiter that reads a process pool's results itself): notifies waiters
  * and wakes result sleepers as deliver_locked() does, but leaves the
  * callbacks in place, marked `delivering` so that later ones are appended
- * behind them, for pb__future_run_callbacks(). Returns whether any wait. */
+ * behind them, for pb__future_run_callbacks(). Only for FINISHED (a cancel
+ * is never quiet, so none is held back unnoticed here). Returns whether any
+ * wait. */
 static bool deliver_quietly_locked(pb_future *f)
 {
+    assert(locked(f) && atomic_load_explicit(&f->state, memory_order_relaxed) == PB_FINISHED);
+    f->order_first = f->order_last = order_next();
     uint32_t k = 0;
+    bool told = false;
     for (uint32_t i = 0; i < f->nentries; i++) {
         pb__entry e = f->entries[i];
-        if (!e.fn)
+        if (!e.fn) {
             ((pb__waiter *)e.ud)->notify(e.ud, f);
-        else
+            told = true;
+        } else {
             f->entries[k++] = e;
+        }
     }
+    if (told) /* after the last waiter told: the end of this completion's order */
+        f->order_last = order_next();
     f->nentries = k;
     f->delivering = k > 0;
     pb__lock_release(&f->lock);
@@ -426,15 +567,12 @@ static bool deliver_quietly_locked(pb_future *f)
  * earlier ones, so the order holds even across threads. */
 static void deliver_locked(pb_future *f)
 {
+    assert(locked(f) && state_done(atomic_load_explicit(&f->state, memory_order_relaxed)));
     pb__entry inl[PB__INLINE_ENTRIES], *entries;
     uint32_t n = take_entries_locked(f, inl, &entries);
-    bool callbacks = false;
-    for (uint32_t i = 0; i < n; i++) {
-        if (!entries[i].fn)
-            ((pb__waiter *)entries[i].ud)->notify(entries[i].ud, f);
-        else
-            callbacks = true;
-    }
+    f->order_first = order_next();
+    f->order_last = f->order_first;
+    bool callbacks = waiters_locked(f, entries, n);
     f->delivering = callbacks;
     pb__lock_release(&f->lock);
 
@@ -461,9 +599,11 @@ static void run_callbacks(pb_future *f, pb__entry inl[PB__INLINE_ENTRIES], pb__e
             free(entries);
         pb__lock_acquire(&f->lock);
         n = take_entries_locked(f, inl, &entries);
-        if (n == 0) {
+        if (!waiters_locked(f, entries, n)) { /* waiters of an unnoticed cancel went back */
             f->delivering = false;
             pb__lock_release(&f->lock);
+            if (entries != inl)
+                free(entries);
             return;
         }
         pb__lock_release(&f->lock);
@@ -481,11 +621,35 @@ void pb_future_run_callbacks(pb_future *f)
     pb__future_run_callbacks(f);
 }
 
+void pb_future_cancel_noticed(pb_future *f)
+{
+    if (!f)
+        return;
+    pb__lock_acquire(&f->lock);
+    if (cancel_unnoticed(f, atomic_load_explicit(&f->state, memory_order_relaxed))) {
+        atomic_store_explicit(&f->noticed, true, memory_order_release);
+        /* Notify and drop the waiters held back; callbacks appended while a
+         * delivery is still running them stay for it. */
+        uint32_t k = 0;
+        for (uint32_t i = 0; i < f->nentries; i++) {
+            if (f->entries[i].fn)
+                f->entries[k++] = f->entries[i];
+            else
+                ((pb__waiter *)f->entries[i].ud)->notify(f->entries[i].ud, f);
+        }
+        if (k < f->nentries) /* the waiters are told now: the completion's order ends now */
+            f->order_last = order_next();
+        f->nentries = k;
+    }
+    pb__lock_release(&f->lock);
+}
+
 /* FINISHED, with the outcome written and the lock held; releases it.
  * quiet: leave the callbacks (see deliver_quietly_locked); returns whether
  * any wait. */
 static bool finish_locked(pb_future *f, bool quiet)
 {
+    assert(locked(f) && !state_done(atomic_load_explicit(&f->state, memory_order_relaxed)));
     f->completed = pb_now_ns();
     atomic_store(&f->state, PB_FINISHED);
     if (quiet)
@@ -567,6 +731,7 @@ int pb_future_complete(pb_future *f, pb_outcome *out)
      * that instant is when the caller's side sees it (saves a clock read on
      * the hottest path). */
     f->completed = out->ended ? out->ended : pb_now_ns();
+    assert(!state_done(atomic_load_explicit(&f->state, memory_order_relaxed)));
     atomic_store(&f->state, PB_FINISHED);
     deliver_locked(f);
     return 0;

@@ -23,6 +23,7 @@
  * at pb_map_new, and keeps the chunk's future until the following call, so
  * the bytes it returned stay valid until then.
  */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -155,13 +156,17 @@ static pb_future *chunk_future(pb_pool *pool, const pb_task *task, const pb_byte
     return f;
 }
 
-size_t pb_map_chunksize(const pb_pool *pool, size_t n)
+size_t pb_map_chunksize_for(int workers, size_t n)
 {
     /* As multiprocessing.Pool.map: divmod(n, 4 * workers), rounded up. */
-    int workers = pool ? pb_pool_workers(pool) : 1;
     size_t per = 4 * (size_t)(workers > 0 ? workers : 1);
     size_t chunk = n / per + (n % per != 0);
     return chunk ? chunk : 1;
+}
+
+size_t pb_map_chunksize(const pb_pool *pool, size_t n)
+{
+    return pb_map_chunksize_for(pool ? pb_pool_workers(pool) : 1, n);
 }
 
 int pb_map_new(pb_pool *pool, const pb_task *task, const pb_bytes *args, size_t n,
@@ -245,6 +250,9 @@ int pb_map_next(pb_map *m, const void **data, size_t *len, pb_error *err)
         return PB_EOF;
 
     size_t c = m->next / m->chunksize, k = m->next % m->chunksize;
+    /* The chunk of the next item is still the map's: it is released only
+     * after its last item is handed out. */
+    assert(c < m->nchunks && m->chunks[c] != NULL);
     pb_future *f = m->chunks[c];
     if (pb__future_wait(f, m->deadline)) {
         /* The deadline passed: cancel what is left, as Executor.map does. */
@@ -253,6 +261,7 @@ int pb_map_next(pb_map *m, const void **data, size_t *len, pb_error *err)
             pb_future_cancel(m->chunks[i]);
         return PB_ETIMEDOUT;
     }
+    assert(pb_future_done(f));
     m->next++;
     bool last_of_chunk = k + 1 == m->chunksize || m->next == m->n;
     if (last_of_chunk) {

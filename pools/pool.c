@@ -22,16 +22,31 @@
  * first time it is asked for, from the directory "poolbench" next to the
  * file libpbpools was loaded from (the same layout in the build tree and in
  * an installed tree), and never unloads it.
+ *
+ * Launched processes. A module backend whose workers are started by a
+ * launcher (mpi: mpiexec starts every rank with the same program) is loaded
+ * by pb_worker_main_if_requested() as soon as the launcher's variable is in
+ * the environment, so that its ranks can become workers first thing. The
+ * variable is inherited by every process a rank starts (a fork worker, the
+ * floor's spawned child, a program a task runs), which must not take itself
+ * for a rank: the launched process writes its pid into PB_LAUNCHED_PID before
+ * anything else, and a process that finds another pid there is a descendant.
+ *
+ * Debug builds assert the promises backends rely on: a future reaches
+ * submit() PENDING, a created pool has at least one worker, and destroy
+ * runs only after shutdown has been marked.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* dladdr */
 #endif
+#include <assert.h>
 #include <dlfcn.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core-int.h"
 #include "placement-int.h"
@@ -51,7 +66,34 @@ struct pb_pool {
     _Atomic int refs;
     _Atomic uint32_t helpers;
     _Atomic bool closed;
+#ifdef PB_TEST_KNOBS
+    double test_slowdown_pct; /* see test_slowdown_of() */
+#endif
 };
+
+#ifdef PB_TEST_KNOBS
+/* A test-only knob, compiled in only with -DPB_TEST_KNOBS=ON (never in a
+ * normal build): PB_TEST_SLOWDOWN="BACKEND:PCT" makes every round trip
+ * (one task in flight: submitted after the caller's previous result) of
+ * that backend's pools PCT percent slower — the caller, once its result is
+ * in, spins PCT% of the time from submit to completion (future.c) — a
+ * planted slowdown of known size, whatever the round trip's own length, to
+ * prove that a regression gate (poolbench ab) catches it. */
+static double test_slowdown_of(const char *backend)
+{
+    const char *v = getenv("PB_TEST_SLOWDOWN");
+    const char *colon = v ? strchr(v, ':') : NULL;
+    if (!colon || (size_t)(colon - v) != strlen(backend) || strncmp(v, backend, strlen(backend)))
+        return 0;
+    double pct = atof(colon + 1);
+    return pct > 0 ? pct : 0;
+}
+
+double pb__pool_test_slowdown(const pb_pool *pool)
+{
+    return pool ? pool->test_slowdown_pct : 0;
+}
+#endif
 
 static pthread_mutex_t backends_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t modules_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -59,7 +101,7 @@ static const pb_backend *extra[PB__BACKENDS_MAX];
 static size_t nextra;
 static const char *names[PB__BACKENDS_MAX * 2 + 1];
 
-static _Thread_local char last_error[256];
+static _Thread_local char last_error[512];
 
 int pb_backend_error(int code, const char *fmt, ...)
 {
@@ -103,6 +145,7 @@ static const pb_backend *module_load(pb__module_backend *m)
         return NULL;
     }
     m->loaded = b;
+    m->handle = h;
     return b;
 }
 
@@ -152,6 +195,48 @@ const pb_backend *pb_backend_find(const char *spec)
     return b;
 }
 
+void *pb_backend_symbol(const char *backend, const char *symbol)
+{
+    char name[128];
+    if (!backend || !symbol || !spec_name(backend, name, sizeof name))
+        return NULL;
+    pb__module_backend *m = module_named(name);
+    if (!m)
+        return NULL;
+    pthread_mutex_lock(&modules_lock);
+    void *sym = module_load(m) ? dlsym(m->handle, symbol) : NULL;
+    pthread_mutex_unlock(&modules_lock);
+    return sym;
+}
+
+#define LAUNCHED_MARK "PB_LAUNCHED_PID"
+
+int pb__module_worker_main(int argc, char **argv)
+{
+    for (pb__module_backend *m = pb__module_backends; m->name; m++) {
+        if (!m->launch_env || !m->worker_symbol || !getenv(m->launch_env))
+            continue;
+        char self[24];
+        snprintf(self, sizeof self, "%ld", (long)getpid());
+        const char *mark = getenv(LAUNCHED_MARK);
+        if (mark && strcmp(mark, self) != 0)
+            continue; /* started by a launched process, not by the launcher */
+        if (setenv(LAUNCHED_MARK, self, 1) != 0)
+            return pb_backend_error(PB_ENOMEM, "cannot set %s: out of memory", LAUNCHED_MARK);
+        pthread_mutex_lock(&modules_lock);
+        int (*entry)(int, char **) = NULL;
+        int rc = 0;
+        if (!module_load(m))
+            rc = pb_backend_error(PB_ENOENT, "%s", m->error);
+        else if (!(*(void **)&entry = dlsym(m->handle, m->worker_symbol)))
+            rc = pb_backend_error(PB_ENOENT, "the %s module has no %s", m->name,
+                                  m->worker_symbol);
+        pthread_mutex_unlock(&modules_lock);
+        return rc ? rc : entry(argc, argv);
+    }
+    return 0;
+}
+
 int pb_backend_register(const pb_backend *b)
 {
     if (!b || !b->name || !*b->name || strpbrk(b->name, ":,=") || !b->create || !b->submit ||
@@ -187,10 +272,21 @@ const char *const *pb_backend_names(void)
     return names;
 }
 
+/* Why pools of b cannot be created in this process (message set), or NULL. */
+static const char *unavailable(const pb_backend *b)
+{
+    const char *why = b->unavailable ? b->unavailable() : NULL;
+    if (why)
+        pb_backend_error(PB_ENOTSUP, "%s", why);
+    return why;
+}
+
 const char *pb_backend_summary(const char *backend)
 {
     const pb_backend *b = backend ? pb_backend_find(backend) : NULL;
-    return b ? (b->summary ? b->summary : "") : NULL;
+    if (!b || unavailable(b))
+        return NULL;
+    return b->summary ? b->summary : "";
 }
 
 void pb_pool_opts_init(pb_pool_opts *opts)
@@ -330,44 +426,62 @@ int pb_pool_option(const pb_pool_opts *opts, const char *key, char *buf, size_t 
     return 1;
 }
 
-int pb_pool_create(const char *backend, const pb_pool_opts *opts, pb_pool **out)
+/* What pb_pool_create() and pb_native_run() share: finds the backend and
+ * completes the options (into *o, with the settings in options[size]).
+ * Returns 0 or an error with the message set. */
+static int resolve_pool(const char *backend, const pb_pool_opts *opts, const pb_backend **bp,
+                        pb_pool_opts *o, char *options, size_t size)
 {
     last_error[0] = 0;
-    if (!backend || !out)
-        return pb_backend_error(PB_EINVAL, "backend name and out are required");
+    if (!backend)
+        return pb_backend_error(PB_EINVAL, "backend name is required");
     const pb_backend *b = pb_backend_find(backend);
     if (!b && last_error[0]) /* a module backend that did not load says why */
         return PB_ENOENT;
     if (!b)
         return pb_backend_error(PB_ENOENT, "unknown backend '%s'", backend);
+    if (unavailable(b))
+        return PB_ENOTSUP;
 
-    pb_pool_opts o;
     if (opts)
-        o = *opts;
+        *o = *opts;
     else
-        pb_pool_opts_init(&o);
-    if (o.workers < 0)
-        return pb_backend_error(PB_EINVAL, "workers must be >= 0 (got %d)", o.workers);
-    if (o.task_timeout < 0)
+        pb_pool_opts_init(o);
+    if (o->workers < 0)
+        return pb_backend_error(PB_EINVAL, "workers must be >= 0 (got %d)", o->workers);
+    if (o->task_timeout < 0)
         return pb_backend_error(PB_EINVAL, "task_timeout must be >= 0");
-    if (!o.init_arg && o.init_len)
-        return pb_backend_error(PB_EINVAL, "init_arg is NULL but init_len is %zu", o.init_len);
-    if (!o.pin)
-        o.pin = "none";
-    if (pb__placement_check(o.pin))
-        return pb_backend_error(PB_EINVAL, "invalid pin '%s'", o.pin);
-    if (o.initializer && !pb_task_find(o.initializer))
-        return pb_backend_error(PB_ENOENT, "unknown initializer task '%s'", o.initializer);
-    if (o.workers == 0)
-        o.workers = pb__cpu_count();
-    int refused = refuse_unsupported(b, &o);
+    if (!o->init_arg && o->init_len)
+        return pb_backend_error(PB_EINVAL, "init_arg is NULL but init_len is %zu", o->init_len);
+    if (!o->pin)
+        o->pin = "none";
+    if (pb__placement_check(o->pin))
+        return pb_backend_error(PB_EINVAL, "invalid pin '%s'", o->pin);
+    if (o->initializer && !pb_task_find(o->initializer))
+        return pb_backend_error(PB_ENOENT, "unknown initializer task '%s'", o->initializer);
+    if (o->workers == 0)
+        o->workers = b->default_workers ? b->default_workers() : pb__cpu_count();
+    int refused = refuse_unsupported(b, o);
     if (refused)
         return refused;
-    char options[1024];
-    int bad = resolve_options(b, backend, o.options, options, sizeof options);
+    int bad = resolve_options(b, backend, o->options, options, size);
     if (bad)
         return bad;
-    o.options = options;
+    o->options = options;
+    *bp = b;
+    return 0;
+}
+
+int pb_pool_create(const char *backend, const pb_pool_opts *opts, pb_pool **out)
+{
+    if (!out)
+        return pb_backend_error(PB_EINVAL, "backend name and out are required");
+    const pb_backend *b;
+    pb_pool_opts o;
+    char options[1024];
+    int r = resolve_pool(backend, opts, &b, &o, options, sizeof options);
+    if (r)
+        return r;
 
     pb_pool *pool = calloc(1, sizeof *pool);
     if (!pool)
@@ -375,16 +489,42 @@ int pb_pool_create(const char *backend, const pb_pool_opts *opts, pb_pool **out)
     pool->backend = b;
     atomic_init(&pool->refs, 1);
     int workers = o.workers;
-    int r = b->create(&o, &pool->state, &workers);
+    r = b->create(&o, &pool->state, &workers);
     if (r) {
         if (!last_error[0])
             pb_backend_error(r, "%s backend: %s", b->name, pb_strerror(r));
         free(pool);
         return r;
     }
+    assert(workers >= 1); /* a backend runs at least the one worker it was asked for */
     pool->workers = workers;
+#ifdef PB_TEST_KNOBS
+    pool->test_slowdown_pct = test_slowdown_of(b->name);
+#endif
     *out = pool;
     return 0;
+}
+
+int pb_native_run(const char *backend, const pb_pool_opts *opts, pb_native_job *job)
+{
+    if (!job || !job->task || (job->kind == PB_NATIVE_ROUNDTRIP && job->n && !job->times))
+        return pb_backend_error(PB_EINVAL, "a native job needs a task (and times for round trips)");
+    const pb_backend *b;
+    pb_pool_opts o;
+    char options[1024];
+    int r = resolve_pool(backend, opts, &b, &o, options, sizeof options);
+    if (r)
+        return r;
+    if (!b->native)
+        return pb_backend_error(PB_ENOTSUP, "%s has no native loop: it is a pool of its own, not "
+                                "an adapter over another library", b->name);
+    job->elapsed = 0;
+    job->threads = 0;
+    job->completed = 0;
+    r = b->native(&o, job);
+    if (r && !last_error[0])
+        pb_backend_error(r, "%s native loop: %s", b->name, pb_strerror(r));
+    return r;
 }
 
 const char *pb_backend_unsupported(const char *backend, const char *option)
@@ -417,9 +557,32 @@ int pb_pool_binding(const pb_pool *pool, int worker, char *buf, size_t size)
     return pool->backend->binding(pool->state, worker, buf, size);
 }
 
+int pb_pool_describe(const pb_pool *pool, char *buf, size_t size)
+{
+    if (!pool || !buf || !size)
+        return PB_EINVAL;
+    buf[0] = 0;
+    if (!pool->backend->describe)
+        return PB_ENOTSUP;
+    return pool->backend->describe(pool->state, buf, size);
+}
+
+int pb_pool_stat(const pb_pool *pool, const char *name, int64_t *value)
+{
+    if (!pool || !name || !value)
+        return PB_EINVAL;
+    if (!pool->backend->stat)
+        return PB_ENOTSUP;
+    return pool->backend->stat(pool->state, name, value);
+}
+
 int pb__pool_submit_futures(pb_pool *pool, pb_future *const *fs, size_t n, size_t *submitted)
 {
     *submitted = 0;
+#ifndef NDEBUG
+    for (size_t i = 0; i < n; i++)
+        assert(pb_future_state(fs[i]) == PB_PENDING);
+#endif
     if (atomic_load_explicit(&pool->shut, memory_order_acquire))
         return PB_ESHUTDOWN;
     if (pool->backend->submit_many) {
@@ -467,6 +630,11 @@ int pb__pool_help(pb_pool *pool, bool (*satisfied)(void *ud), void *ud, int64_t 
     if (atomic_fetch_sub(&pool->helpers, 1) == 1 && atomic_load(&pool->closed))
         pb__futex_wake(&pool->helpers, INT_MAX);
     return r;
+}
+
+bool pb__pool_cancel_noticed_late(const pb_pool *pool)
+{
+    return pool && pool->backend->cancel_noticed_late;
 }
 
 bool pb__pool_is_shutdown(const pb_pool *pool)
@@ -550,6 +718,7 @@ void pb_pool_destroy(pb_pool *pool)
     uint32_t n;
     while ((n = atomic_load(&pool->helpers)) != 0)
         pb__futex_wait(&pool->helpers, n, -1);
+    assert(pb__pool_is_shutdown(pool)); /* no submit reaches the backend from here on */
     pool->backend->destroy(pool->state);
     if (pool->backend->help)
         pb__pool_release(pool);
@@ -557,11 +726,10 @@ void pb_pool_destroy(pb_pool *pool)
         free(pool);
 }
 
-/* Until a process backend provides the exec worker entry point, no process is
- * ever started as a worker. (The exec backend's strong definition wins.) */
+/* Until a process backend provides the exec worker entry point, only module
+ * backends with a launcher start workers. (The exec backend's strong
+ * definition wins; it ends with the same call.) */
 __attribute__((weak)) int pb_worker_main_if_requested(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    return 0;
+    return pb__module_worker_main(argc, argv);
 }

@@ -2212,7 +2212,8 @@ static void pump(ppool *pp, int64_t ns)
 int pb__proc_create(const pb__proc_ops *ops, const pb_pool_opts *opts, void **state,
                     int *workers)
 {
-    if (getenv("PB_EXEC_WORKER"))
+    const char *mark = getenv("PB_EXEC_WORKER"); /* exec.c sets exactly "1" */
+    if (mark && !strcmp(mark, "1"))
         return pb_backend_error(PB_EINVAL,
                                 "this process was started as an exec worker, but its main() did "
                                 "not call pb_worker_main_if_requested() first");

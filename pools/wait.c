@@ -13,11 +13,18 @@
  * pointers), so counting "distinct futures done" is exact and each future is
  * yielded once.
  *
+ * "Done" here is pb__future_counts_done(): a cancel of a backend that
+ * notices cancels late counts only once noticed (future.c says why).
+ *
  * pb_wait counts done futures and failed ones in atomics: the condition is
  * checked in O(1) per wake-up, whatever n is. as_completed keeps a ready
  * queue sized for every future (each is pushed exactly once), so notifying
  * never allocates.
+ *
+ * Debug builds assert what the design promises: each future is pushed on
+ * the ready queue at most once (so it never overflows) and yielded once.
  */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,6 +75,7 @@ typedef struct wait_state {
 static void wait_notify(pb__waiter *w, pb_future *f)
 {
     wait_state *ws = (wait_state *)w;
+    assert(pb_future_done(f));
     atomic_fetch_add(&ws->done, 1);
     if (is_exception(pb__future_code(f)))
         atomic_fetch_add(&ws->failed, 1);
@@ -106,7 +114,7 @@ int pb_wait(pb_future *const *fs, size_t n, pb_return_when when, int64_t timeout
     /* A first look without registering: often enough. */
     size_t done = 0, failed = 0;
     for (size_t i = 0; i < m; i++) {
-        if (pb_future_done(d[i])) {
+        if (pb__future_counts_done(d[i])) {
             done++;
             failed += is_exception(pb__future_code(d[i]));
         }
@@ -151,7 +159,7 @@ int pb_wait(pb_future *const *fs, size_t n, pb_return_when when, int64_t timeout
             pb__future_remove_waiter(d[i], &ws.base);
     done = 0;
     for (size_t i = 0; i < m; i++)
-        done += pb_future_done(d[i]);
+        done += pb__future_counts_done(d[i]);
     free(registered);
     free(d);
     return err ? err : (int)(done > INT32_MAX ? INT32_MAX : done);
@@ -190,13 +198,16 @@ static size_t ac_slot(const pb_as_completed *it, pb_future *f)
 {
     ac_index key = {f, 0};
     const ac_index *hit = bsearch(&key, it->by_ptr, it->n, sizeof key, index_cmp);
+    assert(hit); /* only the iterator's own futures notify it */
     return hit->i;
 }
 
 /* Queues fs[i] as done, once. Called with it->lock held. */
 static void ac_push_locked(pb_as_completed *it, size_t i)
 {
+    assert(i < it->n);
     if (!(it->st[i] & AC_QUEUED)) {
+        assert(it->tail < it->n);
         it->st[i] |= AC_QUEUED;
         it->ready[it->tail++] = i;
     }
@@ -298,7 +309,7 @@ int pb_as_completed_new(pb_future *const *fs, size_t n, int64_t timeout, pb_as_c
     }
     /* The ones already done first, in the order given... */
     for (size_t i = 0; i < it->n; i++)
-        if (pb_future_done(it->fs[i]))
+        if (pb__future_counts_done(it->fs[i]))
             ac_push_locked(it, i); /* not yet shared: no lock needed */
     /* ...then the rest in completion order (one that completes between the
      * two passes is found done here and queued now). */
@@ -344,6 +355,7 @@ int pb_as_completed_next(pb_as_completed *it, pb_future **f)
         }
         pb__lock_release(&it->lock);
         if (got) {
+            assert(it->yielded < it->n && pb_future_done(it->fs[i]));
             it->yielded++;
             *f = it->fs[i];
             /* Borrowed from here on: the caller holds its own reference. */

@@ -1,122 +1,107 @@
 /*
- * compare.c — `poolbench compare BASE.json NEW.json`: a regression verdict a
- * CI job can gate a merge on.
+ * compare.c — `poolbench compare`: a regression verdict a CI job can gate a
+ * merge on, from a paired A/B session or from two separate runs.
  *
  * DESIGN
  *
- * Cases are matched on backend, scenario and parameters (pbr_params_key: the
- * params as canonical JSON), then metrics by name. For each metric the report
- * gives both medians (p50 over all samples), the change in %, and the p-value
- * of a two-sided Mann–Whitney U test over the per-repetition values (the
- * `repetitions` arrays), which is what makes a verdict robust on a noisy
- * runner: one slow repetition cannot make a regression.
+ * Two kinds of comparison, and the report's first line says which:
+ *
+ *   PAIRED (`compare AB.json`, and `poolbench ab` itself). BASE and NEW were
+ *   run in interleaved pairs in one session (ab.c), so what drifted on the
+ *   machine hit both members of a pair alike. Each metric's verdict comes
+ *   from its pairs: d_i = log(NEW_i / BASE_i) (BASE/NEW for higher-is-better
+ *   metrics, so d > 0 is worse), the effect is exp(median d) - 1, its 95%
+ *   confidence interval the order-statistic interval of the median ratio,
+ *   and the test a two-sided Wilcoxon signed-rank test of the d_i (paired.c).
+ *   This is the strong test: it measures the change against the variation
+ *   between pairs, which includes the drift between runs. The session
+ *   measures its own noise too: the pairs' log ratios spread around their
+ *   median, and a median ratio within three of its robust standard errors
+ *   (1.2533 * 1.4826 MAD / sqrt(n): pbr_noise_band_pct) is noise, however
+ *   one-sided the pairs. With some 300 metrics a session, nine pairs all on
+ *   one side happen to one metric or two by chance alone (p = 2/512 each);
+ *   what makes them a regression is a change larger than the pairs' own
+ *   scatter.
+ *
+ *   SEPARATE (`compare BASE.json NEW.json`). Two runs made apart: minutes,
+ *   days or machines. A Mann-Whitney U test over each run's per-repetition
+ *   values only sees the spread within each run, not the drift between
+ *   them (a loaded machine moves the same revision's figures by tens of
+ *   percent). So a metric measured against a floor in both runs is judged
+ *   by its ratio to that floor — the machine's own hand-off measured in the
+ *   same run, which moves with the machine — and the test runs over the
+ *   repetitions divided by each run's floor; other metrics are judged by
+ *   their values. Both figures are shown. A metric that either run marked
+ *   untrusted (FORMAT.md: a spread too wide to compare) is reported but sets
+ *   no exit status unless --strict: an untrusted figure never fails a build
+ *   on its own.
  *
  * Verdicts, in the order they are decided:
- *   unchanged            |change| <= threshold (default 5%)
- *   too few repetitions  fewer than PBR__MIN_REPS on a side: said plainly,
- *                        never guessed (with 5 a side, complete separation
- *                        gives p = 2/252 = 0.008, just under alpha = 0.01;
- *                        with 4 it cannot go below 0.029)
+ *   unchanged            the judged change within the threshold: the larger
+ *                        of --threshold, given --noise the metric's
+ *                        calibrated noise band (ab.c, pbr_noise_band_pct),
+ *                        and for a session the pairs' own noise band
+ *   too few repetitions  fewer than PBR__MIN_REPS a side (separate) or
+ *   / too few pairs      PBR__MIN_PAIRS pairs (paired): said, never guessed
  *   not significant      p >= alpha (default 0.01)
  *   regression           worse by the metric's own direction
  *   improvement          better
- * A metric whose `trusted` flag is false on either side is marked
- * "untrusted" next to its verdict: the verdict stands, the reader is warned.
  *
- * Also reported: cases or metrics present on one side only; checks that
- * passed (or did not exist) in BASE and fail in NEW — these count as
- * regressions, a pool that breaks its contract is worse than a slow one; the
- * geometric mean of new/base per backend (for "higher is better" metrics
- * base/new, so above 1 is always worse); and a warning when the environments
- * differ in what makes numbers incomparable (CPU model, kernel, build type,
- * compiler, architecture, PU count).
+ * The floor cases are the machine, not the code: their rows are shown (the
+ * machine changed when they moved) and never gate. A check that never
+ * failed in BASE and fails in NEW gates: a pool that breaks its contract is
+ * worse than a slow one. Cases and metrics on one side only, and
+ * environments that differ in what makes numbers incomparable, are listed.
  *
- * Exit status: 0 no regression, 1 at least one regression (or newly failing
- * check), 2 bad usage or input: an unreadable, truncated or foreign file,
- * another schema version, or two files with no case in common.
+ * Hosts. Every run names its host. Two runs of different hosts are two
+ * machines, not two commits: compare refuses them unless --across-hosts
+ * says that is the question, and then its first line says so. Merged files
+ * (matrix.c) are compared host by host.
+ *
+ * Exit status: 0 no regression that gates, 1 at least one (or a newly
+ * failing check), 2 bad usage or input.
  */
 #include <errno.h>
 #include <fnmatch.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "commands.h"
+#include "command.h"
+#include "compare-int.h"
 #include "results-int.h"
 #include "results.h"
 
 #define PBR__MIN_REPS 5
+#define PBR__MIN_PAIRS 8
 
-typedef enum {
-    V_UNCHANGED,
-    V_TOO_FEW,
-    V_NOT_SIGNIFICANT,
-    V_REGRESSION,
-    V_IMPROVEMENT,
-} verdict;
+/* ------------------------------------------------------------------------
+ * Rows and notes
+ * ------------------------------------------------------------------------ */
 
-static const char *const verdict_names[] = {"unchanged", "too few repetitions",
-                                            "not significant", "regression", "improvement"};
-static const char *const verdict_keys[] = {"unchanged", "too_few_repetitions",
-                                           "not_significant", "regression", "improvement"};
-
-typedef struct row {
-    const json_t *bcase, *ncase; /* borrowed from the documents */
-    char *label;
-    const char *backend, *metric, *unit;
-    bool higher;
-    double base, now;
-    bool has_change;
-    double change_pct;
-    bool has_p, exact;
-    double p, u;
-    size_t nb, nn;
-    bool trusted; /* both sides */
-    verdict v;
-} row;
-
-typedef struct note {
-    char *label;
-    const char *what; /* metric, check name or env field (borrowed) */
-    const char *a, *b; /* reason, or base/new values (borrowed) */
-} note;
-
-typedef struct report {
-    const char *base_path, *new_path;
-    const json_t *base, *now;
-    double threshold, alpha;
-    const char *metric_glob;
-    row *rows;
-    size_t nrows, cap_rows;
-    note *only_base, *only_new, *failing, *env;
-    size_t nonly_base, nonly_new, nfailing, nenv;
-    size_t cap_ob, cap_on, cap_f, cap_e;
-    size_t common_cases, compared_cases, regressions;
-} report;
-
-static bool push_note(note **v, size_t *n, size_t *cap, char *label, const char *what,
-                      const char *a, const char *b)
+static bool push_note(note_list *l, char *label, const char *what, const char *a, const char *b)
 {
-    if (*n == *cap) {
-        size_t nc = *cap ? *cap * 2 : 16;
-        note *nv = realloc(*v, nc * sizeof *nv);
+    if (l->n == l->cap) {
+        size_t nc = l->cap ? l->cap * 2 : 16;
+        note *nv = realloc(l->v, nc * sizeof *nv);
         if (!nv) {
             free(label);
             return false;
         }
-        *v = nv;
-        *cap = nc;
+        l->v = nv;
+        l->cap = nc;
     }
-    (*v)[(*n)++] = (note){label, what, a, b};
+    l->v[l->n++] = (note){label, what, a, b};
     return true;
 }
 
-static void free_notes(note *v, size_t n)
+static void free_notes(note_list *l)
 {
-    for (size_t i = 0; i < n; i++)
-        free(v[i].label);
-    free(v);
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i].label);
+    free(l->v);
 }
 
 static void report_free(report *r)
@@ -124,14 +109,100 @@ static void report_free(report *r)
     for (size_t i = 0; i < r->nrows; i++)
         free(r->rows[i].label);
     free(r->rows);
-    free_notes(r->only_base, r->nonly_base);
-    free_notes(r->only_new, r->nonly_new);
-    free_notes(r->failing, r->nfailing);
-    free_notes(r->env, r->nenv);
+    free_notes(&r->only_base);
+    free_notes(&r->only_new);
+    free_notes(&r->failing);
+    free_notes(&r->env);
+    free_notes(&r->hosts_only);
 }
 
-/* The `repetitions` values of a metric; *n = 0 when absent. Caller frees. */
-static double *reps_of(const json_t *m, size_t *n)
+/* The label of a case: "host: backend/scenario params" with several hosts. */
+static char *case_label(const report *r, const json_t *c, const char *host)
+{
+    char *l = pbr_case_label(c);
+    if (!l || r->nhosts < 2 || !*host)
+        return l;
+    size_t len = strlen(host) + strlen(l) + 3;
+    char *h = malloc(len);
+    if (h)
+        snprintf(h, len, "%s: %s", host, l);
+    free(l);
+    return h;
+}
+
+static row *new_row(report *r, const json_t *c, const char *host, const char *mname,
+                    const char *unit, const char *better)
+{
+    if (r->nrows == r->cap_rows) {
+        size_t nc = r->cap_rows ? r->cap_rows * 2 : 64;
+        row *nv = realloc(r->rows, nc * sizeof *nv);
+        if (!nv)
+            return NULL;
+        r->rows = nv;
+        r->cap_rows = nc;
+    }
+    row *w = &r->rows[r->nrows];
+    memset(w, 0, sizeof *w);
+    if (!(w->label = case_label(r, c, host)))
+        return NULL;
+    r->nrows++;
+    w->host = host;
+    w->backend = pbr_json_str(c, "backend", "");
+    w->scenario = pbr_json_str(c, "scenario", "");
+    w->params = json_object_get(c, "params");
+    w->metric = mname;
+    w->unit = unit;
+    w->higher = !strcmp(better, "higher");
+    w->floor = !strcmp(w->backend, "floor");
+    w->worse_pct = NAN;
+    return w;
+}
+
+/* The threshold of a row: --threshold, or its calibrated band if larger. */
+static void set_threshold(const report *r, row *w, size_t pairs)
+{
+    w->threshold = r->threshold;
+    if (!r->noise)
+        return;
+    char *key = pbr_params_key(w->params);
+    double sigma = key ? pbr_noise_sigma(r->noise, w->backend, w->scenario, key, w->metric) : -1;
+    free(key);
+    if (sigma < 0)
+        return;
+    w->calibrated = true;
+    double band = pbr_noise_band_pct(sigma, pairs);
+    if (band > w->threshold)
+        w->threshold = band;
+}
+
+/* The verdict from what the row holds, and the tallies. */
+static void decide(report *r, row *w, size_t min_n)
+{
+    bool beyond = isnan(w->worse_pct) || fabs(w->worse_pct) > w->threshold;
+    if (!beyond)
+        w->v = V_UNCHANGED;
+    else if (w->nb < min_n || w->nn < min_n || !w->has_p)
+        w->v = V_TOO_FEW;
+    else if (w->p >= r->alpha)
+        w->v = V_NOT_SIGNIFICANT;
+    else
+        w->v = w->worse_pct > 0 ? V_REGRESSION : V_IMPROVEMENT;
+    w->gates = !w->floor && (w->trusted || r->strict);
+    if (w->v == V_REGRESSION && w->gates)
+        r->regressions++;
+    else if (w->v == V_REGRESSION)
+        r->regressions_ungated++;
+    else if (w->v == V_IMPROVEMENT && !w->floor)
+        r->improvements++;
+}
+
+/* ------------------------------------------------------------------------
+ * Two separate runs
+ * ------------------------------------------------------------------------ */
+
+/* The `repetitions` values of a metric, each times scale; *n = 0 when
+ * absent. Caller frees. */
+static double *reps_of(const json_t *m, double scale, size_t *n)
 {
     json_t *a = json_object_get(m, "repetitions");
     *n = json_array_size(a);
@@ -139,37 +210,39 @@ static double *reps_of(const json_t *m, size_t *n)
     if (!v)
         return NULL;
     for (size_t i = 0; i < *n; i++)
-        v[i] = json_number_value(json_array_get(a, i));
+        v[i] = json_number_value(json_array_get(a, i)) * scale;
     return v;
 }
 
-static bool add_row(report *r, const json_t *bc, const json_t *nc, const char *mname,
-                    const json_t *bm, const json_t *nm)
+/* The value of the floor a metric was held against, from its p50 and
+ * ratio_to_floor (FORMAT.md); 0 when it was not. */
+static double floor_value(const json_t *m, bool higher)
 {
-    if (r->nrows == r->cap_rows) {
-        size_t c = r->cap_rows ? r->cap_rows * 2 : 32;
-        row *nv = realloc(r->rows, c * sizeof *nv);
-        if (!nv)
-            return false;
-        r->rows = nv;
-        r->cap_rows = c;
-    }
-    row *w = &r->rows[r->nrows];
-    memset(w, 0, sizeof *w);
-    w->bcase = bc;
-    w->ncase = nc;
-    w->label = pbr_case_label(bc);
-    if (!w->label)
+    double ratio = pbr_json_num(m, "ratio_to_floor", 0), p50 = pbr_json_num(m, "p50", 0);
+    if (!(ratio > 0) || !(p50 > 0))
+        return 0;
+    return higher ? p50 * ratio : p50 / ratio;
+}
+
+static bool same_floor(const json_t *bm, const json_t *nm)
+{
+    const json_t *a = json_object_get(bm, "floor"), *b = json_object_get(nm, "floor");
+    return a && b && json_equal((json_t *)a, (json_t *)b);
+}
+
+static bool add_separate_row(report *r, const json_t *bc, const char *host, const char *mname,
+                             const json_t *bm, const json_t *nm)
+{
+    row *w = new_row(r, bc, host, mname, pbr_json_str(bm, "unit", ""),
+                     pbr_json_str(bm, "better", "lower"));
+    if (!w)
         return false;
-    r->nrows++;
-    w->backend = pbr__str(bc, "backend", "");
-    w->metric = mname;
-    w->unit = pbr__str(bm, "unit", "");
-    w->higher = !strcmp(pbr__str(bm, "better", "lower"), "higher");
-    w->base = pbr__num(bm, "p50", 0);
-    w->now = pbr__num(nm, "p50", 0);
+    w->base = pbr_json_num(bm, "p50", 0);
+    w->now = pbr_json_num(nm, "p50", 0);
     w->trusted = json_is_true(json_object_get(bm, "trusted")) &&
                  json_is_true(json_object_get(nm, "trusted"));
+    if (!w->trusted)
+        w->untrusted_why = "spread too wide in a run";
     if (w->base != 0) {
         w->has_change = true;
         w->change_pct = (w->now - w->base) / fabs(w->base) * 100.0;
@@ -177,7 +250,28 @@ static bool add_row(report *r, const json_t *bc, const json_t *nc, const char *m
         w->has_change = true; /* 0 -> 0 */
     }
 
-    double *xb = reps_of(bm, &w->nb), *xn = reps_of(nm, &w->nn);
+    /* The floor-normalised figure, when both runs held it against one
+     * floor: ratio_to_floor is larger-is-worse in both directions. */
+    double fb = floor_value(bm, w->higher), fn = floor_value(nm, w->higher);
+    if (fb > 0 && fn > 0 && same_floor(bm, nm)) {
+        w->has_norm = true;
+        w->norm_pct = (pbr_json_num(nm, "ratio_to_floor", 0) /
+                           pbr_json_num(bm, "ratio_to_floor", 0) -
+                       1.0) *
+                      100.0;
+        w->judged_norm = true;
+        w->worse_pct = w->norm_pct;
+    } else if (w->has_change && w->base != 0) {
+        w->worse_pct = w->higher ? (w->base / (w->now > 0 ? w->now : NAN) - 1.0) * 100.0
+                                 : w->change_pct;
+        if (w->higher && !(w->now > 0))
+            w->worse_pct = NAN;
+    }
+
+    /* The test over the repetitions, divided by each run's floor when the
+     * verdict is on the floor-normalised figure. */
+    double *xb = reps_of(bm, w->judged_norm ? 1.0 / fb : 1.0, &w->nb);
+    double *xn = reps_of(nm, w->judged_norm ? 1.0 / fn : 1.0, &w->nn);
     if (!xb || !xn) {
         free(xb);
         free(xn);
@@ -192,22 +286,11 @@ static bool add_row(report *r, const json_t *bc, const json_t *nc, const char *m
     if (rc == 0) {
         w->has_p = true;
         w->p = t.p;
-        w->u = t.u;
+        w->stat = t.u;
         w->exact = t.exact;
     }
-
-    bool beyond = !w->has_change || fabs(w->change_pct) > r->threshold;
-    bool worse = w->higher ? w->now < w->base : w->now > w->base;
-    if (!beyond)
-        w->v = V_UNCHANGED;
-    else if (w->nb < PBR__MIN_REPS || w->nn < PBR__MIN_REPS || !w->has_p)
-        w->v = V_TOO_FEW;
-    else if (w->p >= r->alpha)
-        w->v = V_NOT_SIGNIFICANT;
-    else
-        w->v = worse ? V_REGRESSION : V_IMPROVEMENT;
-    if (w->v == V_REGRESSION)
-        r->regressions++;
+    set_threshold(r, w, 0);
+    decide(r, w, PBR__MIN_REPS);
     return true;
 }
 
@@ -217,13 +300,13 @@ static const json_t *find_check(const json_t *c, const char *name)
     json_t *ck;
     json_array_foreach(json_object_get(c, "checks"), i, ck)
     {
-        if (!strcmp(pbr__str(ck, "name", ""), name))
+        if (!strcmp(pbr_json_str(ck, "name", ""), name))
             return ck;
     }
     return NULL;
 }
 
-static bool compare_case(report *r, const json_t *bc, const json_t *nc)
+static bool compare_case(report *r, const json_t *bc, const json_t *nc, const char *host)
 {
     size_t rows_before = r->nrows;
     const char *mname;
@@ -234,10 +317,9 @@ static bool compare_case(report *r, const json_t *bc, const json_t *nc)
             continue;
         json_t *nm = json_object_get(json_object_get(nc, "metrics"), mname);
         if (nm) {
-            if (!add_row(r, bc, nc, mname, bm, nm))
+            if (!add_separate_row(r, bc, host, mname, bm, nm))
                 return false;
-        } else if (!push_note(&r->only_base, &r->nonly_base, &r->cap_ob, pbr_case_label(bc),
-                              mname, NULL, NULL)) {
+        } else if (!push_note(&r->only_base, case_label(r, bc, host), mname, NULL, NULL)) {
             return false;
         }
     }
@@ -247,11 +329,9 @@ static bool compare_case(report *r, const json_t *bc, const json_t *nc)
         if (fnmatch(r->metric_glob, mname, 0) ||
             json_object_get(json_object_get(bc, "metrics"), mname))
             continue;
-        if (!push_note(&r->only_new, &r->nonly_new, &r->cap_on, pbr_case_label(nc), mname, NULL,
-                       NULL))
+        if (!push_note(&r->only_new, case_label(r, nc, host), mname, NULL, NULL))
             return false;
     }
-
     if (r->nrows > rows_before)
         r->compared_cases++;
 
@@ -263,28 +343,27 @@ static bool compare_case(report *r, const json_t *bc, const json_t *nc)
     {
         if (json_is_true(json_object_get(ck, "passed")))
             continue;
-        const json_t *old = find_check(bc, pbr__str(ck, "name", ""));
+        const json_t *old = find_check(bc, pbr_json_str(ck, "name", ""));
         if (old && !json_is_true(json_object_get(old, "passed")))
             continue;
         any = true;
-        if (!push_note(&r->failing, &r->nfailing, &r->cap_f, pbr_case_label(nc),
-                       pbr__str(ck, "name", ""), pbr__str(ck, "reason", ""), NULL))
+        if (!push_note(&r->failing, case_label(r, nc, host), pbr_json_str(ck, "name", ""),
+                       pbr_json_str(ck, "reason", ""), NULL))
             return false;
     }
     /* A case that now fails without a failing check (the run errored). */
-    if (!any && !strcmp(pbr__str(nc, "outcome", ""), "failed") &&
-        strcmp(pbr__str(bc, "outcome", ""), "failed")) {
-        if (!push_note(&r->failing, &r->nfailing, &r->cap_f, pbr_case_label(nc), "outcome",
-                       pbr__str(nc, "reason", ""), NULL))
+    if (!any && !strcmp(pbr_json_str(nc, "outcome", ""), "failed") &&
+        strcmp(pbr_json_str(bc, "outcome", ""), "failed")) {
+        if (!push_note(&r->failing, case_label(r, nc, host), "outcome",
+                       pbr_json_str(nc, "reason", ""), NULL))
             return false;
     }
     return true;
 }
 
-/* An environment field as text ("" when absent). */
-static const char *env_text(const json_t *doc, const char *field, char *buf, size_t len)
+/* An environment field as text ("" when absent); buf holds numbers. */
+static const char *env_text(const json_t *env, const char *field, char *buf, size_t len)
 {
-    const json_t *env = json_object_get(doc, "environment");
     const json_t *v;
     if (!strcmp(field, "topology.pus"))
         v = json_object_get(json_object_get(env, "topology"), "pus");
@@ -299,84 +378,64 @@ static const char *env_text(const json_t *doc, const char *field, char *buf, siz
     return "";
 }
 
-static bool compare_env(report *r)
+/* Fields whose difference makes numbers incomparable, noted once. */
+static bool compare_env(report *r, const json_t *benv, const json_t *nenv)
 {
     static const char *const fields[] = {"cpu_model", "kernel",   "build_type",
                                          "compiler",  "arch",     "topology.pus"};
     static char bufs[2][sizeof fields / sizeof fields[0]][32];
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
-        const char *a = env_text(r->base, fields[i], bufs[0][i], sizeof bufs[0][i]);
-        const char *b = env_text(r->now, fields[i], bufs[1][i], sizeof bufs[1][i]);
-        if (strcmp(a, b) && !push_note(&r->env, &r->nenv, &r->cap_e, NULL, fields[i], a, b))
+        const char *a = env_text(benv, fields[i], bufs[0][i], sizeof bufs[0][i]);
+        const char *b = env_text(nenv, fields[i], bufs[1][i], sizeof bufs[1][i]);
+        bool seen = false;
+        for (size_t k = 0; k < r->env.n && !seen; k++)
+            seen = !strcmp(r->env.v[k].what, fields[i]);
+        if (!seen && strcmp(a, b) && !push_note(&r->env, NULL, fields[i], a, b))
             return false;
     }
     return true;
 }
 
-/* Returns 0, or 2 with a message printed (no common case, nothing matched). */
-static int build_report(report *r)
+/* Compares one run of BASE with one run of NEW (of host `host`, or two
+ * machines). false on ENOMEM. */
+static bool compare_runs(report *r, const json_t *base, const json_t *now, const char *host)
 {
-    const json_t *bres = json_object_get(r->base, "results");
-    const json_t *nres = json_object_get(r->now, "results");
+    const json_t *bres = json_object_get(base, "results");
+    const json_t *nres = json_object_get(now, "results");
     size_t nb = json_array_size(bres), nn = json_array_size(nres);
     char **bk = calloc(nb + 1, sizeof *bk), **nk = calloc(nn + 1, sizeof *nk);
     bool *nmatched = calloc(nn + 1, sizeof *nmatched);
-    int status = 2;
-    if (!bk || !nk || !nmatched)
-        goto nomem;
-    for (size_t i = 0; i < nb; i++)
-        if (!(bk[i] = pbr_params_key(json_object_get(json_array_get(bres, i), "params"))))
-            goto nomem;
-    for (size_t i = 0; i < nn; i++)
-        if (!(nk[i] = pbr_params_key(json_object_get(json_array_get(nres, i), "params"))))
-            goto nomem;
-
-    for (size_t i = 0; i < nb; i++) {
+    bool ok = bk && nk && nmatched;
+    for (size_t i = 0; ok && i < nb; i++)
+        ok = (bk[i] = pbr_params_key(json_object_get(json_array_get(bres, i), "params")));
+    for (size_t i = 0; ok && i < nn; i++)
+        ok = (nk[i] = pbr_params_key(json_object_get(json_array_get(nres, i), "params")));
+    for (size_t i = 0; ok && i < nb; i++) {
         const json_t *bc = json_array_get(bres, i);
         const json_t *nc = NULL;
         for (size_t j = 0; j < nn && !nc; j++) {
             const json_t *c = json_array_get(nres, j);
             if (!nmatched[j] && !strcmp(bk[i], nk[j]) &&
-                !strcmp(pbr__str(bc, "backend", ""), pbr__str(c, "backend", "")) &&
-                !strcmp(pbr__str(bc, "scenario", ""), pbr__str(c, "scenario", ""))) {
+                !strcmp(pbr_json_str(bc, "backend", ""), pbr_json_str(c, "backend", "")) &&
+                !strcmp(pbr_json_str(bc, "scenario", ""), pbr_json_str(c, "scenario", ""))) {
                 nc = c;
                 nmatched[j] = true;
             }
         }
         if (!nc) {
-            if (!push_note(&r->only_base, &r->nonly_base, &r->cap_ob, pbr_case_label(bc), NULL,
-                           NULL, NULL))
-                goto nomem;
+            ok = push_note(&r->only_base, case_label(r, bc, host), NULL, NULL, NULL);
             continue;
         }
         r->common_cases++;
-        if (!compare_case(r, bc, nc))
-            goto nomem;
+        ok = compare_case(r, bc, nc, host);
     }
-    for (size_t j = 0; j < nn; j++)
-        if (!nmatched[j] && !push_note(&r->only_new, &r->nonly_new, &r->cap_on,
-                                       pbr_case_label(json_array_get(nres, j)), NULL, NULL,
-                                       NULL))
-            goto nomem;
-    if (!compare_env(r))
-        goto nomem;
-
-    if (r->common_cases == 0)
-        fprintf(stderr,
-                "poolbench compare: %s and %s have no case in common (same backend, scenario "
-                "and parameters): nothing to compare\n",
-                r->base_path, r->new_path);
-    else if (r->nrows == 0 && r->nfailing == 0)
-        fprintf(stderr,
-                "poolbench compare: no metric of the %zu case%s in common matches --metric "
-                "'%s'\n",
-                r->common_cases, r->common_cases == 1 ? "" : "s", r->metric_glob);
-    else
-        status = 0;
-    goto out;
-nomem:
-    fprintf(stderr, "poolbench compare: out of memory\n");
-out:
+    for (size_t j = 0; ok && j < nn; j++)
+        if (!nmatched[j])
+            ok = push_note(&r->only_new, case_label(r, json_array_get(nres, j), host), NULL,
+                           NULL, NULL);
+    if (ok)
+        ok = compare_env(r, json_object_get(base, "environment"),
+                         json_object_get(now, "environment"));
     for (size_t i = 0; bk && i < nb; i++)
         free(bk[i]);
     for (size_t i = 0; nk && i < nn; i++)
@@ -384,495 +443,471 @@ out:
     free(bk);
     free(nk);
     free(nmatched);
-    return status;
+    return ok;
 }
 
 /* ------------------------------------------------------------------------
- * Output
+ * A paired session
  * ------------------------------------------------------------------------ */
 
-typedef struct geo {
-    const char *backend;
-    double sumlog;
-    size_t n;
-} geo;
-
-/* Geometric mean of new/base (base/new for "higher") per backend, in order
- * of first appearance. Returns the number of backends; *out malloc'd. */
-static size_t geomeans(const report *r, geo **out)
+static bool add_paired_row(report *r, const json_t *e, const char *mname, const json_t *m)
 {
-    geo *g = calloc(r->nrows + 1, sizeof *g);
-    size_t ng = 0;
-    if (!g) {
-        *out = NULL;
-        return 0;
+    row *w = new_row(r, e, "", mname, pbr_json_str(m, "unit", ""),
+                     pbr_json_str(m, "better", "lower"));
+    if (!w)
+        return false;
+    const json_t *b = json_object_get(m, "base"), *n = json_object_get(m, "new");
+    size_t np = json_array_size(b) < json_array_size(n) ? json_array_size(b) : json_array_size(n);
+    double *xb = malloc((np ? np : 1) * sizeof *xb), *xn = malloc((np ? np : 1) * sizeof *xn);
+    double *d = malloc((np ? np : 1) * sizeof *d), *ratio = malloc((np ? np : 1) * sizeof *ratio);
+    if (!xb || !xn || !d || !ratio) {
+        free(xb), free(xn), free(d), free(ratio);
+        return false;
     }
-    for (size_t i = 0; i < r->nrows; i++) {
-        const row *w = &r->rows[i];
-        if (!(w->base > 0) || !(w->now > 0))
+    size_t k = 0;
+    for (size_t i = 0; i < np; i++) {
+        const json_t *x = json_array_get(b, i), *y = json_array_get(n, i);
+        if (!json_is_number(x) || !json_is_number(y) || !(json_number_value(x) > 0) ||
+            !(json_number_value(y) > 0))
             continue;
-        size_t k = 0;
-        while (k < ng && strcmp(g[k].backend, w->backend))
-            k++;
-        if (k == ng)
-            g[ng++].backend = w->backend;
-        g[k].sumlog += w->higher ? log(w->base / w->now) : log(w->now / w->base);
-        g[k].n++;
+        xb[k] = json_number_value(x);
+        xn[k] = json_number_value(y);
+        ratio[k] = xn[k] / xb[k];
+        d[k] = w->higher ? -log(ratio[k]) : log(ratio[k]);
+        k++;
     }
-    *out = g;
-    return ng;
-}
-
-static void fmt_change(char *buf, size_t len, const row *w)
-{
-    if (w->has_change)
-        snprintf(buf, len, "%+.1f%%", w->change_pct);
-    else
-        snprintf(buf, len, "n/a");
-}
-
-static void fmt_p(char *buf, size_t len, const row *w)
-{
-    if (!w->has_p)
-        snprintf(buf, len, "-");
-    else if (w->p < 0.0001)
-        snprintf(buf, len, "<0.0001");
-    else
-        snprintf(buf, len, "%.4f", w->p);
-}
-
-static void fmt_verdict(char *buf, size_t len, const row *w, bool markdown)
-{
-    const char *name = verdict_names[w->v];
-    if (w->v == V_REGRESSION)
-        name = markdown ? "**regression**" : "REGRESSION";
-    snprintf(buf, len, "%s%s", name, w->trusted ? "" : ", untrusted");
-}
-
-static void run_line(FILE *out, const char *tag, const char *path, const json_t *doc,
-                     const char *prefix)
-{
-    const json_t *run = json_object_get(doc, "run");
-    const char *q = prefix[0] == '-' ? "`" : ""; /* markdown: the path as code */
-    fprintf(out, "%s%s %s%s%s: %s, revision %s, %.0f repetitions%s\n", prefix, tag, q, path, q,
-            pbr__str(run, "started", "?"),
-            pbr__str(json_object_get(doc, "environment"), "git_revision", "?"),
-            pbr__num(run, "repetitions", 0),
-            json_is_false(json_object_get(run, "complete")) ? " (incomplete: interrupted run)"
-                                                            : "");
-}
-
-enum { NCOL = 7 };
-
-static void row_cells(const row *w, char cells[NCOL][128], bool markdown)
-{
-    snprintf(cells[0], 128, "%s", w->label);
-    snprintf(cells[1], 128, "%s", w->metric);
-    pbr_format_value(cells[2], 128, w->unit, w->base, PBR_FORMAT_TABLE);
-    pbr_format_value(cells[3], 128, w->unit, w->now, PBR_FORMAT_TABLE);
-    fmt_change(cells[4], 128, w);
-    fmt_p(cells[5], 128, w);
-    fmt_verdict(cells[6], 128, w, markdown);
-}
-
-static void print_text(FILE *out, const report *r)
-{
-    static const char *const head[NCOL] = {"case", "metric", "base", "new",
-                                           "change", "p", "verdict"};
-    fprintf(out, "poolbench compare\n");
-    run_line(out, "base", r->base_path, r->base, "  ");
-    run_line(out, "new ", r->new_path, r->now, "  ");
-    fprintf(out,
-            "  a regression is worse by more than %g%% with p < %g (two-sided Mann-Whitney U "
-            "test over the repetitions)\n\n",
-            r->threshold, r->alpha);
-
-    size_t w[NCOL];
-    for (int c = 0; c < NCOL; c++)
-        w[c] = strlen(head[c]);
-    char cells[NCOL][128];
-    for (size_t i = 0; i < r->nrows; i++) {
-        row_cells(&r->rows[i], cells, false);
-        for (int c = 0; c < NCOL; c++)
-            if (strlen(cells[c]) > w[c])
-                w[c] = strlen(cells[c]);
+    w->nb = w->nn = k;
+    w->trusted = k >= PBR__MIN_PAIRS;
+    if (!w->trusted)
+        w->untrusted_why = "too few pairs";
+    bool ok = true;
+    if (k > 0) {
+        pbr_wilcoxon_result t;
+        int rc = pbr_wilcoxon(d, k, &t);
+        if (rc == -ENOMEM)
+            ok = false;
+        else if (rc == 0) {
+            w->has_p = true;
+            w->p = t.p;
+            w->stat = t.w;
+            w->exact = t.exact;
+        }
+        pbr_summary s;
+        if (ok && pbr_summarize(ratio, k, &s) == 0) {
+            w->has_change = true;
+            w->change_pct = (s.p50 - 1.0) * 100.0;
+            w->has_ci = true;
+            w->ci_low_pct = (s.ci_low - 1.0) * 100.0;
+            w->ci_high_pct = (s.ci_high - 1.0) * 100.0;
+        } else {
+            ok = false;
+        }
+        w->worse_pct = (exp(pbr__median(d, k)) - 1.0) * 100.0;
+        w->base = pbr__median(xb, k);
+        w->now = pbr__median(xn, k);
+        /* The pairs' own noise: how far their median ratio moves when only
+         * noise separates the pairs (d is sorted by now). */
+        w->session_band = pbr_noise_band_pct(pbr__robust_sd(d, k), k);
     }
-    for (int c = 0; c < NCOL; c++) {
-        bool right = c >= 2 && c <= 5;
-        if (c + 1 == NCOL)
-            fprintf(out, "%s\n", head[c]);
-        else
-            fprintf(out, right ? "%*s  " : "%-*s  ", (int)w[c], head[c]);
-    }
-    for (size_t i = 0; i < r->nrows; i++) {
-        row_cells(&r->rows[i], cells, false);
-        for (int c = 0; c < NCOL; c++) {
-            bool right = c >= 2 && c <= 5;
-            if (c + 1 == NCOL)
-                fprintf(out, "%s\n", cells[c]);
-            else
-                fprintf(out, right ? "%*s  " : "%-*s  ", (int)w[c], cells[c]);
+    free(xb), free(xn), free(d), free(ratio);
+    if (!ok)
+        return false;
+    set_threshold(r, w, k);
+    if (w->session_band > w->threshold)
+        w->threshold = w->session_band;
+    decide(r, w, PBR__MIN_PAIRS);
+    return true;
+}
+
+static bool compare_session(report *r)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(r->ab, "results"), i, e)
+    {
+        size_t before = r->nrows;
+        const char *mname;
+        json_t *m;
+        json_object_foreach(json_object_get(e, "metrics"), mname, m)
+        {
+            if (fnmatch(r->metric_glob, mname, 0))
+                continue;
+            if (!add_paired_row(r, e, mname, m))
+                return false;
+        }
+        if (r->nrows > before) {
+            r->compared_cases++;
+            r->common_cases++;
+        }
+        /* Checks that failed in NEW and never in BASE. */
+        size_t k;
+        json_t *ck;
+        json_array_foreach(json_object_get(e, "checks"), k, ck)
+        {
+            if (pbr_json_num(ck, "new_failed", 0) > 0 && pbr_json_num(ck, "base_failed", 0) == 0 &&
+                !push_note(&r->failing, pbr_case_label(e), pbr_json_str(ck, "name", ""),
+                           pbr_json_str(ck, "new_reason", ""), NULL))
+                return false;
         }
     }
+    return compare_env(r, json_object_get(json_object_get(r->ab, "base"), "environment"),
+                       json_object_get(json_object_get(r->ab, "new"), "environment"));
+}
 
-    geo *g;
-    size_t ng = geomeans(r, &g);
-    if (ng) {
-        fprintf(out, "\ngeometric mean of new/base per backend (base/new for higher-is-better "
-                     "metrics; above 1 is worse):\n");
-        size_t bw = 0;
-        for (size_t k = 0; k < ng; k++)
-            if (strlen(g[k].backend) > bw)
-                bw = strlen(g[k].backend);
-        for (size_t k = 0; k < ng; k++) {
-            double gm = exp(g[k].sumlog / (double)g[k].n);
-            fprintf(out, "  %-*s  %.3f  (%+.1f%%, %zu metric%s)\n", (int)bw, g[k].backend, gm,
-                    (gm - 1.0) * 100.0, g[k].n, g[k].n == 1 ? "" : "s");
+/* ------------------------------------------------------------------------
+ * Reading the sides
+ * ------------------------------------------------------------------------ */
+
+/* The runs of one side: a results file is one, a merged file several. */
+typedef struct side {
+    json_t *doc;
+    pbr_file_kind kind;
+    const json_t **runs;
+    size_t nruns;
+} side;
+
+static void side_free(side *s)
+{
+    free(s->runs);
+    json_decref(s->doc);
+}
+
+/* Reads a side; with host non-NULL keeps only that host's run. 0, or 2
+ * (told). */
+static int read_side(const char *path, const char *host, const char *opt, side *s)
+{
+    char err[1024];
+    s->doc = pbr_read_any(path, &s->kind, err, sizeof err);
+    if (!s->doc) {
+        fprintf(stderr, "poolbench compare: %s\n", err);
+        return 2;
+    }
+    if (s->kind == PBR_FILE_AB || s->kind == PBR_FILE_NOISE) {
+        fprintf(stderr,
+                "poolbench compare: %s: %s, not a results file (an A/B session is compared "
+                "alone: poolbench compare %s)\n",
+                path, pbr__schema_what(pbr_json_str(s->doc, "schema", "")),
+                s->kind == PBR_FILE_AB ? path : "AB.json");
+        return 2;
+    }
+    const json_t *runs = s->kind == PBR_FILE_MATRIX ? json_object_get(s->doc, "runs") : NULL;
+    size_t n = runs ? json_array_size(runs) : 1;
+    s->runs = malloc(n * sizeof *s->runs);
+    if (!s->runs) {
+        fprintf(stderr, "poolbench compare: out of memory\n");
+        return 2;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const json_t *d = runs ? json_array_get(runs, i) : s->doc;
+        if (!host || !strcmp(pbr_doc_host(d), host))
+            s->runs[s->nruns++] = d;
+    }
+    if (s->nruns == 0) {
+        fprintf(stderr, "poolbench compare: %s: no run of host '%s' (%s)\n", path, host, opt);
+        return 2;
+    }
+    return 0;
+}
+
+/* Pairs BASE's runs with NEW's: by host, or the two machines asked for.
+ * 0, or 2 (told). */
+static int compare_sides(report *r, const side *b, const side *n)
+{
+    if (r->across_hosts) {
+        if (b->nruns != 1 || n->nruns != 1) {
+            fprintf(stderr,
+                    "poolbench compare: --across-hosts compares one run with one run; %s holds "
+                    "%zu (pick one with --%s-host NAME)\n",
+                    b->nruns != 1 ? r->base_path : r->new_path,
+                    b->nruns != 1 ? b->nruns : n->nruns, b->nruns != 1 ? "base" : "new");
+            return 2;
         }
+        r->base_host = pbr_doc_host(b->runs[0]);
+        r->new_host = pbr_doc_host(n->runs[0]);
+        r->base_doc = b->runs[0];
+        r->new_doc = n->runs[0];
+        r->nhosts = 1;
+        return compare_runs(r, b->runs[0], n->runs[0], "") ? 0 : -1;
     }
-    free(g);
-
-    if (r->nfailing) {
-        fprintf(out, "\nchecks that started failing:\n");
-        for (size_t i = 0; i < r->nfailing; i++)
-            fprintf(out, "  %s: %s%s%s\n", r->failing[i].label, r->failing[i].what,
-                    r->failing[i].a[0] ? ": " : "", r->failing[i].a);
+    /* One run a side of two different hosts: say what that would be. */
+    if (b->nruns == 1 && n->nruns == 1 &&
+        strcmp(pbr_doc_host(b->runs[0]), pbr_doc_host(n->runs[0]))) {
+        fprintf(stderr,
+                "poolbench compare: %s was measured on host '%s', %s on host '%s': that "
+                "compares two machines, not two commits (give --across-hosts if that is the "
+                "question)\n",
+                r->base_path, pbr_doc_host(b->runs[0]), r->new_path, pbr_doc_host(n->runs[0]));
+        return 2;
     }
-    const note *lists[2] = {r->only_base, r->only_new};
-    size_t counts[2] = {r->nonly_base, r->nonly_new};
-    for (int s = 0; s < 2; s++) {
-        if (!counts[s])
+    for (size_t i = 0; i < b->nruns; i++) {
+        const char *h = pbr_doc_host(b->runs[i]);
+        bool found = false;
+        for (size_t j = 0; j < n->nruns && !found; j++)
+            found = !strcmp(pbr_doc_host(n->runs[j]), h);
+        r->nhosts += found;
+    }
+    for (size_t i = 0; i < b->nruns; i++) {
+        const char *h = pbr_doc_host(b->runs[i]);
+        const json_t *match = NULL;
+        for (size_t j = 0; j < n->nruns && !match; j++)
+            if (!strcmp(pbr_doc_host(n->runs[j]), h))
+                match = n->runs[j];
+        if (!match) {
+            if (!push_note(&r->hosts_only, NULL, h, "base", NULL))
+                return -1;
             continue;
-        fprintf(out, "\nonly in %s (not compared):\n", s ? "new" : "base");
-        for (size_t i = 0; i < counts[s]; i++)
-            fprintf(out, "  %s%s%s\n", lists[s][i].label, lists[s][i].what ? ": " : "",
-                    lists[s][i].what ? lists[s][i].what : "");
-    }
-    if (r->nenv) {
-        fprintf(out, "\nwarning: the environments differ, so the comparison may not be fair:\n");
-        for (size_t i = 0; i < r->nenv; i++)
-            fprintf(out, "  %s: '%s' (base) vs '%s' (new)\n", r->env[i].what, r->env[i].a,
-                    r->env[i].b);
-    }
-
-    fputc('\n', out);
-    if (r->regressions == 0 && r->nfailing == 0) {
-        fprintf(out, "result: no regression (%zu metric%s in %zu case%s compared)\n", r->nrows,
-                r->nrows == 1 ? "" : "s", r->compared_cases,
-                r->compared_cases == 1 ? "" : "s");
-        return;
-    }
-    fprintf(out, "result:");
-    const char *sep = " ";
-    if (r->regressions) {
-        fprintf(out, "%s%zu regression%s", sep, r->regressions, r->regressions == 1 ? "" : "s");
-        sep = ", ";
-    }
-    if (r->nfailing)
-        fprintf(out, "%s%zu check%s started failing", sep, r->nfailing,
-                r->nfailing == 1 ? "" : "s");
-    fputc('\n', out);
-    for (size_t i = 0; i < r->nrows; i++) {
-        const row *x = &r->rows[i];
-        if (x->v != V_REGRESSION)
-            continue;
-        char ch[32], p[32];
-        fmt_change(ch, sizeof ch, x);
-        fmt_p(p, sizeof p, x);
-        fprintf(out, "  %s %s %s (p %s %s)\n", x->label, x->metric, ch, p[0] == '<' ? "<" : "=",
-                p[0] == '<' ? p + 1 : p);
-    }
-}
-
-/* Markdown table cell text: a pipe would end the cell. */
-static void md_cell(FILE *out, const char *s)
-{
-    for (; *s; s++) {
-        if (*s == '|')
-            fputc('\\', out);
-        fputc(*s, out);
-    }
-}
-
-static void md_table(FILE *out, const report *r, bool changed_only)
-{
-    fprintf(out, "| case | metric | base | new | change | p | verdict |\n"
-                 "| --- | --- | ---: | ---: | ---: | ---: | --- |\n");
-    char cells[NCOL][128];
-    for (size_t i = 0; i < r->nrows; i++) {
-        if (changed_only && r->rows[i].v == V_UNCHANGED)
-            continue;
-        row_cells(&r->rows[i], cells, true);
-        for (int c = 0; c < NCOL; c++) {
-            fputs("| ", out);
-            md_cell(out, cells[c]);
-            fputc(' ', out);
         }
-        fputs("|\n", out);
-    }
-}
-
-static void print_markdown(FILE *out, const report *r)
-{
-    if (r->regressions == 0 && r->nfailing == 0)
-        fprintf(out, "### poolbench compare: no regression\n\n");
-    else if (r->nfailing == 0)
-        fprintf(out, "### poolbench compare: %zu regression%s\n\n", r->regressions,
-                r->regressions == 1 ? "" : "s");
-    else if (r->regressions == 0)
-        fprintf(out, "### poolbench compare: %zu check%s started failing\n\n", r->nfailing,
-                r->nfailing == 1 ? "" : "s");
-    else
-        fprintf(out, "### poolbench compare: %zu regression%s, %zu check%s started failing\n\n",
-                r->regressions, r->regressions == 1 ? "" : "s", r->nfailing,
-                r->nfailing == 1 ? "" : "s");
-    run_line(out, "**Base**", r->base_path, r->base, "- ");
-    run_line(out, "**New**", r->new_path, r->now, "- ");
-    fprintf(out,
-            "\nA regression is worse by more than %g%% with p < %g (two-sided Mann–Whitney U "
-            "test over the repetitions).\n\n",
-            r->threshold, r->alpha);
-
-    if (r->nenv) {
-        fprintf(out, "> **Warning:** the environments differ, so the comparison may not be "
-                     "fair:");
-        for (size_t i = 0; i < r->nenv; i++)
-            fprintf(out, "%s %s `%s` vs `%s`", i ? ";" : "", r->env[i].what, r->env[i].a,
-                    r->env[i].b);
-        fprintf(out, ".\n\n");
-    }
-
-    size_t changed = 0;
-    for (size_t i = 0; i < r->nrows; i++)
-        changed += r->rows[i].v != V_UNCHANGED;
-    if (changed) {
-        fprintf(out, "**Changes beyond %g%%**\n\n", r->threshold);
-        md_table(out, r, true);
-        fputc('\n', out);
-    } else {
-        fprintf(out, "No metric changed by more than %g%%.\n\n", r->threshold);
-    }
-
-    if (r->nfailing) {
-        fprintf(out, "**Checks that started failing**\n\n");
-        for (size_t i = 0; i < r->nfailing; i++) {
-            fprintf(out, "- `%s`: %s%s", r->failing[i].label, r->failing[i].what,
-                    r->failing[i].a[0] ? ": " : "");
-            md_cell(out, r->failing[i].a);
-            fputc('\n', out);
+        if (!r->base_doc) {
+            r->base_doc = b->runs[i];
+            r->new_doc = match;
         }
-        fputc('\n', out);
+        if (!compare_runs(r, b->runs[i], match, h))
+            return -1;
     }
-
-    geo *g;
-    size_t ng = geomeans(r, &g);
-    if (ng) {
-        fprintf(out, "**Geometric mean of new/base** (above 1 is worse):");
-        for (size_t k = 0; k < ng; k++)
-            fprintf(out, "%s %s %.3f", k ? " ·" : "", g[k].backend,
-                    exp(g[k].sumlog / (double)g[k].n));
-        fprintf(out, "\n\n");
+    for (size_t j = 0; j < n->nruns; j++) {
+        const char *h = pbr_doc_host(n->runs[j]);
+        bool found = false;
+        for (size_t i = 0; i < b->nruns && !found; i++)
+            found = !strcmp(pbr_doc_host(b->runs[i]), h);
+        if (!found && !push_note(&r->hosts_only, NULL, h, "new", NULL))
+            return -1;
     }
-    free(g);
-
-    const note *lists[2] = {r->only_base, r->only_new};
-    size_t counts[2] = {r->nonly_base, r->nonly_new};
-    for (int s = 0; s < 2; s++) {
-        if (!counts[s])
-            continue;
-        fprintf(out, "**Only in %s** (not compared):", s ? "new" : "base");
-        for (size_t i = 0; i < counts[s]; i++)
-            fprintf(out, "%s `%s%s%s`", i ? "," : "", lists[s][i].label,
-                    lists[s][i].what ? ": " : "", lists[s][i].what ? lists[s][i].what : "");
-        fprintf(out, "\n\n");
+    if (r->nhosts == 0) {
+        fprintf(stderr, "poolbench compare: %s and %s have no host in common (give "
+                        "--across-hosts to compare two machines)\n",
+                r->base_path, r->new_path);
+        return 2;
     }
-
-    fprintf(out, "<details><summary>All %zu metrics</summary>\n\n", r->nrows);
-    md_table(out, r, false);
-    fprintf(out, "\n</details>\n");
-}
-
-static json_t *notes_json_new(const note *v, size_t n, const char *k1, const char *k2,
-                              const char *k3)
-{
-    json_t *a = json_array();
-    for (size_t i = 0; a && i < n; i++) {
-        json_t *o = json_object();
-        if (!o || json_array_append_new(a, o)) {
-            json_decref(a);
-            return NULL;
-        }
-        if (k1 && v[i].label)
-            json_object_set_new(o, k1, json_string(v[i].label));
-        if (k2 && v[i].what)
-            json_object_set_new(o, k2, json_string(v[i].what));
-        if (k3 && v[i].a)
-            json_object_set_new(o, k3, json_string(v[i].a));
-        if (v[i].b)
-            json_object_set_new(o, "new", json_string(v[i].b));
-    }
-    return a;
-}
-
-static int print_json(FILE *out, const report *r)
-{
-    json_t *rows = json_array();
-    for (size_t i = 0; rows && i < r->nrows; i++) {
-        const row *w = &r->rows[i];
-        json_t *o = json_pack(
-            "{s:s,s:s,s:O,s:s,s:s,s:s,s:s,s:f,s:f,s:o,s:o,s:I,s:I,s:b,s:s}", "backend",
-            w->backend, "scenario", pbr__str(w->bcase, "scenario", ""), "params",
-            json_object_get(w->bcase, "params"), "label", w->label, "metric", w->metric, "unit",
-            w->unit, "better", w->higher ? "higher" : "lower", "base_p50", w->base, "new_p50",
-            w->now, "change_pct", w->has_change ? json_real(w->change_pct) : json_null(),
-            "p_value", w->has_p ? json_real(w->p) : json_null(), "base_repetitions",
-            (json_int_t)w->nb, "new_repetitions", (json_int_t)w->nn, "trusted", w->trusted,
-            "verdict", verdict_keys[w->v]);
-        if (!o || json_array_append_new(rows, o)) {
-            json_decref(rows);
-            rows = NULL;
-        }
-        if (rows && w->has_p) {
-            json_object_set_new(o, "u", json_real(w->u));
-            json_object_set_new(o, "exact", json_boolean(w->exact));
-        }
-    }
-    geo *g;
-    size_t ng = geomeans(r, &g);
-    json_t *gj = json_array();
-    for (size_t k = 0; gj && k < ng; k++)
-        json_array_append_new(gj, json_pack("{s:s,s:f,s:I}", "backend", g[k].backend,
-                                            "ratio", exp(g[k].sumlog / (double)g[k].n),
-                                            "metrics", (json_int_t)g[k].n));
-    free(g);
-    json_t *doc = json_pack(
-        "{s:s,s:s,s:f,s:f,s:s,s:I,s:I,s:I,s:I,s:o,s:o,s:o,s:o,s:o,s:o}", "base", r->base_path, "new",
-        r->new_path, "threshold_pct", r->threshold, "alpha", r->alpha, "metric", r->metric_glob,
-        "common_cases", (json_int_t)r->common_cases, "compared_cases", (json_int_t)r->compared_cases, "regressions", (json_int_t)r->regressions,
-        "checks_started_failing", (json_int_t)r->nfailing, "comparisons", rows, "geomean", gj,
-        "failing_checks", notes_json_new(r->failing, r->nfailing, "case", "check", "reason"),
-        "only_in_base", notes_json_new(r->only_base, r->nonly_base, "case", "metric", NULL),
-        "only_in_new", notes_json_new(r->only_new, r->nonly_new, "case", "metric", NULL),
-        "environment_differences", notes_json_new(r->env, r->nenv, NULL, "field", "base"));
-    if (!doc)
-        return -ENOMEM;
-    /* A report, not data: 15 digits print 0.2 as 0.2. */
-    int rc = json_dumpf(doc, out, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
-    json_decref(doc);
-    fputc('\n', out);
-    return rc;
+    return 0;
 }
 
 /* ------------------------------------------------------------------------
  * The command
  * ------------------------------------------------------------------------ */
 
-static void compare_usage(FILE *out)
+typedef struct compare_opts {
+    double threshold, alpha;
+    const char *metric, *format, *noise, *base_host, *new_host;
+    bool strict, across_hosts;
+} compare_opts;
+
+/* --threshold not given: PBR_THRESHOLD_PAIRED for a session, 5% for two
+ * separate runs (whose drift a floor ratio only partly removes). */
+static const compare_opts compare_defaults = {
+    .threshold = -1, .alpha = 0.01, .metric = "*", .format = "text"};
+
+static const pbr_option compare_options[] = {
+    {.name = "threshold", PBR_REAL(compare_opts, threshold, 0, INFINITY), .arg = "PCT",
+     .expect = "a percentage",
+     .help = "smallest change that matters, in % (default: 2 for an A/B\n"
+             "session, 5 for two runs); with --noise, a metric's calibrated\n"
+             "band when that is larger"},
+    {.name = "alpha", PBR_REAL(compare_opts, alpha, 0, 1), .above = true, .arg = "A",
+     .help = "significance level (default 0.01)"},
+    {.name = "noise", PBR_STRING(compare_opts, noise), .arg = "FILE", .expect = "a file name",
+     .help = "noise bands from poolbench calibrate: each metric's threshold"},
+    {.name = "strict", PBR_FLAG(compare_opts, strict),
+     .help = "let untrusted metrics of separate runs set exit status 1 too"},
+    {.name = "across-hosts", PBR_FLAG(compare_opts, across_hosts),
+     .help = "compare runs of two different hosts: machines, not commits"},
+    {.name = "base-host", PBR_STRING(compare_opts, base_host), .arg = "NAME",
+     .expect = "a host name", .help = "of a merged BASE file, only this host's run"},
+    {.name = "new-host", PBR_STRING(compare_opts, new_host), .arg = "NAME",
+     .expect = "a host name", .help = "of a merged NEW file, only this host's run"},
+    {.name = "metric", PBR_STRING(compare_opts, metric), .arg = "GLOB",
+     .help = "compare only metrics whose name matches (default: all)"},
+    {.name = "format", .key = 'f', PBR_CHOICE(compare_opts, format, "text", "markdown", "json"),
+     .arg = "FMT", .help = "text (default), markdown (for a pull-request comment) or json"},
+    {0},
+};
+
+#define PBR__STR(x) #x
+#define PBR__XSTR(x) PBR__STR(x)
+
+static int run_compare(const pbr_args *a);
+
+const pbr_command pbr_compare_command = {
+    .name = "compare",
+    .summary = "compare an A/B session, or two results files; exit 1 on a regression",
+    .synopsis = "AB.json | BASE.json NEW.json [OPTIONS]",
+    .about =
+        "Given an A/B session (poolbench ab), judges each metric by its interleaved\n"
+        "pairs: the median ratio NEW/BASE, its 95% confidence interval, and a\n"
+        "Wilcoxon signed-rank test of the pairs' log ratios (at least "
+        PBR__XSTR(PBR__MIN_PAIRS) " pairs).\n"
+        "Given two results files (two separate runs), matches cases by backend,\n"
+        "scenario and parameters and judges each metric by its ratio to the same\n"
+        "run's floor where both runs measured one (else by its values), with a\n"
+        "two-sided Mann-Whitney U test over the repetitions (at least "
+        PBR__XSTR(PBR__MIN_REPS) " a side);\n"
+        "a metric either run marked untrusted is shown but sets no exit status\n"
+        "unless --strict. A regression is a change in the metric's bad direction\n"
+        "beyond the threshold AND significant at alpha; checks that passed in BASE\n"
+        "and fail in NEW count too. The floor's own cases never gate. Runs of\n"
+        "different hosts are compared only with --across-hosts; merged files\n"
+        "(poolbench merge) are compared host by host.",
+    .epilogue = "exit status: 0 no regression, 1 a regression or a newly failing check,\n"
+                "2 bad usage, an unreadable or foreign file, or nothing in common",
+    .options = compare_options,
+    .opts_size = sizeof(compare_opts),
+    .defaults = &compare_defaults,
+    .operands = "an A/B session (AB.json), or two results files (BASE.json NEW.json)",
+    .min_operands = 1,
+    .max_operands = 2,
+    .run = run_compare,
+};
+
+
+/* Reads path, which must be a file of kind `want`; else tells, after
+ * prefix, what it is not (`instead`). 0, or 2. */
+static int read_kind(const char *path, pbr_file_kind want, const char *prefix,
+                     const char *instead, json_t **doc)
 {
-    fprintf(out,
-            "usage: poolbench compare BASE.json NEW.json [OPTIONS]\n\n"
-            "Compares two results files case by case (backend, scenario, parameters) and\n"
-            "metric by metric: base and new medians, the change, and the p-value of a\n"
-            "two-sided Mann-Whitney U test over the per-repetition values (exact for\n"
-            "small samples without ties). A regression is a change in the metric's bad\n"
-            "direction beyond the threshold AND significant at alpha; with fewer than %d\n"
-            "repetitions a side no verdict is given. Checks that passed in BASE and fail\n"
-            "in NEW count as regressions too.\n\n"
-            "options:\n"
-            "  --threshold PCT  smallest change that matters, in %% (default 5)\n"
-            "  --alpha A        significance level (default 0.01)\n"
-            "  --metric GLOB    compare only metrics whose name matches (default: all)\n"
-            "  --format FMT     text (default), markdown (for a pull-request comment) or json\n"
-            "  --help           print this help\n\n"
-            "exit status: 0 no regression, 1 a regression or a newly failing check,\n"
-            "2 bad usage, an unreadable or foreign file, or no case in common\n",
-            PBR__MIN_REPS);
+    char err[1024];
+    pbr_file_kind kind;
+    *doc = pbr_read_any(path, &kind, err, sizeof err);
+    if (!*doc) {
+        fprintf(stderr, "%s%s\n", prefix, err);
+        return 2;
+    }
+    if (kind != want) {
+        fprintf(stderr, "%s%s: %s\n", prefix, path, instead);
+        json_decref(*doc);
+        *doc = NULL;
+        return 2;
+    }
+    return 0;
 }
 
-int pb_cmd_compare(int argc, char **argv)
+int pbr_read_noise(const char *path, json_t **noise)
 {
-    const char *threshold_s = "5", *alpha_s = "0.01", *metric = "*", *format = "text";
-    const pbr__opt opts[] = {{"--threshold", &threshold_s},
-                             {"--alpha", &alpha_s},
-                             {"--metric", &metric},
-                             {"--format", &format}};
-    const char *files[2];
-    int nfiles = 0;
-    for (int i = 1; i < argc; i++) {
-        pbr__arg_kind kind =
-            pbr__arg("compare", argc, argv, &i, opts, sizeof opts / sizeof opts[0]);
-        if (kind == PBR__ARG_HELP) {
-            compare_usage(stdout);
-            return 0;
-        }
-        if (kind == PBR__ARG_BAD)
+    return read_kind(path, PBR_FILE_NOISE, "poolbench: --noise ",
+                     "not a noise calibration (poolbench calibrate writes one)", noise);
+}
+
+/* Builds the report of r's operands. Returns 0, or 2 (told). */
+static int build(report *r, const compare_opts *o, const pbr_args *a, side *b, side *n,
+                 json_t **ab)
+{
+    if (a->nargs == 1) {
+        if (read_kind(a->args[0], PBR_FILE_AB, "poolbench compare: ",
+                      "one file is compared only when it is an A/B session (poolbench ab); "
+                      "two results files are BASE.json NEW.json",
+                      ab))
             return 2;
-        if (kind == PBR__ARG_OPTION)
-            continue;
-        if (nfiles == 2) {
-            fprintf(stderr, "poolbench compare: too many files ('%s'): give BASE.json and "
-                            "NEW.json\n",
-                    argv[i]);
+        if (o->across_hosts || o->base_host || o->new_host) {
+            fprintf(stderr, "poolbench compare: %s: an A/B session ran on one host; "
+                            "--across-hosts, --base-host and --new-host do not apply\n",
+                    a->args[0]);
             return 2;
         }
-        files[nfiles++] = argv[i];
+        r->kind = K_PAIRED;
+        r->ab = *ab;
+        r->base_path = r->new_path = a->args[0];
+        r->nhosts = 1;
+        if (!compare_session(r))
+            return -1;
+    } else {
+        if (read_side(a->args[0], o->base_host, "--base-host", b) ||
+            read_side(a->args[1], o->new_host, "--new-host", n))
+            return 2;
+        r->kind = K_SEPARATE;
+        int rc = compare_sides(r, b, n);
+        if (rc)
+            return rc;
     }
-    if (nfiles != 2) {
-        fprintf(stderr, "poolbench compare: give two results files, BASE.json and NEW.json "
-                        "(try poolbench compare --help)\n");
+    if (r->common_cases == 0) {
+        fprintf(stderr,
+                "poolbench compare: %s%s%s have no case in common (same backend, scenario and "
+                "parameters): nothing to compare\n",
+                r->base_path, r->kind == K_PAIRED ? "'s sides" : " and ",
+                r->kind == K_PAIRED ? "" : r->new_path);
         return 2;
     }
-    report r = {.base_path = files[0], .new_path = files[1], .metric_glob = metric};
-    if (!pbr__parse_double(threshold_s, &r.threshold) || r.threshold < 0) {
-        fprintf(stderr, "poolbench compare: --threshold must be a percentage >= 0, not '%s'\n",
-                threshold_s);
+    if (r->nrows == 0 && r->failing.n == 0) {
+        fprintf(stderr,
+                "poolbench compare: no metric of the %zu case%s in common matches --metric "
+                "'%s'\n",
+                r->common_cases, r->common_cases == 1 ? "" : "s", r->metric_glob);
         return 2;
     }
-    if (!pbr__parse_double(alpha_s, &r.alpha) || !(r.alpha > 0 && r.alpha <= 1)) {
-        fprintf(stderr, "poolbench compare: --alpha must be a number in (0, 1], not '%s'\n",
-                alpha_s);
-        return 2;
-    }
-    if (strcmp(format, "text") && strcmp(format, "markdown") && strcmp(format, "json")) {
-        fprintf(stderr, "poolbench compare: --format must be text, markdown or json, not '%s'\n",
-                format);
-        return 2;
-    }
+    return 0;
+}
 
-    char err[1024];
-    json_t *base = pbr_read(files[0], err, sizeof err);
-    if (!base) {
-        fprintf(stderr, "poolbench compare: %s\n", err);
-        return 2;
+/* Prints r in format; returns the exit status. */
+static int print_report(report *r, const char *format, FILE *out)
+{
+    int status = 0;
+    if (!strcmp(format, "text"))
+        pbr__compare_text(out, r);
+    else if (!strcmp(format, "markdown"))
+        pbr__compare_markdown(out, r);
+    else if (pbr__compare_json(out, r) < 0) {
+        fprintf(stderr, "poolbench compare: cannot write the JSON report\n");
+        status = 2;
     }
-    json_t *now = pbr_read(files[1], err, sizeof err);
-    if (!now) {
-        fprintf(stderr, "poolbench compare: %s\n", err);
-        json_decref(base);
-        return 2;
+    if (status == 0 && fflush(out) != 0) {
+        fprintf(stderr, "poolbench compare: cannot write the report\n");
+        status = 2;
     }
-    r.base = base;
-    r.now = now;
+    if (status == 0)
+        status = r->regressions || r->failing.n ? 1 : 0;
+    return status;
+}
 
-    int status = build_report(&r);
-    if (status == 0) {
-        if (!strcmp(format, "text"))
-            print_text(stdout, &r);
-        else if (!strcmp(format, "markdown"))
-            print_markdown(stdout, &r);
-        else if (print_json(stdout, &r) < 0) {
-            fprintf(stderr, "poolbench compare: cannot write the JSON report\n");
-            status = 2;
-        }
-        if (status == 0 && fflush(stdout) != 0) {
-            fprintf(stderr, "poolbench compare: cannot write to standard output\n");
-            status = 2;
-        }
-        if (status == 0)
-            status = r.regressions || r.nfailing ? 1 : 0;
+int pbr_compare_session(const json_t *ab, const char *name, const pbr_verdict_opts *o, FILE *out)
+{
+    report r = {.kind = K_PAIRED, .ab = ab, .base_path = name, .new_path = name, .nhosts = 1,
+                .metric_glob = o->metric ? o->metric : "*",
+                .threshold = o->threshold >= 0 ? o->threshold : PBR_THRESHOLD_PAIRED,
+                .alpha = o->alpha, .noise = o->noise, .noise_path = o->noise_path};
+    int status;
+    if (!compare_session(&r)) {
+        fprintf(stderr, "poolbench: out of memory\n");
+        status = 2;
+    } else if (r.nrows == 0 && r.failing.n == 0) {
+        fprintf(stderr, "poolbench: %s: no metric to compare (no pair finished, or nothing "
+                        "matches --metric)\n",
+                name);
+        status = 2;
+    } else {
+        status = print_report(&r, o->format ? o->format : "text", out);
     }
     report_free(&r);
-    json_decref(base);
-    json_decref(now);
+    return status;
+}
+
+static int run_compare(const pbr_args *a)
+{
+    const compare_opts *o = a->opts;
+    report r = {.metric_glob = o->metric, .threshold = o->threshold, .alpha = o->alpha,
+                .strict = o->strict, .across_hosts = o->across_hosts};
+    if (a->nargs == 2) {
+        r.base_path = a->args[0];
+        r.new_path = a->args[1];
+    }
+    if (r.threshold < 0)
+        r.threshold = a->nargs == 1 ? PBR_THRESHOLD_PAIRED : PBR_THRESHOLD_SEPARATE;
+    side b = {0}, n = {0};
+    json_t *ab = NULL, *noise = NULL;
+    int status = 0;
+    if (o->noise) {
+        status = pbr_read_noise(o->noise, &noise);
+        r.noise = noise;
+        r.noise_path = o->noise;
+    }
+    if (status == 0)
+        status = build(&r, o, a, &b, &n, &ab);
+    if (status < 0) {
+        fprintf(stderr, "poolbench compare: out of memory\n");
+        status = 2;
+    }
+    if (status == 0)
+        status = print_report(&r, o->format, stdout);
+    report_free(&r);
+    side_free(&b);
+    side_free(&n);
+    json_decref(ab);
+    json_decref(noise);
     return status;
 }

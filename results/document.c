@@ -9,14 +9,23 @@
  * folder (same filesystem, so rename is atomic), flushed with fsync, renamed
  * over the target, and the folder is fsynced so the rename itself survives a
  * crash. On any failure the temporary file is removed and the old target, if
- * any, is untouched.
+ * any, is untouched. `poolbench run` rewrites its file this way after every
+ * finished case, so the temporary must not outlive even a SIGKILL: it is
+ * made without a name (O_TMPFILE) and given one only for the rename, two
+ * system calls before it replaces the target. Where the filesystem cannot
+ * make unnamed files, a named one (".NAME.XXXXXX") is used, as readers of a
+ * folder skip hidden files. The writer installs no signal handler; the
+ * program keeps a signal from ending it in the middle of a write.
  *
  * Reading. Every command that reads results (compare, export, history, plot)
  * goes through pbr_read(), so a bad file gets the same one-line message
- * everywhere: the file's name, then what is wrong — cannot open, empty,
- * truncated JSON (with the line), invalid JSON (line and column), a schema
- * that is not ours or another version of ours, a missing field or a field of
- * the wrong type, named by its JSON path ("results[3].metrics.roundtrip.p50").
+ * everywhere: the file's name, then what is wrong — cannot open, not a
+ * regular file, too large (files.c reads inputs, capped), empty, truncated
+ * JSON (with the line), invalid JSON (line and column; a key twice in one
+ * object is invalid), a schema that is not ours or another version of ours,
+ * a missing field or a field of the wrong type, named by its JSON path
+ * ("results[3].metrics.roundtrip.p50"), or a case twice (the same backend,
+ * scenario and parameters: every reader matches cases by those).
  * The checks follow FORMAT.md and results/schema.json; the JSON Schema is the
  * reference for outside tools, this file the one poolbench itself uses.
  *
@@ -30,31 +39,61 @@
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "results-int.h"
 #include "results.h"
 
+#ifndef PB_VERSION
+#define PB_VERSION "unknown"
+#endif
+
 json_t *pbr_document_new(json_t *run, json_t *env)
 {
-    json_t *doc = json_object();
-    if (!doc) {
+    json_t *doc = run && env ? json_object() : NULL;
+    int rc = doc ? 0 : -1;
+    if (doc) {
+        /* Every member is set, whichever fails: json_object_set_new takes
+         * its value even when it fails, so nothing is left to leak. */
+        rc |= json_object_set_new(doc, "schema", json_string(PBR_SCHEMA));
+        rc |= json_object_set_new(doc, "run", run);
+        rc |= json_object_set_new(doc, "environment", env);
+        rc |= json_object_set_new(doc, "results", json_array());
+        run = env = NULL;
+    }
+    if (rc) {
         json_decref(run);
         json_decref(env);
-        return NULL;
-    }
-    if (json_object_set_new(doc, "schema", json_string(PBR_SCHEMA)) ||
-        json_object_set_new(doc, "run", run ? run : json_object()) ||
-        json_object_set_new(doc, "environment", env ? env : json_object()) ||
-        json_object_set_new(doc, "results", json_array())) {
         json_decref(doc);
         return NULL;
     }
     return doc;
+}
+
+void pbr__utc_text(double unix_time, char *buf, size_t len)
+{
+    time_t t = (time_t)unix_time;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+json_t *pbr_run_new(const pbr_run_info *in)
+{
+    char started[32];
+    pbr__utc_text(in->started_unix, started, sizeof started);
+    return json_pack("{s:s, s:s, s:s, s:s, s:f, s:f, s:b, s:i, s:i, s:i, s:s, s:s}", "kind",
+                     in->kind, "command", in->command ? in->command : "", "suite",
+                     in->suite ? in->suite : "", "started", started, "started_unix",
+                     in->started_unix, "duration_s", in->duration_s, "complete", in->complete,
+                     "repetitions", in->repetitions, "warmup", in->warmup, "workers", in->workers,
+                     "pin", in->pin ? in->pin : "none", "poolbench_version", PB_VERSION);
 }
 
 /* ------------------------------------------------------------------------
@@ -76,68 +115,171 @@ static int write_all(int fd, const char *p, size_t len)
     return 0;
 }
 
+/* path "-": the document on standard output. */
+static int write_stdout(const json_t *doc, char *err, size_t errlen)
+{
+    int rc = json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(PBR__REAL_PRECISION));
+    if (rc == 0 && (fputc('\n', stdout) == EOF || fflush(stdout) != 0))
+        rc = -1;
+    if (rc) {
+        snprintf(err, errlen, "cannot write the results to standard output: %s",
+                 strerror(errno));
+        return -EIO;
+    }
+    return 0;
+}
+
+/* The folder path is in, into dir[0..len); 0 or -ENAMETOOLONG. */
+static int dir_of(const char *path, char *dir, size_t len)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(dir, len, ".");
+    else if (slash == path)
+        snprintf(dir, len, "/");
+    else if ((size_t)(slash - path) >= len)
+        return -ENAMETOOLONG;
+    else {
+        memcpy(dir, path, (size_t)(slash - path));
+        dir[slash - path] = '\0';
+    }
+    return 0;
+}
+
+/* Writes text and a newline to fd and flushes it to disk. 0 or -errno. */
+static int write_text(int fd, const char *text)
+{
+    int rc = write_all(fd, text, strlen(text));
+    if (rc == 0)
+        rc = write_all(fd, "\n", 1);
+    if (rc == 0 && fsync(fd) < 0)
+        rc = -errno;
+    return rc;
+}
+
+/* The unnamed way: an O_TMPFILE in dir, written, then linked as tmp (a name
+ * unique to this process) and renamed over path. Returns 0, -EOPNOTSUPP
+ * when the filesystem (or the kernel, or a missing /proc) cannot do it and
+ * nothing was done, or another -errno with err set. */
+static int write_unnamed(const char *path, const char *dir, const char *base, const char *text,
+                         char *err, size_t errlen)
+{
+    int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666); /* less the umask */
+    if (fd < 0) {
+        int e = errno;
+        if (e == EOPNOTSUPP || e == EISDIR || e == EINVAL)
+            return -EOPNOTSUPP;
+        snprintf(err, errlen, "%s: cannot create a temporary file in %s: %s", path, dir,
+                 strerror(e));
+        return -e;
+    }
+    /* The permission bits of the file it replaces, as pbr__temp_open gives. */
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+        (void)fchmod(fd, st.st_mode & 07777);
+    int rc = write_text(fd, text);
+    if (rc < 0) {
+        snprintf(err, errlen, "%s: cannot write a temporary file in %s: %s", path, dir,
+                 strerror(-rc));
+        close(fd);
+        return rc;
+    }
+    char proc[64], tmp[PATH_MAX];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    static unsigned serial;
+    for (int tries = 0;; tries++) {
+        if ((size_t)snprintf(tmp, sizeof tmp, "%s/.%s.%ld.%u", dir, base, (long)getpid(),
+                             serial++) >= sizeof tmp) {
+            close(fd);
+            snprintf(err, errlen, "%s: path too long", path);
+            return -ENAMETOOLONG;
+        }
+        if (linkat(AT_FDCWD, proc, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) == 0)
+            break;
+        rc = -errno;
+        if (rc == -EEXIST && tries < 100)
+            continue;
+        close(fd);
+        if (rc == -ENOENT || rc == -EPERM || rc == -EOPNOTSUPP || rc == -EXDEV)
+            return -EOPNOTSUPP; /* no /proc, or no linking here: the named way */
+        snprintf(err, errlen, "%s: cannot name the temporary file %s: %s", path, tmp,
+                 strerror(-rc));
+        return rc;
+    }
+    close(fd);
+    if ((rc = pbr__out_replaceable(path, err, errlen)) < 0) {
+        unlink(tmp);
+        return rc;
+    }
+    if (rename(tmp, path) < 0) {
+        rc = -errno;
+        snprintf(err, errlen, "%s: cannot rename %s over it: %s", path, tmp, strerror(-rc));
+        unlink(tmp);
+        return rc;
+    }
+    return 0;
+}
+
+/* The named way: mkstemp's ".NAME.XXXXXX", written, renamed over path. */
+static int write_named(const char *path, const char *dir, const char *base, const char *text,
+                       char *err, size_t errlen)
+{
+    char tmp[PATH_MAX];
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s/.%s.XXXXXX", dir, base) >= sizeof tmp) {
+        snprintf(err, errlen, "%s: path too long", path);
+        return -ENAMETOOLONG;
+    }
+    int rc = 0;
+    int fd = pbr__temp_open(path, tmp, sizeof tmp);
+    if (fd < 0) {
+        rc = fd;
+        snprintf(err, errlen, "%s: cannot create a temporary file in %s: %s", path, dir,
+                 strerror(-rc));
+        return rc;
+    }
+    if ((rc = write_text(fd, text)) < 0)
+        snprintf(err, errlen, "%s: cannot write %s: %s", path, tmp, strerror(-rc));
+    if (close(fd) < 0 && rc == 0) {
+        rc = -errno;
+        snprintf(err, errlen, "%s: cannot write %s: %s", path, tmp, strerror(-rc));
+    }
+    if (rc == 0)
+        rc = pbr__out_replaceable(path, err, errlen);
+    if (rc == 0 && rename(tmp, path) < 0) {
+        rc = -errno;
+        snprintf(err, errlen, "%s: cannot rename %s over it: %s", path, tmp, strerror(-rc));
+    }
+    if (rc < 0)
+        unlink(tmp);
+    return rc;
+}
+
 int pbr_write_atomic(const char *path, const json_t *doc, char *err, size_t errlen)
 {
-    char dir[PATH_MAX], tmp[PATH_MAX];
+    if (!strcmp(path, "-"))
+        return write_stdout(doc, err, errlen);
+    char dir[PATH_MAX];
     const char *slash = strrchr(path, '/');
     const char *base = slash ? slash + 1 : path;
     if (!*base) {
         snprintf(err, errlen, "%s: not a file name", path);
         return -EINVAL;
     }
-    if (!slash)
-        strcpy(dir, ".");
-    else if (slash == path)
-        strcpy(dir, "/");
-    else if ((size_t)(slash - path) >= sizeof dir) {
-        snprintf(err, errlen, "%s: path too long", path);
-        return -ENAMETOOLONG;
-    } else {
-        memcpy(dir, path, (size_t)(slash - path));
-        dir[slash - path] = '\0';
-    }
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s/.%s.XXXXXX", dir, base) >= sizeof tmp) {
+    if (dir_of(path, dir, sizeof dir) < 0) {
         snprintf(err, errlen, "%s: path too long", path);
         return -ENAMETOOLONG;
     }
-
     char *text = json_dumps(doc, JSON_INDENT(2) | JSON_REAL_PRECISION(PBR__REAL_PRECISION));
     if (!text) {
         snprintf(err, errlen, "%s: cannot encode the results as JSON (out of memory?)", path);
         return -ENOMEM;
     }
-
-    int rc = 0;
-    int fd = mkostemp(tmp, O_CLOEXEC);
-    if (fd < 0) {
-        rc = -errno;
-        snprintf(err, errlen, "%s: cannot create a temporary file in %s: %s", path, dir,
-                 strerror(-rc));
-        free(text);
-        return rc;
-    }
-    /* mkstemp creates 0600; a results file is meant to be shared. */
-    (void)fchmod(fd, 0644);
-
-    if ((rc = write_all(fd, text, strlen(text))) < 0 || (rc = write_all(fd, "\n", 1)) < 0) {
-        snprintf(err, errlen, "%s: cannot write %s: %s", path, tmp, strerror(-rc));
-    } else if (fsync(fd) < 0) {
-        rc = -errno;
-        snprintf(err, errlen, "%s: cannot flush %s to disk: %s", path, tmp, strerror(-rc));
-    }
+    int rc = write_unnamed(path, dir, base, text, err, errlen);
+    if (rc == -EOPNOTSUPP)
+        rc = write_named(path, dir, base, text, err, errlen);
     free(text);
-    if (close(fd) < 0 && rc == 0) {
-        rc = -errno;
-        snprintf(err, errlen, "%s: cannot write %s: %s", path, tmp, strerror(-rc));
-    }
-    if (rc == 0 && rename(tmp, path) < 0) {
-        rc = -errno;
-        snprintf(err, errlen, "%s: cannot rename %s over it: %s", path, tmp, strerror(-rc));
-    }
-    if (rc < 0) {
-        unlink(tmp);
+    if (rc < 0)
         return rc;
-    }
 
     /* Make the rename durable. Failure here does not undo a complete,
      * correctly named file, so it is not reported. */
@@ -428,6 +570,7 @@ static void check_case(vctx *v, const json_t *c, size_t idx)
     }
     field(v, c, at, "backend", T_STR, false);
     field(v, c, at, "scenario", T_STR, false);
+    field(v, c, at, "headline", T_STR, true);
     json_t *params = field(v, c, at, "params", T_OBJ, false);
     if (params && !v->failed) {
         const char *k;
@@ -486,8 +629,73 @@ static void check_case(vctx *v, const json_t *c, size_t idx)
             field(v, ck, sub, "name", T_STR, false);
             field(v, ck, sub, "passed", T_BOOL, false);
             field(v, ck, sub, "reason", T_STR, false);
+            field(v, ck, sub, "evidence", T_STR, true);
         }
     }
+}
+
+/* A case's identity, for finding two of them: backend, scenario, params. */
+typedef struct case_key {
+    const char *backend, *scenario; /* borrowed from the document */
+    char *params;                   /* pbr_params_key() */
+    size_t idx;
+} case_key;
+
+static int cmp_case_id(const case_key *x, const case_key *y)
+{
+    int c = strcmp(x->backend, y->backend);
+    if (!c)
+        c = strcmp(x->scenario, y->scenario);
+    return c ? c : strcmp(x->params, y->params);
+}
+
+static int cmp_case_key(const void *a, const void *b)
+{
+    const case_key *x = a, *y = b;
+    int c = cmp_case_id(x, y);
+    return c ? c : (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+/* Every case of results once: compare, history and plot match cases by
+ * backend, scenario and parameters, so a second one would be silently
+ * ignored. Sorted, so a big file costs n log n. Runs after every case was
+ * checked, so the fields are there. */
+static void check_unique_cases(vctx *v, const json_t *results)
+{
+    size_t n = json_array_size(results);
+    if (v->failed || n < 2)
+        return;
+    case_key *keys = calloc(n, sizeof *keys);
+    bool nomem = !keys;
+    for (size_t i = 0; !nomem && i < n; i++) {
+        const json_t *c = json_array_get(results, i);
+        keys[i] = (case_key){json_string_value(json_object_get(c, "backend")),
+                             json_string_value(json_object_get(c, "scenario")),
+                             pbr_params_key(json_object_get(c, "params")), i};
+        nomem = !keys[i].params;
+    }
+    if (nomem) {
+        vfail(v, "out of memory checking that each case is there once");
+    } else {
+        qsort(keys, n, sizeof *keys, cmp_case_key);
+        /* Named: the repeat that comes first in the file, and its original. */
+        size_t first = 0, second = SIZE_MAX;
+        for (size_t i = 1; i < n; i++)
+            if (!cmp_case_id(&keys[i - 1], &keys[i]) && keys[i].idx < second) {
+                first = keys[i - 1].idx;
+                second = keys[i].idx;
+            }
+        if (second != SIZE_MAX) {
+            char *label = pbr_case_label(json_array_get(results, second));
+            vfail(v, "results[%zu] repeats results[%zu] (%s): a file holds each case "
+                     "(backend, scenario, parameters) once",
+                  second, first, label ? label : "the same case");
+            free(label);
+        }
+    }
+    for (size_t i = 0; keys && i < n; i++)
+        free(keys[i].params);
+    free(keys);
 }
 
 int pbr_validate(const json_t *doc, const char *name, char *err, size_t errlen)
@@ -509,7 +717,11 @@ int pbr_validate(const json_t *doc, const char *name, char *err, size_t errlen)
     }
     const char *s = json_string_value(schema);
     if (strcmp(s, PBR_SCHEMA) != 0) {
-        if (!strncmp(s, "poolbench-results/", strlen("poolbench-results/")))
+        const char *what = pbr__schema_what(s);
+        if (what)
+            vfail(&v, "%s, not a results file (use it with %s)", what,
+                  pbr__schema_use(s));
+        else if (!strncmp(s, "poolbench-results/", strlen("poolbench-results/")))
             vfail(&v,
                   "written by another version of poolbench: schema '%s', this poolbench "
                   "reads '%s'",
@@ -536,56 +748,24 @@ int pbr_validate(const json_t *doc, const char *name, char *err, size_t errlen)
             if (v.failed)
                 break;
         }
+        check_unique_cases(&v, results);
     }
     return v.failed ? -EINVAL : 0;
 }
 
-json_t *pbr_read(const char *path, char *err, size_t errlen)
+json_t *pbr__load(const char *path, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "re");
-    if (!f) {
-        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-    struct stat st;
-    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
-        snprintf(err, errlen, "%s: is a folder, not a results file", path);
-        fclose(f);
-        return NULL;
-    }
-
     /* Read it whole: the parser's error position can then be compared with
      * the size to tell a truncated file from a malformed one. */
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        size_t r = fread(buf + len, 1, cap - len, f);
-        len += r;
-        if (len < cap)
-            break;
-        char *nb = realloc(buf, cap * 2);
-        if (!nb) {
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        buf = nb;
-        cap *= 2;
-    }
-    bool rerr = ferror(f);
-    int saved = errno;
-    fclose(f);
-    if (!buf) {
-        snprintf(err, errlen, "%s: out of memory reading it", path);
+    char *buf;
+    size_t len;
+    if (pbr_read_text(path, PBR_RESULTS_MAX_BYTES, "results file", &buf, &len, err, errlen) < 0)
         return NULL;
-    }
-    if (rerr) {
-        snprintf(err, errlen, "%s: cannot read: %s", path, strerror(saved));
-        free(buf);
-        return NULL;
-    }
+    char shown[PATH_MAX]; /* the name for messages */
+    pbr_escape(shown, sizeof shown, strcmp(path, "-") ? path : "standard input");
+    path = shown;
     size_t start = 0;
-    while (start < len && strchr(" \t\r\n", buf[start]))
+    while (start < len && buf[start] && strchr(" \t\r\n", buf[start]))
         start++;
     if (start == len) {
         snprintf(err, errlen, "%s: empty file, not a poolbench results file", path);
@@ -594,7 +774,7 @@ json_t *pbr_read(const char *path, char *err, size_t errlen)
     }
 
     json_error_t je;
-    json_t *doc = json_loadb(buf, len, 0, &je);
+    json_t *doc = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
     free(buf);
     if (!doc) {
         bool at_end = je.position >= 0 && (size_t)je.position >= len &&
@@ -607,7 +787,13 @@ json_t *pbr_read(const char *path, char *err, size_t errlen)
         one_line(err);
         return NULL;
     }
-    if (pbr_validate(doc, path, err, errlen) < 0) {
+    return doc;
+}
+
+json_t *pbr_read(const char *path, char *err, size_t errlen)
+{
+    json_t *doc = pbr__load(path, err, errlen);
+    if (doc && pbr_validate(doc, path, err, errlen) < 0) {
         json_decref(doc);
         return NULL;
     }
@@ -713,8 +899,8 @@ const json_t *pbr_find_case(const json_t *doc, const char *backend, const char *
     json_t *c;
     json_array_foreach(json_object_get(doc, "results"), i, c)
     {
-        if (strcmp(pbr__str(c, "backend", ""), backend) ||
-            strcmp(pbr__str(c, "scenario", ""), scenario))
+        if (strcmp(pbr_json_str(c, "backend", ""), backend) ||
+            strcmp(pbr_json_str(c, "scenario", ""), scenario))
             continue;
         char *k = pbr_params_key(json_object_get(c, "params"));
         bool same = k && !strcmp(k, params_key);
@@ -747,6 +933,20 @@ static char *value_text(const json_t *v)
     }
 }
 
+/* s, or (freeing s) an escaped copy when it holds a control character: a
+ * label is for people (pbr_escape). NULL on ENOMEM. */
+static char *escaped_new(char *s)
+{
+    size_t need = pbr_escape(NULL, 0, s);
+    if (need == strlen(s))
+        return s;
+    char *e = malloc(need + 1);
+    if (e)
+        pbr_escape(e, need + 1, s);
+    free(s);
+    return e;
+}
+
 char *pbr_case_label(const json_t *c)
 {
     const char *backend = json_string_value(json_object_get(c, "backend"));
@@ -762,7 +962,7 @@ char *pbr_case_label(const json_t *c)
 
     size_t n = json_is_object(params) ? json_object_size(params) : 0;
     if (n == 0)
-        return s;
+        return escaped_new(s);
     const char **keys = malloc(n * sizeof *keys);
     if (!keys) {
         free(s);
@@ -784,5 +984,17 @@ char *pbr_case_label(const json_t *c)
         }
     }
     free(keys);
-    return s;
+    return escaped_new(s);
+}
+
+const char *pbr_json_str(const json_t *obj, const char *key, const char *dflt)
+{
+    const char *s = json_string_value(json_object_get(obj, key));
+    return s ? s : dflt;
+}
+
+double pbr_json_num(const json_t *obj, const char *key, double dflt)
+{
+    json_t *v = json_object_get(obj, key);
+    return json_is_number(v) ? json_number_value(v) : dflt;
 }

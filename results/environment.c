@@ -7,7 +7,9 @@
  * /proc/cpuinfo, topology counts and the CPUs this process may use from
  * hwloc, the cpufreq governor, ASLR, load average and timer slack from the
  * kernel, and the build's identity from compile definitions the build system
- * sets for this library (results/CMakeLists.txt).
+ * sets for this library (results/CMakeLists.txt) and its git revision from a
+ * file written at every build (scripts/revision.cmake), so a rebuilt program
+ * names the code it was built from, "-dirty" when that was not committed.
  *
  * Anything that cannot be read is recorded as "unknown" (strings) or null
  * (numbers) rather than failing: a run on a container without /sys still
@@ -24,11 +26,9 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "results-int.h"
 #include "results.h"
 
-#ifndef PB_GIT_REVISION
-#define PB_GIT_REVISION "unknown"
-#endif
 #ifndef PB_BUILD_TYPE
 #define PB_BUILD_TYPE "unknown"
 #endif
@@ -196,5 +196,5 @@ json_t *pbr_environment_new(void)
                      aslr, "loadavg", loadavg, "timer_slack_ns", timer_slack, "compiler",
                      PBR__COMPILER, "cflags", cflags, "build_type", PB_BUILD_TYPE, "libraries",
                      "hwloc", PB_HWLOC_VERSION, "jansson", jansson_version_str(), "glibc",
-                     gnu_get_libc_version(), "git_revision", PB_GIT_REVISION);
+                     gnu_get_libc_version(), "git_revision", pbr__git_revision);
 }

@@ -29,14 +29,21 @@
  * csv           one row per metric with every statistic, for spreadsheets
  *               and scripts; rows of several files concatenate (the run's
  *               start time and git revision are columns).
+ *
+ * The export is built in memory and written only when it is whole, so a
+ * failure prints its one line and nothing on standard output (no CSV header
+ * without rows). A value the format cannot hold — an aggregate that
+ * overflows, as the stddev of repetitions like [1e300, -1e300] does — is an
+ * error naming the case and the metric, not a malformed or partial file.
  */
 #include <errno.h>
 #include <fnmatch.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "commands.h"
+#include "command.h"
 #include "results-int.h"
 #include "results.h"
 
@@ -112,9 +119,9 @@ static json_t *gb_entry_new(const char *run_name, const char *suffix, size_t fam
         rc |= json_object_set_new(e, "time_unit", json_string("ns"));
     if (counter && (!aggregate || strcmp(aggregate, "cv")) && t > 0)
         rc |= json_object_set_new(e, counter, json_real(1e9 / t));
-    if (!strcmp(pbr__str(c, "outcome", "ok"), "failed")) {
+    if (!strcmp(pbr_json_str(c, "outcome", "ok"), "failed")) {
         rc |= json_object_set_new(e, "error_occurred", json_true());
-        rc |= json_object_set_new(e, "error_message", json_string(pbr__str(c, "reason", "")));
+        rc |= json_object_set_new(e, "error_message", json_string(pbr_json_str(c, "reason", "")));
     }
     if (rc) {
         json_decref(e);
@@ -123,11 +130,12 @@ static json_t *gb_entry_new(const char *run_name, const char *suffix, size_t fam
     return e;
 }
 
-/* Appends a metric's family to benchmarks; 0 (also when skipped), -ENOMEM. */
+/* Appends a metric's family to benchmarks; 0 (also when skipped), -ENOMEM,
+ * or -ERANGE with err naming what cannot be written. */
 static int gb_metric(json_t *benchmarks, size_t family, const json_t *c, const char *mname,
-                     const json_t *m)
+                     const json_t *m, char *err, size_t errlen)
 {
-    const char *unit = pbr__str(m, "unit", "");
+    const char *unit = pbr_json_str(m, "unit", "");
     const char *counter = NULL;
     if (!strcmp(unit, "bytes/s"))
         counter = "bytes_per_second";
@@ -146,7 +154,7 @@ static int gb_metric(json_t *benchmarks, size_t family, const json_t *c, const c
         return -ENOMEM;
     }
     if (nr == 0) { /* no repetition values: the median stands alone */
-        t[0] = pbr__num(m, "p50", 0);
+        t[0] = pbr_json_num(m, "p50", 0);
         nr = 1;
     } else {
         for (size_t i = 0; i < nr; i++)
@@ -156,7 +164,7 @@ static int gb_metric(json_t *benchmarks, size_t family, const json_t *c, const c
         if (counter)
             t[i] = t[i] > 0 ? 1e9 / t[i] : 0;
 
-    long long n = (long long)pbr__num(m, "n", 0);
+    long long n = (long long)pbr_json_num(m, "n", 0);
     long long per = n / (long long)nr > 0 ? n / (long long)nr : 1;
     int rc = 0;
     for (size_t i = 0; i < nr && rc == 0; i++)
@@ -170,6 +178,21 @@ static int gb_metric(json_t *benchmarks, size_t family, const json_t *c, const c
         rc = -ENOMEM;
     const char *names[] = {"mean", "median", "stddev", "cv"};
     double vals[] = {s.mean, s.p50, s.stddev, s.mean != 0 ? s.stddev / s.mean : 0};
+    /* JSON has no infinity: a value that overflows has no place to go. */
+    for (size_t i = 0; i < nr + 4 && rc == 0; i++) {
+        double x = i < nr ? t[i] : vals[i - nr];
+        if (!isfinite(x)) {
+            char *label = pbr_case_label(c);
+            snprintf(err, errlen,
+                     "%s, metric '%s': the %s%s is not a finite number (the repetitions "
+                     "overflow a double); Google Benchmark JSON cannot hold it",
+                     label ? label : "a case", pbr_printable(mname),
+                     i < nr ? "value of a repetition" : names[i - nr],
+                     i < nr && counter ? " as a time" : "");
+            free(label);
+            rc = -ERANGE;
+        }
+    }
     for (size_t k = 0; k < 4 && rc == 0; k++)
         if (json_array_append_new(benchmarks,
                                   gb_entry_new(run_name, names[k], family, "aggregate", nr, -1,
@@ -184,27 +207,29 @@ static json_t *gb_context_new(const json_t *doc)
 {
     const json_t *run = json_object_get(doc, "run");
     const json_t *env = json_object_get(doc, "environment");
-    const char *gov = pbr__str(env, "governor", "unknown");
-    const char *bt = pbr__str(env, "build_type", "");
+    const char *gov = pbr_json_str(env, "governor", "unknown");
+    const char *bt = pbr_json_str(env, "build_type", "");
     json_t *la = json_object_get(env, "loadavg");
     return json_pack(
         "{s:s,s:s,s:s,s:I,s:I,s:b,s:[],s:O,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:b}", "date",
-        pbr__str(run, "started", ""), "host_name", pbr__str(env, "host", ""), "executable",
+        pbr_json_str(run, "started", ""), "host_name", pbr_json_str(env, "host", ""), "executable",
         "poolbench", "num_cpus",
-        (json_int_t)pbr__num(json_object_get(env, "topology"), "pus", 0), "mhz_per_cpu",
+        (json_int_t)pbr_json_num(json_object_get(env, "topology"), "pus", 0), "mhz_per_cpu",
         (json_int_t)0, "cpu_scaling_enabled",
         strcmp(gov, "performance") != 0 && strcmp(gov, "unknown") != 0, "caches", "load_avg",
         la ? la : json_null(), "library_build_type",
         !strcmp(bt, "Debug") ? "debug" : "release", "poolbench_version",
-        pbr__str(run, "poolbench_version", ""), "git_revision",
-        pbr__str(env, "git_revision", ""), "cpu_model", pbr__str(env, "cpu_model", ""),
-        "kernel", pbr__str(env, "kernel", ""), "suite", pbr__str(run, "suite", ""),
-        "command", pbr__str(run, "command", ""), "complete",
+        pbr_json_str(run, "poolbench_version", ""), "git_revision",
+        pbr_json_str(env, "git_revision", ""), "cpu_model", pbr_json_str(env, "cpu_model", ""),
+        "kernel", pbr_json_str(env, "kernel", ""), "suite", pbr_json_str(run, "suite", ""),
+        "command", pbr_json_str(run, "command", ""), "complete",
         !json_is_false(json_object_get(run, "complete")));
 }
 
-/* Counts exported metrics in *count. Returns 0 or -ENOMEM. */
-static int export_googlebench(FILE *out, const json_t *doc, const xopts *o, size_t *count)
+/* Counts exported metrics in *count. Returns 0, -ENOMEM, or another
+ * negative code with err set. */
+static int export_googlebench(FILE *out, const json_t *doc, const xopts *o, size_t *count,
+                              char *err, size_t errlen)
 {
     json_t *benchmarks = json_array();
     json_t *ctx = gb_context_new(doc);
@@ -224,10 +249,11 @@ static int export_googlebench(FILE *out, const json_t *doc, const xopts *o, size
             if (fnmatch(o->metric, mname, 0))
                 continue;
             size_t before = json_array_size(benchmarks);
-            if (gb_metric(benchmarks, family, c, mname, m) < 0) {
+            int rc = gb_metric(benchmarks, family, c, mname, m, err, errlen);
+            if (rc < 0) {
                 json_decref(benchmarks);
                 json_decref(ctx);
-                return -ENOMEM;
+                return rc;
             }
             if (json_array_size(benchmarks) > before) {
                 family++;
@@ -238,15 +264,17 @@ static int export_googlebench(FILE *out, const json_t *doc, const xopts *o, size
     json_t *gb = json_pack("{s:o,s:o}", "context", ctx, "benchmarks", benchmarks);
     if (!gb)
         return -ENOMEM;
-    int rc = *count ? json_dumpf(gb, out, JSON_INDENT(2) | JSON_REAL_PRECISION(15)) : 0;
+    int rc = *count ? pbr_json_print(gb, out, JSON_INDENT(2) | JSON_REAL_PRECISION(15)) : 0;
     if (*count)
         fputc('\n', out);
     json_decref(gb);
     return rc < 0 ? -EIO : 0;
 }
 
-static int export_custom(FILE *out, const json_t *doc, const xopts *o, size_t *count)
+static int export_custom(FILE *out, const json_t *doc, const xopts *o, size_t *count,
+                         char *err, size_t errlen)
 {
+    (void)err, (void)errlen;
     json_t *arr = json_array();
     if (!arr)
         return -ENOMEM;
@@ -258,25 +286,25 @@ static int export_custom(FILE *out, const json_t *doc, const xopts *o, size_t *c
         json_t *m;
         json_object_foreach(json_object_get(c, "metrics"), mname, m)
         {
-            if (fnmatch(o->metric, mname, 0) || strcmp(pbr__str(m, "better", ""), o->better))
+            if (fnmatch(o->metric, mname, 0) || strcmp(pbr_json_str(m, "better", ""), o->better))
                 continue;
             char *name = bench_name(c, mname);
-            const char *unit = pbr__str(m, "unit", "");
-            double lo = pbr__num(m, "ci_low", 0), hi = pbr__num(m, "ci_high", 0);
+            const char *unit = pbr_json_str(m, "unit", "");
+            double lo = pbr_json_num(m, "ci_low", 0), hi = pbr_json_num(m, "ci_high", 0);
             char range[64], extra[512], p90[48], p99[48], clo[48], chi[48];
             snprintf(range, sizeof range, "± %.6g", (hi - lo) / 2);
-            pbr_format_value(p90, sizeof p90, unit, pbr__num(m, "p90", 0), PBR_FORMAT_TABLE);
-            pbr_format_value(p99, sizeof p99, unit, pbr__num(m, "p99", 0), PBR_FORMAT_TABLE);
+            pbr_format_value(p90, sizeof p90, unit, pbr_json_num(m, "p90", 0), PBR_FORMAT_TABLE);
+            pbr_format_value(p99, sizeof p99, unit, pbr_json_num(m, "p99", 0), PBR_FORMAT_TABLE);
             pbr_format_value(clo, sizeof clo, unit, lo, PBR_FORMAT_TABLE);
             pbr_format_value(chi, sizeof chi, unit, hi, PBR_FORMAT_TABLE);
             snprintf(extra, sizeof extra,
                      "n=%.0f repetitions=%zu p90=%s p99=%s 95%% CI of the median=[%s, %s] "
                      "trusted=%s outcome=%s",
-                     pbr__num(m, "n", 0), json_array_size(json_object_get(m, "repetitions")),
+                     pbr_json_num(m, "n", 0), json_array_size(json_object_get(m, "repetitions")),
                      p90, p99, clo, chi, json_is_true(json_object_get(m, "trusted")) ? "yes" : "no",
-                     pbr__str(c, "outcome", "?"));
+                     pbr_json_str(c, "outcome", "?"));
             json_t *e = name ? json_pack("{s:s,s:s,s:f,s:s,s:s}", "name", name, "unit", unit,
-                                         "value", pbr__num(m, "p50", 0), "range", range, "extra",
+                                         "value", pbr_json_num(m, "p50", 0), "range", range, "extra",
                                          extra)
                              : NULL;
             free(name);
@@ -287,17 +315,19 @@ static int export_custom(FILE *out, const json_t *doc, const xopts *o, size_t *c
             (*count)++;
         }
     }
-    int rc = *count ? json_dumpf(arr, out, JSON_INDENT(2) | JSON_REAL_PRECISION(15)) : 0;
+    int rc = *count ? pbr_json_print(arr, out, JSON_INDENT(2) | JSON_REAL_PRECISION(15)) : 0;
     if (*count)
         fputc('\n', out);
     json_decref(arr);
     return rc < 0 ? -EIO : 0;
 }
 
-/* A CSV field: quoted when it holds a comma, quote or line break (RFC 4180). */
+/* A CSV field: control characters escaped as everywhere (pbr_escape; so no
+ * line break is left), quoted when it holds a comma or a quote (RFC 4180). */
 static void csv_field(FILE *out, const char *s)
 {
-    if (!strpbrk(s, ",\"\r\n")) {
+    s = pbr_printable(s);
+    if (!strpbrk(s, ",\"")) {
         fputs(s, out);
         return;
     }
@@ -320,14 +350,16 @@ static void csv_num(FILE *out, const json_t *m, const char *key)
         fprintf(out, "%.15g", json_real_value(v));
 }
 
-static int export_csv(FILE *out, const json_t *doc, const xopts *o, size_t *count)
+static int export_csv(FILE *out, const json_t *doc, const xopts *o, size_t *count, char *err,
+                      size_t errlen)
 {
+    (void)err, (void)errlen;
     static const char *const nums[] = {"n",   "min", "mean", "stddev", "p50",     "p90",
                                        "p99", "p999", "max", "ci_low", "ci_high", "mad",
                                        "outliers"};
     const json_t *run = json_object_get(doc, "run");
-    const char *started = pbr__str(run, "started", "");
-    const char *rev = pbr__str(json_object_get(doc, "environment"), "git_revision", "");
+    const char *started = pbr_json_str(run, "started", "");
+    const char *rev = pbr_json_str(json_object_get(doc, "environment"), "git_revision", "");
     fputs("run_started,git_revision,backend,scenario,params,outcome,metric,unit,better", out);
     for (size_t k = 0; k < sizeof nums / sizeof nums[0]; k++)
         fprintf(out, ",%s", nums[k]);
@@ -348,13 +380,13 @@ static int export_csv(FILE *out, const json_t *doc, const xopts *o, size_t *coun
                 continue;
             const char *f[] = {started,
                                rev,
-                               pbr__str(c, "backend", ""),
-                               pbr__str(c, "scenario", ""),
+                               pbr_json_str(c, "backend", ""),
+                               pbr_json_str(c, "scenario", ""),
                                key,
-                               pbr__str(c, "outcome", ""),
+                               pbr_json_str(c, "outcome", ""),
                                mname,
-                               pbr__str(m, "unit", ""),
-                               pbr__str(m, "better", "")};
+                               pbr_json_str(m, "unit", ""),
+                               pbr_json_str(m, "better", "")};
             for (size_t k = 0; k < sizeof f / sizeof f[0]; k++) {
                 if (k)
                     fputc(',', out);
@@ -373,11 +405,23 @@ static int export_csv(FILE *out, const json_t *doc, const xopts *o, size_t *coun
     return 0;
 }
 
-static void export_usage(FILE *out)
+static const xopts export_defaults = {.better = "lower", .metric = "*"};
+
+static const pbr_option export_options[] = {
+    {.name = "format", .key = 'f',
+     PBR_CHOICE(xopts, format, "googlebench", "bench-custom", "csv"), .required = true,
+     .arg = "FMT", .help = "googlebench, bench-custom or csv (required)"},
+    {.name = "better", PBR_CHOICE(xopts, better, "lower", "higher"), .arg = "DIR",
+     .help = "bench-custom: lower (default; customSmallerIsBetter) or\n"
+             "higher (customBiggerIsBetter)"},
+    {.name = "metric", PBR_STRING(xopts, metric), .arg = "GLOB",
+     .help = "export only metrics whose name matches (default: all)"},
+    {0},
+};
+
+static void export_formats_help(FILE *out)
 {
     fprintf(out,
-            "usage: poolbench export --format FMT [OPTIONS] IN.json\n\n"
-            "Writes a results file to standard output in a format CI tools read.\n\n"
             "formats:\n"
             "  googlebench   Google Benchmark JSON (context + benchmarks): per metric one\n"
             "                iteration entry per repetition and mean/median/stddev/cv\n"
@@ -386,66 +430,35 @@ static void export_usage(FILE *out)
             "                metrics are left out (use bench-custom or csv)\n"
             "  bench-custom  github-action-benchmark's custom format: [{name, unit, value,\n"
             "                range, extra}] for the metrics of one direction (--better)\n"
-            "  csv           one row per metric with every statistic\n\n"
-            "options:\n"
-            "  --format FMT      googlebench, bench-custom or csv (required)\n"
-            "  --better DIR      bench-custom: lower (default; customSmallerIsBetter) or\n"
-            "                    higher (customBiggerIsBetter)\n"
-            "  --metric GLOB     export only metrics whose name matches (default: all)\n"
-            "  --help            print this help\n\n"
-            "exit status: 0 written, 2 bad usage, an unreadable file, or nothing to export\n");
+            "  csv           one row per metric with every statistic\n");
 }
 
-int pb_cmd_export(int argc, char **argv)
+static int run_export(const pbr_args *a);
+
+const pbr_command pbr_export_command = {
+    .name = "export",
+    .summary = "convert a results file for CI tools (googlebench, bench-custom, csv)",
+    .synopsis = "--format FMT [OPTIONS] IN.json",
+    .about = "Writes a results file to standard output in a format CI tools read.",
+    .epilogue = "exit status: 0 written, 2 bad usage, an unreadable file, or nothing to export",
+    .more_help = export_formats_help,
+    .options = export_options,
+    .opts_size = sizeof(xopts),
+    .defaults = &export_defaults,
+    .operands = "one results file",
+    .min_operands = 1,
+    .max_operands = 1,
+    .run = run_export,
+};
+
+static int run_export(const pbr_args *a)
 {
-    xopts o = {.format = NULL, .better = "lower", .metric = "*", .path = NULL};
-    const pbr__opt opts[] = {
-        {"--format", &o.format}, {"--better", &o.better}, {"--metric", &o.metric}};
-    for (int i = 1; i < argc; i++) {
-        pbr__arg_kind kind =
-            pbr__arg("export", argc, argv, &i, opts, sizeof opts / sizeof opts[0]);
-        if (kind == PBR__ARG_HELP) {
-            export_usage(stdout);
-            return 0;
-        }
-        if (kind == PBR__ARG_BAD)
-            return 2;
-        if (kind == PBR__ARG_OPTION)
-            continue;
-        if (o.path) {
-            fprintf(stderr, "poolbench export: one results file at a time ('%s' and '%s')\n",
-                    o.path, argv[i]);
-            return 2;
-        }
-        o.path = argv[i];
-    }
-    if (!o.format) {
-        fprintf(stderr, "poolbench export: --format googlebench, bench-custom or csv is "
-                        "required (try poolbench export --help)\n");
-        return 2;
-    }
-    int (*fn)(FILE *, const json_t *, const xopts *, size_t *) = NULL;
-    if (!strcmp(o.format, "googlebench"))
-        fn = export_googlebench;
-    else if (!strcmp(o.format, "bench-custom"))
-        fn = export_custom;
-    else if (!strcmp(o.format, "csv"))
-        fn = export_csv;
-    else {
-        fprintf(stderr,
-                "poolbench export: --format must be googlebench, bench-custom or csv, not '%s'\n",
-                o.format);
-        return 2;
-    }
-    if (strcmp(o.better, "lower") && strcmp(o.better, "higher")) {
-        fprintf(stderr, "poolbench export: --better must be lower or higher, not '%s'\n",
-                o.better);
-        return 2;
-    }
-    if (!o.path) {
-        fprintf(stderr, "poolbench export: no results file given (try poolbench export --help)\n");
-        return 2;
-    }
+    xopts o = *(const xopts *)a->opts;
+    o.path = a->args[0];
+    int (*fn)(FILE *, const json_t *, const xopts *, size_t *, char *, size_t) =
+        !strcmp(o.format, "googlebench")  ? export_googlebench
+        : !strcmp(o.format, "bench-custom") ? export_custom
+                                            : export_csv;
 
     char err[1024];
     json_t *doc = pbr_read(o.path, err, sizeof err);
@@ -453,23 +466,32 @@ int pb_cmd_export(int argc, char **argv)
         fprintf(stderr, "poolbench export: %s\n", err);
         return 2;
     }
-    size_t count = 0;
-    int rc = fn(stdout, doc, &o, &count);
+    /* Built whole, then written: a failure leaves standard output empty. */
+    char *text = NULL;
+    size_t len = 0, count = 0;
+    FILE *mem = open_memstream(&text, &len);
+    int rc = mem ? fn(mem, doc, &o, &count, err, sizeof err) : -ENOMEM;
+    if (mem && fclose(mem) != 0 && rc == 0)
+        rc = -ENOMEM;
     json_decref(doc);
+    const char *shown = strcmp(o.path, "-") ? pbr_printable(o.path) : "standard input";
+    int status = 0;
     if (rc == -ENOMEM) {
         fprintf(stderr, "poolbench export: out of memory\n");
-        return 2;
-    }
-    if (rc < 0 || fflush(stdout) != 0) {
-        fprintf(stderr, "poolbench export: cannot write to standard output\n");
-        return 2;
-    }
-    if (count == 0) {
+        status = 2;
+    } else if (rc < 0) {
+        fprintf(stderr, "poolbench export: %s: %s\n", shown, err);
+        status = 2;
+    } else if (count == 0) {
         fprintf(stderr, "poolbench export: %s: no metric to export as %s (--metric '%s'%s%s)\n",
-                o.path, o.format, o.metric,
+                shown, o.format, o.metric,
                 !strcmp(o.format, "bench-custom") ? ", --better " : "",
                 !strcmp(o.format, "bench-custom") ? o.better : "");
-        return 2;
+        status = 2;
+    } else if (fwrite(text, 1, len, stdout) != len || fflush(stdout) != 0) {
+        fprintf(stderr, "poolbench export: cannot write to standard output\n");
+        status = 2;
     }
-    return 0;
+    free(text);
+    return status;
 }

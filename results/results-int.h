@@ -19,32 +19,41 @@
  * interval of the median of n samples ([x(j), x(n+1-j)]); 0 when n = 0. */
 size_t pbr__median_ci_rank(size_t n);
 
-/* One option of a subcommand: "--name" and where its value goes. */
-typedef struct pbr__opt {
-    const char *name;
-    const char **value;
-} pbr__opt;
+/* files.c: opens a new temporary file for writing target atomically: a
+ * hidden ".<name>.XXXXXX" in target's folder, created exclusively with mode
+ * 0666 less the umask, or with target's permission bits when target is a
+ * regular file already. Returns the fd (close-on-exec) with its path in
+ * tmp, or -errno. */
+int pbr__temp_open(const char *target, char *tmp, size_t len);
 
-/* What pbr__arg() found at argv[*i]. */
-typedef enum pbr__arg_kind {
-    PBR__ARG_OPTION,  /* one of the options; its value is stored, *i moved past it */
-    PBR__ARG_OPERAND, /* not an option ("-" included): argv[*i] is the caller's */
-    PBR__ARG_HELP,    /* --help or -h: the caller prints its usage and exits 0 */
-    PBR__ARG_BAD,     /* a missing value or an unknown option, told on stderr as
-                         "poolbench CMD: ..."; the caller exits 2 */
-} pbr__arg_kind;
+/* files.c: 0 when target is absent or a regular file, so a rename may
+ * replace it; else -EEXIST with one line in err. */
+int pbr__out_replaceable(const char *target, char *err, size_t errlen);
 
-/* cli.c: reads argv[*i] for subcommand cmd ("compare") against
- * opts[0..nopts): "--name VALUE" or "--name=VALUE". The loop over the
- * arguments stays with the caller, which alone knows its operands. */
-pbr__arg_kind pbr__arg(const char *cmd, int argc, char **argv, int *i, const pbr__opt *opts,
-                       size_t nopts);
+/* document.c: unix_time as "2026-11-21T08:00:00Z" (UTC) into buf. */
+void pbr__utc_text(double unix_time, char *buf, size_t len);
 
-/* cli.c: a whole string as a finite number. */
-bool pbr__parse_double(const char *s, double *out);
+/* stats.c: the median of v[0..n) (type 7; v is sorted); 0 when n is 0. */
+double pbr__median(double *v, size_t n);
 
-/* cli.c: a string or number member of obj, or dflt. */
-const char *pbr__str(const json_t *obj, const char *key, const char *dflt);
-double pbr__num(const json_t *obj, const char *key, double dflt);
+/* stats.c: 1.4826 times the median absolute deviation of v[0..n) from
+ * their median — a standard deviation that a few wild values do not move.
+ * v is reordered; 0 when n is 0. */
+double pbr__robust_sd(double *v, size_t n);
+
+/* ab.c: for a schema of another kind of poolbench file, what it is ("an
+ * A/B session (poolbench ab)") and what reads it; NULL / a default for any
+ * other schema. */
+const char *pbr__schema_what(const char *schema);
+const char *pbr__schema_use(const char *schema);
+
+/* document.c: a file read whole and parsed as JSON, not yet checked
+ * against any schema. NULL with one line in err. */
+json_t *pbr__load(const char *path, char *err, size_t errlen);
+
+/* The git revision of the sources this program was built from, with
+ * "-dirty" when they differ from it ("unknown" outside git): written at
+ * every build by scripts/revision.cmake. */
+extern const char pbr__git_revision[];
 
 #endif

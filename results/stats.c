@@ -335,3 +335,22 @@ fail:
     json_decref(m);
     return NULL;
 }
+
+double pbr__median(double *v, size_t n)
+{
+    if (n == 0)
+        return 0;
+    qsort(v, n, sizeof *v, cmp_double);
+    return pbr_percentile_sorted(v, n, 50);
+}
+
+double pbr__robust_sd(double *v, size_t n)
+{
+    if (n == 0)
+        return 0;
+    double med = pbr__median(v, n);
+    for (size_t i = 0; i < n; i++)
+        v[i] = fabs(v[i] - med);
+    qsort(v, n, sizeof *v, cmp_double);
+    return 1.4826 * pbr_percentile_sorted(v, n, 50);
+}

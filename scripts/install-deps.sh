@@ -5,8 +5,9 @@
 set -eu
 
 # command-or-header probe : package
-pkgs="gcc cmake make pkg-config libhwloc-dev libjansson-dev libcmocka-dev gnuplot-nox \
-libglib2.0-dev libuv1-dev python3 python3-jsonschema"
+pkgs="gcc g++ cmake make pkg-config libhwloc-dev libjansson-dev libcmocka-dev gnuplot-nox \
+libglib2.0-dev libuv1-dev libtbb-dev libboost-dev libopenmpi-dev openmpi-bin libpython3-dev \
+python3 python3-jsonschema"
 
 missing=""
 for p in $pkgs; do

@@ -18,6 +18,7 @@
  * hanging the run.
  */
 #include <stdatomic.h>
+#include <stdio.h>
 
 #include "common.h"
 
@@ -55,6 +56,20 @@ static void on_done(pb_future *f, void *arg)
     /* Published after the log entry: a reader that sees done == k sees
      * every entry (seq alone would not do: it is taken before writing). */
     atomic_fetch_add(&r->done, 1);
+}
+
+/* The bookkeeping is tasks x callbacks entries (about 24 bytes each). */
+#define CALLBACKS_MAX ((int64_t)10000000)
+
+static int check(const pb_scenario *sc, const pb_param_value *v, char *err, size_t errlen)
+{
+    int64_t n = pb_param_num(sc, v, "tasks"), k = pb_param_num(sc, v, "callbacks");
+    if (n * k > CALLBACKS_MAX) {
+        snprintf(err, errlen, "parameters tasks (%lld) x callbacks (%lld) must be at most %lld",
+                 (long long)n, (long long)k, (long long)CALLBACKS_MAX);
+        return PB_EINVAL;
+    }
+    return 0;
 }
 
 static int run(pb_sc *sc)
@@ -101,7 +116,8 @@ static int run(pb_sc *sc)
         pbs_tally(&o, pb_future_result(fs[i], PB_FOREVER, NULL, NULL));
     int64_t deadline = pb_now_ns() + patience;
     for (size_t i = 0; i < n; i++)
-        while (atomic_load(&c.recs[i].done) < k && pb_now_ns() < deadline)
+        while (atomic_load(&c.recs[i].done) < k && pb_now_ns() < deadline &&
+               !pb_sc_stopping(sc))
             pbs_nap(10000);
 
     size_t not_once = 0, out_of_order = 0;
@@ -156,4 +172,6 @@ const pb_scenario pb_scenario_callbacks = {
     .headline = "callback",
     .params = params,
     .run = run,
+    .kept = "tasks",
+    .check = check,
 };

@@ -11,7 +11,10 @@
  * Checks:
  *   only_pending  every successful cancel left its future CANCELLED, whose
  *                 result is PB_ECANCELED; a running task was never cancelled;
- *   rest_completed every future whose cancel failed completed normally.
+ *   rest_completed every future whose cancel failed completed normally;
+ *   cancelled_some at least one backlog future could be cancelled (a pool
+ *                 that hands every task over for good, as Python's
+ *                 multiprocessing.Pool does, has nothing to measure here).
  */
 #include "common.h"
 
@@ -71,6 +74,10 @@ static int run(pb_sc *sc)
                 wrong_cancel, holders_cancelled);
     pb_sc_check(sc, "rest_completed", not_completed == 0,
                 "%zu futures whose cancel failed did not complete normally", not_completed);
+    pb_sc_check(sc, "cancelled_some", ncancelled > holders_cancelled,
+                "none of %zu futures queued behind busy workers could be cancelled: the pool "
+                "never holds a task back where a cancel can reach it",
+                backlog);
 out:
     pbs_release_all(fs, k);
     free(fs);
@@ -91,4 +98,5 @@ const pb_scenario pb_scenario_cancel = {
     .headline = "cancel",
     .params = params,
     .run = run,
+    .kept = "backlog",
 };

@@ -20,8 +20,10 @@
 #include "workloads.h"
 
 /* pb_submit of workload `task`; on failure marks the case failed and returns
- * the code. Cheap enough for measured regions (one lookup of the task is
- * done by the caller: pass the pb_task). */
+ * the code, or, when the backend cannot run the task at all (PB_ENOTSUP: a
+ * Python pool without its twin), skipped with the backend's reason, and
+ * returns PB_SC_SKIPPED. Cheap enough for measured regions (one lookup of
+ * the task is done by the caller: pass the pb_task). */
 int pbs_submit(pb_sc *sc, pb_pool *pool, const pb_task *task, const void *arg, size_t len,
                pb_future **out);
 
@@ -66,6 +68,25 @@ void pbs_tally_merge(pbs_outcomes *a, const pbs_outcomes *b);
 
 /* Records check "completed": every task tallied succeeded. */
 void pbs_check_completed(pb_sc *sc, const pbs_outcomes *o);
+
+/* The as_completed order check (as_completed.c), apart from the scenario so
+ * tests can hold it to iterators that get the order wrong. One entry per
+ * yield, in yield order: whether the future was seen done before the
+ * iterator was created, and its pb_future_completion_order(). */
+typedef struct pbs_yield {
+    bool done_before;
+    uint64_t first, last;
+} pbs_yield;
+
+typedef struct pbs_order_evidence {
+    size_t early;       /* yields of futures done before the iterator */
+    size_t early_after; /* ... that came after a notified one (wrong) */
+    size_t notified;    /* yields of futures the iterator was notified of */
+    size_t inversions;  /* notified yields after one whose completion began
+                           after theirs had ended (wrong) */
+} pbs_order_evidence;
+
+void pbs_completion_order_check(const pbs_yield *y, size_t k, pbs_order_evidence *ev);
 
 /* A burst (throughput.c, granularity.c): submits n tasks of granularity g
  * (`spin` for g ns, `noop` for 0) into fs[0..n) as fast as it can — one
@@ -121,5 +142,17 @@ void pbs_child_end(pbs_child *c);
  * deadline). slack_ns > 0 sets this thread's timer slack for the
  * measurement (restored after); 0 keeps the default. */
 int pbs_timedwait_floor(pb_sc *sc, unsigned long slack_ns);
+
+/* One point of a METG(50%) sweep (granularity.c, native.c): n tasks of
+ * granularity g on `workers` workers took `elapsed` ns. Returns the
+ * point's efficiency, (n g / workers) / elapsed, and lowers *best (-1:
+ * none yet) to the point's effective granularity, elapsed * workers / n,
+ * when the efficiency is at least 50%. */
+double pbs_metg_point(size_t n, int64_t g, int workers, int64_t elapsed, double *best);
+
+/* The same, and records the point's efficiency_g<NS> and throughput_g<NS>
+ * metrics (one value per repetition; NS the granularity in ns). Nothing for
+ * a point that took no time. */
+void pbs_metg_record(pb_sc *sc, size_t n, int64_t g, int workers, int64_t elapsed, double *best);
 
 #endif /* PB_BENCH_SCENARIOS_COMMON_H */

@@ -10,6 +10,7 @@
  *               producer pays when others submit at the same time.
  */
 #include <pthread.h>
+#include <stdio.h>
 
 #include "common.h"
 
@@ -52,8 +53,17 @@ static void *submitter(void *p)
     return NULL;
 }
 
+/* A thread per submitter: a few hundred are contention; many thousands are
+ * a machine out of threads. */
+#define SUBMITTERS_MAX 1024
+
 static int check(const pb_scenario *sc, const pb_param_value *v, char *err, size_t errlen)
 {
+    if (pb_param_num(sc, v, "submitters") > SUBMITTERS_MAX) {
+        snprintf(err, errlen, "parameter submitters (%lld) must be at most %d (one thread each)",
+                 (long long)pb_param_num(sc, v, "submitters"), SUBMITTERS_MAX);
+        return PB_EINVAL;
+    }
     return pb_param_not_above(sc, v, "submitters", "tasks", err, errlen);
 }
 
@@ -145,5 +155,6 @@ const pb_scenario pb_scenario_contention = {
     .headline = "throughput",
     .params = params,
     .run = run,
+    .kept = "tasks",
     .check = check,
 };

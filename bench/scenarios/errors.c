@@ -73,4 +73,5 @@ const pb_scenario pb_scenario_errors = {
     .headline = "roundtrip",
     .params = params,
     .run = run,
+    .kept = "samples",
 };

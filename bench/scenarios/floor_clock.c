@@ -37,4 +37,5 @@ const pb_scenario pb_scenario_clock = {
     .params = params,
     .flags = PB_SC_FLOOR,
     .run = run,
+    .kept = "samples",
 };

@@ -107,4 +107,5 @@ const pb_scenario pb_scenario_futex_pingpong = {
     .params = params,
     .flags = PB_SC_FLOOR,
     .run = run,
+    .kept = "samples",
 };

@@ -69,4 +69,5 @@ const pb_scenario pb_scenario_pipe_pingpong = {
     .params = params,
     .flags = PB_SC_FLOOR,
     .run = run,
+    .kept = "samples",
 };

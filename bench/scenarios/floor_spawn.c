@@ -66,4 +66,5 @@ const pb_scenario pb_scenario_spawn = {
     .params = params,
     .flags = PB_SC_FLOOR,
     .run = run,
+    .kept = "samples",
 };

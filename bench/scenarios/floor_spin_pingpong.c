@@ -205,4 +205,5 @@ const pb_scenario pb_scenario_spin_pingpong = {
     .params = params,
     .flags = PB_SC_FLOOR,
     .run = run,
+    .kept = "samples",
 };

@@ -42,4 +42,5 @@ const pb_scenario pb_scenario_thread_start = {
     .params = params,
     .flags = PB_SC_FLOOR,
     .run = run,
+    .kept = "samples",
 };

@@ -29,4 +29,5 @@ const pb_scenario pb_scenario_timedwait = {
     .params = params,
     .flags = PB_SC_FLOOR,
     .run = run,
+    .kept = "samples",
 };

@@ -30,4 +30,5 @@ const pb_scenario pb_scenario_timedwait_tight = {
     .params = params,
     .flags = PB_SC_FLOOR,
     .run = run,
+    .kept = "samples",
 };

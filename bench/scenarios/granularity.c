@@ -18,8 +18,6 @@
  * throughput_g<NS> (one per repetition; NS the nominal granularity in ns)
  * for the efficiency curve.
  */
-#include <stdio.h>
-
 #include "common.h"
 
 static int check(const pb_scenario *sc, const pb_param_value *v, char *err, size_t errlen)
@@ -48,18 +46,7 @@ static int run(pb_sc *sc)
         int64_t elapsed;
         if ((rc = pbs_burst(sc, pool, n, g, false, fs, &elapsed)))
             break;
-        if (elapsed <= 0)
-            continue;
-        double eff = (double)n * (double)g / workers / (double)elapsed;
-        char name[64];
-        snprintf(name, sizeof name, "efficiency_g%lld", (long long)g);
-        pb_samples_add(pb_sc_metric(sc, name, "ratio", PBR_HIGHER, 1), eff);
-        snprintf(name, sizeof name, "throughput_g%lld", (long long)g);
-        pb_samples_add(pb_sc_metric(sc, name, "tasks/s", PBR_HIGHER, 1),
-                       (double)n * 1e9 / (double)elapsed);
-        double effective = (double)elapsed * workers / (double)n;
-        if (eff >= 0.5 && (best < 0 || effective < best))
-            best = effective;
+        pbs_metg_record(sc, n, g, workers, elapsed, &best);
     }
     free(fs);
     if (rc)

@@ -3,10 +3,14 @@
  * harness runs them. Adding a scenario: its file in this folder, which
  * defines `const pb_scenario pb_scenario_NAME`, and one line here.
  *
+ * native is the reference of the adapter tax: each outside library through
+ * its own API, paired with the adapter's metrics by harness/native.c.
+ *
  * PB_FLOOR lines are the machine's own floor: measured in every run (backend
  * "floor"), on the CPUs the pools' workers get, and used as the reference of
  * the ratio_to_floor figures (harness/floor.c says which metric compares to
- * which).
+ * which). The mpi floors are measured only where the mpi backend can run
+ * (under mpiexec).
  */
 PB_FLOOR(clock)
 PB_FLOOR(futex_pingpong)
@@ -18,6 +22,8 @@ PB_FLOOR(thread_start)
 PB_FLOOR(spawn)
 PB_FLOOR(timedwait)
 PB_FLOOR(timedwait_tight)
+PB_FLOOR(mpi_pingpong)
+PB_FLOOR(mpi_stream)
 
 PB_SCENARIO(submit)
 PB_SCENARIO(roundtrip)
@@ -26,6 +32,7 @@ PB_SCENARIO(timeout)
 PB_SCENARIO(throughput)
 PB_SCENARIO(granularity)
 PB_SCENARIO(map)
+PB_SCENARIO(native)
 PB_SCENARIO(as_completed)
 PB_SCENARIO(cancel)
 PB_SCENARIO(callbacks)

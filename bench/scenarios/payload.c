@@ -77,4 +77,5 @@ const pb_scenario pb_scenario_payload = {
     .headline = "roundtrip",
     .params = params,
     .run = run,
+    .kept = "samples",
 };

@@ -153,4 +153,5 @@ const pb_scenario pb_scenario_retrieval = {
     .headline = "retrieval",
     .params = params,
     .run = run,
+    .kept = "samples",
 };

@@ -88,4 +88,5 @@ const pb_scenario pb_scenario_roundtrip = {
     .headline = "roundtrip",
     .params = params,
     .run = run,
+    .kept = "samples",
 };

@@ -65,4 +65,5 @@ const pb_scenario pb_scenario_startup = {
     .params = params,
     .flags = PB_SC_OWN_POOLS,
     .run = run,
+    .kept = "samples",
 };

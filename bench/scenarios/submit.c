@@ -11,6 +11,12 @@
  * is still pending afterwards is cancelled, so the repetition does not wait
  * for the backlog to drain. If the workers finish `hold` before the measured
  * submits do, the backlog keeps them busy; the queue never runs dry early.
+ *
+ * A backend that keeps "gil_wait_ns" (pb_pool_stat: Python's pools) also
+ * gets, per submit, the part of it spent waiting for Python's global
+ * interpreter lock (metric gil_wait, read outside the timed region), and its
+ * thread switch interval (metric switch_interval, one value per repetition),
+ * which bounds how long a thread that wants the lock may wait for it.
  */
 #include "common.h"
 
@@ -29,6 +35,11 @@ static int run(pb_sc *sc)
         return rc;
 
     pb_samples *m = pb_sc_metric(sc, "submit", "ns", PBR_LOWER, n);
+    int64_t g0 = 0, g1 = 0, si = 0;
+    bool gil = pb_pool_stat(pool, "gil_wait_ns", &g0) == 0;
+    pb_samples *gw = gil ? pb_sc_metric(sc, "gil_wait", "ns", PBR_LOWER, n) : NULL;
+    if (gil && pb_pool_stat(pool, "switch_interval_ns", &si) == 0)
+        pb_samples_add(pb_sc_metric(sc, "switch_interval", "ns", PBR_LOWER, 1), (double)si);
     size_t nf = backlog ? workers + backlog + n : 0;
     pb_future **fs = backlog ? pbs_calloc(sc, nf, sizeof *fs) : NULL;
     if (backlog && !fs)
@@ -38,12 +49,16 @@ static int run(pb_sc *sc)
     if (backlog == 0) {
         for (size_t i = 0; i < n && !pb_sc_stopping(sc); i++) {
             pb_future *f;
+            if (gil)
+                pb_pool_stat(pool, "gil_wait_ns", &g0);
             int64_t t0 = pb_now_ns();
             rc = pb_submit(pool, noop, NULL, 0, &f);
             int64_t t1 = pb_now_ns();
             if (rc)
                 return pb_sc_fail(sc, rc, "pb_submit failed: %s", pb_strerror(rc));
             pb_samples_add(m, (double)(t1 - t0));
+            if (gil && pb_pool_stat(pool, "gil_wait_ns", &g1) == 0)
+                pb_samples_add(gw, (double)(g1 - g0));
             pbs_tally(&o, pb_future_result(f, PB_FOREVER, NULL, NULL));
             pb_future_release(f);
         }
@@ -53,6 +68,8 @@ static int run(pb_sc *sc)
         for (size_t i = 0; i < backlog && !rc; i++)
             rc = pbs_submit(sc, pool, noop, NULL, 0, &fs[k++]);
         for (size_t i = 0; i < n && !rc; i++) {
+            if (gil)
+                pb_pool_stat(pool, "gil_wait_ns", &g0);
             int64_t t0 = pb_now_ns();
             rc = pb_submit(pool, noop, NULL, 0, &fs[k]);
             int64_t t1 = pb_now_ns();
@@ -62,6 +79,8 @@ static int run(pb_sc *sc)
             }
             k++;
             pb_samples_add(m, (double)(t1 - t0));
+            if (gil && pb_pool_stat(pool, "gil_wait_ns", &g1) == 0)
+                pb_samples_add(gw, (double)(g1 - g0));
         }
         /* Drop what has not started; wait for the rest. */
         for (size_t i = 0; i < k; i++)
@@ -92,4 +111,5 @@ const pb_scenario pb_scenario_submit = {
     .headline = "submit",
     .params = params,
     .run = run,
+    .kept = "samples",
 };

@@ -36,7 +36,7 @@ static int run(pb_sc *sc)
             break;
         size_t timeouts = 0;
         int r = 0;
-        while (got < n) {
+        while (got < n && !pb_sc_stopping(sc)) {
             int64_t t0 = pb_now_ns();
             r = pb_future_result(f, T, NULL, NULL);
             int64_t t1 = pb_now_ns();
@@ -80,4 +80,5 @@ const pb_scenario pb_scenario_timeout = {
     .headline = "overshoot",
     .params = params,
     .run = run,
+    .kept = "samples",
 };

@@ -23,14 +23,15 @@
  *     still queued; with wait it joins the workers, which leave once the
  *     queue is closed and empty (so queued work still runs otherwise).
  *
- * Options this pool does not implement are refused with PB_ENOTSUP and a
- * message naming them — never ignored — so the conformance suite reports
- * those cases as skipped, with the reason.
+ * Options this pool does not implement are declared in its table
+ * (.unsupported), each with the reason: the core refuses them with
+ * PB_ENOTSUP and a message naming them — never ignored — so the
+ * conformance suite reports those cases as skipped, with the reason, and
+ * `poolbench list` shows them.
  */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include <pb/backend.h>
 
@@ -160,21 +161,6 @@ static int external_submit(void *state, pb_future *f)
 
 static int external_create(const pb_pool_opts *opts, void **state, int *workers)
 {
-    /* Say plainly what this pool cannot do. */
-    if (strcmp(opts->pin, "none") != 0)
-        return pb_backend_error(PB_ENOTSUP, "external pool: pin=%s is not supported "
-                                            "(its threads are never bound)", opts->pin);
-    if (opts->initializer)
-        return pb_backend_error(PB_ENOTSUP, "external pool: initializer is not supported");
-    if (opts->max_tasks_per_worker)
-        return pb_backend_error(PB_ENOTSUP,
-                                "external pool: max_tasks_per_worker is not supported");
-    if (opts->task_timeout)
-        return pb_backend_error(PB_ENOTSUP, "external pool: task_timeout is not supported "
-                                            "(a thread cannot be killed)");
-    if (opts->worker_program)
-        return pb_backend_error(PB_ENOTSUP, "external pool: worker_program is not supported");
-
     external_pool *p = calloc(1, sizeof *p);
     if (!p)
         return PB_ENOMEM;
@@ -213,6 +199,17 @@ static const pb_backend external_backend = {
     .shutdown = external_shutdown,
     .destroy = external_destroy,
     .binding = NULL, /* pb_pool_binding() answers PB_ENOTSUP */
+    /* What this pool cannot do, said plainly: the core refuses these
+     * options with PB_ENOTSUP before create() is called, quoting the
+     * reason, and `poolbench list` shows them. */
+    .unsupported = (const pb_unsupported[]){
+        {"pin", "its threads are never bound"},
+        {"initializer", "its threads run no initializer"},
+        {"max_tasks_per_worker", "its threads are never replaced"},
+        {"task_timeout", "a thread cannot be killed"},
+        {"worker_program", "it runs no worker processes"},
+        {NULL, NULL},
+    },
 };
 
 /* Runs when the shared object is loaded (dlopen), before any pool exists. */

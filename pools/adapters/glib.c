@@ -34,56 +34,50 @@
  * public API meant for this) until none of the pool's threads is left in
  * /proc/self/task. That also ends idle threads other GLib pools of the process
  * parked in the cache; they are idle by definition and GLib starts new ones
- * when needed. Pinned threads first put back the CPU mask they had (stop
- * items, the start items' mirror image), so a thread another pool might grab
- * from the cache in between is never left pinned.
+ * when needed. Pinned threads first put back the mask they started with,
+ * that of the thread that created the pool (stop items, the start items'
+ * mirror image), so a thread another pool might grab from the cache in
+ * between is never left pinned.
  *
- * The queue. GLib's own GAsyncQueue carries the work; GLib offers no way to
- * take items back out of it, so cancellation is done on our side. Each
- * future travels inside a small item that is also linked into a list of
- * queued items (under `mu`, through pb_future_slot). A worker that pops an
- * item unlinks it under `mu` before it claims the future with
- * pb_future_set_running(); the cancel hint and shutdown(cancel_futures)
- * unlink an item and clear its future pointer under the same lock, so an item
- * is claimed by exactly one of them and a worker that later pops an emptied
- * item just frees it. `mu` is never held while calling into GLib or while
- * anything that runs user code (tasks, done-callbacks) runs, and GLib calls
- * our function with its own queue unlocked, so the two locks never nest.
+ * The queue. GLib's own GAsyncQueue carries the work: one item per task, a
+ * token of the shared adapter core (adapter-int.h), which runs the oldest
+ * future queued on our side; tokens are chained (pushed by submit only when
+ * fewer than `workers` wait, else by the worker whose token starts), so a
+ * burst does not pay GLib's condition-variable wake-up of an idle thread
+ * on every push. GLib offers no way to take items back out of
+ * its queue; with tokens nothing needs to be: a future cancelled while
+ * queued is dropped by the first token that meets it, which runs the next
+ * one instead, or nothing. GLib calls our function with its own queue unlocked, so the
+ * core's lock and GLib's never nest.
  *
  * Completion happens in the GLib thread that ran the task (pb_task_run, then
  * pb_future_complete: the result buffer is adopted, not copied), so
  * done-callbacks run in the worker, as with the thread backend.
  *
- * Shutdown. `shut` (under `mu`) makes submit fail with PB_ESHUTDOWN.
- * cancel_futures empties the list of queued items and cancels each future in
- * the calling thread. wait blocks until `outstanding` — the futures this
- * backend holds a reference to — reaches zero; whoever drops it to zero
- * broadcasts only if someone waits (`idle_waiters`, a Dekker pair with
- * `outstanding`, both sequentially consistent), so the common path costs an
- * atomic decrement. The GThreadPool itself is freed only in destroy, which
- * runs with no other call on the pool, so no push can race with
- * g_thread_pool_free(); free waits (immediate = FALSE) until every thread
- * has returned from our function, after which no GLib thread touches this
- * pool's memory.
+ * Shutdown is the shared core's (submit refused, queued futures cancelled,
+ * wait until nothing is held). The GThreadPool itself is freed only in
+ * destroy, which runs with no other call on the pool, so no push can race
+ * with g_thread_pool_free(); free waits (immediate = FALSE) until every
+ * thread has returned from our function, after which no GLib thread touches
+ * this pool's memory.
  *
- * Not supported, said plainly at create: task_timeout (a thread cannot be
- * killed), max_tasks_per_worker (GThreadPool never retires a thread on
+ * Not supported (the table's `unsupported`): task_timeout (a thread cannot
+ * be killed), max_tasks_per_worker (GThreadPool never retires a thread on
  * request), worker_program (exec backend only).
  */
 #include <glib.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <pb/backend.h>
 
 #include "adapter-int.h"
-#include "placement-int.h"
 
 #define PB__GLIB_STR2(x) #x
 #define PB__GLIB_STR(x) PB__GLIB_STR2(x)
@@ -91,38 +85,16 @@
     PB__GLIB_STR(GLIB_MAJOR_VERSION) "." PB__GLIB_STR(GLIB_MINOR_VERSION) "." PB__GLIB_STR( \
         GLIB_MICRO_VERSION)
 
-typedef struct gitem gitem;
-struct gitem {
-    pb_future *f;       /* NULL once taken out of the queue by a cancel */
-    gitem *prev, *next; /* the list of queued items, under mu */
-};
-
 typedef struct gpool {
     GThreadPool *gp;
     int workers;
     bool push_failed; /* an item may sit in GLib's queue with no thread for it */
+    pb__adapter *core; /* futures, initializer, pinning, start-up */
 
+    /* Stop items (under mu). */
     pthread_mutex_t mu;
-    pthread_cond_t cv;  /* startup progress, stop items, idle */
-    gitem queued;       /* sentinel of the list of queued items */
-    bool shut;
-
-    _Atomic size_t outstanding; /* futures this backend holds a reference to */
-    _Atomic int idle_waiters;
-
-    /* Start and stop items (under mu). */
-    int next_index; /* the worker index the next start item takes */
-    int bound;      /* start items past binding */
-    int started;    /* start items past the initializer */
+    pthread_cond_t cv;
     int stopping;   /* stop items taken */
-    pid_t *tids;    /* each worker's thread id, 0 until its start item ran */
-
-    pb__placement *placement; /* NULL: no pinning */
-    hwloc_bitmap_t *saved;    /* each worker's CPU mask before binding */
-    char (*bindings)[128];    /* each worker's binding obtained, "" if none */
-    int bind_error;
-
-    pb__adapter_init init; /* the initializer, and the message once it failed */
 } gpool;
 
 /* destroy frees the pool once g_thread_pool_free() has seen every thread
@@ -139,100 +111,21 @@ void __tsan_release(void *addr);
 #define pb__glib_acquire(p) ((void)(p))
 #endif
 
-/* The two kinds of control item; tasks travel as gitems. */
-static char start_marker, stop_marker;
-
-/* The worker index of the calling thread in the pool it serves, plus one,
- * is the thread word (adapter-int.h): set by the start item, read by the
- * stop item of the same pool. */
-
-/* ---- Bookkeeping ---- */
-
-/* Takes a queued item's future out of the queue (under mu): unlinks the
- * item and empties it, so whoever pops it later just frees it. Returns the
- * future, which the caller now owns the backend's reference to; NULL if the
- * item was emptied already. */
-static pb_future *take_locked(gitem *it)
-{
-    pb_future *f = it->f;
-    if (!f)
-        return NULL;
-    it->f = NULL;
-    it->prev->next = it->next;
-    it->next->prev = it->prev;
-    it->prev = it->next = NULL;
-    *pb_future_slot(f) = NULL;
-    return f;
-}
-
-/* Drops one held future from the count, waking shutdown(wait) at zero. */
-static void put_outstanding(gpool *p)
-{
-    if (atomic_fetch_sub(&p->outstanding, 1) == 1 && atomic_load(&p->idle_waiters) > 0) {
-        pthread_mutex_lock(&p->mu);
-        pthread_cond_broadcast(&p->cv);
-        pthread_mutex_unlock(&p->mu);
-    }
-}
-
-static void wait_idle(gpool *p)
-{
-    pthread_mutex_lock(&p->mu);
-    atomic_fetch_add(&p->idle_waiters, 1);
-    while (atomic_load(&p->outstanding) > 0)
-        pthread_cond_wait(&p->cv, &p->mu);
-    atomic_fetch_sub(&p->idle_waiters, 1);
-    pthread_mutex_unlock(&p->mu);
-}
+/* What GLib carries: a token (one per submit), or a control item. */
+static char token_marker, start_marker, stop_marker;
 
 /* ---- Worker side ---- */
 
 static void start_item(gpool *p)
 {
-    pthread_mutex_lock(&p->mu);
-    int i = p->next_index++;
-    p->tids[i] = (pid_t)syscall(SYS_gettid);
-    pthread_mutex_unlock(&p->mu);
-    pb__adapter_set_thread_word((uintptr_t)i + 1);
-
-    int bind_error = 0;
-    if (p->placement) {
-        hwloc_topology_t topo;
-        if (pb__topology(&topo) == 0 &&
-            hwloc_get_cpubind(topo, p->saved[i], HWLOC_CPUBIND_THREAD) != 0)
-            hwloc_bitmap_zero(p->saved[i]); /* unknown: nothing to put back */
-        bind_error = pb__placement_bind_thread(p->placement, i);
-        if (!bind_error)
-            pb__binding_of_self_thread(p->bindings[i], sizeof p->bindings[i]);
-    }
-    pthread_mutex_lock(&p->mu);
-    if (bind_error && !p->bind_error)
-        p->bind_error = bind_error;
-    p->bound++;
-    pthread_cond_broadcast(&p->cv);
-    pthread_mutex_unlock(&p->mu);
-
-    if (p->init.task)
-        pb__adapter_init_run(&p->init);
-
-    /* Hold this thread until every start item is taken (see DESIGN). */
-    pthread_mutex_lock(&p->mu);
-    p->started++;
-    pthread_cond_broadcast(&p->cv);
-    while (p->started < p->workers)
-        pthread_cond_wait(&p->cv, &p->mu);
-    pthread_mutex_unlock(&p->mu);
+    pb__adapter_worker_started(p->core, -1);
+    pb__adapter_initialize(p->core);
+    pb__adapter_worker_hold(p->core); /* see DESIGN */
 }
 
 static void stop_item(gpool *p)
 {
-    int i = (int)pb__adapter_thread_word() - 1;
-    pb__adapter_set_thread_word(0);
-    if (p->placement && i >= 0 && i < p->workers && !hwloc_bitmap_iszero(p->saved[i])) {
-        hwloc_topology_t topo;
-        if (pb__topology(&topo) == 0)
-            hwloc_set_cpubind(topo, p->saved[i], HWLOC_CPUBIND_THREAD);
-    }
+    pb__adapter_unbind(p->core);
     pthread_mutex_lock(&p->mu);
     p->stopping++;
     pthread_cond_broadcast(&p->cv);
@@ -241,177 +134,68 @@ static void stop_item(gpool *p)
     pthread_mutex_unlock(&p->mu);
 }
 
-static void run_one(gpool *p, gpointer data)
-{
-    if (data == &start_marker) {
-        start_item(p);
-        return;
-    }
-    if (data == &stop_marker) {
-        stop_item(p);
-        return;
-    }
-
-    gitem *it = data;
-    pthread_mutex_lock(&p->mu);
-    pb_future *f = take_locked(it);
-    pthread_mutex_unlock(&p->mu);
-    free(it);
-    if (!f)
-        return; /* cancelled while queued; the canceller dropped it */
-
-    if (pb_future_set_running(f))
-        pb__adapter_run_claimed(&p->init, f);
-    pb_future_release(f);
-    put_outstanding(p);
-}
-
 /* GLib calls this in a pool thread for every item pushed. */
 static void run_item(gpointer data, gpointer user_data)
 {
-    run_one(user_data, data);
+    gpool *p = user_data;
+    if (data == &start_marker)
+        start_item(p);
+    else if (data == &stop_marker)
+        stop_item(p);
+    else
+        pb__adapter_run_next(p->core);
     pb__glib_release(user_data); /* the last this thread does with the pool */
 }
 
-#if GLIB_CHECK_VERSION(2, 70, 0)
-/* GLib frees what is left in the queue of a pool freed with immediate=TRUE. */
-static void free_item(gpointer data)
-{
-    if (data != &start_marker && data != &stop_marker)
-        free(data); /* only emptied items can be left by then */
-}
-#endif
-
 /* ---- The backend ---- */
+
+/* A token (chained, adapter-int.h): one push per task. GLib queues the
+ * item even when it cannot start a thread for it (an exclusive pool has
+ * all its threads already): then the token is refused. */
+static int post_token(void *ud)
+{
+    gpool *p = ud;
+    GError *err = NULL;
+    if (g_thread_pool_push(p->gp, &token_marker, &err))
+        return 0;
+    int r = -(err && err->domain == G_THREAD_ERROR ? EAGAIN : ENOMEM);
+    g_clear_error(&err);
+    p->push_failed = true;
+    return r;
+}
 
 static int glib_submit(void *state, pb_future *f)
 {
     gpool *p = state;
-    gitem *it = malloc(sizeof *it);
-    if (!it)
-        return PB_ENOMEM;
-    it->f = f;
-
-    pthread_mutex_lock(&p->mu);
-    int r = p->shut ? PB_ESHUTDOWN : pb__adapter_broken(&p->init) ? PB_EBROKEN : 0;
-    if (!r) {
-        it->prev = p->queued.prev;
-        it->next = &p->queued;
-        it->prev->next = it;
-        p->queued.prev = it;
-        *pb_future_slot(f) = it;
-        atomic_fetch_add(&p->outstanding, 1);
-    }
-    pthread_mutex_unlock(&p->mu);
-    if (r) {
-        free(it);
-        return r;
-    }
-
-    GError *err = NULL;
-    if (g_thread_pool_push(p->gp, it, &err))
-        return 0;
-
-    /* GLib queued the item but could not start a thread for it: take the
-     * future back unless a worker (or a cancel) already has it, and fail the
-     * submit. Look through f's slot, not at the item: a worker that popped
-     * the item has freed it, but the core still holds f. */
-    r = -(err && err->domain == G_THREAD_ERROR ? EAGAIN : ENOMEM);
-    g_clear_error(&err);
-    pthread_mutex_lock(&p->mu);
-    p->push_failed = true;
-    bool took_back = *pb_future_slot(f) == it && take_locked(it);
-    pthread_mutex_unlock(&p->mu);
-    if (!took_back)
-        return 0; /* a worker or a cancel has it: the submit did succeed */
-    atomic_fetch_sub(&p->outstanding, 1); /* the core still owns f */
-    return r;
-}
-
-static void glib_cancel(void *state, pb_future *f)
-{
-    gpool *p = state;
-    pthread_mutex_lock(&p->mu);
-    gitem *it = *pb_future_slot(f);
-    bool took = it && take_locked(it);
-    pthread_mutex_unlock(&p->mu);
-    if (took) {
-        pb_future_release(f);
-        put_outstanding(p);
-    }
+    return pb__adapter_submit(p->core, f);
 }
 
 static void glib_shutdown(void *state, bool wait, bool cancel_futures)
 {
     gpool *p = state;
-    pthread_mutex_lock(&p->mu);
-    p->shut = true;
-    pthread_mutex_unlock(&p->mu);
-
-    /* One at a time, so the list lock is never held across a cancel (whose
-     * callbacks run here and may call back into the pool). */
-    while (cancel_futures) {
-        pthread_mutex_lock(&p->mu);
-        gitem *it = p->queued.next;
-        pb_future *f = it != &p->queued ? take_locked(it) : NULL;
-        pthread_mutex_unlock(&p->mu);
-        if (!f)
-            break;
-        pb_future_cancel(f); /* queued, so PENDING (or cancelled already) */
-        pb_future_release(f);
-        put_outstanding(p);
-    }
-    if (wait)
-        wait_idle(p);
+    pb__adapter_shutdown(p->core, wait, cancel_futures);
 }
 
 static void gpool_free(gpool *p)
 {
-    if (p->saved)
-        for (int i = 0; i < p->workers; i++)
-            hwloc_bitmap_free(p->saved[i]);
-    free(p->saved);
-    free(p->bindings);
-    free(p->tids);
-    pb__placement_free(p->placement);
-    pb__adapter_init_free(&p->init);
+    pb__adapter_free(p->core);
     pthread_cond_destroy(&p->cv);
     pthread_mutex_destroy(&p->mu);
     free(p);
 }
 
-static bool thread_exists(pid_t tid)
+/* Ends GLib's idle threads: the nudge while waiting for the pool's threads
+ * (see DESIGN: GLib cannot join them). */
+static void stop_unused(void)
 {
-    char path[64];
-    snprintf(path, sizeof path, "/proc/self/task/%ld", (long)tid);
-    return access(path, F_OK) == 0;
-}
-
-/* Waits until none of the pool's threads is left (see DESIGN). GLib cannot
- * join them, so: end GLib's idle threads, look, repeat. A thread that is
- * still on its way from the pool to GLib's cache is caught on a later round.
- * Bounded, so that a GLib that behaves otherwise costs time, not a hang. */
-static void reap_threads(gpool *p)
-{
-    if (access("/proc/self/task", F_OK) != 0)
-        return; /* no procfs: nothing to look at */
-    const struct timespec pause = {0, 100 * 1000};
-    for (int round = 0; round < 50000; round++) { /* 5 s of 100 µs pauses */
-        g_thread_pool_stop_unused_threads();
-        bool left = false;
-        for (int i = 0; i < p->workers && !left; i++)
-            left = p->tids[i] && thread_exists(p->tids[i]);
-        if (!left)
-            return;
-        nanosleep(&pause, NULL);
-    }
+    g_thread_pool_stop_unused_threads();
 }
 
 static void glib_destroy(void *state)
 {
     gpool *p = state;
     glib_shutdown(p, true, false);
-    if (p->placement) {
+    if (pb__adapter_pinned(p->core)) {
         /* Every start item has run (FIFO, and free below waits for all);
          * now each thread takes one stop item and unbinds itself. */
         for (int i = 0; i < p->workers; i++)
@@ -419,7 +203,7 @@ static void glib_destroy(void *state)
     }
     g_thread_pool_free(p->gp, p->push_failed, TRUE);
     pb__glib_acquire(p);
-    reap_threads(p);
+    pb__adapter_await_workers_gone(p->core, stop_unused);
     gpool_free(p);
 }
 
@@ -430,34 +214,21 @@ static int glib_create(const pb_pool_opts *opts, void **state, int *workers)
         return PB_ENOMEM;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
-    p->queued.prev = p->queued.next = &p->queued;
     p->workers = opts->workers;
-
-    p->tids = calloc((size_t)p->workers, sizeof *p->tids);
-    int r = p->tids ? 0 : PB_ENOMEM;
-    if (!r)
-        r = pb__placement_new(opts->pin, opts->workers, &p->placement);
-    if (!r && p->placement) {
-        p->saved = calloc((size_t)p->workers, sizeof *p->saved);
-        p->bindings = calloc((size_t)p->workers, sizeof *p->bindings);
-        r = p->saved && p->bindings ? 0 : PB_ENOMEM;
-        for (int i = 0; !r && i < p->workers; i++)
-            if (!(p->saved[i] = hwloc_bitmap_alloc()))
-                r = PB_ENOMEM;
-    }
-    if (!r)
-        r = pb__adapter_init_new(&p->init, opts);
+    int r = pb__adapter_new(opts, &p->core);
     if (r) {
         gpool_free(p);
         return r;
     }
+    pb__adapter_chain(p->core, post_token, p);
 
+    /* GLib's threads, and those they start, block every signal: the host's
+     * signals go to the host's threads. */
+    sigset_t old;
+    pb__adapter_block_signals(&old);
     GError *err = NULL;
-#if GLIB_CHECK_VERSION(2, 70, 0)
-    p->gp = g_thread_pool_new_full(run_item, p, free_item, p->workers, TRUE, &err);
-#else
     p->gp = g_thread_pool_new(run_item, p, p->workers, TRUE, &err);
-#endif
+    pb__adapter_restore_signals(&old);
     if (err) {
         /* Not every thread could be started. */
         r = pb_backend_error(-EAGAIN, "glib backend: cannot start %d threads: %s", p->workers,
@@ -471,13 +242,9 @@ static int glib_create(const pb_pool_opts *opts, void **state, int *workers)
 
     for (int i = 0; i < p->workers; i++)
         g_thread_pool_push(p->gp, &start_marker, NULL); /* threads exist: cannot fail */
-    if (p->placement) {
+    if (pb__adapter_pinned(p->core)) {
         /* The binding obtained must be readable once create returns. */
-        pthread_mutex_lock(&p->mu);
-        while (p->bound < p->workers)
-            pthread_cond_wait(&p->cv, &p->mu);
-        r = p->bind_error;
-        pthread_mutex_unlock(&p->mu);
+        r = pb__adapter_await_started(p->core);
         if (r) {
             glib_destroy(p);
             return pb_backend_error(r, "glib backend: cannot bind worker threads: %s",
@@ -492,9 +259,111 @@ static int glib_create(const pb_pool_opts *opts, void **state, int *workers)
 static int glib_binding(void *state, int worker, char *buf, size_t size)
 {
     gpool *p = state;
-    if (size)
-        snprintf(buf, size, "%s", p->bindings ? p->bindings[worker] : "");
-    return 0;
+    return pb__adapter_binding(p->core, worker, buf, size);
+}
+
+/* ---- The native loop (pb/backend.h): GLib as GLib programs use it ---- */
+
+typedef struct gnative {
+    pb_native_job *job;
+    GAsyncQueue *replies; /* round trips: each task pushes its item back */
+    bool burst;           /* tasks of the burst count themselves instead */
+    _Atomic size_t done;
+    GMutex mu;
+    GCond cv;
+    bool all_done;
+    pid_t *tids;          /* the pool's threads (under mu) */
+    int ntids, workers;
+} gnative;
+
+/* Items are 1 for an empty warm-up task, i + 2 for task i, G_MAXSIZE to
+ * start: one per thread, each waiting until all have come (as the
+ * adapter's start items), so that every thread's id is known. */
+static void native_item(gpointer data, gpointer user_data)
+{
+    gnative *n = user_data;
+    gsize v = GPOINTER_TO_SIZE(data);
+    size_t target = n->job->n;
+    if (v == G_MAXSIZE) { /* a start item: note the thread, wait for the others */
+        g_mutex_lock(&n->mu);
+        n->tids[n->ntids++] = pb__adapter_tid();
+        g_cond_broadcast(&n->cv);
+        while (n->ntids < n->workers)
+            g_cond_wait(&n->cv, &n->mu);
+        g_mutex_unlock(&n->mu);
+        return;
+    }
+    if (v > 1)
+        n->job->task(n->job->ud, v - 2);
+    if (!n->burst || v == 1) {
+        g_async_queue_push(n->replies, data);
+    } else if (atomic_fetch_add(&n->done, 1) + 1 == target) {
+        g_mutex_lock(&n->mu);
+        n->all_done = true;
+        g_cond_signal(&n->cv);
+        g_mutex_unlock(&n->mu);
+    }
+}
+
+static int glib_native(const pb_pool_opts *opts, pb_native_job *job)
+{
+    int r = pb__native_refuse_pin("glib", opts);
+    if (r)
+        return r;
+    gnative n = {.job = job, .replies = g_async_queue_new(), .workers = opts->workers};
+    if (!(n.tids = calloc((size_t)opts->workers, sizeof *n.tids))) {
+        g_async_queue_unref(n.replies);
+        return PB_ENOMEM;
+    }
+    g_mutex_init(&n.mu);
+    g_cond_init(&n.cv);
+    sigset_t old;
+    pb__adapter_block_signals(&old);
+    GError *err = NULL;
+    GThreadPool *gp = g_thread_pool_new(native_item, &n, opts->workers, TRUE, &err);
+    pb__adapter_restore_signals(&old);
+    if (err) {
+        r = pb_backend_error(-EAGAIN, "glib native loop: cannot start %d threads: %s",
+                             opts->workers, err->message);
+        g_error_free(err);
+        if (gp)
+            g_thread_pool_free(gp, TRUE, TRUE);
+    } else {
+        for (int i = 0; i < opts->workers; i++)
+            g_thread_pool_push(gp, GSIZE_TO_POINTER(G_MAXSIZE), NULL);
+        for (size_t i = 0; i < job->warmup; i++) {
+            g_thread_pool_push(gp, GSIZE_TO_POINTER(1), NULL);
+            g_async_queue_pop(n.replies);
+        }
+        if (job->kind == PB_NATIVE_BURST) {
+            n.burst = true;
+            int64_t t0 = pb_now_ns();
+            for (size_t i = 0; i < job->n; i++)
+                g_thread_pool_push(gp, GSIZE_TO_POINTER(i + 2), NULL);
+            g_mutex_lock(&n.mu);
+            while (job->n && !n.all_done)
+                g_cond_wait(&n.cv, &n.mu);
+            g_mutex_unlock(&n.mu);
+            job->elapsed = pb_now_ns() - t0;
+        } else {
+            for (size_t i = 0; i < job->n; i++) {
+                int64_t t0 = pb_now_ns();
+                g_thread_pool_push(gp, GSIZE_TO_POINTER(i + 2), NULL);
+                g_async_queue_pop(n.replies);
+                job->times[i] = pb_now_ns() - t0;
+            }
+        }
+        job->threads = opts->workers;
+        g_thread_pool_free(gp, FALSE, TRUE);
+        /* GLib keeps freed pools' threads for reuse; end them, as destroy
+         * does for the adapter's. */
+        pb__adapter_await_threads_gone(n.tids, n.ntids, stop_unused);
+    }
+    g_async_queue_unref(n.replies);
+    free(n.tids);
+    g_cond_clear(&n.cv);
+    g_mutex_clear(&n.mu);
+    return r;
 }
 
 PB__ADAPTER_EXPORT const pb_backend pb__backend_glib = {
@@ -502,10 +371,12 @@ PB__ADAPTER_EXPORT const pb_backend pb__backend_glib = {
     .summary = "GLib " PB__GLIB_VERSION " GThreadPool, exclusive threads",
     .create = glib_create,
     .submit = glib_submit,
-    .cancel = glib_cancel,
     .shutdown = glib_shutdown,
     .destroy = glib_destroy,
     .binding = glib_binding,
+    .native = glib_native,
+    .native_summary = "g_thread_pool_push per task into an exclusive GThreadPool; round trips "
+                      "through a GAsyncQueue",
     .unsupported = (const pb_unsupported[]){
         {"task_timeout", "a GThreadPool thread cannot be killed"},
         {"max_tasks_per_worker", "GThreadPool never retires a thread on request"},

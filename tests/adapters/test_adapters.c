@@ -1,15 +1,17 @@
 /*
- * test_adapters.c — what the glib and libuv backends promise beyond the
- * shared contract (which the conformance suite checks): which options they
- * refuse and how they say so, GLib's pinned threads and their release,
- * initializers run once per thread, libuv's worker cap on a larger
- * threadpool, and cancellation of work already handed to the library.
+ * test_adapters.c — what the adapter backends (glib, libuv, tbb, openmp,
+ * asio) promise beyond the shared contract (which the conformance suite
+ * checks): which options they refuse and how they say so, pinning threads
+ * the adapter does not create (and unpinning the ones it shares), the
+ * initializer run once per thread, threads gone after destroy where the
+ * library lets them end, libuv's worker cap on a larger threadpool, and
+ * cancellation of work already handed to the library.
  *
- * Usage: test_adapters glib|libuv|libuv-env. Every task runs in this process
- * (both backends run threads), so tasks block on an in-process gate and
- * report through globals. Tests check behaviour, never durations; the few
- * short sleeps give a broken implementation the chance to show itself and
- * cannot make a correct one fail.
+ * Usage: test_adapters glib|libuv|libuv-env|tbb|openmp|asio. Every task
+ * runs in this process (all run threads), so tasks block on an in-process
+ * gate and report through globals. Tests check behaviour, never durations;
+ * the few short sleeps give a broken implementation the chance to show
+ * itself and cannot make a correct one fail.
  */
 #include <pthread.h>
 #include <sched.h>
@@ -27,6 +29,7 @@
 
 #include <cmocka.h>
 
+#include <pb/backend.h>
 #include <pb/pool.h>
 
 #include "census.h"
@@ -150,7 +153,15 @@ PB_TASK(adp_whoami)
 
 /* ---- Helpers ---- */
 
-static const char *backend; /* "glib" or "libuv" */
+static const char *backend; /* "glib", "libuv", ... */
+
+/* Backends whose worker threads are the pool's own for its whole life
+ * (started at create, ended at destroy); the others (libuv, tbb) run tasks
+ * on threads the library shares with the rest of the process. */
+static bool own_threads(void)
+{
+    return !strcmp(backend, "glib") || !strcmp(backend, "openmp") || !strcmp(backend, "asio");
+}
 
 static pb_pool *make_pool(const pb_pool_opts *opts)
 {
@@ -200,6 +211,27 @@ static void release_all(pb_future **fs, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         pb_future_release(fs[i]);
+}
+
+/* Runs n adp_whoami tasks on pool at once, then calls check on what each
+ * saw of its thread. */
+static void whoami_each(pb_pool *pool, int n, void (*check)(const whoami *w, void *ud), void *ud)
+{
+    pb_future **fs = calloc((size_t)n, sizeof *fs);
+    assert_non_null(fs);
+    for (int i = 0; i < n; i++)
+        fs[i] = submit(pool, "adp_whoami", NULL, 0);
+    for (int i = 0; i < n; i++) {
+        const void *data;
+        size_t len;
+        assert_int_equal(pb_future_result(fs[i], 30 * SEC, &data, &len), 0);
+        assert_int_equal(len, sizeof(whoami));
+        whoami w;
+        memcpy(&w, data, sizeof w);
+        check(&w, ud);
+    }
+    release_all(fs, (size_t)n);
+    free(fs);
 }
 
 /* A fresh pool of `workers` workers with `ngates` gate tasks submitted into
@@ -361,6 +393,23 @@ static void test_shutdown_waits(void **unused)
     pb_future_release(blocker);
 }
 
+/* The threads tasks ran on, each seen once (test_initializer_once_per_thread). */
+typedef struct tid_set {
+    int64_t tids[64];
+    int n;
+} tid_set;
+
+static void ran_after_one_init(const whoami *w, void *ud)
+{
+    tid_set *set = ud;
+    assert_int_equal(w->init_runs, 1);
+    bool seen = false;
+    for (int k = 0; k < set->n; k++)
+        seen |= set->tids[k] == w->tid;
+    if (!seen && set->n < 64)
+        set->tids[set->n++] = w->tid;
+}
+
 /* The initializer runs once in each thread that runs tasks, before them. */
 static void test_initializer_once_per_thread(void **unused)
 {
@@ -371,38 +420,17 @@ static void test_initializer_once_per_thread(void **unused)
     o.workers = 2;
     o.initializer = "adp_init";
     pb_pool *pool = make_pool(&o);
-    enum { N = 2000 };
-    pb_future **fs = calloc(N, sizeof *fs);
-    assert_non_null(fs);
-    for (int i = 0; i < N; i++)
-        fs[i] = submit(pool, "adp_whoami", NULL, 0);
-    int64_t tids[64];
-    int ntids = 0;
-    for (int i = 0; i < N; i++) {
-        const void *data;
-        size_t len;
-        assert_int_equal(pb_future_result(fs[i], 30 * SEC, &data, &len), 0);
-        assert_int_equal(len, sizeof(whoami));
-        whoami w;
-        memcpy(&w, data, sizeof w);
-        assert_int_equal(w.init_runs, 1);
-        bool seen = false;
-        for (int k = 0; k < ntids; k++)
-            seen |= tids[k] == w.tid;
-        if (!seen && ntids < 64)
-            tids[ntids++] = w.tid;
-    }
+    tid_set set = {.n = 0};
+    whoami_each(pool, 2000, ran_after_one_init, &set);
     pb_pool_destroy(pool);
     int total = atomic_load(&init_runs_total);
-    if (!strcmp(backend, "glib")) {
-        /* Exclusive threads: exactly one run per worker, at start. */
+    if (own_threads()) {
+        /* The pool's own threads: exactly one run per worker, at start. */
         assert_int_equal(total, 2);
     } else {
-        /* Threadpool threads: one run per thread that picked up a task. */
-        assert_int_equal(total, ntids);
+        /* Shared threads: one run per thread that picked up a task. */
+        assert_int_equal(total, set.n);
     }
-    release_all(fs, N);
-    free(fs);
 }
 
 /* A failing initializer breaks the pool: futures fail with PB_EBROKEN and
@@ -430,10 +458,22 @@ static void test_initializer_fails(void **unused)
     pb_pool_destroy(pool);
 }
 
-/* ---- glib ---- */
+static char (*pinned_bindings)[128];
+static int pinned_n; /* 0: every binding is fine (one PU only) */
 
-#ifdef PB_HAVE_GLIB
-static void test_glib_pinned(void **unused)
+static void on_a_worker_binding(const whoami *w, void *ud)
+{
+    (void)ud;
+    bool match = pinned_n == 0;
+    for (int k = 0; k < pinned_n; k++)
+        match |= !strcmp(w->cpus, pinned_bindings[k]);
+    if (!match)
+        fail_msg("a task ran on a thread bound to %s, which no worker reports", w->cpus);
+}
+
+/* Pinning threads the adapter does not create: every task runs on a thread
+ * bound as one of the workers reports. */
+static void test_pinned(void **unused)
 {
     (void)unused;
     int first;
@@ -444,7 +484,7 @@ static void test_glib_pinned(void **unused)
     o.workers = ncpu;
     o.pin = "compact";
     pb_pool *pool = NULL;
-    int r = pb_pool_create("glib", &o, &pool);
+    int r = pb_pool_create(backend, &o, &pool);
     if (r == PB_ENOTSUP) {
         print_message("binding threads is not possible here: %s\n", pb_pool_last_error());
         skip();
@@ -458,28 +498,27 @@ static void test_glib_pinned(void **unused)
             assert_true(bindings[i][0] != '\0'); /* one PU each, not the whole set */
     }
     /* Every task runs on a thread bound as one of the workers says. */
-    enum { N = 200 };
-    pb_future *fs[N];
-    for (int i = 0; i < N; i++)
-        fs[i] = submit(pool, "adp_whoami", NULL, 0);
-    for (int i = 0; i < N; i++) {
-        const void *data;
-        assert_int_equal(pb_future_result(fs[i], 30 * SEC, &data, NULL), 0);
-        whoami w;
-        memcpy(&w, data, sizeof w);
-        bool match = false;
-        for (int k = 0; k < n; k++)
-            match |= ncpu == 1 || !strcmp(w.cpus, bindings[k]);
-        if (!match)
-            fail_msg("a task ran on a thread bound to %s, which no worker reports", w.cpus);
-    }
-    release_all(fs, N);
+    pinned_bindings = bindings;
+    pinned_n = ncpu > 1 ? n : 0;
+    whoami_each(pool, 200, on_a_worker_binding, NULL);
     pb_pool_destroy(pool);
 }
 
-/* GLib's threads cannot be joined; destroy still leaves none of the pool's
- * threads behind, pinned or not, and whatever GLib had cached before. */
-static void test_glib_threads_gone(void **unused)
+static void test_bad_pin(void **unused)
+{
+    (void)unused;
+    pb_pool_opts o;
+    pb_pool_opts_init(&o);
+    o.workers = 1;
+    o.pin = "3-1";
+    pb_pool *pool = NULL;
+    assert_int_equal(pb_pool_create(backend, &o, &pool), PB_EINVAL);
+}
+
+/* The pool's own threads end with it, pinned or not: GLib's cannot be
+ * joined and OpenMP's end once their master has, yet none is left after
+ * destroy; nor are oneTBB's, when no one else in the process uses TBB. */
+static void test_threads_gone(void **unused)
 {
     (void)unused;
     int before = pbt_threads_quiet();
@@ -496,7 +535,10 @@ static void test_glib_threads_gone(void **unused)
         if (cycle % 2 && ncpu > 1)
             o.pin = pin;
         pb_pool *pool = make_pool(&o);
-        assert_true(pbt_count_threads() >= before + 3);
+        int during = pbt_count_threads();
+        if (during < before + 3)
+            fail_msg("cycle %d: %d threads with a pool of 3 workers, %d before", cycle, during,
+                     before);
         pb_future *f = submit(pool, "adp_whoami", NULL, 0);
         assert_int_equal(pb_future_result(f, 30 * SEC, NULL, NULL), 0);
         pb_future_release(f);
@@ -507,17 +549,49 @@ static void test_glib_threads_gone(void **unused)
     }
 }
 
-static void test_glib_bad_pin(void **unused)
+static void on_a_pinned_thread(const whoami *w, void *all)
+{
+    if (!strcmp(w->cpus, all))
+        fail_msg("a task of a pinned pool ran on an unpinned thread (%s)", w->cpus);
+}
+
+static void on_an_unpinned_thread(const whoami *w, void *all)
+{
+    if (strcmp(w->cpus, all))
+        fail_msg("a task of an unpinned pool ran on a thread still bound to %s (the process "
+                 "may run on %s)", w->cpus, (const char *)all);
+}
+
+/* A library thread that served a pinned pool goes back to the others
+ * unpinned: the next, unpinned pool's tasks may run on every PU. */
+static void test_unpinned_after(void **unused)
 {
     (void)unused;
+    int first;
+    int ncpu = allowed_cpus(&first);
+    if (ncpu < 2) {
+        print_message("needs two PUs to tell a pinned thread from another\n");
+        skip();
+    }
+    char all[256];
+    format_affinity(all, sizeof all);
     pb_pool_opts o;
     pb_pool_opts_init(&o);
-    o.workers = 1;
-    o.pin = "3-1";
-    pb_pool *pool = NULL;
-    assert_int_equal(pb_pool_create("glib", &o, &pool), PB_EINVAL);
+    o.workers = 2;
+    o.pin = "compact";
+    pb_pool *pool = make_pool(&o);
+    whoami_each(pool, 64, on_a_pinned_thread, all);
+    pb_pool_destroy(pool);
+    /* Another pool, unpinned, runs tasks on those threads (shared ones) or
+     * on new ones: none may still be bound. Twice, the second on threads
+     * the first may have left in the library's hands. */
+    o.pin = NULL;
+    for (int round = 0; round < 2; round++) {
+        pool = make_pool(&o);
+        whoami_each(pool, round ? 400 : 64, on_an_unpinned_thread, all);
+        pb_pool_destroy(pool);
+    }
 }
-#endif
 
 /* ---- libuv ---- */
 
@@ -532,24 +606,20 @@ static void test_libuv_refuses(void **unused)
     (void)unused;
     pb_pool_opts o;
     pb_pool_opts_init(&o);
-    o.workers = 1;
-    o.pin = "compact";
-    expect_notsup(&o, "pin=compact");
-
-    pb_pool_opts_init(&o);
     o.workers = uv_threads() + 1;
     expect_notsup(&o, "UV_THREADPOOL_SIZE");
     char want[64];
     snprintf(want, sizeof want, "workers=%d", o.workers);
     expect_notsup(&o, want);
 
-    /* As many workers as libuv has threads is fine; binding is unknown. */
+    /* As many workers as libuv has threads is fine; unpinned, unbound. */
     pb_pool_opts_init(&o);
     o.workers = uv_threads();
     pb_pool *pool = make_pool(&o);
     assert_int_equal(pb_pool_workers(pool), uv_threads());
     char buf[64];
-    assert_int_equal(pb_pool_binding(pool, 0, buf, sizeof buf), PB_ENOTSUP);
+    assert_int_equal(pb_pool_binding(pool, 0, buf, sizeof buf), 0);
+    assert_string_equal(buf, "");
     pb_pool_destroy(pool);
 }
 
@@ -604,7 +674,7 @@ static void test_libuv_capped_fifo(void **unused)
     pb_future *fs[N];
     for (uint64_t i = 0; i < N; i++)
         fs[i] = submit(pool, "adp_log_order", &i, sizeof i);
-    sleep_ms(20); /* let the other threadpool threads pick tasks up and wait */
+    sleep_ms(20); /* let the other threadpool threads pick requests up */
     gate_open();
     for (int i = 0; i < N; i++)
         assert_int_equal(pb_future_result(fs[i], 30 * SEC, NULL, NULL), 0);
@@ -618,8 +688,9 @@ static void test_libuv_capped_fifo(void **unused)
     pb_pool_destroy(pool);
 }
 
-/* With workers = the threadpool size, work goes to libuv's own queue; a
- * future cancelled there is uv_cancel()ed and never runs. */
+/* With workers = the threadpool size, every request goes straight to
+ * libuv's own queue; a future cancelled while its request is there never
+ * runs. */
 static void test_libuv_uncapped_cancel(void **unused)
 {
     (void)unused;
@@ -650,6 +721,67 @@ static void test_libuv_uncapped_cancel(void **unused)
     free(blockers);
 }
 
+/* ---- The native loop (pb_backend.native) ---- */
+
+static void mark_task(void *ud, size_t i)
+{
+    ((_Atomic unsigned char *)ud)[i]++;
+}
+
+/* Every task of a native job ran exactly once. */
+static void check_ran_once(_Atomic unsigned char *ran, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (ran[i] != 1)
+            fail_msg("native task %zu ran %d times", i, (int)ran[i]);
+}
+
+/* The library's own loop runs every task once and reports its times; it
+ * refuses what it cannot do (a pin), and poolbench's own pools have none. */
+static void test_native(void **unused)
+{
+    (void)unused;
+    enum { N = 3000, TRIPS = 50 };
+    _Atomic unsigned char *ran = calloc(N, 1);
+    int64_t *times = calloc(TRIPS, sizeof *times);
+    assert_true(ran && times);
+    pb_pool_opts o;
+    pb_pool_opts_init(&o);
+    o.workers = 2;
+
+    pb_native_job burst = {.kind = PB_NATIVE_BURST, .n = N, .warmup = 5, .task = mark_task,
+                           .ud = ran};
+    int r = pb_native_run(backend, &o, &burst);
+    if (r)
+        fail_msg("%s native burst: %s: %s", backend, pb_strerror(r), pb_pool_last_error());
+    check_ran_once(ran, N);
+    assert_true(burst.elapsed > 0);
+    assert_true(burst.threads >= 1);
+
+    memset((void *)ran, 0, N);
+    pb_native_job trips = {.kind = PB_NATIVE_ROUNDTRIP, .n = TRIPS, .warmup = 5,
+                           .task = mark_task, .ud = ran, .times = times};
+    r = pb_native_run(backend, &o, &trips);
+    if (r)
+        fail_msg("%s native round trips: %s: %s", backend, pb_strerror(r), pb_pool_last_error());
+    check_ran_once(ran, TRIPS);
+    for (int i = 0; i < TRIPS; i++)
+        assert_true(times[i] > 0);
+
+    /* An empty burst is no burst, and no hang. */
+    pb_native_job none = {.kind = PB_NATIVE_BURST, .n = 0, .task = mark_task, .ud = ran};
+    assert_int_equal(pb_native_run(backend, &o, &none), 0);
+
+    o.pin = "compact";
+    assert_int_equal(pb_native_run(backend, &o, &burst), PB_ENOTSUP);
+    assert_non_null(strstr(pb_pool_last_error(), "pin"));
+    o.pin = NULL;
+    assert_int_equal(pb_native_run("thread", &o, &burst), PB_ENOTSUP);
+    assert_int_equal(pb_native_run("no-such-backend", &o, &burst), PB_ENOENT);
+    free((void *)ran);
+    free(times);
+}
+
 /* After every test, pass or fail: a failed check leaves tasks blocked on the
  * gate, and they must not hold up the tests after it. */
 static int open_gate_after(void **unused)
@@ -663,6 +795,22 @@ static int open_gate_after(void **unused)
 int main(int argc, char **argv)
 {
     backend = argc > 1 ? argv[1] : "";
+    bool uv_env = !strcmp(backend, "libuv-env");
+    if (uv_env)
+        backend = "libuv";
+    if (!*backend || !pb_backend_find(backend)) {
+        fprintf(stderr, "usage: test_adapters glib|libuv|libuv-env|tbb|openmp|asio%s%s\n",
+                *backend ? ": " : "", *backend ? pb_pool_last_error() : "");
+        return 2;
+    }
+    if (uv_env) {
+        /* Run with UV_THREADPOOL_SIZE set: the limits follow it. */
+        const struct CMUnitTest uv[] = {
+            TEST(test_libuv_refuses),
+            TEST(test_libuv_cap),
+        };
+        return cmocka_run_group_tests_name("libuv with UV_THREADPOOL_SIZE", uv, NULL, NULL);
+    }
     const struct CMUnitTest common[] = {
         TEST(test_unsupported_options),
         TEST(test_summary_and_listing),
@@ -671,46 +819,26 @@ int main(int argc, char **argv)
         TEST(test_shutdown_waits),
         TEST(test_initializer_once_per_thread),
         TEST(test_initializer_fails),
+        TEST(test_pinned),
+        TEST(test_bad_pin),
+        TEST(test_unpinned_after),
+        TEST(test_native),
     };
-    if (!strcmp(backend, "glib")) {
-#ifdef PB_HAVE_GLIB
-        const struct CMUnitTest glib[] = {
-            TEST(test_glib_pinned),
-            TEST(test_glib_threads_gone),
-            TEST(test_glib_bad_pin),
-        };
-        return cmocka_run_group_tests_name("glib: shared", common, NULL, NULL) |
-               cmocka_run_group_tests_name("glib: own", glib, NULL, NULL);
-#endif
-    } else if (!strcmp(backend, "libuv")) {
+    int r = cmocka_run_group_tests_name("every adapter", common, NULL, NULL);
+    if (!strcmp(backend, "libuv")) {
         const struct CMUnitTest uv[] = {
             TEST(test_libuv_refuses),
             TEST(test_libuv_cap),
             TEST(test_libuv_capped_fifo),
             TEST(test_libuv_uncapped_cancel),
         };
-        return cmocka_run_group_tests_name("libuv: shared", common, NULL, NULL) |
-               cmocka_run_group_tests_name("libuv: own", uv, NULL, NULL);
-    } else if (!strcmp(backend, "libuv-env")) {
-        /* Run with UV_THREADPOOL_SIZE set: the limits follow it. */
-        backend = "libuv";
-        const struct CMUnitTest uv[] = {
-            TEST(test_libuv_refuses),
-            TEST(test_libuv_cap),
+        r |= cmocka_run_group_tests_name("libuv", uv, NULL, NULL);
+    } else {
+        /* libuv's threads are process-wide; every other adapter's end. */
+        const struct CMUnitTest own[] = {
+            TEST(test_threads_gone),
         };
-        return cmocka_run_group_tests_name("libuv with UV_THREADPOOL_SIZE", uv, NULL, NULL);
+        r |= cmocka_run_group_tests_name(backend, own, NULL, NULL);
     }
-    fprintf(stderr, "usage: test_adapters glib|libuv|libuv-env (this build has:%s%s)\n",
-#ifdef PB_HAVE_GLIB
-            " glib",
-#else
-            "",
-#endif
-#ifdef PB_HAVE_LIBUV
-            " libuv"
-#else
-            ""
-#endif
-    );
-    return 2;
+    return r;
 }

@@ -293,7 +293,7 @@ PBC_CASE(args, pool_create)
 
     STEP("opts NULL means defaults");
     pool = pbc_pool(backend, 0, NULL);
-    CHECK_INT(pb_pool_workers(pool), ==, pbc_allowed_cpus(NULL));
+    CHECK_INT(pb_pool_workers(pool), ==, pbc_default_workers(backend));
     pb_pool_destroy(pool);
     pool = NULL;
     rc = pb_pool_create(backend, NULL, &pool);
@@ -301,7 +301,7 @@ PBC_CASE(args, pool_create)
         SKIP("%s cannot create a pool with default options: %s", backend,
              pb_pool_last_error());
     CHECK_OK(rc);
-    CHECK_INT(pb_pool_workers(pool), ==, pbc_allowed_cpus(NULL));
+    CHECK_INT(pb_pool_workers(pool), ==, pbc_default_workers(backend));
     CHECK_STR(pb_pool_backend(pool), pbc_backend_name(backend));
     pb_pool_destroy(pool);
 }

@@ -62,8 +62,9 @@
 typedef void (*pbc_case_fn)(const char *backend);
 
 /* The verdict the runner must reach. Only the runner's self-test cases
- * (group "selftest", run by --self-test alone) expect anything but a pass. */
-typedef enum { PBC_EXPECT_PASS, PBC_EXPECT_FAIL, PBC_EXPECT_SKIP } pbc_expect;
+ * (group "selftest", run by --self-test alone) expect anything but a pass;
+ * PBC_EXPECT_DEPART: a failure the departures table documents. */
+typedef enum { PBC_EXPECT_PASS, PBC_EXPECT_FAIL, PBC_EXPECT_SKIP, PBC_EXPECT_DEPART } pbc_expect;
 
 typedef struct pbc_case {
     const char *name;        /* "group.what" */
@@ -99,6 +100,24 @@ void pbc__case_register(pbc_case *c);
 
 /* The registered cases, sorted by name. */
 pbc_case **pbc_cases(size_t *n);
+
+/* ---- Documented departures (departures.c says what and why) ---- */
+
+typedef struct pbc_departure {
+    char *case_name;
+    char *fails_with; /* pieces of the failure message, in order, between " … " */
+    int timeout_s;    /* 0: the runner's; else how long the case may hang */
+    char *because;
+} pbc_departure;
+
+/* Loads a backend's table (departures/<backend>.md). Returns 0, or -1 with
+ * one line in err (a file that cannot be read, a malformed row, a case name
+ * that does not exist). */
+int pbc_departures_load(const char *path, char *err, size_t errlen);
+/* The row of a case, or NULL. */
+const pbc_departure *pbc_departure_find(const char *case_name);
+/* Whether a failure message is the one the row documents. */
+bool pbc_departure_matches(const pbc_departure *d, const char *message);
 
 /* What a case child tells its parent, in memory shared between them (the
  * runner maps it before forking; NULL when a case runs in-process). */
@@ -290,6 +309,11 @@ int pbc_count_threads_settled(int expect);
 bool pbc_has_children(void);   /* a child, exited or not, without reaping it */
 long pbc_gettid(void);
 int pbc_allowed_cpus(int *first); /* CPUs in this process's affinity mask */
+/* How many workers workers=0 means for backend: the CPUs of the affinity
+ * mask, unless the backend declares a count of its own (pb_backend's
+ * default_workers: the mpi backend's worker ranks). */
+int pbc_default_workers(const char *backend);
+bool pbc_own_default_workers(const char *backend); /* it declares one */
 
 /* Whether --slow was given: cases may then do their full volume where they
  * would otherwise do less. */

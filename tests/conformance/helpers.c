@@ -8,6 +8,8 @@
  * teardown that could hang on a broken pool.
  */
 #include "conformance.h"
+
+#include <pb/backend.h>
 #include "census.h"
 
 #include <dirent.h>
@@ -423,6 +425,19 @@ int pbc_allowed_cpus(int *first)
         }
     }
     return CPU_COUNT(&set);
+}
+
+bool pbc_own_default_workers(const char *backend)
+{
+    const pb_backend *b = pb_backend_find(backend);
+    return b != NULL && b->default_workers != NULL;
+}
+
+int pbc_default_workers(const char *backend)
+{
+    const pb_backend *b = pb_backend_find(backend);
+    return b != NULL && b->default_workers != NULL ? b->default_workers()
+                                                   : pbc_allowed_cpus(NULL);
 }
 
 const char *pbc_scratch_dir(void)

@@ -2,7 +2,7 @@
  * main.c — the conformance runner: one backend, every case, each isolated.
  *
  *   conformance --backend NAME [--case GLOB]... [--load PLUGIN.so]...
- *               [--timeout SECONDS] [--slow] [--no-fork]
+ *               [--timeout SECONDS] [--slow] [--no-fork] [--departures FILE]
  *   conformance --list [--case GLOB]...
  *   conformance --check-coverage NAME...
  *   conformance --self-test --backend NAME
@@ -43,6 +43,18 @@
  *   --self-test runs the runner's own cases (selftest.c) instead, each of
  *   which declares the verdict it must get: this checks that failures,
  *   crashes, hangs and leftover processes are caught.
+ *
+ *   Departures. A backend that breaks the contract in known ways (Python's
+ *   pools) has a table, departures/<backend>.md (departures.c describes
+ *   it): each row names a case, the failure it must show and why. The
+ *   runner judges such a case against its row — DEPARTS when it fails as
+ *   documented, a failure when it passes or fails otherwise — and prints,
+ *   at the end, the backend's summary: passed, skipped with their reasons,
+ *   departures with theirs, failures. The table is published as it is; the
+ *   runner keeps it true.
+ *
+ *   The Python twins of the suite's tasks (conformance_twins.py) are added
+ *   to POOLBENCH_PYTHON_TWINS, so the py-* backends can run every case.
  *
  *   --check-coverage is the test that keeps a new backend from skipping
  *   conformance: it fails unless every name pb_backend_names() reports is in
@@ -116,6 +128,7 @@ static int g_timeout_s = DEFAULT_TIMEOUT_S;
 static bool g_no_fork;
 static bool g_self_test;
 static bool g_slow;
+static char g_departures_path[PATH_MAX]; /* the table in use, "" if none */
 
 bool pbc_slow(void)
 {
@@ -145,6 +158,9 @@ static void usage(void)
            "each case in its own process with a timeout (default %d s).\n"
            "  --case GLOB      run only cases whose name matches (fnmatch); repeatable\n"
            "  --load PLUGIN    dlopen a shared object that registers a backend\n"
+           "  --departures F   the table of cases the backend fails as documented\n"
+           "                   (default: departures/NAME.md of the source tree, if\n"
+           "                   there is one; \"none\": every failure counts)\n"
            "  --slow           full volume in cases that otherwise do less\n"
            "  --no-fork        run cases in this process, stopping at the first\n"
            "                   failure (for debuggers)\n"
@@ -218,7 +234,7 @@ static int check_coverage(char **covered, int n)
 
 /* ---- Running one case in a child ---- */
 
-typedef enum { OUTCOME_PASS, OUTCOME_FAIL, OUTCOME_SKIP } outcome;
+typedef enum { OUTCOME_PASS, OUTCOME_FAIL, OUTCOME_SKIP, OUTCOME_DEPART } outcome;
 
 static void make_scratch(void)
 {
@@ -341,9 +357,16 @@ static _Noreturn void child_main(const pbc_case *c, pid_t runner)
     exit(PBC_EXIT_PASS);
 }
 
-static outcome run_case(const pbc_case *c, char *why, size_t whysize)
+static outcome run_case(const pbc_case *c, char *why, size_t whysize, int limit_s)
 {
-    int timeout_s = c->timeout_s > g_timeout_s ? c->timeout_s : g_timeout_s;
+    /* A case's own timeout is written for the default; a longer --timeout (a
+     * sanitizer build, a slow pool) stretches it alike. */
+    int64_t own = (int64_t)c->timeout_s * (g_timeout_s > DEFAULT_TIMEOUT_S ? g_timeout_s
+                                                                            : DEFAULT_TIMEOUT_S) /
+                  DEFAULT_TIMEOUT_S;
+    int timeout_s = own > g_timeout_s ? (int)own : g_timeout_s;
+    if (limit_s > 0) /* a documented hang: it only has to reach the step it hangs in */
+        timeout_s = limit_s;
     memset(pbc__report, 0, sizeof *pbc__report);
     make_scratch();
     fflush(NULL);
@@ -433,23 +456,92 @@ static outcome run_case(const pbc_case *c, char *why, size_t whysize)
 
 static const char *outcome_name(outcome o)
 {
-    return o == OUTCOME_PASS ? "pass" : o == OUTCOME_SKIP ? "skip" : "fail";
+    return o == OUTCOME_PASS     ? "pass"
+           : o == OUTCOME_SKIP   ? "skip"
+           : o == OUTCOME_DEPART ? "departs as documented"
+                                 : "fail";
+}
+
+/* Holds a case's outcome to its row in the departures table, if it has one:
+ * failing as documented is OUTCOME_DEPART (why becomes the row's reason);
+ * anything else is a failure saying how the table and the case disagree. */
+static outcome judge(const pbc_departure *d, outcome got, char *why, size_t whysize)
+{
+    if (d == NULL)
+        return got;
+    if (got == OUTCOME_FAIL && pbc_departure_matches(d, why)) {
+        snprintf(why, whysize, "%s", d->because);
+        return OUTCOME_DEPART;
+    }
+    char was[sizeof pbc__report->message + sizeof pbc__report->step + 512];
+    snprintf(was, sizeof was, "%s", why);
+    if (got == OUTCOME_FAIL)
+        snprintf(why, whysize, "departs differently from its row in %.300s: it failed with "
+                 "\"%.2500s\", the row says \"%.500s\"", g_departures_path, was, d->fails_with);
+    else
+        snprintf(why, whysize, "no longer departs as %.300s documents (\"%.500s\"): it %s%s%.2500s; "
+                 "update the row", g_departures_path, d->fails_with,
+                 got == OUTCOME_PASS ? "passed" : "was skipped", was[0] ? ": " : "", was);
+    return OUTCOME_FAIL;
+}
+
+/* What each case came to, for the summary at the end. */
+typedef struct verdict {
+    const char *name;
+    outcome got;
+    char *why;
+} verdict;
+static verdict *g_verdicts;
+static size_t g_nverdicts;
+
+static void note_verdict(const pbc_case *c, outcome got, const char *why)
+{
+    verdict *v = realloc(g_verdicts, (g_nverdicts + 1) * sizeof *v);
+    if (v == NULL)
+        return;
+    g_verdicts = v;
+    g_verdicts[g_nverdicts++] = (verdict){c->name, got, strdup(why)};
+}
+
+static void print_summary(void)
+{
+    size_t count[4] = {0};
+    for (size_t i = 0; i < g_nverdicts; i++)
+        count[g_verdicts[i].got]++;
+    printf("\nconformance.%s: %zu cases: %zu passed, %zu skipped, %zu depart as documented, "
+           "%zu failed\n", g_backend, g_nverdicts, count[OUTCOME_PASS], count[OUTCOME_SKIP],
+           count[OUTCOME_DEPART], count[OUTCOME_FAIL]);
+    static const struct {
+        outcome o;
+        const char *label;
+    } lists[] = {{OUTCOME_DEPART, "departs"}, {OUTCOME_SKIP, "skipped"}, {OUTCOME_FAIL, "FAILED"}};
+    for (size_t k = 0; k < sizeof lists / sizeof lists[0]; k++)
+        for (size_t i = 0; i < g_nverdicts; i++)
+            if (g_verdicts[i].got == lists[k].o)
+                printf("  %-8s %s: %s\n", lists[k].label, g_verdicts[i].name,
+                       g_verdicts[i].why ? g_verdicts[i].why : "");
+    if (g_departures_path[0] && count[OUTCOME_DEPART])
+        printf("  (the departures are documented in %s)\n", g_departures_path);
+    fflush(stdout);
 }
 
 static void case_test(void **state)
 {
     const pbc_case *c = *state;
-    char why[sizeof pbc__report->message + sizeof pbc__report->step + 512] = "";
+    char why[sizeof pbc__report->message + sizeof pbc__report->step + 1024] = "";
+    const pbc_departure *d = pbc_departure_find(c->name);
     int64_t start = pb_now_ns();
-    outcome got = run_case(c, why, sizeof why);
+    outcome got = judge(d, run_case(c, why, sizeof why, d ? d->timeout_s : 0), why, sizeof why);
     double secs = (double)(pb_now_ns() - start) / 1e9;
     if (secs >= 1.0) /* keep slow cases visible: the suite must stay fast */
         print_message("[   TIME   ] %s: %.1f s\n", c->name, secs);
+    note_verdict(c, got, why);
     if (g_self_test) {
         /* The runner's own test: the verdict must be the one declared. */
-        outcome want = c->expect == PBC_EXPECT_FAIL   ? OUTCOME_FAIL
-                       : c->expect == PBC_EXPECT_SKIP ? OUTCOME_SKIP
-                                                      : OUTCOME_PASS;
+        outcome want = c->expect == PBC_EXPECT_FAIL     ? OUTCOME_FAIL
+                       : c->expect == PBC_EXPECT_SKIP   ? OUTCOME_SKIP
+                       : c->expect == PBC_EXPECT_DEPART ? OUTCOME_DEPART
+                                                        : OUTCOME_PASS;
         if (got != want)
             fail_msg("%s: the runner's verdict is %s (%s), expected %s", c->name,
                      outcome_name(got), why, outcome_name(want));
@@ -462,6 +554,9 @@ static void case_test(void **state)
     }
     switch (got) {
     case OUTCOME_PASS:
+        return;
+    case OUTCOME_DEPART:
+        print_message("[  DEPARTS ] %s: %s\n", c->name, why);
         return;
     case OUTCOME_SKIP:
         print_message("[  SKIP    ] %s: %s\n", c->name, why);
@@ -497,6 +592,8 @@ static int run_forked(pbc_case **cases, size_t n)
     prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
     save_signal_actions();
     int failed = _cmocka_run_group_tests(group, tests, n, NULL, NULL);
+    if (!g_self_test) /* the self-test prints each verdict instead */
+        print_summary();
     free(tests);
     munmap(pbc__report, sizeof *pbc__report);
     return failed ? 1 : 0;
@@ -525,6 +622,7 @@ int main(int argc, char **argv)
     }
 
     bool list = false;
+    const char *departures = NULL; /* --departures: a table, or "none" */
     int timeout_given = 0; /* 1: --timeout given; -1: self-test default pending */
     g_globs = calloc((size_t)argc, sizeof *g_globs);
     if (g_globs == NULL)
@@ -546,12 +644,15 @@ int main(int argc, char **argv)
             g_self_test = true;
             timeout_given = timeout_given ? timeout_given : -1;
         } else if (strcmp(a, "--backend") == 0 || strcmp(a, "--case") == 0 ||
-                   strcmp(a, "--load") == 0 || strcmp(a, "--timeout") == 0) {
+                   strcmp(a, "--load") == 0 || strcmp(a, "--timeout") == 0 ||
+                   strcmp(a, "--departures") == 0) {
             if (i + 1 >= argc)
                 usage_error("%s needs a value", a);
             const char *v = argv[++i];
             if (strcmp(a, "--backend") == 0) {
                 g_backend = v;
+            } else if (strcmp(a, "--departures") == 0) {
+                departures = v;
             } else if (strcmp(a, "--case") == 0) {
                 g_globs[g_nglobs++] = v;
             } else if (strcmp(a, "--load") == 0) {
@@ -592,6 +693,8 @@ int main(int argc, char **argv)
     if (list) {
         for (size_t i = 0; i < n; i++)
             printf("%s\n", chosen[i]->name);
+        free(chosen);
+        free(g_globs);
         return 0;
     }
     if (g_backend == NULL)
@@ -601,7 +704,33 @@ int main(int argc, char **argv)
                 g_backend);
         print_backends(stderr);
         fprintf(stderr, ")\n");
+        free(chosen);
         return 2;
+    }
+    /* The backend's documented departures: departures/<backend>.md (the
+     * self-test's own table with --self-test) unless --departures says. */
+    if (departures == NULL) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/%s.md", PBC_DEPARTURES_DIR,
+                 g_self_test ? "selftest" : g_backend);
+        if (access(path, R_OK) == 0)
+            snprintf(g_departures_path, sizeof g_departures_path, "%s", path);
+    } else if (strcmp(departures, "none") != 0) {
+        snprintf(g_departures_path, sizeof g_departures_path, "%s", departures);
+    }
+    char err[PATH_MAX + 256];
+    if (g_departures_path[0] && pbc_departures_load(g_departures_path, err, sizeof err) != 0) {
+        fprintf(stderr, "conformance: --departures: %s\n", err);
+        free(chosen);
+        return 2;
+    }
+    /* The Python twins of the suite's tasks, for the py-* backends. */
+    const char *twins = getenv("POOLBENCH_PYTHON_TWINS");
+    if (twins == NULL || strstr(twins, PBC_PYTHON_TWINS) == NULL) {
+        char both[2 * PATH_MAX + 2];
+        snprintf(both, sizeof both, "%s%s%s", twins ? twins : "", twins && *twins ? ":" : "",
+                 PBC_PYTHON_TWINS);
+        setenv("POOLBENCH_PYTHON_TWINS", both, 1);
     }
     rc = g_no_fork ? run_in_process(chosen, n) : run_forked(chosen, n);
     free(chosen);

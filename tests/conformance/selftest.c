@@ -73,3 +73,31 @@ PBC_SELFTEST(leaves_a_process, PBC_EXPECT_FAIL, "left processes behind")
             pause();
     }
 }
+
+/* The departures table (departures/selftest.md documents the next four):
+ * a case failing as its row says departs; failing otherwise, passing, or
+ * hanging past its row's limit without the documented step each get the
+ * verdict the table implies. */
+
+PBC_SELFTEST(departs_as_documented, PBC_EXPECT_DEPART, "the row's reason")
+{
+    STEP("failing on purpose");
+    FAIL("the documented failure, with %d details", 3);
+}
+
+PBC_SELFTEST(departs_differently, PBC_EXPECT_FAIL, "departs differently from its row")
+{
+    FAIL("some other failure");
+}
+
+PBC_SELFTEST(no_longer_departs, PBC_EXPECT_FAIL, "no longer departs")
+{
+    CHECK_INT(1, ==, 1);
+}
+
+PBC_SELFTEST(departs_by_hanging, PBC_EXPECT_DEPART, "a documented hang")
+{
+    STEP("waiting for what never comes");
+    for (;;)
+        pause();
+}

@@ -310,9 +310,9 @@ def main():
 
     # Valid, but no case in common with quick-base.json: compare refuses it.
     d = quick_doc(seed=10)
-    for c in d["results"]:
+    for i, c in enumerate(d["results"]):
         c["scenario"] = "submit"
-        c["params"] = {"backlog": 1000}
+        c["params"] = {"backlog": 1000 + i}  # each case once, as a results file holds them
     dump(d, "other-cases.json")
     # Another schema version.
     d = quick_doc(seed=11)

@@ -63,7 +63,7 @@ if ! grep -q '^ *external ' "$log"; then
     exit 1
 fi
 
-step "poolbench list: the installed glib and libuv modules load"
+step "poolbench list: the installed adapter modules load"
 if grep -q 'unavailable:' "$log"; then
     echo "FAILED: the installed poolbench cannot load a module of its own:" >&2
     grep 'unavailable:' "$log" >&2
@@ -82,4 +82,16 @@ if ! grep -q '"external"' "$tmp/run.json"; then
     exit 1
 fi
 sed 's/^/   /' "$log"
+
+# Python's pools, when built: the installed module finds its Python glue and
+# twins (lib/poolbench/python) and starts the interpreter.
+if "$poolbench" list | grep -q '^ *py-process '; then
+    step "a tiny harness run over the installed py-thread and py-process"
+    run "$poolbench" run --backend py-thread,py-process --scenario roundtrip \
+        --repetitions 1 --warmup 0 --quiet --out "$tmp/py.json"
+    if ! grep -q '"py-process"' "$tmp/py.json"; then
+        echo "FAILED: the results file has no \"py-process\" entry" >&2
+        exit 1
+    fi
+fi
 echo "== ok"

@@ -227,6 +227,19 @@ static void test_bad_suites(void **state)
          "scenarios[0].params.chunksize[1]", "whole number"},
         {"{\"scenarios\": [{\"name\": \"timeout\", \"params\": {\"timeout\": \"soon\"}}]}",
          "scenarios[0].params.timeout", "duration"},
+        /* Bounded by what can run (test_bounds has the values alone). */
+        {"{\"scenarios\": [{\"name\": \"timeout\", \"params\": {\"timeout\": \"3153600000s\"}}]}",
+         "scenarios[0].params.timeout", "must be at most 3600s"},
+        {"{\"scenarios\": [{\"name\": \"roundtrip\", \"params\": {\"samples\": 1000000000000000}}]}",
+         "scenarios[0].params.samples", "must be at most 1000000"},
+        {"{\"scenarios\": [{\"name\": \"map\", \"params\": {\"tasks\": 1000000000000}}]}",
+         "scenarios[0].params.tasks", "must be at most 1000000"},
+        {"{\"scenarios\": [{\"name\": \"payload\", \"params\": {\"size\": \"1000GiB\"}}]}",
+         "scenarios[0].params.size", "must be at most 256MiB"},
+        {"{\"scenarios\": [{\"name\": \"throughput\", \"params\": {\"granularity\": \"9000000000s\"}}]}",
+         "scenarios[0].params.granularity", "must be at most 3600s"},
+        {"{\"scenarios\": [{\"name\": \"timeout\", \"params\": {\"timeout\": \"0x10ms\"}}]}",
+         "scenarios[0].params.timeout", "expected a duration"},
         {"{\"scenarios\": [{\"name\": \"timeout\", \"params\": {\"timeout\": true}}]}",
          "scenarios[0].params.timeout", "got a boolean"},
         {"{\"scenarios\": [{\"name\": \"retrieval\", \"params\": {\"via\": \"pigeon\"}}]}",
@@ -373,7 +386,7 @@ static void test_plan(void **state)
     assert_non_null(c);
     assert_int_equal(c->values[0].num, 10000000);
     assert_int_equal(c->values[1].num, 100); /* samples: the default */
-    json_t *params = pbh_case_params_json(c);
+    json_t *params = pbh_case_params_json_new(c);
     assert_int_equal(json_integer_value(json_object_get(params, "timeout")), 10000000);
     assert_int_equal(json_integer_value(json_object_get(params, "samples")), 100);
     json_decref(params);
@@ -428,6 +441,20 @@ static void test_plan(void **state)
     pbh_suite_free(s);
 }
 
+/* A suite that parses, but whose plan is refused before any case is built,
+ * with fragment in the message. */
+static void plan_refused(const char *json, const char *fragment)
+{
+    pbh_suite *s = parse(json);
+    pbh_plan p;
+    char err[512] = "";
+    assert_int_equal(pbh_plan_build(s, NULL, 0, &p, err, sizeof err), PB_EINVAL);
+    if (!strstr(err, fragment))
+        fail_msg("message '%s' lacks '%s'", err, fragment);
+    assert_null(p.cases);
+    pbh_suite_free(s);
+}
+
 /* Values each in range but wrong together: the plan is refused before
  * anything runs, naming the case and the parameters; a sweep with one bad
  * combination is refused whole. */
@@ -442,15 +469,8 @@ static void test_plan_checks(void **state)
         {"{\"scenarios\": [{\"name\": \"granularity\", \"params\": {\"min\": \"2ms\", \"max\": \"1ms\"}}]}",
          "case 'granularity': parameter min (2ms) is above max (1ms)"},
     };
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        pbh_suite *s = parse(bad[i].json);
-        pbh_plan p;
-        char err[512] = "";
-        assert_int_equal(pbh_plan_build(s, NULL, 0, &p, err, sizeof err), PB_EINVAL);
-        if (!strstr(err, bad[i].fragment))
-            fail_msg("message '%s' lacks '%s'", err, bad[i].fragment);
-        pbh_suite_free(s);
-    }
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        plan_refused(bad[i].json, bad[i].fragment);
     pbh_suite *s = parse("{\"scenarios\": [{\"name\": \"contention\", \"params\": {\"submitters\": 4, \"tasks\": 4}},"
                          " {\"name\": \"granularity\", \"params\": {\"min\": \"1ms\", \"max\": \"1ms\"}}]}");
     pbh_plan p;
@@ -462,9 +482,113 @@ static void test_plan_checks(void **state)
     pbh_suite_free(s);
 }
 
+/* Every number is bounded by what can run, refused with the parameter and
+ * the limit; only plain decimal is a number. */
+static void test_bounds(void **state)
+{
+    (void)state;
+    const pb_param *t = param("timeout", "timeout");
+    assert_int_equal(parse_ok(t, "3600s"), PB_PARAM_MAX_NS);
+    parse_bad(t, "3601s", "must be at most 3600s");
+    parse_bad(t, "3153600000s", "must be at most 3600s");
+    parse_bad(t, "2000000000s", "must be at most 3600s"); /* 8 T overflowed int64_t */
+    parse_bad(t, "1e20", "must be at most 3600s");        /* past int64_t */
+    parse_bad(t, "0x10ms", "duration");                   /* strtod reads hex */
+    parse_bad(t, "0X1p4", "duration");
+    parse_bad(t, "inf", "duration");
+    parse_bad(t, "nan", "duration");
+    parse_bad(t, "1e", "duration");
+    assert_int_equal(parse_ok(t, "1.5e3us"), 1500000);
+    assert_int_equal(parse_ok(t, ".5ms"), 500000);
+    const pb_param *n = param("roundtrip", "samples");
+    assert_int_equal(parse_ok(n, "1000000"), PB_PARAM_MAX_COUNT);
+    parse_bad(n, "1000000000000000", "must be at most 1000000");
+    parse_bad(n, "0x10", "whole number");
+    const pb_param *b = param("payload", "size");
+    assert_int_equal(parse_ok(b, "256MiB"), PB_PARAM_MAX_BYTES);
+    parse_bad(b, "1000GiB", "must be at most 256MiB");
+}
+
+/* Plans that would not fit are refused before a case is built; a case asked
+ * for twice is refused; so are more samples kept than memory allows. */
+static void test_plan_sizes(void **state)
+{
+    (void)state;
+    /* 1000 x 1000 x 1000 cases: counted, not built. */
+    size_t len = 0, dlen = 0;
+    char *values = malloc(8 * 1000 + 1), *durations = malloc(10 * 1000 + 1);
+    assert_non_null(values);
+    assert_non_null(durations);
+    values[0] = durations[0] = '\0';
+    for (int i = 1; i <= 1000; i++) {
+        len += (size_t)sprintf(values + len, "%s%d", i > 1 ? "," : "", i);
+        dlen += (size_t)sprintf(durations + dlen, "%s%dus", i > 1 ? "," : "", i);
+    }
+    size_t cap = len + 2 * dlen + 256;
+    char *json = malloc(cap);
+    assert_non_null(json);
+    snprintf(json, cap,
+             "{\"floor\": false, \"scenarios\": [{\"name\": \"throughput\", \"params\": "
+             "{\"tasks\": \"%s\", \"granularity\": \"%s\", \"work\": \"%s\"}}]}",
+             values, durations, durations);
+    plan_refused(json, "good.json: scenarios[0].params: sweeps over granularity (1000 values) x "
+                       "tasks (1000 values) x work (1000 values) make more than 10000 cases");
+    free(json);
+    free(values);
+    free(durations);
+
+    /* Within one entry's limit, past the run's. */
+    plan_refused("{\"floor\": false, \"scenarios\": ["
+                 " {\"name\": \"timeout\", \"params\": {\"timeout\": \"1,2,3,4,5,6,7,8,9,10\","
+                 "  \"samples\": \"1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20\"}},"
+                 " {\"name\": \"throughput\", \"params\": {\"tasks\": \"1,2,3,4,5,6,7,8,9,10\","
+                 "  \"granularity\": \"1us,2us,3us,4us,5us,6us,7us,8us,9us,10us\", \"work\": \"1,2,3,4,"
+                 "5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33,"
+                 "34,35,36,37,38,39,40,41,42,43,44,45,46,47,48,49,50,51,52,53,54,55,56,57,58,59,60,"
+                 "61,62,63,64,65,66,67,68,69,70,71,72,73,74,75,76,77,78,79,80,81,82,83,84,85,86,87,"
+                 "88,89,90,91,92,93,94,95,96,97,98,99,100\"}}]}",
+                 "good.json: scenarios[1].params: sweeps over granularity (10 values) x tasks "
+                 "(10 values) x work (100 values): 10000 cases, after the 200 before them");
+
+    /* The same case twice: from two entries, and from one sweep. */
+    plan_refused("{\"scenarios\": [\"roundtrip\", {\"name\": \"map\"}, \"roundtrip\"]}",
+                 "good.json: case 'roundtrip' comes twice (scenarios[0] and scenarios[2] both "
+                 "ask for it)");
+    plan_refused("{\"scenarios\": [{\"name\": \"timeout\", \"params\": "
+                 "{\"timeout\": \"1ms,2ms,1000us\"}}]}",
+                 "case 'timeout timeout=1ms' comes twice (scenarios[0] lists one value twice)");
+
+    /* A scenario's own limits: threads, bookkeeping. */
+    plan_refused("{\"scenarios\": [{\"name\": \"callbacks\", \"params\": "
+                 "{\"tasks\": 1000000, \"callbacks\": 100}}]}",
+                 "tasks (1000000) x callbacks (100) must be at most 10000000");
+    plan_refused("{\"scenarios\": [{\"name\": \"contention\", \"params\": "
+                 "{\"submitters\": 100000, \"tasks\": 200000}}]}",
+                 "submitters (100000) must be at most 1024");
+
+    /* Samples kept: samples x repetitions, checked once the repetitions are
+     * known (the suite's, or --repetitions). */
+    pbh_suite *s = parse("{\"floor\": false, \"repetitions\": 5, \"scenarios\": ["
+                         " {\"name\": \"roundtrip\", \"params\": {\"samples\": 1000000}}]}");
+    pbh_plan p;
+    char err[512] = "";
+    assert_int_equal(pbh_plan_build(s, NULL, 0, &p, err, sizeof err), 0);
+    assert_int_equal(pbh_plan_check_kept(&p, s, 4, NULL, err, sizeof err), 0);
+    assert_int_equal(pbh_plan_check_kept(&p, s, 5, NULL, err, sizeof err), PB_EINVAL);
+    if (!strstr(err, "good.json: scenarios[0].params.samples: 1000000 samples a repetition x 5 "
+                     "repetitions (the suite's) keep 5000000 per metric"))
+        fail_msg("message '%s'", err);
+    assert_int_equal(pbh_plan_check_kept(&p, s, 1000000, "--repetitions", err, sizeof err),
+                     PB_EINVAL);
+    assert_non_null(strstr(err, "x 1000000 repetitions (--repetitions)"));
+    pbh_plan_free(&p);
+    pbh_suite_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bounds),       cmocka_unit_test(test_plan_sizes),
         cmocka_unit_test(test_values),       cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_good_suite),   cmocka_unit_test(test_bad_suites),
         cmocka_unit_test(test_unknown_backend), cmocka_unit_test(test_locate),

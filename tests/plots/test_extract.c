@@ -470,11 +470,19 @@ static void test_history(void **state)
     json_t *params = json_pack("{s:i}", "samples", 2000);
     char *key = pbr_params_key(params);
     json_decref(params);
+    pbr_series *all;
+    size_t nall;
+    assert_int_equal(pbr_history_list((const json_t *const *)docs, 5, &all, &nall), 0);
+    const pbr_series *fork = NULL;
+    for (size_t i = 0; i < nall && !fork; i++)
+        if (!strcmp(all[i].backend, "fork") && !strcmp(all[i].scenario, "roundtrip") &&
+            !strcmp(all[i].params_key, key) && !strcmp(all[i].metric, "roundtrip"))
+            fork = &all[i];
+    assert_non_null(fork);
     pbr_history_point *pts;
     size_t n;
-    assert_int_equal(pbr_history_series((const json_t *const *)docs, 5, "fork", "roundtrip", key,
-                                        "roundtrip", &pts, &n),
-                     0);
+    assert_int_equal(pbr_history_series((const json_t *const *)docs, 5, fork, NULL, &pts, &n), 0);
+    pbr_series_free(all, nall);
     assert_int_equal(n, 5);
     const char *blk = strstr(d.data_buf, "\"fork\" p50 ci_low ci_high step\n");
     assert_non_null(blk);
@@ -538,6 +546,91 @@ static void test_compare(void **state)
     const char *map_only[] = {"map/*", NULL};
     assert_int_equal(extract("compare", pair, names, 2, map_only, &d), PB__PLOT_SKIP);
     pb__plot_data_free(&d);
+}
+
+/* Adds to doc a case of a scenario no table in plots/ knows, with metrics
+ * "first" and "second" (copies of fork's round trip), headline as given
+ * (NULL: none, as in files written before cases named their headline). */
+static void add_new_scenario(json_t *doc, const char *headline)
+{
+    const json_t *m = metric_of(doc, "fork", "roundtrip", NULL, 0, "roundtrip");
+    json_t *c = json_pack("{s:s, s:s, s:{}, s:s, s:s, s:{s:O, s:O}, s:[]}", "backend", "thread",
+                          "scenario", "newscenario", "params", "outcome", "ok", "reason", "",
+                          "metrics", "first", m, "second", m, "checks");
+    assert_non_null(c);
+    if (headline)
+        json_object_set_new(c, "headline", json_string(headline));
+    json_array_append_new(json_object_get(doc, "results"), c);
+}
+
+/* The compare chart draws each case's headline metric as the results file
+ * names it: a new scenario's chart needs nothing but its own table entry.
+ * Without a headline (files from before cases named it), the case's first
+ * metric, named in the row. */
+/* One backend across hosts: the newest run of each host, one bar per host
+ * per case, in % of the first host's median; one host is a skip. */
+static void test_hosts(void **state)
+{
+    (void)state;
+    json_t *a = json_deep_copy(run_doc), *b = json_deep_copy(new_doc),
+           *old_b = json_deep_copy(run_doc);
+    json_object_set_new(json_object_get(a, "environment"), "host", json_string("alpha"));
+    json_object_set_new(json_object_get(b, "environment"), "host", json_string("beta"));
+    json_object_set_new(json_object_get(old_b, "environment"), "host", json_string("beta"));
+    json_object_set_new(json_object_get(old_b, "run"), "started_unix", json_real(1.0));
+    json_t *docs[3] = {a, old_b, b};
+    const char *names[3] = {"a.json", "old-b.json", "b.json"};
+    pb__plot_data d;
+    /* One host only: skipped, saying why. */
+    assert_int_equal(extract("hosts", docs, names, 1, NULL, &d), PB__PLOT_SKIP);
+    assert_non_null(strstr(d.why, "one host (alpha)"));
+    pb__plot_data_free(&d);
+
+    assert_int_equal(extract("hosts", docs, names, 3, NULL, &d), 0);
+    assert_non_null(strstr(d.vars_buf, "nhosts=2; "));
+    assert_non_null(strstr(d.vars_buf, "backend='thread'; "));
+    assert_non_null(strstr(d.data_buf, "case \"alpha\" lo hi \"beta\" lo hi\n"));
+    /* thread's round trip: alpha at 100%, beta (its newer run, new.json)
+     * at new/run of the medians. */
+    const json_t *ma = metric_of(run_doc, "thread", "roundtrip", NULL, 0, "roundtrip");
+    const json_t *mb = metric_of(new_doc, "thread", "roundtrip", NULL, 0, "roundtrip");
+    const char *line = strstr(d.data_buf, "\n\"roundtrip: roundtrip\"");
+    assert_non_null(line);
+    double v[6];
+    assert_int_equal(sscanf(line + strlen("\n\"roundtrip: roundtrip\""), "%lf %lf %lf %lf %lf %lf",
+                            &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]),
+                     6);
+    assert_close(v[0], 100);
+    assert_close(v[3], 100 * stat(mb, "p50") / stat(ma, "p50"));
+    assert_close(v[5], 100 * stat(mb, "ci_high") / stat(ma, "p50"));
+    pb__plot_data_free(&d);
+    json_decref(a);
+    json_decref(b);
+    json_decref(old_b);
+}
+
+static void test_compare_headline(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *headline, *row, *not_row;
+    } cases[] = {
+        {"second", "\"thread/newscenario\"", "thread/newscenario: first"},
+        {NULL, "\"thread/newscenario: first\"", "thread/newscenario: second"},
+    };
+    const char *names[2] = {"run.json", "new.json"};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        json_t *docs[2] = {json_deep_copy(run_doc), json_deep_copy(new_doc)};
+        add_new_scenario(docs[0], cases[k].headline);
+        add_new_scenario(docs[1], cases[k].headline);
+        pb__plot_data d;
+        assert_int_equal(extract("compare", docs, names, 2, NULL, &d), 0);
+        assert_non_null(strstr(d.data_buf, cases[k].row));
+        assert_null(strstr(d.data_buf, cases[k].not_row));
+        pb__plot_data_free(&d);
+        json_decref(docs[0]);
+        json_decref(docs[1]);
+    }
 }
 
 /* Results without a chart's data: that chart is skipped, saying why. */
@@ -636,8 +729,12 @@ static void test_var_quoting(void **state)
     pb__plot_var_str(&d, "s", "it's \"x\"\nnext");
     pb__plot_var_int(&d, "n", -3);
     pb__plot_var_num(&d, "x", NAN);
+    /* A control character from a file shows as an escape, never as a byte
+     * in the script (or the SVG: one would not be XML). */
+    pb__plot_var_str(&d, "b", "\x1b[31mred");
     assert_int_equal(pb__plot_data_finish(&d), 0);
-    assert_string_equal(d.vars_buf, "s='it''s \"x\"next'; n=-3; x=NaN; ");
+    assert_string_equal(d.vars_buf,
+                        "s='it''s \"x\"\\nnext'; n=-3; x=NaN; b='\\x1b[31mred'; ");
     pb__plot_data_free(&d);
 }
 
@@ -648,6 +745,7 @@ int main(void)
         cmocka_unit_test(test_granularity), cmocka_unit_test(test_map),
         cmocka_unit_test(test_timeout),     cmocka_unit_test(test_lifecycle),
         cmocka_unit_test(test_history),     cmocka_unit_test(test_compare),
+        cmocka_unit_test(test_compare_headline), cmocka_unit_test(test_hosts),
         cmocka_unit_test(test_skips),       cmocka_unit_test(test_failed_and_units),
         cmocka_unit_test(test_line_types),  cmocka_unit_test(test_var_quoting),
     };

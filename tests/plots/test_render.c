@@ -7,7 +7,7 @@
  * cleaned up, and the exit status and message of every bad-input path,
  * including gnuplot missing from PATH and a script gnuplot rejects.
  *
- * pb_cmd_plot prints to stdout/stderr; run_plot() points both at files for
+ * `poolbench plot` prints to stdout/stderr; run_plot() points both at files for
  * the call and reads them back.
  */
 #include <dirent.h>
@@ -27,7 +27,7 @@
 #include <cmocka.h>
 #include <glib.h>
 
-#include "commands.h"
+#include "plots.h"
 
 #define DATA PB_TEST_DATA_DIR "/plots"
 
@@ -58,7 +58,7 @@ static char *slurp(const char *path, size_t *len)
     return buf;
 }
 
-/* Runs pb_cmd_plot with argv (NULL-terminated, "plot" first); the text it
+/* Runs `poolbench plot` (pbr_command_main) with argv (NULL-terminated, "plot" first); the text it
  * printed lands in *out and *err (caller frees). Returns its exit status. */
 static int run_plot(const char **argv, char **out, char **err)
 {
@@ -81,7 +81,7 @@ static int run_plot(const char **argv, char **out, char **err)
     dup2(fe, 2);
     close(fo);
     close(fe);
-    int status = pb_cmd_plot(argc, copy);
+    int status = pbr_command_main(&pb_plot_command, argc, copy);
     fflush(stdout);
     fflush(stderr);
     dup2(so, 1);
@@ -392,17 +392,17 @@ static void test_bad_input(void **state)
     fputs("{\"schema\": \"poolbench-results/1\", \"run\": {", f);
     fclose(f);
     const char *a1[] = {"plot", NULL};
-    expect_bad(a1, "no results file given");
+    expect_bad(a1, "poolbench plot: needs results files or folders");
     const char *a2[] = {"plot", "/nonexistent/x.json", NULL};
     expect_bad(a2, "/nonexistent/x.json");
     const char *a3[] = {"plot", trunc, NULL};
     expect_bad(a3, trunc);
     const char *a4[] = {"plot", DATA "/run.json", "--format", "jpg", NULL};
-    expect_bad(a4, "--format must be png or svg, not 'jpg'");
+    expect_bad(a4, "--format: expected png or svg, got 'jpg'");
     const char *a5[] = {"plot", DATA "/run.json", "--chart", "latency,pie", NULL};
     expect_bad(a5, "unknown chart 'pie'");
     const char *a6[] = {"plot", DATA "/run.json", "--metric", "roundtrip", NULL};
-    expect_bad(a6, "--metric 'roundtrip' is not SCENARIO/METRIC");
+    expect_bad(a6, "--metric: 'roundtrip' is not SCENARIO/METRIC");
     const char *a7[] = {"plot", DATA "/run.json", "--bogus", NULL};
     expect_bad(a7, "unknown option '--bogus'");
     const char *a8[] = {"plot", DATA "/run.json", "--out", NULL};

@@ -91,6 +91,8 @@ def slowed_copy(doc, backend, scenario, factor):
                     m[k] *= factor
                 m["repetitions"] = [v * factor for v in m["repetitions"]]
                 m.pop("histogram", None)
+                if "ratio_to_floor" in m:  # the floor stayed: the ratio moves too
+                    m["ratio_to_floor"] *= factor if m["better"] == "lower" else 1 / factor
     return d
 
 
@@ -137,9 +139,17 @@ def group_compare():
     expect("check started failing", ["compare", "quick-base.json", "quick-checkfail.json",
                                       "--format", "markdown"], 1, "compare-checkfail.md",
            stdout_has=["result_matches: task 17 returned 7 bytes, expected 8"])
-    expect("environments differ", ["compare", "quick-base.json", "quick-otherhost.json"], 0,
-           "compare-otherhost.txt",
-           stdout_has=["warning: the environments differ", "cpu_model", "kernel", "build_type"])
+    # Another host: two machines, not two commits; only when asked for.
+    expect("another host", ["compare", "quick-base.json", "quick-otherhost.json"], 2,
+           stderr_has=["on host 'vm'", "on host 'ci-runner-3'", "two machines, not two commits",
+                       "--across-hosts"])
+    out = expect("environments differ", ["compare", "quick-base.json", "quick-otherhost.json",
+                                         "--across-hosts"], 0, "compare-otherhost.txt",
+                 stdout_has=["warning: the environments differ", "cpu_model", "kernel",
+                             "build_type"])
+    check("across hosts: the first line says machines, not commits",
+          out.startswith("poolbench compare: two machines, not two commits (--across-hosts): "
+                         "host 'vm' (base) against host 'ci-runner-3' (new)"), out[:300])
     # Cases on one side only: drop one case from a copy.
     with tempfile.TemporaryDirectory() as tmp:
         d = load("quick-base.json")
@@ -156,6 +166,30 @@ def group_compare():
                                                                   dropped["scenario"]) in out,
               out[-800:])
         check("only in new lists the added case", "payload=4096" in out.split("only in new")[1])
+        # Ten backends, every metric 20% slower: the comment stays small.
+        ten = load("quick-base.json")
+        pool = [c for c in ten["results"] if c["backend"] != "floor"]
+        ten["results"] = [c for c in ten["results"] if c["backend"] == "floor"]
+        for k in range(10):
+            for c in pool:
+                c2 = json.loads(json.dumps(c))
+                c2["backend"] = "%s-%d" % (c["backend"], k)
+                ten["results"].append(c2)
+        slow = ten
+        for k in range(10):
+            for b in ("thread", "fork", "exec"):
+                slow = slowed_copy(slow, "%s-%d" % (b, k), "roundtrip", 1.2)
+                slow = slowed_copy(slow, "%s-%d" % (b, k), "throughput", 1.2)
+        pt, ps = os.path.join(tmp, "ten.json"), os.path.join(tmp, "ten-slow.json")
+        with open(pt, "w") as f:
+            json.dump(ten, f)
+        with open(ps, "w") as f:
+            json.dump(slow, f)
+        md = expect("ten backends markdown", ["compare", pt, ps, "--format", "markdown"], 1)
+        check("ten backends: far below GitHub's 65,536 characters", len(md) < 20000, len(md))
+        check("ten backends: the verdict first, the table capped",
+              md.startswith("### poolbench compare: ") and "more (`--format json` has every one)"
+              in md and md.count("\n| exec-") <= 60, md[:300])
         # The issue's acceptance check: one backend's round trip 30% slower.
         s = slowed_copy(load("quick-base.json"), "fork", "roundtrip", 1.3)
         p = os.path.join(tmp, "fork-slower.json")
@@ -171,7 +205,7 @@ def group_history():
     expect("history thread round trip",
            ["history", "--metric", "roundtrip", "--backend", "thread", "history"], 0,
            "history-thread-roundtrip.txt",
-           stdout_has=["step up (worse)"])
+           stdout_has=["step up +20.5% (worse)", "host vm, suite ci, workers 0, pin none"])
     out = expect("history tsv", ["history", "--format", "tsv", "--metric", "roundtrip",
                                  "--backend", "thread", "history/run-a.json", "history/run-b.json",
                                  "history/run-c.json", "history/run-d.json",
@@ -197,8 +231,112 @@ def group_history():
           ("floor", "clock", "call") in names, str(names[:5]))
     s = next(s for s in j["series"] if (s["backend"], s["metric"]) == ("thread", "roundtrip"))
     check("json: steps match tsv", [p["step"] for p in s["points"]] == [0, 0, 0, 1, 0] and
-          s["points"][3]["worse"] is True)
+          s["points"][3]["worse"] is True and 15 < s["points"][3]["step_pct"] < 25)
     check("json: params are an object", s["params"] == {"payload": 8})
+    check("json: the group and distinct labels", (s["host"], s["suite"], s["workers"], s["pin"]) ==
+          ("vm", "ci", 0, "none") and len({p["label"] for p in s["points"]}) == 5)
+    # Runs that cannot be compared are not one series: a pinned run apart.
+    with tempfile.TemporaryDirectory() as tmp:
+        for x in "abcde":
+            d = load("history/run-%s.json" % x)
+            if x == "d":
+                d["run"]["pin"] = "compact"
+                d["run"]["workers"] = 2
+            with open(os.path.join(tmp, "run-%s.json" % x), "w") as f:
+                json.dump(d, f)
+        out = expect("history keeps a pinned run apart",
+                     ["history", "--format", "json", "--metric", "roundtrip", "--backend",
+                      "thread", tmp], 0)
+        groups = {(x["pin"], x["workers"]): [p["step"] for p in x["points"]]
+                  for x in json.loads(out)["series"]}
+        check("history: the pinned run is a series of its own",
+              groups == {("none", 0): [0, 0, 0, 1], ("compact", 2): [0]}, groups)
+
+
+def host_copy(doc, host, started_offset=0.0):
+    d = json.loads(json.dumps(doc))
+    d["environment"]["host"] = host
+    d["run"]["started_unix"] += started_offset
+    return d
+
+
+def group_hosts():
+    """Runs of several hosts: merge, compare host by host or across hosts,
+    history per host."""
+    base = load("quick-base.json")
+    with tempfile.TemporaryDirectory() as tmp:
+        def write(name, doc):
+            p = os.path.join(tmp, name)
+            with open(p, "w") as f:
+                json.dump(doc, f)
+            return p
+        a = write("a.json", host_copy(base, "runner-a"))
+        b = write("b.json", host_copy(base, "runner-b"))
+        # NEW: runner-b's fork round trip 30% slower, runner-a unchanged.
+        a2 = write("a2.json", host_copy(base, "runner-a", 86400))
+        b2 = write("b2.json", host_copy(slowed_copy(base, "fork", "roundtrip", 1.3), "runner-b",
+                                         86400))
+        m1, m2 = os.path.join(tmp, "m1.json"), os.path.join(tmp, "m2.json")
+        out = expect("merge two hosts", ["merge", a, b, "--out", m1], 0,
+                     stdout_has=["merged 2 runs (hosts: runner-a runner-b) into"])
+        expect("merge two hosts again", ["merge", b2, a2, "-o", m2], 0)
+        py = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+        root = os.path.dirname(os.path.dirname(os.path.abspath(DATA)))
+        p = subprocess.run([py, os.path.join(root, "tests/results/check_schema.py"),
+                            os.path.join(root, "results/matrix.schema.json"), m1],
+                           capture_output=True, text=True)
+        check("merged file matches matrix.schema.json", p.returncode in (0, 77),
+              p.stdout + p.stderr)
+        mj = load(m1)
+        check("merged file: each run whole, under its host",
+              mj["schema"] == "poolbench-matrix/1" and mj["hosts"] == ["runner-a", "runner-b"] and
+              [r["environment"]["host"] for r in mj["runs"]] == ["runner-a", "runner-b"] and
+              mj["runs"][0]["results"] == load(a)["results"])
+        out = expect("compare merged files", ["compare", m1, m2], 1)
+        res = out.split("result:")[1]
+        check("compare merged: the regression is runner-b's fork round trip only",
+              "runner-b: fork/roundtrip payload=8 roundtrip +30.0% vs floor" in res and
+              "runner-a" not in res, res)
+        check("compare merged: says it compared each host with itself",
+              "Hosts: 2, each compared with itself." in out, out[:600])
+        j = json.loads(run("compare", m1, m2, "--format", "json")[1])
+        check("compare merged json: host of every row", j["hosts"] == 2 and
+              {c["host"] for c in j["comparisons"]} == {"runner-a", "runner-b"} and
+              all(c["host"] == "runner-b" for c in j["comparisons"]
+                  if c["verdict"] == "regression"))
+        # A merged file against one host's file: that host only.
+        out = expect("merged against one run", ["compare", m1, b2], 1)
+        check("merged against one run: the other host noted",
+              "host 'runner-a' only in base (not compared)" in out, out[-400:])
+        # One host picked out of each merged file.
+        expect("--base-host/--new-host", ["compare", m1, m2, "--base-host", "runner-a",
+                                          "--new-host", "runner-a"], 0)
+        # Across hosts: refused without the flag, and then said on line one.
+        expect("two hosts without --across-hosts", ["compare", a, b2], 2,
+               stderr_has=["two machines, not two commits"])
+        out = expect("--across-hosts", ["compare", a, b2, "--across-hosts"], 1)
+        check("--across-hosts: machines, not commits, first",
+              out.startswith("poolbench compare: two machines, not two commits (--across-hosts): "
+                             "host 'runner-a' (base) against host 'runner-b' (new)"), out[:200])
+        expect("--across-hosts with a merged file", ["compare", m1, b2, "--across-hosts"], 2,
+               stderr_has=["--across-hosts compares one run with one run", "holds 2"])
+        expect("no host in common", ["compare", m1, write("c.json", host_copy(base, "other"))], 2,
+               stderr_has=["have no host in common"])
+        # Two runs of one host cannot be merged.
+        expect("merge one host twice", ["merge", a, a2, "--out", os.path.join(tmp, "x.json")], 2,
+               stderr_has=["both hold a run of host 'runner-a'"])
+        expect("merge an A/B session", ["merge", a, os.path.join(DATA, "golden"),
+                                        "--out", os.path.join(tmp, "y.json")], 2)
+        # History reads merged files as their runs, one series per host.
+        out = expect("history of merged files", ["history", "--format", "json", "--metric",
+                                                 "roundtrip", "--backend", "fork", m1, m2], 0)
+        series = json.loads(out)["series"]
+        hosts = sorted(x["host"] for x in series if x["scenario"] == "roundtrip")
+        check("history: one series per host", hosts == ["runner-a", "runner-b"], hosts)
+        pts = {x["host"]: x["points"] for x in series if x["scenario"] == "roundtrip"}
+        check("history: each host's own two points",
+              all(len(p) == 2 for p in pts.values()) and
+              pts["runner-a"][0]["file"] == m1 + "[runner-a]", pts)
 
 
 def gb_name(c, metric):
@@ -305,9 +443,9 @@ def group_export():
 def group_errors():
     # Every bad input: exit 2 and one line naming the file or option.
     cases = [
-        (["compare"], "give two results files"),
-        (["compare", "quick-base.json"], "give two results files"),
-        (["compare", "a", "b", "c"], "too many files"),
+        (["compare"], "needs an A/B session (AB.json), or two results files"),
+        (["compare", "quick-base.json"], "one file is compared only when it is an A/B session"),
+        (["compare", "a", "b", "c"], "unexpected argument 'c'"),
         (["compare", "quick-base.json", "missing.json"], "missing.json: cannot open"),
         (["compare", "quick-base.json", "bad/truncated.json"],
          "bad/truncated.json: truncated JSON at line"),
@@ -322,30 +460,31 @@ def group_errors():
         (["compare", "quick-base.json", "quick-base.json", "--metric", "nope"],
          "matches --metric 'nope'"),
         (["compare", "quick-base.json", "quick-base.json", "--threshold", "-1"],
-         "--threshold must be"),
-        (["compare", "quick-base.json", "quick-base.json", "--alpha", "2"], "--alpha must be"),
+         "--threshold: expected a percentage of at least 0, got '-1'"),
+        (["compare", "quick-base.json", "quick-base.json", "--alpha", "2"], "--alpha: expected a number above 0 and up to 1, got '2'"),
         (["compare", "quick-base.json", "quick-base.json", "--format", "html"],
-         "--format must be"),
+         "--format: expected text, markdown or json, got 'html'"),
         (["compare", "quick-base.json", "quick-base.json", "--threshold"], "needs a value"),
         (["compare", "--frobnicate", "quick-base.json", "quick-base.json"], "unknown option"),
         (["export", "quick-base.json"], "--format googlebench, bench-custom or csv is required"),
-        (["export", "--format", "xml", "quick-base.json"], "--format must be"),
-        (["export", "--format", "csv"], "no results file given"),
+        (["export", "--format", "xml", "quick-base.json"], "--format: expected googlebench"),
+        (["export", "--format", "csv"], "needs one results file"),
         (["export", "--format", "csv", "quick-base.json", "quick-rerun.json"],
-         "one results file at a time"),
+         "unexpected argument 'quick-rerun.json'"),
         (["export", "--format", "bench-custom", "--better", "faster", "quick-base.json"],
-         "--better must be"),
+         "--better: expected lower or higher, got 'faster'"),
         (["export", "--format", "csv", "bad/truncated.json"], "bad/truncated.json: truncated"),
         (["export", "--format", "googlebench", "--metric", "efficiency", "quick-base.json"],
          "no metric to export"),
-        (["history"], "no results file or folder given"),
-        (["history", "--format", "xml", "history"], "--format must be"),
+        (["history"], "needs results files or folders"),
+        (["history", "--format", "xml", "history"], "--format: expected text, tsv or json"),
         (["history", "nowhere"], "nowhere: No such file or directory"),
         (["history", "bad"], "bad/missing-p50.json: missing field"),
         (["history", "golden"], "golden: no .json file in this folder"),
         (["history", "--metric", "nope", "history"], "no series matches"),
         (["history", "--bogus", "history"], "unknown option"),
-        (["env", "--bogus"], "unknown argument"),
+        (["env", "--bogus"], "unknown option '--bogus'"),
+        (["env", "extra"], "unexpected argument 'extra'"),
     ]
     for args, msg in cases:
         expect(" ".join(args), args, 2, stderr_has=[msg])
@@ -356,6 +495,6 @@ def group_errors():
 
 
 {"compare": group_compare, "export": group_export, "history": group_history,
- "errors": group_errors}[GROUP]()
+ "errors": group_errors, "hosts": group_hosts}[GROUP]()
 print("%d passed, %d failed" % (passed, failed))
 sys.exit(1 if failed else 0)

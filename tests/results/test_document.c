@@ -383,6 +383,59 @@ static void golden_files(void **state)
     assert_true(bad >= 2);
 }
 
+/* ---- pbr_document_new takes run and env even when it fails ---- */
+
+/* An allocator for jansson that fails the fail_at-th allocation from now
+ * (0: none) and counts the blocks alive. */
+static long live_blocks;
+static long allocs_left;
+
+static void *counting_malloc(size_t n)
+{
+    if (allocs_left > 0 && --allocs_left == 0)
+        return NULL;
+    void *p = malloc(n);
+    live_blocks += p != NULL;
+    return p;
+}
+
+static void counting_free(void *p)
+{
+    live_blocks -= p != NULL;
+    free(p);
+}
+
+static void document_new_never_leaks(void **state)
+{
+    (void)state;
+    json_set_alloc_funcs(counting_malloc, counting_free);
+    bool succeeded = false;
+    /* Fail each allocation pbr_document_new makes in turn, then none: the
+     * run and env objects handed to it are always gone afterwards. */
+    for (long k = 1; k < 64 && !succeeded; k++) {
+        allocs_left = 0;
+        long before = live_blocks;
+        json_t *run = json_pack("{s:s, s:i}", "kind", "run", "workers", 2);
+        json_t *env = json_pack("{s:s}", "host", "test");
+        assert_non_null(run);
+        assert_non_null(env);
+        allocs_left = k;
+        json_t *doc = pbr_document_new(run, env);
+        allocs_left = 0;
+        succeeded = doc != NULL;
+        json_decref(doc);
+        if (live_blocks != before)
+            fail_msg("allocation %ld failing: %ld blocks left behind", k, live_blocks - before);
+    }
+    assert_true(succeeded);
+    /* NULL in: NULL out, the other one taken all the same. */
+    long before = live_blocks;
+    assert_null(pbr_document_new(NULL, json_object()));
+    assert_null(pbr_document_new(json_object(), NULL));
+    assert_int_equal(live_blocks, before);
+    json_set_alloc_funcs(malloc, free);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -392,6 +445,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(reader_errors, setup, teardown),
         cmocka_unit_test(params_key_and_label),
         cmocka_unit_test(golden_files),
+        cmocka_unit_test(document_new_never_leaks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

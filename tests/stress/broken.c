@@ -18,8 +18,9 @@
  *   LEAK_THREAD destroy leaves a thread running
  *   HANG        shutdown(wait) never returns, once the pool has run
  *               BROKEN_EVERY tasks (so a one-task warm-up pool is spared)
- * task_timeout, max_tasks_per_worker and initializers are refused with
- * PB_ENOTSUP, as a pool that cannot do them must.
+ * task_timeout, max_tasks_per_worker and initializers are declared
+ * unsupported in its table, so the core refuses them with PB_ENOTSUP, as a
+ * pool that cannot do them must.
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -174,12 +175,6 @@ static void *worker(void *arg)
 
 static int b_create(const pb_pool_opts *o, void **state, int *workers)
 {
-    if (o->task_timeout)
-        return pb_backend_error(PB_ENOTSUP, "broken backend: no task_timeout");
-    if (o->max_tasks_per_worker)
-        return pb_backend_error(PB_ENOTSUP, "broken backend: no max_tasks_per_worker");
-    if (o->initializer)
-        return pb_backend_error(PB_ENOTSUP, "broken backend: no initializer");
     bpool *p = calloc(1, sizeof *p);
     if (!p)
         return PB_ENOMEM;
@@ -283,6 +278,12 @@ static const pb_backend broken_backend = {
     .submit = b_submit,
     .shutdown = b_shutdown,
     .destroy = b_destroy,
+    .unsupported = (const pb_unsupported[]){
+        {"task_timeout", "its threads cannot be killed"},
+        {"max_tasks_per_worker", "its threads are never replaced"},
+        {"initializer", "its threads run no initializer"},
+        {NULL, NULL},
+    },
 };
 
 int pbt_broken_register(void)

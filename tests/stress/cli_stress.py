@@ -58,8 +58,8 @@ def main(argv):
             (["--backend", "thread,,fork"], "empty name"),
             (["--load", os.path.join(tmp, "missing.so")], "--load"),
             (["--out", ""], "--out"),
-            (["--bogus"], "unknown argument '--bogus'"),
-            (["extra"], "unknown argument 'extra'"),
+            (["--bogus"], "unknown option '--bogus'"),
+            (["extra"], "unexpected argument 'extra'"),
         ]
         for args, needle in bad:
             r = run([pb, "stress", "--out", out] + args if args[0] != "--out" else [pb, "stress"] + args)

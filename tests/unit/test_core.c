@@ -6,18 +6,23 @@
  * says, with no worker thread involved.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
 #include <pb/backend.h>
 #include <pb/pool.h>
+
+#include "scenarios/common.h" /* the as_completed order check */
 
 /* ---- A backend driven by the test ---- */
 
@@ -35,8 +40,11 @@ static manual *the_manual;
 
 static char manual_options[256]; /* the options the last create() saw */
 
+static int manual_asked; /* the workers the core passed to the last create() */
+
 static int manual_create(const pb_pool_opts *opts, void **state, int *workers)
 {
+    manual_asked = opts->workers;
     snprintf(manual_options, sizeof manual_options, "%s", opts->options ? opts->options : "");
     char speed[8];
     if (pb_pool_option(opts, "speed", speed, sizeof speed) == PB_EINVAL ||
@@ -135,6 +143,36 @@ static const pb_backend manual_backend = {
         {"label", "word", NULL, "a word recorded by create"},
         {NULL, NULL, NULL, NULL},
     },
+};
+
+/* The same backend, as a pool whose own futures tell wait() about a cancel
+ * only when it takes them off its queue (Python's concurrent.futures), and
+ * that keeps one figure for pb_pool_stat(). */
+static int manual_stat(void *state, const char *name, int64_t *value)
+{
+    manual *m = state;
+    if (strcmp(name, "queued"))
+        return PB_ENOTSUP;
+    pthread_mutex_lock(&m->lock);
+    *value = (int64_t)m->n;
+    pthread_mutex_unlock(&m->lock);
+    return 0;
+}
+
+static const pb_backend manual_late_backend = {
+    .name = "manual-late",
+    .summary = "driven by the test; notices cancels late",
+    .create = manual_create,
+    .submit = manual_submit,
+    .cancel = manual_cancel,
+    .shutdown = manual_shutdown,
+    .destroy = manual_destroy,
+    .options = (const pb_backend_option[]){
+        {"speed", "slow|fast", "slow", "how the test drives it"},
+        {NULL, NULL, NULL, NULL},
+    },
+    .stat = manual_stat,
+    .cancel_noticed_late = true,
 };
 
 PB_TASK(unit_echo)
@@ -267,6 +305,70 @@ static void test_backend_unsupported(void **state)
     o.max_tasks_per_worker = 3;
     assert_int_equal(pb_pool_create("manual", &o, &p), 0);
     pb_pool_destroy(p);
+}
+
+/* A backend that cannot run in this process (as mpi outside mpiexec) says
+ * why through its table, which stays visible; one with a count of its own
+ * gets it for workers=0; one that describes its pools is asked through
+ * pb_pool_describe(). */
+static const char *elsewhere_why;
+
+static const char *elsewhere_unavailable(void)
+{
+    return elsewhere_why;
+}
+
+static int elsewhere_default_workers(void)
+{
+    return 7;
+}
+
+static int elsewhere_describe(void *state, char *buf, size_t size)
+{
+    (void)state;
+    int n = snprintf(buf, size, "{\"kind\": \"manual\"}");
+    return n >= 0 && (size_t)n < size ? n : PB_EINVAL;
+}
+
+static void test_backend_elsewhere(void **state)
+{
+    (void)state;
+    static pb_backend elsewhere;
+    elsewhere = manual_backend;
+    elsewhere.name = "elsewhere";
+    elsewhere.unavailable = elsewhere_unavailable;
+    elsewhere.default_workers = elsewhere_default_workers;
+    elsewhere.describe = elsewhere_describe;
+    assert_int_equal(pb_backend_register(&elsewhere), 0);
+
+    elsewhere_why = "elsewhere backend: runs only under its launcher: launch it";
+    assert_null(pb_backend_summary("elsewhere"));
+    assert_string_equal(pb_pool_last_error(), elsewhere_why);
+    assert_ptr_equal(pb_backend_find("elsewhere"), &elsewhere);
+    pb_pool *p = NULL;
+    assert_int_equal(pb_pool_create("elsewhere", NULL, &p), PB_ENOTSUP);
+    assert_string_equal(pb_pool_last_error(), elsewhere_why);
+    assert_null(the_manual); /* create() never ran */
+
+    elsewhere_why = NULL;
+    assert_string_equal(pb_backend_summary("elsewhere"), "driven by the test");
+    assert_int_equal(pb_pool_create("elsewhere", NULL, &p), 0);
+    assert_int_equal(manual_asked, 7);
+    char buf[64];
+    assert_int_equal(pb_pool_describe(p, buf, sizeof buf), (int)strlen("{\"kind\": \"manual\"}"));
+    assert_string_equal(buf, "{\"kind\": \"manual\"}");
+    assert_int_equal(pb_pool_describe(p, buf, 4), PB_EINVAL);
+    assert_int_equal(pb_pool_describe(p, NULL, 0), PB_EINVAL);
+    pb_pool_destroy(p);
+
+    assert_int_equal(pb_pool_create("manual", NULL, &p), 0);
+    cpu_set_t allowed;
+    assert_int_equal(sched_getaffinity(0, sizeof allowed, &allowed), 0);
+    assert_int_equal(manual_asked, CPU_COUNT(&allowed)); /* the PUs, as ever */
+    assert_int_equal(pb_pool_describe(p, buf, sizeof buf), PB_ENOTSUP);
+    pb_pool_destroy(p);
+    assert_null(pb_backend_symbol("manual", "manual_backend")); /* not a module */
+    assert_null(pb_backend_symbol("nope", "x"));
 }
 
 /* Settings arrive from opts->options and the name's ':' part, checked
@@ -559,6 +661,112 @@ static void test_wait_modes(void **state)
     pb_pool_destroy(p);
 }
 
+typedef struct late_wait {
+    pb_future *f;
+    int rc;
+    atomic_int returned;
+} late_wait;
+
+static void *late_wait_main(void *p)
+{
+    late_wait *w = p;
+    w->rc = pb_wait(&w->f, 1, PB_ALL_COMPLETED, PB_FOREVER);
+    atomic_store(&w->returned, 1);
+    return NULL;
+}
+
+/* A backend that notices cancels late: the cancel is seen at once by the
+ * state, result and callbacks, but pb_wait and as_completed count the future
+ * only once the backend says it noticed. */
+static void test_cancel_noticed_late(void **state)
+{
+    (void)state;
+    pb_pool *p = NULL;
+    assert_int_equal(pb_pool_create("manual-late", NULL, &p), 0);
+    pb_future *fs[3];
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(pb_submit(p, pb_task_find("unit_echo"), NULL, 0, &fs[i]), 0);
+    ncalls = 0;
+    assert_int_equal(pb_future_add_done_callback(fs[0], record_cb, (void *)7), 0);
+    assert_true(pb_future_cancel(fs[0]));
+    assert_int_equal(ncalls, 1);
+    assert_true(pb_future_done(fs[0]));
+    assert_int_equal(pb_future_result(fs[0], PB_FOREVER, NULL, NULL), PB_ECANCELED);
+    assert_int_equal(pb_future_add_done_callback(fs[0], record_cb, (void *)7), 0);
+    assert_int_equal(ncalls, 2); /* at once, as on any done future */
+
+    /* Not counted by pb_wait or as_completed yet. */
+    assert_int_equal(pb_wait(fs, 1, PB_FIRST_COMPLETED, 0), 0);
+    assert_int_equal(pb_wait(fs, 1, PB_ALL_COMPLETED, 1000000), 0);
+    pb_as_completed *it;
+    pb_future *g = NULL;
+    assert_int_equal(pb_as_completed_new(fs, 2, PB_FOREVER, &it), 0);
+
+    /* A waiter blocked on it wakes when the backend notices. */
+    late_wait w = {.f = fs[0], .rc = 12345};
+    atomic_init(&w.returned, 0);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, late_wait_main, &w), 0);
+    struct timespec pause = {0, 20 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+    assert_false(atomic_load(&w.returned));
+    pb_future_cancel_noticed(fs[1]); /* not cancelled: nothing happens */
+    pb_future_cancel_noticed(fs[0]);
+    pthread_join(th, NULL);
+    assert_int_equal(w.rc, 1);
+    assert_int_equal(pb_as_completed_next(it, &g), 0);
+    assert_ptr_equal(g, fs[0]);
+    pb_future_cancel_noticed(fs[0]); /* again: nothing more */
+    assert_int_equal(pb_wait(fs, 1, PB_ALL_COMPLETED, 0), 1);
+
+    /* Finished futures are not held back. */
+    manual_run_all(the_manual);
+    assert_int_equal(pb_as_completed_next(it, &g), 0);
+    assert_ptr_equal(g, fs[1]);
+    assert_int_equal(pb_as_completed_next(it, &g), PB_EOF);
+    pb_as_completed_free(it);
+    assert_int_equal(pb_wait(fs, 3, PB_ALL_COMPLETED, PB_FOREVER), 3);
+
+    /* A cancel noticed before anyone waits counts at once; one never
+     * noticed leaves pb_wait to its timeout. */
+    pb_future *h[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pb_submit(p, pb_task_find("unit_echo"), NULL, 0, &h[i]), 0);
+    assert_true(pb_future_cancel(h[0]));
+    assert_true(pb_future_cancel(h[1]));
+    pb_future_cancel_noticed(h[0]);
+    assert_int_equal(pb_wait(h, 2, PB_FIRST_COMPLETED, PB_FOREVER), 1);
+    assert_int_equal(pb_wait(h, 2, PB_ALL_COMPLETED, 1000000), 1);
+    for (int i = 0; i < 3; i++)
+        pb_future_release(fs[i]);
+    for (int i = 0; i < 2; i++)
+        pb_future_release(h[i]);
+    pb_pool_destroy(p);
+}
+
+static void test_stat(void **state)
+{
+    (void)state;
+    pb_pool *p = NULL;
+    assert_int_equal(pb_pool_create("manual-late", NULL, &p), 0);
+    int64_t v = -1;
+    assert_int_equal(pb_pool_stat(p, "queued", &v), 0);
+    assert_int_equal(v, 0);
+    pb_future *f;
+    assert_int_equal(pb_submit(p, pb_task_find("unit_echo"), NULL, 0, &f), 0);
+    assert_int_equal(pb_pool_stat(p, "queued", &v), 0);
+    assert_int_equal(v, 1);
+    assert_int_equal(pb_pool_stat(p, "gil_wait_ns", &v), PB_ENOTSUP);
+    assert_int_equal(pb_pool_stat(p, NULL, &v), PB_EINVAL);
+    assert_int_equal(pb_pool_stat(p, "queued", NULL), PB_EINVAL);
+    assert_int_equal(pb_pool_stat(NULL, "queued", &v), PB_EINVAL);
+    pb_pool_destroy(p);
+    pb_future_release(f);
+    p = manual_pool(); /* no stat hook */
+    assert_int_equal(pb_pool_stat(p, "queued", &v), PB_ENOTSUP);
+    pb_pool_destroy(p);
+}
+
 static void test_as_completed_order_and_deadline(void **state)
 {
     (void)state;
@@ -595,6 +803,85 @@ static void test_as_completed_order_and_deadline(void **state)
     pb_as_completed_free(it);
     for (int i = 0; i < 3; i++)
         pb_future_release(fs[i]), pb_future_release(gs[i]);
+    pb_pool_destroy(p);
+}
+
+/* The completion order the core records (pb_future_completion_order), and
+ * the benchmark's as_completed order check built on it: the real iterator
+ * passes it, an iterator that yielded in submission order fails it. */
+static void test_completion_order(void **state)
+{
+    (void)state;
+    pb_pool *p = manual_pool();
+    enum { N = 8 };
+    pb_future *fs[N];
+    for (int i = 0; i < N; i++)
+        assert_int_equal(pb_submit(p, pb_task_find("unit_echo"), NULL, 0, &fs[i]), 0);
+    pthread_mutex_lock(&the_manual->lock);
+    the_manual->n = 0; /* completed by hand below, in our order */
+    pthread_mutex_unlock(&the_manual->lock);
+    uint64_t a, b;
+    assert_int_equal(pb_future_completion_order(fs[0], &a, &b), PB_EINVAL); /* not done */
+
+    /* Two done before the iterator exists, the rest after, shuffled. */
+    bool done_before[N] = {0};
+    const int before[] = {5, 1}, after[] = {3, 0, 7, 2, 6, 4};
+    for (size_t k = 0; k < 2; k++) {
+        pb_future_set_result(fs[before[k]], NULL, 0, 0, 0);
+        pb_future_release(fs[before[k]]);
+    }
+    for (int i = 0; i < N; i++)
+        done_before[i] = pb_future_done(fs[i]);
+    pb_as_completed *it;
+    assert_int_equal(pb_as_completed_new(fs, N, PB_FOREVER, &it), 0);
+    for (size_t k = 0; k < 6; k++) {
+        pb_future_set_result(fs[after[k]], NULL, 0, 0, 0);
+        pb_future_release(fs[after[k]]);
+    }
+    pbs_yield got[N], submitted[N];
+    for (int k = 0; k < N; k++) {
+        pb_future *g;
+        assert_int_equal(pb_as_completed_next(it, &g), 0);
+        int i = 0;
+        while (fs[i] != g)
+            i++;
+        got[k].done_before = done_before[i];
+        assert_int_equal(pb_future_completion_order(g, &got[k].first, &got[k].last), 0);
+        /* Nobody waited on the early ones; the iterator waited on the rest. */
+        if (done_before[i])
+            assert_true(got[k].last == got[k].first);
+        else
+            assert_true(got[k].last > got[k].first);
+    }
+    pb_as_completed_free(it);
+    for (int i = 0; i < N; i++) {
+        submitted[i].done_before = done_before[i];
+        assert_int_equal(pb_future_completion_order(fs[i], &submitted[i].first,
+                                                    &submitted[i].last), 0);
+    }
+    /* Completions by hand in one thread: each one's counters come after
+     * the one before. */
+    for (size_t k = 1; k < 6; k++)
+        assert_true(submitted[after[k]].first > submitted[after[k - 1]].last);
+
+    pbs_order_evidence ev;
+    pbs_completion_order_check(got, N, &ev);
+    assert_int_equal(ev.early, 2);
+    assert_int_equal(ev.notified, 6);
+    assert_int_equal(ev.inversions, 0);
+    assert_int_equal(ev.early_after, 0);
+
+    /* Submission order: 1 comes after 0 (notified), and of the notified
+     * 0 2 3 4 6 7 (completion ranks 1 3 0 5 4 2), 3, 6 and 7 follow a later
+     * completion. */
+    pbs_completion_order_check(submitted, N, &ev);
+    assert_int_equal(ev.early, 2);
+    assert_int_equal(ev.early_after, 2); /* 1 and 5 both after 0 */
+    assert_int_equal(ev.notified, 6);
+    assert_int_equal(ev.inversions, 3);
+
+    for (int i = 0; i < N; i++)
+        pb_future_release(fs[i]);
     pb_pool_destroy(p);
 }
 
@@ -677,7 +964,7 @@ static void test_bad_arguments(void **state)
 int main(int argc, char **argv)
 {
     pb_worker_main_if_requested(argc, argv);
-    if (pb_backend_register(&manual_backend))
+    if (pb_backend_register(&manual_backend) || pb_backend_register(&manual_late_backend))
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_registry),
@@ -686,13 +973,17 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_backend_register),
         cmocka_unit_test(test_backend_unsupported),
         cmocka_unit_test(test_backend_options),
+        cmocka_unit_test(test_backend_elsewhere),
         cmocka_unit_test(test_transitions),
         cmocka_unit_test(test_cancel),
         cmocka_unit_test(test_errors_carried),
         cmocka_unit_test(test_map_chunks),
         cmocka_unit_test(test_map_timeout_and_free),
         cmocka_unit_test(test_wait_modes),
+        cmocka_unit_test(test_cancel_noticed_late),
+        cmocka_unit_test(test_stat),
         cmocka_unit_test(test_as_completed_order_and_deadline),
+        cmocka_unit_test(test_completion_order),
         cmocka_unit_test(test_shutdown_cancel_futures),
         cmocka_unit_test(test_bad_arguments),
     };

@@ -42,8 +42,11 @@ extern "C" {
 
 /* One option a backend cannot honour, and why. option is a pb_pool_opts field
  * name ("task_timeout", "max_tasks_per_worker", "initializer", "pin",
- * "worker_program"); reason is a phrase that completes "not supported
- * (...)": "a thread cannot be killed". */
+ * "worker_program"), or "crash_recovery" for a backend whose worker's death
+ * takes the whole program down with it (the mpi backend: a dead rank ends
+ * the MPI job), so that no one makes a worker crash on purpose; reason is a
+ * phrase that completes "not supported (...)": "a thread cannot be
+ * killed". */
 typedef struct pb_unsupported {
     const char *option;
     const char *reason;
@@ -56,6 +59,55 @@ typedef struct pb_backend_option {
     const char *default_text; /* the value when not given (NULL: none) */
     const char *description;  /* one line */
 } pb_backend_option;
+
+/* ---- The library's own loop: the reference of the "adapter tax" ----
+ *
+ * A backend that adapts another library (GLib, libuv, oneTBB, OpenMP, Asio,
+ * or a user's own) may also drive that library through the library's own
+ * API, with no pb_future in between: the speed a program written for that
+ * library gets. The `native` scenario (bench/scenarios/native.c) runs it in
+ * the same run as the adapter's cases, and the harness holds the adapter's
+ * round trip, burst, chunked burst and METG against it: adapter result ÷
+ * native result, the "adapter tax" (results/FORMAT.md, `ratio_to_native`).
+ *
+ * The job is one of two measurements:
+ *   PB_NATIVE_BURST      push n tasks as fast as the library takes them,
+ *                        then wait until all n have run, counting
+ *                        completions the way a program of that library
+ *                        would (a counter, the library's own wait); elapsed
+ *                        is from before the first push to after the caller
+ *                        saw the last completion.
+ *   PB_NATIVE_ROUNDTRIP  n times: one task, and the caller waiting for it
+ *                        through the library's own completion mechanism
+ *                        (a GAsyncQueue, libuv's after_cb on the loop,
+ *                        oneTBB's task_arena::execute, OpenMP's taskwait,
+ *                        an Asio std::future); times[i] is the i-th round
+ *                        trip in ns, from before handing the task over to
+ *                        after the caller got it back.
+ * A task is job->task(job->ud, i), called exactly once for each i in
+ * [0, n) in one of the library's threads: that call is the task's whole
+ * body (the scenario checks that every i ran). A library whose workers are
+ * other processes (MPI ranks, an interpreter's worker processes) cannot
+ * call it: its loop does what the task stands for itself — `chunk` items
+ * per task, each busy on the monotonic clock for `spin` ns (0: nothing) —
+ * and reports in `completed` how many tasks ran. Before measuring, run
+ * `warmup` round trips of an empty task (threads started and awake).
+ */
+typedef enum pb_native_kind { PB_NATIVE_BURST, PB_NATIVE_ROUNDTRIP } pb_native_kind;
+
+typedef struct pb_native_job {
+    pb_native_kind kind;
+    size_t n;                         /* tasks of the burst, or round trips */
+    size_t warmup;                    /* unmeasured round trips first */
+    void (*task)(void *ud, size_t i); /* the body of task i */
+    void *ud;
+    int64_t spin;                     /* what task i does, for workers that */
+    size_t chunk;                     /* cannot call it: chunk x spin ns */
+    int64_t *times;                   /* ROUNDTRIP: n entries, filled in */
+    int64_t elapsed;                  /* BURST, out: ns */
+    int threads;                      /* out: how many threads (or processes) ran tasks */
+    size_t completed;                 /* out, workers in other processes: tasks run */
+} pb_native_job;
 
 typedef struct pb_backend {
     const char *name;    /* what pb_pool_create() and the harness call it */
@@ -146,7 +198,71 @@ typedef struct pb_backend {
      * create(); create() reads values with pb_pool_option() and refuses a
      * value it cannot use (PB_EINVAL, with pb_backend_error()). */
     const pb_backend_option *options;
+
+    /* Optional: NULL when pools of this backend can be created in this
+     * process; otherwise why not, in one line that says what to do instead
+     * (the mpi backend outside an MPI launcher: "run it as mpiexec -n
+     * <workers+1> ..."). pb_backend_summary() then returns NULL with this as
+     * pb_pool_last_error(), so `poolbench run` leaves the backend out of
+     * "every backend" with a note and refuses it when named, and
+     * pb_pool_create() fails with PB_ENOTSUP quoting it. The table itself
+     * stays visible to pb_backend_find(), so `poolbench list` still shows
+     * what the backend is and what it cannot do. */
+    const char *(*unavailable)(void);
+
+    /* Optional: how many workers workers=0 means for this backend, when it
+     * is not one per PU of the caller's allowed cpuset (the mpi backend: the
+     * worker ranks of the MPI job). Called only while available. */
+    int (*default_workers)(void);
+
+    /* Optional: facts about this pool that its results should carry (the
+     * settings of the library underneath, where its workers run), as one
+     * JSON object written NUL-terminated into buf; see pb_pool_describe().
+     * Returns the length written, or PB_EINVAL when size is too small. */
+    int (*describe)(void *state, char *buf, size_t size);
+
+    /* Optional: the library's own loop (see above), for backends over
+     * another library. opts is as for create() (workers resolved, pin
+     * checked; initializer and time limits do not apply). Set the library
+     * up as its programs do with opts->workers threads where the library
+     * can be told (job->threads says how many it really ran), run the job,
+     * and tear everything down before returning: no thread, child or fd of
+     * the job may be left but what the library keeps for the process (as
+     * keeps_threads says). Returns 0, PB_ENOTSUP (a pin the loop cannot
+     * honour, with pb_backend_error() saying why), PB_ENOMEM or another
+     * negative code. NULL: the backend is a pool of its own (thread, fork,
+     * exec), whose native speed is the adapter-free one already. */
+    int (*native)(const pb_pool_opts *opts, pb_native_job *job);
+
+    /* With native: one line for `poolbench list`, what the loop does
+     * ("g_thread_pool_push; round trips through a GAsyncQueue"). */
+    const char *native_summary;
+
+    /* Optional: a figure this backend keeps, as pb_pool_stat() (pool.h)
+     * names them. Returns 0 with *value, or PB_ENOTSUP for a name it does
+     * not keep. NULL: PB_ENOTSUP for every name. */
+    int (*stat)(void *state, const char *name, int64_t *value);
+
+    /* Optional: true for a pool whose own futures tell wait() and
+     * as_completed() about a cancel only when the pool takes the cancelled
+     * future off its queue, as Python's concurrent.futures does (a future
+     * cancelled while queued counts for them once a worker reaches it; one
+     * cancelled by shutdown(cancel_futures) never does). pb_wait and
+     * pb_as_completed then treat this backend's futures the same way: a
+     * cancelled one counts as done for them only after the backend calls
+     * pb_future_cancel_noticed(). The future's state, result, error and
+     * callbacks see the cancel at once, as in Python. false (default):
+     * a cancelled future is done everywhere at once. */
+    bool cancel_noticed_late;
 } pb_backend;
+
+/* Runs backend's native loop (its `native` function) with opts resolved as
+ * pb_pool_create() resolves them (workers 0: one per PU the process may run
+ * on; the pin checked; settings of the backend's own from opts->options and
+ * the name). Returns what native() returned; PB_ENOTSUP when the backend has
+ * none; PB_ENOENT, PB_EINVAL as pb_pool_create(). pb_pool_last_error() says
+ * why on failure. */
+int pb_native_run(const char *backend, const pb_pool_opts *opts, pb_native_job *job);
 
 /* Within create(): copies into buf (NUL-terminated) the value of the backend
  * setting key: the one given, else its declared default_text. Returns 1 with
@@ -158,6 +274,13 @@ int pb_pool_option(const pb_pool_opts *opts, const char *key, char *buf, size_t 
  * The glib and libuv adapters are modules loaded on their first lookup; when
  * one cannot be loaded, NULL, and pb_pool_last_error() says why. */
 const pb_backend *pb_backend_find(const char *name);
+
+/* For a backend built as a loadable module (the glib, libuv and mpi
+ * adapters): the address of another symbol the module exports, such as the
+ * mpi module's floor measurements (pb/mpi.h), loading the module if need be.
+ * NULL when the backend is not a module, cannot be loaded, or has no such
+ * symbol. */
+void *pb_backend_symbol(const char *backend, const char *symbol);
 
 /* Adds a backend from outside the library. The table must live as long as the
  * program. Returns 0, PB_EINVAL (NULL, missing function, empty or duplicate
@@ -207,6 +330,11 @@ int pb_future_set_result_quiet(pb_future *f, const void *data, size_t len, int64
 int pb_future_set_error_quiet(pb_future *f, const pb_error *err, int64_t started,
                               int64_t ended);
 void pb_future_run_callbacks(pb_future *f);
+
+/* For a backend with cancel_noticed_late: its pool has taken the cancelled
+ * future f off its queue, so pb_wait and as_completed now count f as done.
+ * Does nothing for a future that is not cancelled or already noticed. */
+void pb_future_cancel_noticed(pb_future *f);
 
 /* ---- Running a task in this process ---- */
 

@@ -7,6 +7,8 @@
  * semantics follow Python's concurrent.futures and multiprocessing.Pool, with
  * the weak spots fixed: a cancelled future counts as done everywhere, a crashed
  * worker fails only the task it was running, an overdue task's worker is killed.
+ * (Python's own pools, run as the py-* backends, keep their weak spots: see
+ * cancel_noticed_late in pb/backend.h.)
  *
  * Conventions
  *   - Functions returning int return 0 (or a count) on success and a negative
@@ -114,7 +116,8 @@ int pb_task_fail(pb_task_ctx *ctx, int code, const char *fmt, ...)
  * ------------------------------------------------------------------------ */
 
 typedef struct pb_pool_opts {
-    int workers;                   /* 0: one per PU of the allowed cpuset */
+    int workers;                   /* 0: one per PU of the allowed cpuset (mpi: one
+                                      per worker rank of the MPI job) */
     const char *pin;               /* "none" (default), "compact", "scatter", or "0,2-3" */
     const char *initializer;       /* task run once in each worker first; NULL: none */
     const void *init_arg;
@@ -146,8 +149,9 @@ void pb_pool_opts_init(pb_pool_opts *opts);
 int pb_pool_create(const char *backend, const pb_pool_opts *opts, pb_pool **out);
 
 /* A human-readable explanation of the last pb_pool_create() failure in the
- * calling thread ("" if none). Valid until the next pb_pool_create() in this
- * thread. */
+ * calling thread ("" if none), or of a pb_submit() or pb_map_new() that
+ * returned PB_ENOTSUP (it names what the backend cannot run). Valid until the
+ * next such failure in this thread. */
 const char *pb_pool_last_error(void);
 
 /* The names of every backend (built in, then registered), NULL-terminated.
@@ -155,7 +159,8 @@ const char *pb_pool_last_error(void);
 const char *const *pb_backend_names(void);
 
 /* A one-line description of the named backend, or NULL if unknown (or a
- * module backend that cannot be loaded: pb_pool_last_error() says why).
+ * module backend that cannot be loaded, or one that cannot be used in this
+ * process, like mpi outside an MPI launcher: pb_pool_last_error() says why).
  * Here and below, a backend name may carry settings ("fork:transport=shm");
  * only the name before ':' is looked up. */
 const char *pb_backend_summary(const char *backend);
@@ -187,6 +192,27 @@ bool pb_pool_spins(const pb_pool *pool);
  * tell). */
 int pb_pool_binding(const pb_pool *pool, int worker, char *buf, size_t size);
 
+/* Writes into buf (NUL-terminated) what the pool's backend says its results
+ * should carry beside the figures, as one JSON object: the settings of the
+ * library underneath and where the workers run (the mpi backend: ranks per
+ * host, PUs, thread level, MCA settings, how idle ranks wait). A member
+ * "untrusted" (a string) says why timings of this pool cannot be trusted on
+ * this machine (more ranks spinning than PUs); the harness then marks the
+ * metrics of that backend untrusted. Returns the length, PB_EINVAL (NULL
+ * arguments, or buf too small) or PB_ENOTSUP (the backend says nothing). */
+int pb_pool_describe(const pb_pool *pool, char *buf, size_t size);
+
+/* A figure the backend keeps that the futures API cannot show. Names a
+ * backend may answer:
+ *   "gil_wait_ns"         the nanoseconds the calling thread has waited, in
+ *                         all, for Python's global interpreter lock in its
+ *                         calls into Python pools (py-* backends);
+ *   "switch_interval_ns"  Python's thread switch interval
+ *                         (sys.getswitchinterval()).
+ * Returns 0 with *value set, PB_ENOTSUP (the backend does not keep it) or
+ * PB_EINVAL. */
+int pb_pool_stat(const pb_pool *pool, const char *name, int64_t *value);
+
 /* Stops accepting work. wait: block until every running and queued task has
  * finished. cancel_futures: cancel every future still PENDING before this
  * returns (their callbacks run in this thread). wait=false still lets queued
@@ -209,7 +235,9 @@ typedef struct pb_bytes {
  * argument). On success *out is a new reference owned by the caller
  * (pb_future_release() it). Returns 0 or PB_EINVAL (NULL pool/task/out, NULL
  * arg with len > 0), PB_ESHUTDOWN (after shutdown), PB_EBROKEN (the pool is
- * broken: its initializer failed), PB_ENOMEM. */
+ * broken: its initializer failed), PB_ENOTSUP (the backend cannot run this
+ * task, say a Python pool that has no Python twin of it:
+ * pb_pool_last_error() names it), PB_ENOMEM. */
 int pb_submit(pb_pool *pool, const pb_task *task, const void *arg, size_t len,
               pb_future **out);
 
@@ -280,6 +308,18 @@ typedef struct pb_times {
  * has submitted and completed only. Returns 0 or PB_EINVAL. */
 int pb_future_times(const pb_future *f, pb_times *t);
 
+/* Where f's completion falls in the order in which the futures core saw
+ * futures of this process become done: one process-wide counter, taken as f
+ * became done (*first) and again once every pb_wait or as_completed waiting
+ * on f had been told (*last; equal to *first when none was waiting). For
+ * two futures f and g, last(f) < first(g) means f was done, and every
+ * waiter had heard of it, before g began to complete: an as_completed
+ * iterator waiting on both must yield f first. Unlike timestamps, this
+ * order cannot be blurred by a thread preempted between its clock read and
+ * its notification. Returns 0 with both written once f is done, PB_EINVAL
+ * (NULL, or f not done: nothing written). */
+int pb_future_completion_order(const pb_future *f, uint64_t *first, uint64_t *last);
+
 typedef void (*pb_done_fn)(pb_future *f, void *ud);
 
 /* Adds a callback run once when f is done, in the order added. It runs in the
@@ -299,7 +339,9 @@ typedef enum { PB_FIRST_COMPLETED, PB_FIRST_EXCEPTION, PB_ALL_COMPLETED } pb_ret
 
 /* Waits until the condition holds or the timeout passes: FIRST_COMPLETED, one
  * done; FIRST_EXCEPTION, one failed (ETASK, EBROKEN, EKILLED; a cancelled one is
- * done but not an exception) or all done; ALL_COMPLETED, all done. Returns the
+ * done but not an exception) or all done; ALL_COMPLETED, all done. (A future of
+ * a backend that notices cancels late, as Python's executors do, counts as
+ * cancelled here only once its pool has noticed: pb/backend.h.) Returns the
  * number of distinct futures done when it returns (never an error on timeout),
  * or PB_EINVAL (NULL fs with n > 0, a NULL entry, bad when or timeout).
  * n = 0 returns 0 at once. Takes no references. */
@@ -308,7 +350,7 @@ int pb_wait(pb_future *const *fs, size_t n, pb_return_when when, int64_t timeout
 typedef struct pb_as_completed pb_as_completed;
 
 /* An iterator over fs in completion order: the ones already done first, each
- * future once however often it appears. It holds its own reference to each
+ * future once however often it appears (a cancel counts as pb_wait says). It holds its own reference to each
  * future until it yields it or is freed. The deadline counts from here.
  * Returns 0, PB_EINVAL or PB_ENOMEM. */
 int pb_as_completed_new(pb_future *const *fs, size_t n, int64_t timeout,
@@ -334,6 +376,10 @@ typedef struct pb_map pb_map;
  * items on 2 workers: 125,000. */
 size_t pb_map_chunksize(const pb_pool *pool, size_t n);
 
+/* The same for n items on `workers` workers (less than 1 counts as 1), for
+ * what has no pool: a library's own loop that chunks as map would. */
+size_t pb_map_chunksize_for(int workers, size_t n);
+
 /* Ordered map: submits task over every args[i] at once (copied), chunksize
  * items per unit of work (a chunk travels to a worker as one piece;
  * PB_MAP_CHUNK_AUTO: pb_map_chunksize(pool, n)). The deadline (timeout)
@@ -355,7 +401,14 @@ int pb_map_next(pb_map *m, const void **data, size_t *len, pb_error *err);
 void pb_map_free(pb_map *m);
 
 /* First thing in main(): when this process was started as an exec-backend
- * worker it runs the worker loop and exits; otherwise it returns 0 at once. */
+ * worker it runs the worker loop and exits; otherwise it returns 0 at once.
+ * Under an MPI launcher (mpiexec -n W+1 PROGRAM ...) it also makes the MPI
+ * job the mpi backend's: it initialises MPI (MPI_THREAD_MULTIPLE, unless the
+ * program did so first) in every rank; ranks 1..W become workers that run
+ * tasks until rank 0 finishes (at its exit, or its own MPI_Finalize) and then
+ * exit; rank 0 returns 0 and runs the program. A negative code (with
+ * pb_pool_last_error() saying why) means MPI could not be set up; the
+ * program should then exit, since every rank would run it as rank 0. */
 int pb_worker_main_if_requested(int argc, char **argv);
 
 /* CLOCK_MONOTONIC now, in nanoseconds. */

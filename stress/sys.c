@@ -1,5 +1,5 @@
 /*
- * stress-sys.c — looking at this process from outside: its threads, open
+ * sys.c — looking at this process from outside: its threads, open
  * fds, child processes and RSS, read from /proc; the machine's CPU pressure;
  * killing one worker process safely; and the stacks the watchdog prints.
  *
@@ -11,12 +11,18 @@
  * pid that was recycled in between names a process we do not signal (its
  * pidfd says ESRCH) or one of our own children. A worker is our child until
  * we reap it, and its pid cannot be reused before that.
+ *
+ * Reading /proc: the watchdog samples RSS and CPU pressure while the run
+ * may be taking a snapshot; proc_mu serialises them so that a snapshot
+ * never lists the fd the sampler has open for a moment.
  */
 #include <dirent.h>
+#include <pthread.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "stress-int.h"
+#include "sys.h"
 
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
@@ -34,6 +40,8 @@
 #ifndef SYS_pidfd_send_signal
 #define SYS_pidfd_send_signal 424
 #endif
+
+static pthread_mutex_t proc_mu = PTHREAD_MUTEX_INITIALIZER;
 
 /* The parent pid and state letter of pid from /proc/PID/stat; 0 or -errno. */
 static int proc_stat(pid_t pid, pid_t *ppid, char *state)
@@ -94,7 +102,7 @@ static void for_each_child(void (*fn)(pid_t pid, char state, void *ud), void *ud
 
 static void count_child(pid_t pid, char state, void *ud)
 {
-    pbh_snapshot *s = ud;
+    pbs_snapshot *s = ud;
     if (s->children < (int)(sizeof s->child_pids / sizeof s->child_pids[0]))
         s->child_pids[s->children] = pid;
     s->children++;
@@ -102,11 +110,14 @@ static void count_child(pid_t pid, char state, void *ud)
         s->zombies++;
 }
 
-long long pbh__psi_cpu_some_us(void)
+long long pbs__psi_cpu_some_us(void)
 {
+    pthread_mutex_lock(&proc_mu);
     FILE *f = fopen("/proc/pressure/cpu", "re");
-    if (!f)
+    if (!f) {
+        pthread_mutex_unlock(&proc_mu);
         return -1;
+    }
     char line[256];
     long long total = -1;
     while (fgets(line, sizeof line, f))
@@ -117,10 +128,11 @@ long long pbh__psi_cpu_some_us(void)
             break;
         }
     fclose(f);
+    pthread_mutex_unlock(&proc_mu);
     return total;
 }
 
-long pbh__rss_kb(void)
+static long rss_kb_locked(void)
 {
     FILE *f = fopen("/proc/self/status", "re");
     if (!f)
@@ -136,14 +148,22 @@ long pbh__rss_kb(void)
     return kb;
 }
 
-int pbh__snapshot(pbh_snapshot *s)
+long pbs__rss_kb(void)
+{
+    pthread_mutex_lock(&proc_mu);
+    long kb = rss_kb_locked();
+    pthread_mutex_unlock(&proc_mu);
+    return kb;
+}
+
+static int snapshot_locked(pbs_snapshot *s)
 {
     memset(s, 0, sizeof *s);
     s->threads = count_dir("/proc/self/task");
     if (s->threads < 0)
         return s->threads;
     for_each_child(count_child, s);
-    s->rss_kb = pbh__rss_kb();
+    s->rss_kb = rss_kb_locked();
 
     DIR *d = opendir("/proc/self/fd");
     if (!d)
@@ -158,13 +178,13 @@ int pbh__snapshot(pbh_snapshot *s)
         if (*end || e->d_name[0] == '.' || fd == self_fd)
             continue;
         if (s->nfds == cap) {
-            pbh_fdinfo *more = realloc(s->fds, 2 * cap * sizeof *more);
+            pbs_fdinfo *more = realloc(s->fds, 2 * cap * sizeof *more);
             if (!more)
                 break;
             s->fds = more;
             cap *= 2;
         }
-        pbh_fdinfo *fi = &s->fds[s->nfds++];
+        pbs_fdinfo *fi = &s->fds[s->nfds++];
         fi->fd = (int)fd;
         char path[64];
         snprintf(path, sizeof path, "/proc/self/fd/%ld", fd);
@@ -177,14 +197,22 @@ int pbh__snapshot(pbh_snapshot *s)
     return 0;
 }
 
-void pbh__snapshot_free(pbh_snapshot *s)
+int pbs__snapshot(pbs_snapshot *s)
+{
+    pthread_mutex_lock(&proc_mu);
+    int r = snapshot_locked(s);
+    pthread_mutex_unlock(&proc_mu);
+    return r;
+}
+
+void pbs__snapshot_free(pbs_snapshot *s)
 {
     free(s->fds);
     s->fds = NULL;
     s->nfds = 0;
 }
 
-int pbh__kill_child(pid_t pid, int sig)
+int pbs__kill_child(pid_t pid, int sig)
 {
     if (pid <= 0 || pid == getpid())
         return -EPERM;
@@ -208,10 +236,10 @@ static void kill_one(pid_t pid, char state, void *ud)
 {
     (void)ud;
     if (state != 'Z')
-        pbh__kill_child(pid, SIGKILL);
+        pbs__kill_child(pid, SIGKILL);
 }
 
-void pbh__kill_all_children(void)
+void pbs__kill_all_children(void)
 {
     for_each_child(kill_one, NULL);
 }
@@ -232,7 +260,7 @@ static bool have_program(const char *name, char *path, size_t size)
     return false;
 }
 
-int pbh__print_stacks(int out_fd, int limit_s)
+int pbs__print_stacks(int out_fd, int limit_s)
 {
     char gdb[512];
     if (!have_program("gdb", gdb, sizeof gdb))
@@ -286,57 +314,4 @@ int pbh__print_stacks(int out_fd, int limit_s)
         struct timespec ts = {0, 50 * 1000000L};
         nanosleep(&ts, NULL);
     }
-}
-
-/* ---- PRNG ---- */
-
-static uint64_t splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-void pbh__rng_seed(pbh_rng *r, uint64_t seed, uint64_t stream)
-{
-    uint64_t x = seed ^ (stream * 0xD1B54A32D192ED03ull);
-    for (int i = 0; i < 4; i++)
-        r->s[i] = splitmix64(&x);
-}
-
-static uint64_t rotl(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
-}
-
-uint64_t pbh__rng_next(pbh_rng *r)
-{
-    uint64_t *s = r->s;
-    uint64_t result = rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
-}
-
-uint64_t pbh__rng_below(pbh_rng *r, uint64_t n)
-{
-    /* Lemire's multiply-shift; the tiny bias is irrelevant here, and one
-     * draw per call keeps schedules easy to reason about. */
-    return (uint64_t)(((unsigned __int128)pbh__rng_next(r) * n) >> 64);
-}
-
-int64_t pbh__rng_range(pbh_rng *r, int64_t lo, int64_t hi)
-{
-    return lo + (int64_t)pbh__rng_below(r, (uint64_t)(hi - lo) + 1);
-}
-
-bool pbh__rng_chance(pbh_rng *r, uint32_t per_million)
-{
-    return pbh__rng_below(r, 1000000) < per_million;
 }
