@@ -72,6 +72,21 @@
  * completes that has callbacks is handed to the collector thread, which
  * runs them (DESIGN.md: callbacks run in the collector thread).
  *
+ * Looks. A worker tells of its results in batches while it holds more work
+ * (proc-worker.c), so a result may sit in its ring unannounced while the
+ * worker runs the next task it already holds — for as long as that task
+ * runs, and for ever if that task waits for the caller to see the earlier
+ * result. So a reader does not sleep for long while that may be: it looks
+ * at the rings LOOK_MIN_NS after it went to sleep, then twice as long after
+ * each look that found nothing, up to LOOK_MAX_NS (a pool whose tasks run
+ * for seconds wakes a few dozen times a second), and from LOOK_MIN_NS again
+ * once something came. A waiter holding the role looks for itself while it
+ * waits. The collector looks while some worker holds a task beyond the one
+ * it runs (`looks`, under mu: dispatch sets it and wakes the collector when
+ * a worker comes to hold one, the collector's turn clears it when none
+ * does), and only if the role is free; a pool that runs one task at a time
+ * per worker never wakes it for looks.
+ *
  * Threads and locks. One mutex `mu` per pool guards the queue, the slots'
  * contents, every proc's state, tasks in flight and outgoing bytes. The
  * reader role is not a mutex of libpthread but an atomic word, so that its
@@ -170,6 +185,8 @@
 #define PREFETCH_WINDOW_NS (100 * 1000LL) /* prefetch covers about this much work */
 #define START_PUMP 16        /* at create, read handshakes after every this many starts */
 #define ROLE_WAIT_NS 5000    /* transport "socket": how long a waiter waits for the reader role */
+#define LOOK_MIN_NS (500 * 1000LL)    /* a sleeping reader looks at the rings this soon, */
+#define LOOK_MAX_NS (32 * 1000000LL)  /* backing off to this while nothing comes ("Looks") */
 
 /* Marks a queued future that already went RUNNING (its worker died before
  * running it, so it goes round again): pb_future_set_running is not
@@ -418,6 +435,7 @@ struct ppool {
     pb_future **deferred;   /* completed by a waiter; callbacks for the collector */
     size_t ndeferred, capdeferred;
     int64_t timer_at;       /* when the collector will look at timers next (-1: never) */
+    bool looks;             /* the collector looks at the rings while it sleeps ("Looks") */
 
     /* Start-up failures and respawn backoff. */
     int start_failures;     /* consecutive, reset by a HELLO */
@@ -910,6 +928,11 @@ static void dispatch_locked(ppool *pp)
             /* It cannot be overdue before this; the collector looks then. */
             p->check_at = now + pp->timeout;
             new_timer |= pp->timer_at < 0 || p->check_at < pp->timer_at;
+        }
+        if (p->fl_n >= 2 && !pp->looks) {
+            /* A task ahead: results may now wait unannounced ("Looks"). */
+            pp->looks = true;
+            new_timer = true;
         }
         p->handed++;
         size_t len;
@@ -1960,11 +1983,32 @@ static int wait_events(int ep, struct epoll_event *ev, int max, int64_t ns)
     return epoll_pwait2(ep, ev, max, ns < 0 ? NULL : &ts, NULL);
 }
 
+/* Whether a worker holds a task beyond the one it runs, so that a result
+ * may wait in its ring unannounced ("Looks"). */
+static bool holds_ahead_locked(const ppool *pp)
+{
+    for (int i = 0; i < pp->workers; i++) {
+        const proc *p = slot_get(pp, i);
+        if (p && p->fl_n >= 2)
+            return true;
+    }
+    return false;
+}
+
+/* The next look's delay after one that found something (got) or not. */
+static int64_t look_next(int64_t look, bool got)
+{
+    if (got)
+        return LOOK_MIN_NS;
+    return look * 2 < LOOK_MAX_NS ? look * 2 : LOOK_MAX_NS;
+}
+
 static void *collector_main(void *arg)
 {
     ppool *pp = arg;
     struct epoll_event ev[64];
     bool stopped = false;
+    int64_t look = LOOK_MIN_NS;
     for (;;) {
         run_deferred(pp);
         /* One look at the pool per turn, under one lock: right after a
@@ -1979,6 +2023,8 @@ static void *collector_main(void *arg)
         }
         int64_t next = next_timer_locked(pp);
         pp->timer_at = next;
+        pp->looks = holds_ahead_locked(pp);
+        bool looks = pp->looks;
         bool respawn_due = empty && want_respawn_locked(pp) && now >= pp->retry_at;
         bool timers_due = deadline_passed_locked(pp, now);
         bool hopeless = hopeless_locked(pp);
@@ -2008,11 +2054,24 @@ static void *collector_main(void *arg)
         if (stopped && !any)
             break;
 
-        int n = wait_events(pp->ep, ev, 64, timeout_ns(next));
+        int64_t ns = timeout_ns(next);
+        bool looking = looks && (ns < 0 || ns > look);
+        int n = wait_events(pp->ep, ev, 64, looking ? look : ns);
         if (n < 0 && errno != EINTR)
             abort(); /* EBADF/EINVAL: our own fds are broken */
-        if (n > 0)
+        if (n > 0) {
             handle_events(pp, ev, n);
+            look = LOOK_MIN_NS;
+        } else if (n == 0 && looking) {
+            /* Results a worker has not told of yet (see "Looks"); a waiter
+             * holding the role looks for itself. */
+            bool got = false;
+            if (role_try(pp)) {
+                got = read_all(pp);
+                role_leave(pp);
+            }
+            look = look_next(look, got);
+        }
     }
     return NULL;
 }
@@ -2052,13 +2111,15 @@ int pb__proc_help(void *state, bool (*satisfied)(void *ud), void *ud, int64_t de
         return 0;
     atomic_store(&pp->leading, true);
     int rc = 1;
-    int64_t spin_end = 0;
+    int64_t spin_end = 0, look = LOOK_MIN_NS;
     bool armed = true; /* as the role's last holder left them */
     struct epoll_event ev[64];
     for (unsigned turn = 0;; turn++) {
         bool got = read_all(pp);
         if (satisfied(ud))
             break;
+        if (got)
+            look = LOOK_MIN_NS;
         if (atomic_load_explicit(&pp->rd_want, memory_order_relaxed)) {
             rc = 0;
             break;
@@ -2101,7 +2162,11 @@ int pb__proc_help(void *state, bool (*satisfied)(void *ud), void *ud, int64_t de
         int64_t left = deadline < 0 ? -1 : deadline - pb_now_ns();
         if (deadline >= 0 && left <= 0)
             break;
-        int n = wait_events(pp->ep_rx, ev, 64, left);
+        /* The future waited for is in flight: look (see "Looks"). */
+        bool looking = left < 0 || left > look;
+        int n = wait_events(pp->ep_rx, ev, 64, looking ? look : left);
+        if (n == 0 && looking)
+            look = look_next(look, false); /* the look is the loop's next read_all */
         for (int i = 0; i < n; i++) {
             tag *t = ev[i].data.ptr;
             if (t->kind == T_KICK)

@@ -15,7 +15,9 @@
  * `closing` means goodbye). Frames to the pool always go into the result
  * ring; a BELL over the socket wakes the pool when it asked for one — once
  * per batch of results while the worker has more queued work, and when it
- * runs dry (ring_results). When the ring is full the worker sleeps on
+ * runs dry (ring_results). A result of a batch not told of yet is found by
+ * the pool's own looks at the ring while the worker runs its next task
+ * (proc-engine.c, "Looks"). When the ring is full the worker sleeps on
  * `bell` until the pool made room.
  *
  * What the pool learns from the control page, and why. Before running a

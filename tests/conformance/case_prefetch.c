@@ -12,7 +12,11 @@
  *     held and had not started run elsewhere, exactly once, and succeed;
  *   - task_timeout counts from the moment a task starts, not from when it
  *     was handed over;
- *   - max_tasks_per_worker: no worker runs more tasks than that.
+ *   - max_tasks_per_worker: no worker runs more tasks than that;
+ *   - a task's result reaches the caller while its worker runs the next
+ *     task it holds, however long that one runs (a worker may tell of its
+ *     results in batches; the caller must not depend on a later task
+ *     ending).
  * How many times a task ran is counted with gate markers: every run of a
  * conf_gate task leaves one (conformance.h), so a task given a gate of its
  * own that is already open runs at once and leaves exactly one marker per
@@ -90,6 +94,50 @@ PBC_CASE(prefetch, running_means_handed_over)
                   pbc_gate_started(&g[i]));
     pb_future_release(blocker);
     pbc_release_all(fs, K);
+}
+
+/* Opens the gate it is given after 50 ms: the first task then ends. */
+static void *open_later(void *arg)
+{
+    pbc_sleep_ms(50);
+    pbc_gate_open(arg);
+    STEP("the first task ended: its result must reach the caller while the worker runs "
+         "the second");
+    return NULL;
+}
+
+PBC_CASE(prefetch, a_result_does_not_wait_for_the_next_task)
+{
+    /* Twice, each on a new pool (one whose tasks ran long holds fewer
+     * ahead): the caller waiting on the result (it may read results
+     * itself), then only looking at the future's state (someone else must
+     * read). */
+    for (int round = 0; round < 2; round++) {
+        pb_pool *pool = pbc_pool(backend, 1, NULL);
+        /* One batch, so that a worker that holds both receives them
+         * together. The first task ends 50 ms on, when the caller surely
+         * waits; the second waits for a gate that opens only once the
+         * first one's result is in hand. */
+        pbc_gate first, second;
+        pbc_gate_init(&first);
+        pbc_gate_init(&second);
+        pb_bytes args[2] = { { first.path, strlen(first.path) },
+                             { second.path, strlen(second.path) } };
+        pb_future *fs[2];
+        CHECK_OK(pb_submit_many(pool, pbc_task("conf_gate"), args, 2, fs));
+        pbc_thread opener;
+        pbc_thread_start(&opener, open_later, &first);
+        if (round == 0)
+            CHECK_OK(pb_future_result(fs[0], PB_FOREVER, NULL, NULL));
+        else
+            AWAIT(pb_future_done(fs[0]));
+        pbc_thread_join(&opener);
+        CHECK_OK(pb_future_result(fs[0], 0, NULL, NULL));
+        pbc_gate_open(&second);
+        CHECK_OK(pb_future_result(fs[1], PB_FOREVER, NULL, NULL));
+        pb_pool_destroy(pool);
+        pbc_release_all(fs, 2);
+    }
 }
 
 PBC_CASE(prefetch, a_crash_fails_only_the_executing_task)
