@@ -423,22 +423,8 @@ int pbh_plan_build(const pbh_suite *suite, const char *const *only, size_t nonly
             bool explicit = false, wanted = !strcmp(f->name, "clock");
             for (size_t j = 0; j < nsel; j++)
                 explicit |= sel[j]->scenario == f;
-            size_t nrefs;
-            const pbh_floor_ref *refs = pbh_floor_refs(&nrefs);
-            for (size_t r = 0; r < nrefs; r++) {
-                if (strcmp(refs[r].floor_in_process, f->name) && strcmp(refs[r].floor_other, f->name))
-                    continue;
-                for (size_t j = 0; j < nsel; j++)
-                    wanted |= !strcmp(sel[j]->scenario->name, refs[r].scenario);
-            }
-            /* A backend's own floors, where that backend can run. */
-            const pbh_floor_backend_ref *own = pbh_floor_backend_refs(&nrefs);
-            for (size_t r = 0; r < nrefs; r++) {
-                if (strcmp(own[r].ref.floor_other, f->name) || !pb_backend_summary(own[r].backend))
-                    continue;
-                for (size_t j = 0; j < nsel; j++)
-                    wanted |= !strcmp(sel[j]->scenario->name, own[r].ref.scenario);
-            }
+            for (size_t j = 0; j < nsel; j++)
+                wanted |= pbh_floor_serves(f->name, sel[j]->scenario->name);
             if (explicit || !wanted)
                 continue;
             defaults[ndef].scenario = f;

@@ -65,6 +65,7 @@ typedef struct pbh_backend {
     int create_rc;    /* of the probe pool */
     char *create_error;
     int in_process;   /* 1, 0, -1 unknown */
+    bool spins;       /* pb_pool_spins() of the probe pool */
     int workers;
     char **bindings;  /* per worker, NULL when unknown */
     json_t *info;     /* what pb_pool_describe() said, or NULL */
@@ -559,6 +560,7 @@ static int probe_backends(pbh_runner *r, char *err, size_t errlen)
             continue;
         }
         b->workers = pb_pool_workers(pool);
+        b->spins = pb_pool_spins(pool);
         /* What the backend says its results should carry (the mpi backend:
          * ranks, hosts, MCA settings, and whether its timings can be trusted
          * on this machine). */
@@ -895,13 +897,16 @@ static json_t *case_json_new(const pbh_runner *r, const pbh_cell *cell, bool *fa
     return c;
 }
 
-static int backend_in_process(const char *backend, void *ud)
+static bool backend_kind(const char *backend, void *ud, pbh_backend_kind *kind)
 {
     const pbh_runner *r = ud;
     for (size_t i = 0; i < r->cfg->nbackends; i++)
-        if (!strcmp(r->backends[i].name, backend))
-            return r->backends[i].in_process;
-    return -1;
+        if (!strcmp(r->backends[i].name, backend) && r->backends[i].in_process >= 0) {
+            kind->in_process = r->backends[i].in_process == 1;
+            kind->spins = r->backends[i].spins;
+            return true;
+        }
+    return false;
 }
 
 /* The run object as of now: complete only when said so. */
@@ -1003,7 +1008,7 @@ int pbh_execute(const pbh_config *cfg, json_t **doc, pbh_outcome *out, char *err
                 }
             }
             if (cfg->on_case) {
-                pbh_floor_annotate(results, backend_in_process, &r);
+                pbh_floor_annotate(results, backend_kind, &r);
                 pbh_native_annotate(results);
                 json_object_set_new(d, "run", run_json_new(cfg, started_unix, t_start, false));
                 rc = cfg->on_case(cfg->on_case_ud, d, err, errlen);
@@ -1016,7 +1021,7 @@ int pbh_execute(const pbh_config *cfg, json_t **doc, pbh_outcome *out, char *err
     free(cells);
     out->interrupted = pbh_stop != 0;
 
-    pbh_floor_annotate(results, backend_in_process, &r);
+    pbh_floor_annotate(results, backend_kind, &r);
     pbh_native_annotate(results);
     free_backends(&r);
     if (rc) {

@@ -91,35 +91,40 @@ json_t *pbh_case_params_json_new(const pbh_case *c);
 /* ---- Floor references (floor.c) ---- */
 
 /* Which floor case and metric a backend metric is compared with. The floor
- * depends on where the backend's tasks run: in the harness's process
- * (threads: the futex ping-pong, thread start) or in other processes (the
- * pipe ping-pong, posix_spawn). NULL if the metric has no floor counterpart
- * (or, for in_process < 0, when it is unknown). match_param, when set, must
- * have the same value in both cases. */
+ * depends on the kind of backend: where its tasks run (in the harness's
+ * process or in other processes) and whether its hand-offs spin
+ * (pb_pool_spins). A pairing holds one choice per kind (floor.c lists them). */
+#define PBH_FLOOR_KINDS 4 /* threads sleeping, threads spinning, processes sleeping, spinning */
+
+typedef struct pbh_floor_choice {
+    const char *scenario;     /* the floor scenario */
+    const char *param, *value; /* the floor case whose word parameter has this value (NULL: any) */
+    const char *metric;       /* its metric */
+    const char *kind;         /* the hand-off it stands for: "sleeping", "spinning", "queue",
+                                 "stream", "start", "timed wait", "mpi ping-pong",
+                                 "mpi stream" */
+} pbh_floor_choice;
+
 typedef struct pbh_floor_ref {
     const char *scenario, *metric; /* the backend metric */
     const char *when_param;        /* only when this parameter (NULL: always) ... */
     bool when_equal;               /* ... equals (true) or differs from (false) ... */
     int64_t when_value;            /* ... this value */
-    const char *floor_in_process;  /* the floor scenario for in-process backends */
-    const char *floor_other;       /* ... for backends with worker processes */
-    const char *floor_metric;
-    const char *match_param;
+    const pbh_floor_choice *by_kind; /* [PBH_FLOOR_KINDS] */
+    const char *match_param;       /* when set, must have the same value in both cases */
 } pbh_floor_ref;
 
-const pbh_floor_ref *pbh_floor_refs(size_t *n);
+/* Whether floor scenario `floor` is measured when `scenario` runs: it is
+ * the reference of one of its metrics for some kind of backend, or for a
+ * backend with floors of its own that can run here (mpi under mpiexec), or
+ * is measured beside it (timedwait_tight beside timeout). */
+bool pbh_floor_serves(const char *floor, const char *scenario);
 
-/* A row for one backend only, whose hand-offs are of another kind (mpi: MPI
- * messages between ranks). Its rows replace the general ones for its
- * metrics, and its floors are measured only where that backend can run
- * (pb_backend_summary() answers: mpi under mpiexec). floor_in_process and
- * floor_other of ref name the same floor. */
-typedef struct pbh_floor_backend_ref {
-    const char *backend;
-    pbh_floor_ref ref;
-} pbh_floor_backend_ref;
-
-const pbh_floor_backend_ref *pbh_floor_backend_refs(size_t *n);
+/* What the harness learned about a backend from a pool of it. */
+typedef struct pbh_backend_kind {
+    bool in_process; /* its tasks run in the harness's own process */
+    bool spins;      /* pb_pool_spins() */
+} pbh_backend_kind;
 
 /* For floor scenario `floor`, the parameter whose values are taken from the
  * cases of another scenario in the same run (timedwait's timeout follows the
@@ -131,8 +136,10 @@ const pbh_floor_mirror *pbh_floor_mirror_of(const char *floor);
 
 /* Adds `floor` and `ratio_to_floor` to every metric of results (the array of
  * CASE objects) that has a floor counterpart measured in the same run.
- * in_process(backend) returns 1, 0 or -1 (unknown). */
-void pbh_floor_annotate(json_t *results, int (*in_process)(const char *backend, void *ud),
+ * kind_of(backend) fills *kind and returns true, or false when the backend
+ * could not be probed (its metrics then get no floor). */
+void pbh_floor_annotate(json_t *results,
+                        bool (*kind_of)(const char *backend, void *ud, pbh_backend_kind *kind),
                         void *ud);
 
 /* ---- The adapter tax (native.c) ---- */

@@ -4,14 +4,16 @@
  *
  * One row per case: backend, scenario with its swept parameters, the
  * scenario's headline metric with p50 and p99, the CPU time per task the
- * pool spent beside it and, apart, its caller's (harness/cost.c), the ratio to the floor
- * (1.0 = as good as the machine's floor; larger is worse), and for a pool
- * from another library the adapter tax (adapter ÷ the library's own loop,
- * harness/native.c). A skipped case's row points at its reason, which is
- * printed once, whole, under the table, for every backend and case it
- * stands for (the same reason of one scenario, the backend's own name
- * aside, is one note); failed cases are listed with theirs. Last, which
- * pool for what, as this run answers it (results/digest.c).
+ * pool spent beside it and, apart, its caller's (harness/cost.c), the ratio
+ * to the floor (1.0 = as good as the machine's floor; larger is worse) and
+ * which floor that is ("pipe_stream", "spin_pingpong processes": floor.c
+ * pairs them by the kind of hand-off), and for a pool from another library
+ * the adapter tax (adapter ÷ the library's own loop, harness/native.c). A
+ * skipped case's row points at its reason, which is printed once, whole,
+ * under the table, for every backend and case it stands for (the same
+ * reason of one scenario, the backend's own name aside, is one note);
+ * failed cases are listed with theirs. Last, which pool for what, as this
+ * run answers it (results/digest.c).
  */
 #include <math.h>
 #include <stdio.h>
@@ -98,6 +100,20 @@ static void case_label(const json_t *results, const json_t *c, char *buf, size_t
 
 #define PBH_MAX_NOTES 32
 
+/* "spin_pingpong processes": the floor case a ratio uses (its scenario and
+ * the parameter values that pick it). */
+static void floor_label(const json_t *ref, char *buf, size_t size)
+{
+    size_t used = (size_t)snprintf(buf, size, "%s", str(ref, "scenario"));
+    const char *key;
+    json_t *v;
+    json_object_foreach(json_object_get(ref, "params"), key, v)
+    {
+        if (used < size && json_is_string(v))
+            used += (size_t)snprintf(buf + used, size - used, " %s", json_string_value(v));
+    }
+}
+
 void pbh_print_summary(FILE *out, const json_t *doc)
 {
     const json_t *results = json_object_get(doc, "results");
@@ -119,8 +135,9 @@ void pbh_print_summary(FILE *out, const json_t *doc)
         wc = lc > wc ? lc : wc;
     }
     wc = wc > 44 ? 44 : wc;
-    fprintf(out, "\n%-*s  %-*s  %-*s  %13s  %13s  %9s  %9s  %8s  %9s\n", wb, "BACKEND", wc, "CASE",
-            wm + 6, "METRIC", "P50", "P99", "CPU/TASK", "CALLER", "VS FLOOR", "VS NATIVE");
+    fprintf(out, "\n%-*s  %-*s  %-*s  %13s  %13s  %9s  %9s  %8s  %-24s  %9s\n", wb, "BACKEND", wc,
+            "CASE", wm + 6, "METRIC", "P50", "P99", "CPU/TASK", "CALLER", "VS FLOOR", "FLOOR",
+            "VS NATIVE");
     bool any_failed = false;
     pbr_skip_note notes[PBH_MAX_NOTES];
     size_t nnotes = 0;
@@ -159,7 +176,8 @@ void pbh_print_summary(FILE *out, const json_t *doc)
                 break;
             }
         }
-        char p50[32] = "-", p99[32] = "-", ratio[32] = "", tax[32] = "", cpu[32], caller[32];
+        char p50[32] = "-", p99[32] = "-", ratio[32] = "", floor[96] = "", tax[32] = "", cpu[32],
+             caller[32];
         /* What each task cost: the pool's CPU time, and its caller's. */
         format_cell(json_object_get(json_object_get(metrics, "cpu_per_task"), "p50"), "ns", cpu,
                     sizeof cpu);
@@ -170,15 +188,18 @@ void pbh_print_summary(FILE *out, const json_t *doc)
             format_cell(json_object_get(m, "p50"), unit, p50, sizeof p50);
             format_cell(json_object_get(m, "p99"), unit, p99, sizeof p99);
             const json_t *r = json_object_get(m, "ratio_to_floor");
-            if (r)
+            if (r) {
                 snprintf(ratio, sizeof ratio, "%.2fx", json_number_value(r));
+                floor_label(json_object_get(m, "floor"), floor, sizeof floor);
+            }
             const json_t *t = json_object_get(m, "ratio_to_native");
             if (t)
                 snprintf(tax, sizeof tax, "%.2fx", json_number_value(t));
         }
         bool departs = json_is_string(json_object_get(c, "departure"));
-        fprintf(out, "%-*s  %-*.*s  %-*s  %13s  %13s  %9s  %9s  %8s  %9s%s\n", wb, str(c, "backend"),
-                wc, wc, label, wm + 6, m ? name : "-", p50, p99, cpu, caller, ratio, tax,
+        fprintf(out, "%-*s  %-*.*s  %-*s  %13s  %13s  %9s  %9s  %8s  %-24.24s  %9s%s\n", wb,
+                str(c, "backend"), wc, wc, label, wm + 6, m ? name : "-", p50, p99, cpu, caller,
+                ratio, floor, tax,
                 !strcmp(outcome, "failed") ? (departs ? "  FAILED (documented)" : "  FAILED")
                 : json_is_string(json_object_get(c, "untrusted")) ? "  untrusted" : "");
         any_failed |= !strcmp(outcome, "failed");

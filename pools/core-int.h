@@ -24,9 +24,10 @@ struct pb__waiter {
 };
 
 /* A new PENDING future for task with a copy of arg, holding `refs`
- * references. NULL on ENOMEM. */
+ * references, submitted at `submitted` (0: now; a batch shares one time).
+ * NULL on ENOMEM. */
 pb_future *pb__future_new(pb_pool *pool, const pb_task *task, const void *arg, size_t len,
-                          int refs);
+                          int refs, int64_t submitted);
 
 /* Frees a future nobody has seen (submission failed). */
 void pb__future_discard(pb_future *f);
@@ -54,29 +55,59 @@ int pb__future_wait(pb_future *f, int64_t deadline);
  * or NULL. */
 pb_pool *pb__running_pool(void);
 
+/* As pb_future_set_result() / pb_future_set_error(), for a backend that
+ * completes f in a thread which must not run the user's done-callbacks (a
+ * caller waiting on a process pool, reading results itself): with quiet,
+ * waiters are notified and woken but the callbacks are left for
+ * pb__future_run_callbacks(), which the backend must then call from its own
+ * thread while holding a reference. Returns 1 when callbacks were left, 0,
+ * or a negative code as the public functions. */
+int pb__future_set_result_ex(pb_future *f, const void *data, size_t len, int64_t started,
+                             int64_t ended, bool quiet);
+int pb__future_set_error_ex(pb_future *f, const pb_error *err, int64_t started, int64_t ended,
+                            bool quiet);
+void pb__future_run_callbacks(pb_future *f);
+
 /* ---- Tasks (registry.c) ---- */
 
 /* Inside a task: sets its result to buf (malloc'd), taking ownership. */
 void pb__task_return_owned(pb_task_ctx *ctx, void *buf, size_t len);
+
+/* pb_task_run() without the two clock reads (started and ended are 0): for
+ * the items of a chunk, whose times nobody sees. */
+void pb__task_call(const pb_task *task, const void *arg, size_t len, pb_outcome *out);
 
 /* ---- Pools (pool.c) ---- */
 
 /* The backend hint after a successful cancel (pool may be NULL). */
 void pb__pool_cancel_hint(pb_pool *pool, pb_future *f);
 
-/* pb_submit without argument checks, for map: submits an already-built
- * future holding two references. Returns 0 or a negative code (the future
- * then is the caller's to discard). */
-int pb__pool_submit_future(pb_pool *pool, pb_future *f);
+/* pb_submit_many without argument checks, for map: submits fs[0..n),
+ * already built, each holding two references. Returns 0, or a negative code
+ * with *submitted of them (a prefix) submitted — none, unless the backend
+ * has no batch submit; the others are the caller's to discard. */
+int pb__pool_submit_futures(pb_pool *pool, pb_future *const *fs, size_t n, size_t *submitted);
 
 /* Whether waiters on this pool's futures should spin before sleeping. */
 bool pb__pool_waiter_spins(const pb_pool *pool);
 
-/* Whether the pool's backend helps while waiting (backend.h, help), and
- * that help: runs one queued task of pool in the calling thread; false when
- * none was queued. */
-bool pb__pool_helps(const pb_pool *pool);
-bool pb__pool_help(pb_pool *pool);
+/* Whether the pool's backend helps its own waiting tasks (backend.h,
+ * help_nested), and that help: runs one queued task of pool in the calling
+ * thread; false when none was queued. */
+bool pb__pool_helps_nested(const pb_pool *pool);
+bool pb__pool_help_nested(pb_pool *pool);
+
+/* When the pool's backend helps waiters (pb_backend.help): takes a
+ * reference to pool (a future keeps its pool's struct alive, so that a
+ * waiter may call into it however the pool's destruction races with the
+ * wait) and returns true. pb__pool_release() gives it back. */
+bool pb__pool_retain_for_help(pb_pool *pool);
+void pb__pool_release(pb_pool *pool);
+
+/* Lets the backend use the calling thread until satisfied(ud) or the
+ * absolute deadline; returns what pb_backend.help returned, or 0 once the
+ * pool is being destroyed. */
+int pb__pool_help(pb_pool *pool, bool (*satisfied)(void *ud), void *ud, int64_t deadline);
 
 /* Whether the pool's backend notices cancels late (backend.h). */
 bool pb__pool_cancel_noticed_late(const pb_pool *pool);

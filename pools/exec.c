@@ -8,13 +8,16 @@
  *
  * Starting a worker. posix_spawn runs the worker program (by default this
  * very program, /proc/self/exe) with arguments
- *     <argv0> --pb-worker=<fd> [--pb-cpus=<list>]
- * where fd is the worker's end of its socket, dup2'ed into place by the
- * spawn's file actions (every other fd of the engine is close-on-exec), and
- * the environment variable PB_EXEC_WORKER=1. The program's main() calls
+ *     <argv0> --pb-worker=<sock>,<shm>,<offset> [--pb-cpus=<list>]
+ * naming the worker's end of its socket and the pool's shared memory (two
+ * fds that the spawn's file actions let through: dup2 of an fd onto itself
+ * clears its close-on-exec flag; every other fd of the engine stays
+ * close-on-exec) and where the worker's region lies in it, and the
+ * environment variable
+ * PB_EXEC_WORKER=1. The program's main() calls
  * pb_worker_main_if_requested(argc, argv) first thing, which recognises the
  * arguments, binds itself to its CPUs with the shared placement code, and
- * runs the worker loop until the pool closes the socket.
+ * runs the worker loop until the pool says goodbye.
  *
  * Failures at create, never a hang:
  *   - the program cannot be executed (ENOENT, EACCES, ENOEXEC...): glibc's
@@ -53,16 +56,26 @@ int pb_worker_main_if_requested(int argc, char **argv)
 {
     if (argc < 2 || !argv || !argv[1] || strncmp(argv[1], WORKER_ARG, strlen(WORKER_ARG)) != 0)
         return pb__module_worker_main(argc, argv); /* an MPI rank may be a worker */
-    char *end;
-    long fd = strtol(argv[1] + strlen(WORKER_ARG), &end, 10);
-    if (*end || fd < 0 || fd > 1 << 20 || fcntl((int)fd, F_GETFD) < 0) {
-        static const char msg[] = "poolbench worker: bad or closed --pb-worker fd\n";
-        ssize_t ignored = write(2, msg, sizeof msg - 1);
-        (void)ignored;
-        _exit(2);
+    /* <socket fd>,<shared memory fd>,<offset of the worker's region> */
+    const char *at = argv[1] + strlen(WORKER_ARG);
+    unsigned long long v[3];
+    for (int i = 0; i < 3; i++) {
+        char *end;
+        errno = 0;
+        v[i] = strtoull(at, &end, 10);
+        if (end == at || *end != (i < 2 ? ',' : '\0') || errno ||
+            (i < 2 && (v[i] > 1 << 20 || fcntl((int)v[i], F_GETFD) < 0))) {
+            static const char msg[] = "poolbench worker: bad or closed --pb-worker fds\n";
+            ssize_t ignored = write(2, msg, sizeof msg - 1);
+            (void)ignored;
+            _exit(2);
+        }
+        at = end + 1;
     }
-    /* Neither the fd nor the mark reach programs a task may start. */
-    fcntl((int)fd, F_SETFD, FD_CLOEXEC);
+    pb__proc_fds fds = { (int)v[0], (int)v[1], v[2] };
+    /* Neither the fds nor the mark reach programs a task may start. */
+    fcntl(fds.sock, F_SETFD, FD_CLOEXEC);
+    fcntl(fds.shm, F_SETFD, FD_CLOEXEC);
     unsetenv(ENV_MARK);
 
     int status = 0;
@@ -78,7 +91,7 @@ int pb_worker_main_if_requested(int argc, char **argv)
                      pb_strerror(status));
         pb__placement_free(p);
     }
-    pb__proc_worker_main((int)fd, status, message, true);
+    pb__proc_worker_main(&fds, status, message, true);
 }
 
 /* environ plus PB_EXEC_WORKER=1 (any earlier value dropped). */
@@ -102,11 +115,9 @@ static char **worker_environ(void)
 
 static int exec_start(const pb__proc_start *st, pid_t *pid, char *err, size_t errsize)
 {
-    /* dup2 onto the fd itself would leave close-on-exec set, so the target
-     * is 3, or 4 when the socket already is 3. */
-    int target = st->fd == 3 ? 4 : 3;
-    char fdarg[32], cpusarg[300];
-    snprintf(fdarg, sizeof fdarg, WORKER_ARG "%d", target);
+    char fdarg[64], cpusarg[300];
+    snprintf(fdarg, sizeof fdarg, WORKER_ARG "%d,%d,%llu", st->fds.sock, st->fds.shm,
+             (unsigned long long)st->fds.offset);
     char *argv[4];
     int argc = 0;
     const char *program = st->program;
@@ -148,7 +159,11 @@ static int exec_start(const pb__proc_start *st, pid_t *pid, char *err, size_t er
     sigemptyset(&none);
     sigemptyset(&term);
     sigaddset(&term, SIGTERM);
-    r = posix_spawn_file_actions_adddup2(&fa, st->fd, target);
+    /* dup2 of an fd onto itself clears its close-on-exec flag (glibc, and
+     * POSIX.1-2024): exactly these two reach the worker. */
+    r = posix_spawn_file_actions_adddup2(&fa, st->fds.sock, st->fds.sock);
+    if (!r)
+        r = posix_spawn_file_actions_adddup2(&fa, st->fds.shm, st->fds.shm);
     if (!r)
         r = posix_spawnattr_setsigmask(&attr, &none);
     if (!r)
@@ -179,10 +194,14 @@ const pb_backend pb__backend_exec = {
                "hang- and timeout-safe",
     .create = exec_create,
     .submit = pb__proc_submit,
-    .cancel = NULL,
+    .cancel = pb__proc_cancel,
     .shutdown = pb__proc_shutdown,
     .destroy = pb__proc_destroy,
     .binding = pb__proc_binding,
     .worker_pids = pb__proc_worker_pids,
-    .waiter_sleeps = true, /* results arrive through the collector thread */
+    .waiter_sleeps = true, /* a waiter reads results itself (help), or sleeps */
+    .help = pb__proc_help,
+    .submit_many = pb__proc_submit_many,
+    .spins = pb__proc_spins,
+    .options = pb__proc_options,
 };

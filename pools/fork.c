@@ -2,8 +2,9 @@
  * fork.c — the `fork` backend: worker processes forked from the pool's creator.
  *
  * A worker is a fork() of this process that runs the worker loop directly
- * (proc-worker.c) on its end of a socketpair; everything else is the shared
- * process-worker engine (proc-engine.c). Tasks are found by name in the
+ * (proc-worker.c) on its end of a socketpair and its shared region;
+ * everything else is the shared process-worker engine (proc-engine.c),
+ * settings included (transport, prefetch). Tasks are found by name in the
  * registry, which the child inherits as it was at fork time.
  *
  * LOCKS ACROSS FORK
@@ -63,7 +64,7 @@ static int fork_start(const pb__proc_start *st, pid_t *pid, char *err, size_t er
     }
 
     /* The child: async-signal-safe steps until the worker loop. */
-    pb__proc_close_engine_fds(st->fd);
+    pb__proc_close_engine_fds(&st->fds);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
@@ -86,7 +87,7 @@ static int fork_start(const pb__proc_start *st, pid_t *pid, char *err, size_t er
         if (status < 0)
             message = "cannot bind the worker to its CPUs";
     }
-    pb__proc_worker_main(st->fd, status, message, false);
+    pb__proc_worker_main(&st->fds, status, message, false);
 }
 
 static int fork_create(const pb_pool_opts *opts, void **state, int *workers)
@@ -101,12 +102,16 @@ const pb_backend pb__backend_fork = {
                "timeout-safe",
     .create = fork_create,
     .submit = pb__proc_submit,
-    .cancel = NULL,
+    .cancel = pb__proc_cancel,
     .shutdown = pb__proc_shutdown,
     .destroy = pb__proc_destroy,
     .binding = pb__proc_binding,
     .worker_pids = pb__proc_worker_pids,
-    .waiter_sleeps = true, /* results arrive through the collector thread */
+    .waiter_sleeps = true, /* a waiter reads results itself (help), or sleeps */
+    .help = pb__proc_help,
+    .submit_many = pb__proc_submit_many,
+    .spins = pb__proc_spins,
+    .options = pb__proc_options,
     .unsupported = (const pb_unsupported[]){
         {"worker_program", "it names the program an exec worker runs"},
         {NULL, NULL},

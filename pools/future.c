@@ -33,6 +33,15 @@
  * with the future's lock held (so a waiter that unregisters under the same
  * lock can be freed as soon as it has done so).
  *
+ * Quiet completion. A backend may complete a future from a thread that must
+ * not run the user's callbacks (a caller waiting on a process pool reads its
+ * workers' results itself: pb_backend.help). Then the waiters are notified
+ * and woken as usual, but the callbacks stay in the list, `delivering` set
+ * so that later ones queue behind them, until the backend's own thread runs
+ * them (pb_future_run_callbacks()). pb__future_wait() gives such a backend
+ * the waiting thread first; the pool's struct is kept alive by the futures
+ * that may call into it (pool.c).
+ *
  * Cancels noticed late. A backend whose own pool tells wait() and
  * as_completed() about a cancel only when it takes the cancelled future off
  * its queue (Python's concurrent.futures; backend.h, cancel_noticed_late)
@@ -53,7 +62,7 @@
  * Help-while-waiting. A thread running a task of pool P (through
  * pb_future_task_run, which notes P in a thread-local for the task's
  * length) that waits in pb__future_wait for another future of P, where P's
- * backend fills `help` (backend.h), does not just sleep: it asks the
+ * backend fills `help_nested` (backend.h), does not just sleep: it asks the
  * backend to run one queued task of P here, and again while that finds
  * one, and only when the queue is empty sleeps on the future's state for a
  * short nap (HELP_NAP_MIN, doubling to HELP_NAP_MAX) before asking again —
@@ -82,6 +91,7 @@
  * `poolbench stress` reports: the core does not abort over it.)
  */
 #include <assert.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -104,7 +114,8 @@ struct pb_future {
     bool notice_late;          /* the backend notices cancels late (see DESIGN) */
     _Atomic bool noticed;      /* ...and has noticed this one's */
 
-    pb_pool *pool;             /* for the backend's cancel hint */
+    pb_pool *pool;             /* for the backend's cancel hint and help */
+    bool helped;               /* the pool's backend helps waiters: pool is retained */
     const pb_task *task;
     void *slot;                /* the backend's */
 
@@ -152,7 +163,7 @@ static inline bool locked(pb_future *f)
 }
 
 pb_future *pb__future_new(pb_pool *pool, const pb_task *task, const void *arg, size_t len,
-                          int refs)
+                          int refs, int64_t submitted)
 {
     pb_future *f = malloc(sizeof *f + len);
     if (!f)
@@ -162,12 +173,13 @@ pb_future *pb__future_new(pb_pool *pool, const pb_task *task, const void *arg, s
     atomic_init(&f->refs, refs);
     atomic_init(&f->lock, PB__LOCK_INIT);
     f->pool = pool;
+    f->helped = pb__pool_retain_for_help(pool);
     f->spin = pb__pool_waiter_spins(pool);
     f->notice_late = pb__pool_cancel_noticed_late(pool);
     atomic_init(&f->noticed, false);
     f->task = task;
     f->slot = NULL;
-    f->submitted = pb_now_ns();
+    f->submitted = submitted ? submitted : pb_now_ns();
     f->started = f->ended = f->completed = 0;
     f->order_first = f->order_last = 0;
 #ifdef PB_TEST_KNOBS
@@ -189,6 +201,8 @@ pb_future *pb__future_new(pb_pool *pool, const pb_task *task, const void *arg, s
 
 static void future_free(pb_future *f)
 {
+    if (f->helped)
+        pb__pool_release(f->pool);
     free(f->data);
     free(f->message);
     if (f->entries != f->inline_entries)
@@ -266,6 +280,12 @@ int pb__future_code(const pb_future *f)
 /* The completion counter (see "Completion order" above). */
 static _Atomic uint64_t completion_counter;
 
+/* The next value of the completion counter (1 the first). */
+static uint64_t order_next(void)
+{
+    return atomic_fetch_add_explicit(&completion_counter, 1, memory_order_acq_rel) + 1;
+}
+
 int pb_future_completion_order(const pb_future *f, uint64_t *first, uint64_t *last)
 {
     if (!f || !first || !last || !pb_future_done(f))
@@ -325,7 +345,7 @@ static int help_wait(pb_future *f, int64_t deadline)
     int64_t nap = HELP_NAP_MIN;
     for (;;) {
         help_depth++;
-        bool ran = pb__pool_help(f->pool);
+        bool ran = pb__pool_help_nested(f->pool);
         help_depth--;
         uint32_t s = atomic_load_explicit(&f->state, memory_order_acquire);
         if (state_done(s))
@@ -346,6 +366,11 @@ static int help_wait(pb_future *f, int64_t deadline)
     }
 }
 
+static bool future_done(void *ud)
+{
+    return state_done(atomic_load_explicit(&((pb_future *)ud)->state, memory_order_acquire));
+}
+
 int pb__future_wait(pb_future *f, int64_t deadline)
 {
     uint32_t s = atomic_load_explicit(&f->state, memory_order_acquire);
@@ -355,11 +380,27 @@ int pb__future_wait(pb_future *f, int64_t deadline)
     if (deadline >= 0 && now >= deadline)
         return PB_ETIMEDOUT;
     if (running_pool && running_pool == f->pool && help_depth < HELP_DEPTH_MAX &&
-        pb__pool_helps(f->pool))
+        pb__pool_helps_nested(f->pool))
         return help_wait(f, deadline);
 
+    /* A backend that can deliver results in this very thread (a process
+     * pool reading its workers' results) is asked first: then the result
+     * reaches this thread in one wake-up fewer. It says 0 when it cannot
+     * use this thread now. */
+    while (f->helped) {
+        int r = pb__pool_help(f->pool, future_done, f, deadline);
+        if (state_done(atomic_load_explicit(&f->state, memory_order_acquire)))
+            return 0;
+        if (deadline >= 0 && pb_now_ns() >= deadline)
+            return PB_ETIMEDOUT;
+        if (r <= 0)
+            break;
+    }
+
     /* Spin a little: a worker on another core often finishes within it
-     * (unless the backend says completion needs a thread we would starve). */
+     * (unless the backend says completion needs a thread we would starve).
+     * Every 64 looks it yields: on a machine with fewer cores than runnable
+     * threads the worker we wait for may need this very core. */
     int64_t spin_end = now + (f->spin ? PB__SPIN_NS_WAITER : 0);
     if (deadline >= 0 && deadline < spin_end)
         spin_end = deadline;
@@ -367,8 +408,11 @@ int pb__future_wait(pb_future *f, int64_t deadline)
         pb__cpu_relax();
         if (state_done(atomic_load_explicit(&f->state, memory_order_acquire)))
             return 0;
-        if ((i & 63) == 0 && pb_now_ns() >= spin_end)
-            break;
+        if ((i & 63) == 0) {
+            if (pb_now_ns() >= spin_end)
+                break;
+            sched_yield();
+        }
     }
 
     for (;;) {
@@ -387,7 +431,8 @@ int pb_future_result(pb_future *f, int64_t timeout, const void **data, size_t *l
 {
     if (!f || !pb__timeout_valid(timeout))
         return PB_EINVAL;
-    int r = pb__future_wait(f, pb__deadline(timeout));
+    /* A done future needs no deadline (and no clock read). */
+    int r = future_done(f) ? 0 : pb__future_wait(f, pb__deadline(timeout));
     if (r)
         return r;
 #ifdef PB_TEST_KNOBS
@@ -418,7 +463,7 @@ int pb_future_error(pb_future *f, int64_t timeout, pb_error *err)
 {
     if (!f || !err || !pb__timeout_valid(timeout))
         return PB_EINVAL;
-    int r = pb__future_wait(f, pb__deadline(timeout));
+    int r = future_done(f) ? 0 : pb__future_wait(f, pb__deadline(timeout));
     if (r)
         return r;
     err->code = pb__future_code(f);
@@ -539,8 +584,42 @@ static bool waiters_locked(pb_future *f, pb__entry *entries, uint32_t n)
     }
     /* After the last waiter told: the end of this completion's order. */
     if (told)
-        f->order_last = atomic_fetch_add_explicit(&completion_counter, 1, memory_order_acq_rel) + 1;
+        f->order_last = order_next();
     return callbacks;
+}
+
+static void run_callbacks(pb_future *f, pb__entry inl[PB__INLINE_ENTRIES], pb__entry *entries,
+                          uint32_t n);
+
+/* deliver_locked() for a completer that must not run the user's callbacks
+ * (a waiter that reads a process pool's results itself): notifies waiters
+ * and wakes result sleepers as deliver_locked() does, but leaves the
+ * callbacks in place, marked `delivering` so that later ones are appended
+ * behind them, for pb__future_run_callbacks(). Only for FINISHED (a cancel
+ * is never quiet, so none is held back unnoticed here). Returns whether any
+ * wait. */
+static bool deliver_quietly_locked(pb_future *f)
+{
+    assert(locked(f) && atomic_load_explicit(&f->state, memory_order_relaxed) == PB_FINISHED);
+    f->order_first = f->order_last = order_next();
+    uint32_t k = 0;
+    bool told = false;
+    for (uint32_t i = 0; i < f->nentries; i++) {
+        pb__entry e = f->entries[i];
+        if (!e.fn) {
+            ((pb__waiter *)e.ud)->notify(e.ud, f);
+            told = true;
+        } else {
+            f->entries[k++] = e;
+        }
+    }
+    if (told) /* after the last waiter told: the end of this completion's order */
+        f->order_last = order_next();
+    f->nentries = k;
+    f->delivering = k > 0;
+    pb__lock_release(&f->lock);
+    pb__wake(&f->state, &f->sleepers, INT_MAX);
+    return k > 0;
 }
 
 /* Delivers a done state just stored (the outcome was written before it),
@@ -554,7 +633,7 @@ static void deliver_locked(pb_future *f)
     assert(locked(f) && state_done(atomic_load_explicit(&f->state, memory_order_relaxed)));
     pb__entry inl[PB__INLINE_ENTRIES], *entries;
     uint32_t n = take_entries_locked(f, inl, &entries);
-    f->order_first = atomic_fetch_add_explicit(&completion_counter, 1, memory_order_acq_rel) + 1;
+    f->order_first = order_next();
     f->order_last = f->order_first;
     bool callbacks = waiters_locked(f, entries, n);
     f->delivering = callbacks;
@@ -567,6 +646,14 @@ static void deliver_locked(pb_future *f)
             free(entries);
         return;
     }
+    run_callbacks(f, inl, entries, n);
+}
+
+/* Runs entries[0..n) (their callbacks), then those appended meanwhile,
+ * until none is left; then clears `delivering`. Without the lock. */
+static void run_callbacks(pb_future *f, pb__entry inl[PB__INLINE_ENTRIES], pb__entry *entries,
+                          uint32_t n)
+{
     for (;;) {
         for (uint32_t i = 0; i < n; i++)
             if (entries[i].fn)
@@ -586,6 +673,17 @@ static void deliver_locked(pb_future *f)
     }
 }
 
+void pb__future_run_callbacks(pb_future *f)
+{
+    pb__entry inl[PB__INLINE_ENTRIES];
+    run_callbacks(f, inl, inl, 0);
+}
+
+void pb_future_run_callbacks(pb_future *f)
+{
+    pb__future_run_callbacks(f);
+}
+
 void pb_future_cancel_noticed(pb_future *f)
 {
     if (!f)
@@ -603,20 +701,24 @@ void pb_future_cancel_noticed(pb_future *f)
                 ((pb__waiter *)f->entries[i].ud)->notify(f->entries[i].ud, f);
         }
         if (k < f->nentries) /* the waiters are told now: the completion's order ends now */
-            f->order_last =
-                atomic_fetch_add_explicit(&completion_counter, 1, memory_order_acq_rel) + 1;
+            f->order_last = order_next();
         f->nentries = k;
     }
     pb__lock_release(&f->lock);
 }
 
-/* FINISHED, with the outcome written and the lock held; releases it. */
-static void finish_locked(pb_future *f)
+/* FINISHED, with the outcome written and the lock held; releases it.
+ * quiet: leave the callbacks (see deliver_quietly_locked); returns whether
+ * any wait. */
+static bool finish_locked(pb_future *f, bool quiet)
 {
     assert(locked(f) && !state_done(atomic_load_explicit(&f->state, memory_order_relaxed)));
     f->completed = pb_now_ns();
     atomic_store(&f->state, PB_FINISHED);
+    if (quiet)
+        return deliver_quietly_locked(f);
     deliver_locked(f);
+    return false;
 }
 
 /* ---- Transitions ---- */
@@ -698,33 +800,8 @@ int pb_future_complete(pb_future *f, pb_outcome *out)
     return 0;
 }
 
-int pb_future_set_result(pb_future *f, const void *data, size_t len, int64_t started,
-                         int64_t ended)
-{
-    void *copy = NULL;
-    if (len) {
-        copy = malloc(len);
-        if (!copy) {
-            pb_error e = {.code = PB_EBROKEN, .message = "out of memory copying the result"};
-            pb_future_set_error(f, &e, started, ended);
-            return PB_ENOMEM;
-        }
-        memcpy(copy, data, len);
-    }
-    if (!begin_complete(f)) {
-        free(copy);
-        return PB_EINVAL;
-    }
-    f->code = 0;
-    f->data = copy;
-    f->len = len;
-    f->started = started;
-    f->ended = ended;
-    finish_locked(f);
-    return 0;
-}
-
-int pb_future_set_error(pb_future *f, const pb_error *err, int64_t started, int64_t ended)
+int pb__future_set_error_ex(pb_future *f, const pb_error *err, int64_t started, int64_t ended,
+                            bool quiet)
 {
     if (!err || (err->code != PB_ETASK && err->code != PB_EBROKEN && err->code != PB_EKILLED))
         return PB_EINVAL;
@@ -740,8 +817,55 @@ int pb_future_set_error(pb_future *f, const pb_error *err, int64_t started, int6
     f->message = msg; /* NULL on ENOMEM reads as "" */
     f->started = started;
     f->ended = ended;
-    finish_locked(f);
-    return 0;
+    return finish_locked(f, quiet);
+}
+
+int pb__future_set_result_ex(pb_future *f, const void *data, size_t len, int64_t started,
+                             int64_t ended, bool quiet)
+{
+    void *copy = NULL;
+    if (len) {
+        copy = malloc(len);
+        if (!copy) {
+            pb_error e = {.code = PB_EBROKEN, .message = "out of memory copying the result"};
+            int r = pb__future_set_error_ex(f, &e, started, ended, quiet);
+            return quiet ? r : PB_ENOMEM;
+        }
+        memcpy(copy, data, len);
+    }
+    if (!begin_complete(f)) {
+        free(copy);
+        return PB_EINVAL;
+    }
+    f->code = 0;
+    f->data = copy;
+    f->len = len;
+    f->started = started;
+    f->ended = ended;
+    return finish_locked(f, quiet);
+}
+
+int pb_future_set_result(pb_future *f, const void *data, size_t len, int64_t started,
+                         int64_t ended)
+{
+    return pb__future_set_result_ex(f, data, len, started, ended, false);
+}
+
+int pb_future_set_error(pb_future *f, const pb_error *err, int64_t started, int64_t ended)
+{
+    return pb__future_set_error_ex(f, err, started, ended, false);
+}
+
+int pb_future_set_result_quiet(pb_future *f, const void *data, size_t len, int64_t started,
+                               int64_t ended)
+{
+    return pb__future_set_result_ex(f, data, len, started, ended, true);
+}
+
+int pb_future_set_error_quiet(pb_future *f, const pb_error *err, int64_t started,
+                              int64_t ended)
+{
+    return pb__future_set_error_ex(f, err, started, ended, true);
 }
 
 void pb_future_task_run(pb_future *f, pb_outcome *out)

@@ -3,7 +3,9 @@
  *
  * DESIGN
  *
- * Eager: pb_map_new submits every chunk at once. With chunksize 1 each item is
+ * Eager: pb_map_new submits every chunk at once (PB_MAP_CHUNK_AUTO picks the
+ * chunk size as multiprocessing.Pool.map does: about four chunks per
+ * worker). With chunksize 1 each item is
  * an ordinary future of the task. With chunksize > 1 a chunk is one future of
  * the internal task "pb__chunk", whose argument packs the task's name and the
  * items, and whose result packs one outcome per item — so a chunk reaches any
@@ -108,7 +110,7 @@ PB_TASK(pb__chunk)
             return;
         }
         pb_outcome o;
-        pb_task_run(task, p, ilen, &o);
+        pb__task_call(task, p, ilen, &o); /* an item's own times are not kept */
         p += ilen;
         int32_t code = o.code, tcode = o.task_code;
         const void *bytes = o.code ? o.message : o.data;
@@ -128,7 +130,7 @@ PB_TASK(pb__chunk)
 /* ---- The caller side ---- */
 
 static pb_future *chunk_future(pb_pool *pool, const pb_task *task, const pb_bytes *items,
-                               size_t count)
+                               size_t count, int64_t now)
 {
     const char *name = pb_task_name(task);
     uint32_t name_len = (uint32_t)strlen(name);
@@ -138,7 +140,7 @@ static pb_future *chunk_future(pb_pool *pool, const pb_task *task, const pb_byte
         len += sizeof(uint64_t) + items[i].len;
 
     /* The chunk is packed straight into the future's argument: one allocation. */
-    pb_future *f = pb__future_new(pool, pb_task_find("pb__chunk"), NULL, len, 2);
+    pb_future *f = pb__future_new(pool, pb_task_find("pb__chunk"), NULL, len, 2, now);
     if (!f)
         return NULL;
     unsigned char *p = (unsigned char *)pb_future_arg(f, NULL);
@@ -154,11 +156,26 @@ static pb_future *chunk_future(pb_pool *pool, const pb_task *task, const pb_byte
     return f;
 }
 
+size_t pb_map_chunksize_for(int workers, size_t n)
+{
+    /* As multiprocessing.Pool.map: divmod(n, 4 * workers), rounded up. */
+    size_t per = 4 * (size_t)(workers > 0 ? workers : 1);
+    size_t chunk = n / per + (n % per != 0);
+    return chunk ? chunk : 1;
+}
+
+size_t pb_map_chunksize(const pb_pool *pool, size_t n)
+{
+    return pb_map_chunksize_for(pool ? pb_pool_workers(pool) : 1, n);
+}
+
 int pb_map_new(pb_pool *pool, const pb_task *task, const pb_bytes *args, size_t n,
                size_t chunksize, int64_t timeout, pb_map **out)
 {
-    if (!pool || !task || (!args && n) || !chunksize || !out || !pb__timeout_valid(timeout))
+    if (!pool || !task || (!args && n) || !out || !pb__timeout_valid(timeout))
         return PB_EINVAL;
+    if (chunksize == PB_MAP_CHUNK_AUTO)
+        chunksize = pb_map_chunksize(pool, n);
     for (size_t i = 0; i < n; i++)
         if (!args[i].data && args[i].len)
             return PB_EINVAL;
@@ -177,23 +194,30 @@ int pb_map_new(pb_pool *pool, const pb_task *task, const pb_bytes *args, size_t 
         free(m);
         return PB_ENOMEM;
     }
-    for (size_t c = 0; c < m->nchunks; c++) {
+    /* Every chunk first, then one batch submit: one hand-off to each worker
+     * for the lot. */
+    int64_t now = pb_now_ns();
+    int r = 0;
+    for (size_t c = 0; c < m->nchunks && !r; c++) {
         size_t first = c * chunksize;
         size_t count = n - first < chunksize ? n - first : chunksize;
-        pb_future *f = chunksize == 1
-                           ? pb__future_new(pool, task, args[first].data, args[first].len, 2)
-                           : chunk_future(pool, task, args + first, count);
-        int r = f ? pb__pool_submit_future(pool, f) : PB_ENOMEM;
-        if (r) {
-            if (f)
-                pb__future_discard(f);
-            m->nchunks = c; /* what was submitted is cancelled by free */
-            pb_map_free(m);
-            return r;
-        }
-        m->chunks[c] = f; /* one reference is the pool's, one the map's */
+        m->chunks[c] = chunksize == 1
+                           ? pb__future_new(pool, task, args[first].data, args[first].len, 2, now)
+                           : chunk_future(pool, task, args + first, count, now);
+        if (!m->chunks[c])
+            r = PB_ENOMEM;
     }
-    *out = m;
+    size_t submitted = 0;
+    if (!r)
+        r = pb__pool_submit_futures(pool, m->chunks, m->nchunks, &submitted);
+    if (r) {
+        for (size_t c = submitted; c < m->nchunks && m->chunks[c]; c++)
+            pb__future_discard(m->chunks[c]);
+        m->nchunks = submitted; /* what was submitted is cancelled by free */
+        pb_map_free(m);
+        return r;
+    }
+    *out = m; /* of each chunk's two references, one is the pool's, one the map's */
     return 0;
 }
 

@@ -6,6 +6,14 @@
  * that are already valid and complete (workers resolved, pin checked,
  * initializer found), and submit() is never called after shutdown began.
  *
+ * Lifetime. A backend that helps waiters (pb_backend.help) may be called by
+ * a thread blocked in pb_future_result() on one of its futures, however that
+ * races with pb_pool_destroy(). So every future of such a pool holds a
+ * reference to the pool's struct (`refs`), destroy marks the pool `closed`
+ * and waits until no thread is inside help() (`helpers`; both sides
+ * sequentially consistent) before it destroys the backend, and the struct
+ * goes with the last future.
+ *
  * Backends: the built-in ones are listed in backends.c; others arrive through
  * pb_backend_register(). The list only grows; the names array handed out by
  * pb_backend_names() is rebuilt under a lock on registration (documented as
@@ -54,6 +62,11 @@ struct pb_pool {
     int workers;
     _Atomic bool shut;
     unsigned forks; /* fork_count when created: another value means a forked copy */
+    /* With a backend that helps waiters: the owner's reference plus one per
+     * future alive; the threads inside help(); whether destroy began. */
+    _Atomic int refs;
+    _Atomic uint32_t helpers;
+    _Atomic bool closed;
 #ifdef PB_TEST_KNOBS
     double test_slowdown_pct; /* see test_slowdown_of() */
 #endif
@@ -494,6 +507,7 @@ int pb_pool_create(const char *backend, const pb_pool_opts *opts, pb_pool **out)
     pool->backend = b;
     pthread_once(&fork_watch_once, watch_forks);
     pool->forks = atomic_load_explicit(&fork_count, memory_order_relaxed);
+    atomic_init(&pool->refs, 1);
     int workers = o.workers;
     r = b->create(&o, &pool->state, &workers);
     if (r) {
@@ -558,6 +572,11 @@ const char *pb_pool_backend(const pb_pool *pool)
     return pool ? pool->backend->name : "";
 }
 
+bool pb_pool_spins(const pb_pool *pool)
+{
+    return pool && pool->backend->spins && pool->backend->spins(pool->state);
+}
+
 int pb_pool_binding(const pb_pool *pool, int worker, char *buf, size_t size)
 {
     if (!pool || !buf || !size || worker < 0 || worker >= pool->workers)
@@ -607,15 +626,31 @@ static int refuse_forked_copy(const pb_pool *pool)
                             pool->backend->name);
 }
 
-int pb__pool_submit_future(pb_pool *pool, pb_future *f)
+int pb__pool_submit_futures(pb_pool *pool, pb_future *const *fs, size_t n, size_t *submitted)
 {
-    assert(pb_future_state(f) == PB_PENDING);
+    *submitted = 0;
+#ifndef NDEBUG
+    for (size_t i = 0; i < n; i++)
+        assert(pb_future_state(fs[i]) == PB_PENDING);
+#endif
     int forked = refuse_forked_copy(pool);
     if (forked)
         return forked;
     if (atomic_load_explicit(&pool->shut, memory_order_acquire))
         return PB_ESHUTDOWN;
-    return pool->backend->submit(pool->state, f);
+    if (pool->backend->submit_many) {
+        int r = n ? pool->backend->submit_many(pool->state, fs, n) : 0;
+        if (!r)
+            *submitted = n;
+        return r;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int r = pool->backend->submit(pool->state, fs[i]);
+        if (r)
+            return r;
+        ++*submitted;
+    }
+    return 0;
 }
 
 bool pb__pool_waiter_spins(const pb_pool *pool)
@@ -623,14 +658,41 @@ bool pb__pool_waiter_spins(const pb_pool *pool)
     return pool && !pool->backend->waiter_sleeps;
 }
 
-bool pb__pool_helps(const pb_pool *pool)
+bool pb__pool_helps_nested(const pb_pool *pool)
 {
-    return pool && pool->backend->help;
+    return pool && pool->backend->help_nested;
 }
 
-bool pb__pool_help(pb_pool *pool)
+bool pb__pool_help_nested(pb_pool *pool)
 {
-    return pool->backend->help(pool->state);
+    return pool->backend->help_nested(pool->state);
+}
+
+bool pb__pool_retain_for_help(pb_pool *pool)
+{
+    if (!pool || !pool->backend->help)
+        return false;
+    atomic_fetch_add_explicit(&pool->refs, 1, memory_order_relaxed);
+    return true;
+}
+
+void pb__pool_release(pb_pool *pool)
+{
+    if (atomic_fetch_sub_explicit(&pool->refs, 1, memory_order_acq_rel) == 1)
+        free(pool);
+}
+
+int pb__pool_help(pb_pool *pool, bool (*satisfied)(void *ud), void *ud, int64_t deadline)
+{
+    /* Counted in before looking at `closed`; destroy sets `closed` before
+     * counting: one of the two sees the other (both sequentially
+     * consistent). */
+    atomic_fetch_add(&pool->helpers, 1);
+    int r = atomic_load(&pool->closed) ? 0
+                                        : pool->backend->help(pool->state, satisfied, ud, deadline);
+    if (atomic_fetch_sub(&pool->helpers, 1) == 1 && atomic_load(&pool->closed))
+        pb__futex_wake(&pool->helpers, INT_MAX);
+    return r;
 }
 
 bool pb__pool_cancel_noticed_late(const pb_pool *pool)
@@ -653,7 +715,7 @@ int pb_submit(pb_pool *pool, const pb_task *task, const void *arg, size_t len, p
     if (atomic_load_explicit(&pool->shut, memory_order_acquire))
         return PB_ESHUTDOWN;
     /* Two references: the caller's and the backend's. */
-    pb_future *f = pb__future_new(pool, task, arg, len, 2);
+    pb_future *f = pb__future_new(pool, task, arg, len, 2, 0);
     if (!f)
         return PB_ENOMEM;
     int r = pool->backend->submit(pool->state, f);
@@ -663,6 +725,38 @@ int pb_submit(pb_pool *pool, const pb_task *task, const void *arg, size_t len, p
     }
     *out = f;
     return 0;
+}
+
+int pb_submit_many(pb_pool *pool, const pb_task *task, const pb_bytes *args, size_t n,
+                   pb_future **out)
+{
+    if (!pool || !task || (!out && n))
+        return PB_EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        out[i] = NULL;
+        if (args && !args[i].data && args[i].len)
+            return PB_EINVAL;
+    }
+    if (atomic_load_explicit(&pool->shut, memory_order_acquire))
+        return PB_ESHUTDOWN;
+    int r = 0;
+    int64_t now = pb_now_ns(); /* one call: one submission time */
+    for (size_t i = 0; i < n && !r; i++) {
+        out[i] = pb__future_new(pool, task, args ? args[i].data : NULL, args ? args[i].len : 0, 2,
+                                now);
+        if (!out[i])
+            r = PB_ENOMEM;
+    }
+    size_t submitted = 0;
+    if (!r)
+        r = pb__pool_submit_futures(pool, out, n, &submitted);
+    if (r) {
+        for (size_t i = submitted; i < n && out[i]; i++) {
+            pb__future_discard(out[i]);
+            out[i] = NULL;
+        }
+    }
+    return r;
 }
 
 void pb__pool_cancel_hint(pb_pool *pool, pb_future *f)
@@ -685,9 +779,17 @@ void pb_pool_destroy(pb_pool *pool)
     if (!pool)
         return;
     pb_pool_shutdown(pool, true, false);
+    /* Every future is done now; threads still inside help() leave at once. */
+    atomic_store(&pool->closed, true);
+    uint32_t n;
+    while ((n = atomic_load(&pool->helpers)) != 0)
+        pb__futex_wait(&pool->helpers, n, -1);
     assert(pb__pool_is_shutdown(pool)); /* no submit reaches the backend from here on */
     pool->backend->destroy(pool->state);
-    free(pool);
+    if (pool->backend->help)
+        pb__pool_release(pool);
+    else
+        free(pool);
 }
 
 /* Until a process backend provides the exec worker entry point, only module

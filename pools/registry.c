@@ -165,14 +165,13 @@ pb_pool *pb_task_pool(pb_task_ctx *ctx)
     return ctx ? ctx->pool : NULL;
 }
 
-void pb_task_run(const pb_task *task, const void *arg, size_t len, pb_outcome *out)
+void pb__task_call(const pb_task *task, const void *arg, size_t len, pb_outcome *out)
 {
     /* A worker thread of this process runs it through pb_future_task_run,
-     * which names the pool; a worker process calls this directly (NULL). */
+     * which names the pool; a worker process calls it directly (NULL). */
     pb_task_ctx ctx = {.pool = pb__running_pool()};
-    out->started = pb_now_ns();
     task->fn(&ctx, arg, len);
-    out->ended = pb_now_ns();
+    out->started = out->ended = 0;
     if (ctx.failed) {
         free(ctx.data);
         out->code = PB_ETASK;
@@ -187,6 +186,14 @@ void pb_task_run(const pb_task *task, const void *arg, size_t len, pb_outcome *o
         out->len = ctx.len;
         out->message = NULL;
     }
+}
+
+void pb_task_run(const pb_task *task, const void *arg, size_t len, pb_outcome *out)
+{
+    int64_t started = pb_now_ns();
+    pb__task_call(task, arg, len, out);
+    out->started = started;
+    out->ended = pb_now_ns();
 }
 
 void pb_outcome_clear(pb_outcome *out)

@@ -57,8 +57,11 @@ static inline int pb__timeout_valid(int64_t timeout)
 
 /* Sleeps while *addr == val, until woken or until the absolute monotonic
  * deadline (-1: none). Returns 0 (woken, maybe spuriously), -EAGAIN (the
- * value had changed), -ETIMEDOUT or -EINTR. Callers always re-check. */
-static inline int pb__futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline)
+ * value had changed), -ETIMEDOUT or -EINTR. Callers always re-check.
+ * flags: FUTEX_PRIVATE_FLAG within this process, 0 on memory shared with
+ * others (pb__futex_wait / pb__futex_wake are the private ones). */
+static inline int pb__futex_wait_flags(_Atomic uint32_t *addr, uint32_t val, int64_t deadline,
+                                       int flags)
 {
     struct timespec ts, *tp = NULL;
     if (deadline >= 0) {
@@ -66,14 +69,24 @@ static inline int pb__futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t d
         ts.tv_nsec = deadline % 1000000000;
         tp = &ts;
     }
-    long r = syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, val,
-                     tp, NULL, FUTEX_BITSET_MATCH_ANY);
+    long r = syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAIT_BITSET | flags, val, tp, NULL,
+                     FUTEX_BITSET_MATCH_ANY);
     return r == 0 ? 0 : -errno;
+}
+
+static inline void pb__futex_wake_flags(_Atomic uint32_t *addr, int n, int flags)
+{
+    syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAKE | flags, n, NULL, NULL, 0);
+}
+
+static inline int pb__futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline)
+{
+    return pb__futex_wait_flags(addr, val, deadline, FUTEX_PRIVATE_FLAG);
 }
 
 static inline void pb__futex_wake(_Atomic uint32_t *addr, int n)
 {
-    syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, n, NULL, NULL, 0);
+    pb__futex_wake_flags(addr, n, FUTEX_PRIVATE_FLAG);
 }
 
 /* Sleeping on a word with a count of sleepers, so that waking costs nothing

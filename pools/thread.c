@@ -11,7 +11,8 @@
  * copied. Completion (and so the done-callbacks) happens in the worker.
  *
  * The queue. One intrusive FIFO (linked through pb_future_slot) under one
- * small lock, held only to push or pop — never while a task runs. `qlen`
+ * small lock, held only to push or pop — never while a task runs; a batch
+ * (pb_submit_many) is linked outside the lock and appended in one step. `qlen`
  * mirrors the length outside the lock so idle workers can poll it cheaply.
  * Dispatch is work-conserving: a future is only ever taken by a worker that
  * is about to run it, so a ready task never waits behind a running one while
@@ -111,10 +112,13 @@ static void wake_one_if_needed(tpool *tp)
         pb__futex_wake(&tp->seq, 1);
 }
 
-static int tpool_submit(void *state, pb_future *f)
+/* Queues fs[0..n) at once: linked outside the lock, appended under it in
+ * one step, one wake-up (a worker that finds more wakes the next). */
+static int tpool_submit_many(void *state, pb_future *const *fs, size_t n)
 {
     tpool *tp = state;
-    *next_of(f) = NULL;
+    for (size_t i = 0; i < n; i++)
+        *next_of(fs[i]) = i + 1 < n ? fs[i + 1] : NULL;
     pb__lock_acquire(&tp->qlock);
     if (atomic_load_explicit(&tp->closed, memory_order_relaxed)) {
         pb__lock_release(&tp->qlock);
@@ -125,15 +129,20 @@ static int tpool_submit(void *state, pb_future *f)
         return PB_EBROKEN;
     }
     if (tp->tail)
-        *next_of(tp->tail) = f;
+        *next_of(tp->tail) = fs[0];
     else
-        tp->head = f;
-    tp->tail = f;
-    atomic_fetch_add(&tp->qlen, 1);
+        tp->head = fs[0];
+    tp->tail = fs[n - 1];
+    atomic_fetch_add(&tp->qlen, n);
     pb__lock_release(&tp->qlock);
     atomic_fetch_add(&tp->seq, 1);
     wake_one_if_needed(tp);
     return 0;
+}
+
+static int tpool_submit(void *state, pb_future *f)
+{
+    return tpool_submit_many(state, &f, 1);
 }
 
 /* Pops the head, or NULL. *closed tells whether the queue is closed. */
@@ -314,7 +323,7 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-/* Help-while-waiting (pb/backend.h, help): a worker whose task waits for a
+/* Help-while-waiting (pb/backend.h, help_nested): a worker whose task waits for a
  * future of this pool runs the next queued task meanwhile, so nested tasks
  * cannot deadlock the pool. Does not count towards max_tasks_per_worker. */
 static bool tpool_help(void *state)
@@ -467,6 +476,12 @@ static int tpool_binding(void *state, int worker, char *buf, size_t size)
     return 0;
 }
 
+static bool tpool_spins(void *state)
+{
+    (void)state;
+    return true; /* one idle worker spins for the next task; waiters spin for results */
+}
+
 const pb_backend pb__backend_thread = {
     .name = "thread",
     .summary = "pthreads sharing one queue; spin-then-sleep hand-off (poolbench)",
@@ -476,7 +491,9 @@ const pb_backend pb__backend_thread = {
     .shutdown = tpool_shutdown,
     .destroy = tpool_destroy,
     .binding = tpool_binding,
-    .help = tpool_help,
+    .help_nested = tpool_help,
+    .submit_many = tpool_submit_many,
+    .spins = tpool_spins,
     .unsupported = (const pb_unsupported[]){
         {"task_timeout", "a thread cannot be killed"},
         {"worker_program", "it names the program an exec worker runs"},

@@ -95,6 +95,7 @@ static const char *type_name(int type)
     case PB__WIRE_TASK: return "TASK";
     case PB__WIRE_INIT_DONE: return "INIT_DONE";
     case PB__WIRE_RESULT: return "RESULT";
+    case PB__WIRE_BELL: return "BELL";
     default: return "?";
     }
 }
@@ -119,7 +120,7 @@ int pb__wire_decode(const void *buf, size_t len, uint64_t max_payload, pb__frame
         return PB__WIRE_MORE;
     }
     int type = get16(p + 4);
-    if (type < PB__WIRE_HELLO || type > PB__WIRE_RESULT)
+    if (type < PB__WIRE_HELLO || type > PB__WIRE_BELL)
         return bad(why, whysize, "unknown frame type %d", type);
     if (get16(p + 6) != 0)
         return bad(why, whysize, "reserved header field is 0x%04x, not 0",
@@ -129,8 +130,12 @@ int pb__wire_decode(const void *buf, size_t len, uint64_t max_payload, pb__frame
         return bad(why, whysize, "%s frame of %llu bytes exceeds the limit of %llu",
                    type_name(type), (unsigned long long)payload,
                    (unsigned long long)max_payload);
+    if (type == PB__WIRE_BELL && payload != 0)
+        return bad(why, whysize, "BELL frame with a payload of %llu bytes",
+                   (unsigned long long)payload);
     uint64_t fixed = type == PB__WIRE_HELLO                              ? HELLO_FIXED
                      : type == PB__WIRE_INIT || type == PB__WIRE_TASK ? TASK_FIXED
+                     : type == PB__WIRE_BELL                          ? 0
                                                                           : RESULT_FIXED;
     if (payload < fixed)
         return bad(why, whysize, "%s frame of %llu bytes is shorter than its %llu fixed bytes",
@@ -179,6 +184,8 @@ int pb__wire_decode(const void *buf, size_t len, uint64_t max_payload, pb__frame
         q += n;
         break;
     }
+    case PB__WIRE_BELL:
+        break;
     default: /* INIT_DONE, RESULT */
         out->id = get64(q);
         out->started = (int64_t)get64(q + 8);
@@ -240,6 +247,12 @@ size_t pb__wire_put_hello(void *buf, size_t cap, int32_t pid, int32_t status, co
     if (n)
         memcpy(p, message, n);
     return PB__WIRE_HELLO_HEAD + n;
+}
+
+size_t pb__wire_put_bell(void *buf)
+{
+    put_header(buf, PB__WIRE_BELL, 0);
+    return PB__WIRE_HEADER;
 }
 
 int pb__wire_send_all(int fd, struct iovec *iov, int n)

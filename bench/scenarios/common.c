@@ -2,11 +2,16 @@
  * common.c — helpers shared by the scenario files. See common.h.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common.h"
 
@@ -255,23 +260,39 @@ void pbs_tasks_free(pbs_tasks *t)
     t->works = NULL;
 }
 
-int pbs_burst(pb_sc *sc, pb_pool *pool, const pbs_tasks *t, pb_future **fs, int64_t *elapsed)
+int pbs_burst(pb_sc *sc, pb_pool *pool, const pbs_tasks *t, bool many, pb_future **fs,
+              int64_t *elapsed)
 {
+    pb_bytes *args = NULL;
+    if (many && (t->g || t->works)) {
+        args = pbs_calloc(sc, t->n, sizeof *args);
+        if (!args)
+            return PB_ENOMEM;
+        for (size_t i = 0; i < t->n; i++)
+            args[i].data = pbs_task_arg(t, i, &args[i].len);
+    }
     int rc = 0;
     size_t k = 0, n = t->n;
     pbs_outcomes o = {0};
     int64_t t0 = pb_now_ns();
-    for (; k < n; k++) {
-        size_t len;
-        const void *arg = pbs_task_arg(t, k, &len);
-        rc = pb_submit(pool, t->task, arg, len, &fs[k]);
-        if (rc)
-            break;
+    if (many) {
+        rc = pb_submit_many(pool, t->task, args, n, fs);
+        for (; k < n && fs[k]; k++) /* all, or none (or a prefix: see pb/pool.h) */
+            ;
+    } else {
+        for (; k < n; k++) {
+            size_t len;
+            const void *arg = pbs_task_arg(t, k, &len);
+            rc = pb_submit(pool, t->task, arg, len, &fs[k]);
+            if (rc)
+                break;
+        }
     }
     for (size_t i = 0; i < k; i++)
         pbs_tally(&o, pb_future_result(fs[i], PB_FOREVER, NULL, NULL));
     int64_t t1 = pb_now_ns();
     pbs_release_all(fs, k);
+    free(args);
     *elapsed = t1 - t0;
     if (rc == PB_ENOTSUP) /* a task this backend cannot run (a Python pool: no twin) */
         return pb_sc_skip(sc, "%s", pb_pool_last_error());
@@ -289,6 +310,119 @@ size_t pbs_burst_size(int64_t tasks, int64_t work, int workers, int64_t g)
     if (fill < 1)
         fill = 1;
     return (size_t)(fill < tasks ? fill : tasks);
+}
+
+bool pbs_io(int fd, void *buf, size_t len, bool write_it)
+{
+    size_t done = 0;
+    while (done < len) {
+        ssize_t r = write_it ? write(fd, (char *)buf + done, len - done)
+                             : read(fd, (char *)buf + done, len - done);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return false;
+        done += (size_t)r;
+    }
+    return true;
+}
+
+int pbs_child_start(pb_sc *sc, pbs_child *c)
+{
+    int down[2], up[2]; /* caller -> child, child -> caller */
+    if (pipe2(down, O_CLOEXEC) != 0)
+        return pb_sc_fail(sc, -errno, "pipe: %s", pb_strerror(-errno));
+    if (pipe2(up, O_CLOEXEC) != 0) {
+        int e = errno;
+        close(down[0]);
+        close(down[1]);
+        return pb_sc_fail(sc, -e, "pipe: %s", pb_strerror(-e));
+    }
+    cpu_set_t cpus;
+    bool bind = pb_sc_floor_cpus(sc, 0, &cpus) == 1;
+    sigset_t pipe_only;
+    sigemptyset(&pipe_only);
+    sigaddset(&pipe_only, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_only, &c->old_mask);
+    c->pid = fork();
+    if (c->pid == 0) {
+        close(down[1]);
+        close(up[0]);
+        c->in = down[0];
+        c->out = up[1];
+        if (bind)
+            sched_setaffinity(0, sizeof cpus, &cpus);
+        return 0;
+    }
+    int e = errno;
+    close(down[0]);
+    close(up[1]);
+    c->out = down[1];
+    c->in = up[0];
+    if (c->pid < 0) {
+        c->pid = -1;
+        pbs_child_end(c);
+        return pb_sc_fail(sc, -e, "fork: %s", pb_strerror(-e));
+    }
+    return 0;
+}
+
+void pbs_child_end(pbs_child *c)
+{
+    close(c->out); /* end of file: the child exits */
+    close(c->in);
+    if (c->pid > 0)
+        while (waitpid(c->pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+    sigset_t pipe_only;
+    sigemptyset(&pipe_only);
+    sigaddset(&pipe_only, SIGPIPE);
+    struct timespec zero = {0, 0};
+    while (sigtimedwait(&pipe_only, NULL, &zero) == SIGPIPE)
+        ;
+    pthread_sigmask(SIG_SETMASK, &c->old_mask, NULL);
+}
+
+#define SLICE_NS (100 * 1000000LL) /* a longer wait looks at pb_sc_stopping() this often */
+
+int pbs_timedwait_floor(pb_sc *sc, unsigned long slack_ns)
+{
+    size_t n = (size_t)pb_sc_num(sc, "samples");
+    int64_t T = pb_sc_num(sc, "timeout");
+    int old_slack = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
+    if (slack_ns && prctl(PR_SET_TIMERSLACK, slack_ns, 0, 0, 0) != 0)
+        return pb_sc_fail(sc, -errno, "cannot set the timer slack: %s", pb_strerror(-errno));
+    pthread_condattr_t attr;
+    pthread_cond_t cond;
+    pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&cond, &attr);
+    pthread_condattr_destroy(&attr);
+    pb_samples *m = pb_sc_metric(sc, "overshoot", "ns", PBR_LOWER, n);
+    pthread_mutex_lock(&lock);
+    for (size_t i = 0; i < n && !pb_sc_stopping(sc); i++) {
+        int64_t t0 = pb_now_ns(), deadline = t0 + T;
+        /* A long T is waited in slices so that an interruption is seen;
+         * the last wait still ends at the deadline, which is what the
+         * overshoot is measured from. */
+        for (;;) {
+            int64_t now = pb_now_ns();
+            int64_t until = deadline - now > SLICE_NS ? now + SLICE_NS : deadline;
+            struct timespec ts = {.tv_sec = until / 1000000000, .tv_nsec = until % 1000000000};
+            while (pthread_cond_timedwait(&cond, &lock, &ts) != ETIMEDOUT)
+                ; /* a spurious wake-up: the deadline stands */
+            if (until == deadline || pb_sc_stopping(sc))
+                break;
+        }
+        int64_t t1 = pb_now_ns();
+        pb_samples_add(m, (double)(t1 - deadline));
+    }
+    pthread_mutex_unlock(&lock);
+    pthread_cond_destroy(&cond);
+    if (slack_ns && old_slack > 0)
+        prctl(PR_SET_TIMERSLACK, (unsigned long)old_slack, 0, 0, 0);
+    return 0;
 }
 
 double pbs_metg_point(size_t n, double work, int workers, int64_t elapsed, double *best)

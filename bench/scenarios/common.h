@@ -8,11 +8,13 @@
 #ifndef PB_BENCH_SCENARIOS_COMMON_H
 #define PB_BENCH_SCENARIOS_COMMON_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "scenario.h"
 #include "workloads.h"
@@ -155,11 +157,13 @@ static inline const void *pbs_task_arg(const pbs_tasks *t, size_t i, size_t *len
 uint64_t pbs_stream(const pb_sc *sc, unsigned purpose);
 
 /* A burst (throughput.c, granularity.c, load.c's capacity): submits the n
- * tasks of t into fs[0..n) as fast as it can, then takes every result in
- * order; *elapsed is the time from before the first submit to after the last
+ * tasks of t into fs[0..n) as fast as it can — one pb_submit each, or all
+ * in one pb_submit_many when many — then takes every result in order;
+ * *elapsed is the time from before the first submit to after the last
  * result. Records check "completed". Returns 0 or the submit's error (case
  * failed). */
-int pbs_burst(pb_sc *sc, pb_pool *pool, const pbs_tasks *t, pb_future **fs, int64_t *elapsed);
+int pbs_burst(pb_sc *sc, pb_pool *pool, const pbs_tasks *t, bool many, pb_future **fs,
+              int64_t *elapsed);
 
 /* Holds every worker busy (submit.c, cancel.c): submits one `sleep` task of
  * hold ns per worker into fs[*k], fs[*k + 1], ... (advancing *k past each
@@ -172,6 +176,40 @@ int pbs_hold_workers(pb_sc *sc, pb_pool *pool, int64_t hold, pb_future **fs, siz
 /* The burst size for granularity g: min(tasks, work * workers / g), at
  * least 1; tasks when g is 0. */
 size_t pbs_burst_size(int64_t tasks, int64_t work, int workers, int64_t g);
+
+/* ---- For floor measurements ---- */
+
+/* Reads or writes exactly len bytes (retrying short transfers and EINTR);
+ * false on end of file or an error. Safe in a forked child. */
+bool pbs_io(int fd, void *buf, size_t len, bool write_it);
+
+/* A child process joined to the caller by two pipes: each side reads `in`
+ * and writes `out`. SIGPIPE is blocked in the calling thread while the child
+ * lives (a dying child must not kill poolbench); any pending one is consumed
+ * before the mask is restored. */
+typedef struct pbs_child {
+    pid_t pid;   /* 0 in the child */
+    int in, out; /* this side's ends */
+    sigset_t old_mask;
+} pbs_child;
+
+/* Forks the child, bound where the pools' worker 0 is bound
+ * (pb_sc_floor_cpus). Returns 0 in both processes (c->pid tells which), or a
+ * negative code with the case failed. The child may only use what is safe
+ * after fork() in a threaded process (read, write, _exit) and ends with
+ * _exit. */
+int pbs_child_start(pb_sc *sc, pbs_child *c);
+
+/* In the caller: closes both pipes (the child sees end of file), reaps the
+ * child and restores the signal mask. */
+void pbs_child_end(pbs_child *c);
+
+/* The timed-wait floors: pthread_cond_timedwait on a CLOCK_MONOTONIC
+ * condition variable nobody signals, `samples` times with the deadline
+ * `timeout` after the call; records metric "overshoot" (ns past the
+ * deadline). slack_ns > 0 sets this thread's timer slack for the
+ * measurement (restored after); 0 keeps the default. */
+int pbs_timedwait_floor(pb_sc *sc, unsigned long slack_ns);
 
 /* One point of a METG(50%) sweep (granularity.c, native.c): n tasks
  * holding `work` ns of work in all (n g for tasks of granularity g) on

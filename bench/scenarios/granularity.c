@@ -59,7 +59,7 @@ static int run(pb_sc *sc)
         char label[32];
         snprintf(label, sizeof label, "g%lld", (long long)g);
         pb_sc_cost_begin(sc);
-        rc = pbs_burst(sc, pool, &t, fs, &elapsed);
+        rc = pbs_burst(sc, pool, &t, false, fs, &elapsed);
         pb_sc_cost_end(sc, n, label);
         double total = t.total;
         pbs_tasks_free(&t);

@@ -15,9 +15,13 @@
 PB_FLOOR(clock)
 PB_FLOOR(futex_pingpong)
 PB_FLOOR(pipe_pingpong)
+PB_FLOOR(spin_pingpong)
+PB_FLOOR(queue)
+PB_FLOOR(pipe_stream)
 PB_FLOOR(thread_start)
 PB_FLOOR(spawn)
 PB_FLOOR(timedwait)
+PB_FLOOR(timedwait_tight)
 PB_FLOOR(mpi_pingpong)
 PB_FLOOR(mpi_stream)
 

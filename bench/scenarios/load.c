@@ -150,7 +150,7 @@ static int measure_capacity(pb_sc *sc, pb_pool *pool, const pb_shape *shape, dou
         return rc;
     pb_future **fs = pbs_calloc(sc, n, sizeof *fs);
     int64_t elapsed = 0;
-    rc = fs ? pbs_burst(sc, pool, &t, fs, &elapsed) : PB_ENOMEM;
+    rc = fs ? pbs_burst(sc, pool, &t, false, fs, &elapsed) : PB_ENOMEM;
     free(fs);
     pbs_tasks_free(&t);
     *capacity = elapsed > 0 ? (double)n * 1e9 / (double)elapsed : 0;

@@ -2,8 +2,9 @@
  * map.c — the ordered map with chunks: tasks/s, and the order checked.
  *
  * N items, each an 8-byte index, go through `echo` with pb_map_new (every
- * chunk submitted at once) and come back with pb_map_next. The time is from
- * before pb_map_new to after the last item.
+ * chunk submitted at once; chunksize 0 is PB_MAP_CHUNK_AUTO, which picks it
+ * as multiprocessing.Pool.map does) and come back with pb_map_next. The time
+ * is from before pb_map_new to after the last item.
  *   throughput  N / time (tasks/s), one value per repetition.
  * Checks: order (item i came back i-th, with its own index), completed (no
  * item failed).
@@ -79,7 +80,8 @@ static int run(pb_sc *sc)
 }
 
 static const pb_param params[] = {
-    {"chunksize", PB_PARAM_COUNT, "1,16,256", "items per chunk (one unit of work)", 1, NULL},
+    {"chunksize", PB_PARAM_COUNT, "1,16,256,0",
+     "items per chunk (one unit of work); 0: automatic, as multiprocessing.Pool.map", 0, NULL},
     {"tasks", PB_PARAM_COUNT, "10000", "items per map", 1, NULL},
     {NULL, 0, NULL, NULL, 0, NULL},
 };

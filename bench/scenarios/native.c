@@ -12,7 +12,9 @@
  *                   through the library's own completion mechanism:
  *                     roundtrip   ns, one sample per round trip;
  *   loop=burst      `tasks` items pushed as fast as the library takes them,
- *                   `chunksize` items per library task (1: one task each),
+ *                   `chunksize` items per library task (1: one task each;
+ *                   0: as many as map's automatic chunks would hold,
+ *                   pb_map_chunksize_for() of the items and workers),
  *                   each item spinning `granularity` ns and storing an
  *                   8-byte result (as map's echo returns one), then every
  *                   completion waited for:
@@ -32,8 +34,8 @@
  * The harness pairs the adapter's metrics with these (harness/native.c):
  * roundtrip with loop=roundtrip, throughput at granularity g with a burst
  * of the same granularity, map at chunk size c with a burst of chunk size
- * c, granularity's METG with loop=metg; the ratio adapter ÷ native is the
- * metric's `ratio_to_native`.
+ * c (0 with 0: both automatic), granularity's METG with loop=metg; the
+ * ratio adapter ÷ native is the metric's `ratio_to_native`.
  *
  * Each task marks its own byte when it runs; a check afterwards says every
  * task ran exactly once ("completed"): a native loop that lost or repeated
@@ -155,8 +157,10 @@ static int burst(pb_sc *sc, pb_pool_opts *opts, size_t items, int64_t g, size_t 
 static int bursts(pb_sc *sc, pb_pool_opts *opts, int workers)
 {
     int64_t g = pb_sc_num(sc, "granularity");
-    size_t chunk = (size_t)pb_sc_num(sc, "chunksize");
     size_t items = pbs_burst_size(pb_sc_num(sc, "tasks"), pb_sc_num(sc, "work"), workers, g);
+    size_t chunk = (size_t)pb_sc_num(sc, "chunksize");
+    if (!chunk)
+        chunk = pb_map_chunksize_for(workers, items);
     pb_samples *tp = pb_sc_metric(sc, "throughput", "tasks/s", PBR_HIGHER, 1);
     pb_samples *eff = g ? pb_sc_metric(sc, "efficiency", "ratio", PBR_HIGHER, 1) : NULL;
     int64_t elapsed;
@@ -214,7 +218,8 @@ static const pb_param params[] = {
     {"samples", PB_PARAM_COUNT, "2000", "roundtrip: round trips per repetition", 1, NULL},
     {"tasks", PB_PARAM_COUNT, "20000", "burst, metg: items per burst (at most)", 1, NULL},
     {"granularity", PB_PARAM_NS, "0", "burst: how long each item spins (0: empty)", 0, NULL},
-    {"chunksize", PB_PARAM_COUNT, "1", "burst: items per library task", 1, NULL},
+    {"chunksize", PB_PARAM_COUNT, "1",
+     "burst: items per library task; 0: automatic, as map's PB_MAP_CHUNK_AUTO", 0, NULL},
     {"work", PB_PARAM_NS, "50ms", "burst, metg: a burst fills each worker for at most this long",
      1, NULL},
     {"max", PB_PARAM_NS, "1ms", "metg: the coarsest granularity of the sweep", 1, NULL},

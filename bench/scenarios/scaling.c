@@ -58,12 +58,12 @@ static int burst_point(pb_sc *sc, pb_pool *pool, int workers, const char *point,
     pbs_tasks t = {.task = pb_workload(g ? "spin" : "noop"), .n = wake, .g = g,
                    .total = (double)wake * (double)g};
     /* Every worker started and awake before the clock runs. */
-    int rc = pbs_burst(sc, pool, &t, fs, &elapsed);
+    int rc = pbs_burst(sc, pool, &t, false, fs, &elapsed);
     if (rc == 0) {
         t.n = n;
         t.total = (double)n * (double)g;
         pb_sc_cost_begin(sc);
-        rc = pbs_burst(sc, pool, &t, fs, &elapsed);
+        rc = pbs_burst(sc, pool, &t, false, fs, &elapsed);
         pb_sc_cost_end(sc, n, point);
     }
     free(fs);

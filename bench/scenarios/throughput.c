@@ -3,7 +3,8 @@
  * collected: tasks per second and efficiency.
  *
  * The tasks are `spin` for g ns (`noop` for g = 0), all submitted as fast as
- * the caller can, then their results taken in submission order. The time is
+ * the caller can (one pb_submit each, or with submit=many all in one
+ * pb_submit_many), then their results taken in submission order. The time is
  * from before the first submit to after the last result, so it includes
  * everything a producer pays: submit, hand-off, running, retrieval.
  *   throughput  N / time (tasks/s), one value per repetition;
@@ -12,13 +13,14 @@
  *               (g > 0); work is N g, or the sum of the drawn durations.
  * N is `tasks`, but at most what fills every worker for `work` (so coarse
  * granularities do not take minutes): N = min(tasks, work * workers / g).
- * Throughput of empty tasks is held against the rate of the floor's
- * ping-pong (one hand-off at a time).
+ * Throughput of empty tasks is held against the floor's stream of one item
+ * per hand-off: the mutex queue between threads, the pipe between processes.
  *
  * Task shapes (workloads.h): with `dist`, `kind` and `imbalance` other than
  * fixed, spin and 1, g is the mean of the drawn durations and the tasks are
  * `work` tasks, drawn before the burst from `seed` (a stream per
- * repetition), the same for every backend.
+ * repetition), the same for every backend. `submit` many hands the whole
+ * burst over in one pb_submit_many.
  */
 #include "common.h"
 
@@ -49,7 +51,7 @@ static int run(pb_sc *sc)
     pb_samples *eff = g ? pb_sc_metric(sc, "efficiency", "ratio", PBR_HIGHER, 1) : NULL;
     int64_t elapsed;
     pb_sc_cost_begin(sc);
-    rc = pbs_burst(sc, pool, &tasks, fs, &elapsed);
+    rc = pbs_burst(sc, pool, &tasks, !strcmp(pb_sc_word(sc, "submit"), "many"), fs, &elapsed);
     pb_sc_cost_end(sc, n, NULL);
     free(fs);
     pbs_tasks_free(&tasks);
@@ -63,11 +65,15 @@ static int run(pb_sc *sc)
     return 0;
 }
 
+static const char *const submit_choices[] = {"one", "many", NULL};
+
 static const pb_param params[] = {
     {"granularity", PB_PARAM_NS, "0,1us,10us,100us", "how long each task works (its mean; 0: empty tasks)", 0, NULL},
     {"tasks", PB_PARAM_COUNT, "20000", "tasks per burst (at most)", 1, NULL},
     {"work", PB_PARAM_NS, "50ms", "cap: a burst fills each worker for at most this long", 1, NULL},
     PBS_SHAPE_PARAMS,
+    {"submit", PB_PARAM_WORD, "one", "one pb_submit per task, or many: the whole burst in one "
+     "pb_submit_many", 0, submit_choices},
     {NULL, 0, NULL, NULL, 0, NULL},
 };
 

@@ -21,7 +21,7 @@ __attribute__((constructor)) static void register_nohelp(void)
     nohelp = *thread;
     nohelp.name = "nohelp";
     nohelp.summary = "test plugin: the thread backend without help-while-waiting";
-    nohelp.help = NULL;
+    nohelp.help_nested = NULL;
     if (pb_backend_register(&nohelp) != 0) {
         fprintf(stderr, "plugin_nohelp: cannot register\n");
         abort();

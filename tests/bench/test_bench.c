@@ -389,7 +389,7 @@ static void register_nohelp(void)
         return;
     nohelp = *pb_backend_find("thread");
     nohelp.name = "nohelp-test";
-    nohelp.help = NULL;
+    nohelp.help_nested = NULL;
     assert_int_equal(pb_backend_register(&nohelp), 0);
 }
 

@@ -2,7 +2,8 @@
  * case_map.c — ordered map: submission order for many chunk sizes, each
  * item's error in its place with iteration going on, the deadline from
  * pb_map_new and a sticky PB_ETIMEDOUT, freeing early (without waiting for
- * what runs), cancelled items, n = 0, chunksize 0 and map after shutdown.
+ * what runs), cancelled items, n = 0, automatic chunks (PB_MAP_CHUNK_AUTO)
+ * and map after shutdown.
  */
 #include "conformance.h"
 
@@ -86,7 +87,7 @@ PBC_CASE(map, order_for_chunk_sizes)
     const pb_task *task = pbc_task("conf_item");
     items it;
     items_init(&it, 300);
-    const size_t chunks[] = {1, 2, 7, 64, 299, 300, 1000};
+    const size_t chunks[] = {1, 2, 7, 64, 299, 300, 1000, PB_MAP_CHUNK_AUTO};
     for (size_t c = 0; c < sizeof chunks / sizeof chunks[0]; c++) {
         STEP("chunksize %zu", chunks[c]);
         pb_map *m = NULL;
@@ -263,9 +264,12 @@ PBC_CASE(map, empty_and_bad_arguments)
     expect_map_eof(m);
     pb_map_free(m);
 
+    CHECK_OK(pb_map_new(pool, task, it.args, 0, PB_MAP_CHUNK_AUTO, PB_FOREVER, &m));
+    expect_map_eof(m);
+    pb_map_free(m);
+
     STEP("bad arguments");
     m = NULL;
-    CHECK_CODE(pb_map_new(pool, task, it.args, it.n, 0, PB_FOREVER, &m), PB_EINVAL);
     CHECK_CODE(pb_map_new(NULL, task, it.args, it.n, 1, PB_FOREVER, &m), PB_EINVAL);
     CHECK_CODE(pb_map_new(pool, NULL, it.args, it.n, 1, PB_FOREVER, &m), PB_EINVAL);
     CHECK_CODE(pb_map_new(pool, task, NULL, it.n, 1, PB_FOREVER, &m), PB_EINVAL);

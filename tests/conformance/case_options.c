@@ -44,7 +44,7 @@ PBC_CASE(options, workers)
     for (int w = 1; w <= 3; w++) {
         pool = pbc_pool(backend, w, NULL);
         CHECK_INT(pb_pool_workers(pool), ==, w);
-        CHECK_STR(pb_pool_backend(pool), backend);
+        CHECK_STR(pb_pool_backend(pool), pbc_backend_name(backend));
         pb_future *f = pbc_submit_u64(pool, (uint64_t)w);
         CHECK_RESULT_U64(f, (uint64_t)w);
         pb_future_release(f);

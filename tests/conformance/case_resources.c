@@ -302,7 +302,7 @@ PBC_CASE(args, pool_create)
              pb_pool_last_error());
     CHECK_OK(rc);
     CHECK_INT(pb_pool_workers(pool), ==, pbc_default_workers(backend));
-    CHECK_STR(pb_pool_backend(pool), backend);
+    CHECK_STR(pb_pool_backend(pool), pbc_backend_name(backend));
     pb_pool_destroy(pool);
 }
 
@@ -434,7 +434,7 @@ PBC_CASE(args, registry_and_names)
     CHECK(names != NULL);
     bool found = false;
     for (size_t i = 0; names[i] != NULL; i++)
-        found = found || strcmp(names[i], backend) == 0;
+        found = found || strcmp(names[i], pbc_backend_name(backend)) == 0;
     CHECK(found);
     const char *summary = pb_backend_summary(backend);
     CHECK(summary != NULL && summary[0] != '\0');

@@ -204,6 +204,11 @@ void pbc__check_state_consistent(const char *file, int line, const pb_future *f,
  * any other error fails it. */
 pb_pool *pbc_pool(const char *backend, int workers, const pb_pool_opts *opts);
 
+/* The backend's own name: backend without the settings a spec may carry
+ * ("fork" for "fork:prefetch=0"), as pb_pool_backend() and
+ * pb_backend_names() say it. Static storage, valid until the next call. */
+const char *pbc_backend_name(const char *backend);
+
 /* The task called name, which the suite registered; fails the case if unknown. */
 const pb_task *pbc_task(const char *name);
 

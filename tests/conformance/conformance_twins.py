@@ -4,6 +4,7 @@ The runner names this file in POOLBENCH_PYTHON_TWINS (poolbench_twins.py
 says how twins are written and found)."""
 
 import os
+import signal
 import struct
 import threading
 import time
@@ -53,8 +54,8 @@ def conf_whoami(arg):
     )
 
 
-@twin("conf_gate")
-def conf_gate(arg):
+def _gate_wait(arg):
+    """conf_gate's body (tasks.c: gate_wait)."""
     if len(arg) == 0 or len(arg) >= PATH_MAX:
         raise TaskFailed(1, "conf_gate: argument of %d bytes" % len(arg))
     path = arg
@@ -71,6 +72,17 @@ def conf_gate(arg):
             raise TaskFailed(2, b"conf_gate: %s never opened" % path)
         time.sleep(200e-6)
     return None
+
+
+@twin("conf_gate")
+def conf_gate(arg):
+    return _gate_wait(arg)
+
+
+@twin("conf_gate_then_die")
+def conf_gate_then_die(arg):
+    _gate_wait(arg)
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 @twin("conf_item")

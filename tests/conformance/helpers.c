@@ -140,6 +140,13 @@ pb_pool *pbc_pool(const char *backend, int workers, const pb_pool_opts *opts)
     return pool;
 }
 
+const char *pbc_backend_name(const char *backend)
+{
+    static char name[128];
+    snprintf(name, sizeof name, "%.*s", (int)strcspn(backend, ":"), backend);
+    return name;
+}
+
 const pb_task *pbc_task(const char *name)
 {
     const pb_task *t = pb_task_find(name);

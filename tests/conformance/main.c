@@ -183,11 +183,14 @@ static bool selected(const pbc_case *c)
     return false;
 }
 
+/* Whether name, or the backend a spec "name:key=value,..." names, exists
+ * (the settings themselves are checked when the cases create pools). */
 static bool backend_known(const char *name)
 {
+    size_t n = strcspn(name, ":");
     const char *const *names = pb_backend_names();
     for (size_t i = 0; names != NULL && names[i] != NULL; i++) {
-        if (strcmp(names[i], name) == 0)
+        if (strlen(names[i]) == n && strncmp(names[i], name, n) == 0)
             return true;
     }
     return false;

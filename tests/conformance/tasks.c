@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,13 +81,13 @@ PB_TASK(conf_whoami)
     pb_task_return(ctx, &w, sizeof w);
 }
 
-/* Waits until the file named by arg exists (see pbc_gate in conformance.h). */
-PB_TASK(conf_gate)
+/* The body of conf_gate: false when the task failed. */
+static bool gate_wait(pb_task_ctx *ctx, const void *arg, size_t len)
 {
     char path[PATH_MAX];
     if (len == 0 || len >= sizeof path) {
         pb_task_fail(ctx, 1, "conf_gate: argument of %zu bytes", len);
-        return;
+        return false;
     }
     memcpy(path, arg, len);
     path[len] = '\0';
@@ -104,10 +105,25 @@ PB_TASK(conf_gate)
     while (access(path, F_OK) != 0) {
         if (pb_now_ns() > give_up) {
             pb_task_fail(ctx, 2, "conf_gate: %s never opened", path);
-            return;
+            return false;
         }
         sleep_ns(200 * 1000);
     }
+    return true;
+}
+
+/* Waits until the file named by arg exists (see pbc_gate in conformance.h). */
+PB_TASK(conf_gate)
+{
+    gate_wait(ctx, arg, len);
+}
+
+/* As conf_gate, then kills its own worker (SIGKILL): only for backends whose
+ * workers are processes of their own. */
+PB_TASK(conf_gate_then_die)
+{
+    if (gate_wait(ctx, arg, len))
+        kill(getpid(), SIGKILL);
 }
 
 PB_TASK(conf_item)

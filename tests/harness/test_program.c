@@ -173,7 +173,7 @@ static void test_cli(void **state)
         {{"run", "--suite", tiny, "--pin", "garbage", "--out", out}, "refuses this pool (--pin 'garbage'"},
         {{"run", "--suite", tiny, "--backend", "thread,fork:x=1,y=2", "--out", out},
          "backend 'fork:x=1,y=2' refuses this pool (--pin 'none', --workers 0): fork backend: "
-         "unknown option 'x' (it takes none)"},
+         "unknown option 'x' (it takes: transport, prefetch)"},
         {{"run", "--suite", tiny, "--backend", "thread:=", "--out", out}, "'=' is not key=value"},
         {{"run", "--load", "/nonexistent/plugin.so"}, "poolbench run: --load: /nonexistent/plugin.so:"},
         {{"list", "--bogus"}, "poolbench list: unknown option '--bogus'"},
@@ -365,15 +365,20 @@ static void test_e2e(void **state)
             assert_string_equal(str(faults, "outcome"), "ok");
             assert_non_null(json_object_get(json_object_get(faults, "metrics"), "recovery"));
         }
-        /* Round trips are held against the floor. */
+        /* Round trips are held against the floor of their kind: the
+         * thread pool spins (pb_pool_spins), so against the spinning
+         * ping-pong between threads; fork sleeps, so against the pipes. */
         const json_t *rt = json_object_get(json_object_get(find(results, *b, "roundtrip"), "metrics"),
                                            "roundtrip");
         assert_non_null(rt);
         const json_t *fl = json_object_get(rt, "floor");
         if (!strcmp(*b, "thread") || !strcmp(*b, "fork")) {
+            bool thread = !strcmp(*b, "thread");
             assert_non_null(fl);
-            assert_string_equal(str(fl, "scenario"),
-                                !strcmp(*b, "thread") ? "futex_pingpong" : "pipe_pingpong");
+            assert_string_equal(str(fl, "scenario"), thread ? "spin_pingpong" : "pipe_pingpong");
+            assert_string_equal(str(fl, "kind"), thread ? "spinning" : "sleeping");
+            if (thread)
+                assert_string_equal(str(json_object_get(fl, "params"), "between"), "threads");
             assert_true(json_number_value(json_object_get(rt, "ratio_to_floor")) > 0);
         }
     }
@@ -385,8 +390,8 @@ static void test_e2e(void **state)
     assert_non_null(json_object_get(sc, "peak_workers"));
     assert_true(json_number_value(json_object_get(json_object_get(doc, "environment"),
                                                   "harness_peak_rss")) > 0);
-    const char *floor[] = {"clock", "futex_pingpong", "pipe_pingpong", "thread_start", "spawn",
-                           "timedwait"};
+    const char *floor[] = {"clock", "futex_pingpong", "pipe_pingpong", "spin_pingpong",
+                           "thread_start", "spawn", "timedwait"};
     for (size_t i = 0; i < sizeof floor / sizeof floor[0]; i++) {
         const json_t *c = find(results, "floor", floor[i]);
         if (!c || strcmp(str(c, "outcome"), "ok"))

@@ -79,8 +79,9 @@ static void test_values(void **state)
     assert_int_equal(parse_ok(c, "16"), 16);
     parse_bad(c, "1.5", "whole number");
     parse_bad(c, "1e3", "whole number");
-    parse_bad(c, "0", "at least 1");
+    assert_int_equal(parse_ok(c, "0"), 0); /* automatic chunks */
     parse_bad(c, "16us", "whole number");
+    parse_bad(param("map", "tasks"), "0", "at least 1");
 
     const pb_param *w = param("retrieval", "via");
     pb_param_value v;
@@ -214,8 +215,8 @@ static void test_bad_suites(void **state)
          "scenarios[0].params.chunk", "scenario 'map' has no parameter 'chunk' (it has: chunksize, tasks)"},
         {"{\"scenarios\": [{\"name\": \"map\", \"params\": []}]}", "scenarios[0].params",
          "expected an object"},
-        {"{\"scenarios\": [{\"name\": \"map\", \"params\": {\"chunksize\": 0}}]}",
-         "scenarios[0].params.chunksize", "at least 1"},
+        {"{\"scenarios\": [{\"name\": \"map\", \"params\": {\"tasks\": 0}}]}",
+         "scenarios[0].params.tasks", "at least 1"},
         {"{\"scenarios\": [{\"name\": \"map\", \"params\": {\"chunksize\": 1.5}}]}",
          "scenarios[0].params.chunksize", "expected a whole number, got 1.5"},
         {"{\"scenarios\": [{\"name\": \"timeout\", \"params\": {\"timeout\": 1.5}}]}",
@@ -375,7 +376,7 @@ static void test_plan(void **state)
     char err[512] = "";
     assert_int_equal(pbh_plan_build(s, NULL, 0, &p, err, sizeof err), 0);
     assert_int_equal(count(&p, "throughput"), 2);
-    assert_int_equal(count(&p, "map"), 3);     /* the default sweep 1,16,256 */
+    assert_int_equal(count(&p, "map"), 4);     /* the default sweep 1,16,256,0 */
     assert_int_equal(count(&p, "timeout"), 2);
     assert_int_equal(count(&p, "submit"), 4);  /* the product of two sweeps */
     assert_non_null(find_case(&p, "map chunksize=16"));
@@ -390,16 +391,22 @@ static void test_plan(void **state)
     assert_int_equal(json_integer_value(json_object_get(params, "samples")), 100);
     json_decref(params);
 
-    /* The floor comes first: the clock, the ping-pongs throughput is held
-     * against, and timed waits for exactly the timeouts run here. */
+    /* The floor comes first: the clock, the streams bursts and maps are held
+     * against (no ping-pong: no round trip runs), and timed waits, with
+     * both slacks, for exactly the timeouts run here. */
     assert_true(p.cases[0].scenario->flags & PB_SC_FLOOR);
     assert_int_equal(count(&p, "clock"), 1);
-    assert_int_equal(count(&p, "futex_pingpong"), 1);
-    assert_int_equal(count(&p, "pipe_pingpong"), 1);
+    assert_int_equal(count(&p, "queue"), 1);
+    assert_int_equal(count(&p, "pipe_stream"), 1);
+    assert_int_equal(count(&p, "futex_pingpong"), 0);
+    assert_int_equal(count(&p, "pipe_pingpong"), 0);
+    assert_int_equal(count(&p, "spin_pingpong"), 0);
     assert_int_equal(count(&p, "spawn"), 0);
     assert_int_equal(count(&p, "timedwait"), 2);
     assert_non_null(find_case(&p, "timedwait timeout=1ms"));
     assert_non_null(find_case(&p, "timedwait timeout=10ms"));
+    assert_int_equal(count(&p, "timedwait_tight"), 2);
+    assert_non_null(find_case(&p, "timedwait_tight timeout=10ms"));
     bool floor_done = false;
     for (size_t i = 0; i < p.ncases; i++) {
         bool fl = p.cases[i].scenario->flags & PB_SC_FLOOR;
@@ -412,7 +419,7 @@ static void test_plan(void **state)
      * the floor for startup (thread start, spawn) but no ping-pong. */
     const char *only[] = {"map", "startup"};
     assert_int_equal(pbh_plan_build(s, only, 2, &p, err, sizeof err), 0);
-    assert_int_equal(count(&p, "map"), 3);
+    assert_int_equal(count(&p, "map"), 4);
     assert_int_equal(count(&p, "startup"), 1);
     assert_int_equal(count(&p, "throughput"), 0);
     assert_int_equal(count(&p, "spawn"), 1);

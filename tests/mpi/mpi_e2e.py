@@ -99,8 +99,9 @@ def group_run():
     held_against(doc, "mpi", "map", "throughput", "mpi_stream")
     held_against(doc, "fork", "roundtrip", "roundtrip", "pipe_pingpong")
     held_against(doc, "exec", "startup", "startup", "spawn")
-    for c in cases(doc, "fork", "map"):
-        check("fork map has no MPI floor", "floor" not in c["metrics"]["throughput"])
+    # MPI's floors are the mpi backend's alone: fork's map keeps the stream
+    # of its own kind of hand-off.
+    held_against(doc, "fork", "map", "throughput", "pipe_stream")
 
     for c in cases(doc, "mpi", "roundtrip"):
         info = c.get("backend_info")

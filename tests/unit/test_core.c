@@ -600,7 +600,13 @@ static void test_map_timeout_and_free(void **state)
     assert_int_equal(pb_map_next(m, NULL, NULL, NULL), PB_ETIMEDOUT);
     assert_int_equal(pb_map_next(m, NULL, NULL, NULL), PB_ETIMEDOUT);
     pb_map_free(m);
-    assert_int_equal(pb_map_new(p, pb_task_find("unit_echo"), args, 10, 0, 0, &m), PB_EINVAL);
+    /* Automatic chunks: 10 items over 4 x workers (1) chunks of 3. */
+    assert_int_equal(pb_map_chunksize(p, 10), 3);
+    assert_int_equal(pb_map_chunksize(p, 0), 1);
+    assert_int_equal(pb_map_new(p, pb_task_find("unit_echo"), args, 10, PB_MAP_CHUNK_AUTO, 0, &m),
+                     0);
+    assert_int_equal(pb_map_next(m, NULL, NULL, NULL), PB_ETIMEDOUT);
+    pb_map_free(m);
     assert_int_equal(pb_map_new(p, pb_task_find("unit_echo"), args, 0, 1, PB_FOREVER, &m), 0);
     assert_int_equal(pb_map_next(m, NULL, NULL, NULL), PB_EOF);
     pb_map_free(m);

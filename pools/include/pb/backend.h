@@ -20,6 +20,10 @@
  *      A backend whose results arrive as bytes (another process) uses
  *      pb_future_set_result() / pb_future_set_error() instead.
  *   4. pb_future_release(f).
+ *   A backend whose results must be read by some thread of this process may
+ *   also use the thread that waits for one (help(), below), completing
+ *   futures there quietly (pb_future_set_result_quiet()) and leaving their
+ *   callbacks to its own thread.
  *   Every future a backend accepted must reach a done state by the time
  *   destroy() returns: completed, failed, or cancelled with pb_future_cancel().
  *
@@ -166,6 +170,32 @@ typedef struct pb_backend {
      * pays off when the completing thread is already running elsewhere. */
     bool waiter_sleeps;
 
+    /* Optional: a thread is about to block until satisfied(ud) holds (a
+     * future of this pool is done) or the absolute CLOCK_MONOTONIC deadline
+     * passes (-1: none). A backend whose results must be read by some
+     * thread of this process (a collector reading worker processes) may
+     * read them in this one meanwhile, so that the result reaches the
+     * waiter in two wake-ups (worker, waiter) instead of three (worker,
+     * collector, waiter). Returns 1 once satisfied(ud) holds or the
+     * deadline passed (the core looks again and may call again), 0 when it
+     * cannot use this thread now (the core then waits as usual). It must not
+     * run done-callbacks in this thread: pb_future_set_result_quiet() and
+     * pb_future_set_error_quiet() leave them for the backend's own thread. Called without any core lock, from
+     * any number of threads at once; never after destroy() began. NULL:
+     * none. */
+    int (*help)(void *state, bool (*satisfied)(void *ud), void *ud, int64_t deadline);
+
+    /* Optional: queues fs[0..n) as submit() does, at once and all or
+     * nothing: 0, or a negative code with none of them kept. NULL: the core
+     * calls submit() for each. */
+    int (*submit_many)(void *state, pb_future *const *fs, size_t n);
+
+    /* Optional: whether this pool's hand-offs spin before they sleep (a
+     * worker waiting for work, or a caller waiting for a result, busy-waits
+     * a few µs), as pb_pool_spins() reports it; it may depend on the pool's
+     * settings. NULL: false. */
+    bool (*spins)(void *state);
+
     /* Optional: the options this backend cannot honour at all, each with its
      * reason, ended by an entry whose option is NULL. The core refuses a pool
      * that sets one of them (PB_ENOTSUP, "<name> backend: <option> is not
@@ -251,7 +281,7 @@ typedef struct pb_backend {
      * a cancelled future is done everywhere at once. */
     bool cancel_noticed_late;
 
-    /* Optional: help-while-waiting. Runs one task queued in this pool, now,
+    /* Optional: help for nested tasks. Runs one task queued in this pool, now,
      * in the calling thread — claim it (pb_future_set_running, skipping a
      * cancelled one), run it (pb_future_run) and release it, as a worker
      * would — and returns true; returns false at once when nothing is
@@ -264,7 +294,7 @@ typedef struct pb_backend {
      * recurse (a task run here waits and helps in turn). NULL: a waiting
      * task blocks its worker, and a pool whose workers all wait on queued
      * subtasks deadlocks. */
-    bool (*help)(void *state);
+    bool (*help_nested)(void *state);
 } pb_backend;
 
 /* Runs backend's native loop (its `native` function) with opts resolved as
@@ -329,6 +359,19 @@ int pb_future_set_result(pb_future *f, const void *data, size_t len, int64_t sta
  * f already done). */
 int pb_future_set_error(pb_future *f, const pb_error *err, int64_t started, int64_t ended);
 
+/* As pb_future_set_result() / pb_future_set_error(), for a thread that
+ * must not run the user's done-callbacks (a waiter the backend uses through
+ * help()): waiters are notified and woken, but the callbacks are left for
+ * pb_future_run_callbacks(), which the backend must then call from its own
+ * thread while holding a reference to f (later callbacks queue behind them,
+ * so their order holds). Return 1 when callbacks were left, 0 when there
+ * were none, or the negative codes of the functions above. */
+int pb_future_set_result_quiet(pb_future *f, const void *data, size_t len, int64_t started,
+                               int64_t ended);
+int pb_future_set_error_quiet(pb_future *f, const pb_error *err, int64_t started,
+                              int64_t ended);
+void pb_future_run_callbacks(pb_future *f);
+
 /* For a backend with cancel_noticed_late: its pool has taken the cancelled
  * future f off its queue, so pb_wait and as_completed now count f as done.
  * Does nothing for a future that is not cancelled or already noticed. */
@@ -361,7 +404,7 @@ int pb_future_complete(pb_future *f, pb_outcome *out);
 /* Runs f's task on f's argument in the calling thread and fills *out, as
  * pb_task_run() does, as a task of f's pool: inside it pb_task_pool() is
  * that pool, and a wait for another future of that pool may help (the
- * backend's `help`). A backend whose workers are threads of this process
+ * backend's `help_nested`). A backend whose workers are threads of this process
  * runs tasks through this (or pb_future_run), so that nested tasks work on
  * it; f must be RUNNING (pb_future_set_running) and is not released. */
 void pb_future_task_run(pb_future *f, pb_outcome *out);

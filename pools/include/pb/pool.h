@@ -215,6 +215,15 @@ int pb_pool_workers(const pb_pool *pool);
 /* The name of the pool's backend. */
 const char *pb_pool_backend(const pb_pool *pool);
 
+/* Whether the pool's hand-offs spin: a worker waiting for work, or a caller
+ * waiting for a result, busy-waits a few microseconds before it sleeps.
+ * Such a pool answers sooner than one that sleeps at once, and pays in CPU
+ * time; the spinning is bounded and an idle pool sleeps. The harness holds a
+ * spinning pool's round trip against the machine's spinning floor
+ * (spin_pingpong) and a sleeping pool's against the sleeping one (futex or
+ * pipe ping-pong). false for NULL. */
+bool pb_pool_spins(const pb_pool *pool);
+
 /* Writes into buf (NUL-terminated, truncated to size) the CPUs worker i is
  * actually bound to, as a list like "0,2-3", or "" when it is not bound.
  * Returns 0, PB_EINVAL (i out of range) or PB_ENOTSUP (the backend cannot
@@ -263,6 +272,12 @@ int pb_pool_shutdown(pb_pool *pool, bool wait, bool cancel_futures);
  * NULL is a no-op. Must not race with other calls on the same pool. */
 void pb_pool_destroy(pb_pool *pool);
 
+/* A run of bytes: an argument of pb_submit_many() and pb_map_new(). */
+typedef struct pb_bytes {
+    const void *data;
+    size_t len;
+} pb_bytes;
+
 /* Submits task with a copy of arg[0..len) (NULL with len 0 is an empty
  * argument). On success *out is a new reference owned by the caller
  * (pb_future_release() it). Returns 0 or PB_EINVAL (NULL pool/task/out, NULL
@@ -274,10 +289,27 @@ void pb_pool_destroy(pb_pool *pool);
 int pb_submit(pb_pool *pool, const pb_task *task, const void *arg, size_t len,
               pb_future **out);
 
+/* Submits task n times at once, the i-th with a copy of args[i] (args NULL:
+ * every argument empty): out[i] is the i-th future, a new reference owned by
+ * the caller. One call costs far less than n pb_submit() calls (one lock and
+ * one hand-off to each worker for the whole batch). Returns 0 with every
+ * out[i] set; or a negative code as pb_submit(), with every out[i] NULL:
+ * nothing was submitted. (A pool plugged in from outside whose backend has
+ * no batch submit gets one pb_submit per task, and a failure midway leaves
+ * the futures already submitted in out and the others NULL; release them
+ * all as usual: pb_future_release(NULL) is a no-op.) n = 0 returns 0. */
+int pb_submit_many(pb_pool *pool, const pb_task *task, const pb_bytes *args, size_t n,
+                   pb_future **out);
+
 /* ------------------------------------------------------------------------
  * Futures
  * ------------------------------------------------------------------------ */
 
+/* PENDING: queued in the pool. RUNNING: handed to a worker — running, or
+ * waiting in that worker's own queue (a process pool's workers hold a few
+ * tasks ahead when tasks are short: the `prefetch` setting); it runs exactly
+ * once, and cannot be cancelled any more. A ready task never waits behind a
+ * running one while another worker is idle. */
 typedef enum { PB_PENDING, PB_RUNNING, PB_CANCELLED, PB_FINISHED } pb_state;
 
 pb_state pb_future_state(const pb_future *f);
@@ -290,7 +322,10 @@ bool pb_future_cancelled(const pb_future *f);
  * future is cancelled (now or already), false if it is running or finished. */
 bool pb_future_cancel(pb_future *f);
 
-/* Waits up to timeout for f to be done. Returns:
+/* Waits up to timeout for f to be done. (On a pool whose workers are other
+ * processes the waiting thread reads the pool's results itself, so the
+ * result reaches it in one wake-up fewer; callbacks still run where
+ * pb_future_add_done_callback() says.) Returns:
  *   0             finished; *data and *len (either may be NULL) hold the result,
  *                 valid until the future's last release;
  *   PB_ETIMEDOUT  not done yet; nothing written, the future unchanged;
@@ -377,18 +412,27 @@ int pb_as_completed_next(pb_as_completed *it, pb_future **f);
 /* Frees the iterator and its remaining references. NULL is a no-op. */
 void pb_as_completed_free(pb_as_completed *it);
 
-typedef struct pb_bytes {
-    const void *data;
-    size_t len;
-} pb_bytes;
-
 typedef struct pb_map pb_map;
 
+/* pb_map_new()'s chunksize that picks one as multiprocessing.Pool.map does. */
+#define PB_MAP_CHUNK_AUTO ((size_t)0)
+
+/* The chunk size PB_MAP_CHUNK_AUTO picks for n items on pool: n divided by
+ * four times the pool's workers, rounded up, at least 1 — so each worker
+ * gets about four chunks, enough to even out chunks that take unequal time,
+ * few enough that the hand-off per chunk does not count. For 1,000,000
+ * items on 2 workers: 125,000. */
+size_t pb_map_chunksize(const pb_pool *pool, size_t n);
+
+/* The same for n items on `workers` workers (less than 1 counts as 1), for
+ * what has no pool: a library's own loop that chunks as map would. */
+size_t pb_map_chunksize_for(int workers, size_t n);
+
 /* Ordered map: submits task over every args[i] at once (copied), chunksize
- * items per unit of work (a chunk travels to a worker as one piece). The
- * deadline (timeout) counts from here. Returns 0, PB_EINVAL (NULL pool, task
- * or out; NULL args with n > 0; chunksize 0; bad timeout), PB_ESHUTDOWN,
- * PB_EBROKEN or PB_ENOMEM. */
+ * items per unit of work (a chunk travels to a worker as one piece;
+ * PB_MAP_CHUNK_AUTO: pb_map_chunksize(pool, n)). The deadline (timeout)
+ * counts from here. Returns 0, PB_EINVAL (NULL pool, task or out; NULL args
+ * with n > 0; bad timeout), PB_ESHUTDOWN, PB_EBROKEN or PB_ENOMEM. */
 int pb_map_new(pb_pool *pool, const pb_task *task, const pb_bytes *args, size_t n,
                size_t chunksize, int64_t timeout, pb_map **out);
 
