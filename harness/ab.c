@@ -540,7 +540,7 @@ int pbh_ab_run(const pbh_ab_cli *cli, const char *base, const char *now, const c
     *abp = NULL;
     *interrupted = false;
     char err[1024], out[PATH_MAX];
-    if (pbh_check_out_path(cli->out, out, sizeof out, err, sizeof err)) {
+    if (pbr_out_check("--out", cli->out, NULL, 0, out, sizeof out, err, sizeof err)) {
         fprintf(stderr, "poolbench ab: %s\n", err);
         return 2;
     }

@@ -168,7 +168,7 @@ static int run_calibrate(const pbr_args *a)
     }
     if (status == 0) {
         char err[1024], out[PATH_MAX];
-        if (pbh_check_out_path(cli->out, out, sizeof out, err, sizeof err) ||
+        if (pbr_out_check("--out", cli->out, NULL, 0, out, sizeof out, err, sizeof err) ||
             pbh_write_results(out, noise, err, sizeof err) < 0) {
             fprintf(stderr, "poolbench calibrate: %s\n", err);
             status = 2;

@@ -13,7 +13,6 @@
 #include <pb/backend.h>
 
 #include "cli.h"
-#include "results.h"
 
 int pbh_load_option(const char *path, void *plugins, char *err, size_t errlen)
 {
@@ -164,11 +163,6 @@ char **pbh_choose_backends(const char *cmd, const char *arg, char *const *dflt, 
         return NULL;
     }
     return v;
-}
-
-int pbh_check_out_path(const char *path, char *resolved, size_t len, char *err, size_t errlen)
-{
-    return pbr_out_check("--out", path, NULL, 0, resolved, len, err, errlen) ? -1 : 0;
 }
 
 char *pbh_join_args(int argc, char **argv)

@@ -46,10 +46,4 @@ char **pbh_choose_backends(const char *cmd, const char *arg, char *const *dflt, 
  * run.command; NULL on ENOMEM. (ab.c) */
 char *pbh_join_args(int argc, char **argv);
 
-/* Whether a results file can be written at path (--out), checked before
- * anything is measured (pbr_out_check's rules). Returns 0 with the path to
- * write in resolved[0..len) (the file a link leads to), or -1 with one line
- * in err naming --out. */
-int pbh_check_out_path(const char *path, char *resolved, size_t len, char *err, size_t errlen);
-
 #endif /* PB_HARNESS_CLI_H */

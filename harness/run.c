@@ -271,8 +271,8 @@ static int measure(run_job *j, const run_cli *cli, const pbr_args *a, pbh_outcom
         .on_case = strcmp(j->out_path, "-") ? write_partial : NULL,
         .on_case_ud = j->out_path,
     };
-    pb_workloads_resume();
-    /* Before any pool: so workers in other processes see the stop flag. */
+    /* The stop flag (reset by pbh_signals_catch()) goes into shared memory
+     * before any pool exists, so workers in other processes see it. */
     int src = pb_workloads_share_stop();
     if (src < 0 && !cli->quiet)
         fprintf(stderr, "poolbench run: note: tasks in worker processes will not see an "

@@ -43,16 +43,8 @@ PB, DATA, GROUP = sys.argv[1], sys.argv[2], sys.argv[3]
 GB_REFERENCE = sys.argv[4] if len(sys.argv) > 4 else None
 COMPARE_PY = "/usr/share/benchmark/compare.py"
 SOURCE = os.path.dirname(os.path.dirname(os.path.abspath(DATA)))
-passed = failed = 0
-
-
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL %s%s" % (name, (": " + str(detail)[:2000]) if detail else ""))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from pbcheck import check, verdict  # noqa: E402
 
 
 def close(a, b, rel=1e-9):
@@ -359,5 +351,4 @@ def group_gab():
 
 
 {"reference": group_reference, "compare": group_compare, "gab": group_gab}[GROUP]()
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+sys.exit(verdict())

@@ -23,16 +23,8 @@ import time
 
 PB, FAKE, DATA, PLUGIN, TINY = sys.argv[1:6]
 FIXTURE = os.path.join(DATA, "quick-base.json")
-passed = failed = 0
-
-
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL %s%s" % (name, (": " + str(detail)[:3000]) if detail else ""))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from pbcheck import check, verdict  # noqa: E402
 
 
 class Session:
@@ -360,5 +352,4 @@ with tempfile.TemporaryDirectory() as tmp:
     test_calibrate(tmp, aa)
     test_duet(tmp)
     test_module(tmp)
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+sys.exit(verdict())

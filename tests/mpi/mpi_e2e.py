@@ -23,17 +23,8 @@ import sys
 import tempfile
 
 PB, MPIEXEC, SUITE, GROUP = sys.argv[1:5]
-passed = failed = 0
-
-
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL %s%s" % (name, (": " + detail) if detail else ""))
-    return cond
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from pbcheck import check, verdict  # noqa: E402
 
 
 def run(args, timeout=600):
@@ -161,5 +152,4 @@ def group_refusal():
 
 
 {"run": group_run, "refusal": group_refusal}[GROUP]()
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+sys.exit(verdict())

@@ -35,16 +35,8 @@ import urllib.request
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 DRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-failed = passed = 0
-
-
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL %s%s" % (name, (": " + str(detail)[:3000]) if detail else ""))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from pbcheck import check, verdict  # noqa: E402
 
 
 class WebDriver:
@@ -231,8 +223,7 @@ def main(argv):
             shutil.rmtree(tmp, ignore_errors=True)
         else:
             shutil.rmtree(tmp, ignore_errors=True)
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return verdict()
 
 
 if __name__ == "__main__":

@@ -21,7 +21,8 @@ import tempfile
 PB, DATA, GROUP = sys.argv[1], sys.argv[2], sys.argv[3]
 GOLDEN = os.path.join(DATA, "golden")
 UPDATE = os.environ.get("PB_UPDATE_GOLDEN") == "1"
-passed = failed = 0
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from pbcheck import check, verdict  # noqa: E402
 
 
 def run(*args):
@@ -34,15 +35,6 @@ def run_in(text, *args):
     p = subprocess.run([PB] + list(args), cwd=DATA, input=text, capture_output=True, text=True,
                        timeout=60)
     return p.returncode, p.stdout, p.stderr
-
-
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL %s%s" % (name, (": " + detail) if detail else ""))
 
 
 def golden(name, text):
@@ -647,5 +639,4 @@ def group_errors():
 
 {"compare": group_compare, "export": group_export, "history": group_history,
  "stdio": group_stdio, "errors": group_errors, "hosts": group_hosts}[GROUP]()
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+sys.exit(verdict())
