@@ -450,8 +450,30 @@ static bool compare_runs(report *r, const json_t *base, const json_t *now, const
  * A paired session
  * ------------------------------------------------------------------------ */
 
+/* Whether values holds a number (a side that measured the metric at all). */
+static bool any_number(const json_t *values)
+{
+    size_t i;
+    const json_t *x;
+    json_array_foreach(values, i, x)
+    {
+        if (json_is_number(x))
+            return true;
+    }
+    return false;
+}
+
 static bool add_paired_row(report *r, const json_t *e, const char *mname, const json_t *m)
 {
+    /* A metric one side never measured (the case exists in one build only,
+     * say a scenario that gained a parameter) is not a row of zeros: it is
+     * listed as only in that side, as two separate runs' are. */
+    bool in_base = any_number(json_object_get(m, "base"));
+    bool in_new = any_number(json_object_get(m, "new"));
+    if (!in_base || !in_new)
+        return in_base == in_new ||
+               push_note(in_base ? &r->only_base : &r->only_new, pbr_case_label(e), mname, NULL,
+                         NULL);
     row *w = new_row(r, e, "", mname, pbr_json_str(m, "unit", ""),
                      pbr_json_str(m, "better", "lower"));
     if (!w)

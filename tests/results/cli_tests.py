@@ -100,6 +100,14 @@ def slowed_copy(doc, backend, scenario, factor):
 def group_compare():
     expect("self", ["compare", "quick-base.json", "quick-base.json"], 0,
            stdout_has=["result: no regression"])
+    # A session whose builds name a case differently (NEW's throughput has a
+    # parameter BASE's lacks): each side's case is listed as its own, never
+    # a row of zeros.
+    out = expect("session, a case on one side", ["compare", "sessions/ab-one-side.json"], 0,
+                 stdout_has=["only in base (not compared):\n  fork/throughput",
+                             "only in new (not compared):\n  fork/throughput",
+                             "result: no regression (1 metric in 1 case compared)"])
+    check("session, a case on one side: no row of zeros", "0.0 tasks/s" not in out, out)
     expect("unchanged pair", ["compare", "quick-base.json", "quick-rerun.json"], 0,
            "compare-unchanged.txt")
     out = expect("20% slowdown", ["compare", "quick-base.json", "quick-slow20.json"], 1,
