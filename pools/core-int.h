@@ -113,8 +113,8 @@ int pb__pool_help(pb_pool *pool, bool (*satisfied)(void *ud), void *ud, int64_t 
 bool pb__pool_cancel_noticed_late(const pb_pool *pool);
 
 #ifdef PB_TEST_KNOBS
-/* The planted slowdown of this pool's round trips, in % (pool.c). */
-double pb__pool_test_slowdown(const pb_pool *pool);
+/* The slowdown planted in backend's workers, in % (0: none): pool.c. */
+double pb__test_slowdown_of(const char *backend);
 #endif
 
 /* Whether the pool has been shut down (for map's PB_ESHUTDOWN). */

@@ -121,9 +121,6 @@ struct pb_future {
 
     int64_t submitted, started, ended, completed;
     uint64_t order_first, order_last; /* completion order; written under the lock */
-#ifdef PB_TEST_KNOBS
-    double test_slowdown; /* the pool's planted slowdown in %, taken at submit */
-#endif
 
     /* The outcome, written once before the done state is published. */
     int code, task_code, signal, exit_status;
@@ -182,9 +179,6 @@ pb_future *pb__future_new(pb_pool *pool, const pb_task *task, const void *arg, s
     f->submitted = submitted ? submitted : pb_now_ns();
     f->started = f->ended = f->completed = 0;
     f->order_first = f->order_last = 0;
-#ifdef PB_TEST_KNOBS
-    f->test_slowdown = pb__pool_test_slowdown(pool);
-#endif
     f->code = f->task_code = f->signal = f->exit_status = 0;
     f->data = NULL;
     f->len = 0;
@@ -435,20 +429,6 @@ int pb_future_result(pb_future *f, int64_t timeout, const void **data, size_t *l
     int r = future_done(f) ? 0 : pb__future_wait(f, pb__deadline(timeout));
     if (r)
         return r;
-#ifdef PB_TEST_KNOBS
-    /* A round trip: submitted after this thread's last result returned
-     * (one task in flight), not one of a burst, whose queueing would make
-     * the delay grow with its place in the queue. */
-    static _Thread_local int64_t last_result;
-    double slow = f->test_slowdown;
-    if (slow > 0 && f->completed > f->submitted && f->submitted >= last_result)
-        for (int64_t end = pb_now_ns() + (int64_t)((double)(f->completed - f->submitted) *
-                                                   slow / 100.0);
-             pb_now_ns() < end;)
-            ;
-    if (slow > 0)
-        last_result = pb_now_ns();
-#endif
     int code = pb__future_code(f);
     if (code == 0) {
         if (data)

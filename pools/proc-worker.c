@@ -75,6 +75,9 @@
  */
 #include "proc-int.h"
 #include "wire-int.h"
+#ifdef PB_TEST_KNOBS
+#include "core-int.h"
+#endif
 
 #include <pb/backend.h>
 
@@ -404,6 +407,32 @@ static int attach(worker *w, const pb__proc_fds *fds, char *why, size_t whysize)
     return 0;
 }
 
+#ifdef PB_TEST_KNOBS
+/* The planted slowdown (PB_TEST_SLOWDOWN, pool.c): before a task, spin pct%
+ * of the worker's last cycle — from the end of its last spin to this task's
+ * arrival — at most pct% of 1 ms. */
+typedef struct knob {
+    double pct;
+    int64_t last, spun;
+} knob;
+
+static void knob_spin(knob *k)
+{
+    int64_t now = pb_now_ns();
+    k->spun = 0;
+    if (k->last) {
+        int64_t cycle = now - k->last;
+        if (cycle > 1000000)
+            cycle = 1000000;
+        int64_t end = now + (int64_t)((double)cycle * k->pct / 100.0);
+        while (pb_now_ns() < end)
+            ;
+        k->spun = pb_now_ns() - now;
+    }
+    k->last = now + k->spun;
+}
+#endif
+
 _Noreturn void pb__proc_worker_main(const pb__proc_fds *fds, int status, const char *message,
                                     bool flush_stdio)
 {
@@ -425,6 +454,10 @@ _Noreturn void pb__proc_worker_main(const pb__proc_fds *fds, int status, const c
     const pb_task *task = NULL; /* the task called name: most frames repeat it */
     pb__shm *s = w.shm;
     uint64_t tasks_seen = 0;
+#ifdef PB_TEST_KNOBS
+    /* An exec worker is the one that flushes stdio at exit (exec.c). */
+    knob slow = {.pct = pb__test_slowdown_of(flush_stdio ? "exec" : "fork")};
+#endif
     for (;;) {
         pb__frame fr;
         uint64_t need;
@@ -450,6 +483,10 @@ _Noreturn void pb__proc_worker_main(const pb__proc_fds *fds, int status, const c
         char unknown[PB__WIRE_NAME_MAX + 96];
         const void *body;
         size_t body_len;
+#ifdef PB_TEST_KNOBS
+        if (is_task && slow.pct > 0)
+            knob_spin(&slow);
+#endif
         if (is_task) {
             /* No fence needed: the pool's compare-and-swap on `running` is
              * what decides, and `started` is published with it. */
