@@ -633,7 +633,7 @@ int pbh_ab_run(const pbh_ab_cli *cli, const char *base, const char *now, const c
 static const pbh_ab_cli ab_defaults = {
     .suite = "ci", .pairs = 9, .repetitions = 1, .warmup = 0, .workers = -1,
     .interleave = "scenario",
-    .threshold = -1, .alpha = 0.01, .format = "text", .metric = "*"};
+    .threshold = -1, .alpha = 0.01, .format = "text", .metric = "*", .gate = "headline"};
 
 static const pbr_option ab_options[] = {
     {.name = "out", .key = 'o', PBR_STRING(pbh_ab_cli, out), .arg = "FILE",
@@ -650,6 +650,9 @@ static const pbr_option ab_options[] = {
      .help = "noise bands from poolbench calibrate: each metric's threshold"},
     {.name = "metric", PBR_STRING(pbh_ab_cli, metric), .arg = "GLOB",
      .help = "judge only metrics whose name matches (default: all)"},
+    {.name = "gate", PBR_CHOICE(pbh_ab_cli, gate, "headline", "all"), .arg = "WHICH",
+     .help = "whose regressions set exit status 1: each case's headline\n"
+             "metric (default), or all metrics"},
     {.name = "format", .key = 'f', PBR_CHOICE(pbh_ab_cli, format, "text", "markdown", "json"),
      .arg = "FMT", .help = "the verdict's report: text (default), markdown or json"},
     {0},
@@ -698,7 +701,8 @@ static int run_ab(const pbr_args *a)
     if (status == 0) {
         pbr_verdict_opts vo = {.threshold = cli->threshold, .alpha = cli->alpha,
                                .metric = cli->metric, .format = cli->format, .noise = noise,
-                               .noise_path = cli->noise};
+                               .noise_path = cli->noise,
+                               .gate_all = !strcmp(cli->gate, "all")};
         status = json_array_size(json_object_get(ab, "pairs"))
                      ? pbr_compare_session(ab, cli->out, &vo, stdout)
                      : 0;

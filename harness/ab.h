@@ -18,7 +18,7 @@ typedef struct pbh_ab_cli {
     bool duet, quiet;
     /* ab: how the session is judged */
     double threshold, alpha;
-    const char *noise, *format, *metric;
+    const char *noise, *format, *metric, *gate;
     /* calibrate: sessions already run */
     bool from;
 } pbh_ab_cli;

@@ -48,6 +48,7 @@ typedef struct row {
     bool calibrated;       /* the threshold came from a noise calibration */
     bool trusted;
     const char *untrusted_why;
+    bool headline;         /* the case's headline metric (or the case names none) */
     bool gates;            /* a regression here sets exit status 1 */
     verdict v;
 } row;
@@ -66,6 +67,7 @@ typedef struct note_list {
 typedef struct report {
     comparison_kind kind;
     bool across_hosts, strict;
+    bool gate_all;                    /* --gate all: every metric gates, not headlines only */
     const char *base_path, *new_path;
     const json_t *base_doc, *new_doc; /* the first run a side (or the session) */
     const json_t *ab;                 /* K_PAIRED: the session */
@@ -81,6 +83,7 @@ typedef struct report {
     size_t common_cases, compared_cases;
     size_t regressions;     /* that gate */
     size_t regressions_ungated, improvements;
+    size_t ungated_secondary; /* of regressions_ungated: not their case's headline */
 } report;
 
 /* compare-out.c */

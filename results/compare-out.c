@@ -65,7 +65,8 @@ static void fmt_verdict(char *buf, size_t len, const report *r, const row *w, bo
     if (w->floor && (w->v == V_REGRESSION || w->v == V_IMPROVEMENT))
         tail = " (the machine's floor: not gating)";
     else if (w->v == V_REGRESSION && !w->gates)
-        tail = " (untrusted: not gating)";
+        tail = w->trusted || r->strict ? " (not the headline: not gating)"
+                                       : " (untrusted: not gating)";
     else if (!w->trusted && !w->floor && w->v != V_TOO_FEW)
         tail = ", untrusted";
     snprintf(buf, len, "%s%s", name, tail);
@@ -177,6 +178,16 @@ static void session_lines(FILE *out, const char *prefix, const report *r, bool m
             json_is_false(json_object_get(run, "complete")) ? " (incomplete: interrupted)" : "");
 }
 
+/* What the regressions that do not gate are. */
+static const char *ungated_what(const report *r)
+{
+    if (r->ungated_secondary == 0)
+        return "of untrusted figures";
+    if (r->ungated_secondary == r->regressions_ungated)
+        return "of metrics other than their case's headline";
+    return "of untrusted figures or of metrics other than their case's headline";
+}
+
 static void rule_line(FILE *out, const char *prefix, const report *r)
 {
     const char *test = r->kind == K_PAIRED
@@ -186,6 +197,14 @@ static void rule_line(FILE *out, const char *prefix, const report *r)
     fprintf(out, "%sa regression is worse by more than %g%%%s%s with p < %g (%s)\n", prefix,
             r->threshold, r->noise ? " or the metric's calibrated noise band" : "",
             r->kind == K_PAIRED ? " or its pairs' own noise band" : "", r->alpha, test);
+    bool secondary = false; /* a metric that is not its case's headline */
+    for (size_t i = 0; i < r->nrows && !secondary; i++)
+        secondary = !r->rows[i].headline;
+    if (secondary)
+        fprintf(out, "%s%s\n", prefix,
+                r->gate_all ? "every metric's regression gates (--gate all)"
+                            : "every metric is judged; only a regression of its case's "
+                              "headline metric gates (--gate all: any)");
     if (r->noise)
         fprintf(out, "%snoise bands from %s\n", prefix, r->noise_path);
 }
@@ -333,8 +352,8 @@ static void text_result(FILE *out, const report *r)
         fprintf(out, "result: no regression (%zu metric%s in %zu case%s compared", r->nrows,
                 r->nrows == 1 ? "" : "s", r->compared_cases, r->compared_cases == 1 ? "" : "s");
         if (r->regressions_ungated)
-            fprintf(out, "; %zu regression%s of untrusted figures shown, not gating",
-                    r->regressions_ungated, r->regressions_ungated == 1 ? "" : "s");
+            fprintf(out, "; %zu regression%s %s shown, not gating", r->regressions_ungated,
+                    r->regressions_ungated == 1 ? "" : "s", ungated_what(r));
         fprintf(out, ")\n");
         return;
     }
@@ -473,8 +492,8 @@ void pbr__compare_markdown(FILE *out, const report *r)
             r->compared_cases == 1 ? "" : "s", r->regressions, r->regressions == 1 ? "" : "s",
             r->regressions == 1 ? "s" : "", r->improvements, r->improvements == 1 ? "" : "s");
     if (r->regressions_ungated)
-        fprintf(out, ", %zu regression%s of untrusted figures (not gating)",
-                r->regressions_ungated, r->regressions_ungated == 1 ? "" : "s");
+        fprintf(out, ", %zu regression%s %s (not gating)", r->regressions_ungated,
+                r->regressions_ungated == 1 ? "" : "s", ungated_what(r));
     fprintf(out, ".\n\n");
 
     if (r->failing.n) {
@@ -604,6 +623,8 @@ static json_t *row_json_new(const report *r, const row *w)
         r->kind == K_PAIRED ? "pairs_new" : "new_repetitions", (json_int_t)w->nn, "threshold_pct",
         w->threshold, "calibrated", w->calibrated, "trusted", w->trusted, "gates", w->gates,
         "verdict", pbr__verdict_keys[w->v]);
+    if (o)
+        json_object_set_new(o, "headline", json_boolean(w->headline));
     if (!o)
         return NULL;
     if (r->kind == K_PAIRED)
@@ -656,6 +677,7 @@ int pbr__compare_json(FILE *out, const report *r)
         notes_json_new(&r->hosts_only, NULL, "host", "side"));
     if (!doc)
         return -1;
+    json_object_set_new(doc, "gate", json_string(r->gate_all ? "all" : "headline"));
     if (r->noise_path)
         json_object_set_new(doc, "noise", json_string(r->noise_path));
     if (r->across_hosts) {

@@ -358,6 +358,7 @@ typedef struct pbr_verdict_opts {
     const char *format; /* "text", "markdown" or "json"; NULL: text */
     const json_t *noise; /* a noise calibration, or NULL */
     const char *noise_path;
+    bool gate_all;       /* every metric's regression gates, not the headlines' only */
 } pbr_verdict_opts;
 
 /* Judges an A/B session as `poolbench compare AB.json` does and prints the

@@ -108,6 +108,45 @@ def group_compare():
                              "only in new (not compared):\n  fork/throughput",
                              "result: no regression (1 metric in 1 case compared)"])
     check("session, a case on one side: no row of zeros", "0.0 tasks/s" not in out, out)
+    # Which regressions gate: a case's headline metric by default, every
+    # metric with --gate all. Nine pairs, every one 20% worse: p = 2/512.
+    with tempfile.TemporaryDirectory() as tmp:
+        def session(slow):
+            s = load("sessions/ab-one-side.json")
+            case = s["results"][0]  # fork/roundtrip, headline "roundtrip"
+            base = [40000.0 + 500 * i for i in range(9)]
+            case["metrics"] = {
+                m: {"unit": "ns", "better": "lower", "base": base,
+                    "new": [v * (1.2 if m == slow else 1.0) for v in base]}
+                for m in ("roundtrip", "cpu_per_task")}
+            s["results"] = [case]
+            s["pairs"] = [dict(s["pairs"][i % 3], order="AB" if i % 2 else "BA")
+                          for i in range(9)]
+            s["run"]["pairs"] = 9
+            path = os.path.join(tmp, slow + ".json")
+            with open(path, "w") as f:
+                json.dump(s, f)
+            return path
+        secondary, headline = session("cpu_per_task"), session("roundtrip")
+        expect("session, a secondary metric 20% worse", ["compare", secondary], 0,
+               stdout_has=["only a regression of its case's headline metric gates",
+                           "regression (not the headline: not gating)",
+                           "1 regression of metrics other than their case's headline shown"])
+        expect("session, a secondary metric 20% worse, --gate all",
+               ["compare", secondary, "--gate", "all"], 1,
+               stdout_has=["every metric's regression gates (--gate all)",
+                           "result: 1 regression"])
+        out = expect("session, a secondary metric 20% worse, json",
+                     ["compare", secondary, "--format", "json"], 0)
+        j = json.loads(out)
+        rows = {c["metric"]: c for c in j["comparisons"]}
+        check("json: the secondary regression does not gate, the headline row says so",
+              j["gate"] == "headline" and j["regressions"] == 0 and
+              j["regressions_not_gating"] == 1 and rows["cpu_per_task"]["verdict"] ==
+              "regression" and not rows["cpu_per_task"]["gates"] and
+              not rows["cpu_per_task"]["headline"] and rows["roundtrip"]["headline"], out)
+        expect("session, the headline 20% worse", ["compare", headline], 1,
+               stdout_has=["result: 1 regression", "fork/roundtrip samples=2000 roundtrip +20.0%"])
     expect("unchanged pair", ["compare", "quick-base.json", "quick-rerun.json"], 0,
            "compare-unchanged.txt")
     out = expect("20% slowdown", ["compare", "quick-base.json", "quick-slow20.json"], 1,
