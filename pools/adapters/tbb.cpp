@@ -159,10 +159,14 @@ void tpool_free(tpool *p)
         return;
     p->bind.reset(); /* waits for callbacks in progress */
     p->arena.reset();
+    /* Joins TBB's threads when nobody else uses TBB; else they are theirs.
+     * Before the thread request is given back: with it gone, a process
+     * allowed one PU is back to oneTBB's default of no worker thread, and
+     * finalize then waits for ever (yielding) for the worker it already
+     * started to leave the market. */
+    oneapi::tbb::finalize(p->handle, std::nothrow);
     if (p->requested)
         request_threads(p->workers + 1, false);
-    /* Joins TBB's threads when nobody else uses TBB; else they are theirs. */
-    oneapi::tbb::finalize(p->handle, std::nothrow);
     pb__adapter_free(p->core);
     delete p;
 }
@@ -291,9 +295,9 @@ int tbb_native(const pb_pool_opts *opts, pb_native_job *job) noexcept
     try {
         pb_signals_blocked quiet;
         oneapi::tbb::task_scheduler_handle handle(oneapi::tbb::attach{});
+        thread_request threads(opts->workers + 1); /* until after finalize: see tpool_free */
         {
             pb_native::count c; /* outlives the arena's tasks: see the wait */
-            thread_request threads(opts->workers + 1);
             oneapi::tbb::task_arena arena(opts->workers, 0);
             for (size_t i = 0; i < job->warmup; i++)
                 arena.execute([] {});

@@ -7,7 +7,10 @@
  * library lets them end, libuv's worker cap on a larger threadpool, and
  * cancellation of work already handed to the library.
  *
- * Usage: test_adapters glib|libuv|libuv-env|tbb|openmp|asio. Every task
+ * Usage: test_adapters glib|libuv|libuv-env|tbb|openmp|asio [one-pu]; with
+ * one-pu the whole process is first confined to one PU (a one-CPU
+ * container, or one side of `ab --duet` on two: oneTBB's finalize used to
+ * wait there for ever), and every test must still end. Every task
  * runs in this process (all run threads), so tasks block on an in-process
  * gate and report through globals. Tests check behaviour, never durations;
  * the few short sleeps give a broken implementation the chance to show
@@ -792,8 +795,27 @@ static int open_gate_after(void **unused)
 }
 #define TEST(fn) cmocka_unit_test_teardown(fn, open_gate_after)
 
+/* Confines this process to the first PU it may use. 0, or -1. */
+static int one_pu(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) != 0)
+        return -1;
+    for (int c = 0; c < CPU_SETSIZE; c++)
+        if (CPU_ISSET(c, &set)) {
+            CPU_ZERO(&set);
+            CPU_SET(c, &set);
+            return sched_setaffinity(0, sizeof set, &set);
+        }
+    return -1;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc > 2 && !strcmp(argv[2], "one-pu") && one_pu() != 0) {
+        perror("test_adapters: cannot confine this process to one PU");
+        return 2;
+    }
     backend = argc > 1 ? argv[1] : "";
     bool uv_env = !strcmp(backend, "libuv-env");
     if (uv_env)
