@@ -14,7 +14,16 @@
  *   rest_completed every future whose cancel failed completed normally;
  *   cancelled_some at least one backlog future could be cancelled (a pool
  *                 that hands every task over for good, as Python's
- *                 multiprocessing.Pool does, has nothing to measure here).
+ *                 multiprocessing.Pool does, has nothing to measure here) —
+ *                 judged only when the cancels began within `hold` of the
+ *                 holders' submit, so every worker was surely still held:
+ *                 on a loaded machine, or with a pool slow
+ *                 to take submits (Python's, behind its GIL), queueing the
+ *                 backlog can outlast `hold`, a worker is free again and can
+ *                 drain it before a cancel reaches it, in any pool.
+ *                 That is no evidence, so the check then passes and says so.
+ *                 (A pool that runs each task inside pb_submit, its holders
+ *                 done before any wait, is judged: nothing is ever pending.)
  */
 #include "common.h"
 
@@ -41,12 +50,22 @@ static int run(pb_sc *sc)
 
     /* The holders reach their workers before the backlog queues up behind
      * them, so "running" and "pending" are what they should be. */
+    int64_t t_hold = pb_now_ns();
     rc = pbs_hold_workers(sc, pool, hold, fs, &k);
+    /* Holders already done as the holding began: the pool ran them inside
+     * pb_submit (nothing is ever pending there), not a machine too slow. */
+    bool ran_in_submit = !rc && k == workers;
+    for (size_t i = 0; ran_in_submit && i < workers; i++)
+        ran_in_submit = pb_future_state(fs[i]) == PB_FINISHED;
     const pb_task *noop = pb_workload("noop");
     for (; k < n && !rc; k++)
         rc = pbs_submit(sc, pool, noop, NULL, 0, &fs[k]);
     if (rc)
         goto out; /* fs[k - 1] may be NULL: pbs_submit cleared it */
+    /* Whether every worker was surely still held as the cancels began (see
+     * cancelled_some): no holder started before t_hold, and none sleeps
+     * less than hold. */
+    bool held = ran_in_submit || pb_now_ns() - t_hold < hold;
     pb_sc_cost_begin(sc);
     for (size_t i = workers; i < n; i++) {
         int64_t t0 = pb_now_ns();
@@ -76,10 +95,18 @@ static int run(pb_sc *sc)
                 wrong_cancel, holders_cancelled);
     pb_sc_check(sc, "rest_completed", not_completed == 0,
                 "%zu futures whose cancel failed did not complete normally", not_completed);
-    pb_sc_check(sc, "cancelled_some", ncancelled > holders_cancelled,
-                "none of %zu futures queued behind busy workers could be cancelled: the pool "
-                "never holds a task back where a cancel can reach it",
-                backlog);
+    if (held)
+        pb_sc_check(sc, "cancelled_some", ncancelled > holders_cancelled,
+                    "%zu of %zu futures queued behind busy workers could be cancelled%s",
+                    ncancelled - holders_cancelled, backlog,
+                    ncancelled > holders_cancelled
+                        ? ""
+                        : ": the pool never holds a task back where a cancel can reach it");
+    else
+        pb_sc_check(sc, "cancelled_some", true,
+                    "not judged: the cancels began after hold, when a worker could be free "
+                    "(queueing %zu futures outlasted it); %zu were cancelled",
+                    backlog, ncancelled - holders_cancelled);
 out:
     pbs_release_all(fs, k);
     free(fs);

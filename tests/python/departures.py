@@ -3,7 +3,7 @@
 cancel checks by their own design, and poolbench records the failure as
 it is (outcome failed, Python's error in the reason) with the backend's
 `departure` note, without failing the run. A check no backend documents
-still fails it.
+still fails it, and a check without evidence either way fails no backend.
 
     departures.py POOLBENCH INLINE_PLUGIN
 
@@ -77,6 +77,20 @@ with tempfile.TemporaryDirectory(prefix="pb-departures.") as tmp:
         fail(f"an undocumented failed check: exit {r.returncode}, want 1")
     if c is None or c["outcome"] != "failed" or "departure" in c:
         fail(f"inline cancel: want failed without a departure note, got {c!r}")
+
+    # A cancel check that cannot be judged is not failed: queueing 1000
+    # futures on py-thread (some 15 us each, behind the GIL) outlasts a 1 ms
+    # hold, so the workers are free again before the first cancel, as on a
+    # loaded machine with the default hold.
+    r, doc = run(tmp, "unjudged", [{"name": "cancel", "params": {"backlog": 1000, "hold": "1ms"}}],
+                 "py-thread")
+    if r.returncode != 0:
+        fail(f"cancel with a 1 ms hold: exit {r.returncode}, want 0; stderr {r.stderr!r}")
+    c = case(doc, "py-thread", "cancel")
+    ck = [k for k in (c or {}).get("checks", []) if k["name"] == "cancelled_some"]
+    if c is None or c["outcome"] != "ok" or not ck or "not judged" not in ck[0]["evidence"]:
+        fail("py-thread cancel with a 1 ms hold: want ok, not judged; got %r"
+             % ((c or {}).get("checks"),))
 
 print("%d failure(s)" % len(failures))
 sys.exit(1 if failures else 0)
