@@ -86,10 +86,13 @@ with tempfile.TemporaryDirectory(prefix="pb-departures.") as tmp:
                  "py-thread")
     if r.returncode != 0:
         fail(f"cancel with a 1 ms hold: exit {r.returncode}, want 0; stderr {r.stderr!r}")
+    # Passed either way: not judged, or (if this process was descheduled
+    # long enough that the holders were already done, which reads as a pool
+    # running them inside submit) judged on futures py-thread still held.
     c = case(doc, "py-thread", "cancel")
     ck = [k for k in (c or {}).get("checks", []) if k["name"] == "cancelled_some"]
-    if c is None or c["outcome"] != "ok" or not ck or "not judged" not in ck[0]["evidence"]:
-        fail("py-thread cancel with a 1 ms hold: want ok, not judged; got %r"
+    if c is None or c["outcome"] != "ok" or not ck or not ck[0]["passed"]:
+        fail("py-thread cancel with a 1 ms hold: want ok, cancelled_some passed; got %r"
              % ((c or {}).get("checks"),))
 
 print("%d failure(s)" % len(failures))
